@@ -1,0 +1,5 @@
+"""``python -m fti`` runs the CLI."""
+
+from fti.cli.main import main
+
+main()

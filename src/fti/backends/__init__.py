@@ -1,0 +1,1 @@
+"""Storage backends behind the Protocols of :mod:`fti.backends.ports`."""

@@ -1,0 +1,1 @@
+"""Artifact stores: a local folder (embedded default) and any S3 API."""

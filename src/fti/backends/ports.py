@@ -1,0 +1,105 @@
+"""The Protocols every backend implements (STYLE.md B1-B8).
+
+Interfaces are narrow and storage-level: bytes for artifacts, transactional record CRUD for the
+catalog. Versioning, checksums, lineage and the other semantics live once in the services above.
+Every method is required; an optional capability is a separate Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from fti.core.records import ArtifactRecord, SchemaState
+
+__all__ = [
+    "ArtifactRecords",
+    "ArtifactStore",
+    "CatalogStore",
+    "CatalogTransaction",
+    "Connectable",
+]
+
+
+@runtime_checkable
+class Connectable(Protocol):
+    """Anything with an explicit connection lifecycle (STYLE.md B5)."""
+
+    def open(self) -> None:
+        """Connect; may be called again after ``close``."""
+
+    def close(self) -> None:
+        """Release connections and files; idempotent."""
+
+    def ping(self) -> None:
+        """Raise BackendError unless the backend is reachable and usable."""
+
+    def describe(self) -> str:
+        """Where the backend lives, for status output (no secrets)."""
+
+
+class ArtifactStore(Connectable, Protocol):
+    """Bytes under relative keys. Writes are atomic: a reader never sees a partial object."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, replacing any previous object atomically."""
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` under ``key``, atomically."""
+
+    def get_bytes(self, key: str) -> bytes:
+        """Return the object's bytes; NotFoundError if there is none."""
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Write the object to ``path``; NotFoundError if there is none."""
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Keys that start with ``prefix``, sorted."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing key is not an error."""
+
+
+class ArtifactRecords(Protocol):
+    """Catalog records of artifacts and their checksums."""
+
+    def upsert(self, record: ArtifactRecord) -> None:
+        """Insert or replace the record for ``record.key``."""
+
+    def find(self, key: str) -> ArtifactRecord | None:
+        """The record for ``key``, or None."""
+
+    def list(self, prefix: str = "") -> list[ArtifactRecord]:
+        """Records whose key starts with ``prefix``, sorted by key."""
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Remove the records for ``keys``."""
+
+
+class CatalogTransaction(Protocol):
+    """One atomic unit of catalog work; each domain's records hang off it."""
+
+    @property
+    def artifacts(self) -> ArtifactRecords:
+        """Artifact records."""
+
+
+class CatalogStore(Connectable, Protocol):
+    """The metadata database: schema lifecycle plus transactions."""
+
+    def schema_state(self) -> SchemaState:
+        """Compare the database's revision with the code's migrations."""
+
+    def upgrade(self) -> SchemaState:
+        """Create or migrate the schema to the code's revision; safe to run concurrently."""
+
+    def transaction(self) -> AbstractContextManager[CatalogTransaction]:
+        """A transaction committed on normal exit and rolled back on an exception."""
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables, for status output."""

@@ -1,0 +1,66 @@
+"""The ``fti`` Typer app and its entry point, which turns errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from fti import __version__
+from fti.cli import db, demo, project_commands
+from fti.cli.console import err, out
+from fti.errors import FtiError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fti",
+    help="FTI Stack: feature, training and inference pipelines with a feature store and a model registry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+project_commands.register(app)
+app.command("demo")(demo.demo)
+app.add_typer(db.app, name="db")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"fti {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """FTI Stack: feature, training and inference pipelines with a feature store and a model registry."""
+
+
+def main() -> None:
+    """Run the CLI: FTI errors print one line and exit 2 (user errors) or 1 (backend errors)."""
+    try:
+        app()
+    except FtiError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", markup=True, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("FTI_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}. "
+            "Run again with FTI_DEBUG=1 for the traceback, and please report it.",
+            markup=True,
+            soft_wrap=True,
+        )
+        sys.exit(1)

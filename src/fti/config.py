@@ -1,0 +1,271 @@
+"""Project settings: ``fti.yaml`` validated by pydantic, overridden by ``FTI_*`` environment variables.
+
+Order (STYLE.md C1): defaults < ``fti.yaml`` < environment < explicit overrides (CLI flags).
+Every environment variable is ``FTI_<SECTION>_<KEY>`` in upper case, e.g. ``FTI_CATALOG_URL`` or
+``FTI_ONLINE_STORE_TYPE``. Secrets (S3 keys, database passwords) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from fti.backends.registry import backend_kind_for_uri, known_kinds
+from fti.core.settings_errors import describe_settings_error
+from fti.errors import ValidationError
+
+__all__ = [
+    "CONFIG_FILE",
+    "DATA_DIR",
+    "ArtifactStoreConfig",
+    "CatalogConfig",
+    "ExecutorConfig",
+    "FtiConfig",
+    "LoadedConfig",
+    "OfflineStoreConfig",
+    "OnlineStoreConfig",
+    "find_config_file",
+    "load_config",
+]
+
+CONFIG_FILE = "fti.yaml"
+DATA_DIR = ".fti"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_kind(role: str, kind: str) -> str:
+    if kind not in known_kinds(role):
+        raise ValueError(f"unknown backend '{kind}'; expected one of {', '.join(known_kinds(role))}")
+    return kind
+
+
+class CatalogConfig(_Section):
+    """Where metadata, lineage, runs and the registry live: a SQLAlchemy URL."""
+
+    url: str = f"sqlite:///{DATA_DIR}/catalog.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.partition(":")[0].split("+")[0]
+        _check_kind("catalog", scheme)
+        return value
+
+    @property
+    def kind(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.url.partition(":")[0].split("+")[0]
+
+
+class _UriStoreConfig(_Section):
+    uri: str
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+class OfflineStoreConfig(_UriStoreConfig):
+    """Where feature data, training data and inference logs live: a folder or ``s3://bucket/prefix``."""
+
+    uri: str = f"{DATA_DIR}/offline"
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        _check_kind("offline_store", backend_kind_for_uri(value))
+        return value
+
+
+class ArtifactStoreConfig(_UriStoreConfig):
+    """Where models, reports and plots live: a folder or ``s3://bucket/prefix``."""
+
+    uri: str = f"{DATA_DIR}/artifacts"
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        _check_kind("artifact_store", backend_kind_for_uri(value))
+        return value
+
+
+class OnlineStoreConfig(_Section):
+    """Latest feature values per key for serving."""
+
+    type: str = "sqlite"
+    path: str = f"{DATA_DIR}/online.db"
+    url: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _check_kind("online_store", value)
+
+
+class ExecutorConfig(_Section):
+    """Where backfills, tuning trials and batch inference run."""
+
+    type: str = "local"
+    max_workers: pydantic.PositiveInt | None = None
+    address: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _check_kind("executor", value)
+
+
+class FtiConfig(_Section):
+    """The whole project configuration, as written in ``fti.yaml``."""
+
+    project: str = "default"
+    catalog: CatalogConfig = CatalogConfig()
+    offline_store: OfflineStoreConfig = OfflineStoreConfig()
+    online_store: OnlineStoreConfig = OnlineStoreConfig()
+    artifact_store: ArtifactStoreConfig = ArtifactStoreConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """Settings with the folder they are relative to and where each value came from."""
+
+    config: FtiConfig
+    root: Path
+    config_file: Path | None
+    sources: dict[str, str]
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the config, made absolute against the project root."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def backend(self, role: str) -> tuple[str, dict[str, Any]]:
+        """The kind and options of the backend for ``role``, with local paths made absolute."""
+        section = getattr(self.config, role)
+        options: dict[str, Any] = section.model_dump(exclude_none=True)
+        if role == "catalog":
+            url = str(options["url"])
+            prefix = "sqlite:///"
+            if url.startswith(prefix) and url[len(prefix) :] not in ("", ":memory:"):
+                options["url"] = prefix + str(self.resolve_path(url[len(prefix) :]))
+            return self.config.catalog.kind, options
+        if role in ("offline_store", "artifact_store"):
+            kind = backend_kind_for_uri(str(options["uri"]))
+            if kind == "local":
+                options["uri"] = str(self.resolve_path(str(options["uri"]).removeprefix("file://")))
+            return kind, options
+        kind = str(options.pop("type"))
+        if "path" in options:
+            options["path"] = str(self.resolve_path(str(options["path"])))
+        return kind, options
+
+    def flat_values(self) -> dict[str, Any]:
+        """Every setting as ``section.key -> value``."""
+        return _flatten(self.config.model_dump())
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest ``fti.yaml`` in ``start`` or one of its parents."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedConfig:
+    """Load the settings for the project at ``path`` (default: the working directory).
+
+    Args:
+        path: a folder (its ``fti.yaml`` or the nearest one above is used) or an ``fti.yaml`` file.
+        env: environment variables to read ``FTI_*`` overrides from (default ``os.environ``).
+        overrides: ``section.key -> value`` pairs applied last, e.g. from CLI flags.
+
+    Raises:
+        ValidationError: the file is not valid YAML, or a key, type or backend is wrong.
+    """
+    start = Path(path) if path is not None else Path.cwd()
+    config_file = start if start.is_file() else find_config_file(start)
+    root = config_file.parent if config_file else start.resolve()
+    raw: dict[str, Any] = {}
+    sources = {key: "default" for key in _flatten(FtiConfig().model_dump())}
+    if config_file is not None:
+        raw = _read_yaml(config_file)
+        for key in _flatten(raw):
+            sources[key] = str(CONFIG_FILE)
+    for key, value in _env_values(os.environ if env is None else env).items():
+        _set_path(raw, key, value)
+        sources[key] = "env FTI_" + key.replace(".", "_").upper()
+    for key, value in (overrides or {}).items():
+        _set_path(raw, key, value)
+        sources[key] = "override"
+    try:
+        config = FtiConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        where = str(config_file) if config_file else "configuration"
+        raise ValidationError(describe_settings_error(exc, where)) from None
+    return LoadedConfig(config=config, root=root, config_file=config_file, sources=sources)
+
+
+def _read_yaml(config_file: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"Invalid {config_file}: not valid YAML ({exc}).") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValidationError(
+            f"Invalid {config_file}: expected a mapping of sections (catalog, offline_store, ...), "
+            f"got {type(loaded).__name__}."
+        )
+    return loaded
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for section, field in FtiConfig.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for key in annotation.model_fields:
+                names[f"FTI_{section}_{key}".upper()] = f"{section}.{key}"
+        else:
+            names[f"FTI_{section}".upper()] = section
+    return {names[name]: value for name, value in env.items() if name in names}
+
+
+def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    section, _, key = dotted.partition(".")
+    if not key:
+        raw[section] = value
+        return
+    target = raw.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise ValidationError(f"Invalid configuration: '{section}' must be a mapping, got {target!r}.")
+    target[key] = value
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

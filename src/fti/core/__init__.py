@@ -1,0 +1,1 @@
+"""Domain dataclasses and pure rules: names, keys, records. No I/O, no imports of other fti layers."""

@@ -1,0 +1,59 @@
+"""The commented ``fti.yaml`` that ``fti init`` writes."""
+
+from __future__ import annotations
+
+__all__ = ["render_config_template"]
+
+_TEMPLATE = """\
+# FTI Stack project configuration.
+# Every key is optional; the values below are the embedded defaults (everything under ./.fti/).
+# Relative paths are relative to this file's folder. Any key can be overridden by an environment
+# variable FTI_<SECTION>_<KEY>, for example FTI_CATALOG_URL or FTI_ONLINE_STORE_TYPE.
+# Secrets (database passwords, S3 keys) belong in the environment, never in this file.
+
+# The project's name, shown by `fti status` and the dashboard.
+project: {project}
+
+catalog:
+  # Metadata, lineage, runs and the model registry: a SQLAlchemy URL.
+  # Embedded: sqlite:///.fti/catalog.db   Scale-out: postgresql://user@host:5432/fti
+  url: sqlite:///.fti/catalog.db
+
+offline_store:
+  # Feature data, training datasets and inference logs (Delta Lake tables).
+  # A folder, or s3://bucket/prefix for any S3 API.
+  uri: .fti/offline
+  # For an S3 API other than AWS (MinIO, moto), its URL, e.g. http://127.0.0.1:9000
+  endpoint_url: null
+  # The S3 region, if the server needs one.
+  region: null
+
+online_store:
+  # Latest feature values per key for low-latency serving: sqlite or redis.
+  type: sqlite
+  # The SQLite database file (type: sqlite).
+  path: .fti/online.db
+  # The Redis URL (type: redis), e.g. redis://127.0.0.1:6379/0
+  url: null
+
+artifact_store:
+  # Models, reports and plots: a folder, or s3://bucket/prefix for any S3 API.
+  uri: .fti/artifacts
+  # For an S3 API other than AWS, its URL.
+  endpoint_url: null
+  # The S3 region, if the server needs one.
+  region: null
+
+executor:
+  # Where backfills, tuning trials and batch inference run: local or ray.
+  type: local
+  # Parallel worker processes (default: the number of CPU cores).
+  max_workers: null
+  # The Ray cluster address (type: ray), e.g. ray://head:10001
+  address: null
+"""
+
+
+def render_config_template(project: str) -> str:
+    """The full commented configuration for a new project called ``project``."""
+    return _TEMPLATE.format(project=project)

@@ -1,0 +1,86 @@
+"""The contract every CatalogStore implementation passes.
+
+Subclass :class:`CatalogStoreContract` and provide a fixture ``catalog_store`` yielding an open
+store on an empty database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+
+from fti.core.records import ArtifactRecord, SchemaStatus
+
+if TYPE_CHECKING:
+    from fti.backends.ports import CatalogStore
+
+__all__ = ["CatalogStoreContract"]
+
+
+def _record(key: str, size: int = 3) -> ArtifactRecord:
+    return ArtifactRecord(key=key, sha256="ab" * 32, size=size, created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+
+
+class _BoomError(Exception):
+    pass
+
+
+class CatalogStoreContract:
+    """Behaviour shared by every catalog store."""
+
+    def test_new_catalog_is_empty_then_current(self, catalog_store: CatalogStore) -> None:
+        state = catalog_store.schema_state()
+        assert state.status is SchemaStatus.EMPTY
+        assert state.current == ()
+        upgraded = catalog_store.upgrade()
+        assert upgraded.status is SchemaStatus.CURRENT
+        assert upgraded.current == upgraded.expected
+
+    def test_upgrade_is_idempotent(self, catalog_store: CatalogStore) -> None:
+        first = catalog_store.upgrade()
+        assert catalog_store.upgrade() == first
+
+    def test_transaction_commits(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.artifacts.upsert(_record("a/1"))
+            tx.artifacts.upsert(_record("a/2"))
+            tx.artifacts.upsert(_record("b/1"))
+        with catalog_store.transaction() as tx:
+            assert tx.artifacts.find("a/1") == _record("a/1")
+            assert [r.key for r in tx.artifacts.list("a/")] == ["a/1", "a/2"]
+        assert catalog_store.counts()["artifacts"] == 3
+
+    def test_transaction_rolls_back_on_error(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+        with pytest.raises(_BoomError), catalog_store.transaction() as tx:
+            tx.artifacts.upsert(_record("x"))
+            raise _BoomError
+        with catalog_store.transaction() as tx:
+            assert tx.artifacts.find("x") is None
+
+    def test_upsert_replaces_and_delete_removes(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.artifacts.upsert(_record("k", size=1))
+            tx.artifacts.upsert(_record("k", size=2))
+        with catalog_store.transaction() as tx:
+            found = tx.artifacts.find("k")
+            assert found is not None and found.size == 2
+            tx.artifacts.delete(["k", "missing"])
+        with catalog_store.transaction() as tx:
+            assert tx.artifacts.find("k") is None
+
+    def test_prefix_search_escapes_wildcards(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.artifacts.upsert(_record("a_b/1"))
+            tx.artifacts.upsert(_record("axb/1"))
+        with catalog_store.transaction() as tx:
+            assert [r.key for r in tx.artifacts.list("a_b")] == ["a_b/1"]
+
+    def test_ping_and_describe(self, catalog_store: CatalogStore) -> None:
+        catalog_store.ping()
+        assert "://" in catalog_store.describe()
