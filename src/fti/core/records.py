@@ -35,3 +35,5 @@ class SchemaState:
     status: SchemaStatus
     current: tuple[str, ...]
     expected: tuple[str, ...]
+    #: revisions this call applied (only ``upgrade`` sets it)
+    applied: tuple[str, ...] = ()

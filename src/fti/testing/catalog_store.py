@@ -40,7 +40,10 @@ class CatalogStoreContract:
 
     def test_upgrade_is_idempotent(self, catalog_store: CatalogStore) -> None:
         first = catalog_store.upgrade()
-        assert catalog_store.upgrade() == first
+        assert first.applied == first.expected
+        second = catalog_store.upgrade()
+        assert second.applied == ()
+        assert (second.status, second.current) == (first.status, first.current)
 
     def test_transaction_commits(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()

@@ -119,13 +119,16 @@ class SqlCatalogStore:
             state = self._state(connection)
             if state.status is SchemaStatus.AHEAD:
                 raise _ahead_error(self.describe(), state)
-            if state.status is not SchemaStatus.CURRENT:
-                alembic_config = AlembicConfig()
-                alembic_config.set_main_option("script_location", str(_MIGRATIONS))
-                alembic_config.attributes["connection"] = connection
-                with connection.begin():
-                    command.upgrade(alembic_config, "heads")
-            return self._state(connection)
+            if state.status is SchemaStatus.CURRENT:
+                return state
+            alembic_config = AlembicConfig()
+            alembic_config.set_main_option("script_location", str(_MIGRATIONS))
+            alembic_config.attributes["connection"] = connection
+            with connection.begin():
+                command.upgrade(alembic_config, "heads")
+            after = self._state(connection)
+            applied = _revisions_between(state.current, after.current)
+            return SchemaState(after.status, after.current, after.expected, applied)
 
     def _state(self, connection: Connection) -> SchemaState:
         expected = tuple(sorted(ScriptDirectory(str(_MIGRATIONS)).get_heads()))
@@ -221,6 +224,14 @@ def _sqlite_engine(url: sa.URL, echo: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _revisions_between(start: tuple[str, ...], end: tuple[str, ...]) -> tuple[str, ...]:
+    script = ScriptDirectory(str(_MIGRATIONS))
+    lower = start or None
+    return tuple(
+        reversed([rev.revision for rev in script.iterate_revisions(end, lower or "base") if rev.revision not in start])
+    )
 
 
 def _ahead_error(where: str, state: SchemaState) -> CatalogSchemaError:

@@ -1,0 +1,131 @@
+"""The CLI as a user runs it: init, status, config, db, demo, help and error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+import fti
+from tests.e2e.conftest import RunCli
+
+
+def test_version(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("fti ")
+
+
+def test_init_then_status_in_an_empty_folder(run_cli: RunCli, tmp_path: Path) -> None:
+    init = run_cli("init", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert (tmp_path / "fti.yaml").is_file()
+    status = run_cli("status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "catalog" in status.stdout
+    assert "sqlite" in status.stdout
+    assert "reachable" in status.stdout
+    assert "artifacts" in status.stdout
+
+
+def test_init_refuses_to_overwrite(run_cli: RunCli, tmp_path: Path) -> None:
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "fti.yaml").read_text()
+    again = run_cli("init", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "fti.yaml already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert (tmp_path / "fti.yaml").read_text() == before
+
+
+def test_invalid_config_is_one_line_and_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("online_store:\n  type: memcached\n")
+    result = run_cli("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "online_store.type = 'memcached': unknown backend 'memcached'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_catalog_exits_1(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("status", cwd=tmp_path, env={"FTI_CATALOG_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert result.returncode == 1
+    assert "Catalog unreachable" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_show_names_sources(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: shown\n")
+    result = run_cli("config", "show", cwd=tmp_path, env={"FTI_EXECUTOR_MAX_WORKERS": "3"})
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 3}
+    assert "fti.yaml" in lines["project"]
+    assert "env FTI_EXECUTOR_MAX_WORKERS" in lines["executor.max_workers"]
+    assert "default" in lines["catalog.url"]
+
+
+def test_older_catalog_needs_db_upgrade(run_cli: RunCli, tmp_path: Path) -> None:
+    from fti.backends.catalog import store
+
+    revisions = [rev.revision for rev in store.ScriptDirectory(str(store._MIGRATIONS)).walk_revisions()]
+    first = revisions[-1]
+    if len(revisions) < 2:
+        pytest.skip("a single migration: no older schema exists yet")
+    engine = create_engine(f"sqlite:///{tmp_path / '.fti' / 'catalog.db'}")
+    (tmp_path / ".fti").mkdir()
+    config = Config()
+    config.set_main_option("script_location", str(store._MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, first)
+    engine.dispose()
+
+    refused = run_cli("status", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert f"is at schema revision {first}" in refused.stderr
+    assert "run `fti db upgrade`" in refused.stderr
+
+    upgraded = run_cli("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from {first} to" in upgraded.stdout
+    with fti.connect(tmp_path) as project:
+        assert project.catalog.schema_state().current == project.catalog.schema_state().expected
+
+
+def test_demo_leaves_a_project(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("demo", "--keep", "demo-here", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "demo-here" / "fti.yaml").is_file()
+    with fti.connect(tmp_path / "demo-here") as project:
+        assert project.name == "fti_demo"
+        assert project.counts()["artifacts"] >= 1
+
+
+def _all_commands() -> list[list[str]]:
+    import typer.main
+
+    from fti.cli.main import app
+
+    found: list[list[str]] = []
+
+    def walk(command: object, words: list[str]) -> None:
+        found.append(words)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*words, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+COMMANDS = _all_commands()
+
+
+@pytest.mark.parametrize("command_words", COMMANDS, ids=lambda words: " ".join(words) or "fti")
+def test_every_command_has_help(run_cli: RunCli, tmp_path: Path, command_words: list[str]) -> None:
+    result = run_cli(*command_words, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+    assert len(result.stdout.strip()) > 80
