@@ -7,10 +7,10 @@ Every method is required; an optional capability is a separate Protocol.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from fti.core.records import ArtifactRecord, SchemaState
 
@@ -20,6 +20,7 @@ __all__ = [
     "CatalogStore",
     "CatalogTransaction",
     "Connectable",
+    "Executor",
 ]
 
 
@@ -38,6 +39,10 @@ class Connectable(Protocol):
 
     def describe(self) -> str:
         """Where the backend lives, for status output (no secrets)."""
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ArtifactStore(Connectable, Protocol):
@@ -103,3 +108,10 @@ class CatalogStore(Connectable, Protocol):
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for status output."""
+
+
+class Executor(Connectable, Protocol):
+    """Runs independent tasks in parallel: local processes or a cluster."""
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Apply ``function`` to every item; results in input order; the first failure is raised."""

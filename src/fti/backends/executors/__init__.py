@@ -1,0 +1,1 @@
+"""Executors: where parallel work (backfills, tuning trials, batch inference chunks) runs."""
