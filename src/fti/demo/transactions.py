@@ -1,0 +1,200 @@
+"""A seeded, deterministic generator of card transactions with realistic fraud patterns.
+
+Cards live around a handful of cities and spend at nearby merchants, mostly by day, with amounts that
+depend on the merchant category and the card's habits. A small share of cards is compromised: a burst
+of small "card testing" charges within minutes, then large purchases at risky merchants far from home,
+often at night. Everything is vectorized with numpy; one seed gives the same data on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CATEGORIES", "TransactionData", "generate_transactions"]
+
+#: category -> (median amount, spread of log amount, base fraud risk)
+CATEGORIES: dict[str, tuple[float, float, float]] = {
+    "grocery": (45.0, 0.6, 0.1),
+    "gas": (40.0, 0.4, 0.2),
+    "restaurant": (30.0, 0.7, 0.1),
+    "pharmacy": (25.0, 0.6, 0.1),
+    "online_retail": (60.0, 0.9, 0.6),
+    "travel": (350.0, 0.8, 0.5),
+    "electronics": (250.0, 0.9, 0.9),
+    "jewelry": (400.0, 0.9, 1.0),
+}
+_CITIES = np.array(
+    [[40.71, -74.01], [34.05, -118.24], [41.88, -87.63], [29.76, -95.37], [47.61, -122.33], [25.76, -80.19]]
+)
+_RISKY = np.array([name in ("electronics", "jewelry", "online_retail", "travel") for name in CATEGORIES])
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionData:
+    """Generated tables: transactions (with labels), cards and merchants."""
+
+    transactions: pd.DataFrame
+    cards: pd.DataFrame
+    merchants: pd.DataFrame
+
+    @property
+    def fraud_rate(self) -> float:
+        """Share of fraudulent transactions."""
+        return float(self.transactions["is_fraud"].mean())
+
+
+def generate_transactions(
+    *,
+    cards: int = 2_000,
+    merchants: int = 400,
+    days: int = 30,
+    transactions_per_card_per_day: float = 1.2,
+    compromised_share: float = 0.01,
+    start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+    seed: int = 42,
+) -> TransactionData:
+    """Generate card transactions over ``days`` days starting at ``start``.
+
+    Example:
+        >>> data = generate_transactions(cards=100, days=5, seed=1)
+        >>> sorted(data.transactions.columns)[:3]
+        ['amount', 'category', 'cc_num']
+    """
+    rng = np.random.default_rng(seed)
+    card_table = _cards(rng, cards)
+    merchant_table = _merchants(rng, merchants)
+    normal = _normal_transactions(rng, card_table, merchant_table, days, transactions_per_card_per_day, start)
+    fraud = _fraud_transactions(rng, card_table, merchant_table, days, compromised_share, start)
+    table = pd.concat([normal, fraud], ignore_index=True).sort_values(["ts", "cc_num"], kind="stable")
+    table = table.reset_index(drop=True)
+    table.insert(0, "tx_id", np.arange(1, len(table) + 1, dtype=np.int64))
+    return TransactionData(transactions=table, cards=card_table, merchants=merchant_table)
+
+
+def _cards(rng: np.random.Generator, count: int) -> pd.DataFrame:
+    city = rng.integers(0, len(_CITIES), count)
+    home = _CITIES[city] + rng.normal(0, 0.15, (count, 2))
+    return pd.DataFrame(
+        {
+            "cc_num": np.arange(4_000_000_000_000_000, 4_000_000_000_000_000 + count, dtype=np.int64),
+            "home_lat": home[:, 0],
+            "home_lon": home[:, 1],
+            "spend_scale": rng.lognormal(0.0, 0.35, count),
+            "activity": rng.gamma(2.0, 0.5, count),
+        }
+    )
+
+
+def _merchants(rng: np.random.Generator, count: int) -> pd.DataFrame:
+    city = rng.integers(0, len(_CITIES), count)
+    place = _CITIES[city] + rng.normal(0, 0.2, (count, 2))
+    weights = np.array([0.25, 0.15, 0.22, 0.08, 0.15, 0.05, 0.06, 0.04])
+    category = rng.choice(len(CATEGORIES), count, p=weights)
+    return pd.DataFrame(
+        {
+            "merchant_id": np.arange(1, count + 1, dtype=np.int64),
+            "category": np.array(list(CATEGORIES))[category],
+            "category_code": category,
+            "lat": place[:, 0],
+            "lon": place[:, 1],
+            "city": city,
+        }
+    )
+
+
+def _amounts(rng: np.random.Generator, category_code: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    medians = np.array([value[0] for value in CATEGORIES.values()])
+    spreads = np.array([value[1] for value in CATEGORIES.values()])
+    amounts = medians[category_code] * scale * rng.lognormal(0.0, spreads[category_code])
+    return np.round(np.maximum(amounts, 1.0), 2)
+
+
+def _times(rng: np.random.Generator, count: int, days: int, start: datetime, night: bool) -> pd.DatetimeIndex:
+    day = rng.integers(0, days, count)
+    # Daytime spending peaks in the afternoon; fraud favours the small hours.
+    hour = rng.normal(3.0, 2.0, count) % 24 if night else np.clip(rng.normal(14.0, 3.5, count), 6, 23.5)
+    seconds = day * 86_400 + hour * 3_600 + rng.uniform(0, 60, count)
+    return pd.DatetimeIndex(pd.Timestamp(start) + pd.to_timedelta(seconds, unit="s"))
+
+
+def _normal_transactions(
+    rng: np.random.Generator,
+    card_table: pd.DataFrame,
+    merchant_table: pd.DataFrame,
+    days: int,
+    rate: float,
+    start: datetime,
+) -> pd.DataFrame:
+    per_card = rng.poisson(card_table["activity"].to_numpy() * rate * days)
+    card_index = np.repeat(np.arange(len(card_table)), per_card)
+    count = len(card_index)
+    # Each card shops at merchants of its own city, picked at random.
+    merchant_city = merchant_table["city"].to_numpy()
+    card_city = _nearest_city(card_table[["home_lat", "home_lon"]].to_numpy())[card_index]
+    order = np.argsort(merchant_city, kind="stable")
+    bounds = np.searchsorted(merchant_city[order], np.arange(len(_CITIES) + 1))
+    low, high = bounds[card_city], bounds[card_city + 1]
+    empty = high <= low
+    pick = np.where(empty, rng.integers(0, len(merchant_table), count), 0)
+    local = order[np.minimum(low + (rng.random(count) * np.maximum(high - low, 1)).astype(np.int64), len(order) - 1)]
+    merchant_index = np.where(empty, pick, local)
+    return _rows(rng, card_table, merchant_table, card_index, merchant_index, _times(rng, count, days, start, False), 0)
+
+
+def _fraud_transactions(
+    rng: np.random.Generator,
+    card_table: pd.DataFrame,
+    merchant_table: pd.DataFrame,
+    days: int,
+    share: float,
+    start: datetime,
+) -> pd.DataFrame:
+    victims = rng.choice(len(card_table), max(1, int(len(card_table) * share)), replace=False)
+    burst = rng.integers(3, 8, len(victims))
+    card_index = np.repeat(victims, burst + 2)
+    count = len(card_index)
+    first = _times(rng, len(victims), days, start, True)
+    offsets_min = np.concatenate([np.sort(rng.uniform(0, 20, n + 2)) for n in burst])
+    times = pd.DatetimeIndex(np.repeat(first, burst + 2)) + pd.to_timedelta(offsets_min, unit="m")
+    risky_merchants = np.flatnonzero(_RISKY[merchant_table["category_code"].to_numpy()])
+    merchant_index = rng.choice(risky_merchants, count)
+    # Far from home: the merchant's city differs from the card's home city for the big charges.
+    rows = _rows(rng, card_table, merchant_table, card_index, merchant_index, times, 1)
+    is_test = np.concatenate([np.r_[np.ones(n, bool), np.zeros(2, bool)] for n in burst])
+    rows.loc[is_test, "amount"] = np.round(rng.uniform(0.5, 4.0, int(is_test.sum())), 2)
+    rows.loc[~is_test, "amount"] = np.round(rows.loc[~is_test, "amount"] * rng.uniform(2, 5, int((~is_test).sum())), 2)
+    return rows
+
+
+def _rows(
+    rng: np.random.Generator,
+    card_table: pd.DataFrame,
+    merchant_table: pd.DataFrame,
+    card_index: np.ndarray,
+    merchant_index: np.ndarray,
+    times: pd.DatetimeIndex,
+    is_fraud: int,
+) -> pd.DataFrame:
+    merchant = merchant_table.iloc[merchant_index]
+    scale = card_table["spend_scale"].to_numpy()[card_index]
+    return pd.DataFrame(
+        {
+            "cc_num": card_table["cc_num"].to_numpy()[card_index],
+            "merchant_id": merchant["merchant_id"].to_numpy(),
+            "category": merchant["category"].to_numpy(),
+            "amount": _amounts(rng, merchant["category_code"].to_numpy(), scale),
+            "lat": merchant["lat"].to_numpy() + rng.normal(0, 0.01, len(card_index)),
+            "lon": merchant["lon"].to_numpy() + rng.normal(0, 0.01, len(card_index)),
+            "ts": times.tz_convert(UTC) if times.tz is not None else times.tz_localize(UTC),
+            "is_fraud": np.full(len(card_index), is_fraud, dtype=np.int8),
+        }
+    )
+
+
+def _nearest_city(points: np.ndarray) -> np.ndarray:
+    distance = ((points[:, None, :] - _CITIES[None, :, :]) ** 2).sum(axis=2)
+    return np.asarray(distance.argmin(axis=1))
