@@ -110,7 +110,7 @@ def _amounts(rng: np.random.Generator, category_code: np.ndarray, scale: np.ndar
     medians = np.array([value[0] for value in CATEGORIES.values()])
     spreads = np.array([value[1] for value in CATEGORIES.values()])
     amounts = medians[category_code] * scale * rng.lognormal(0.0, spreads[category_code])
-    return np.round(np.maximum(amounts, 1.0), 2)
+    return np.asarray(np.round(np.maximum(amounts, 1.0), 2))
 
 
 def _times(rng: np.random.Generator, count: int, days: int, start: datetime, night: bool) -> pd.DatetimeIndex:
