@@ -13,7 +13,7 @@ from fti.config import CONFIG_FILE, load_config
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError
 from fti.init_template import render_config_template
-from fti.project import Project, check_backends, connect
+from fti.project import BackendStatus, Project, check_backends, connect
 
 __all__ = ["init_project", "register", "render_status"]
 
@@ -36,11 +36,11 @@ def _default_name(folder: Path) -> str:
     return cleaned if cleaned and not cleaned[0].isdigit() else f"project_{cleaned}" if cleaned else "default"
 
 
-def render_status(project: Project) -> None:
+def render_status(project: Project, statuses: list[BackendStatus] | None = None) -> None:
     """Print the backends with their reachability and the catalog's object counts."""
     out.print(f"[bold]Project[/] {project.name}  ({project.root})")
     backends = Table("role", "kind", "where", "status", title="Backends", title_justify="left")
-    for item in project.status():
+    for item in project.status() if statuses is None else statuses:
         state = "[green]reachable[/]" if item.is_reachable else f"[red]unreachable[/]: {item.detail}"
         backends.add_row(item.role, item.kind, item.location, state)
     out.print(backends)
@@ -70,13 +70,13 @@ def init(
 
 def status(project: ProjectOption = Path()) -> None:
     """Show which backends are configured, whether they are reachable, and what the catalog holds."""
-    loaded = load_config(project)
-    reachable = {item.role: item for item in check_backends(loaded)}
-    if not reachable["catalog"].is_reachable:
-        out.print(f"[red]Catalog unreachable:[/] {reachable['catalog'].detail}")
+    statuses = check_backends(load_config(project))
+    catalog = next(item for item in statuses if item.role == "catalog")
+    if not catalog.is_reachable:
+        out.print(f"[red]Catalog unreachable:[/] {catalog.detail}")
         raise typer.Exit(1)
     with connect(project) as opened:
-        render_status(opened)
+        render_status(opened, statuses)
 
 
 def config_show(project: ProjectOption = Path()) -> None:
