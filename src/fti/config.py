@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 import yaml
@@ -68,33 +68,30 @@ class CatalogConfig(_Section):
 
 
 class _UriStoreConfig(_Section):
+    _role: ClassVar[str]
     uri: str
     endpoint_url: str | None = None
     region: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        _check_kind(cls._role, backend_kind_for_uri(value))
+        return value
 
 
 class OfflineStoreConfig(_UriStoreConfig):
     """Where feature data, training data and inference logs live: a folder or ``s3://bucket/prefix``."""
 
+    _role = "offline_store"
     uri: str = f"{DATA_DIR}/offline"
-
-    @field_validator("uri")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        _check_kind("offline_store", backend_kind_for_uri(value))
-        return value
 
 
 class ArtifactStoreConfig(_UriStoreConfig):
     """Where models, reports and plots live: a folder or ``s3://bucket/prefix``."""
 
+    _role = "artifact_store"
     uri: str = f"{DATA_DIR}/artifacts"
-
-    @field_validator("uri")
-    @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        _check_kind("artifact_store", backend_kind_for_uri(value))
-        return value
 
 
 class OnlineStoreConfig(_Section):
