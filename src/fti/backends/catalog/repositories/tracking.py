@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -167,51 +166,50 @@ class SqlTrackingRecords:
             self._connection.execute(sa.insert(run_params), fresh)
 
     def log_metrics(self, batch: MetricBatch) -> None:
-        """Append metric points and update each run's latest value per key (latest = highest step)."""
+        """Append metric points and update each run's latest value per key (latest = highest step).
+
+        The points go to the driver in one executemany without SQLAlchemy's per-row processing:
+        this is the hot path of ``log_metric``.
+        """
         if not len(batch):
             return
-        frame = pd.DataFrame(
-            {
-                "run_id": batch.run_ids,
-                "key": batch.keys,
-                "value": batch.values,
-                "step": batch.steps,
-                "timestamp_ms": batch.timestamps_ms,
-            }
-        )
-        self._connection.execute(sa.insert(run_metrics), _records(frame))
-        candidates = frame.drop_duplicates(["run_id", "key"], keep="last")
-        pairs = list(zip(candidates["run_id"], candidates["key"], strict=True))
-        stored = pd.DataFrame(
-            self._connection.execute(
-                sa.select(
-                    run_latest_metrics.c.run_id,
-                    run_latest_metrics.c.key,
-                    run_latest_metrics.c.value,
-                    run_latest_metrics.c.step,
-                    run_latest_metrics.c.timestamp_ms,
-                ).where(
-                    run_latest_metrics.c.run_id.in_(sorted(set(batch.run_ids))),
-                    sa.tuple_(run_latest_metrics.c.run_id, run_latest_metrics.c.key).in_(pairs),
-                )
-            ).all(),
-            columns=["run_id", "key", "value", "step", "timestamp_ms"],
-        )
-        stored["is_new"] = False
-        frame["is_new"] = True
-        # stable sort: among equal steps the point logged last wins, and a new point beats a stored one
-        merged = pd.concat([stored, frame], ignore_index=True) if len(stored) else frame
-        latest = merged.sort_values(["step"], kind="stable").drop_duplicates(["run_id", "key"], keep="last")
-        changed = latest[latest["is_new"]]
-        if not len(changed):
-            return
-        changed_pairs = list(zip(changed["run_id"], changed["key"], strict=True))
-        self._connection.execute(
-            sa.delete(run_latest_metrics).where(
-                sa.tuple_(run_latest_metrics.c.run_id, run_latest_metrics.c.key).in_(changed_pairs)
+        rows = list(zip(batch.run_ids, batch.keys, batch.values, batch.steps, batch.timestamps_ms, strict=True))
+        self._insert_rows(run_metrics, rows)
+        latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        for row in rows:
+            current = latest.get((row[0], row[1]))
+            # among equal steps the point logged last wins
+            if current is None or row[3] >= current[3]:
+                latest[(row[0], row[1])] = row
+        table = run_latest_metrics
+        pairs = list(latest)
+        stored = self._connection.execute(
+            sa.select(table.c.run_id, table.c.key, table.c.step).where(
+                table.c.run_id.in_(sorted({run_id for run_id, _ in pairs})),
+                sa.tuple_(table.c.run_id, table.c.key).in_(pairs),
             )
+        ).all()
+        for run_id, key, step in stored:
+            if int(step) > latest[(run_id, key)][3]:
+                del latest[(run_id, key)]
+        if not latest:
+            return
+        self._connection.execute(sa.delete(table).where(sa.tuple_(table.c.run_id, table.c.key).in_(list(latest))))
+        self._insert_rows(table, list(latest.values()))
+
+    def _insert_rows(self, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+        dialect = self._connection.dialect
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        columns = ["run_id", "key", "value", "step", "timestamp_ms"]
+        if marker is None:
+            self._connection.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+            return
+        quote = dialect.identifier_preparer.quote
+        statement = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
+            f"VALUES ({', '.join([marker] * len(columns))})"
         )
-        self._connection.execute(sa.insert(run_latest_metrics), _records(changed.drop(columns=["is_new"])))
+        self._connection.exec_driver_sql(statement, rows)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Insert or replace tags."""
@@ -407,10 +405,6 @@ def _order(key: OrderKey) -> sa.ColumnElement[Any]:
         )
     ordered: sa.ColumnElement[Any] = sa.nulls_last(expression.desc() if key.is_descending else expression.asc())
     return ordered
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return cast("list[dict[str, Any]]", frame.to_dict("records"))
 
 
 def _items(value: Any) -> tuple[Any, ...]:
