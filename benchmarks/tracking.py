@@ -23,6 +23,8 @@ from rich.table import Table
 import fti
 
 TARGETS = {"runs": 2.0, "log_metric": 0.5, "search": 0.2}
+SIZES = {"runs": 100, "log_metric": 10_000, "search": 1_000}
+QUICK_SIZES = {"runs": 10, "log_metric": 1_000, "search": 100}
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -80,23 +82,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     args = parser.parse_args()
-    sizes = {"runs": 10, "log_metric": 1_000, "search": 100} if args.quick else {"runs": 100, "log_metric": 10_000, "search": 1_000}
+    sizes = QUICK_SIZES if args.quick else SIZES
     with tempfile.TemporaryDirectory() as scratch, fti.connect(Path(scratch)) as project:
         project.start_run("warm_up").end()  # first run pays git and package discovery once per process
         runs_s = bench_runs(project, sizes["runs"])
         metric_s = bench_log_metric(project, sizes["log_metric"])
         search_s, matched = bench_search(project, sizes["search"])
     table = Table(title="fti tracking on SQLite" + (" (quick)" if args.quick else ""))
-    for column in ("case", "size", "seconds", "target", "per item"):
+    for column in ("case", "size", "seconds", "target", "per unit"):
         table.add_column(column, justify="right" if column != "case" else "left")
     rows = [
-        ("runs: 10 params + 20 metrics each", f"{sizes['runs']} runs", runs_s, TARGETS["runs"], runs_s / sizes["runs"]),
-        ("single log_metric calls", f"{sizes['log_metric']} calls", metric_s, TARGETS["log_metric"], metric_s / sizes["log_metric"]),
-        (f"runs() filter + order ({matched} matched)", f"{sizes['search']} runs", search_s, TARGETS["search"], search_s),
+        ("runs: 10 params + 20 metrics each", "runs", runs_s, "run"),
+        ("single log_metric calls", "log_metric", metric_s, "call"),
+        (f"runs() filter + order ({matched} matched)", "search", search_s, "query"),
     ]
-    for case, size, seconds, target, per_item in rows:
-        verdict = "[green]" if seconds < target else "[red]"
-        table.add_row(case, size, f"{verdict}{seconds:.3f}[/]", f"< {target}", f"{per_item * 1e6:.0f} µs")
+    for case, key, seconds, unit in rows:
+        verdict = "[green]" if seconds < TARGETS[key] else "[red]"
+        count = 1 if key == "search" else sizes[key]
+        table.add_row(
+            case,
+            f"{sizes[key]:,} {'runs' if key != 'log_metric' else 'calls'}",
+            f"{verdict}{seconds:.3f}[/]",
+            f"< {TARGETS[key]}",
+            f"{seconds / count * 1e6:,.0f} µs/{unit}",
+        )
     Console().print(table)
 
 
