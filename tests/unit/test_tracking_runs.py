@@ -278,7 +278,9 @@ if sys.argv[2] == "crash":
 """
 
 
-@pytest.mark.parametrize(("mode", "status", "error"), [("exit", "finished", None), ("crash", "failed", "RuntimeError: boom")])
+@pytest.mark.parametrize(
+    ("mode", "status", "error"), [("exit", "finished", None), ("crash", "failed", "RuntimeError: boom")]
+)
 def test_interpreter_exit_writes_buffered_metrics(project_dir: Path, mode: str, status: str, error: str | None) -> None:
     fti.connect(project_dir).close()
     result = subprocess.run(
