@@ -225,8 +225,8 @@ class TrackingRecordsContract:
             assert tx.registry.find_alias("m", "champion") == ModelAlias("m", "champion", 2, True)
             model = tx.registry.find_model("m")
             assert model is not None and model.aliases == {"challenger": 1, "champion": 2}
-            version = tx.registry.find_version("m", 2)
-            assert version is not None and version.aliases == ("champion",)
+            second = tx.registry.find_version("m", 2)
+            assert second is not None and second.aliases == ("champion",)
             tx.registry.delete_alias("m", "challenger", _move("challenger", 1, None))
         with store.transaction() as tx:
             assert tx.registry.find_alias("m", "challenger") is None
