@@ -104,7 +104,7 @@ def enforce_signature(signature: Signature, data: Any, *, model: str) -> pd.Data
 def _conform(array: pa.ChunkedArray, column: ColumnSpec, model: str) -> pa.ChunkedArray:
     actual = _plain(array.type)
     if str(actual) == column.type:
-        return array
+        return array if actual == array.type else array.cast(actual)
     expected_family = _family_of_name(column.type)
     actual_family = _family(actual)
     compatible = actual_family == expected_family or (actual_family, expected_family) in (
@@ -125,7 +125,7 @@ def _conform(array: pa.ChunkedArray, column: ColumnSpec, model: str) -> pa.Chunk
 
 def _plain(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(kind):
-        return kind.value_type
+        return _plain(kind.value_type)
     if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return pa.string()
     return kind
