@@ -5,13 +5,17 @@ calls one at a time; ``runs()`` with a metric filter and an ordering over 1,000 
 Targets: 10,000 log_metric calls < 0.5 s, the 100-run case < 2 s, the search < 0.2 s (the
 reference, MLflow 3 on a SQLite store, is to be beaten by 10x or more on each).
 
-Usage: python benchmarks/tracking.py [--quick]
+Each case runs ``--repeats`` times (default 3) and the median is shown, so a busy machine's
+outliers do not decide the figure.
+
+Usage: python benchmarks/tracking.py [--quick] [--repeats N]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,13 +37,13 @@ def _timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_runs(project: fti.Project, runs: int) -> float:
+def bench_runs(project: fti.Project, runs: int, repeat: int = 0) -> float:
     """``runs`` runs, each with 10 params and 20 metrics, started and ended."""
     rng = random.Random(1)
 
     def work() -> None:
         for index in range(runs):
-            with project.start_run("bench_runs", name=f"run-{index}") as run:
+            with project.start_run(f"bench_runs_{repeat}", name=f"run-{index}") as run:
                 run.log_params({f"p{k}": rng.choice(["a", "b", "c", k]) for k in range(10)})
                 for k in range(20):
                     run.log_metric(f"m{k}", rng.random())
@@ -59,7 +63,7 @@ def bench_log_metric(project: fti.Project, calls: int) -> float:
     return _timed(work)
 
 
-def bench_search(project: fti.Project, runs: int) -> tuple[float, int]:
+def bench_search(project: fti.Project, runs: int, repeats: int) -> tuple[list[float], int]:
     """``runs()`` with a metric filter and an ordering over ``runs`` runs (seeded beforehand, not timed)."""
     rng = random.Random(2)
     for index in range(runs):
@@ -75,20 +79,23 @@ def bench_search(project: fti.Project, runs: int) -> tuple[float, int]:
         found.append(len(frame))
 
     project.runs("bench_search", limit=1)  # warm the connection pool and statement caches
-    return _timed(work), found[0]
+    return [_timed(work) for _ in range(repeats)], found[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions per case; the median is shown")
     args = parser.parse_args()
     sizes = QUICK_SIZES if args.quick else SIZES
     with tempfile.TemporaryDirectory() as scratch, fti.connect(Path(scratch)) as project:
         project.start_run("warm_up").end()  # first run pays git and package discovery once per process
-        runs_s = bench_runs(project, sizes["runs"])
-        metric_s = bench_log_metric(project, sizes["log_metric"])
-        search_s, matched = bench_search(project, sizes["search"])
-    table = Table(title="fti tracking on SQLite" + (" (quick)" if args.quick else ""))
+        runs_s = statistics.median(bench_runs(project, sizes["runs"], repeat) for repeat in range(args.repeats))
+        metric_s = statistics.median(bench_log_metric(project, sizes["log_metric"]) for _ in range(args.repeats))
+        search_times, matched = bench_search(project, sizes["search"], args.repeats)
+        search_s = statistics.median(search_times)
+    title = f"fti tracking on SQLite, median of {args.repeats}" + (" (quick)" if args.quick else "")
+    table = Table(title=title)
     for column in ("case", "size", "seconds", "target", "per unit"):
         table.add_column(column, justify="right" if column != "case" else "left")
     rows = [

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from fti.core.tracking import MetricBatch
 
 if TYPE_CHECKING:
-    from fti.backends.ports import CatalogStore
+    from collections.abc import Callable
+
+    from fti.backends.ports import CatalogStore, CatalogTransaction
 
 __all__ = ["MetricBuffer"]
 
@@ -58,16 +60,22 @@ class MetricBuffer:
         for key, value in values.items():
             self.add(run_id, key, value, step if isinstance(step, int) else step[key], timestamp_ms)
 
-    def flush(self) -> None:
-        """Write every buffered point in one catalog transaction; points stay buffered if it fails."""
+    def flush(self, then: Callable[[CatalogTransaction], None] | None = None) -> None:
+        """Write every buffered point in one catalog transaction; points stay buffered if it fails.
+
+        Args:
+            then: more work for the same transaction (ending a run commits with its last metrics).
+        """
         with self._write_lock:
             with self._lock:
                 batch, self._batch = self._batch, _empty()
-            if not len(batch):
+            if not len(batch) and then is None:
                 return
             try:
                 with self._catalog.transaction() as tx:
                     tx.tracking.log_metrics(batch)
+                    if then is not None:
+                        then(tx)
             except BaseException:
                 with self._lock:
                     self._batch = _concat(batch, self._batch)

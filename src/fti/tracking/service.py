@@ -100,12 +100,11 @@ class TrackingService:
         return run
 
     def end_run(self, run: Run, status: RunStatus, error: str | None) -> None:
-        """Write buffered metrics, then record the end (called by :meth:`Run.end`)."""
+        """Write buffered metrics and record the end in one transaction (called by :meth:`Run.end`)."""
+        end_time = datetime.now(UTC)
         try:
-            self.buffer.flush()
+            self.buffer.flush(then=lambda tx: tx.tracking.end_run(run.id, status, end_time, error))
         finally:
-            with self.catalog.transaction() as tx:
-                tx.tracking.end_run(run.id, status, datetime.now(UTC), error)
             with self._active_lock:
                 self._active.pop(run.id, None)
             stack = self._stack()

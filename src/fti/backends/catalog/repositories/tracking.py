@@ -181,34 +181,24 @@ class SqlTrackingRecords:
             # among equal steps the point logged last wins
             if current is None or row[3] >= current[3]:
                 latest[(row[0], row[1])] = row
-        table = run_latest_metrics
-        pairs = list(latest)
-        stored = self._connection.execute(
-            sa.select(table.c.run_id, table.c.key, table.c.step).where(
-                table.c.run_id.in_(sorted({run_id for run_id, _ in pairs})),
-                sa.tuple_(table.c.run_id, table.c.key).in_(pairs),
-            )
-        ).all()
-        for run_id, key, step in stored:
-            if int(step) > latest[(run_id, key)][3]:
-                del latest[(run_id, key)]
-        if not latest:
-            return
-        self._connection.execute(sa.delete(table).where(sa.tuple_(table.c.run_id, table.c.key).in_(list(latest))))
-        self._insert_rows(table, list(latest.values()))
-
-    def _insert_rows(self, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-        dialect = self._connection.dialect
-        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
-        columns = ["run_id", "key", "value", "step", "timestamp_ms"]
-        if marker is None:
-            self._connection.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-            return
-        quote = dialect.identifier_preparer.quote
-        statement = (
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
-            f"VALUES ({', '.join([marker] * len(columns))})"
+        # one upsert that keeps a stored value logged at a higher step (same syntax in SQLite and PostgreSQL)
+        self._insert_rows(
+            run_latest_metrics,
+            list(latest.values()),
+            on_conflict=(
+                "ON CONFLICT (run_id, {key}) DO UPDATE SET {value} = excluded.{value}, step = excluded.step, "
+                "timestamp_ms = excluded.timestamp_ms WHERE excluded.step >= {table}.step"
+            ),
         )
+
+    def _insert_rows(self, table: sa.Table, rows: list[tuple[Any, ...]], on_conflict: str = "") -> None:
+        """Insert metric rows (run_id, key, value, step, timestamp_ms) in one driver executemany."""
+        dialect = self._connection.dialect
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        quote = dialect.identifier_preparer.quote
+        columns = ", ".join(quote(name) for name in ("run_id", "key", "value", "step", "timestamp_ms"))
+        conflict = on_conflict.format(key=quote("key"), value=quote("value"), table=quote(table.name))
+        statement = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join([marker] * 5)}) {conflict}"
         self._connection.exec_driver_sql(statement, rows)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
