@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fti.core.tracking import And, Comparison, Or, OrderKey
+from fti.core.tracking import And, Comparison, FilterNode, Or, OrderKey
 from fti.errors import ValidationError
 from fti.tracking.search import parse_filter, parse_order_by
 
@@ -88,3 +90,58 @@ def test_order_by_terms() -> None:
 def test_bad_order_by_names_the_term() -> None:
     with pytest.raises(ValidationError, match="near 'size': expected a field"):
         parse_order_by(["size"])
+
+
+_KEYS = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda key: key not in ("and", "or", "like", "in")
+)
+_NUMBERS = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda value: round(value, 3))
+_TEXTS = st.text(alphabet="abc' %_", max_size=6)
+
+
+@st.composite
+def _comparisons(draw: st.DrawFn) -> Comparison:
+    kind = draw(st.sampled_from(["metric", "param", "tag"]))
+    value: float | str = draw(_NUMBERS) if kind == "metric" else draw(st.one_of(_NUMBERS, _TEXTS))
+    ops = ["=", "!=", "<", "<=", ">", ">="] + ([] if kind == "metric" or not isinstance(value, str) else ["like"])
+    return Comparison(kind, draw(_KEYS), draw(st.sampled_from(ops)), value)
+
+
+def _trees() -> st.SearchStrategy[FilterNode]:
+    return st.recursive(
+        _comparisons(),
+        lambda children: st.one_of(
+            st.lists(children, min_size=2, max_size=3).map(lambda items: And(tuple(items))),
+            st.lists(children, min_size=2, max_size=3).map(lambda items: Or(tuple(items))),
+        ),
+        max_leaves=6,
+    )
+
+
+def _render(node: FilterNode) -> str:
+    if isinstance(node, And | Or):
+        word = " and " if isinstance(node, And) else " or "
+        return "(" + word.join(_render(item) for item in node.operands) + ")"
+    prefix = {"metric": "metrics", "param": "params", "tag": "tags"}[node.kind]
+    value = node.value
+    literal = repr(value) if isinstance(value, float) else "'" + str(value).replace("'", "''") + "'"
+    return f"{prefix}.{node.key} {node.op} {literal}"
+
+
+def _flatten(node: FilterNode) -> FilterNode:
+    """Nested ands (or ors) of the same kind mean the same as one flat one."""
+    if isinstance(node, Comparison):
+        return node
+    kind = type(node)
+    items: list[FilterNode] = []
+    for item in (_flatten(child) for child in node.operands):
+        items.extend(item.operands if isinstance(item, kind) else (item,))
+    return kind(tuple(items))
+
+
+@settings(max_examples=100, deadline=None)
+@given(_trees())
+def test_rendered_filters_parse_back_to_the_same_tree(tree: FilterNode) -> None:
+    parsed = parse_filter(_render(tree))
+    assert parsed is not None
+    assert _flatten(parsed) == _flatten(tree)

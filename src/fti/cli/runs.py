@@ -64,7 +64,7 @@ def show(
         run = opened.get_run(run_id)
         info = run.info
         params, metrics, tags, artifacts = run.params, run.metrics, run.tags, run.artifacts
-        lineage = opened.tracking.registry.run_lineage(run_id)
+        lineage = opened.registry.run_lineage(run_id)
     attributes = Table("attribute", "value", title=f"Run {info.id}", title_justify="left")
     rows: list[tuple[str, Any]] = [
         ("experiment", info.experiment),

@@ -11,6 +11,7 @@ from typing import Literal
 from fti.errors import ValidationError
 
 __all__ = [
+    "RUN_ATTRIBUTES",
     "And",
     "CodeVersion",
     "Comparison",
