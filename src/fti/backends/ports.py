@@ -7,12 +7,20 @@ Every method is required; an optional capability is a separate Protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from fti.core.records import ArtifactRecord, SchemaState
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from fti.core.lineage import TrainingDataLineage
+    from fti.core.registry import AliasMove, ModelAlias, ModelVersionRecord, RegisteredModel
+    from fti.core.tracking import Experiment, MetricBatch, RunInfo, RunSearch, RunStatus
 
 __all__ = [
     "ArtifactRecords",
@@ -21,6 +29,8 @@ __all__ = [
     "CatalogTransaction",
     "Connectable",
     "Executor",
+    "RegistryRecords",
+    "TrackingRecords",
 ]
 
 
@@ -86,12 +96,121 @@ class ArtifactRecords(Protocol):
         """Remove the records for ``keys``."""
 
 
+class TrackingRecords(Protocol):
+    """Catalog records of experiments and runs with their params, metrics, tags, artifacts and lineage."""
+
+    def ensure_experiment(self, name: str, created_at: datetime) -> Experiment:
+        """The experiment called ``name``, created if it does not exist."""
+
+    def list_experiments(self) -> list[Experiment]:
+        """Every experiment, by name."""
+
+    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+        """Insert a new run (its experiment must exist) and the training data it reads."""
+
+    def find_run(self, run_id: str) -> RunInfo | None:
+        """The run, or None."""
+
+    def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
+        """Record how and when the run ended."""
+
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Add params; ConflictError if a key was logged before with another value."""
+
+    def log_metrics(self, batch: MetricBatch) -> None:
+        """Append metric points and update each run's latest value per key."""
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Insert or replace tags."""
+
+    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Record ``path within the run -> artifact key`` for stored artifacts."""
+
+    def list_artifacts(self, run_id: str) -> dict[str, str]:
+        """``path within the run -> artifact key``, sorted by path."""
+
+    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+        """The training data the run recorded, or None."""
+
+    def search_runs(self, search: RunSearch) -> list[RunInfo]:
+        """Runs matching the search's experiments and filter, in its order, up to its limit."""
+
+    def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
+        """Ids of the runs that recorded this training dataset version."""
+
+    def params(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value for the runs' params."""
+
+    def latest_metrics(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value, step, timestamp_ms: each run's latest value per metric."""
+
+    def tags(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value for the runs' tags."""
+
+    def metric_history(self, run_id: str, key: str) -> pa.Table:
+        """Columns step, value, timestamp_ms of every point of one metric, in logging order."""
+
+
+class RegistryRecords(Protocol):
+    """Catalog records of registered models, their versions, tags, aliases and alias history."""
+
+    def next_version(self, name: str, created_at: datetime) -> int:
+        """Reserve the next version number of ``name``, registering the name on first use."""
+
+    def add_version(self, record: ModelVersionRecord) -> None:
+        """Insert a version whose number came from :meth:`next_version`."""
+
+    def find_model(self, name: str) -> RegisteredModel | None:
+        """The registered model, or None."""
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+
+    def find_version(self, name: str, version: int | None) -> ModelVersionRecord | None:
+        """One version (the latest when ``version`` is None), or None."""
+
+    def list_versions(self, name: str) -> list[ModelVersionRecord]:
+        """Every version of ``name``, oldest first."""
+
+    def versions_for_runs(self, run_ids: Sequence[str]) -> list[ModelVersionRecord]:
+        """Versions logged by any of ``run_ids``."""
+
+    def versions_for_training_data(self, name: str, version: int) -> list[ModelVersionRecord]:
+        """Versions trained on the training dataset ``name`` (its feature view) version ``version``."""
+
+    def set_description(self, name: str, version: int, description: str) -> None:
+        """Replace a version's description."""
+
+    def set_version_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        """Insert or replace tags of a version."""
+
+    def find_alias(self, name: str, alias: str) -> ModelAlias | None:
+        """Where ``alias`` points, or None."""
+
+    def set_alias(self, alias: ModelAlias, move: AliasMove) -> None:
+        """Point the alias at its version and append ``move`` to the history."""
+
+    def delete_alias(self, name: str, alias: str, move: AliasMove) -> None:
+        """Remove the alias and append ``move`` to the history."""
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every recorded move of ``name``'s aliases (or of one alias), oldest first."""
+
+
 class CatalogTransaction(Protocol):
     """One atomic unit of catalog work; each domain's records hang off it."""
 
     @property
     def artifacts(self) -> ArtifactRecords:
         """Artifact records."""
+
+    @property
+    def tracking(self) -> TrackingRecords:
+        """Experiment and run records."""
+
+    @property
+    def registry(self) -> RegistryRecords:
+        """Model registry records."""
 
 
 class CatalogStore(Connectable, Protocol):

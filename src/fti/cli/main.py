@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, project_commands
+from fti.cli import db, demo, models, project_commands, runs
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -26,6 +26,8 @@ app = typer.Typer(
 project_commands.register(app)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 
 
 def _show_version(value: bool) -> None:

@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from fti.backends.catalog import schema
 from fti.backends.catalog.repositories.artifacts import SqlArtifactRecords
+from fti.backends.catalog.repositories.registry import SqlRegistryRecords
+from fti.backends.catalog.repositories.tracking import SqlTrackingRecords
 from fti.backends.settings import parse_backend_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import BackendError, CatalogSchemaError, MissingExtraError
 
 if TYPE_CHECKING:
-    from fti.backends.ports import ArtifactRecords
+    from fti.backends.ports import ArtifactRecords, RegistryRecords, TrackingRecords
 
 __all__ = ["SqlCatalogConfig", "SqlCatalogStore", "SqlCatalogTransaction"]
 
@@ -52,6 +54,16 @@ class SqlCatalogTransaction:
     def artifacts(self) -> ArtifactRecords:
         """Artifact records."""
         return SqlArtifactRecords(self._connection)
+
+    @property
+    def tracking(self) -> TrackingRecords:
+        """Experiment and run records."""
+        return SqlTrackingRecords(self._connection)
+
+    @property
+    def registry(self) -> RegistryRecords:
+        """Model registry records."""
+        return SqlRegistryRecords(self._connection)
 
 
 class SqlCatalogStore:

@@ -7,5 +7,40 @@ from __future__ import annotations
 
 from fti.backends.catalog.schema.artifacts import artifacts
 from fti.backends.catalog.schema.base import metadata
+from fti.backends.catalog.schema.registry import (
+    model_alias_history,
+    model_aliases,
+    model_version_tags,
+    model_versions,
+    registered_models,
+)
+from fti.backends.catalog.schema.tracking import (
+    experiments,
+    run_artifacts,
+    run_feature_group_commits,
+    run_latest_metrics,
+    run_metrics,
+    run_params,
+    run_tags,
+    run_training_data,
+    runs,
+)
 
-__all__ = ["artifacts", "metadata"]
+__all__ = [
+    "artifacts",
+    "experiments",
+    "metadata",
+    "model_alias_history",
+    "model_aliases",
+    "model_version_tags",
+    "model_versions",
+    "registered_models",
+    "run_artifacts",
+    "run_feature_group_commits",
+    "run_latest_metrics",
+    "run_metrics",
+    "run_params",
+    "run_tags",
+    "run_training_data",
+    "runs",
+]

@@ -1,0 +1,453 @@
+"""Experiment and run records; run search translated from our filter tree to one SQL query."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fti.backends.catalog.repositories.timestamps import as_utc
+from fti.backends.catalog.schema import (
+    experiments,
+    run_artifacts,
+    run_feature_group_commits,
+    run_latest_metrics,
+    run_metrics,
+    run_params,
+    run_tags,
+    run_training_data,
+    runs,
+)
+from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
+from fti.core.tracking import (
+    And,
+    CodeVersion,
+    Comparison,
+    Experiment,
+    FilterNode,
+    MetricBatch,
+    Or,
+    OrderKey,
+    RunInfo,
+    RunSearch,
+    RunStatus,
+)
+from fti.errors import ConflictError, NotFoundError
+
+__all__ = ["SqlTrackingRecords"]
+
+_ATTRIBUTES: dict[str, sa.ColumnElement[Any]] = {
+    "run_id": runs.c.id,
+    "name": runs.c.name,
+    "status": runs.c.status,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+    "parent_run_id": runs.c.parent_run_id,
+    "experiment": experiments.c.name,
+}
+_TIME_ATTRIBUTES = {"start_time", "end_time"}
+
+
+class SqlTrackingRecords:
+    """Runs and what they log, in the tracking tables."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    # -- experiments and runs ----------------------------------------------------------------------
+
+    def ensure_experiment(self, name: str, created_at: datetime) -> Experiment:
+        """The experiment called ``name``, created if it does not exist."""
+        found = self._find_experiment(name)
+        if found is not None:
+            return found
+        self._connection.execute(sa.insert(experiments).values(name=name, created_at=created_at))
+        created = self._find_experiment(name)
+        assert created is not None
+        return created
+
+    def _find_experiment(self, name: str) -> Experiment | None:
+        row = self._connection.execute(sa.select(experiments).where(experiments.c.name == name)).first()
+        return None if row is None else _experiment(row)
+
+    def list_experiments(self) -> list[Experiment]:
+        """Every experiment, by name."""
+        return [
+            _experiment(row) for row in self._connection.execute(sa.select(experiments).order_by(experiments.c.name))
+        ]
+
+    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+        """Insert a new run and the training data it reads."""
+        experiment = self._find_experiment(run.experiment)
+        if experiment is None:
+            raise NotFoundError(f"Experiment '{run.experiment}' does not exist: create it before its runs.")
+        self._connection.execute(
+            sa.insert(runs).values(
+                id=run.id,
+                experiment_id=experiment.id,
+                name=run.name,
+                status=run.status.value,
+                start_time=run.start_time,
+                end_time=run.end_time,
+                parent_run_id=run.parent_run_id,
+                error=run.error,
+                git_commit=run.code.git_commit,
+                is_dirty=run.code.is_dirty,
+                entry_point=run.code.entry_point,
+                python_version=run.python_version,
+                packages=json.dumps(run.packages, sort_keys=True),
+            )
+        )
+        if training_data is None:
+            return
+        self._connection.execute(
+            sa.insert(run_training_data).values(
+                run_id=run.id,
+                feature_view_name=training_data.feature_view_name,
+                feature_view_version=training_data.feature_view_version,
+                training_dataset_version=training_data.training_dataset_version,
+            )
+        )
+        if training_data.feature_group_commits:
+            self._connection.execute(
+                sa.insert(run_feature_group_commits),
+                [
+                    {
+                        "run_id": run.id,
+                        "feature_group_name": item.name,
+                        "feature_group_version": item.version,
+                        "commit": item.commit,
+                    }
+                    for item in training_data.feature_group_commits
+                ],
+            )
+
+    def find_run(self, run_id: str) -> RunInfo | None:
+        """The run, or None."""
+        row = self._connection.execute(_run_select().where(runs.c.id == run_id)).first()
+        return None if row is None else _run(row)
+
+    def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
+        """Record how and when the run ended."""
+        self._connection.execute(
+            sa.update(runs).where(runs.c.id == run_id).values(status=status.value, end_time=end_time, error=error)
+        )
+
+    # -- logged values -----------------------------------------------------------------------------
+
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Add params; ConflictError if a key was logged before with another value."""
+        if not params:
+            return
+        existing = dict(
+            self._connection.execute(
+                sa.select(run_params.c.key, run_params.c.value).where(
+                    run_params.c.run_id == run_id, run_params.c.key.in_(list(params))
+                )
+            ).all()
+        )
+        for key, value in existing.items():
+            if params[key] != value:
+                raise ConflictError(
+                    f"Run '{run_id}' already has param '{key}' = {value!r}; it cannot change to {params[key]!r}. "
+                    "Params are fixed inputs: log a metric or tag instead, or start a new run."
+                )
+        fresh = [
+            {"run_id": run_id, "key": key, "value": value, "value_number": _as_number(value)}
+            for key, value in params.items()
+            if key not in existing
+        ]
+        if fresh:
+            self._connection.execute(sa.insert(run_params), fresh)
+
+    def log_metrics(self, batch: MetricBatch) -> None:
+        """Append metric points and update each run's latest value per key (latest = highest step).
+
+        The points go to the driver in one executemany without SQLAlchemy's per-row processing:
+        this is the hot path of ``log_metric``.
+        """
+        if not len(batch):
+            return
+        rows = list(zip(batch.run_ids, batch.keys, batch.values, batch.steps, batch.timestamps_ms, strict=True))
+        self._insert_rows(run_metrics, rows)
+        latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        for row in rows:
+            current = latest.get((row[0], row[1]))
+            # among equal steps the point logged last wins
+            if current is None or row[3] >= current[3]:
+                latest[(row[0], row[1])] = row
+        # one upsert that keeps a stored value logged at a higher step (same syntax in SQLite and PostgreSQL)
+        self._insert_rows(
+            run_latest_metrics,
+            list(latest.values()),
+            on_conflict=(
+                "ON CONFLICT (run_id, {key}) DO UPDATE SET {value} = excluded.{value}, step = excluded.step, "
+                "timestamp_ms = excluded.timestamp_ms WHERE excluded.step >= {table}.step"
+            ),
+        )
+
+    def _insert_rows(self, table: sa.Table, rows: list[tuple[Any, ...]], on_conflict: str = "") -> None:
+        """Insert metric rows (run_id, key, value, step, timestamp_ms) in one driver executemany."""
+        dialect = self._connection.dialect
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        quote = dialect.identifier_preparer.quote
+        columns = ", ".join(quote(name) for name in ("run_id", "key", "value", "step", "timestamp_ms"))
+        conflict = on_conflict.format(key=quote("key"), value=quote("value"), table=quote(table.name))
+        statement = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join([marker] * 5)}) {conflict}"
+        self._connection.exec_driver_sql(statement, rows)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Insert or replace tags."""
+        if not tags:
+            return
+        self._connection.execute(sa.delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key.in_(list(tags))))
+        self._connection.execute(
+            sa.insert(run_tags), [{"run_id": run_id, "key": key, "value": value} for key, value in tags.items()]
+        )
+
+    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Record ``path within the run -> artifact key``."""
+        if not paths:
+            return
+        self._connection.execute(
+            sa.delete(run_artifacts).where(run_artifacts.c.run_id == run_id, run_artifacts.c.path.in_(list(paths)))
+        )
+        self._connection.execute(
+            sa.insert(run_artifacts),
+            [{"run_id": run_id, "path": path, "artifact_key": key} for path, key in paths.items()],
+        )
+
+    def list_artifacts(self, run_id: str) -> dict[str, str]:
+        """``path within the run -> artifact key``, sorted by path."""
+        query = (
+            sa.select(run_artifacts.c.path, run_artifacts.c.artifact_key)
+            .where(run_artifacts.c.run_id == run_id)
+            .order_by(run_artifacts.c.path)
+        )
+        return {str(path): str(key) for path, key in self._connection.execute(query)}
+
+    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+        """The training data the run recorded, or None."""
+        row = self._connection.execute(sa.select(run_training_data).where(run_training_data.c.run_id == run_id)).first()
+        if row is None:
+            return None
+        commits = self._connection.execute(
+            sa.select(run_feature_group_commits)
+            .where(run_feature_group_commits.c.run_id == run_id)
+            .order_by(run_feature_group_commits.c.feature_group_name, run_feature_group_commits.c.feature_group_version)
+        ).all()
+        values = row._mapping
+        return TrainingDataLineage(
+            feature_view_name=str(values["feature_view_name"]),
+            feature_view_version=int(values["feature_view_version"]),
+            training_dataset_version=int(values["training_dataset_version"]),
+            feature_group_commits=tuple(
+                FeatureGroupCommit(
+                    name=str(item._mapping["feature_group_name"]),
+                    version=int(item._mapping["feature_group_version"]),
+                    commit=int(item._mapping["commit"]),
+                )
+                for item in commits
+            ),
+        )
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def search_runs(self, search: RunSearch) -> list[RunInfo]:
+        """Runs matching the search, in its order, up to its limit (one SQL query)."""
+        query = _run_select()
+        if search.experiments:
+            query = query.where(experiments.c.name.in_(list(search.experiments)))
+        if search.run_ids:
+            query = query.where(runs.c.id.in_(list(search.run_ids)))
+        if search.filter is not None:
+            query = query.where(_condition(search.filter))
+        order = [_order(key) for key in search.order_by]
+        query = query.order_by(*order, runs.c.start_time.desc(), runs.c.id)
+        if search.limit is not None:
+            query = query.limit(search.limit)
+        return [_run(row) for row in self._connection.execute(query)]
+
+    def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
+        """Ids of the runs that recorded this training dataset version."""
+        query = sa.select(run_training_data.c.run_id).where(
+            run_training_data.c.feature_view_name == feature_view_name,
+            run_training_data.c.feature_view_version == feature_view_version,
+            run_training_data.c.training_dataset_version == version,
+        )
+        return [str(run_id) for run_id in self._connection.execute(query).scalars()]
+
+    def params(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value."""
+        query = sa.select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
+            run_params.c.run_id.in_(list(run_ids))
+        )
+        return _arrow(
+            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
+        )
+
+    def latest_metrics(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value, step, timestamp_ms."""
+        table = run_latest_metrics
+        query = sa.select(table.c.run_id, table.c.key, table.c.value, table.c.step, table.c.timestamp_ms).where(
+            table.c.run_id.in_(list(run_ids))
+        )
+        types = {
+            "run_id": pa.string(),
+            "key": pa.string(),
+            "value": pa.float64(),
+            "step": pa.int64(),
+            "timestamp_ms": pa.int64(),
+        }
+        return _arrow(self._connection.execute(query).all(), types)
+
+    def tags(self, run_ids: Sequence[str]) -> pa.Table:
+        """Columns run_id, key, value."""
+        query = sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+            run_tags.c.run_id.in_(list(run_ids))
+        )
+        return _arrow(
+            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
+        )
+
+    def metric_history(self, run_id: str, key: str) -> pa.Table:
+        """Columns step, value, timestamp_ms in logging order."""
+        query = (
+            sa.select(run_metrics.c.step, run_metrics.c.value, run_metrics.c.timestamp_ms)
+            .where(run_metrics.c.run_id == run_id, run_metrics.c.key == key)
+            .order_by(run_metrics.c.id)
+        )
+        return _arrow(
+            self._connection.execute(query).all(),
+            {"step": pa.int64(), "value": pa.float64(), "timestamp_ms": pa.int64()},
+        )
+
+
+def _run_select() -> sa.Select[Any]:
+    return sa.select(runs, experiments.c.name.label("experiment_name")).join(
+        experiments, experiments.c.id == runs.c.experiment_id
+    )
+
+
+def _condition(node: FilterNode) -> sa.ColumnElement[bool]:
+    if isinstance(node, And):
+        return sa.and_(*(_condition(item) for item in node.operands))
+    if isinstance(node, Or):
+        return sa.or_(*(_condition(item) for item in node.operands))
+    return _comparison(node)
+
+
+def _comparison(node: Comparison) -> sa.ColumnElement[bool]:
+    if node.kind == "attribute":
+        value: Any = node.value
+        if node.key in _TIME_ATTRIBUTES:
+            value = tuple(map(_as_time, value)) if isinstance(value, tuple) else _as_time(value)
+        return _compare(_ATTRIBUTES[node.key], node.op, value)
+    value = node.value
+    if node.kind == "metric":
+        table, column = run_latest_metrics, run_latest_metrics.c.value
+    elif node.kind == "param" and node.op != "like" and all(isinstance(item, float) for item in _items(value)):
+        table, column = run_params, run_params.c.value_number
+    else:
+        table = run_params if node.kind == "param" else run_tags
+        column = table.c.value
+        value = tuple(_text(item) for item in value) if isinstance(value, tuple) else _text(value)
+    return sa.exists(
+        sa.select(sa.literal(1)).where(
+            table.c.run_id == runs.c.id, table.c.key == node.key, _compare(column, node.op, value)
+        )
+    )
+
+
+def _compare(column: sa.ColumnElement[Any], op: str, value: Any) -> sa.ColumnElement[bool]:
+    if op == "like":
+        return column.like(value)
+    if op == "in":
+        return column.in_(list(value))
+    operations: dict[str, sa.ColumnElement[bool]] = {
+        "=": column == value,
+        "!=": column != value,
+        "<": column < value,
+        "<=": column <= value,
+        ">": column > value,
+        ">=": column >= value,
+    }
+    return operations[op]
+
+
+def _order(key: OrderKey) -> sa.ColumnElement[Any]:
+    expression: sa.ColumnElement[Any]
+    if key.kind == "attribute":
+        expression = _ATTRIBUTES[key.key]
+    else:
+        table, column = {
+            "metric": (run_latest_metrics, "value"),
+            "param": (run_params, "value_number"),
+            "tag": (run_tags, "value"),
+        }[key.kind]
+        expression = (
+            sa.select(table.c[column]).where(table.c.run_id == runs.c.id, table.c.key == key.key).scalar_subquery()
+        )
+    ordered: sa.ColumnElement[Any] = sa.nulls_last(expression.desc() if key.is_descending else expression.asc())
+    return ordered
+
+
+def _items(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _text(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _as_number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _as_time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+def _arrow(rows: Sequence[Any], types: dict[str, pa.DataType]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in types]
+    return pa.table(
+        {name: pa.array(list(column), type=kind) for (name, kind), column in zip(types.items(), columns, strict=True)}
+    )
+
+
+def _experiment(row: sa.Row[Any]) -> Experiment:
+    values = row._mapping
+    return Experiment(id=int(values["id"]), name=str(values["name"]), created_at=as_utc(values["created_at"]))
+
+
+def _run(row: sa.Row[Any]) -> RunInfo:
+    values = row._mapping
+    end_time = values["end_time"]
+    return RunInfo(
+        id=str(values["id"]),
+        experiment=str(values["experiment_name"]),
+        name=values["name"],
+        status=RunStatus(values["status"]),
+        start_time=as_utc(values["start_time"]),
+        end_time=None if end_time is None else as_utc(end_time),
+        parent_run_id=values["parent_run_id"],
+        error=values["error"],
+        code=CodeVersion(
+            git_commit=values["git_commit"],
+            is_dirty=None if values["is_dirty"] is None else bool(values["is_dirty"]),
+            entry_point=values["entry_point"],
+        ),
+        python_version=values["python_version"],
+        packages=json.loads(values["packages"] or "{}"),
+    )

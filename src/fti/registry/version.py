@@ -1,0 +1,166 @@
+"""A model version handle: load, predict with signature checks, aliases, tags, description, lineage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fti.core.registry import AliasMove, ModelVersionRecord, Signature
+from fti.registry.signatures import as_arrow, enforce_signature
+
+if TYPE_CHECKING:
+    from fti.registry.lineage import ModelLineage
+    from fti.registry.service import ModelRegistry
+
+__all__ = ["ModelVersion"]
+
+
+class ModelVersion:
+    """One registered model version.
+
+    Example:
+        >>> version = project.get_model("fraud-detector@champion")  # doctest: +SKIP
+        >>> version.predict(features)  # doctest: +SKIP
+    """
+
+    def __init__(self, registry: ModelRegistry, record: ModelVersionRecord) -> None:
+        self._registry = registry
+        self._record = record
+        self._model: Any = None
+        self._is_loaded = False
+
+    @property
+    def record(self) -> ModelVersionRecord:
+        """The catalog's record of this version as last read."""
+        return self._record
+
+    @property
+    def name(self) -> str:
+        """The registered model's name."""
+        return self._record.name
+
+    @property
+    def version(self) -> int:
+        """The version number (1, 2, 3 ... per name)."""
+        return self._record.version
+
+    @property
+    def flavor(self) -> str:
+        """How the model is saved: sklearn, xgboost, lightgbm, pytorch or pyfunc."""
+        return self._record.flavor
+
+    @property
+    def signature(self) -> Signature | None:
+        """Input columns and output the model was registered with."""
+        return self._record.signature
+
+    @property
+    def run_id(self) -> str | None:
+        """The run that logged the version."""
+        return self._record.run_id
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The run's latest metrics when the version was logged."""
+        return dict(self._record.metrics)
+
+    @property
+    def created_at(self) -> datetime:
+        """When the version was registered."""
+        return self._record.created_at
+
+    @property
+    def description(self) -> str:
+        """Free text about the version."""
+        return self._record.description
+
+    @description.setter
+    def description(self, text: str) -> None:
+        self.set_description(text)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The version's tags."""
+        return dict(self._record.tags)
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Aliases pointing at this version."""
+        return self._record.aliases
+
+    # -- model -------------------------------------------------------------------------------------
+
+    def load(self) -> Any:
+        """The framework's model object (cached), read from artifacts verified against their sha256.
+
+        Raises:
+            IntegrityError: a model file was changed or replaced since it was registered.
+        """
+        if not self._is_loaded:
+            self._model = self._registry.load_model(self._record)
+            self._is_loaded = True
+        return self._model
+
+    def predict(self, data: Any) -> Any:
+        """Predictions for ``data`` (pandas, Polars, Arrow or a dict of columns).
+
+        The input is checked against the signature first: a missing, extra or mistyped column raises a
+        ValidationError naming it; integer columns are converted where floats are expected.
+        """
+        from fti.registry.flavors import get_flavor
+
+        model = self.load()
+        label = f"Model '{self.name}' v{self.version}"
+        if self.signature is not None:
+            frame = enforce_signature(self.signature, data, model=label)
+        else:
+            frame = as_arrow(data).to_pandas()
+        return get_flavor(self.flavor).predict(model, frame, self._record.flavor_options)
+
+    # -- metadata ----------------------------------------------------------------------------------
+
+    def set_alias(self, alias: str, *, protected: bool = False, force: bool = False, reason: str | None = None) -> None:
+        """Point ``alias`` (for example 'champion') at this version.
+
+        Args:
+            alias: the alias.
+            protected: protect the alias: moving or deleting it later needs ``force=True``.
+            force: move a protected alias.
+            reason: why, kept in the alias history.
+
+        Raises:
+            ConflictError: the alias is protected and ``force`` is not set.
+        """
+        self._registry.set_alias(self.name, alias, self.version, protected=protected, force=force, reason=reason)
+        self.refresh()
+
+    def delete_alias(self, alias: str, *, force: bool = False, reason: str | None = None) -> None:
+        """Remove ``alias`` from this model (a protected one needs ``force=True``)."""
+        self._registry.delete_alias(self.name, alias, force=force, reason=reason)
+        self.refresh()
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set a tag on this version."""
+        self._registry.set_tags(self.name, self.version, {key: value})
+        self.refresh()
+
+    def set_description(self, text: str) -> None:
+        """Replace the description."""
+        self._registry.set_description(self.name, self.version, text)
+        self.refresh()
+
+    def alias_history(self, alias: str | None = None) -> list[AliasMove]:
+        """Every recorded move of this model's aliases (or of one alias), oldest first."""
+        return self._registry.alias_history(self.name, alias)
+
+    def lineage(self) -> ModelLineage:
+        """The run, training dataset version, feature view version and feature-group commits behind it."""
+        return self._registry.lineage(self._record)
+
+    def refresh(self) -> ModelVersion:
+        """Re-read the version's record from the catalog."""
+        self._record = self._registry.get_record(self.name, self.version)
+        return self
+
+    def __repr__(self) -> str:
+        return f"ModelVersion(name={self.name!r}, version={self.version}, flavor={self.flavor!r})"

@@ -1,0 +1,241 @@
+"""The contract every catalog store passes for tracking and registry records.
+
+Subclass :class:`TrackingRecordsContract` and provide a fixture ``catalog_store`` yielding an open
+store on an empty database (the suite upgrades it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
+from fti.core.registry import AliasMove, ColumnSpec, ModelAlias, ModelVersionRecord, Signature
+from fti.core.tracking import (
+    And,
+    CodeVersion,
+    Comparison,
+    MetricBatch,
+    Or,
+    OrderKey,
+    RunInfo,
+    RunSearch,
+    RunStatus,
+)
+from fti.errors import ConflictError
+
+if TYPE_CHECKING:
+    from fti.backends.ports import CatalogStore
+
+__all__ = ["TrackingRecordsContract"]
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+LINEAGE = TrainingDataLineage("fraud", 1, 2, (FeatureGroupCommit("cards", 1, 7), FeatureGroupCommit("labels", 2, 3)))
+
+
+def _run(run_id: str, *, experiment: str = "exp", minutes: int = 0, parent: str | None = None) -> RunInfo:
+    return RunInfo(
+        id=run_id,
+        experiment=experiment,
+        name=f"name-{run_id}",
+        status=RunStatus.RUNNING,
+        start_time=T0 + timedelta(minutes=minutes),
+        parent_run_id=parent,
+        code=CodeVersion("abc123", True, "train.py"),
+        python_version="3.11.9",
+        packages={"numpy": "2.0.0"},
+    )
+
+
+def _batch(points: list[tuple[str, str, float, int]]) -> MetricBatch:
+    return MetricBatch(
+        run_ids=[point[0] for point in points],
+        keys=[point[1] for point in points],
+        values=[point[2] for point in points],
+        steps=[point[3] for point in points],
+        timestamps_ms=[1_700_000_000_000 + index for index in range(len(points))],
+    )
+
+
+def _version(name: str, version: int, run_id: str | None) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        name=name,
+        version=version,
+        flavor="sklearn",
+        artifact_prefix=f"runs/{run_id}/models/{name}",
+        created_at=T0,
+        run_id=run_id,
+        signature=Signature((ColumnSpec("a", "double"),), (ColumnSpec("prediction", "int64"),)),
+        flavor_options={"class": "X"},
+        metrics={"f1": 0.9},
+        description="d",
+        tags={"owner": "me"},
+        training_dataset_name="fraud",
+        training_dataset_version=2,
+    )
+
+
+def _move(alias: str, before: int | None, after: int | None, *, forced: bool = False) -> AliasMove:
+    return AliasMove("m", alias, before, after, True, forced, "tester", T0, "because")
+
+
+class TrackingRecordsContract:
+    """Tracking and registry records behave the same on every catalog."""
+
+    @pytest.fixture
+    def store(self, catalog_store: CatalogStore) -> CatalogStore:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.tracking.ensure_experiment("exp", T0)
+            tx.tracking.ensure_experiment("other", T0)
+        return catalog_store
+
+    def test_experiments_are_created_once(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            first = tx.tracking.ensure_experiment("exp", T0)
+            assert tx.tracking.ensure_experiment("exp", T0 + timedelta(days=1)) == first
+            assert [item.name for item in tx.tracking.list_experiments()] == ["exp", "other"]
+            assert first.created_at == T0
+
+    def test_run_round_trip_with_training_data(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.create_run(_run("r1"), LINEAGE)
+            tx.tracking.create_run(_run("r2", parent="r1"), None)
+        with store.transaction() as tx:
+            assert tx.tracking.find_run("r1") == _run("r1")
+            assert tx.tracking.find_run("missing") is None
+            assert tx.tracking.training_data("r1") == LINEAGE
+            assert tx.tracking.training_data("r2") is None
+            assert tx.tracking.runs_for_training_data("fraud", 1, 2) == ["r1"]
+            tx.tracking.end_run("r1", RunStatus.FAILED, T0 + timedelta(hours=1), "ValueError: x")
+        with store.transaction() as tx:
+            ended = tx.tracking.find_run("r1")
+        assert ended is not None and ended.status is RunStatus.FAILED
+        assert ended.end_time == T0 + timedelta(hours=1) and ended.error == "ValueError: x"
+
+    def test_params_conflict_tags_replace_and_artifacts(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.create_run(_run("r1"), None)
+            tx.tracking.log_params("r1", {"depth": "3", "model": "xgb"})
+            tx.tracking.log_params("r1", {"depth": "3"})
+            tx.tracking.set_tags("r1", {"team": "a"})
+            tx.tracking.set_tags("r1", {"team": "b", "stage": "dev"})
+            tx.tracking.add_artifacts("r1", {"b.txt": "runs/r1/artifacts/b.txt", "a.txt": "runs/r1/artifacts/a.txt"})
+        with pytest.raises(ConflictError, match="already has param 'depth'"), store.transaction() as tx:
+            tx.tracking.log_params("r1", {"depth": "4"})
+        with store.transaction() as tx:
+            params = tx.tracking.params(["r1"]).to_pylist()
+            tags = tx.tracking.tags(["r1"]).to_pylist()
+            assert sorted((row["key"], row["value"]) for row in params) == [("depth", "3"), ("model", "xgb")]
+            assert sorted((row["key"], row["value"]) for row in tags) == [("stage", "dev"), ("team", "b")]
+            assert list(tx.tracking.list_artifacts("r1")) == ["a.txt", "b.txt"]
+
+    def test_metric_batches_keep_history_and_the_latest_step(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.create_run(_run("r1"), None)
+            tx.tracking.create_run(_run("r2"), None)
+            tx.tracking.log_metrics(_batch([("r1", "loss", 3.0, 0), ("r1", "loss", 2.0, 1), ("r2", "loss", 9.0, 5)]))
+            tx.tracking.log_metrics(_batch([("r1", "loss", 1.0, 2), ("r2", "loss", 8.0, 4), ("r1", "acc", 0.5, 0)]))
+            tx.tracking.log_metrics(_batch([("r1", "loss", 0.5, 2)]))
+        with store.transaction() as tx:
+            history = tx.tracking.metric_history("r1", "loss").to_pydict()
+            latest = tx.tracking.latest_metrics(["r1", "r2"]).to_pylist()
+        assert history["step"] == [0, 1, 2, 2]
+        assert history["value"] == [3.0, 2.0, 1.0, 0.5]
+        assert sorted((row["run_id"], row["key"], row["value"], row["step"]) for row in latest) == [
+            ("r1", "acc", 0.5, 0),
+            ("r1", "loss", 0.5, 2),
+            ("r2", "loss", 9.0, 5),
+        ]
+
+    def test_search_filters_orders_and_limits(self, store: CatalogStore) -> None:
+        rows = [("a", 0.9, "xgb", "3"), ("b", 0.7, "xgb", "12"), ("c", 0.95, "lgbm", "5"), ("d", None, "xgb", "x")]
+        with store.transaction() as tx:
+            for index, (run_id, f1, model, depth) in enumerate(rows):
+                tx.tracking.create_run(_run(run_id, minutes=index), None)
+                tx.tracking.log_params(run_id, {"model": model, "depth": depth})
+                if f1 is not None:
+                    tx.tracking.log_metrics(_batch([(run_id, "f1", f1, 0)]))
+            tx.tracking.create_run(_run("e", experiment="other", minutes=9), None)
+            tx.tracking.set_tags("a", {"team": "risk"})
+
+        def ids(search: RunSearch) -> list[str]:
+            with store.transaction() as tx:
+                return [run.id for run in tx.tracking.search_runs(search)]
+
+        f1_high = Comparison("metric", "f1", ">", 0.8)
+        xgb = Comparison("param", "model", "=", "xgb")
+        assert ids(RunSearch(filter=And((f1_high, xgb)))) == ["a"]
+        assert ids(RunSearch(filter=Or((f1_high, xgb)), order_by=(OrderKey("metric", "f1", True),))) == [
+            "c",
+            "a",
+            "b",
+            "d",
+        ]
+        assert ids(RunSearch(experiments=("exp",), order_by=(OrderKey("metric", "f1"),))) == ["b", "a", "c", "d"]
+        assert ids(
+            RunSearch(filter=Comparison("param", "depth", ">", 4.0), order_by=(OrderKey("param", "depth"),))
+        ) == [
+            "c",
+            "b",
+        ]
+        assert ids(RunSearch(filter=Comparison("param", "depth", "=", 12.0))) == ["b"]
+        assert ids(RunSearch(filter=Comparison("param", "model", "in", ("lgbm", "rf")))) == ["c"]
+        assert ids(RunSearch(filter=Comparison("tag", "team", "like", "ri%"))) == ["a"]
+        assert ids(RunSearch(filter=Comparison("attribute", "experiment", "=", "other"))) == ["e"]
+        assert ids(RunSearch(filter=Comparison("attribute", "start_time", ">=", "2026-01-02T03:06:05+00:00"))) == [
+            "e",
+            "d",
+            "c",
+        ]
+        assert ids(RunSearch(limit=2)) == ["e", "d"]
+        assert ids(RunSearch(run_ids=("a", "c"))) == ["c", "a"]
+
+    def test_model_versions_tags_and_lookups(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.create_run(_run("r1"), LINEAGE)
+            assert [tx.registry.next_version("m", T0) for _ in range(3)] == [1, 2, 3]
+            for version in (1, 2, 3):
+                tx.registry.add_version(_version("m", version, "r1" if version < 3 else None))
+            tx.registry.set_version_tags("m", 1, {"owner": "you", "stage": "prod"})
+            tx.registry.set_description("m", 2, "second")
+        with store.transaction() as tx:
+            latest = tx.registry.find_version("m", None)
+            first = tx.registry.find_version("m", 1)
+            assert tx.registry.find_version("m", 9) is None
+            assert [item.version for item in tx.registry.versions_for_runs(["r1"])] == [1, 2]
+            assert [item.version for item in tx.registry.versions_for_training_data("fraud", 2)] == [1, 2, 3]
+            model = tx.registry.find_model("m")
+            assert [item.name for item in tx.registry.list_models()] == ["m"]
+        assert latest == _version("m", 3, None)
+        assert first is not None and first.tags == {"owner": "you", "stage": "prod"}
+        assert model is not None and model.latest_version == 3
+
+    def test_aliases_and_their_history(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            for version in (1, 2):
+                tx.registry.next_version("m", T0)
+                tx.registry.add_version(_version("m", version, None))
+            tx.registry.set_alias(ModelAlias("m", "champion", 1, True), _move("champion", None, 1))
+            tx.registry.set_alias(ModelAlias("m", "champion", 2, True), _move("champion", 1, 2, forced=True))
+            tx.registry.set_alias(ModelAlias("m", "challenger", 1, False), _move("challenger", None, 1))
+        with store.transaction() as tx:
+            assert tx.registry.find_alias("m", "champion") == ModelAlias("m", "champion", 2, True)
+            model = tx.registry.find_model("m")
+            assert model is not None and model.aliases == {"challenger": 1, "champion": 2}
+            second = tx.registry.find_version("m", 2)
+            assert second is not None and second.aliases == ("champion",)
+            tx.registry.delete_alias("m", "challenger", _move("challenger", 1, None))
+        with store.transaction() as tx:
+            assert tx.registry.find_alias("m", "challenger") is None
+            history = tx.registry.alias_history("m")
+            assert [(m.alias, m.from_version, m.to_version, m.is_forced) for m in history] == [
+                ("champion", None, 1, False),
+                ("champion", 1, 2, True),
+                ("challenger", None, 1, False),
+                ("challenger", 1, None, False),
+            ]
+            assert [m.to_version for m in tx.registry.alias_history("m", "champion")] == [1, 2]
+            assert history[0] == _move("champion", None, 1)

@@ -1,0 +1,280 @@
+"""The tracking service: starts runs, keeps the active-run stack, answers run queries in SQL."""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
+from fti.core.naming import validate_identifier
+from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
+from fti.errors import NotFoundError, ValidationError
+from fti.tracking.buffer import MetricBuffer
+from fti.tracking.environment import code_version, installed_packages, python_version
+from fti.tracking.run import Run
+from fti.tracking.search import parse_filter, parse_order_by
+
+if TYPE_CHECKING:
+    from fti.artifacts import ArtifactService
+    from fti.backends.ports import CatalogStore
+    from fti.registry.service import ModelRegistry
+
+__all__ = ["TrackingService"]
+
+_BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "parent_run_id"]
+
+
+class TrackingService:
+    """Experiments and runs of one project."""
+
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        artifacts: ArtifactService,
+        registry: ModelRegistry,
+        *,
+        root: Path,
+        flush_interval: float = 2.0,
+    ) -> None:
+        self.catalog = catalog
+        self.artifacts = artifacts
+        self.registry = registry
+        self.buffer = MetricBuffer(catalog, interval=flush_interval)
+        self._root = root
+        self._local = threading.local()
+        self._active: dict[str, Run] = {}
+        self._active_lock = threading.Lock()
+        reference = weakref.ref(self)
+        self._exit_hook = lambda: _end_at_exit(reference)
+        atexit.register(self._exit_hook)
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        training_data: TrainingDataRef | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent: Run | str | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (created on first use); see :meth:`fti.Project.start_run`."""
+        validate_identifier(experiment, "experiment name")
+        lineage = _lineage(training_data)
+        parent_id = self._parent_id(parent)
+        tag_values = {validate_value_key(key, "tag"): str(value) for key, value in (tags or {}).items()}
+        now = datetime.now(UTC)
+        info = RunInfo(
+            id=uuid.uuid4().hex,
+            experiment=experiment,
+            name=name,
+            status=RunStatus.RUNNING,
+            start_time=now,
+            parent_run_id=parent_id,
+            code=code_version(self._root),
+            python_version=python_version(),
+            packages=installed_packages(),
+        )
+        with self.catalog.transaction() as tx:
+            tx.tracking.ensure_experiment(experiment, now)
+            if parent_id is not None and tx.tracking.find_run(parent_id) is None:
+                raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
+            tx.tracking.create_run(info, lineage)
+            tx.tracking.set_tags(info.id, tag_values)
+        schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
+        run = Run(self, info, is_active=True, feature_schema=schema)
+        with self._active_lock:
+            self._active[run.id] = run
+        self._stack().append(run)
+        return run
+
+    def end_run(self, run: Run, status: RunStatus, error: str | None) -> None:
+        """Write buffered metrics and record the end in one transaction (called by :meth:`Run.end`)."""
+        end_time = datetime.now(UTC)
+        try:
+            self.buffer.flush(then=lambda tx: tx.tracking.end_run(run.id, status, end_time, error))
+        finally:
+            with self._active_lock:
+                self._active.pop(run.id, None)
+            stack = self._stack()
+            if run in stack:
+                stack.remove(run)
+
+    @property
+    def active_run(self) -> Run | None:
+        """The innermost run started in this thread that has not ended."""
+        stack = self._stack()
+        return stack[-1] if stack else None
+
+    def get_run(self, run_id: str | Run) -> Run:
+        """A handle on an existing run (it logs only if it was started in this process and is running)."""
+        if isinstance(run_id, Run):
+            return run_id
+        with self._active_lock:
+            active = self._active.get(run_id)
+        return active if active is not None else Run(self, self.get_run_info(run_id), is_active=False)
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        """The run's attributes; NotFoundError if there is no such run."""
+        with self.catalog.transaction() as tx:
+            info = tx.tracking.find_run(run_id)
+        if info is None:
+            raise NotFoundError(f"Run '{run_id}' does not exist: list runs with `fti runs list`.")
+        return info
+
+    def experiments(self) -> list[str]:
+        """Names of every experiment."""
+        with self.catalog.transaction() as tx:
+            return [item.name for item in tx.tracking.list_experiments()]
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def runs(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        *,
+        run_ids: Sequence[str] = (),
+    ) -> pd.DataFrame:
+        """One row per matching run with params.*, metrics.* (latest) and tags.* columns."""
+        if limit is not None and limit < 0:
+            raise ValidationError(f"limit must be zero or positive, got {limit}.")
+        experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
+        search = RunSearch(
+            experiments=experiments,
+            filter=parse_filter(filter),
+            order_by=parse_order_by(
+                None if order_by is None else ([order_by] if isinstance(order_by, str) else list(order_by))
+            ),
+            limit=limit,
+            run_ids=tuple(run_ids),
+        )
+        self.buffer.flush()
+        with self.catalog.transaction() as tx:
+            infos = tx.tracking.search_runs(search)
+            ids = [info.id for info in infos]
+            params, metrics, tags = tx.tracking.params(ids), tx.tracking.latest_metrics(ids), tx.tracking.tags(ids)
+        return _frame(infos, params, metrics, tags)
+
+    def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
+        """Params and latest metrics side by side: one column per run, one row per param or metric."""
+        ids = [item.id if isinstance(item, Run) else item for item in run_ids]
+        frame = self.runs(run_ids=ids)
+        missing = sorted(set(ids) - set(frame["run_id"]))
+        if missing:
+            raise NotFoundError(f"Cannot compare runs: {', '.join(repr(item) for item in missing)} do not exist.")
+        frame = frame.set_index("run_id").loc[ids]
+        values = [column for column in frame.columns if column.startswith(("params.", "metrics."))]
+        compared: pd.DataFrame = frame[["experiment", "name", "status", *values]].T
+        return compared
+
+    def values(self, run_id: str, kind: Literal["params", "metrics", "tags"]) -> dict[str, Any]:
+        """A run's params, latest metrics or tags as a dict."""
+        if kind == "metrics":
+            self.buffer.flush()
+        with self.catalog.transaction() as tx:
+            records = tx.tracking
+            table = {"params": records.params, "metrics": records.latest_metrics, "tags": records.tags}[kind]([run_id])
+        return dict(zip(table.column("key").to_pylist(), table.column("value").to_pylist(), strict=True))
+
+    def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        """Every logged value of a metric: columns step, value, timestamp."""
+        self.buffer.flush()
+        with self.catalog.transaction() as tx:
+            table = tx.tracking.metric_history(run_id, key)
+        frame: pd.DataFrame = table.to_pandas()
+        frame["timestamp"] = pd.to_datetime(frame.pop("timestamp_ms"), unit="ms", utc=True)
+        return frame
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def close(self, *, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
+        """End the runs still active (as ``status``) and write every buffered metric."""
+        atexit.unregister(self._exit_hook)
+        with self._active_lock:
+            active = list(self._active.values())
+        for run in reversed(active):
+            run.end(status, error)
+        self.buffer.close()
+
+    def _stack(self) -> list[Run]:
+        stack: list[Run] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def _parent_id(self, parent: Run | str | None) -> str | None:
+        if isinstance(parent, Run):
+            return parent.id
+        if isinstance(parent, str):
+            return parent
+        active = self.active_run
+        return active.id if active is not None else None
+
+
+def _lineage(training_data: TrainingDataRef | None) -> TrainingDataLineage | None:
+    if training_data is None:
+        return None
+    if isinstance(training_data, TrainingDataLineage):
+        return training_data
+    if not isinstance(training_data, TrainingDataRef):
+        raise ValidationError(
+            f"training_data must be a training dataset (with feature_view_name, feature_view_version, "
+            f"training_dataset_version and feature_group_commits), got {type(training_data).__name__}."
+        )
+    return TrainingDataLineage.from_ref(training_data)
+
+
+def _frame(infos: list[RunInfo], params: pa.Table, metrics: pa.Table, tags: pa.Table) -> pd.DataFrame:
+    base = pd.DataFrame(
+        {
+            "run_id": [info.id for info in infos],
+            "experiment": [info.experiment for info in infos],
+            "name": [info.name for info in infos],
+            "status": [info.status.value for info in infos],
+            "start_time": pd.to_datetime(pd.Series([info.start_time for info in infos], dtype=object), utc=True),
+            "end_time": pd.to_datetime(pd.Series([info.end_time for info in infos], dtype=object), utc=True),
+            "parent_run_id": [info.parent_run_id for info in infos],
+        },
+        columns=_BASE_COLUMNS,
+    )
+    for prefix, table in (("params.", params), ("metrics.", metrics), ("tags.", tags)):
+        wide = _wide(table, prefix)
+        if len(wide.columns):
+            base = base.join(wide, on="run_id")
+    return base
+
+
+def _wide(table: pa.Table, prefix: str) -> pd.DataFrame:
+    frame: pd.DataFrame = table.select(["run_id", "key", "value"]).to_pandas()
+    if frame.empty:
+        return pd.DataFrame()
+    wide = frame.pivot(index="run_id", columns="key", values="value")
+    wide = wide[sorted(wide.columns)]
+    wide.columns = [f"{prefix}{key}" for key in wide.columns]
+    return wide
+
+
+def _end_at_exit(reference: weakref.ref[TrackingService]) -> None:
+    service = reference()
+    if service is None:
+        return
+    # sys.last_exc is set when an uncaught exception ended the program: its runs failed
+    failure = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    if failure is not None:
+        service.close(status=RunStatus.FAILED, error=f"{type(failure).__name__}: {failure}")
+    else:
+        service.close()
