@@ -176,7 +176,7 @@ def _family_of(dtype: str) -> str:
 def _column_findings(
     profile: ColumnProfile, column: pa.ChunkedArray, rows: int, config: QualityConfig
 ) -> list[QualityFinding]:
-    findings = []
+    findings: list[QualityFinding] = []
     name = profile.name
     if rows == 0:
         return findings
