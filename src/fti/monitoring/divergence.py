@@ -7,11 +7,11 @@ The tests use SciPy's distributions for their p-values (the ``monitoring`` extra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fti.errors import MissingExtraError
+from fti.monitoring.distributions import scipy_stats
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -25,19 +25,9 @@ __all__ = [
 ]
 
 
-def _scipy_stats() -> Any:
-    try:
-        from scipy import stats
-    except ImportError as exc:  # pragma: no cover - scipy ships with the dev extra
-        raise MissingExtraError(
-            "Monitoring statistics need SciPy, from the 'monitoring' extra: pip install 'fti[monitoring]'"
-        ) from exc
-    return stats
-
-
 def ks_test(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov test: (statistic, p-value), exactly as ``scipy.stats.ks_2samp``."""
-    result = _scipy_stats().ks_2samp(np.asarray(reference, dtype=np.float64), np.asarray(current, dtype=np.float64))
+    result = scipy_stats().ks_2samp(np.asarray(reference, dtype=np.float64), np.asarray(current, dtype=np.float64))
     return float(result.statistic), float(result.pvalue)
 
 
@@ -59,7 +49,7 @@ def chisquare_test(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLik
         return 0.0, 1.0
     expected = np.outer(rows, table.sum(axis=0)) / rows.sum()
     statistic = float((((table - expected) ** 2) / expected).sum())
-    return statistic, float(_scipy_stats().chi2.sf(statistic, table.shape[1] - 1))
+    return statistic, float(scipy_stats().chi2.sf(statistic, table.shape[1] - 1))
 
 
 def _frequencies(counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
