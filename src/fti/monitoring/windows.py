@@ -21,7 +21,7 @@ from fti.monitoring.columns import as_table
 from fti.monitoring.drift import DriftConfig, DriftReport, detect_drift
 from fti.monitoring.reference import ReferenceProfile
 
-__all__ = ["Window", "drift_over_time", "split_windows"]
+__all__ = ["Window", "drift_over_time", "split_windows", "time_buckets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,11 @@ def split_windows(
     return _time_windows(table, every, timestamp)
 
 
-def _time_windows(table: pa.Table, every: timedelta, timestamp: str | None) -> list[Window]:
+def time_buckets(table: pa.Table, timestamp: str | None, every: timedelta) -> tuple[np.ndarray[Any, Any], Any]:
+    """The epoch-aligned bucket of each row's timestamp, and a function from a bucket to its start time.
+
+    Buckets of timezone-aware timestamps start at UTC datetimes; naive timestamps give naive datetimes.
+    """
     if timestamp is None or timestamp not in table.column_names:
         raise ValidationError(
             f"Time windows need the timestamp column: got timestamp={timestamp!r} "
@@ -85,19 +89,27 @@ def _time_windows(table: pa.Table, every: timedelta, timestamp: str | None) -> l
     if step < 1:
         raise ValidationError(f"A time window must last at least 1 microsecond, got {every}.")
     micros = pc.cast(pc.cast(column, pa.timestamp("us", column.type.tz)), pa.int64()).to_numpy()
-    buckets = np.floor_divide(micros, step)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC if column.type.tz else None)
+
+    def start_of(bucket: int) -> datetime:
+        return epoch + timedelta(microseconds=bucket * step)
+
+    return np.floor_divide(micros, step), start_of
+
+
+def _time_windows(table: pa.Table, every: timedelta, timestamp: str | None) -> list[Window]:
+    buckets, start_of = time_buckets(table, timestamp, every)
+    if not buckets.size:
+        return []
     order = np.argsort(buckets, kind="stable")
     ordered = table.take(order)
     sorted_buckets = buckets[order]
     cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
-    starts = np.concatenate([[0], cuts])
-    stops = np.concatenate([cuts, [len(order)]])
-    zone = UTC if column.type.tz else None
-    epoch = datetime(1970, 1, 1, tzinfo=zone)
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    stops = np.concatenate([cuts, [len(order)]]).astype(np.int64)
     windows = []
     for begin, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        bucket = int(sorted_buckets[begin])
-        start = epoch + timedelta(microseconds=bucket * step)
+        start = start_of(int(sorted_buckets[begin]))
         windows.append(Window(start, start + every, ordered.slice(begin, stop - begin)))
     return windows
 
