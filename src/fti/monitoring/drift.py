@@ -270,9 +270,15 @@ def check_column(
 ) -> FeatureDrift:
     """The drift of one current column against its reference profile."""
     method, threshold = config.resolve(profile.name, profile.kind, reference_rows)
-    if isinstance(profile, NumericProfile):
-        return _numeric_drift(profile, numeric_values(column), method, threshold, config.psi_bins)
-    return _categorical_drift(profile, category_counts(column), method, threshold)
+    try:
+        if isinstance(profile, NumericProfile):
+            return _numeric_drift(profile, numeric_values(column), method, threshold, config.psi_bins)
+        return _categorical_drift(profile, category_counts(column), method, threshold)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise ValidationError(
+            f"Column '{profile.name}' of the current data is {column.type}, which cannot be read as {profile.kind} "
+            f"like the reference's {profile.dtype}: cast it before logging ({exc})."
+        ) from exc
 
 
 def _decide(method: DriftMethod, score: float, threshold: float) -> bool:

@@ -190,5 +190,12 @@ def test_errors_name_the_column_and_the_fix() -> None:
         detect_drift(profile, traffic(10, 2), config=DriftConfig(features={"city": FeatureDriftConfig(method="ks")}))
     with pytest.raises(ValidationError, match=r"Unknown drift method 'kl'. Use one of: ks, chisquare"):
         DriftConfig(numeric_method="kl")  # type: ignore[arg-type]
+    wrong = traffic(10, 2).set_column(0, "income", pa.array(["high"] * 10))
+    with pytest.raises(
+        ValidationError,
+        match=r"Column 'income' of the current data is string, which cannot be read as"
+        r" numeric like the reference's double: cast it before logging",
+    ):
+        detect_drift(profile, wrong)
     with pytest.raises(ValidationError, match=r"drift_share must be in \(0, 1\], got 1.5"):
         DriftConfig(drift_share=1.5)
