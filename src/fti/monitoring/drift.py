@@ -26,7 +26,9 @@ Example:
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -249,7 +251,11 @@ def detect_drift(
             f"Current data has no column {', '.join(repr(name) for name in missing)} "
             f"(columns: {', '.join(table.column_names)}). Log every feature the reference profiles."
         )
-    results = {name: check_column(reference[name], table.column(name), reference.rows, config) for name in names}
+    profiles = [reference[name] for name in names]
+    # numpy and Arrow release the GIL in their kernels, so columns are checked side by side
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
+        checked = pool.map(lambda item: check_column(item, table.column(item.name), reference.rows, config), profiles)
+        results = dict(zip(names, checked, strict=True))
     drifted = sum(result.drifted for result in results.values())
     share = drifted / len(results) if results else 0.0
     predicted = None
