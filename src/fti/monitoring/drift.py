@@ -177,6 +177,24 @@ class FeatureDrift:
             "current": list(self.current),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
+        """Restore a result written by :meth:`to_dict`."""
+        statistic = data.get("statistic")
+        return cls(
+            column=data["column"],
+            kind=data["kind"],
+            method=data["method"],
+            score=float(data["score"]),
+            threshold=float(data["threshold"]),
+            drifted=bool(data["drifted"]),
+            current_count=int(data["current_count"]),
+            statistic=None if statistic is None else float(statistic),
+            bins=tuple(data.get("bins", ())),
+            reference=tuple(float(value) for value in data.get("reference", ())),
+            current=tuple(float(value) for value in data.get("current", ())),
+        )
+
 
 def _finite(value: float) -> float | str:
     return value if np.isfinite(value) else str(value)
@@ -215,6 +233,20 @@ class DriftReport:
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
             "window": None if self.window is None else dict(self.window),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftReport:
+        """Restore a report written by :meth:`to_dict` (a stored report can be charted again)."""
+        prediction = data.get("prediction")
+        return cls(
+            features={name: FeatureDrift.from_dict(item) for name, item in data["features"].items()},
+            share_drifted=float(data["share_drifted"]),
+            drift_share=float(data["drift_share"]),
+            dataset_drift=bool(data["dataset_drift"]),
+            rows=int(data["rows"]),
+            prediction=None if prediction is None else FeatureDrift.from_dict(prediction),
+            window=data.get("window"),
+        )
 
 
 def detect_drift(

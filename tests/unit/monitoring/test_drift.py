@@ -11,7 +11,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from fti.errors import ValidationError
-from fti.monitoring.drift import DriftConfig, FeatureDriftConfig, detect_drift
+from fti.monitoring.drift import DriftConfig, DriftReport, FeatureDriftConfig, detect_drift
 from fti.monitoring.reference import NumericProfile, build_reference
 
 from .traffic import FEATURES, traffic
@@ -156,6 +156,15 @@ def test_report_is_json_and_carries_both_distributions() -> None:
     assert len(amount["bins"]) == len(amount["reference"]) == len(amount["current"]) <= 22
     assert sum(amount["reference"]) == pytest.approx(1.0) and sum(amount["current"]) == pytest.approx(1.0)
     assert data["features"]["city"]["bins"] == ["paris", "rome", "oslo", "kyiv"]
+    assert DriftReport.from_dict(data) == report
+
+
+def test_report_with_an_extreme_score_round_trips() -> None:
+    profile = build_reference(traffic(300, 1))
+    current = traffic(300, 2).set_column(0, "income", pa.array(np.full(300, 1e9)))
+    report = detect_drift(profile, current, config=DriftConfig(numeric_method="wasserstein"))
+    restored = DriftReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert restored.features["income"].score == report.features["income"].score
 
 
 def test_values_outside_the_reference_range_count_in_full() -> None:
