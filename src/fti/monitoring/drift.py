@@ -44,7 +44,14 @@ from fti.monitoring.divergence import (
     population_stability_index,
     wasserstein_binned,
 )
-from fti.monitoring.reference import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile, bin_values
+from fti.monitoring.reference import (
+    BinnedValues,
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+    bin_values,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -327,45 +334,15 @@ def _numeric_drift(
     profile: NumericProfile, values: np.ndarray[Any, Any], method: DriftMethod, threshold: float, psi_bins: int
 ) -> FeatureDrift:
     edges = np.asarray(profile.edges)
-    reference = np.asarray(profile.counts, dtype=np.float64)
     binned = bin_values(values, edges)
-    counts, below, above = binned.counts, binned.below, binned.above
-    # reference shape: [below min, inner bins..., above max]; the reference has nothing outside its range
-    padded_reference = np.concatenate([[0.0], reference, [0.0]])
-    padded_current = np.concatenate([[below], counts, [above]]).astype(np.float64)
     statistic: float | None = None
     if values.size == 0:
         score = 1.0 if method in _TESTS else 0.0
     elif method == "ks":
         statistic, score = ks_test(profile.sample, values)
-    elif method == "wasserstein":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = binned.sums / np.maximum(counts, 1)
-        distance = wasserstein_binned(
-            edges,
-            (reference, profile.means),
-            (counts, means),
-            below=(below, below * profile.min - binned.below_sum),
-            above=(above, binned.above_sum - above * profile.max),
-        )
-        score = distance / max(profile.std, _MIN_STD)
-    elif method == "jensenshannon":
-        score = jensenshannon_distance(padded_reference, padded_current)
     else:
-        groups = _equal_share_groups(reference, psi_bins)
-        score = population_stability_index(
-            _group_sums(reference, groups), _group_sums(padded_current[1:-1], groups, below=below, above=above)
-        )
-    display = _equal_share_groups(reference, _DISPLAY_BINS)
-    labels = [f"{edges[start]:.4g}..{edges[stop]:.4g}" for start, stop in itertools.pairwise(display)]
-    shown_current = _group_sums(counts.astype(np.float64), display)
-    shown_reference = _group_sums(reference, display)
-    if below:
-        labels, shown_reference = [f"< {profile.min:.4g}", *labels], np.concatenate([[0.0], shown_reference])
-        shown_current = np.concatenate([[float(below)], shown_current])
-    if above:
-        labels, shown_reference = [*labels, f"> {profile.max:.4g}"], np.concatenate([shown_reference, [0.0]])
-        shown_current = np.concatenate([shown_current, [float(above)]])
+        score = _binned_score(profile, binned, method, psi_bins)
+    labels, shown_reference, shown_current = _numeric_display(profile, binned)
     return FeatureDrift(
         column=profile.name,
         kind="numeric",
@@ -375,10 +352,55 @@ def _numeric_drift(
         drifted=bool(values.size) and _decide(method, float(score), threshold),
         current_count=int(values.size),
         statistic=statistic,
-        bins=tuple(labels),
+        bins=labels,
         reference=_shares(shown_reference),
         current=_shares(shown_current),
     )
+
+
+def _binned_score(profile: NumericProfile, binned: BinnedValues, method: DriftMethod, psi_bins: int) -> float:
+    """Wasserstein (normed), Jensen-Shannon or PSI of the current values binned on the reference's edges."""
+    reference = np.asarray(profile.counts, dtype=np.float64)
+    counts, below, above = binned.counts, binned.below, binned.above
+    if method == "wasserstein":
+        means = binned.sums / np.maximum(counts, 1)
+        distance = wasserstein_binned(
+            profile.edges,
+            (reference, profile.means),
+            (counts, means),
+            below=(below, below * profile.min - binned.below_sum),
+            above=(above, binned.above_sum - above * profile.max),
+        )
+        return distance / max(profile.std, _MIN_STD)
+    if method == "jensenshannon":
+        # [below min, inner bins..., above max]: the reference has nothing outside its range
+        return jensenshannon_distance(
+            np.concatenate([[0.0], reference, [0.0]]), np.concatenate([[below], counts, [above]])
+        )
+    groups = _equal_share_groups(reference, psi_bins)
+    return population_stability_index(
+        _group_sums(reference, groups), _group_sums(counts.astype(np.float64), groups, below=below, above=above)
+    )
+
+
+def _numeric_display(
+    profile: NumericProfile, binned: BinnedValues
+) -> tuple[tuple[str, ...], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """About 20 bins of equal reference share for charts, plus the current values outside the range."""
+    edges, reference = profile.edges, np.asarray(profile.counts, dtype=np.float64)
+    display = _equal_share_groups(reference, _DISPLAY_BINS)
+    labels = [f"{edges[start]:.4g}..{edges[stop]:.4g}" for start, stop in itertools.pairwise(display)]
+    shown_reference = _group_sums(reference, display)
+    shown_current = _group_sums(binned.counts.astype(np.float64), display)
+    if binned.below:
+        labels.insert(0, f"< {profile.min:.4g}")
+        shown_reference = np.concatenate([[0.0], shown_reference])
+        shown_current = np.concatenate([[float(binned.below)], shown_current])
+    if binned.above:
+        labels.append(f"> {profile.max:.4g}")
+        shown_reference = np.concatenate([shown_reference, [0.0]])
+        shown_current = np.concatenate([shown_current, [float(binned.above)]])
+    return tuple(labels), shown_reference, shown_current
 
 
 def _equal_share_groups(reference: np.ndarray[Any, Any], groups: int) -> np.ndarray[Any, Any]:
