@@ -92,11 +92,18 @@ def _strings(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
 
 
 def category_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
-    """Counts of each non-null value of a column read as categories (values are strings)."""
-    counted = pc.value_counts(pc.drop_null(_strings(column)))
-    values = counted.field("values").to_pylist()
-    counts = counted.field("counts").to_pylist()
-    return dict(zip(values, counts, strict=True))
+    """Counts of each non-null value of a column read as categories (values are strings).
+
+    Values are counted in their own type and only the distinct ones are turned into strings, which keeps
+    numeric and boolean categories as fast as strings.
+    """
+    counted = pc.value_counts(column)
+    names = _strings(counted.field("values")).to_pylist()
+    counts: dict[str, int] = {}
+    for name, count in zip(names, counted.field("counts").to_pylist(), strict=True):
+        if name is not None:  # nulls and NaN
+            counts[name] = counts.get(name, 0) + count
+    return counts
 
 
 def null_count(column: pa.ChunkedArray | pa.Array) -> int:
