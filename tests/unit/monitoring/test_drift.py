@@ -208,3 +208,12 @@ def test_errors_name_the_column_and_the_fix() -> None:
         detect_drift(profile, wrong)
     with pytest.raises(ValidationError, match=r"drift_share must be in \(0, 1\], got 1.5"):
         DriftConfig(drift_share=1.5)
+
+
+def test_categories_match_across_integer_and_float_columns() -> None:
+    codes = np.tile([0, 1, 2], 1000)
+    profile = build_reference(pa.table({"tier": codes}))
+    as_floats = np.concatenate([codes.astype(float), [np.nan] * 10])
+    result = detect_drift(profile, pa.table({"tier": as_floats})).features["tier"]
+    assert result.bins == ("0", "1", "2") and result.current_count == 3000
+    assert result.score == pytest.approx(0.0, abs=1e-7) and not result.drifted
