@@ -1,0 +1,170 @@
+"""Model performance over time per model version, from logged predictions joined with their labels.
+
+Classification: accuracy, precision, recall, F1 (of the positive class for two classes, macro-averaged
+otherwise) and ROC-AUC when a score column is given. Regression: MSE, RMSE, MAE and R². Each metric is
+computed per (model version, time bucket), vectorized within the group.
+
+Example:
+    >>> points = performance_over_time(log, task="classification", score="proba")  # doctest: +SKIP
+    >>> [(p.version, p.start, p.metrics["f1"]) for p in points]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from fti.errors import ValidationError
+from fti.monitoring.columns import as_table
+from fti.monitoring.distributions import scipy_stats
+from fti.monitoring.windows import time_buckets
+
+__all__ = [
+    "PerformancePoint",
+    "Task",
+    "classification_metrics",
+    "performance_over_time",
+    "regression_metrics",
+]
+
+Task = Literal["classification", "regression"]
+
+
+def classification_metrics(labels: Any, predictions: Any, *, scores: Any = None, positive: Any = 1) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 and (with ``scores`` of the positive class, two classes) ROC-AUC.
+
+    With at most two classes, precision, recall and F1 are those of ``positive``; with more, their macro
+    average over the classes seen in labels or predictions. An undefined ratio (no predicted positives) is 0.
+    """
+    y, p = np.asarray(labels), np.asarray(predictions)
+    classes = np.unique(np.concatenate([y, p]))
+    metrics = {"accuracy": float(np.mean(y == p)) if y.size else math.nan}
+    chosen = [positive] if classes.size <= 2 else list(classes)
+    precision, recall, f1 = [], [], []
+    for value in chosen:
+        true_positive = float(np.sum((p == value) & (y == value)))
+        predicted, actual = float(np.sum(p == value)), float(np.sum(y == value))
+        this_precision = true_positive / predicted if predicted else 0.0
+        this_recall = true_positive / actual if actual else 0.0
+        total = this_precision + this_recall
+        precision.append(this_precision)
+        recall.append(this_recall)
+        f1.append(2 * this_precision * this_recall / total if total else 0.0)
+    metrics.update(precision=float(np.mean(precision)), recall=float(np.mean(recall)), f1=float(np.mean(f1)))
+    if scores is not None and classes.size <= 2:
+        metrics["roc_auc"] = roc_auc(y == positive, np.asarray(scores, dtype=np.float64))
+    return metrics
+
+
+def roc_auc(is_positive: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> float:
+    """Area under the ROC curve from ranks (ties averaged); NaN when only one class is present."""
+    positives = int(is_positive.sum())
+    negatives = is_positive.size - positives
+    if not positives or not negatives:
+        return math.nan
+    ranks = scipy_stats().rankdata(scores)
+    return float((ranks[is_positive].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def regression_metrics(labels: Any, predictions: Any) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² (NaN when the labels do not vary)."""
+    y, p = np.asarray(labels, dtype=np.float64), np.asarray(predictions, dtype=np.float64)
+    error = p - y
+    mse = float(np.mean(error**2)) if y.size else math.nan
+    spread = float(np.sum((y - y.mean()) ** 2)) if y.size else 0.0
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(np.mean(np.abs(error))) if y.size else math.nan,
+        "r2": 1.0 - float(np.sum(error**2)) / spread if spread else math.nan,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PerformancePoint:
+    """The metrics of one model version over one time bucket (``start`` <= t < ``end``)."""
+
+    version: str
+    start: datetime
+    end: datetime
+    count: int
+    metrics: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN metrics become null)."""
+        return {
+            "version": self.version,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "count": self.count,
+            "metrics": {name: (None if math.isnan(value) else value) for name, value in self.metrics.items()},
+        }
+
+
+def performance_over_time(
+    data: Any,
+    *,
+    task: Task,
+    prediction: str = "prediction",
+    label: str = "label",
+    timestamp: str = "timestamp",
+    version: str = "model_version",
+    score: str | None = None,
+    every: timedelta = timedelta(hours=1),
+    positive: Any = 1,
+) -> list[PerformancePoint]:
+    """Metrics per model version and time bucket over labelled predictions.
+
+    Rows without a label (not arrived yet) are left out.
+
+    Args:
+        data: predictions with their labels: an Arrow table or a pandas/Polars DataFrame.
+        task: ``classification`` or ``regression``.
+        prediction: the predicted value (class or number).
+        label: the ground truth.
+        timestamp: when the prediction was made.
+        version: the model version that made it.
+        score: the positive-class score, for ROC-AUC (classification).
+        every: the bucket width (buckets align to the epoch).
+        positive: the positive class (classification with two classes).
+
+    Returns:
+        Points ordered by version, then time.
+    """
+    if task not in ("classification", "regression"):
+        raise ValidationError(f"Unknown task {task!r}: use 'classification' or 'regression'.")
+    table = as_table(data, what="labelled predictions")
+    wanted = [prediction, label, timestamp, version, *([score] if score else [])]
+    missing = [name for name in wanted if name not in table.column_names]
+    if missing:
+        raise ValidationError(
+            f"Labelled predictions have no column {', '.join(repr(name) for name in missing)} "
+            f"(columns: {', '.join(table.column_names)}). Name the columns with prediction=, label=, timestamp=, "
+            "version= and score=."
+        )
+    table = table.filter(table.column(label).is_valid())
+    buckets, start_of = time_buckets(table, timestamp, every)
+    versions = np.asarray(table.column(version).cast("string").to_numpy(zero_copy_only=False), dtype=object)
+    labels = table.column(label).to_numpy(zero_copy_only=False)
+    predictions = table.column(prediction).to_numpy(zero_copy_only=False)
+    scores = table.column(score).to_numpy(zero_copy_only=False) if score else None
+    names, version_codes = np.unique(versions.astype(str), return_inverse=True)
+    order = np.lexsort((buckets, version_codes))
+    keys = np.stack([version_codes[order], buckets[order]], axis=1)
+    cuts = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+    points = []
+    for rows in np.split(order, cuts) if order.size else []:
+        if task == "classification":
+            metrics = classification_metrics(
+                labels[rows], predictions[rows], scores=None if scores is None else scores[rows], positive=positive
+            )
+        else:
+            metrics = regression_metrics(labels[rows], predictions[rows])
+        start = start_of(int(buckets[rows[0]]))
+        points.append(PerformancePoint(str(names[version_codes[rows[0]]]), start, start + every, rows.size, metrics))
+    return points
