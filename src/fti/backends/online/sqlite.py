@@ -1,0 +1,304 @@
+"""The embedded online store: one SQLite file in WAL mode, one table per online table.
+
+Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write is one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>`` statement run over
+the whole batch in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
+atomically, and a process killed mid-write leaves the previous state (WAL rollback).
+
+Values are stored as SQLite integers and text so they come back exactly: timestamps and dates as their
+ticks, floats as their IEEE-754 bit patterns (SQLite turns NaN into NULL, so storing the bits is the one
+way to keep NaN, -0.0 and infinities), bools as 0/1. Conversions are vectorized Arrow buffer views.
+A read joins a ``VALUES`` list of the requested keys with the table, so SQLite returns the rows in
+request order with NULLs for missing keys, in one statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict
+
+from fti.backends.online.tables import (
+    OnlineTable,
+    conform_keys,
+    conform_rows,
+    define_table,
+    validate_table_name,
+)
+from fti.backends.settings import parse_backend_config
+from fti.errors import BackendError, ConflictError, NotFoundError
+
+__all__ = ["SqliteOnlineConfig", "SqliteOnlineStore"]
+
+_META_TABLE = "_fti_online_tables"
+_READ_CHUNK = 4000  # keys per statement, well under SQLite's bound-parameter limit
+_BUSY_TIMEOUT_MS = 60_000
+_CACHE_KIB = 64 * 1024
+_MMAP_BYTES = 1 << 30
+
+
+class SqliteOnlineConfig(BaseModel):
+    """Settings of the SQLite online store: the database file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: Path
+
+
+def _storage_type(data_type: pa.DataType) -> pa.DataType:
+    """The Arrow type whose Python values SQLite stores for ``data_type``."""
+    if pa.types.is_float64(data_type) or pa.types.is_timestamp(data_type):
+        return pa.int64()
+    if pa.types.is_float32(data_type) or pa.types.is_date32(data_type):
+        return pa.int32()
+    if pa.types.is_boolean(data_type):
+        return pa.int8()
+    return data_type
+
+
+def _reinterpret(array: pa.Array, data_type: pa.DataType) -> pa.Array:
+    # Same-width fixed-size types share their buffer layout; a view is exact and copies nothing.
+    return array.view(data_type)
+
+
+def _to_storage(array: pa.Array) -> list[Any]:
+    storage = _storage_type(array.type)
+    if pa.types.is_boolean(array.type):
+        return list(array.cast(storage).to_pylist())
+    if storage != array.type:
+        array = _reinterpret(array, storage)
+    return list(array.to_pylist())
+
+
+def _from_storage(values: Sequence[Any], data_type: pa.DataType) -> pa.Array:
+    storage = _storage_type(data_type)
+    array = pa.array(values, type=storage)
+    if pa.types.is_boolean(data_type):
+        return array.cast(data_type)
+    if storage != data_type:
+        return _reinterpret(array, data_type)
+    return array
+
+
+def _sql_type(data_type: pa.DataType) -> str:
+    return "TEXT" if pa.types.is_string(data_type) else "INTEGER"
+
+
+def _quote(name: str) -> str:
+    # Names are validated identifiers before they get here; quoting keeps SQL keywords usable.
+    return f'"{name}"'
+
+
+class SqliteOnlineStore:
+    """Online store in one SQLite file (the embedded default)."""
+
+    def __init__(self, config: SqliteOnlineConfig) -> None:
+        self.config = config
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._tables: dict[str, OnlineTable] = {}
+
+    @classmethod
+    def config_from(cls, options: dict[str, Any]) -> SqliteOnlineConfig:
+        """Validate options: ``path`` is the database file (``url`` belongs to other backends)."""
+        options = {key: value for key, value in options.items() if key != "url"}
+        return parse_backend_config(SqliteOnlineConfig, options, "online_store")
+
+    def open(self) -> None:
+        """Open the file in WAL mode and create the table of table definitions."""
+        if self._connection is not None:
+            return
+        try:
+            self.config.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.config.path, isolation_level=None, check_same_thread=False, cached_statements=512
+            )
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {_META_TABLE} (name TEXT PRIMARY KEY, definition TEXT NOT NULL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise BackendError(f"Online store {self.config.path} cannot be opened: {exc}") from exc
+        self._connection = connection
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            self._tables.clear()
+
+    def ping(self) -> None:
+        """Run a trivial query."""
+        with self._session("reach the database") as connection:
+            connection.execute("SELECT 1").fetchone()
+
+    def describe(self) -> str:
+        """The database file."""
+        return str(self.config.path)
+
+    def create_table(self, table: str, key_columns: Sequence[str], event_time_column: str, schema: pa.Schema) -> None:
+        """Create the SQL table and record its definition, in one transaction."""
+        wanted = define_table(table, key_columns, event_time_column, schema)
+        with self._session(f"create online table '{table}'") as connection, self._transaction(connection):
+            existing = self._find(connection, table)
+            if existing is not None:
+                self._check_same(existing, wanted)
+                return
+            columns = [
+                f"{_quote(field.name)} {_sql_type(field.type)}"
+                + (" NOT NULL" if field.name in wanted.key_columns else "")
+                for field in wanted.schema
+            ]
+            keys = ", ".join(_quote(name) for name in wanted.key_columns)
+            connection.execute(
+                f"CREATE TABLE {_quote(table)} ({', '.join(columns)}, PRIMARY KEY ({keys})) WITHOUT ROWID"
+            )
+            connection.execute(f"INSERT INTO {_META_TABLE} VALUES (?, ?)", (table, wanted.to_json()))
+        self._tables[table] = wanted
+
+    def delete_table(self, table: str) -> None:
+        """Drop the SQL table and its definition."""
+        validate_table_name(table)
+        with self._session(f"delete online table '{table}'") as connection, self._transaction(connection):
+            connection.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+            connection.execute(f"DELETE FROM {_META_TABLE} WHERE name = ?", (table,))
+        self._tables.pop(table, None)
+
+    def write(self, table: str, rows: pa.Table) -> int:
+        """Upsert every row in one transaction; rows older than the stored ones are skipped."""
+        definition = self._table(table)
+        rows = conform_rows(definition, rows)
+        if rows.num_rows == 0:
+            return 0
+        # Key order turns random B-tree inserts into appends (3x faster); the sort is stable, so rows
+        # of one key keep their order and the later of two equal event times still wins.
+        rows = rows.take(pc.sort_indices(rows, [(name, "ascending") for name in definition.key_columns]))
+        parameters = zip(*(_to_storage(column.combine_chunks()) for column in rows.columns), strict=True)
+        with self._session(f"write to online table '{table}'") as connection, self._transaction(connection):
+            cursor = connection.executemany(self._upsert_sql(definition), parameters)
+            return max(cursor.rowcount, 0)
+
+    def read(
+        self, table: str, keys: pa.Table | Sequence[tuple[Any, ...]], columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Look the keys up with one statement per few thousand keys, in request order."""
+        definition = self._table(table)
+        request = conform_keys(definition, keys)
+        selected = [*definition.select_features(columns), definition.event_time_column]
+        key_values = [_to_storage(column.combine_chunks()) for column in request.columns]
+        rows: list[tuple[Any, ...]] = []
+        with self._session(f"read online table '{table}'") as connection:
+            if request.num_rows == 1:
+                # The common single-entity lookup: a plain primary-key probe, no join or sort.
+                key = [values[0] for values in key_values]
+                found = connection.execute(self._lookup_sql(definition, selected), key).fetchone()
+                rows.append(found if found is not None else (None,) * len(selected))
+            else:
+                for start in range(0, request.num_rows, _READ_CHUNK):
+                    chunk = [values[start : start + _READ_CHUNK] for values in key_values]
+                    sql = self._read_sql(definition, selected, len(chunk[0]))
+                    parameters = [value for row in zip(*chunk, strict=True) for value in row]
+                    rows.extend(connection.execute(sql, parameters).fetchall())
+        values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in selected]
+        arrays = [
+            _from_storage(column, definition.schema.field(name).type)
+            for name, column in zip(selected, values, strict=True)
+        ]
+        fields = [definition.schema.field(name) for name in selected]
+        return pa.Table.from_arrays([*request.columns, *arrays], schema=pa.schema([*request.schema, *fields]))
+
+    def count(self, table: str) -> int:
+        """``SELECT count(*)``."""
+        self._table(table)
+        with self._session(f"count online table '{table}'") as connection:
+            return int(connection.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0])
+
+    def _upsert_sql(self, definition: OnlineTable) -> str:
+        names = definition.schema.names
+        columns = ", ".join(_quote(name) for name in names)
+        slots = ", ".join("?" for _ in names)
+        keys = ", ".join(_quote(name) for name in definition.key_columns)
+        updates = ", ".join(f"{_quote(name)} = excluded.{_quote(name)}" for name in names)
+        event_time = _quote(definition.event_time_column)
+        return (
+            f"INSERT INTO {_quote(definition.name)} ({columns}) VALUES ({slots}) "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates} "
+            f"WHERE excluded.{event_time} >= {_quote(definition.name)}.{event_time}"
+        )
+
+    def _lookup_sql(self, definition: OnlineTable, selected: Sequence[str]) -> str:
+        match = " AND ".join(f"{_quote(name)} = ?" for name in definition.key_columns)
+        columns = ", ".join(_quote(name) for name in selected)
+        return f"SELECT {columns} FROM {_quote(definition.name)} WHERE {match}"
+
+    def _read_sql(self, definition: OnlineTable, selected: Sequence[str], count: int) -> str:
+        width = len(definition.key_columns)
+        request_columns = ", ".join(f"k{i}" for i in range(width))
+        slots = ", ".join("?" for _ in range(width))
+        # Positions are generated integers, the only literals in the statement; key values stay bound.
+        values = ", ".join(f"({position}, {slots})" for position in range(count))
+        join = " AND ".join(f"t.{_quote(name)} = request.k{i}" for i, name in enumerate(definition.key_columns))
+        return (
+            f"WITH request(position, {request_columns}) AS (VALUES {values}) "
+            f"SELECT {', '.join(f't.{_quote(name)}' for name in selected)} "
+            f"FROM request LEFT JOIN {_quote(definition.name)} AS t ON {join} ORDER BY request.position"
+        )
+
+    def _table(self, table: str) -> OnlineTable:
+        cached = self._tables.get(table)
+        if cached is not None:
+            return cached
+        validate_table_name(table)
+        with self._session(f"find online table '{table}'") as connection:
+            found = self._find(connection, table)
+        if found is None:
+            raise NotFoundError(
+                f"Online table '{table}' does not exist in {self.describe()}: create it with create_table() first."
+            )
+        self._tables[table] = found
+        return found
+
+    def _find(self, connection: sqlite3.Connection, table: str) -> OnlineTable | None:
+        row = connection.execute(f"SELECT definition FROM {_META_TABLE} WHERE name = ?", (table,)).fetchone()
+        return OnlineTable.from_json(row[0]) if row else None
+
+    @staticmethod
+    def _check_same(existing: OnlineTable, wanted: OnlineTable) -> None:
+        if not existing.same_definition(wanted):
+            raise ConflictError(
+                f"Online table '{wanted.name}' already exists with key {list(existing.key_columns)}, event time "
+                f"'{existing.event_time_column}' and columns {existing.schema}: delete it first or use another name."
+            )
+
+    @contextmanager
+    def _session(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._connection is None:
+                raise BackendError("The SQLite online store is not open: call open() first.")
+            try:
+                yield self._connection
+            except sqlite3.Error as exc:
+                raise BackendError(f"Online store {self.config.path} could not {action}: {exc}") from exc
+
+    @staticmethod
+    @contextmanager
+    def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
