@@ -160,7 +160,7 @@ def _cast_column(table: OnlineTable, name: str, column: pa.ChunkedArray | pa.Arr
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise ValidationError(
-            f"{what} column '{name}' of online table '{table.name}' must be {target}, got {column.type}: cast it first."
+            f"{what} '{name}' of online table '{table.name}' must be {target}, got {column.type}: cast it first."
         ) from None
 
 
@@ -215,7 +215,7 @@ def conform_keys(table: OnlineTable, keys: pa.Table | Sequence[tuple[Any, ...]])
         )
     arrays = []
     for name in table.key_columns:
-        array = _cast_column(table, name, keys.column(name), "Key")
+        array = _cast_column(table, name, keys.column(name), "Key column")
         _refuse_nulls(table, name, array, "Key")
         arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=table.key_schema)
