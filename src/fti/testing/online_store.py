@@ -198,6 +198,11 @@ class OnlineStoreContract:
         expected = rows.take([3, 2, 1, 0])
         assert_same_rows(result.select(TYPED_SCHEMA.names), expected)
         assert result.schema.field("seen_at").type == pa.timestamp("us", tz="Europe/Paris")
+        # Large requests may take another (vectorized) path: it must give the same values.
+        many = online_store.read("typed", pa.table({"id": [4, 3, 2, 1] * 300}))
+        assert_same_rows(many.select(TYPED_SCHEMA.names), rows.take([3, 2, 1, 0] * 300))
+        with_missing = online_store.read("typed", pa.table({"id": [9] + [1] * 600}))
+        assert with_missing.column("ts").null_count == 1
 
     def test_date_event_time(self, online_store: OnlineStore) -> None:
         schema = pa.schema([("id", pa.string()), ("day", pa.date32()), ("value", pa.int32())])
@@ -227,6 +232,8 @@ class OnlineStoreContract:
         result = online_store.read("spend", keys)
         assert result.column("spend").to_pylist() == [5.0, 3.0, 1.0, 2.0, 4.0, None, None]
         assert result.column("shop").to_pylist() == [key[0] for key in keys]
+        many = online_store.read("spend", keys * 50)
+        assert many.column("spend").to_pylist() == [5.0, 3.0, 1.0, 2.0, 4.0, None, None] * 50
         by_table = online_store.read("spend", pa.table({"card": pa.array([2], pa.int64()), "shop": ["a:b"]}))
         assert by_table.column("spend").to_pylist() == [4.0]
 

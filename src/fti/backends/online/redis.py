@@ -32,7 +32,8 @@ round-trip form (NaN, infinities and -0.0 included), bools as ``true``/``false``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ _NULL = b"\xfe"
 _SIGN_BIT = np.uint64(1 << 63)
 _WRITE_CHUNK = 1000  # rows per script call: each call blocks the server, so keep it short (~1 ms)
 _CHUNKS_PER_ROUND_TRIP = 8
+_PYTHON_DECODE_ROWS = 256  # reads up to this many keys parse rows in Python, larger ones with Arrow
 _ENCODE_SLICE = 100_000  # rows encoded at a time, to bound the client's memory
 _SCAN_BATCH = 5000
 
@@ -128,6 +130,9 @@ def _as_text(array: pa.Array) -> pa.Array:
         return array
     if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
         array = array.view(_ticks_type(array.type))
+    elif pa.types.is_float32(array.type):
+        # The exact double of the float32: parsing it back as a double, then narrowing, is exact too.
+        array = array.cast(pa.float64())
     return array.cast(pa.string())
 
 
@@ -136,6 +141,8 @@ def _from_text(values: pa.Array, data_type: pa.DataType) -> pa.Array:
         return values
     if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
         return values.cast(_ticks_type(data_type)).view(data_type)
+    if pa.types.is_float32(data_type):
+        return values.cast(pa.float64()).cast(data_type)
     return values.cast(data_type)
 
 
@@ -144,6 +151,13 @@ def _escape_key_part(array: pa.Array) -> pa.Array:
     if pa.types.is_string(array.type):
         text = pc.replace_substring(pc.replace_substring(text, "%", "%25"), ":", "%3A")
     return text
+
+
+def _key_text(value: int | str) -> str:
+    """One integer or string key value as ``_escape_key_part`` writes it."""
+    if isinstance(value, str):
+        return value.replace("%", "%25").replace(":", "%3A")
+    return str(value)
 
 
 def _encode_rows(definition: OnlineTable, rows: pa.Table) -> pa.Array:
@@ -155,27 +169,109 @@ def _encode_rows(definition: OnlineTable, rows: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _SEPARATOR)
 
 
-def _decode_rows(definition: OnlineTable, found: Sequence[bytes | None], selected: Sequence[str]) -> list[pa.Array]:
-    """The selected feature columns and the event time of rows read back (None: a missing key)."""
-    features = definition.feature_columns
-    width = len(features) + 1
-    count = len(found)
-    raw = pc.fill_null(pa.array(found, pa.binary()), _SEPARATOR.join([_NULL] * width))
-    flat = pc.split_pattern(raw, _SEPARATOR).flatten()
-    if len(flat) != count * width:
-        raise BackendError(
-            f"Online table '{definition.name}' holds rows that do not match its definition of {width - 1} "
-            "feature columns: delete the table and write it again."
+def _python_value(data_type: pa.DataType) -> Callable[[bytes], Any]:
+    """Parse one stored text into the Python value of the column's storage type."""
+    if pa.types.is_string(data_type):
+        return bytes.decode
+    if pa.types.is_boolean(data_type):
+        return lambda raw: raw == b"true"
+    if pa.types.is_floating(data_type):
+        return float
+    return int  # integers, and the ticks of timestamps and dates
+
+
+def _storage_type(data_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
+        return _ticks_type(data_type)
+    if pa.types.is_float32(data_type):
+        return pa.float64()
+    return data_type
+
+
+def _restore(array: pa.Array, data_type: pa.DataType) -> pa.Array:
+    if array.type == data_type:
+        return array
+    if pa.types.is_float32(data_type):
+        return array.cast(data_type)
+    return array.view(data_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowCodec:
+    """How to parse rows of a table read back for some feature columns, worked out once."""
+
+    definition: OnlineTable
+    selected: tuple[str, ...]
+    positions: tuple[int, ...]  # of the selected columns in a stored row; the event time is at 0
+    types: tuple[pa.DataType, ...]
+    parsers: tuple[Callable[[bytes], Any], ...]
+    storage: pa.DataType
+    schema: pa.Schema
+
+    @classmethod
+    def build(cls, definition: OnlineTable, features: tuple[str, ...]) -> _RowCodec:
+        fields = [definition.schema.field(name) for name in (*features, definition.event_time_column)]
+        types = tuple(f.type for f in fields)
+        parsers = [_python_value(t) for t in types[:-1]]
+        return cls(
+            definition=definition,
+            selected=features,
+            positions=(*(definition.feature_columns.index(name) + 1 for name in features), 0),
+            types=types,
+            parsers=(*parsers, lambda raw: int(raw) - (1 << 63)),
+            storage=pa.struct([pa.field(f.name, _storage_type(f.type)) for f in fields]),
+            schema=pa.schema([*definition.key_schema, *fields]),
         )
-    flat = pc.if_else(pc.equal(flat, pa.scalar(_NULL)), pa.scalar(None, pa.binary()), flat).cast(pa.string())
-    arrays = []
-    for name in selected:
-        position = features.index(name) + 1
-        column = flat.take(np.arange(position, count * width, width))
-        arrays.append(_from_text(column, definition.schema.field(name).type))
-    event_type = definition.schema.field(definition.event_time_column).type
-    arrays.append(_event_time_from_text(flat.take(np.arange(0, count * width, width)), event_type))
-    return arrays
+
+    @property
+    def width(self) -> int:
+        return len(self.definition.feature_columns) + 1
+
+    def decode(self, found: Sequence[bytes | None]) -> list[pa.Array]:
+        """The selected feature columns, then the event time, of rows read back (None: a missing key)."""
+        if len(found) <= _PYTHON_DECODE_ROWS:
+            return self._decode_few(found)
+        return self._decode_many(found)
+
+    def _decode_few(self, found: Sequence[bytes | None]) -> list[pa.Array]:
+        # For a few rows, splitting and parsing in Python beats the fixed cost of ~20 Arrow kernel calls.
+        missing = (None,) * len(self.types)
+        rows = []
+        for value in found:
+            if value is None:
+                rows.append(missing)
+                continue
+            parts = value.split(_SEPARATOR)
+            if len(parts) != self.width:
+                raise self._corrupt()
+            rows.append(
+                tuple(
+                    None if parts[position] == _NULL else parse(parts[position])
+                    for position, parse in zip(self.positions, self.parsers, strict=True)
+                )
+            )
+        stored = pa.array(rows, type=self.storage).flatten()
+        return [_restore(array, data_type) for array, data_type in zip(stored, self.types, strict=True)]
+
+    def _decode_many(self, found: Sequence[bytes | None]) -> list[pa.Array]:
+        width, count = self.width, len(found)
+        raw = pc.fill_null(pa.array(found, pa.binary()), _SEPARATOR.join([_NULL] * width))
+        flat = pc.split_pattern(raw, _SEPARATOR).flatten()
+        if len(flat) != count * width:
+            raise self._corrupt()
+        flat = pc.if_else(pc.equal(flat, pa.scalar(_NULL)), pa.scalar(None, pa.binary()), flat).cast(pa.string())
+        arrays = [
+            _from_text(flat.take(np.arange(position, count * width, width)), data_type)
+            for position, data_type in zip(self.positions[:-1], self.types[:-1], strict=True)
+        ]
+        arrays.append(_event_time_from_text(flat.take(np.arange(0, count * width, width)), self.types[-1]))
+        return arrays
+
+    def _corrupt(self) -> BackendError:
+        return BackendError(
+            f"Online table '{self.definition.name}' holds rows that do not match its definition of "
+            f"{self.width - 1} feature columns: delete the table and write it again."
+        )
 
 
 class _BulkStrings:
@@ -233,6 +329,7 @@ class RedisOnlineStore:
         self.config = config
         self._client: redis.Redis | None = None
         self._tables: dict[str, OnlineTable] = {}
+        self._codecs: dict[tuple[str, tuple[str, ...]], _RowCodec] = {}
 
     @classmethod
     def config_from(cls, options: dict[str, Any]) -> RedisOnlineConfig:
@@ -329,15 +426,21 @@ class RedisOnlineStore:
         definition = self._table(table)
         request = conform_keys(definition, keys)
         selected = definition.select_features(columns)
-        entity_keys = self._entity_keys(definition, request).to_pylist()
+        entity_keys = self._lookup_keys(definition, request)
 
         def fetch(client: redis.Redis) -> list[Any]:
             return list(client.mget(entity_keys)) if entity_keys else []
 
+        codec = self._codec(definition, selected)
         found = self._call(f"read online table '{table}'", fetch)
-        columns_out = _decode_rows(definition, found, selected)
-        fields = [definition.schema.field(name) for name in (*selected, definition.event_time_column)]
-        return pa.Table.from_arrays([*request.columns, *columns_out], schema=pa.schema([*request.schema, *fields]))
+        return pa.Table.from_arrays([*request.columns, *codec.decode(found)], schema=codec.schema)
+
+    def _codec(self, definition: OnlineTable, features: tuple[str, ...]) -> _RowCodec:
+        codec = self._codecs.get((definition.name, features))
+        if codec is None or codec.definition is not definition:
+            codec = _RowCodec.build(definition, features)
+            self._codecs[(definition.name, features)] = codec
+        return codec
 
     def count(self, table: str) -> int:
         """The table's key counter."""
@@ -349,6 +452,16 @@ class RedisOnlineStore:
         parts = [_escape_key_part(keys.column(name).combine_chunks()) for name in definition.key_columns]
         prefix = pa.scalar(self._row_prefix(definition.name)[:-1])
         return pc.binary_join_element_wise(prefix, *parts, ":")
+
+    def _lookup_keys(self, definition: OnlineTable, keys: pa.Table) -> list[str]:
+        """The Redis keys of a read request; few integer or string keys are formatted in Python (faster)."""
+        if keys.num_rows > _PYTHON_DECODE_ROWS or not all(
+            pa.types.is_integer(t) or pa.types.is_string(t) for t in keys.schema.types
+        ):
+            return list(self._entity_keys(definition, keys).to_pylist())
+        prefix = self._row_prefix(definition.name)
+        rows = zip(*(column.to_pylist() for column in keys.columns), strict=True)
+        return [prefix + ":".join(map(_key_text, row)) for row in rows]
 
     def _row_prefix(self, table: str) -> str:
         return f"{self.config.key_prefix}:t:{table}:"

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +78,12 @@ def _to_storage(array: pa.Array) -> list[Any]:
     return list(array.to_pylist())
 
 
-def _from_storage(values: Sequence[Any], data_type: pa.DataType) -> pa.Array:
-    storage = _storage_type(data_type)
-    array = pa.array(values, type=storage)
+def _from_storage(array: pa.Array, data_type: pa.DataType) -> pa.Array:
+    if array.type == data_type:
+        return array
     if pa.types.is_boolean(data_type):
-        return array.cast(data_type)
-    if storage != data_type:
-        return _reinterpret(array, data_type)
-    return array
+        return pc.not_equal(array, 0)
+    return _reinterpret(array, data_type)
 
 
 def _sql_type(data_type: pa.DataType) -> str:
@@ -95,6 +95,52 @@ def _quote(name: str) -> str:
     return f'"{name}"'
 
 
+def _batch_sql(definition: OnlineTable, selected: Sequence[str], count: int) -> str:
+    """Look up ``count`` keys: a VALUES list of them, left-joined with the table, in request order."""
+    width = len(definition.key_columns)
+    request_columns = ", ".join(f"k{i}" for i in range(width))
+    slots = ", ".join("?" for _ in range(width))
+    # Positions are generated integers, the only literals in the statement; key values stay bound.
+    values = ", ".join(f"({position}, {slots})" for position in range(count))
+    join = " AND ".join(f"t.{_quote(name)} = request.k{i}" for i, name in enumerate(definition.key_columns))
+    return (
+        f"WITH request(position, {request_columns}) AS (VALUES {values}) "
+        f"SELECT {', '.join(f't.{_quote(name)}' for name in selected)} "
+        f"FROM request LEFT JOIN {_quote(definition.name)} AS t ON {join} ORDER BY request.position"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """What a read of some columns of a table needs, worked out once per table and column list."""
+
+    definition: OnlineTable
+    selected: tuple[str, ...]
+    types: tuple[pa.DataType, ...]
+    storage: pa.DataType
+    schema: pa.Schema
+    lookup_sql: str
+    missing: tuple[None, ...]
+    batch_sql: Callable[[int], str]
+
+    @classmethod
+    def build(cls, definition: OnlineTable, features: tuple[str, ...]) -> _ReadPlan:
+        selected = (*features, definition.event_time_column)
+        fields = [definition.schema.field(name) for name in selected]
+        match = " AND ".join(f"{_quote(name)} = ?" for name in definition.key_columns)
+        columns = ", ".join(_quote(name) for name in selected)
+        return cls(
+            definition=definition,
+            selected=selected,
+            types=tuple(f.type for f in fields),
+            storage=pa.struct([pa.field(f.name, _storage_type(f.type)) for f in fields]),
+            schema=pa.schema([*definition.key_schema, *fields]),
+            lookup_sql=f"SELECT {columns} FROM {_quote(definition.name)} WHERE {match}",
+            missing=(None,) * len(selected),
+            batch_sql=lru_cache(maxsize=64)(partial(_batch_sql, definition, selected)),
+        )
+
+
 class SqliteOnlineStore:
     """Online store in one SQLite file (the embedded default)."""
 
@@ -103,6 +149,7 @@ class SqliteOnlineStore:
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._tables: dict[str, OnlineTable] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], _ReadPlan] = {}
 
     @classmethod
     def config_from(cls, options: dict[str, Any]) -> SqliteOnlineConfig:
@@ -196,28 +243,24 @@ class SqliteOnlineStore:
         """Look the keys up with one statement per few thousand keys, in request order."""
         definition = self._table(table)
         request = conform_keys(definition, keys)
-        selected = [*definition.select_features(columns), definition.event_time_column]
+        plan = self._plan(definition, definition.select_features(columns))
         key_values = [_to_storage(column.combine_chunks()) for column in request.columns]
         rows: list[tuple[Any, ...]] = []
         with self._session(f"read online table '{table}'") as connection:
             if request.num_rows == 1:
                 # The common single-entity lookup: a plain primary-key probe, no join or sort.
-                key = [values[0] for values in key_values]
-                found = connection.execute(self._lookup_sql(definition, selected), key).fetchone()
-                rows.append(found if found is not None else (None,) * len(selected))
+                found = connection.execute(plan.lookup_sql, [values[0] for values in key_values]).fetchone()
+                rows.append(found if found is not None else plan.missing)
             else:
                 for start in range(0, request.num_rows, _READ_CHUNK):
                     chunk = [values[start : start + _READ_CHUNK] for values in key_values]
-                    sql = self._read_sql(definition, selected, len(chunk[0]))
+                    sql = plan.batch_sql(len(chunk[0]))
                     parameters = [value for row in zip(*chunk, strict=True) for value in row]
                     rows.extend(connection.execute(sql, parameters).fetchall())
-        values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in selected]
-        arrays = [
-            _from_storage(column, definition.schema.field(name).type)
-            for name, column in zip(selected, values, strict=True)
-        ]
-        fields = [definition.schema.field(name) for name in selected]
-        return pa.Table.from_arrays([*request.columns, *arrays], schema=pa.schema([*request.schema, *fields]))
+        # One conversion for all columns: a struct array built from the row tuples, then split.
+        stored = pa.array(rows, type=plan.storage).flatten()
+        arrays = [_from_storage(column, data_type) for column, data_type in zip(stored, plan.types, strict=True)]
+        return pa.Table.from_arrays([*request.columns, *arrays], schema=plan.schema)
 
     def count(self, table: str) -> int:
         """``SELECT count(*)``."""
@@ -238,23 +281,13 @@ class SqliteOnlineStore:
             f"WHERE excluded.{event_time} >= {_quote(definition.name)}.{event_time}"
         )
 
-    def _lookup_sql(self, definition: OnlineTable, selected: Sequence[str]) -> str:
-        match = " AND ".join(f"{_quote(name)} = ?" for name in definition.key_columns)
-        columns = ", ".join(_quote(name) for name in selected)
-        return f"SELECT {columns} FROM {_quote(definition.name)} WHERE {match}"
-
-    def _read_sql(self, definition: OnlineTable, selected: Sequence[str], count: int) -> str:
-        width = len(definition.key_columns)
-        request_columns = ", ".join(f"k{i}" for i in range(width))
-        slots = ", ".join("?" for _ in range(width))
-        # Positions are generated integers, the only literals in the statement; key values stay bound.
-        values = ", ".join(f"({position}, {slots})" for position in range(count))
-        join = " AND ".join(f"t.{_quote(name)} = request.k{i}" for i, name in enumerate(definition.key_columns))
-        return (
-            f"WITH request(position, {request_columns}) AS (VALUES {values}) "
-            f"SELECT {', '.join(f't.{_quote(name)}' for name in selected)} "
-            f"FROM request LEFT JOIN {_quote(definition.name)} AS t ON {join} ORDER BY request.position"
-        )
+    def _plan(self, definition: OnlineTable, features: tuple[str, ...]) -> _ReadPlan:
+        cache_key = (definition.name, features)
+        plan = self._plans.get(cache_key)
+        if plan is None or plan.definition is not definition:
+            plan = _ReadPlan.build(definition, features)
+            self._plans[cache_key] = plan
+        return plan
 
     def _table(self, table: str) -> OnlineTable:
         cached = self._tables.get(table)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -48,17 +48,16 @@ class OnlineTable:
     key_columns: tuple[str, ...]
     event_time_column: str
     schema: pa.Schema
+    #: every column that is neither a key nor the event time, in schema order
+    feature_columns: tuple[str, ...] = field(init=False)
+    #: the schema of the key columns
+    key_schema: pa.Schema = field(init=False)
 
-    @property
-    def feature_columns(self) -> tuple[str, ...]:
-        """Every column that is neither a key nor the event time, in schema order."""
+    def __post_init__(self) -> None:
+        # Derived once: lookups use them on every call.
         fixed = {*self.key_columns, self.event_time_column}
-        return tuple(name for name in self.schema.names if name not in fixed)
-
-    @property
-    def key_schema(self) -> pa.Schema:
-        """The schema of the key columns."""
-        return pa.schema([self.schema.field(name) for name in self.key_columns])
+        object.__setattr__(self, "feature_columns", tuple(n for n in self.schema.names if n not in fixed))
+        object.__setattr__(self, "key_schema", pa.schema([self.schema.field(n) for n in self.key_columns]))
 
     def same_definition(self, other: OnlineTable) -> bool:
         """Whether ``other`` defines the same keys, event time and columns (metadata ignored)."""
@@ -122,11 +121,11 @@ def define_table(table: str, key_columns: Sequence[str], event_time_column: str,
         key_columns = [key_columns]
     if not key_columns:
         raise ValidationError(f"Online table '{table}' needs at least one primary key column.")
-    for field in schema:
-        validate_identifier(field.name, f"column name in online table '{table}'")
-        if not is_supported_type(field.type):
+    for column in schema:
+        validate_identifier(column.name, f"column name in online table '{table}'")
+        if not is_supported_type(column.type):
             raise ValidationError(
-                f"Column '{field.name}' of online table '{table}' has type {field.type}, which online stores "
+                f"Column '{column.name}' of online table '{table}' has type {column.type}, which online stores "
                 "do not hold: use an integer, float, bool, string, timestamp or date column."
             )
     if len(set(schema.names)) != len(schema.names):
@@ -230,15 +229,23 @@ def _keys_from_tuples(table: OnlineTable, keys: Sequence[tuple[Any, ...]]) -> pa
                 f"Key {position} {tuple(key)!r} for online table '{table.name}' has {len(key)} values; "
                 f"expected {width}: ({', '.join(table.key_columns)})."
             )
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in table.key_columns]
-    arrays = []
-    for name, values in zip(table.key_columns, columns, strict=True):
+    try:
+        # One conversion for all key columns: a struct array built from the tuples, then split.
+        struct = pa.array([tuple(key) for key in rows], type=pa.struct(list(table.key_schema)))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        raise _key_type_error(table, rows) from None
+    return pa.Table.from_arrays(struct.flatten(), schema=table.key_schema)
+
+
+def _key_type_error(table: OnlineTable, rows: Sequence[Sequence[Any]]) -> ValidationError:
+    for index, name in enumerate(table.key_columns):
         target = table.schema.field(name).type
+        values = [key[index] for key in rows]
         try:
-            arrays.append(pa.array(values, type=target))
+            pa.array(values, type=target)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
             kinds = sorted({type(value).__name__ for value in values})
-            raise ValidationError(
+            return ValidationError(
                 f"Key column '{name}' of online table '{table.name}' must be {target}, got {', '.join(kinds)} values."
-            ) from None
-    return pa.Table.from_arrays(arrays, schema=table.key_schema)
+            )
+    return ValidationError(f"Keys for online table '{table.name}' do not match its key columns {table.key_columns}.")
