@@ -132,9 +132,10 @@ class OnlineStore(Connectable, Protocol):
         """Drop ``table`` and all its rows; a missing table is not an error."""
 
     def write(self, table: str, rows: pa.Table) -> int:
-        """Upsert ``rows`` (every column of the table's schema) per key; return how many rows were applied.
+        """Upsert ``rows`` (every column of the table's schema) per key; return how many keys were written.
 
-        Rows whose event time is older than the stored row's are skipped. ValidationError (before any
+        Per key, the row with the newest event time (of equal ones, the last) replaces the stored row
+        unless that one is newer. ValidationError (before any
         write) if a column is missing or of the wrong type, or a key or event time is null.
         """
 

@@ -32,6 +32,7 @@ from fti.backends.online.tables import (
     conform_keys,
     conform_rows,
     define_table,
+    latest_per_key,
     validate_table_name,
 )
 from fti.backends.settings import parse_backend_config
@@ -226,12 +227,10 @@ class SqliteOnlineStore:
     def write(self, table: str, rows: pa.Table) -> int:
         """Upsert every row in one transaction; rows older than the stored ones are skipped."""
         definition = self._table(table)
-        rows = conform_rows(definition, rows)
+        # One row per key, in key order: key order turns random B-tree inserts into appends (3x faster).
+        rows = latest_per_key(definition, conform_rows(definition, rows))
         if rows.num_rows == 0:
             return 0
-        # Key order turns random B-tree inserts into appends (3x faster); the sort is stable, so rows
-        # of one key keep their order and the later of two equal event times still wins.
-        rows = rows.take(pc.sort_indices(rows, [(name, "ascending") for name in definition.key_columns]))
         parameters = zip(*(_to_storage(column.combine_chunks()) for column in rows.columns), strict=True)
         with self._session(f"write to online table '{table}'") as connection, self._transaction(connection):
             cursor = connection.executemany(self._upsert_sql(definition), parameters)
