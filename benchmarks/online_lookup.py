@@ -7,6 +7,9 @@ Numbers are for the backend's ``OnlineStore.read``/``write``; the feature-view l
 validation and TTL masking over the returned Arrow table (a few vectorized kernels), which is small
 next to these figures.
 
+Wall-clock figures depend on what else the machine runs, so the table also shows CPU time per row
+and per call (this process plus, for Redis, the server's), which other load barely changes.
+
 Run: ``python benchmarks/online_lookup.py [--quick] [--backends sqlite,redis]``
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -45,8 +49,29 @@ class Result:
     backend: str
     keys: int
     load_rows_per_s: float
+    load_cpu_us_per_row: float
     single_ms: tuple[float, float]
+    single_cpu_us: float
     batch_ms: tuple[float, float]
+    batch_cpu_us: float
+
+
+class CpuClock:
+    """CPU seconds used by this process and, when given a Redis URL, by the Redis server."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._server = None
+        if redis_url is not None:
+            import redis
+
+            self._server = redis.Redis.from_url(redis_url)
+
+    def __call__(self) -> float:
+        used = time.process_time()
+        if self._server is not None:
+            info = self._server.info("cpu")
+            used += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return used
 
 
 def make_rows(keys: int, seed: int = 0) -> pa.Table:
@@ -80,12 +105,15 @@ def time_calls(calls: int, call: Callable[[int], object]) -> list[float]:
     return samples
 
 
-def measure(backend: str, store: OnlineStore, rows: pa.Table, singles: int, batches: int, size: int) -> Result:
+def measure(
+    backend: str, store: OnlineStore, cpu: CpuClock, rows: pa.Table, singles: int, batches: int, size: int
+) -> Result:
     store.create_table(TABLE, ["cc_num"], "ts", rows.schema)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     for offset in range(0, rows.num_rows, LOAD_BATCH):
         store.write(TABLE, rows.slice(offset, LOAD_BATCH))
     load = rows.num_rows / (time.perf_counter() - start)
+    load_cpu = (cpu() - start_cpu) / rows.num_rows * 1e6
     assert store.count(TABLE) == rows.num_rows
 
     rng = np.random.default_rng(1)
@@ -94,21 +122,27 @@ def measure(backend: str, store: OnlineStore, rows: pa.Table, singles: int, batc
     batch_keys = [pa.table({"cc_num": rng.choice(known, size)}) for _ in range(batches)]
     gc.collect()
     time_calls(min(500, singles), lambda i: store.read(TABLE, single_keys[i]))  # warm up
+    start_cpu = cpu()
     single = time_calls(singles, lambda i: store.read(TABLE, single_keys[i]))
+    single_cpu = (cpu() - start_cpu) / singles * 1e6
+    start_cpu = cpu()
     batch = time_calls(batches, lambda i: store.read(TABLE, batch_keys[i]))
+    batch_cpu = (cpu() - start_cpu) / batches * 1e6
     check = store.read(TABLE, batch_keys[0])
     assert check.column("ts").null_count == 0, "every looked-up key must be found"
-    return Result(backend, rows.num_rows, load, percentiles(single), percentiles(batch))
+    return Result(
+        backend, rows.num_rows, load, load_cpu, percentiles(single), single_cpu, percentiles(batch), batch_cpu
+    )
 
 
 @contextmanager
-def opened(backend: str) -> Iterator[OnlineStore]:
+def opened(backend: str) -> Iterator[tuple[OnlineStore, CpuClock]]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="fti-bench-") as folder:
             store: OnlineStore = create_backend("online_store", "sqlite", {"path": str(Path(folder) / "online.db")})
             store.open()
             try:
-                yield store
+                yield store, CpuClock(None)
             finally:
                 store.close()
     else:
@@ -116,23 +150,27 @@ def opened(backend: str) -> Iterator[OnlineStore]:
             store = create_backend("online_store", "redis", {"url": url})
             store.open()
             try:
-                yield store
+                yield store, CpuClock(url)
             finally:
                 store.close()
 
 
 def render(results: list[Result], console: Console) -> None:
     table = Table(title="Online store: load and lookup (backend level)")
-    for column in (
+    columns = (
         "backend",
         "keys",
         "load rows/s",
+        "load CPU µs/row",
         "single p50 ms",
         "single p99 ms",
+        "single CPU µs",
         "batch100 p50 ms",
         "batch100 p99 ms",
+        "batch100 CPU µs",
         "targets",
-    ):
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for result in results:
         single_target, batch_target, load_target = TARGETS[result.backend]
@@ -149,16 +187,21 @@ def render(results: list[Result], console: Console) -> None:
             result.backend,
             f"{result.keys:,}",
             f"{result.load_rows_per_s:,.0f}",
+            f"{result.load_cpu_us_per_row:.2f}",
             f"{result.single_ms[0]:.3f}",
             f"{result.single_ms[1]:.3f}",
+            f"{result.single_cpu_us:.0f}",
             f"{result.batch_ms[0]:.3f}",
             f"{result.batch_ms[1]:.3f}",
+            f"{result.batch_cpu_us:.0f}",
             "met" if not missed else "missed: " + ", ".join(missed),
         )
     console.print(table)
     console.print(
         "Targets: load >= 200k rows/s; single p99 <= 1 ms (SQLite) / 2 ms (Redis); batch of 100 p99 <= 5 ms.\n"
-        "get_feature_vector adds key validation and TTL masking on the returned Arrow table (small next to these)."
+        "get_feature_vector adds key validation and TTL masking on the returned Arrow table (small next to these).\n"
+        "CPU columns: this process plus the Redis server, per loaded row or per call. "
+        f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs."
     )
 
 
@@ -172,13 +215,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100, help="keys per batch read")
     args = parser.parse_args()
     keys = args.keys or (100_000 if args.quick else 1_000_000)
-    console = Console()
+    console = Console(width=200)
     rows = make_rows(keys)
     results = []
     for backend in args.backends.split(","):
         console.print(f"[bold]{backend}[/]: loading {keys:,} keys x 8 features ...")
-        with opened(backend) as store:
-            results.append(measure(backend, store, rows, args.singles, args.batches, args.batch_size))
+        with opened(backend) as (store, cpu):
+            results.append(measure(backend, store, cpu, rows, args.singles, args.batches, args.batch_size))
     render(results, console)
 
 

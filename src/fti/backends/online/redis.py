@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,7 @@ _SIGN_BIT = np.uint64(1 << 63)
 _WRITE_CHUNK = 1000  # rows per script call: each call blocks the server, so keep it short (~1 ms)
 _CHUNKS_PER_ROUND_TRIP = 8
 _PYTHON_DECODE_ROWS = 256  # reads up to this many keys parse rows in Python, larger ones with Arrow
-_ENCODE_SLICE = 100_000  # rows encoded at a time, to bound the client's memory
+_ENCODE_SLICE = 25_000  # rows encoded at a time: bounds the client's memory, overlaps encoding and sending
 _SCAN_BATCH = 5000
 
 # KEYS[1]: the key counter; KEYS[i] (i > 1): an entity, ARGV[i - 1] its new row; each key once per
@@ -413,17 +414,29 @@ class RedisOnlineStore:
         if rows.num_rows == 0:
             return 0
         sha = self._call("load the write script", lambda client: client.script_load(_UPSERT_SCRIPT))
+        action = f"write to online table '{table}'"
         applied = 0
-        for start in range(0, rows.num_rows, _ENCODE_SLICE):
-            part = rows.slice(start, _ENCODE_SLICE)
-            keys = _BulkStrings(self._entity_keys(definition, part))
-            values = _BulkStrings(_encode_rows(definition, part))
-            commands = [
-                _evalsha(sha, self._count_key(table), keys, values, offset, min(offset + _WRITE_CHUNK, part.num_rows))
-                for offset in range(0, part.num_rows, _WRITE_CHUNK)
-            ]
-            applied += self._call(f"write to online table '{table}'", partial(_pipeline, commands=commands))
+        # A sender thread ships one slice while this one encodes the next (both release the GIL: Arrow
+        # kernels and socket I/O); each key occurs once, so slices commute.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-online-write") as sender:
+            sending: Future[int] | None = None
+            for start in range(0, rows.num_rows, _ENCODE_SLICE):
+                commands = self._write_commands(definition, rows.slice(start, _ENCODE_SLICE), sha)
+                if sending is not None:
+                    applied += sending.result()
+                sending = sender.submit(self._call, action, partial(_pipeline, commands=commands))
+            if sending is not None:
+                applied += sending.result()
         return applied
+
+    def _write_commands(self, definition: OnlineTable, part: pa.Table, sha: str) -> list[list[Any]]:
+        keys = _BulkStrings(self._entity_keys(definition, part))
+        values = _BulkStrings(_encode_rows(definition, part))
+        count_key = self._count_key(definition.name)
+        return [
+            _evalsha(sha, count_key, keys, values, offset, min(offset + _WRITE_CHUNK, part.num_rows))
+            for offset in range(0, part.num_rows, _WRITE_CHUNK)
+        ]
 
     def read(
         self, table: str, keys: pa.Table | Sequence[tuple[Any, ...]], columns: Sequence[str] | None = None
