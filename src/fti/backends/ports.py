@@ -139,12 +139,11 @@ class OnlineStore(Connectable, Protocol):
         write) if a column is missing or of the wrong type, or a key or event time is null.
         """
 
-    def read(
-        self, table: str, keys: pa.Table | Sequence[tuple[Any, ...]], columns: Sequence[str] | None = None
-    ) -> pa.Table:
+    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
         """Look up many keys in one round trip.
 
-        ``keys`` is a table with the key columns, or key tuples in ``key_columns`` order. The result has
+        ``keys`` is a table with the key columns, or key tuples in ``key_columns`` order (bare values
+        for a one-column key). The result has
         one row per requested key, in request order: the key columns, the requested feature columns
         (default: all) and the event time column; every value but the keys is null for a missing key.
         """

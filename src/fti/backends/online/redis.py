@@ -438,9 +438,7 @@ class RedisOnlineStore:
             for offset in range(0, part.num_rows, _WRITE_CHUNK)
         ]
 
-    def read(
-        self, table: str, keys: pa.Table | Sequence[tuple[Any, ...]], columns: Sequence[str] | None = None
-    ) -> pa.Table:
+    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
         """One MGET for the whole batch, parsed column by column with Arrow kernels."""
         definition = self._table(table)
         request = conform_keys(definition, keys)

@@ -236,9 +236,7 @@ class SqliteOnlineStore:
             cursor = connection.executemany(self._upsert_sql(definition), parameters)
             return max(cursor.rowcount, 0)
 
-    def read(
-        self, table: str, keys: pa.Table | Sequence[tuple[Any, ...]], columns: Sequence[str] | None = None
-    ) -> pa.Table:
+    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
         """Look the keys up with one statement per few thousand keys, in request order."""
         definition = self._table(table)
         request = conform_keys(definition, keys)

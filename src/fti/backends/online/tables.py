@@ -230,7 +230,7 @@ def latest_per_key(table: OnlineTable, rows: pa.Table) -> pa.Table:
     return rows.take(order.filter(pa.array(is_last)))
 
 
-def conform_keys(table: OnlineTable, keys: pa.Table | Sequence[tuple[Any, ...]]) -> pa.Table:
+def conform_keys(table: OnlineTable, keys: pa.Table | Sequence[Any]) -> pa.Table:
     """Turn a read request into a table of the key columns, in the table's key types.
 
     Raises:
