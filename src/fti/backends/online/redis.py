@@ -10,31 +10,36 @@ Layout, under a key prefix (default ``fti``)::
 ``<key>`` joins the text of the key values with ``:`` (``%`` and ``:`` in strings are escaped, so two
 keys never share a row). Neither marker byte can occur in UTF-8, so no value is mistaken for one.
 
-Why not one hash per entity: measured on the benchmark (1M keys x 8 features), a hash per entity loaded
-about 40k rows/s (the guard script spends ~10 µs per row on HGET + DEL + HSET of ten fields) and a
-batch of 100 lookups needed 100 pipelined HMGETs (p50 4.5 ms). A string per entity needs one GETRANGE
-and one SET per row in the script and one MGET per batch, and its rows are built and parsed with
-vectorized Arrow string kernels, so load and lookups meet their targets (see benchmarks/online_lookup.py).
-Columns are fetched whole, which costs little for rows of a few hundred bytes.
+Why not one hash per entity: measured side by side on this machine (100k keys x 8 features, same
+load), a hash per entity loaded 37k rows/s (the guard script spent ~10 µs per row on HGET + DEL +
+HSET of ten fields, and the client built ten arguments per row) against 140k rows/s for a string per
+entity, and a batch of 100 lookups took p50 4.5 ms (100 pipelined HMGETs, each reply parsed field by
+field) against 1.5 ms. Rows are small, so fetching all columns costs little; the client keeps only
+the requested ones.
 
-Writes run a Lua script per chunk of rows: per key it compares the stored event time (the first 20
-bytes) with the new one and, when the new one is not older, replaces the row. A script runs atomically,
-so concurrent writers can't interleave inside a key, and a client killed mid-write leaves each key with
-its old or its new row. Event times are ticks shifted to unsigned, in 20 zero-padded digits; the script
-compares them exactly as two 10-digit halves (Lua numbers are doubles). The write commands are encoded
-to the Redis protocol with Arrow kernels and pipelined, because building millions of arguments one by
-one in the client costs more than the server's work.
+Writes run a Lua script per chunk of 1,000 rows: one MGET of the stored rows, a comparison of each
+stored event time (the first 20 bytes) with the new one, and one MSET of the rows that are not older.
+A script runs atomically, so concurrent writers can't interleave inside a key, and a client killed
+mid-write leaves each key with its old or its new row. Each key occurs once per write (the store keeps
+each key's latest row first), so a chunk never races with itself. Event times are ticks shifted to
+unsigned, in 20 zero-padded digits; the script compares them exactly as two 10-digit halves (Lua
+numbers are doubles). Commands are encoded to the Redis protocol with Arrow kernels and pipelined from
+a sender thread while the next slice is encoded: building millions of arguments one by one in the
+client would cost more than the server's work.
 
-Values are text that Arrow casts back exactly: integers and ticks in decimal, floats in their shortest
-round-trip form (NaN, infinities and -0.0 included), bools as ``true``/``false``.
+A read is one GET for one key, else one script call per 4,000 keys that MGETs them and returns the
+rows joined by byte 0xFD as a single reply (far cheaper to parse than a reply of many values). Up to
+128 rows are parsed in Python, more with Arrow kernels (their fixed cost only pays off for big reads).
+Redis Cluster is not supported: a write script touches keys of many hash slots.
+
+How a row is laid out in its string and parsed back is in ``fti.backends.online.redis_rows``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from fti.backends.online.redis_rows import PYTHON_ROWS, RowCodec, encode_rows, escape_key_part, key_text
 from fti.backends.online.tables import (
     OnlineTable,
     conform_keys,
@@ -59,14 +65,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisOnlineConfig", "RedisOnlineStore"]
 
-_SEPARATOR = b"\xff"
-_NULL = b"\xfe"
 _ROW_SEPARATOR = b"\xfd"  # also never in UTF-8
 _READ_CHUNK = 4000  # keys per read script call (Lua's unpack() takes up to ~8000 values)
-_SIGN_BIT = np.uint64(1 << 63)
 _WRITE_CHUNK = 1000  # rows per script call: each call blocks the server, so keep it short (~1 ms)
 _CHUNKS_PER_ROUND_TRIP = 8
-_PYTHON_DECODE_ROWS = 128  # reads up to this many keys parse rows in Python, larger ones with Arrow
 _ENCODE_SLICE = 25_000  # rows encoded at a time: bounds the client's memory, overlaps encoding and sending
 _SCAN_BATCH = 5000
 
@@ -126,179 +128,6 @@ class RedisOnlineConfig(BaseModel):
         return value
 
 
-def _event_time_text(array: pa.Array) -> pa.Array:
-    """Ticks as 20 digits that sort like the ticks (the sign bit flipped makes them unsigned)."""
-    ticks = array.view(_ticks_type(array.type)).cast(pa.int64()).to_numpy()
-    return pc.utf8_lpad(pa.array(ticks.view(np.uint64) ^ _SIGN_BIT).cast(pa.string()), width=20, padding="0")
-
-
-def _event_time_from_text(values: pa.Array, data_type: pa.DataType) -> pa.Array:
-    digits = pc.fill_null(values, "0" * 20).cast(pa.uint64()).to_numpy()
-    mask = values.is_null().to_numpy(zero_copy_only=False)
-    ticks = pa.array((digits ^ _SIGN_BIT).view(np.int64), type=pa.int64(), mask=mask)
-    return ticks.cast(_ticks_type(data_type)).view(data_type)
-
-
-def _ticks_type(data_type: pa.DataType) -> pa.DataType:
-    return pa.int32() if pa.types.is_date32(data_type) else pa.int64()
-
-
-def _as_text(array: pa.Array) -> pa.Array:
-    """Any supported column as text (nulls stay null)."""
-    if pa.types.is_string(array.type):
-        return array
-    if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
-        array = array.view(_ticks_type(array.type))
-    elif pa.types.is_float32(array.type):
-        # The exact double of the float32: parsing it back as a double, then narrowing, is exact too.
-        array = array.cast(pa.float64())
-    return array.cast(pa.string())
-
-
-def _from_text(values: pa.Array, data_type: pa.DataType) -> pa.Array:
-    if pa.types.is_string(data_type):
-        return values
-    if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
-        return values.cast(_ticks_type(data_type)).view(data_type)
-    if pa.types.is_float32(data_type):
-        return values.cast(pa.float64()).cast(data_type)
-    return values.cast(data_type)
-
-
-def _escape_key_part(array: pa.Array) -> pa.Array:
-    text = _as_text(array)
-    if pa.types.is_string(array.type):
-        text = pc.replace_substring(pc.replace_substring(text, "%", "%25"), ":", "%3A")
-    return text
-
-
-def _key_text(value: int | str) -> str:
-    """One integer or string key value as ``_escape_key_part`` writes it."""
-    if isinstance(value, str):
-        return value.replace("%", "%25").replace(":", "%3A")
-    return str(value)
-
-
-def _encode_rows(definition: OnlineTable, rows: pa.Table) -> pa.Array:
-    """Each row as event time digits then the feature texts, separated by 0xFF (null: 0xFE)."""
-    parts = [_event_time_text(rows.column(definition.event_time_column).combine_chunks()).cast(pa.binary())]
-    for name in definition.feature_columns:
-        text = _as_text(rows.column(name).combine_chunks()).cast(pa.binary())
-        parts.append(pc.fill_null(text, _NULL))
-    return pc.binary_join_element_wise(*parts, _SEPARATOR)
-
-
-def _python_value(data_type: pa.DataType) -> Callable[[bytes], Any]:
-    """Parse one stored text into the Python value of the column's storage type."""
-    if pa.types.is_string(data_type):
-        return bytes.decode
-    if pa.types.is_boolean(data_type):
-        return lambda raw: raw == b"true"
-    if pa.types.is_floating(data_type):
-        return float
-    return int  # integers, and the ticks of timestamps and dates
-
-
-def _storage_type(data_type: pa.DataType) -> pa.DataType:
-    if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
-        return _ticks_type(data_type)
-    if pa.types.is_float32(data_type):
-        return pa.float64()
-    return data_type
-
-
-def _restore(array: pa.Array, data_type: pa.DataType) -> pa.Array:
-    if array.type == data_type:
-        return array
-    if pa.types.is_float32(data_type):
-        return array.cast(data_type)
-    return array.view(data_type)
-
-
-@dataclass(frozen=True, slots=True)
-class _RowCodec:
-    """How to parse rows of a table read back for some feature columns, worked out once."""
-
-    definition: OnlineTable
-    selected: tuple[str, ...]
-    positions: tuple[int, ...]  # of the selected columns in a stored row; the event time is at 0
-    types: tuple[pa.DataType, ...]
-    parsers: tuple[Callable[[bytes], Any], ...]
-    storage: pa.DataType
-    schema: pa.Schema
-
-    @classmethod
-    def build(cls, definition: OnlineTable, features: tuple[str, ...]) -> _RowCodec:
-        fields = [definition.schema.field(name) for name in (*features, definition.event_time_column)]
-        types = tuple(f.type for f in fields)
-        parsers = [_python_value(t) for t in types[:-1]]
-        return cls(
-            definition=definition,
-            selected=features,
-            positions=(*(definition.feature_columns.index(name) + 1 for name in features), 0),
-            types=types,
-            parsers=(*parsers, lambda raw: int(raw) - (1 << 63)),
-            storage=pa.struct([pa.field(f.name, _storage_type(f.type)) for f in fields]),
-            schema=pa.schema([*definition.key_schema, *fields]),
-        )
-
-    @property
-    def width(self) -> int:
-        return len(self.definition.feature_columns) + 1
-
-    @property
-    def missing_row(self) -> bytes:
-        """What a read gives for a missing key: every field null."""
-        return _SEPARATOR.join([_NULL] * self.width)
-
-    def decode(self, found: Sequence[bytes | None]) -> list[pa.Array]:
-        """The selected feature columns, then the event time, of rows read back (None: a missing key)."""
-        if len(found) <= _PYTHON_DECODE_ROWS:
-            return self._decode_few(found)
-        return self._decode_many(found)
-
-    def _decode_few(self, found: Sequence[bytes | None]) -> list[pa.Array]:
-        # For a few rows, splitting and parsing in Python beats the fixed cost of ~20 Arrow kernel calls.
-        missing = (None,) * len(self.types)
-        rows = []
-        for value in found:
-            if value is None:
-                rows.append(missing)
-                continue
-            parts = value.split(_SEPARATOR)
-            if len(parts) != self.width:
-                raise self._corrupt()
-            rows.append(
-                tuple(
-                    None if parts[position] == _NULL else parse(parts[position])
-                    for position, parse in zip(self.positions, self.parsers, strict=True)
-                )
-            )
-        # One conversion for all columns: a struct array built from the row tuples, then split.
-        stored = pa.array(rows, type=self.storage).flatten()
-        return [_restore(array, data_type) for array, data_type in zip(stored, self.types, strict=True)]
-
-    def _decode_many(self, found: Sequence[bytes | None]) -> list[pa.Array]:
-        width, count = self.width, len(found)
-        raw = pc.fill_null(pa.array(found, pa.binary()), self.missing_row)
-        flat = pc.split_pattern(raw, _SEPARATOR).flatten()
-        if len(flat) != count * width:
-            raise self._corrupt()
-        flat = pc.if_else(pc.equal(flat, pa.scalar(_NULL)), pa.scalar(None, pa.binary()), flat).cast(pa.string())
-        arrays = [
-            _from_text(flat.take(np.arange(position, count * width, width)), data_type)
-            for position, data_type in zip(self.positions[:-1], self.types[:-1], strict=True)
-        ]
-        arrays.append(_event_time_from_text(flat.take(np.arange(0, count * width, width)), self.types[-1]))
-        return arrays
-
-    def _corrupt(self) -> BackendError:
-        return BackendError(
-            f"Online table '{self.definition.name}' holds rows that do not match its definition of "
-            f"{self.width - 1} feature columns: delete the table and write it again."
-        )
-
-
 class _BulkStrings:
     """Values encoded as Redis protocol bulk strings, back to back, so any run of them is one slice."""
 
@@ -355,7 +184,7 @@ class RedisOnlineStore:
         self._client: redis.Redis | None = None
         self._read_script: Any = None
         self._tables: dict[str, OnlineTable] = {}
-        self._codecs: dict[tuple[str, tuple[str, ...]], _RowCodec] = {}
+        self._codecs: dict[tuple[str, tuple[str, ...]], RowCodec] = {}
 
     @classmethod
     def config_from(cls, options: dict[str, Any]) -> RedisOnlineConfig:
@@ -451,7 +280,7 @@ class RedisOnlineStore:
 
     def _write_commands(self, definition: OnlineTable, part: pa.Table, sha: str) -> list[list[Any]]:
         keys = _BulkStrings(self._entity_keys(definition, part))
-        values = _BulkStrings(_encode_rows(definition, part))
+        values = _BulkStrings(encode_rows(definition, part))
         count_key = self._count_key(definition.name)
         return [
             _evalsha(sha, count_key, keys, values, offset, min(offset + _WRITE_CHUNK, part.num_rows))
@@ -480,10 +309,10 @@ class RedisOnlineStore:
         found = self._call(f"read online table '{table}'", fetch)
         return pa.Table.from_arrays([*request.columns, *codec.decode(found)], schema=codec.schema)
 
-    def _codec(self, definition: OnlineTable, features: tuple[str, ...]) -> _RowCodec:
+    def _codec(self, definition: OnlineTable, features: tuple[str, ...]) -> RowCodec:
         codec = self._codecs.get((definition.name, features))
         if codec is None or codec.definition is not definition:
-            codec = _RowCodec.build(definition, features)
+            codec = RowCodec.build(definition, features)
             self._codecs[(definition.name, features)] = codec
         return codec
 
@@ -494,19 +323,19 @@ class RedisOnlineStore:
         return int(value or 0)
 
     def _entity_keys(self, definition: OnlineTable, keys: pa.Table) -> pa.Array:
-        parts = [_escape_key_part(keys.column(name).combine_chunks()) for name in definition.key_columns]
+        parts = [escape_key_part(keys.column(name).combine_chunks()) for name in definition.key_columns]
         prefix = pa.scalar(self._row_prefix(definition.name)[:-1])
         return pc.binary_join_element_wise(prefix, *parts, ":")
 
     def _lookup_keys(self, definition: OnlineTable, keys: pa.Table) -> list[str]:
         """The Redis keys of a read request; few integer or string keys are formatted in Python (faster)."""
-        if keys.num_rows > _PYTHON_DECODE_ROWS or not all(
+        if keys.num_rows > PYTHON_ROWS or not all(
             pa.types.is_integer(t) or pa.types.is_string(t) for t in keys.schema.types
         ):
             return list(self._entity_keys(definition, keys).to_pylist())
         prefix = self._row_prefix(definition.name)
         rows = zip(*(column.to_pylist() for column in keys.columns), strict=True)
-        return [prefix + ":".join(map(_key_text, row)) for row in rows]
+        return [prefix + ":".join(map(key_text, row)) for row in rows]
 
     def _row_prefix(self, table: str) -> str:
         return f"{self.config.key_prefix}:t:{table}:"
