@@ -51,6 +51,8 @@ TYPED_SCHEMA = pa.schema(
         ("seen_at", pa.timestamp("us", tz="Europe/Paris")),
         ("naive", pa.timestamp("ms")),
         ("day", pa.date32()),
+        ("i8", pa.int8()),
+        ("u32", pa.uint32()),
     ]
 )
 
@@ -111,6 +113,8 @@ def _typed_rows() -> pa.Table:
             "seen_at": pa.array([0, -1, 253_402_300_799_999_999, None], paris),
             "naive": pa.array([1_700_000_000_123, None, -1, 0], pa.timestamp("ms")),
             "day": pa.array([date(2026, 1, 1), date(1900, 2, 28), None, date(9999, 12, 31)], pa.date32()),
+            "i8": pa.array([-128, 127, None, 0], pa.int8()),
+            "u32": pa.array([2**32 - 1, 0, 7, None], pa.uint32()),
         },
         schema=TYPED_SCHEMA,
     )
