@@ -241,6 +241,21 @@ class OnlineStoreContract:
         by_table = online_store.read("spend", pa.table({"card": pa.array([2], pa.int64()), "shop": ["a:b"]}))
         assert by_table.column("spend").to_pylist() == [4.0]
 
+    def test_wide_key_and_large_read(self, online_store: OnlineStore) -> None:
+        names = [f"k{i}" for i in range(10)]
+        schema = pa.schema([*(pa.field(n, pa.int32()) for n in names), ("ts", pa.date32()), ("v", pa.int64())])
+        online_store.create_table("wide", names, "ts", schema)
+        count = 5000
+        ids = np.arange(count, dtype=np.int32)
+        rows = pa.table(
+            {**{n: ids + i for i, n in enumerate(names)}, "ts": pa.array([date(2026, 1, 1)] * count), "v": ids * 2},
+            schema=schema,
+        )
+        online_store.write("wide", rows)
+        order = np.random.default_rng(5).permutation(count)
+        result = online_store.read("wide", rows.select(names).take(order))
+        assert result.column("v").to_numpy().tolist() == (order * 2).tolist()
+
     def test_read_selected_columns(self, online_store: OnlineStore) -> None:
         table = self._simple(online_store)
         online_store.write(table, versioned_rows([1], 1))

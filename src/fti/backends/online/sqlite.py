@@ -41,7 +41,7 @@ from fti.errors import BackendError, ConflictError, NotFoundError
 __all__ = ["SqliteOnlineConfig", "SqliteOnlineStore"]
 
 _META_TABLE = "_fti_online_tables"
-_READ_CHUNK = 4000  # keys per statement, well under SQLite's bound-parameter limit
+_READ_PARAMETERS = 30_000  # bound values per read statement, under SQLite's limit of 32,766
 _BUSY_TIMEOUT_MS = 60_000
 _CACHE_KIB = 64 * 1024
 _MMAP_BYTES = 1 << 30
@@ -249,8 +249,9 @@ class SqliteOnlineStore:
                 found = connection.execute(plan.lookup_sql, [values[0] for values in key_values]).fetchone()
                 rows.append(found if found is not None else plan.missing)
             else:
-                for start in range(0, request.num_rows, _READ_CHUNK):
-                    chunk = [values[start : start + _READ_CHUNK] for values in key_values]
+                step = min(4000, _READ_PARAMETERS // len(key_values))
+                for start in range(0, request.num_rows, step):
+                    chunk = [values[start : start + step] for values in key_values]
                     sql = plan.batch_sql(len(chunk[0]))
                     parameters = [value for row in zip(*chunk, strict=True) for value in row]
                     rows.extend(connection.execute(sql, parameters).fetchall())
