@@ -1,8 +1,9 @@
 """The embedded online store: one SQLite file in WAL mode, one table per online table.
 
-Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write is one
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>`` statement run over
-the whole batch in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
+Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write keeps each key's
+latest row of the batch, sorts by key (appends to the B-tree instead of random inserts), and runs
+``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
+statements in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
 atomically, and a process killed mid-write leaves the previous state (WAL rollback).
 
 Values are stored as SQLite integers and text so they come back exactly: timestamps and dates as their
