@@ -1,8 +1,8 @@
 """The Protocols every backend implements (STYLE.md B1-B8).
 
 Interfaces are narrow and storage-level: bytes for artifacts, transactional record CRUD for the
-catalog. Versioning, checksums, lineage and the other semantics live once in the services above.
-Every method is required; an optional capability is a separate Protocol.
+catalog, keyed Arrow rows for the online store. Versioning, checksums, lineage, TTL and the other
+semantics live once in the services above. Every method is required; an optional capability is a separate Protocol.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from fti.core.records import ArtifactRecord, SchemaState
 
@@ -29,6 +29,7 @@ __all__ = [
     "CatalogTransaction",
     "Connectable",
     "Executor",
+    "OnlineStore",
     "RegistryRecords",
     "TrackingRecords",
 ]
@@ -234,3 +235,46 @@ class Executor(Connectable, Protocol):
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``function`` to every item; results in input order; the first failure is raised."""
+
+
+class OnlineStore(Connectable, Protocol):
+    """The latest row per primary key of each online table, for millisecond lookups.
+
+    An online table holds one row per primary key: the row with the newest event time written so far.
+    Writes are upserts guarded by the event time, atomic per row: an older event never overwrites a
+    newer one, whatever the arrival order, and for equal event times the later write wins (within one
+    ``write`` call, rows apply in order). A reader sees each key's whole old row or whole new row.
+
+    The store knows nothing of feature groups, versions or TTL: it returns each row's event time so the
+    service above can decide what is still fresh.
+    """
+
+    def create_table(self, table: str, key_columns: Sequence[str], event_time_column: str, schema: pa.Schema) -> None:
+        """Create ``table`` for rows of ``schema`` keyed by ``key_columns``.
+
+        Idempotent for the same definition; ConflictError if ``table`` exists with another one.
+        ValidationError for an invalid name, a missing column or an unsupported type.
+        """
+
+    def delete_table(self, table: str) -> None:
+        """Drop ``table`` and all its rows; a missing table is not an error."""
+
+    def write(self, table: str, rows: pa.Table) -> int:
+        """Upsert ``rows`` (every column of the table's schema) per key; return how many keys were written.
+
+        Per key, the row with the newest event time (of equal ones, the last) replaces the stored row
+        unless that one is newer. ValidationError (before any
+        write) if a column is missing or of the wrong type, or a key or event time is null.
+        """
+
+    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
+        """Look up many keys in one round trip.
+
+        ``keys`` is a table with the key columns, or key tuples in ``key_columns`` order (bare values
+        for a one-column key). The result has
+        one row per requested key, in request order: the key columns, the requested feature columns
+        (default: all) and the event time column; every value but the keys is null for a missing key.
+        """
+
+    def count(self, table: str) -> int:
+        """Number of keys stored in ``table``."""

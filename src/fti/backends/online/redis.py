@@ -1,0 +1,374 @@
+"""The scale-out online store: Redis, one string per entity holding its whole row.
+
+Layout, under a key prefix (default ``fti``)::
+
+    <prefix>:t:<table>:<key>    the row: 20 digits of event time, then each feature column's text,
+                                separated by byte 0xFF (0xFE stands for null)
+    <prefix>:m:<table>          the table definition (JSON)
+    <prefix>:n:<table>          number of keys in the table
+
+``<key>`` joins the text of the key values with ``:`` (``%`` and ``:`` in strings are escaped, so two
+keys never share a row). Neither marker byte can occur in UTF-8, so no value is mistaken for one.
+
+Why not one hash per entity: measured side by side on this machine (100k keys x 8 features, same
+load), a hash per entity loaded 37k rows/s (the guard script spent ~10 µs per row on HGET + DEL +
+HSET of ten fields, and the client built ten arguments per row) against 140k rows/s for a string per
+entity, and a batch of 100 lookups took p50 4.5 ms (100 pipelined HMGETs, each reply parsed field by
+field) against 1.5 ms. Rows are small, so fetching all columns costs little; the client keeps only
+the requested ones.
+
+Writes run a Lua script per chunk of 1,000 rows: one MGET of the stored rows, a comparison of each
+stored event time (the first 20 bytes) with the new one, and one MSET of the rows that are not older.
+A script runs atomically, so concurrent writers can't interleave inside a key, and a client killed
+mid-write leaves each key with its old or its new row. Each key occurs once per write (the store keeps
+each key's latest row first), so a chunk never races with itself. Event times are ticks shifted to
+unsigned, in 20 zero-padded digits; the script compares them exactly as two 10-digit halves (Lua
+numbers are doubles). Commands are encoded to the Redis protocol with Arrow kernels and pipelined from
+a sender thread while the next slice is encoded: building millions of arguments one by one in the
+client would cost more than the server's work.
+
+A read is one GET for one key, else one script call per 4,000 keys that MGETs them and returns the
+rows joined by byte 0xFD as a single reply (far cheaper to parse than a reply of many values). Up to
+128 rows are parsed in Python, more with Arrow kernels (their fixed cost only pays off for big reads).
+Redis Cluster is not supported: a write script touches keys of many hash slots.
+
+How a row is laid out in its string and parsed back is in ``fti.backends.online.redis_rows``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from fti.backends.online.redis_rows import PYTHON_ROWS, RowCodec, encode_rows, escape_key_part, key_text
+from fti.backends.online.tables import (
+    OnlineTable,
+    conform_keys,
+    conform_rows,
+    define_table,
+    latest_per_key,
+    validate_table_name,
+)
+from fti.backends.settings import parse_backend_config
+from fti.errors import BackendError, ConflictError, MissingExtraError, NotFoundError
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["RedisOnlineConfig", "RedisOnlineStore"]
+
+_ROW_SEPARATOR = b"\xfd"  # also never in UTF-8
+_READ_CHUNK = 4000  # keys per read script call (Lua's unpack() takes up to ~8000 values)
+_WRITE_CHUNK = 1000  # rows per script call: each call blocks the server, so keep it short (~1 ms)
+_CHUNKS_PER_ROUND_TRIP = 8
+_ENCODE_SLICE = 25_000  # rows encoded at a time: bounds the client's memory, overlaps encoding and sending
+_SCAN_BATCH = 5000
+
+# KEYS[1]: the key counter; KEYS[i] (i > 1): an entity, ARGV[i - 1] its new row; each key once per
+# call (write() keeps the latest row per key first). Returns how many rows were written.
+# One MGET and one MSET per call instead of a GET and a SET per row: a redis.call costs more than
+# the comparison itself.
+_UPSERT_SCRIPT = """
+local stored = redis.call('MGET', unpack(KEYS, 2))
+local changes = {}
+local created = 0
+for i = 1, #stored do
+  local old, new = stored[i], ARGV[i]
+  local newer = true
+  if old then
+    local old_high, new_high = tonumber(string.sub(old, 1, 10)), tonumber(string.sub(new, 1, 10))
+    newer = new_high > old_high or (new_high == old_high and
+      tonumber(string.sub(new, 11, 20)) >= tonumber(string.sub(old, 11, 20)))
+  else
+    created = created + 1
+  end
+  if newer then
+    changes[#changes + 1] = KEYS[i + 1]
+    changes[#changes + 1] = new
+  end
+end
+if #changes > 0 then redis.call('MSET', unpack(changes)) end
+if created > 0 then redis.call('INCRBY', KEYS[1], created) end
+return #changes / 2
+"""
+
+# KEYS: entities; ARGV[1]: the row standing for a missing key. Returns the rows joined by 0xFD: one
+# bulk string parses far faster in the client than an MGET reply of many.
+_READ_SCRIPT = """
+local rows = redis.call('MGET', unpack(KEYS))
+for i = 1, #rows do
+  if not rows[i] then rows[i] = ARGV[1] end
+end
+return table.concat(rows, '\\253')
+"""
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class RedisOnlineConfig(BaseModel):
+    """Settings of the Redis online store: the server URL and the prefix of every key it writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    key_prefix: str = "fti"
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        if not _PREFIX.match(value):
+            raise ValueError("use 1 to 64 letters, digits, '_', '.' or '-'")
+        return value
+
+
+class _BulkStrings:
+    """Values encoded as Redis protocol bulk strings, back to back, so any run of them is one slice."""
+
+    def __init__(self, values: pa.Array) -> None:
+        data = values.cast(pa.binary())
+        lengths = pc.binary_length(data).cast(pa.string()).cast(pa.binary())
+        encoded = pc.binary_join_element_wise(b"$", lengths, b"\r\n", data, b"\r\n", b"")
+        _validity, offsets, buffer = encoded.buffers()
+        self._offsets = np.frombuffer(offsets, dtype=np.int32)[encoded.offset : encoded.offset + len(encoded) + 1]
+        self._data = memoryview(buffer)
+
+    def run(self, start: int, stop: int) -> memoryview:
+        """Values ``start`` to ``stop`` (exclusive), encoded."""
+        return self._data[self._offsets[start] : self._offsets[stop]]
+
+
+def _bulk(value: str | bytes) -> bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+
+
+def _evalsha(sha: str, count_key: str, keys: _BulkStrings, values: _BulkStrings, start: int, stop: int) -> list[Any]:
+    """One EVALSHA of the write script over rows ``start`` to ``stop``, encoded for the wire."""
+    rows = stop - start
+    header = b"*%d\r\n" % (4 + 2 * rows) + _bulk("EVALSHA") + _bulk(sha) + _bulk(str(rows + 1)) + _bulk(count_key)
+    return [header, keys.run(start, stop), values.run(start, stop)]
+
+
+def _pipeline(client: redis.Redis, *, commands: Sequence[list[Any]]) -> int:
+    """Send the encoded commands a few at a time on one connection; the sum of their replies."""
+    connection = client.connection_pool.get_connection()
+    applied = 0
+    try:
+        for start in range(0, len(commands), _CHUNKS_PER_ROUND_TRIP):
+            batch = commands[start : start + _CHUNKS_PER_ROUND_TRIP]
+            for command in batch:
+                connection.send_packed_command(command)  # type: ignore[no-untyped-call]
+            for _ in batch:
+                applied += int(connection.read_response())
+    except BaseException:
+        # Unread replies would be taken as answers to the next command on this connection.
+        connection.disconnect()  # type: ignore[no-untyped-call]
+        raise
+    finally:
+        client.connection_pool.release(connection)
+    return applied
+
+
+class RedisOnlineStore:
+    """Online store on a Redis server."""
+
+    def __init__(self, config: RedisOnlineConfig) -> None:
+        self.config = config
+        self._client: redis.Redis | None = None
+        self._read_script: Any = None
+        self._tables: dict[str, OnlineTable] = {}
+        self._codecs: dict[tuple[str, tuple[str, ...]], RowCodec] = {}
+
+    @classmethod
+    def config_from(cls, options: dict[str, Any]) -> RedisOnlineConfig:
+        """Validate options: ``url`` is ``redis://host:port/db`` (``path`` belongs to other backends)."""
+        options = {key: value for key, value in options.items() if key != "path"}
+        return parse_backend_config(RedisOnlineConfig, options, "online_store")
+
+    def open(self) -> None:
+        """Create the client (connections are made on first use)."""
+        if self._client is not None:
+            return
+        try:
+            import redis
+        except ModuleNotFoundError as exc:
+            raise MissingExtraError.for_backend("redis", "redis") from exc
+        try:
+            self._client = redis.Redis.from_url(self.config.url, socket_timeout=30, socket_connect_timeout=5)
+        except ValueError as exc:
+            raise BackendError(f"Invalid online_store.url {self.describe()!r}: {exc}") from exc
+        self._read_script = self._client.register_script(_READ_SCRIPT)
+
+    def close(self) -> None:
+        """Close the connection pool; idempotent."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._tables.clear()
+
+    def ping(self) -> None:
+        """PING the server."""
+        self._call("reach the server", lambda client: client.ping())
+
+    def describe(self) -> str:
+        """The server URL without credentials, and the key prefix."""
+        url = re.sub(r"//[^@/]*@", "//", self.config.url)
+        return f"{url} (keys {self.config.key_prefix}:*)"
+
+    def create_table(self, table: str, key_columns: Sequence[str], event_time_column: str, schema: pa.Schema) -> None:
+        """Record the definition unless one exists (SET NX makes concurrent creates safe)."""
+        wanted = define_table(table, key_columns, event_time_column, schema)
+        meta = self._meta_key(table)
+        created = self._call(f"create online table '{table}'", lambda c: c.set(meta, wanted.to_json(), nx=True))
+        if not created:
+            existing = self._load(table)
+            if existing is not None and not existing.same_definition(wanted):
+                raise ConflictError(
+                    f"Online table '{table}' already exists with key {list(existing.key_columns)}, event time "
+                    f"'{existing.event_time_column}' and columns {existing.schema}: delete it first or use "
+                    "another name."
+                )
+        self._tables[table] = wanted
+
+    def delete_table(self, table: str) -> None:
+        """Remove every entity hash of the table (SCAN + UNLINK), then its definition and counter."""
+        validate_table_name(table)
+        pattern = f"{self._row_prefix(table)}*"
+
+        def remove(client: redis.Redis) -> None:
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=pattern, count=_SCAN_BATCH):
+                batch.append(key)
+                if len(batch) >= _SCAN_BATCH:
+                    client.unlink(*batch)
+                    batch = []
+            if batch:
+                client.unlink(*batch)
+            client.delete(self._meta_key(table), self._count_key(table))
+
+        self._call(f"delete online table '{table}'", remove)
+        self._tables.pop(table, None)
+
+    def write(self, table: str, rows: pa.Table) -> int:
+        """Upsert in atomic chunks, pipelined; rows older than the stored ones are skipped."""
+        definition = self._table(table)
+        rows = latest_per_key(definition, conform_rows(definition, rows))
+        if rows.num_rows == 0:
+            return 0
+        sha = self._call("load the write script", lambda client: client.script_load(_UPSERT_SCRIPT))
+        action = f"write to online table '{table}'"
+        applied = 0
+        # A sender thread ships one slice while this one encodes the next (both release the GIL: Arrow
+        # kernels and socket I/O); each key occurs once, so slices commute.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-online-write") as sender:
+            sending: Future[int] | None = None
+            for start in range(0, rows.num_rows, _ENCODE_SLICE):
+                commands = self._write_commands(definition, rows.slice(start, _ENCODE_SLICE), sha)
+                if sending is not None:
+                    applied += sending.result()
+                sending = sender.submit(self._call, action, partial(_pipeline, commands=commands))
+            if sending is not None:
+                applied += sending.result()
+        return applied
+
+    def _write_commands(self, definition: OnlineTable, part: pa.Table, sha: str) -> list[list[Any]]:
+        keys = _BulkStrings(self._entity_keys(definition, part))
+        values = _BulkStrings(encode_rows(definition, part))
+        count_key = self._count_key(definition.name)
+        return [
+            _evalsha(sha, count_key, keys, values, offset, min(offset + _WRITE_CHUNK, part.num_rows))
+            for offset in range(0, part.num_rows, _WRITE_CHUNK)
+        ]
+
+    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
+        """One MGET for the whole batch, parsed column by column with Arrow kernels."""
+        definition = self._table(table)
+        request = conform_keys(definition, keys)
+        selected = definition.select_features(columns)
+        entity_keys = self._lookup_keys(definition, request)
+
+        codec = self._codec(definition, selected)
+
+        def fetch(client: redis.Redis) -> list[Any]:
+            if len(entity_keys) <= 1:
+                return [client.get(key) for key in entity_keys]
+            found: list[Any] = []
+            for start in range(0, len(entity_keys), _READ_CHUNK):
+                keys = entity_keys[start : start + _READ_CHUNK]
+                joined = self._read_script(keys=keys, args=[codec.missing_row], client=client)
+                found.extend(joined.split(_ROW_SEPARATOR))
+            return found
+
+        found = self._call(f"read online table '{table}'", fetch)
+        return pa.Table.from_arrays([*request.columns, *codec.decode(found)], schema=codec.schema)
+
+    def _codec(self, definition: OnlineTable, features: tuple[str, ...]) -> RowCodec:
+        codec = self._codecs.get((definition.name, features))
+        if codec is None or codec.definition is not definition:
+            codec = RowCodec.build(definition, features)
+            self._codecs[(definition.name, features)] = codec
+        return codec
+
+    def count(self, table: str) -> int:
+        """The table's key counter."""
+        self._table(table)
+        value = self._call(f"count online table '{table}'", lambda client: client.get(self._count_key(table)))
+        return int(value or 0)
+
+    def _entity_keys(self, definition: OnlineTable, keys: pa.Table) -> pa.Array:
+        parts = [escape_key_part(keys.column(name).combine_chunks()) for name in definition.key_columns]
+        prefix = pa.scalar(self._row_prefix(definition.name)[:-1])
+        return pc.binary_join_element_wise(prefix, *parts, ":")
+
+    def _lookup_keys(self, definition: OnlineTable, keys: pa.Table) -> list[str]:
+        """The Redis keys of a read request; few integer or string keys are formatted in Python (faster)."""
+        if keys.num_rows > PYTHON_ROWS or not all(
+            pa.types.is_integer(t) or pa.types.is_string(t) for t in keys.schema.types
+        ):
+            return list(self._entity_keys(definition, keys).to_pylist())
+        prefix = self._row_prefix(definition.name)
+        rows = zip(*(column.to_pylist() for column in keys.columns), strict=True)
+        return [prefix + ":".join(map(key_text, row)) for row in rows]
+
+    def _row_prefix(self, table: str) -> str:
+        return f"{self.config.key_prefix}:t:{table}:"
+
+    def _meta_key(self, table: str) -> str:
+        return f"{self.config.key_prefix}:m:{table}"
+
+    def _count_key(self, table: str) -> str:
+        return f"{self.config.key_prefix}:n:{table}"
+
+    def _table(self, table: str) -> OnlineTable:
+        cached = self._tables.get(table)
+        if cached is not None:
+            return cached
+        validate_table_name(table)
+        found = self._load(table)
+        if found is None:
+            raise NotFoundError(
+                f"Online table '{table}' does not exist in {self.describe()}: create it with create_table() first."
+            )
+        self._tables[table] = found
+        return found
+
+    def _load(self, table: str) -> OnlineTable | None:
+        text = self._call(f"find online table '{table}'", lambda client: client.get(self._meta_key(table)))
+        return OnlineTable.from_json(text) if text else None
+
+    def _call(self, action: str, operation: Any) -> Any:
+        import redis
+
+        if self._client is None:
+            raise BackendError("The Redis online store is not open: call open() first.")
+        try:
+            return operation(self._client)
+        except redis.RedisError as exc:
+            raise BackendError(f"Online store {self.describe()} could not {action}: {exc}") from exc
