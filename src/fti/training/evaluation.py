@@ -76,8 +76,10 @@ def _held_out(data: Dataset | SplitData) -> Dataset:
         return data
     held_out = data.test if data.test is not None else data.validation
     if held_out is None:
-        raise ValidationError("The training data has neither a test nor a validation split to evaluate on. "
-                              "Create it with a split such as {'train': 0.8, 'test': 0.2}.")  # fmt: skip
+        raise ValidationError(
+            "The training data has neither a test nor a validation split to evaluate on. "
+            "Create it with a split such as {'train': 0.8, 'test': 0.2}."
+        )
     return held_out
 
 

@@ -25,8 +25,9 @@ class _Trial(Protocol):
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
 
-    def suggest_int(self, name: str, low: builtins.int, high: builtins.int, *, step: builtins.int = 1,
-                    log: bool = False) -> builtins.int: ...  # fmt: skip
+    def suggest_int(
+        self, name: str, low: builtins.int, high: builtins.int, *, step: builtins.int = 1, log: bool = False
+    ) -> builtins.int: ...
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 

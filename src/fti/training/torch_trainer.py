@@ -116,8 +116,11 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.network_ = self._build_network(self.n_features_in_)
         loss_fn = self._loss_function()
         optimizer = self._build_optimizer()
-        held_out = None if validation is None else (_as_tensor(validation[0], torch.float32),
-                                                    self._target_tensor(validation[1]))  # fmt: skip
+        held_out = (
+            None
+            if validation is None
+            else (_as_tensor(validation[0], torch.float32), self._target_tensor(validation[1]))
+        )
         run = logger or NullRunLogger()
         generator = torch.Generator().manual_seed(self.seed)
         history: list[dict[str, float]] = []
@@ -195,8 +198,9 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
 
     def _loss_function(self) -> Any:
         torch = import_torch()
-        return {"bce": torch.nn.BCEWithLogitsLoss, "cross_entropy": torch.nn.CrossEntropyLoss,
-                "mse": torch.nn.MSELoss}[self._resolved_loss()]()  # fmt: skip
+        return {"bce": torch.nn.BCEWithLogitsLoss, "cross_entropy": torch.nn.CrossEntropyLoss, "mse": torch.nn.MSELoss}[
+            self._resolved_loss()
+        ]()
 
     def _build_network(self, n_inputs: int) -> Any:
         torch = import_torch()
@@ -314,8 +318,14 @@ class _EpochProgress:
             return lambda record: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(TextColumn("MLP"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                  TextColumn("{task.description}"), transient=False)  # fmt: skip
+        self._progress = Progress(
+            TextColumn("MLP"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            transient=False,
+        )
         self._progress.start()
         task_id = self._progress.add_task("", total=self.epochs)
 

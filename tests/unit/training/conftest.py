@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -100,3 +104,20 @@ def _one_thread_per_worker() -> Iterator[None]:
         yield
     if threads is not None:
         torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class FileTrialLoggers:
+    """A picklable trial-logger factory: each trial's run is a JSON file in ``folder`` (works across processes)."""
+
+    folder: Path
+
+    @contextmanager
+    def __call__(self, number: int) -> Iterator[RecordingRunLogger]:
+        logger = RecordingRunLogger()
+        yield logger
+        record = {"number": number, "params": {k: str(v) for k, v in logger.params.items()}, "metrics": logger.metrics}
+        (self.folder / f"trial-{number}-{os.getpid()}.json").write_text(json.dumps(record))
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(path.read_text()) for path in sorted(self.folder.glob("trial-*.json"))]

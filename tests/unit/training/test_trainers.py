@@ -44,8 +44,15 @@ def test_any_sklearn_estimator_is_cloned_not_fitted_in_place(breast_cancer: Spli
 
 
 def test_xgboost_on_diabetes_reaches_r2(diabetes: Splits, run: RecordingRunLogger) -> None:
-    params = {"max_depth": 2, "learning_rate": 0.03, "n_estimators": 1000, "subsample": 0.8, "min_child_weight": 5,
-              "early_stopping_rounds": 50, "n_jobs": 1}  # fmt: skip
+    params = {
+        "max_depth": 2,
+        "learning_rate": 0.03,
+        "n_estimators": 1000,
+        "subsample": 0.8,
+        "min_child_weight": 5,
+        "early_stopping_rounds": 50,
+        "n_jobs": 1,
+    }
     result = train(diabetes, "xgboost", params=params, logger=run)
 
     assert result.task == "regression"
