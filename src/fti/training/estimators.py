@@ -145,4 +145,10 @@ def default_params(estimator: Any) -> dict[str, Any]:
     """The estimator's constructor params as plain loggable values (nested estimators flattened by sklearn)."""
     inner = estimator.estimator if isinstance(estimator, EncodedLabelClassifier) else estimator
     params = inner.get_params(deep=False) if hasattr(inner, "get_params") else {}
-    return {key: value for key, value in params.items() if isinstance(value, str | int | float | bool)}
+    plain: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, str | int | float | bool):
+            plain[key] = value
+        elif isinstance(value, list | tuple) and all(isinstance(item, str | int | float) for item in value):
+            plain[key] = list(value)
+    return plain
