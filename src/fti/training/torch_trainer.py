@@ -157,14 +157,16 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
     def _train_epoch(self, features: Any, target: Any, loss_fn: Any, optimizer: Any, generator: Any) -> float:
         torch = import_torch()
         self.network_.train()
-        total = torch.zeros((), dtype=torch.float64)
+        losses = []
         for rows in iterate_batches(len(features), self.batch_size, generator):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(self.network_(features[rows]), target[rows])
             loss.backward()
             optimizer.step()
-            total += loss.detach() * len(rows)  # summed on the tensor: no host sync per batch
-        return float(total) / len(features)
+            losses.append(loss.detach())  # summed once per epoch: no host sync per batch
+        sizes = torch.full((len(losses),), float(self.batch_size))
+        sizes[-1] = len(features) - self.batch_size * (len(losses) - 1)
+        return float(torch.stack(losses).double() @ sizes.double()) / len(features)
 
     def _loss_on(self, held_out: tuple[Any, Any], loss_fn: Any) -> float:
         torch = import_torch()
@@ -324,7 +326,7 @@ class _EpochProgress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.description}"),
-            transient=False,
+            refresh_per_second=2,  # redraws compete with the training loop for the GIL
         )
         self._progress.start()
         task_id = self._progress.add_task("", total=self.epochs)
