@@ -43,6 +43,7 @@ def evaluate(
     logger: RunLogger | None = None,
     *,
     prefix: str = "",
+    figures: bool = True,
 ) -> EvaluationResult:
     """Evaluate a fitted model on held-out data and log the results to the run.
 
@@ -52,6 +53,7 @@ def evaluate(
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the target when None.
         logger: the run to log metrics, figures and the confusion matrix to.
         prefix: put before every metric and figure name, e.g. ``"test_"``.
+        figures: draw the figures (turn off for many quick evaluations, e.g. tuning trials).
 
     Returns:
         The metrics, figures and (for classification) the confusion matrix.
@@ -64,9 +66,9 @@ def evaluate(
     X, y = _held_out(data)
     resolved = validate_task(task, y)
     if resolved == "regression":
-        result = _evaluate_regression(model, X, y, prefix)
+        result = _evaluate_regression(model, X, y, prefix, figures)
     else:
-        result = _evaluate_classification(model, X, y, resolved, prefix)
+        result = _evaluate_classification(model, X, y, resolved, prefix, figures)
     _log(result, logger or NullRunLogger(), prefix)
     return result
 
@@ -83,7 +85,9 @@ def _held_out(data: Dataset | SplitData) -> Dataset:
     return held_out
 
 
-def _evaluate_classification(model: Any, X: pd.DataFrame, y: pd.Series, task: Task, prefix: str) -> EvaluationResult:
+def _evaluate_classification(
+    model: Any, X: pd.DataFrame, y: pd.Series, task: Task, prefix: str, figures: bool
+) -> EvaluationResult:
     predicted = np.asarray(model.predict(X))
     labels = tuple(getattr(model, "classes_", np.unique(np.concatenate([y.to_numpy(), predicted]))))
     found: dict[str, float] = {"accuracy": float(skm.accuracy_score(y, predicted))}
@@ -98,13 +102,14 @@ def _evaluate_classification(model: Any, X: pd.DataFrame, y: pd.Series, task: Ta
         found |= {f"precision_{average}": float(precision), f"recall_{average}": float(recall)}
         found[f"f1_{average}"] = float(f1)
     matrix = skm.confusion_matrix(y, predicted, labels=list(labels)).astype(np.int64)
-    figures = {f"{prefix}confusion_matrix.png": _confusion_figure(matrix, labels)}
+    drawn = {f"{prefix}confusion_matrix.png": _confusion_figure(matrix, labels)} if figures else {}
     proba = _probabilities(model, X)
     if proba is not None and y.nunique() >= 2:
         found |= _probability_metrics(y, proba, labels, task)
-        figures |= _curve_figures(y, proba, labels, prefix)
+        if figures:
+            drawn |= _curve_figures(y, proba, labels, prefix)
     metrics = {f"{prefix}{key}": value for key, value in found.items()}
-    return EvaluationResult(task, metrics, figures, matrix, labels)
+    return EvaluationResult(task, metrics, drawn, matrix, labels)
 
 
 def _probabilities(model: Any, X: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]] | None:
@@ -171,7 +176,7 @@ def _curve_figures(
     return {f"{prefix}roc_curve.png": roc, f"{prefix}pr_curve.png": pr}
 
 
-def _evaluate_regression(model: Any, X: pd.DataFrame, y: pd.Series, prefix: str) -> EvaluationResult:
+def _evaluate_regression(model: Any, X: pd.DataFrame, y: pd.Series, prefix: str, figures: bool) -> EvaluationResult:
     truth = y.to_numpy(dtype=np.float64)
     predicted = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
     mse = float(skm.mean_squared_error(truth, predicted))
@@ -181,13 +186,18 @@ def _evaluate_regression(model: Any, X: pd.DataFrame, y: pd.Series, prefix: str)
         "mae": float(skm.mean_absolute_error(truth, predicted)),
         "r2": float(skm.r2_score(truth, predicted)),
     }
+    metrics = {f"{prefix}{key}": value for key, value in found.items()}
+    drawn = {f"{prefix}residuals.png": _residual_figure(truth, predicted)} if figures else {}
+    return EvaluationResult("regression", metrics, drawn)
+
+
+def _residual_figure(truth: np.ndarray[Any, Any], predicted: np.ndarray[Any, Any]) -> Figure:
     figure = Figure(figsize=(5, 4))
     axes = figure.add_subplot()
     axes.scatter(predicted, truth - predicted, s=8, alpha=0.6)
     axes.axhline(0.0, color="grey", linestyle="--")
     axes.set(xlabel="predicted", ylabel="residual (true - predicted)", title="Residuals")
-    metrics = {f"{prefix}{key}": value for key, value in found.items()}
-    return EvaluationResult("regression", metrics, {f"{prefix}residuals.png": figure})
+    return figure
 
 
 def _log(result: EvaluationResult, logger: RunLogger, prefix: str) -> None:

@@ -57,6 +57,7 @@ def train(
     preprocessing: PreprocessingConfig | None = None,
     logger: RunLogger | None = None,
     on_iteration: IterationCallback | None = None,
+    figures: bool = True,
 ) -> TrainingResult:
     """Fit preprocessing and a model on the training split, evaluate it on validation and test, log it all.
 
@@ -71,6 +72,7 @@ def train(
         preprocessing: imputation, scaling and encoding; standard scaling and one-hot encoding by default.
         logger: the run to log params, step metrics, metrics and figures to.
         on_iteration: called with each iteration's validation loss (iterative models only).
+        figures: draw and log the evaluation figures (confusion matrix, ROC and PR curves, residuals).
 
     Returns:
         The fitted pipeline (preprocessing then model), its metrics (``validation_*``, ``test_*``) and params.
@@ -99,7 +101,7 @@ def train(
     metrics: dict[str, float] = {}
     for name, split in (("validation", data.validation), ("test", data.test)):
         if split is not None:
-            metrics |= evaluate(pipeline, split, resolved, run, prefix=f"{name}_").metrics
+            metrics |= evaluate(pipeline, split, resolved, run, prefix=f"{name}_", figures=figures).metrics
     return TrainingResult(pipeline, metrics, logged, resolved, model_type, history)
 
 

@@ -67,6 +67,8 @@ class TrainObjective:
     task: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     preprocessing: PreprocessingConfig | None = None
+    #: trials log metrics only; the figures are drawn for the model one keeps
+    figures: bool = False
 
     def __call__(self, params: dict[str, Any], hooks: TrialHooks) -> TrainingResult:
         """Train one candidate."""
@@ -78,6 +80,7 @@ class TrainObjective:
             preprocessing=self.preprocessing,
             logger=hooks.logger,
             on_iteration=hooks.on_iteration,
+            figures=self.figures,
         )
 
     def default_metric(self) -> str:
