@@ -21,7 +21,19 @@ from fti.errors import ValidationError
 from fti.training.ports import Dataset, NullRunLogger, RunLogger, SplitData
 from fti.training.tasks import Task, validate_task
 
-__all__ = ["EvaluationResult", "evaluate"]
+__all__ = ["EvaluationResult", "evaluate", "metric_names"]
+
+_AVERAGED = tuple(f"{name}_{average}" for name in ("precision", "recall", "f1") for average in ("macro", "weighted"))
+_METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", *_AVERAGED, "roc_auc", "log_loss"),
+    "multiclass": ("accuracy", *_AVERAGED, "roc_auc", "log_loss"),
+    "regression": ("mse", "rmse", "mae", "r2"),
+}
+
+
+def metric_names(task: Task) -> tuple[str, ...]:
+    """The metrics :func:`evaluate` computes for ``task`` (probability metrics need ``predict_proba``)."""
+    return _METRICS[task]
 
 
 @dataclass(frozen=True, slots=True)
