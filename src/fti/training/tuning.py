@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -118,6 +118,7 @@ class _Study:
     seed: int
     name: str
     storage_dir: Path | None
+    storage_url: str | None
     trial_logger: TrialLoggerFactory | None
     timeout: float | None
 
@@ -134,6 +135,7 @@ def tune(
     pruning: bool = True,
     n_workers: int = 1,
     storage_dir: str | Path | None = None,
+    storage_url: str | None = None,
     study_name: str = "study",
     trial_logger: TrialLoggerFactory | None = None,
     seed: int = 0,
@@ -152,7 +154,9 @@ def tune(
         pruning: stop trials whose intermediate validation loss is worse than the median (iterative trainers).
         n_workers: processes running trials of one study at once; more than one needs ``storage_dir`` and a
             picklable objective and ``trial_logger``.
-        storage_dir: folder of the study's journal file; in memory when None.
+        storage_dir: folder of the study's journal file (and of the workers' best models); in memory when None.
+        storage_url: a SQLAlchemy database URL to keep the study in (Optuna's RDB storage, e.g. on a
+            PostgreSQL server) instead of the journal file.
         study_name: the study's name in its storage; an existing study is resumed.
         trial_logger: opens the run each trial logs to, given the trial number.
         seed: seeds the sampler (worker ``i`` uses ``seed + i``).
@@ -171,20 +175,25 @@ def tune(
         seed,
         study_name,
         folder,
+        storage_url,
         trial_logger,
         timeout,
     )
     if n_workers == 1:
         kept: dict[int, Any] = {}
-        return _result(study, _optimize(study, total, 0, kept), kept)
+        with _opened(study, 0) as optuna_study:
+            _optimize(study, optuna_study, total, kept)
+            return _result(study, optuna_study, kept)
     shares = [total // n_workers + (index < total % n_workers) for index in range(n_workers)]
-    _open_study(study, 0)  # create it once, before the workers race to
+    with _opened(study, 0):  # create it once, before the workers race to
+        pass
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn")) as pool:
         threads = max(1, (os.cpu_count() or 1) // n_workers)  # workers side by side must not oversubscribe cores
         futures = [pool.submit(_work, study, share, index, threads) for index, share in enumerate(shares) if share]
         for future in futures:
             future.result()  # re-raises a worker's error here
-    return _result(study, _open_study(study, 0), {})
+    with _opened(study, 0) as optuna_study:
+        return _result(study, optuna_study, {})
 
 
 def _default_metric(objective: Objective) -> str:
@@ -225,11 +234,15 @@ def _check(
     return n_trials
 
 
-def _open_study(study: _Study, worker: int) -> optuna.Study:
+@contextlib.contextmanager
+def _opened(study: _Study, worker: int) -> Iterator[optuna.Study]:
+    """The study (created on first use) with this worker's sampler; database connections closed after."""
     import optuna
 
     storage: Any = None
-    if study.storage_dir is not None:
+    if study.storage_url is not None:
+        storage = optuna.storages.RDBStorage(study.storage_url)
+    elif study.storage_dir is not None:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
@@ -240,14 +253,18 @@ def _open_study(study: _Study, worker: int) -> optuna.Study:
         if study.pruning
         else optuna.pruners.NopPruner()
     )
-    return optuna.create_study(
-        storage=storage,
-        sampler=_sampler(study, worker),
-        pruner=pruner,
-        study_name=study.name,
-        direction=study.direction,
-        load_if_exists=True,
-    )
+    try:
+        yield optuna.create_study(
+            storage=storage,
+            sampler=_sampler(study, worker),
+            pruner=pruner,
+            study_name=study.name,
+            direction=study.direction,
+            load_if_exists=True,
+        )
+    finally:
+        if isinstance(storage, optuna.storages.RDBStorage):
+            storage.engine.dispose()
 
 
 def _sampler(study: _Study, worker: int) -> Any:
@@ -262,24 +279,22 @@ def _sampler(study: _Study, worker: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def _optimize(study: _Study, n_trials: int, worker: int, kept: dict[int, Any] | None) -> optuna.Study:
+def _optimize(study: _Study, optuna_study: optuna.Study, n_trials: int, kept: dict[int, Any] | None) -> None:
     """Run ``n_trials`` trials of the study in this process; keep the best model in ``kept`` or on disk."""
-    optuna_study = _open_study(study, worker)
     optuna_study.optimize(
         lambda trial: _run_trial(study, optuna_study, trial, kept),
         n_trials=n_trials,
         timeout=study.timeout,
         gc_after_trial=False,
     )
-    return optuna_study
 
 
 def _work(study: _Study, n_trials: int, worker: int, threads: int) -> None:
     """A worker process's share of the study (its best models go to files), on its share of the cores."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads):
-        _optimize(study, n_trials, worker, None)
+    with threadpool_limits(limits=threads), _opened(study, worker) as optuna_study:
+        _optimize(study, optuna_study, n_trials, None)
 
 
 def _run_trial(study: _Study, optuna_study: optuna.Study, trial: optuna.Trial, kept: dict[int, Any] | None) -> float:
