@@ -90,3 +90,13 @@ def test_batches_are_a_permutation_of_the_rows() -> None:
 def test_bad_params_are_named(breast_cancer: Splits) -> None:
     with pytest.raises(ValidationError, match="MLP params are invalid: optimizer 'rmsprop' is not 'adam' or 'sgd'"):
         train(breast_cancer, "mlp", params={"optimizer": "rmsprop", "progress": False})
+
+
+def test_each_epoch_reports_its_validation_loss(breast_cancer: Splits) -> None:
+    seen: list[tuple[int, float]] = []
+
+    result = train(
+        breast_cancer, "mlp", params={"epochs": 4, "progress": False}, on_iteration=lambda i, v: seen.append((i, v))
+    )
+
+    assert seen == [(epoch, record["validation_loss"]) for epoch, record in enumerate(result.history)]
