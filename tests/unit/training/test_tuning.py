@@ -160,3 +160,14 @@ def test_optuna_trials_are_plain_optuna() -> None:
     )
     assert set(result.trials["state"]) == {optuna.trial.TrialState.COMPLETE.name}
     assert result.best_params == {"x": 2.0}
+
+
+def test_mlp_epochs_are_pruned(breast_cancer: Splits) -> None:
+    objective = TrainObjective(breast_cancer, "mlp", params={"epochs": 8, "patience": None, "progress": False})
+
+    result = tune(
+        objective, {"lr": space.choice([1e-2, 1e-6])}, metric="validation_log_loss", n_trials=8, sampler="random"
+    )
+
+    assert result.n_pruned > 0
+    assert result.best_params == {"lr": 1e-2}
