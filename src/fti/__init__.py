@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from fti import errors
 from fti.config import load_config
@@ -18,4 +19,18 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
-__all__ = ["Project", "__version__", "connect", "errors", "load_config"]
+if TYPE_CHECKING:
+    from fti.training import evaluate, space
+
+__all__ = ["Project", "__version__", "connect", "errors", "evaluate", "load_config", "space"]
+
+#: public names whose modules need the 'ml' extra, imported on first use so `import fti` stays light
+_LAZY = {"evaluate": "fti.training.evaluation", "space": "fti.training"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fti' has no attribute '{name}'")

@@ -1,0 +1,218 @@
+"""The declarative training pipeline: a YAML file naming the data, preprocessing, model, metrics and tuning.
+
+Example ``train.yaml``::
+
+    feature_view: {name: fraud, version: 1}
+    split: {train: 0.7, validation: 0.15, test: 0.15, by: time}
+    preprocessing: {scaling: standard, encoding: onehot}
+    model:
+      type: xgboost
+      params: {max_depth: 4}
+    metrics: [test_f1, test_roc_auc]
+    tuning:
+      n_trials: 20
+      space:
+        max_depth: {int: [2, 8]}
+        learning_rate: {loguniform: [0.01, 0.3]}
+
+:func:`load_spec` validates the file (every problem names its field); :func:`run_spec` trains from it and
+:func:`tune_spec` tunes from it, given the training dataset's splits and the run to log to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fti.errors import NotFoundError, ValidationError
+from fti.training import space
+from fti.training.evaluation import metric_names
+from fti.training.ports import NullRunLogger, RunLogger, SplitData
+from fti.training.preprocessing import PreprocessingConfig
+from fti.training.space import Distribution
+from fti.training.tasks import Task, validate_task
+from fti.training.trainers import TrainingResult, train
+from fti.training.tuning import TrainObjective, TrialLoggerFactory, TuningResult, tune
+
+__all__ = [
+    "FeatureViewSpec",
+    "ModelSpec",
+    "SplitSpec",
+    "TrainingSpec",
+    "TuningSpec",
+    "load_spec",
+    "run_spec",
+    "tune_spec",
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureViewSpec(_Spec):
+    """The feature view (and version) whose training data the model learns from."""
+
+    name: str
+    version: int = Field(ge=1)
+
+
+class SplitSpec(_Spec):
+    """Fractions of the rows per split, and how rows are assigned (at random or by event time)."""
+
+    train: float = Field(gt=0, le=1)
+    validation: float = Field(default=0.0, ge=0, lt=1)
+    test: float = Field(default=0.0, ge=0, lt=1)
+    by: Literal["random", "time"] = "random"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions_add_up(self) -> SplitSpec:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1, got {total:g}")
+        return self
+
+
+class ModelSpec(_Spec):
+    """A model family by name (see ``fti.training.estimators.MODEL_TYPES``) and its params."""
+
+    type: str
+    params: dict[str, Any] = {}
+
+
+class TuningSpec(_Spec):
+    """A search space and how to search it."""
+
+    space: dict[str, dict[Literal["uniform", "loguniform", "int", "choice"], list[Any]]]
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    n_trials: int | None = Field(default=20, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    pruning: bool = True
+    n_workers: int = Field(default=1, ge=1)
+
+    def distributions(self) -> dict[str, Distribution]:
+        """The search space as :mod:`fti.training.space` distributions."""
+        found: dict[str, Distribution] = {}
+        for name, entry in self.space.items():
+            if len(entry) != 1:
+                raise ValidationError(
+                    f"tuning.space.{name} needs exactly one of uniform, loguniform, int, choice; "
+                    f"got {sorted(entry) or 'none'}."
+                )
+            kind, values = next(iter(entry.items()))
+            found[name] = _distribution(f"tuning.space.{name}", kind, values)
+        return found
+
+
+class TrainingSpec(_Spec):
+    """Everything ``fti train`` / ``fti tune`` need, as read from YAML."""
+
+    feature_view: FeatureViewSpec
+    split: SplitSpec = SplitSpec(train=0.8, test=0.2)
+    task: Task | None = None
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
+    model: ModelSpec
+    metrics: list[str] = []
+    tuning: TuningSpec | None = None
+    #: the registered model's name; the feature view's name when None
+    model_name: str | None = None
+
+
+def load_spec(path: str | Path) -> TrainingSpec:
+    """Read and validate a training spec from a YAML file."""
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"Training spec '{file}' does not exist. Check the path.")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"Training spec '{file}' is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValidationError(f"Training spec '{file}' must be a mapping with feature_view, model, ...; got {raw!r}.")
+    try:
+        spec = TrainingSpec.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValidationError(f"Training spec '{file}' is invalid: {problems}.") from exc
+    if spec.tuning is not None:
+        spec.tuning.distributions()  # fail now, not after the data is read
+    return spec
+
+
+def run_spec(spec: TrainingSpec, data: SplitData, logger: RunLogger | None = None) -> TrainingResult:
+    """Train the spec's model on ``data``, log it to ``logger``, and check the spec's metrics were computed."""
+    task = validate_task(spec.task, data.train[1])
+    _check_metrics(spec.metrics, task, data)
+    run = logger or NullRunLogger()
+    run.set_tag("feature_view", f"{spec.feature_view.name}:{spec.feature_view.version}")
+    return train(
+        data, spec.model.type, task=task, params=spec.model.params, preprocessing=spec.preprocessing, logger=run
+    )
+
+
+def tune_spec(
+    spec: TrainingSpec,
+    data: SplitData,
+    *,
+    trial_logger: TrialLoggerFactory | None = None,
+    storage_dir: str | Path | None = None,
+) -> TuningResult:
+    """Tune the spec's model over its ``tuning`` section on ``data``."""
+    if spec.tuning is None:
+        raise ValidationError("The training spec has no 'tuning' section: add one with a 'space' to tune over.")
+    tuning = spec.tuning
+    task = validate_task(spec.task, data.train[1])
+    if tuning.metric is not None:
+        _check_metrics([tuning.metric], task, data)
+    objective = TrainObjective(data, spec.model.type, task, spec.model.params, spec.preprocessing)
+    return tune(
+        objective,
+        tuning.distributions(),
+        metric=tuning.metric,
+        direction=tuning.direction,
+        sampler=tuning.sampler,
+        n_trials=tuning.n_trials,
+        timeout=tuning.timeout,
+        pruning=tuning.pruning,
+        n_workers=tuning.n_workers,
+        storage_dir=storage_dir,
+        study_name=spec.feature_view.name,
+        trial_logger=trial_logger,
+    )
+
+
+def _distribution(field: str, kind: str, values: list[Any]) -> Distribution:
+    try:
+        if kind == "choice":
+            return space.choice(values)
+        if kind == "int":
+            low, high, *step = values
+            return space.int(low, high, step=step[0] if step else 1)
+        low, high = values
+        return space.uniform(low, high) if kind == "uniform" else space.loguniform(low, high)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{field}: {kind} takes [low, high]" + (", step" if kind == "int" else "") + f"; got {values}."
+        ) from exc
+    except ValidationError as exc:
+        raise ValidationError(f"{field}: {exc}") from exc
+
+
+def _check_metrics(metrics: list[str], task: Task, data: SplitData) -> None:
+    splits = [name for name in ("validation", "test") if getattr(data, name) is not None]
+    known = {f"{split}_{name}" for split in splits for name in metric_names(task)}
+    unknown = [metric for metric in metrics if metric not in known]
+    if unknown:
+        raise ValidationError(
+            f"Metric(s) {unknown} are not computed for a {task} task on splits {splits}. "
+            f"Use some of: {', '.join(sorted(known))}."
+        )
