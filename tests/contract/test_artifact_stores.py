@@ -27,4 +27,3 @@ def artifact_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[A
 
 class TestArtifactStores(ArtifactStoreContract):
     pass
-

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from fti.core.records import ArtifactRecord, SchemaState
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.dataset as pads
 
 __all__ = [
     "ArtifactRecords",
@@ -20,6 +24,7 @@ __all__ = [
     "CatalogStore",
     "CatalogTransaction",
     "Connectable",
+    "OfflineStore",
 ]
 
 
@@ -63,6 +68,26 @@ class ArtifactStore(Connectable, Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing key is not an error."""
+
+
+class OfflineStore(Connectable, Protocol):
+    """Versioned columnar tables under relative names; one write is one atomic transaction."""
+
+    def write(self, table: str, data: pa.RecordBatchReader, *, mode: Literal["append", "overwrite"] = "append") -> int:
+        """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
+
+        If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
+        ``overwrite`` replaces the table's rows and schema in a new version.
+        """
+
+    def read(self, table: str, version: int | None = None) -> pads.Dataset:
+        """The table at ``version`` (default: latest); NotFoundError for a missing table or version."""
+
+    def version(self, table: str) -> int | None:
+        """The table's latest version, or None if there is no such table."""
+
+    def exists(self, table: str) -> bool:
+        """Whether a table is stored under ``table``."""
 
 
 class ArtifactRecords(Protocol):
