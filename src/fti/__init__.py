@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fti import errors
+from fti import errors, expect
 from fti.config import load_config
 from fti.project import Project, connect
 
@@ -18,4 +18,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
-__all__ = ["Project", "__version__", "connect", "errors", "load_config"]
+__all__ = ["Project", "__version__", "connect", "errors", "expect", "load_config"]

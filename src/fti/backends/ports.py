@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 from fti.core.records import ArtifactRecord, SchemaState
 
 if TYPE_CHECKING:
@@ -24,7 +25,10 @@ __all__ = [
     "CatalogStore",
     "CatalogTransaction",
     "Connectable",
+    "FeatureGroupRecords",
+    "FeatureViewRecords",
     "OfflineStore",
+    "TrainingDatasetRecords",
 ]
 
 
@@ -106,12 +110,78 @@ class ArtifactRecords(Protocol):
         """Remove the records for ``keys``."""
 
 
+class FeatureGroupRecords(Protocol):
+    """Catalog records of feature groups and their commits."""
+
+    def add(self, record: FeatureGroupRecord) -> FeatureGroupRecord:
+        """Insert a new feature group version; return it with its assigned id."""
+
+    def find(self, name: str, version: int | None = None) -> FeatureGroupRecord | None:
+        """The group ``name`` at ``version`` (None: the latest version), or None."""
+
+    def find_by_id(self, group_id: int) -> FeatureGroupRecord | None:
+        """The group with catalog id ``group_id``, or None."""
+
+    def set_schema(self, group_id: int, schema: tuple[ColumnSpec, ...]) -> None:
+        """Record the schema taken from the group's first insert."""
+
+    def add_commit(self, record: CommitRecord) -> None:
+        """Record one insert."""
+
+    def commits(self, group_id: int) -> list[CommitRecord]:
+        """The group's commits, oldest first."""
+
+    def list(self) -> list[FeatureGroupRecord]:
+        """Every feature group version, by name then version."""
+
+
+class FeatureViewRecords(Protocol):
+    """Catalog records of feature views."""
+
+    def add(self, record: FeatureViewRecord) -> FeatureViewRecord:
+        """Insert a new feature view version; return it with its assigned id."""
+
+    def find(self, name: str, version: int | None = None) -> FeatureViewRecord | None:
+        """The view ``name`` at ``version`` (None: the latest version), or None."""
+
+    def list(self) -> list[FeatureViewRecord]:
+        """Every feature view version, by name then version."""
+
+
+class TrainingDatasetRecords(Protocol):
+    """Catalog records of training datasets and the feature-group commits they read."""
+
+    def add(self, record: TrainingDatasetRecord) -> TrainingDatasetRecord:
+        """Insert a training dataset and its source commits; return it with its assigned id."""
+
+    def next_version(self, feature_view_id: int) -> int:
+        """One more than the view's highest training dataset version (1 for the first)."""
+
+    def find(self, feature_view_id: int, version: int | None = None) -> TrainingDatasetRecord | None:
+        """The view's training dataset ``version`` (None: the latest), or None."""
+
+    def list(self, feature_view_id: int) -> list[TrainingDatasetRecord]:
+        """The view's training datasets, oldest first."""
+
+
 class CatalogTransaction(Protocol):
     """One atomic unit of catalog work; each domain's records hang off it."""
 
     @property
     def artifacts(self) -> ArtifactRecords:
         """Artifact records."""
+
+    @property
+    def feature_groups(self) -> FeatureGroupRecords:
+        """Feature group and commit records."""
+
+    @property
+    def feature_views(self) -> FeatureViewRecords:
+        """Feature view records."""
+
+    @property
+    def training_datasets(self) -> TrainingDatasetRecords:
+        """Training dataset records."""
 
 
 class CatalogStore(Connectable, Protocol):

@@ -20,12 +20,17 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from fti.backends.catalog import schema
 from fti.backends.catalog.repositories.artifacts import SqlArtifactRecords
+from fti.backends.catalog.repositories.features import (
+    SqlFeatureGroupRecords,
+    SqlFeatureViewRecords,
+    SqlTrainingDatasetRecords,
+)
 from fti.backends.settings import parse_backend_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import BackendError, CatalogSchemaError, MissingExtraError
 
 if TYPE_CHECKING:
-    from fti.backends.ports import ArtifactRecords
+    from fti.backends.ports import ArtifactRecords, FeatureGroupRecords, FeatureViewRecords, TrainingDatasetRecords
 
 __all__ = ["SqlCatalogConfig", "SqlCatalogStore", "SqlCatalogTransaction"]
 
@@ -52,6 +57,21 @@ class SqlCatalogTransaction:
     def artifacts(self) -> ArtifactRecords:
         """Artifact records."""
         return SqlArtifactRecords(self._connection)
+
+    @property
+    def feature_groups(self) -> FeatureGroupRecords:
+        """Feature group and commit records."""
+        return SqlFeatureGroupRecords(self._connection)
+
+    @property
+    def feature_views(self) -> FeatureViewRecords:
+        """Feature view records."""
+        return SqlFeatureViewRecords(self._connection)
+
+    @property
+    def training_datasets(self) -> TrainingDatasetRecords:
+        """Training dataset records."""
+        return SqlTrainingDatasetRecords(self._connection)
 
 
 class SqlCatalogStore:
