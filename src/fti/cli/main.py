@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, project_commands
+from fti.cli import db, demo, features, project_commands
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -26,6 +26,8 @@ app = typer.Typer(
 project_commands.register(app)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
+app.add_typer(features.features_app, name="features")
+app.add_typer(features.views_app, name="views")
 
 
 def _show_version(value: bool) -> None:

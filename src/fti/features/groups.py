@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from fti.core.features import CommitRecord, FeatureGroupRecord
-from fti.errors import BackendError, ConflictError, NotFoundError
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream, source_batches
 from fti.features.schema import plan_schema
@@ -136,6 +136,12 @@ class FeatureGroup:
         what = f"Insert into {describe_group(record)}"
         source_schema, batches = source_batches(data, what)
         plan = plan_schema(what, source_schema, record.schema, record.primary_key, record.event_time)
+        for expectation in self.expectations:
+            if expectation.column is not None and expectation.column not in plan.target.names:
+                raise ValidationError(
+                    f"{what}: expectation {expectation.describe()} names column '{expectation.column}', which the "
+                    f"feature group does not have ({', '.join(plan.target.names)}); create a new version without it."
+                )
         offline = self._stores.offline
         latest = offline.version(record.table)
         commit = 0 if latest is None else latest + 1

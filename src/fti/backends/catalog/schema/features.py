@@ -89,7 +89,17 @@ training_datasets = Table(
 training_dataset_sources = Table(
     "training_dataset_sources",
     metadata,
-    Column("training_dataset_id", Integer, ForeignKey("training_datasets.id"), primary_key=True),
-    Column("feature_group_id", Integer, ForeignKey("feature_groups.id"), primary_key=True),
+    Column(
+        "training_dataset_id",
+        Integer,
+        ForeignKey("training_datasets.id", name="fk_td_sources_training_dataset"),
+        primary_key=True,
+    ),
+    Column(
+        "feature_group_id",
+        Integer,
+        ForeignKey("feature_groups.id", name="fk_td_sources_feature_group"),
+        primary_key=True,
+    ),
     Column("commit", Integer, nullable=False),
 )

@@ -85,12 +85,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["training_dataset_id"],
             ["training_datasets.id"],
-            name="fk_training_dataset_sources_training_dataset_id_training_datasets",
+            name="fk_td_sources_training_dataset",
         ),
         sa.ForeignKeyConstraint(
             ["feature_group_id"],
             ["feature_groups.id"],
-            name="fk_training_dataset_sources_feature_group_id_feature_groups",
+            name="fk_td_sources_feature_group",
         ),
         sa.PrimaryKeyConstraint("training_dataset_id", "feature_group_id", name="pk_training_dataset_sources"),
     )
