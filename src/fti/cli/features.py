@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from fti.cli.console import out
@@ -47,7 +48,7 @@ def list_features(project: ProjectOption = Path(), search: SearchOption = None) 
                 group.event_time,
                 ", ".join(group.features),
                 str(len(group.commits())),
-                group.description,
+                escape(group.description),
             )
         out.print(table)
 
@@ -59,15 +60,15 @@ def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> Non
     with connect(project) as opened:
         group = opened.get_feature_group(name, version)
         ttl = str(group.ttl) if group.ttl is not None else "none"
-        out.print(f"[bold]Feature group[/] {group.name} v{group.version}  {group.description}")
+        out.print(f"[bold]Feature group[/] {group.name} v{group.version}  {escape(group.description)}")
         out.print(f"primary key: {', '.join(group.primary_key)}; event time: {group.event_time}; ttl: {ttl}")
         if group.tags:
-            out.print("tags: " + ", ".join(f"{key}={value}" for key, value in group.tags.items()))
+            out.print(escape("tags: " + ", ".join(f"{key}={value}" for key, value in group.tags.items())))
         for expectation in group.expectations:
-            out.print(f"expects {expectation.describe()}")
+            out.print(escape(f"expects {expectation.describe()}"))
         schema = Table("column", "type", title="Schema", title_justify="left")
         for column, arrow_type in group.schema or []:
-            schema.add_row(column, arrow_type)
+            schema.add_row(column, escape(arrow_type))
         out.print(schema)
         commits = group.commits()
         history = Table("commit", "time", "rows inserted", "rows replaced", title="Commits", title_justify="left")
@@ -96,7 +97,7 @@ def _statistics_table(statistics: dict[str, Any], title: str) -> Table:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else escape(str(value))
 
 
 @views_app.command("list")
@@ -106,7 +107,7 @@ def list_views(project: ProjectOption = Path(), search: SearchOption = None) -> 
         table = Table("name", "version", "feature groups", "labels", "description")
         for view in opened.feature_views(search):
             groups = ", ".join(f"{part.group.name}:{part.group.version}" for part in view.query.parts)
-            table.add_row(view.name, str(view.version), groups, ", ".join(view.labels), view.description)
+            table.add_row(view.name, str(view.version), groups, ", ".join(view.labels), escape(view.description))
         out.print(table)
 
 
@@ -116,7 +117,7 @@ def show_view(ref: RefArgument, project: ProjectOption = Path()) -> None:
     name, version = parse_ref(ref)
     with connect(project) as opened:
         view = opened.get_feature_view(name, version)
-        out.print(f"[bold]Feature view[/] {view.name} v{view.version}  {view.description}")
+        out.print(f"[bold]Feature view[/] {view.name} v{view.version}  {escape(view.description)}")
         out.print(f"labels: {', '.join(view.labels) or 'none'}")
         query = Table("feature group", "features", "joined on", "prefix", title="Query", title_justify="left")
         for part in view.query.parts:
