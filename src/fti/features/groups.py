@@ -14,7 +14,7 @@ from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream, source_batches
 from fti.features.schema import plan_schema
 from fti.features.statistics import compute_statistics, quote
-from fti.features.stores import FeatureStores, query_engine
+from fti.features.stores import FeatureStores, query_engine, register_dataset
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from fti.features.queries import Query
 
 __all__ = ["FeatureGroup", "InsertResult"]
+
+#: statistics of a large commit spill to disk rather than grow the inserting process
+_MEASURE_MEMORY = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +186,9 @@ class FeatureGroup:
         self, record: FeatureGroupRecord, commits: list[CommitRecord], commit: int, schema: pa.Schema
     ) -> tuple[dict[str, Any], int]:
         keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
-        connection = query_engine()
+        connection = query_engine(memory_limit=_MEASURE_MEMORY)
         try:
-            connection.register("written", self._stores.offline.read(record.table, version=commit))
+            register_dataset(connection, "written", self._stores.offline.read(record.table, version=commit))
             new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
             statistics = compute_statistics(connection, new_rows, schema)
             distinct = _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
@@ -272,5 +275,5 @@ class FeatureGroup:
 
 
 def _scalar(connection: Any, sql: str) -> int:
-    row = connection.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    rows = connection.sql(sql).fetchall()
+    return int(rows[0][0]) if rows else 0

@@ -52,14 +52,12 @@ def compute_statistics(connection: duckdb.DuckDBPyConnection, source: str, schem
                 "quantiles": f"approx_quantile({value}, [0.25, 0.5, 0.75])",
             }
         elif kind == "category":
-            parts |= {"distinct": f"approx_count_distinct({name})", "top": f"approx_top_k({name}, 5)"}
+            parts |= {"distinct": f"approx_count_distinct({name})", "top": f"approx_top_k(CAST({name} AS VARCHAR), 5)"}
         elif kind == "time":
             parts |= {"min": f"CAST(min({name}) AS VARCHAR)", "max": f"CAST(max({name}) AS VARCHAR)"}
         plan.append((column.name, kind, list(parts)))
         expressions += [f"{sql} AS c{i}_{key}" for key, sql in parts.items()]
-    row = connection.execute(f"SELECT {', '.join(expressions)} FROM {source}").fetchone()
-    assert row is not None
-    values = iter(row)
+    values = iter(connection.sql(f"SELECT {', '.join(expressions)} FROM {source}").fetchall()[0])
     total = int(next(values))
     columns: dict[str, dict[str, Any]] = {}
     for name, kind, keys in plan:
@@ -86,8 +84,7 @@ def _add_histograms(connection: duckdb.DuckDBPyConnection, source: str, columns:
         f"histogram(CAST({quote(name)} AS DOUBLE), {[float(edge) for edge in edges]}::DOUBLE[])"
         for name, edges in bounds.items()
     ]
-    row = connection.execute(f"SELECT {', '.join(expressions)} FROM {source}").fetchone()
-    assert row is not None
+    row = connection.sql(f"SELECT {', '.join(expressions)} FROM {source}").fetchall()[0]
     for (name, edges), counts in zip(bounds.items(), row, strict=True):
         counts = counts or {}
         columns[name]["histogram"] = {

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from fti.errors import NotFoundError, ValidationError
 from fti.features.schema import schema_from_specs
 from fti.features.statistics import quote
+from fti.features.stores import register_dataset
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,7 +61,7 @@ class Snapshot:
                 raise NotFoundError(f"{describe_group(record).capitalize()} has no commits yet: insert data first.")
             connection.register(alias, schema.empty_table())
             return f"(SELECT {columns} FROM {alias})"
-        connection.register(alias, offline.read(record.table, version=self.commit))
+        register_dataset(connection, alias, offline.read(record.table, version=self.commit))
         numbers = [item.commit for item in self.commits]
         where = (
             "" if numbers == list(range(self.commit + 1)) else f" WHERE _fti_commit IN ({', '.join(map(str, numbers))})"
