@@ -84,9 +84,9 @@ def main() -> None:
     result = json.loads(output.strip().splitlines()[-1])
     data_mib = rows * len(SCHEMA) * 8 / 2**20
     print(f"Streaming insert of {rows:,} rows x {len(SCHEMA)} columns from a RecordBatchReader")
-    print(
-        f"{'data size MiB':>14}{'seconds':>10}{'rows/s':>12}{'baseline RSS MiB':>18}{'peak RSS MiB':>14}{'peak/data':>11}"
-    )
+    headers = [("data size MiB", 14), ("seconds", 10), ("rows/s", 12), ("baseline RSS MiB", 18)]
+    headers += [("peak RSS MiB", 14), ("peak/data", 11)]
+    print("".join(f"{title:>{width}}" for title, width in headers))
     print(
         f"{data_mib:>14.0f}{result['seconds']:>10.1f}{rows / result['seconds']:>12,.0f}"
         f"{result['baseline_rss_mib']:>18.0f}{result['peak_rss_mib']:>14.0f}{result['peak_rss_mib'] / data_mib:>11.2f}"
