@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["DeltaOfflineConfig", "DeltaOfflineStore"]
 
 #: the writer buffers about one file per stream: smaller files keep a large insert's memory bounded
-_TARGET_FILE_BYTES = 32 << 20
+_TARGET_FILE_BYTES = 16 << 20
 
 
 class DeltaOfflineConfig(BaseModel):
