@@ -2,7 +2,8 @@
 
 A spine (labels) of N rows over N/10 keys and one feature group of N rows with 8 features. Each method
 runs in its own process (so peak RSS is its own), a few times; the best time is shown. Both return a
-pandas DataFrame ordered by event time and key.
+pandas DataFrame ordered by event time and key, converted from Arrow the same way. fti also resolves
+commits (and would de-duplicate replaced rows, which this data has none of).
 
     python benchmarks/pit_join.py            # 1M spine rows, 100k keys
     python benchmarks/pit_join.py --quick    # 100k spine rows, 10k keys
@@ -92,7 +93,7 @@ def run_once(folder: Path, method: str) -> dict[str, float]:
             groups=folder / "groups.parquet",
         )
         began = time.perf_counter()
-        frame = connection.sql(sql).df()
+        frame = connection.sql(sql).to_arrow_table().to_pandas()
         seconds = time.perf_counter() - began
     peak_mib = _peak_rss_mib()
     return {"seconds": seconds, "rows": float(len(frame)), "peak_rss_mib": peak_mib}
