@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 import fti
 from tests.integration.feature_data import cards_frame
@@ -65,3 +66,22 @@ def test_sigkill_during_insert_keeps_previous_commit(project_dir: Path) -> None:
         result = cards.insert(cards_frame(6))
         assert result.commit == 1
         assert len(cards.read()) == 12
+
+
+def test_a_data_commit_without_its_catalog_row_stays_invisible(project: fti.Project) -> None:
+    cards = project.create_feature_group("cards", primary_key=["cc_num"], event_time="ts")
+    cards.insert(cards_frame())
+    before = cards.read()
+    # what a crash between the offline-store commit and the catalog row leaves behind
+    orphan = pa.Table.from_pandas(cards_frame(0, 3).assign(amount=-1.0), preserve_index=False)
+    orphan = orphan.append_column("_fti_commit", pa.array([1] * 3, pa.int64()))
+    orphan = orphan.append_column("_fti_row", pa.array(range(3), pa.int64()))
+    assert project.offline_store.write(cards.record.table, orphan.to_reader()) == 1
+    pd.testing.assert_frame_equal(cards.read(), before)
+    result = cards.insert(cards_frame(0, 1).assign(amount=5.0))
+    assert result.commit == 2
+    assert [commit.commit for commit in cards.commits()] == [0, 2]
+    expected = before.copy()
+    expected.loc[0, "amount"] = 5.0
+    pd.testing.assert_frame_equal(cards.read(), expected)
+    pd.testing.assert_frame_equal(cards.read(as_of=0), before)
