@@ -82,6 +82,10 @@ def test_feature_group_records(catalog_store: CatalogStore) -> None:
             (1, 2, 3, {"rows": 5}),
         ]
         assert commits[0].committed_at == NOW
+        assert commits[0].group_statistics is None
+        tx.feature_groups.set_group_statistics(first.id, 1, {"rows": 12})
+    with catalog_store.transaction() as tx:
+        assert [c.group_statistics for c in tx.feature_groups.commits(first.id)] == [None, {"rows": 12}]
 
 
 def test_unique_feature_group_version(catalog_store: CatalogStore) -> None:

@@ -49,7 +49,8 @@ def test_features_show(filled: Path) -> None:
     output = _run("features", "show", "cards:1", "-p", str(filled))
     assert "Feature group cards v1" in output
     assert "timestamp[us, tz=UTC]" in output and "amount" in output
-    assert "Statistics of commit 0" in output
+    assert "Statistics of the rows commit 0 wrote" in output
+    assert "Statistics of the feature group at commit 0" in output
     assert "team=risk" in output
 
 

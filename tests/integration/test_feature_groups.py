@@ -252,6 +252,22 @@ def test_statistics_per_commit(project: fti.Project) -> None:
     assert cards.commits()[0].statistics == stats
     with pytest.raises(NotFoundError, match="has no commit 5; its commits are: 0, 1"):
         cards.statistics(commit=5)
+    with pytest.raises(ValidationError, match="scope must be 'commit' or 'feature_group', got 'all'"):
+        cards.statistics(scope="all")  # type: ignore[arg-type]
+
+
+def test_feature_group_statistics_cover_all_visible_rows(project: fti.Project) -> None:
+    cards = _cards(project)
+    cards.insert(cards_frame(0, 4))
+    cards.insert(cards_frame(0, 2).assign(amount=100.0))
+    whole = cards.statistics(scope="feature_group")
+    assert whole["rows"] == 4
+    assert whole["columns"]["amount"]["max"] == 100.0
+    assert whole["columns"]["amount"]["min"] == 20.0
+    assert cards.commits()[-1].group_statistics == whole
+    at_first = cards.statistics(0, scope="feature_group")
+    assert (at_first["rows"], at_first["columns"]["amount"]["max"]) == (4, 30.0)
+    assert cards.statistics()["rows"] == 2
 
 
 def test_statistics_before_any_commit(project: fti.Project) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 from fti.core.records import ArtifactRecord, SchemaState
@@ -127,6 +127,9 @@ class FeatureGroupRecords(Protocol):
 
     def add_commit(self, record: CommitRecord) -> None:
         """Record one insert."""
+
+    def set_group_statistics(self, group_id: int, commit: int, statistics: dict[str, Any]) -> None:
+        """Record the statistics of the whole group as of ``commit``."""
 
     def commits(self, group_id: int) -> list[CommitRecord]:
         """The group's commits, oldest first."""

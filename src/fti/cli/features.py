@@ -81,7 +81,10 @@ def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> Non
             )
         out.print(history)
         if commits:
-            out.print(_statistics_table(commits[-1].statistics, f"Statistics of commit {commits[-1].commit}"))
+            latest = commits[-1].commit
+            out.print(_statistics_table(commits[-1].statistics, f"Statistics of the rows commit {latest} wrote"))
+            whole = group.statistics(scope="feature_group")
+            out.print(_statistics_table(whole, f"Statistics of the feature group at commit {latest}"))
 
 
 def _statistics_table(statistics: dict[str, Any], title: str) -> Table:

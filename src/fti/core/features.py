@@ -50,6 +50,7 @@ class CommitRecord:
     rows_inserted: int
     rows_replaced: int
     statistics: dict[str, Any]
+    group_statistics: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -12,7 +12,7 @@ from fti.core.features import CommitRecord, FeatureGroupRecord
 from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream, source_batches
-from fti.features.schema import plan_schema
+from fti.features.schema import plan_schema, schema_from_specs
 from fti.features.statistics import compute_statistics, quote
 from fti.features.stores import FeatureStores, query_engine, register_dataset
 from fti.features.time_travel import AsOf, describe_group, snapshot
@@ -228,12 +228,22 @@ class FeatureGroup:
         """Every commit, oldest first, with its time, row counts and statistics."""
         return self._reload()[1]
 
-    def statistics(self, commit: int | None = None) -> dict[str, Any]:
-        """Statistics of the rows one commit wrote (default: the latest commit).
+    def statistics(
+        self, commit: int | None = None, *, scope: Literal["commit", "feature_group"] = "commit"
+    ) -> dict[str, Any]:
+        """Statistics of the rows one commit wrote, or of the whole group as of that commit.
+
+        Args:
+            commit: the commit (default: the latest).
+            scope: ``"commit"`` for the rows the commit wrote (computed at insert), ``"feature_group"``
+                for all the group's rows as of the commit (computed on first request, then kept in the
+                catalog).
 
         Raises:
             NotFoundError: the group has no commits yet, or no such commit.
         """
+        if scope not in ("commit", "feature_group"):
+            raise ValidationError(f"scope must be 'commit' or 'feature_group', got {scope!r}.")
         commits = self._reload()[1]
         if not commits:
             raise NotFoundError(f"{describe_group(self._record).capitalize()} has no commits yet: insert data first.")
@@ -243,7 +253,26 @@ class FeatureGroup:
             raise NotFoundError(
                 f"{describe_group(self._record).capitalize()} has no commit {commit}; its commits are: {numbers}."
             )
-        return chosen.statistics
+        if scope == "commit":
+            return chosen.statistics
+        if chosen.group_statistics is not None:
+            return chosen.group_statistics
+        return self._group_statistics(commits, chosen.commit)
+
+    def _group_statistics(self, commits: list[CommitRecord], commit: int) -> dict[str, Any]:
+        view = snapshot(self._record, commits, commit)
+        schema = schema_from_specs(self._record.schema or ())
+        connection = query_engine(memory_limit=_MEASURE_MEMORY)
+        try:
+            source = view.register(connection, self._stores.offline, "group_rows")
+            if schema is None:
+                schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+            statistics = compute_statistics(connection, source, schema)
+        finally:
+            connection.close()
+        with self._stores.catalog.transaction() as tx:
+            tx.feature_groups.set_group_statistics(self._record.id, commit, statistics)
+        return statistics
 
     # -- queries -----------------------------------------------------------------------------------
 

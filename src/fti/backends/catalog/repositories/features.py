@@ -76,7 +76,19 @@ class SqlFeatureGroupRecords:
                 rows_inserted=record.rows_inserted,
                 rows_replaced=record.rows_replaced,
                 statistics=record.statistics,
+                group_statistics=record.group_statistics,
             )
+        )
+
+    def set_group_statistics(self, group_id: int, commit: int, statistics: dict[str, Any]) -> None:
+        """Record the statistics of the whole group as of ``commit``."""
+        self._connection.execute(
+            sa.update(feature_group_commits)
+            .where(
+                feature_group_commits.c.feature_group_id == group_id,
+                feature_group_commits.c.commit == commit,
+            )
+            .values(group_statistics=statistics)
         )
 
     def commits(self, group_id: int) -> list[CommitRecord]:
@@ -252,6 +264,7 @@ def _commit(row: sa.Row[Any]) -> CommitRecord:
         rows_inserted=int(values["rows_inserted"]),
         rows_replaced=int(values["rows_replaced"]),
         statistics=dict(values["statistics"]),
+        group_statistics=None if values["group_statistics"] is None else dict(values["group_statistics"]),
     )
 
 

@@ -54,6 +54,7 @@ feature_group_commits = Table(
     Column("rows_inserted", BigInteger, nullable=False),
     Column("rows_replaced", BigInteger, nullable=False),
     Column("statistics", JSON, nullable=False),
+    Column("group_statistics", JSON, nullable=True),
 )
 
 feature_views = Table(

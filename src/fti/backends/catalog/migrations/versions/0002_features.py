@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("rows_inserted", sa.BigInteger(), nullable=False),
         sa.Column("rows_replaced", sa.BigInteger(), nullable=False),
         sa.Column("statistics", sa.JSON(), nullable=False),
+        sa.Column("group_statistics", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["feature_group_id"], ["feature_groups.id"], name="fk_feature_group_commits_feature_group_id_feature_groups"
         ),
