@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -328,3 +330,22 @@ def test_declared_schema(project: fti.Project) -> None:
         cards.insert(cards_frame())
     cards.insert(cards_frame().drop(columns=["country"]))
     assert len(cards.read()) == 6
+
+
+def test_concurrent_insert_conflicts_and_writes_nothing(project: fti.Project) -> None:
+    cards = _cards(project)
+    cards.insert(cards_frame(0, 3))
+    other = project.get_feature_group("cards")
+    late = pa.Table.from_pandas(cards_frame(0, 3).assign(amount=-1.0), preserve_index=False).to_batches(max_chunksize=2)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield late[0]
+        racing = threading.Thread(target=other.insert, args=(cards_frame(3, 3),))
+        racing.start()
+        racing.join()
+        yield late[1]
+
+    with pytest.raises(ConflictError, match="another insert committed at the same time, so nothing of this one"):
+        cards.insert(batches())
+    _same(cards.read(), cards_frame(0, 6))
+    assert [commit.commit for commit in cards.commits()] == [0, 1]

@@ -77,11 +77,19 @@ class ArtifactStore(Connectable, Protocol):
 class OfflineStore(Connectable, Protocol):
     """Versioned columnar tables under relative names; one write is one atomic transaction."""
 
-    def write(self, table: str, data: pa.RecordBatchReader, *, mode: Literal["append", "overwrite"] = "append") -> int:
+    def write(
+        self,
+        table: str,
+        data: pa.RecordBatchReader,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        version: int | None = None,
+    ) -> int:
         """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
 
         If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
-        ``overwrite`` replaces the table's rows and schema in a new version.
+        ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write
+        commits exactly that version or raises ConflictError, so concurrent writers never interleave.
         """
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:

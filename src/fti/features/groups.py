@@ -156,16 +156,15 @@ class FeatureGroup:
             expectations=self.expectations,
         )
         try:
-            written = offline.write(record.table, stream.reader(batches))
+            offline.write(record.table, stream.reader(batches), version=commit)
         except BackendError:
             if stream.error is not None:
                 raise stream.error from None
             raise
-        if written != commit:
+        except ConflictError as exc:
             raise ConflictError(
-                f"{what}: another insert committed at the same time; its rows are kept and this insert was "
-                "discarded. Insert again."
-            )
+                f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
+            ) from exc
         statistics, replaced = self._measure(record, commits, commit, plan.target)
         committed = CommitRecord(
             feature_group_id=record.id,

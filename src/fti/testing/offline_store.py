@@ -6,13 +6,14 @@ store.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
 
-from fti.errors import BackendError, NotFoundError, ValidationError
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from fti.backends.ports import OfflineStore
@@ -92,6 +93,31 @@ class OfflineStoreContract:
         with pytest.raises(BackendError):
             offline_store.write("t", pa.RecordBatchReader.from_batches(_SCHEMA, batches()))
         assert not offline_store.exists("t")
+
+    def test_write_at_an_exact_version(self, offline_store: OfflineStore) -> None:
+        assert offline_store.write("t", _reader(_batch(0, 4)), version=0) == 0
+        assert offline_store.write("t", _reader(_batch(4, 4)), version=1) == 1
+        with pytest.raises(ConflictError, match="Table 't' cannot take version 1: another writer committed"):
+            offline_store.write("t", _reader(_batch(8, 4)), version=1)
+        offline_store.write("u", _reader(_batch(8, 4)), version=0)
+        with pytest.raises(ConflictError, match="cannot take version 0"):
+            offline_store.write("u", _reader(_batch(8, 4)), version=0)
+        assert offline_store.read("t").count_rows() == 8
+
+    def test_a_stale_writer_cannot_commit(self, offline_store: OfflineStore) -> None:
+        offline_store.write("t", _reader(_batch(0, 4)))
+
+        def racing() -> Iterator[pa.RecordBatch]:
+            # another writer (its own thread, as a driver may not nest calls) commits version 1 meanwhile
+            other = threading.Thread(target=offline_store.write, args=("t", _reader(_batch(100, 1))))
+            other.start()
+            other.join()
+            yield _batch(4, 4)
+
+        with pytest.raises(ConflictError, match="cannot take version 1"):
+            offline_store.write("t", pa.RecordBatchReader.from_batches(_SCHEMA, racing()), version=1)
+        assert offline_store.version("t") == 1
+        assert offline_store.read("t").count_rows() == 5
 
     def test_large_streamed_write(self, offline_store: OfflineStore) -> None:
         batches = (_batch(start, 10_000) for start in range(0, 200_000, 10_000))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fti.backends.settings import parse_backend_config
 from fti.core.naming import validate_artifact_key
-from fti.errors import BackendError, NotFoundError, ValidationError
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -89,25 +89,44 @@ class DeltaOfflineStore:
 
     # -- tables ------------------------------------------------------------------------------------
 
-    def write(self, table: str, data: pa.RecordBatchReader, *, mode: Literal["append", "overwrite"] = "append") -> int:
+    def write(
+        self,
+        table: str,
+        data: pa.RecordBatchReader,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        version: int | None = None,
+    ) -> int:
         """Stream ``data`` into ``table`` as one transaction (creating the table); return the new version.
 
+        With ``version``, commit exactly that version or raise ConflictError (another writer took it).
         If reading ``data`` fails midway, nothing is committed and the reader's error is raised as a
         BackendError (chained).
         """
-        from deltalake import write_deltalake
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+        from deltalake.exceptions import CommitFailedError
 
         uri = self._uri(table)
+        target: Any = uri
+        if version is not None:
+            current = self.version(table)
+            if (current is None and version != 0) or (current is not None and version != current + 1):
+                raise ConflictError(_taken(table, version, current))
+            if current is not None:
+                target = DeltaTable(uri, version=current, storage_options=self._storage_options())
         schema_mode: Literal["overwrite"] | None = "overwrite" if mode == "overwrite" else None
         try:
             write_deltalake(
-                uri,
+                target,
                 data,
                 mode=mode,
                 schema_mode=schema_mode,
                 storage_options=self._storage_options(),
                 target_file_size=_TARGET_FILE_BYTES,
+                commit_properties=CommitProperties(max_commit_retries=0) if version is not None else None,
             )
+        except CommitFailedError as exc:
+            raise ConflictError(_taken(table, version, self.version(table))) from exc
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
@@ -182,6 +201,13 @@ class DeltaOfflineStore:
             if self.config.endpoint_url.startswith("http://"):
                 options["AWS_ALLOW_HTTP"] = "true"
         return options
+
+
+def _taken(table: str, version: int | None, current: int | None) -> str:
+    return (
+        f"Table '{table}' cannot take version {version}: another writer committed meanwhile (latest is "
+        f"{'none' if current is None else current}). Retry the write."
+    )
 
 
 def _short(exc: BaseException) -> str:
