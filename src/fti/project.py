@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -12,17 +14,19 @@ from fti.backends.registry import ROLES, create_backend
 from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
+from fti.features import FeatureGroup, FeatureStore, FeatureView
 from fti.registry.service import ModelRegistry
 from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     import pandas as pd
+    import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore
     from fti.core.lineage import TrainingDataRef
     from fti.core.registry import RegisteredModel
+    from fti.features.expectations import Expectation
+    from fti.features.queries import Query
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.tracking.run import Run
@@ -52,13 +56,17 @@ class Project:
         ...     print(project.root)
     """
 
-    def __init__(self, loaded: LoadedConfig, catalog: CatalogStore, artifact_store: ArtifactStore) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, catalog: CatalogStore, artifact_store: ArtifactStore, offline_store: OfflineStore
+    ) -> None:
         self._loaded = loaded
         self.catalog = catalog
         self.artifact_store = artifact_store
+        self.offline_store = offline_store
         self.artifacts = ArtifactService(artifact_store, catalog)
         self.registry = ModelRegistry(catalog, self.artifacts)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
+        self.features = FeatureStore(catalog, offline_store)
 
     @property
     def name(self) -> str:
@@ -160,13 +168,84 @@ class Project:
         """Lineage from any end: a model version or reference, a run or run id, or a training dataset."""
         return self.registry.lineage_of(target)
 
+    # -- feature store -----------------------------------------------------------------------------
+
+    def create_feature_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        primary_key: Sequence[str],
+        event_time: str,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+        expectations: Sequence[Expectation] | None = None,
+        tags: Mapping[str, str] | None = None,
+        schema: pa.Schema | None = None,
+    ) -> FeatureGroup:
+        """Create a feature group: a versioned table of features keyed by primary key and event time.
+
+        The schema is taken from ``schema`` or from the first insert; later inserts must match it.
+
+        Raises:
+            ValidationError: a name, column or setting is invalid.
+            ConflictError: ``name`` already has ``version``.
+
+        Example:
+            >>> cards = project.create_feature_group(
+            ...     "card_activity", primary_key=["cc_num"], event_time="ts",
+            ...     expectations=[fti.expect.not_null("amount")])  # doctest: +SKIP
+        """
+        return self.features.create_feature_group(
+            name,
+            version,
+            primary_key=primary_key,
+            event_time=event_time,
+            description=description,
+            online=online,
+            ttl=ttl,
+            expectations=expectations,
+            tags=tags,
+            schema=schema,
+        )
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
+        """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        return self.features.get_feature_group(name, version)
+
+    def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
+        """Feature groups whose name, description, features or tags contain ``search`` (all if None)."""
+        return self.features.feature_groups(search)
+
+    def create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """Create a feature view: a point-in-time query over feature groups plus label columns.
+
+        Example:
+            >>> fv = project.create_feature_view(
+            ...     "fraud", query=labels.select(["is_fraud"]).join(cards.select_all()),
+            ...     labels=["is_fraud"])  # doctest: +SKIP
+        """
+        return self.features.create_feature_view(name, version, query=query, labels=labels, description=description)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        return self.features.get_feature_view(name, version)
+
+    def feature_views(self, search: str | None = None) -> list[FeatureView]:
+        """Feature views whose name or description contain ``search`` (all if None)."""
+        return self.features.feature_views(search)
+
     def close(self) -> None:
         """End active runs, write buffered metrics, and close every backend."""
         try:
             self.tracking.close()
         finally:
+            self.offline_store.close()
             self.artifact_store.close()
-        self.catalog.close()
+            self.catalog.close()
 
     def __enter__(self) -> Project:
         return self
@@ -207,10 +286,13 @@ def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None 
         kind, options = loaded.backend("artifact_store")
         artifact_store: ArtifactStore = create_backend("artifact_store", kind, options)
         artifact_store.open()
+        kind, options = loaded.backend("offline_store")
+        offline_store: OfflineStore = create_backend("offline_store", kind, options)
+        offline_store.open()
     except BaseException:
         catalog.close()
         raise
-    return Project(loaded, catalog, artifact_store)
+    return Project(loaded, catalog, artifact_store, offline_store)
 
 
 def open_catalog(loaded: LoadedConfig) -> CatalogStore:

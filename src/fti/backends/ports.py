@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
+from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 from fti.core.records import ArtifactRecord, SchemaState
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.dataset as pads
 
     from fti.core.lineage import TrainingDataLineage
     from fti.core.registry import AliasMove, ModelAlias, ModelVersionRecord, RegisteredModel
@@ -29,9 +31,13 @@ __all__ = [
     "CatalogTransaction",
     "Connectable",
     "Executor",
+    "FeatureGroupRecords",
+    "FeatureViewRecords",
+    "OfflineStore",
     "OnlineStore",
     "RegistryRecords",
     "TrackingRecords",
+    "TrainingDatasetRecords",
 ]
 
 
@@ -79,6 +85,34 @@ class ArtifactStore(Connectable, Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing key is not an error."""
+
+
+class OfflineStore(Connectable, Protocol):
+    """Versioned columnar tables under relative names; one write is one atomic transaction."""
+
+    def write(
+        self,
+        table: str,
+        data: pa.RecordBatchReader,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        version: int | None = None,
+    ) -> int:
+        """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
+
+        If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
+        ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write
+        commits exactly that version or raises ConflictError, so concurrent writers never interleave.
+        """
+
+    def read(self, table: str, version: int | None = None) -> pads.Dataset:
+        """The table at ``version`` (default: latest); NotFoundError for a missing table or version."""
+
+    def version(self, table: str) -> int | None:
+        """The table's latest version, or None if there is no such table."""
+
+    def exists(self, table: str) -> bool:
+        """Whether a table is stored under ``table``."""
 
 
 class ArtifactRecords(Protocol):
@@ -198,6 +232,63 @@ class RegistryRecords(Protocol):
         """Every recorded move of ``name``'s aliases (or of one alias), oldest first."""
 
 
+class FeatureGroupRecords(Protocol):
+    """Catalog records of feature groups and their commits."""
+
+    def add(self, record: FeatureGroupRecord) -> FeatureGroupRecord:
+        """Insert a new feature group version; return it with its assigned id."""
+
+    def find(self, name: str, version: int | None = None) -> FeatureGroupRecord | None:
+        """The group ``name`` at ``version`` (None: the latest version), or None."""
+
+    def find_by_id(self, group_id: int) -> FeatureGroupRecord | None:
+        """The group with catalog id ``group_id``, or None."""
+
+    def set_schema(self, group_id: int, schema: tuple[ColumnSpec, ...]) -> None:
+        """Record the schema taken from the group's first insert."""
+
+    def add_commit(self, record: CommitRecord) -> None:
+        """Record one insert."""
+
+    def set_group_statistics(self, group_id: int, commit: int, statistics: dict[str, Any]) -> None:
+        """Record the statistics of the whole group as of ``commit``."""
+
+    def commits(self, group_id: int) -> list[CommitRecord]:
+        """The group's commits, oldest first."""
+
+    def list(self) -> list[FeatureGroupRecord]:
+        """Every feature group version, by name then version."""
+
+
+class FeatureViewRecords(Protocol):
+    """Catalog records of feature views."""
+
+    def add(self, record: FeatureViewRecord) -> FeatureViewRecord:
+        """Insert a new feature view version; return it with its assigned id."""
+
+    def find(self, name: str, version: int | None = None) -> FeatureViewRecord | None:
+        """The view ``name`` at ``version`` (None: the latest version), or None."""
+
+    def list(self) -> list[FeatureViewRecord]:
+        """Every feature view version, by name then version."""
+
+
+class TrainingDatasetRecords(Protocol):
+    """Catalog records of training datasets and the feature-group commits they read."""
+
+    def add(self, record: TrainingDatasetRecord) -> TrainingDatasetRecord:
+        """Insert a training dataset and its source commits; return it with its assigned id."""
+
+    def next_version(self, feature_view_id: int) -> int:
+        """One more than the view's highest training dataset version (1 for the first)."""
+
+    def find(self, feature_view_id: int, version: int | None = None) -> TrainingDatasetRecord | None:
+        """The view's training dataset ``version`` (None: the latest), or None."""
+
+    def list(self, feature_view_id: int) -> list[TrainingDatasetRecord]:
+        """The view's training datasets, oldest first."""
+
+
 class CatalogTransaction(Protocol):
     """One atomic unit of catalog work; each domain's records hang off it."""
 
@@ -212,6 +303,18 @@ class CatalogTransaction(Protocol):
     @property
     def registry(self) -> RegistryRecords:
         """Model registry records."""
+
+    @property
+    def feature_groups(self) -> FeatureGroupRecords:
+        """Feature group and commit records."""
+
+    @property
+    def feature_views(self) -> FeatureViewRecords:
+        """Feature view records."""
+
+    @property
+    def training_datasets(self) -> TrainingDatasetRecords:
+        """Training dataset records."""
 
 
 class CatalogStore(Connectable, Protocol):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, models, project_commands, runs
+from fti.cli import db, demo, features, models, project_commands, runs
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -28,6 +28,8 @@ app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(features.features_app, name="features")
+app.add_typer(features.views_app, name="views")
 
 
 def _show_version(value: bool) -> None:

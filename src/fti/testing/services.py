@@ -144,24 +144,30 @@ def redis_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
-    """Run moto's S3 API server on loopback; yields its endpoint URL.
+    """Run moto's S3 API server in its own process on loopback; yields its endpoint URL.
 
-    Sets dummy AWS credentials in the environment for the duration of the block.
+    A separate process, not a thread: drivers that block on I/O while holding the GIL (deltalake's
+    Rust object store) would otherwise deadlock against an in-process server. Sets dummy AWS
+    credentials in the environment for the duration of the block.
     """
-    from moto.server import ThreadedMotoServer
+    import sys
 
     saved = {
         name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
     }
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        process.terminate()
+        process.wait(timeout=10)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -20,6 +20,11 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from fti.backends.catalog import schema
 from fti.backends.catalog.repositories.artifacts import SqlArtifactRecords
+from fti.backends.catalog.repositories.features import (
+    SqlFeatureGroupRecords,
+    SqlFeatureViewRecords,
+    SqlTrainingDatasetRecords,
+)
 from fti.backends.catalog.repositories.registry import SqlRegistryRecords
 from fti.backends.catalog.repositories.tracking import SqlTrackingRecords
 from fti.backends.settings import parse_backend_config
@@ -27,7 +32,14 @@ from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import BackendError, CatalogSchemaError, MissingExtraError
 
 if TYPE_CHECKING:
-    from fti.backends.ports import ArtifactRecords, RegistryRecords, TrackingRecords
+    from fti.backends.ports import (
+        ArtifactRecords,
+        FeatureGroupRecords,
+        FeatureViewRecords,
+        RegistryRecords,
+        TrackingRecords,
+        TrainingDatasetRecords,
+    )
 
 __all__ = ["SqlCatalogConfig", "SqlCatalogStore", "SqlCatalogTransaction"]
 
@@ -64,6 +76,21 @@ class SqlCatalogTransaction:
     def registry(self) -> RegistryRecords:
         """Model registry records."""
         return SqlRegistryRecords(self._connection)
+
+    @property
+    def feature_groups(self) -> FeatureGroupRecords:
+        """Feature group and commit records."""
+        return SqlFeatureGroupRecords(self._connection)
+
+    @property
+    def feature_views(self) -> FeatureViewRecords:
+        """Feature view records."""
+        return SqlFeatureViewRecords(self._connection)
+
+    @property
+    def training_datasets(self) -> TrainingDatasetRecords:
+        """Training dataset records."""
+        return SqlTrainingDatasetRecords(self._connection)
 
 
 class SqlCatalogStore:

@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from fti.backends.catalog.schema.artifacts import artifacts
 from fti.backends.catalog.schema.base import metadata
+from fti.backends.catalog.schema.features import (
+    feature_group_commits,
+    feature_groups,
+    feature_views,
+    training_dataset_sources,
+    training_datasets,
+)
 from fti.backends.catalog.schema.registry import (
     model_alias_history,
     model_aliases,
@@ -29,6 +36,9 @@ from fti.backends.catalog.schema.tracking import (
 __all__ = [
     "artifacts",
     "experiments",
+    "feature_group_commits",
+    "feature_groups",
+    "feature_views",
     "metadata",
     "model_alias_history",
     "model_aliases",
@@ -43,4 +53,6 @@ __all__ = [
     "run_tags",
     "run_training_data",
     "runs",
+    "training_dataset_sources",
+    "training_datasets",
 ]

@@ -1,0 +1,144 @@
+"""``fti features`` and ``fti views``: feature groups and feature views in the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from fti.cli.console import out
+from fti.errors import ValidationError
+from fti.project import connect
+
+__all__ = ["features_app", "parse_ref", "views_app"]
+
+features_app = typer.Typer(help="List and inspect feature groups.", no_args_is_help=True)
+views_app = typer.Typer(help="List and inspect feature views.", no_args_is_help=True)
+
+ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
+SearchOption = Annotated[
+    str | None, typer.Option("--search", "-s", help="Only those whose name, description, features or tags match.")
+]
+RefArgument = Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default: the latest version).")]
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """Split ``name[:version]``; the version must be a whole number."""
+    name, sep, version = ref.partition(":")
+    if not sep:
+        return name, None
+    if not version.isdigit():
+        raise ValidationError(f"Invalid reference {ref!r}: use NAME or NAME:VERSION, e.g. card_activity:2.")
+    return name, int(version)
+
+
+@features_app.command("list")
+def list_features(project: ProjectOption = Path(), search: SearchOption = None) -> None:
+    """List feature groups with their keys, features and number of commits."""
+    with connect(project) as opened:
+        table = Table("name", "version", "primary key", "event time", "features", "commits", "description")
+        for group in opened.feature_groups(search):
+            table.add_row(
+                group.name,
+                str(group.version),
+                ", ".join(group.primary_key),
+                group.event_time,
+                ", ".join(group.features),
+                str(len(group.commits())),
+                escape(group.description),
+            )
+        out.print(table)
+
+
+@features_app.command("show")
+def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> None:
+    """Show a feature group's schema, commits and the statistics of its latest commit."""
+    name, version = parse_ref(ref)
+    with connect(project) as opened:
+        group = opened.get_feature_group(name, version)
+        ttl = str(group.ttl) if group.ttl is not None else "none"
+        out.print(f"[bold]Feature group[/] {group.name} v{group.version}  {escape(group.description)}")
+        out.print(f"primary key: {', '.join(group.primary_key)}; event time: {group.event_time}; ttl: {ttl}")
+        if group.tags:
+            out.print(escape("tags: " + ", ".join(f"{key}={value}" for key, value in group.tags.items())))
+        for expectation in group.expectations:
+            out.print(escape(f"expects {expectation.describe()}"))
+        schema = Table("column", "type", title="Schema", title_justify="left")
+        for column, arrow_type in group.schema or []:
+            schema.add_row(column, escape(arrow_type))
+        out.print(schema)
+        commits = group.commits()
+        history = Table("commit", "time", "rows inserted", "rows replaced", title="Commits", title_justify="left")
+        for commit in commits:
+            history.add_row(
+                str(commit.commit),
+                commit.committed_at.isoformat(),
+                str(commit.rows_inserted),
+                str(commit.rows_replaced),
+            )
+        out.print(history)
+        if commits:
+            latest = commits[-1].commit
+            out.print(_statistics_table(commits[-1].statistics, f"Statistics of the rows commit {latest} wrote"))
+            whole = group.statistics(scope="feature_group")
+            out.print(_statistics_table(whole, f"Statistics of the feature group at commit {latest}"))
+
+
+def _statistics_table(statistics: dict[str, Any], title: str) -> Table:
+    table = Table("column", "count", "nulls", "min", "max", "mean", "distinct", title=title, title_justify="left")
+    for column, stats in statistics.get("columns", {}).items():
+        table.add_row(
+            column,
+            *(_cell(stats.get(key)) for key in ("count", "nulls", "min", "max", "mean", "distinct")),
+        )
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else escape(str(value))
+
+
+@views_app.command("list")
+def list_views(project: ProjectOption = Path(), search: SearchOption = None) -> None:
+    """List feature views with the groups they join and their labels."""
+    with connect(project) as opened:
+        table = Table("name", "version", "feature groups", "labels", "description")
+        for view in opened.feature_views(search):
+            groups = ", ".join(f"{part.group.name}:{part.group.version}" for part in view.query.parts)
+            table.add_row(view.name, str(view.version), groups, ", ".join(view.labels), escape(view.description))
+        out.print(table)
+
+
+@views_app.command("show")
+def show_view(ref: RefArgument, project: ProjectOption = Path()) -> None:
+    """Show a feature view's query, labels and training datasets."""
+    name, version = parse_ref(ref)
+    with connect(project) as opened:
+        view = opened.get_feature_view(name, version)
+        out.print(f"[bold]Feature view[/] {view.name} v{view.version}  {escape(view.description)}")
+        out.print(f"labels: {', '.join(view.labels) or 'none'}")
+        query = Table("feature group", "features", "joined on", "prefix", title="Query", title_justify="left")
+        for part in view.query.parts:
+            query.add_row(
+                f"{part.group.name}:{part.group.version}", ", ".join(part.features), ", ".join(part.on), part.prefix
+            )
+        out.print(query)
+        datasets = Table(
+            "version", "rows", "split", "sources", "created", title="Training datasets", title_justify="left"
+        )
+        for dataset in view.training_datasets():
+            split = ", ".join(f"{key} {value:g}" for key, value in (dataset.record.split or {}).items()) or "none"
+            sources = ", ".join(f"{key}@{commit}" for key, commit in dataset.sources.items())
+            datasets.add_row(
+                str(dataset.version),
+                str(dataset.statistics.get("rows", "")),
+                f"{split} ({dataset.record.split_by})",
+                sources,
+                dataset.record.created_at.isoformat(timespec="seconds"),
+            )
+        out.print(datasets)

@@ -1,0 +1,12 @@
+"""The offline feature store: feature groups, expectations, statistics, time travel, point-in-time
+feature views and training datasets. Reached through :class:`fti.Project`."""
+
+from __future__ import annotations
+
+from fti.features.groups import FeatureGroup, InsertResult
+from fti.features.queries import Query
+from fti.features.store import FeatureStore
+from fti.features.training import TrainingDataset
+from fti.features.views import FeatureView
+
+__all__ = ["FeatureGroup", "FeatureStore", "FeatureView", "InsertResult", "Query", "TrainingDataset"]

@@ -1,0 +1,307 @@
+"""Feature groups: versioned tables of features keyed by primary key and event time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from fti.core.features import CommitRecord, FeatureGroupRecord
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
+from fti.features.expectations import Expectation, expectation_from_json
+from fti.features.ingest import InsertStream, source_batches
+from fti.features.schema import plan_schema, schema_from_specs
+from fti.features.statistics import compute_statistics, quote
+from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.time_travel import AsOf, describe_group, snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fti.features.queries import Query
+
+__all__ = ["FeatureGroup", "InsertResult"]
+
+#: statistics of a large commit spill to disk rather than grow the inserting process
+_MEASURE_MEMORY = "256MB"
+
+
+@dataclass(frozen=True, slots=True)
+class InsertResult:
+    """What one insert did: its commit number and how many rows it added or replaced."""
+
+    commit: int
+    rows_inserted: int
+    rows_replaced: int
+    committed_at: datetime
+
+
+class FeatureGroup:
+    """A versioned table of features with a primary key and an event-time column.
+
+    Get one from :meth:`fti.Project.create_feature_group` or :meth:`fti.Project.get_feature_group`.
+
+    Example:
+        >>> cards = project.get_feature_group("card_activity")  # doctest: +SKIP
+        >>> cards.insert(df)  # doctest: +SKIP
+        >>> cards.read(as_of=0)  # doctest: +SKIP
+    """
+
+    def __init__(self, stores: FeatureStores, record: FeatureGroupRecord) -> None:
+        self._stores = stores
+        self._record = record
+
+    # -- description -------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> FeatureGroupRecord:
+        """The catalog record as last loaded."""
+        return self._record
+
+    @property
+    def name(self) -> str:
+        """The group's name."""
+        return self._record.name
+
+    @property
+    def version(self) -> int:
+        """The group's version."""
+        return self._record.version
+
+    @property
+    def description(self) -> str:
+        """What the group holds."""
+        return self._record.description
+
+    @property
+    def primary_key(self) -> list[str]:
+        """The primary-key columns."""
+        return list(self._record.primary_key)
+
+    @property
+    def event_time(self) -> str:
+        """The event-time column."""
+        return self._record.event_time
+
+    @property
+    def online(self) -> bool:
+        """Whether the group is also served from the online store."""
+        return self._record.is_online
+
+    @property
+    def ttl(self) -> timedelta | None:
+        """How long a row stays valid in point-in-time joins (None: forever)."""
+        seconds = self._record.ttl_seconds
+        return None if seconds is None else timedelta(seconds=seconds)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Free-form labels."""
+        return dict(self._record.tags)
+
+    @property
+    def expectations(self) -> list[Expectation]:
+        """The checks every insert must pass."""
+        return [expectation_from_json(item) for item in self._record.expectations]
+
+    @property
+    def schema(self) -> list[tuple[str, str]] | None:
+        """The columns and their Arrow types as text, or None before the first insert."""
+        if self._record.schema is None:
+            return None
+        return [(spec.name, spec.type) for spec in self._record.schema]
+
+    @property
+    def features(self) -> list[str]:
+        """The columns that are neither primary key nor event time."""
+        keys = {*self._record.primary_key, self._record.event_time}
+        return [spec.name for spec in self._record.schema or () if spec.name not in keys]
+
+    def __repr__(self) -> str:
+        return f"FeatureGroup(name={self.name!r}, version={self.version})"
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def insert(self, data: Any) -> InsertResult:
+        """Insert rows as one atomic commit; rows with an existing (primary key, event time) replace it.
+
+        Args:
+            data: a pandas or Polars DataFrame, a pyarrow Table or RecordBatch, a RecordBatchReader or an
+                iterable of RecordBatches (streamed; it is never loaded whole).
+
+        Raises:
+            ValidationError: the schema does not match, a key or event time is null, or an expectation
+                failed. Nothing is written.
+        """
+        record, commits = self._reload()
+        what = f"Insert into {describe_group(record)}"
+        source_schema, batches = source_batches(data, what)
+        plan = plan_schema(what, source_schema, record.schema, record.primary_key, record.event_time)
+        for expectation in self.expectations:
+            if expectation.column is not None and expectation.column not in plan.target.names:
+                raise ValidationError(
+                    f"{what}: expectation {expectation.describe()} names column '{expectation.column}', which the "
+                    f"feature group does not have ({', '.join(plan.target.names)}); create a new version without it."
+                )
+        offline = self._stores.offline
+        latest = offline.version(record.table)
+        commit = 0 if latest is None else latest + 1
+        stream = InsertStream(
+            what=what,
+            plan=plan,
+            keys=(*record.primary_key, record.event_time),
+            commit=commit,
+            expectations=self.expectations,
+        )
+        try:
+            offline.write(record.table, stream.reader(batches), version=commit)
+        except BackendError:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
+        except ConflictError as exc:
+            raise ConflictError(
+                f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
+            ) from exc
+        statistics, replaced = self._measure(record, commits, commit, plan.target)
+        committed = CommitRecord(
+            feature_group_id=record.id,
+            commit=commit,
+            committed_at=datetime.now(UTC),
+            rows_inserted=stream.rows - replaced,
+            rows_replaced=replaced,
+            statistics=statistics,
+        )
+        with self._stores.catalog.transaction() as tx:
+            if record.schema is None:
+                tx.feature_groups.set_schema(record.id, plan.specs)
+            tx.feature_groups.add_commit(committed)
+        self._reload()
+        return InsertResult(commit, committed.rows_inserted, replaced, committed.committed_at)
+
+    def _measure(
+        self, record: FeatureGroupRecord, commits: list[CommitRecord], commit: int, schema: pa.Schema
+    ) -> tuple[dict[str, Any], int]:
+        keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
+        connection = query_engine(memory_limit=_MEASURE_MEMORY)
+        try:
+            register_dataset(connection, "written", self._stores.offline.read(record.table, version=commit))
+            new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
+            statistics = compute_statistics(connection, new_rows, schema)
+            distinct = _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
+            statistics["duplicate_keys"] = statistics["rows"] - distinct
+            replaced = 0
+            if commits:
+                visible = ", ".join(str(item.commit) for item in commits)
+                replaced = _scalar(
+                    connection,
+                    f"SELECT count(*) FROM {new_rows} AS n SEMI JOIN "
+                    f"(SELECT {keys} FROM written WHERE _fti_commit IN ({visible})) AS o USING ({keys})",
+                )
+        finally:
+            connection.close()
+        return statistics, replaced
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def read(self, as_of: AsOf = None) -> pd.DataFrame:
+        """The group's rows (one per primary key and event time), ordered by event time then key.
+
+        Args:
+            as_of: a commit number, a timestamp (the last commit at or before it), or None for now.
+        """
+        view = snapshot(*self._reload(), as_of)
+        connection = query_engine()
+        try:
+            source = view.register(connection, self._stores.offline, "group_rows")
+            order = ", ".join(quote(name) for name in (self._record.event_time, *self._record.primary_key))
+            table = connection.sql(f"SELECT * FROM {source} ORDER BY {order}").to_arrow_table()
+        finally:
+            connection.close()
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
+    def commits(self) -> list[CommitRecord]:
+        """Every commit, oldest first, with its time, row counts and statistics."""
+        return self._reload()[1]
+
+    def statistics(
+        self, commit: int | None = None, *, scope: Literal["commit", "feature_group"] = "commit"
+    ) -> dict[str, Any]:
+        """Statistics of the rows one commit wrote, or of the whole group as of that commit.
+
+        Args:
+            commit: the commit (default: the latest).
+            scope: ``"commit"`` for the rows the commit wrote (computed at insert), ``"feature_group"``
+                for all the group's rows as of the commit (computed on first request, then kept in the
+                catalog).
+
+        Raises:
+            NotFoundError: the group has no commits yet, or no such commit.
+        """
+        if scope not in ("commit", "feature_group"):
+            raise ValidationError(f"scope must be 'commit' or 'feature_group', got {scope!r}.")
+        commits = self._reload()[1]
+        if not commits:
+            raise NotFoundError(f"{describe_group(self._record).capitalize()} has no commits yet: insert data first.")
+        chosen = commits[-1] if commit is None else next((c for c in commits if c.commit == commit), None)
+        if chosen is None:
+            numbers = ", ".join(str(item.commit) for item in commits)
+            raise NotFoundError(
+                f"{describe_group(self._record).capitalize()} has no commit {commit}; its commits are: {numbers}."
+            )
+        if scope == "commit":
+            return chosen.statistics
+        if chosen.group_statistics is not None:
+            return chosen.group_statistics
+        return self._group_statistics(commits, chosen.commit)
+
+    def _group_statistics(self, commits: list[CommitRecord], commit: int) -> dict[str, Any]:
+        view = snapshot(self._record, commits, commit)
+        schema = schema_from_specs(self._record.schema or ())
+        connection = query_engine(memory_limit=_MEASURE_MEMORY)
+        try:
+            source = view.register(connection, self._stores.offline, "group_rows")
+            if schema is None:
+                schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+            statistics = compute_statistics(connection, source, schema)
+        finally:
+            connection.close()
+        with self._stores.catalog.transaction() as tx:
+            tx.feature_groups.set_group_statistics(self._record.id, commit, statistics)
+        return statistics
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def select(self, features: list[str]) -> Query:
+        """A query of these features (keys and event time are always included)."""
+        from fti.features.queries import Query
+
+        return Query.of(self, features)
+
+    def select_all(self) -> Query:
+        """A query of every feature of the group."""
+        return self.select(self.features)
+
+    def select_except(self, features: list[str]) -> Query:
+        """A query of every feature but these."""
+        from fti.features.queries import check_features
+
+        check_features(self, features)
+        return self.select([name for name in self.features if name not in set(features)])
+
+    def _reload(self) -> tuple[FeatureGroupRecord, list[CommitRecord]]:
+        with self._stores.catalog.transaction() as tx:
+            record = tx.feature_groups.find_by_id(self._record.id)
+            if record is None:
+                raise NotFoundError(f"{describe_group(self._record).capitalize()} no longer exists.")
+            commits = tx.feature_groups.commits(record.id)
+        self._record = record
+        return record, commits
+
+
+def _scalar(connection: Any, sql: str) -> int:
+    rows = connection.sql(sql).fetchall()
+    return int(rows[0][0]) if rows else 0

@@ -1,0 +1,217 @@
+"""The feature store service: creating and finding feature groups and feature views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fti.core.features import FeatureGroupRecord, FeatureViewRecord
+from fti.core.naming import validate_identifier
+from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.features.expectations import Expectation
+from fti.features.groups import FeatureGroup
+from fti.features.queries import Query, QueryPart
+from fti.features.schema import plan_schema
+from fti.features.stores import FeatureStores
+from fti.features.views import FeatureView
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore
+
+__all__ = ["FeatureStore"]
+
+
+def _check_version(version: Any, what: str) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError(f"Invalid {what} version {version!r}: use a whole number from 1 up.")
+    return version
+
+
+class FeatureStore:
+    """Feature groups and feature views of one project (``project.features``)."""
+
+    def __init__(self, catalog: CatalogStore, offline: OfflineStore) -> None:
+        self._stores = FeatureStores(catalog, offline)
+
+    # -- feature groups ----------------------------------------------------------------------------
+
+    def create_feature_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        primary_key: Sequence[str],
+        event_time: str,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+        expectations: Sequence[Expectation] | None = None,
+        tags: Mapping[str, str] | None = None,
+        schema: pa.Schema | None = None,
+    ) -> FeatureGroup:
+        """Create a feature group version (see :meth:`fti.Project.create_feature_group`)."""
+        validate_identifier(name, "feature group name")
+        _check_version(version, f"feature group '{name}'")
+        keys = self._check_keys(name, primary_key, event_time)
+        if ttl is not None and (not isinstance(ttl, timedelta) or ttl <= timedelta(0)):
+            raise ValidationError(f"Feature group '{name}': ttl must be a positive timedelta, got {ttl!r}.")
+        checks = list(expectations or [])
+        if any(not isinstance(item, Expectation) for item in checks):
+            raise ValidationError(
+                f"Feature group '{name}': expectations must be built with fti.expect, e.g. fti.expect.not_null('x')."
+            )
+        specs = None
+        if schema is not None:
+            what = f"Schema of feature group '{name}' v{version}"
+            specs = plan_schema(what, schema, None, keys, event_time).specs
+        record = FeatureGroupRecord(
+            id=0,
+            name=name,
+            version=version,
+            description=str(description),
+            primary_key=keys,
+            event_time=event_time,
+            is_online=bool(online),
+            ttl_seconds=None if ttl is None else ttl.total_seconds(),
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            schema=specs,
+            expectations=tuple(item.to_json() for item in checks),
+            created_at=datetime.now(UTC),
+        )
+        with self._stores.catalog.transaction() as tx:
+            if tx.feature_groups.find(name, version) is not None:
+                raise ConflictError(
+                    f"Feature group '{name}' v{version} already exists: get it with get_feature_group('{name}', "
+                    f"version={version}) or create version {version + 1}."
+                )
+            record = tx.feature_groups.add(record)
+        return FeatureGroup(self._stores, record)
+
+    @staticmethod
+    def _check_keys(name: str, primary_key: Sequence[str], event_time: str) -> tuple[str, ...]:
+        if isinstance(primary_key, str) or not primary_key:
+            raise ValidationError(
+                f"Feature group '{name}': primary_key must be a non-empty list of column names, e.g. ['cc_num']."
+            )
+        keys = tuple(validate_identifier(column, "primary key column") for column in primary_key)
+        validate_identifier(event_time, "event time column")
+        if event_time in keys or len(set(keys)) != len(keys):
+            raise ValidationError(
+                f"Feature group '{name}': primary key {list(keys)} must have distinct columns and must not "
+                f"include the event time '{event_time}'."
+            )
+        return keys
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
+        """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        validate_identifier(name, "feature group name")
+        with self._stores.catalog.transaction() as tx:
+            record = tx.feature_groups.find(name, version)
+            if record is None:
+                raise NotFoundError(
+                    _missing("Feature group", name, version, [r.name for r in tx.feature_groups.list()])
+                )
+        return FeatureGroup(self._stores, record)
+
+    def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
+        """Every feature group version, or those whose name, description, features or tags contain ``search``."""
+        with self._stores.catalog.transaction() as tx:
+            records = tx.feature_groups.list()
+        needle = (search or "").lower()
+        found = [record for record in records if not needle or needle in _searchable(record)]
+        return [FeatureGroup(self._stores, record) for record in found]
+
+    # -- feature views -----------------------------------------------------------------------------
+
+    def create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """Create a feature view version (see :meth:`fti.Project.create_feature_view`)."""
+        validate_identifier(name, "feature view name")
+        _check_version(version, f"feature view '{name}'")
+        if not isinstance(query, Query):
+            raise ValidationError(
+                f"Feature view '{name}': query must be built from feature groups, e.g. labels.select(['y'])."
+            )
+        label_names = list(labels or [])
+        spine = query.spine
+        features = query.columns()[len(spine.primary_key) + 1 :]
+        unknown = [label for label in label_names if label not in features]
+        if unknown:
+            raise ValidationError(
+                f"Feature view '{name}': label {', '.join(map(repr, unknown))} is not a feature of the query; "
+                f"choose among {', '.join(features)}."
+            )
+        record = FeatureViewRecord(
+            id=0,
+            name=name,
+            version=version,
+            description=str(description),
+            query=query.to_json(),
+            labels=tuple(label_names),
+            created_at=datetime.now(UTC),
+        )
+        with self._stores.catalog.transaction() as tx:
+            if tx.feature_views.find(name, version) is not None:
+                raise ConflictError(
+                    f"Feature view '{name}' v{version} already exists: get it with get_feature_view('{name}', "
+                    f"version={version}) or create version {version + 1}."
+                )
+            record = tx.feature_views.add(record)
+        return FeatureView(self._stores, record, query)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        validate_identifier(name, "feature view name")
+        with self._stores.catalog.transaction() as tx:
+            record = tx.feature_views.find(name, version)
+            if record is None:
+                known = [item.name for item in tx.feature_views.list()]
+                raise NotFoundError(_missing("Feature view", name, version, known))
+            query = self._load_query(tx, record)
+        return FeatureView(self._stores, record, query)
+
+    def feature_views(self, search: str | None = None) -> list[FeatureView]:
+        """Every feature view version, or those whose name or description contain ``search``."""
+        needle = (search or "").lower()
+        with self._stores.catalog.transaction() as tx:
+            records = [
+                record
+                for record in tx.feature_views.list()
+                if not needle or needle in f"{record.name} {record.description}".lower()
+            ]
+            return [FeatureView(self._stores, record, self._load_query(tx, record)) for record in records]
+
+    def _load_query(self, tx: CatalogTransaction, record: FeatureViewRecord) -> Query:
+        parts = []
+        for item in record.query["parts"]:
+            group = tx.feature_groups.find(str(item["group"]), int(item["version"]))
+            if group is None:
+                raise NotFoundError(
+                    f"Feature view '{record.name}' v{record.version} reads feature group '{item['group']}' "
+                    f"v{item['version']}, which no longer exists."
+                )
+            parts.append(
+                QueryPart(
+                    FeatureGroup(self._stores, group),
+                    tuple(item["features"]),
+                    tuple(item["on"]),
+                    str(item["prefix"]),
+                )
+            )
+        return Query(tuple(parts))
+
+
+def _searchable(record: FeatureGroupRecord) -> str:
+    features = " ".join(spec.name for spec in record.schema or ())
+    tags = " ".join(f"{key} {value}" for key, value in record.tags.items())
+    return f"{record.name} {record.description} {features} {tags}".lower()
+
+
+def _missing(what: str, name: str, version: int | None, known: list[str]) -> str:
+    which = f"'{name}'" if version is None else f"'{name}' v{version}"
+    names = ", ".join(sorted(set(known))) or "none yet"
+    return f"{what} {which} does not exist; known: {names}."

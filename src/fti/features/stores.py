@@ -1,0 +1,65 @@
+"""The two stores the feature store works on, and the DuckDB sessions that query them."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+if TYPE_CHECKING:
+    from fti.backends.ports import CatalogStore, OfflineStore
+
+__all__ = ["FeatureStores", "query_engine", "register_dataset"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureStores:
+    """The catalog (metadata) and the offline store (rows) behind feature groups and views."""
+
+    catalog: CatalogStore
+    offline: OfflineStore
+
+
+def query_engine(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB session; times compare and print in UTC.
+
+    With ``memory_limit`` (e.g. ``"256MB"``) large aggregations spill to the temporary folder instead.
+    """
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    if memory_limit is not None:
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
+        spill = Path(tempfile.gettempdir()) / "fti-duckdb"
+        connection.execute(f"SET temp_directory = '{spill}'")
+    # Arrow scans carry no row-count estimate; without this DuckDB may plan an ASOF join as a nested loop.
+    connection.execute("SET asof_loop_join_threshold = 0")
+    return connection
+
+
+def register_dataset(connection: duckdb.DuckDBPyConnection, name: str, dataset: pads.Dataset) -> None:
+    """Make ``dataset`` queryable as ``name``.
+
+    Local Parquet files are read by DuckDB itself, which streams them within its memory limit and
+    plans joins with their row counts; other datasets are scanned through Arrow.
+    """
+    files = _local_files(dataset)
+    if not files:
+        connection.register(name, dataset)
+        return
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+
+
+def _local_files(dataset: pads.Dataset) -> list[str]:
+    filesystem = getattr(dataset, "filesystem", None)
+    if isinstance(filesystem, pafs.SubTreeFileSystem) and isinstance(filesystem.base_fs, pafs.LocalFileSystem):
+        base = filesystem.base_path.rstrip("/")
+        return [f"{base}/{path.lstrip('/')}" for path in dataset.files]
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return list(dataset.files)
+    return []

@@ -1,0 +1,251 @@
+"""Feature views: a versioned query plus labels, read point-in-time correctly for training and batch scoring."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from fti.core.features import FeatureViewRecord
+from fti.errors import NotFoundError, ValidationError
+from fti.features.point_in_time import JoinedGroup, point_in_time_sql
+from fti.features.statistics import quote
+from fti.features.stores import FeatureStores, query_engine
+from fti.features.time_travel import Snapshot, snapshot
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from fti.features.queries import Query
+    from fti.features.training import TrainingDataset
+
+__all__ = ["FeatureView", "time_literal"]
+
+
+def time_literal(moment: datetime) -> str:
+    """A SQL timestamp literal in UTC for a datetime we were given (naive means UTC)."""
+    if not isinstance(moment, datetime):
+        raise ValidationError(f"Expected a datetime for start/end, got {type(moment).__name__}.")
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"TIMESTAMP '{utc.replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
+class FeatureView:
+    """A versioned selection of features (a point-in-time query) plus labels.
+
+    Example:
+        >>> fv = project.create_feature_view("fraud", query=labels.select(["is_fraud"]).join(cards.select_all()),
+        ...                                  labels=["is_fraud"])  # doctest: +SKIP
+        >>> fv.get_batch_data()  # doctest: +SKIP
+    """
+
+    def __init__(self, stores: FeatureStores, record: FeatureViewRecord, query: Query) -> None:
+        self._stores = stores
+        self._record = record
+        self.query = query
+
+    @property
+    def record(self) -> FeatureViewRecord:
+        """The catalog record."""
+        return self._record
+
+    @property
+    def name(self) -> str:
+        """The view's name."""
+        return self._record.name
+
+    @property
+    def version(self) -> int:
+        """The view's version."""
+        return self._record.version
+
+    @property
+    def description(self) -> str:
+        """What the view is for."""
+        return self._record.description
+
+    @property
+    def labels(self) -> list[str]:
+        """The label columns (the training targets)."""
+        return list(self._record.labels)
+
+    def __repr__(self) -> str:
+        return f"FeatureView(name={self.name!r}, version={self.version})"
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def get_batch_data(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+        """The joined rows of the spine whose event time is in ``[start, end)``, ordered by event time and key."""
+        frame: pd.DataFrame = self.batch_table(self.latest_snapshots(), start, end).to_pandas()
+        return frame
+
+    def get_training_data(self, spine: Any) -> pd.DataFrame:
+        """Join the view's features onto ``spine``: a DataFrame of keys, event times and (usually) labels.
+
+        The result has the spine's rows in the spine's order, its columns, and each feature of the view
+        not already in it, as of each row's event time.
+        """
+        frame: pd.DataFrame = self._spine_table(spine, self.latest_snapshots()).to_pandas()
+        return frame
+
+    # -- training datasets -------------------------------------------------------------------------
+
+    def create_training_data(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        split: dict[str, float] | None = None,
+        split_by: str = "time",
+        seed: int | None = None,
+        description: str = "",
+    ) -> TrainingDataset:
+        """Materialize a new training dataset version from the spine rows in ``[start, end)``.
+
+        Args:
+            split: fractions per split, e.g. ``{"train": 0.7, "validation": 0.15, "test": 0.15}``.
+            split_by: ``"time"`` (no validation/test row older than a training row) or ``"random"``.
+            seed: for a random split (default: a random seed, recorded so the dataset can be rebuilt).
+        """
+        from fti.features.training import create_training_dataset
+
+        return create_training_dataset(
+            self, start=start, end=end, split=split, split_by=split_by, seed=seed, description=description
+        )
+
+    def get_training_dataset(self, version: int | None = None) -> TrainingDataset:
+        """A training dataset of this view (default: the latest)."""
+        from fti.features.training import TrainingDataset
+
+        with self._stores.catalog.transaction() as tx:
+            record = tx.training_datasets.find(self._record.id, version)
+        if record is None:
+            which = "any training dataset" if version is None else f"training dataset version {version}"
+            raise NotFoundError(
+                f"Feature view '{self.name}' v{self.version} has no {which}: create one with create_training_data()."
+            )
+        return TrainingDataset(self._stores, self, record)
+
+    def training_datasets(self) -> list[TrainingDataset]:
+        """Every training dataset of this view, oldest first."""
+        from fti.features.training import TrainingDataset
+
+        with self._stores.catalog.transaction() as tx:
+            records = tx.training_datasets.list(self._record.id)
+        return [TrainingDataset(self._stores, self, record) for record in records]
+
+    # -- the join ----------------------------------------------------------------------------------
+
+    def latest_snapshots(self) -> dict[int, Snapshot]:
+        """Every group of the query at its latest commit, by catalog id."""
+        return self.snapshots_at({})
+
+    def snapshots_at(self, commits: dict[int, int]) -> dict[int, Snapshot]:
+        """Every group of the query at the given commits (by group id; missing ones at their latest)."""
+        result = {}
+        with self._stores.catalog.transaction() as tx:
+            for part in self.query.parts:
+                record = part.group.record
+                if record.id in result:
+                    continue
+                fresh = tx.feature_groups.find_by_id(record.id) or record
+                history = tx.feature_groups.commits(record.id)
+                result[record.id] = snapshot(fresh, history, commits.get(record.id))
+        return result
+
+    def batch_table(self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None) -> pa.Table:
+        """The point-in-time join over the spine group's rows in ``[start, end)`` as an Arrow table."""
+        spine = self.query.parts[0]
+        record = snapshots[spine.group.record.id].record
+        connection = query_engine()
+        try:
+            source = snapshots[record.id].register(connection, self._stores.offline, "g0")
+            conditions = []
+            if start is not None:
+                conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
+            if end is not None:
+                conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            columns = [*record.primary_key, record.event_time, *spine.features]
+            joins = self._joins(connection, snapshots, start=1)
+            sql = point_in_time_sql(
+                f"(SELECT * FROM {source}{where})",
+                record.event_time,
+                columns,
+                joins,
+                [record.event_time, *record.primary_key],
+            )
+            return connection.sql(sql).to_arrow_table()
+        finally:
+            connection.close()
+
+    def _spine_table(self, spine: Any, snapshots: dict[int, Snapshot]) -> pa.Table:
+        table = _as_table(spine)
+        first = self.query.parts[0]
+        record = first.group.record
+        needed = [record.event_time, *(name for part in self.query.parts[1:] for name in part.on)]
+        missing_spine = [name for name in first.features if name not in table.column_names]
+        if missing_spine:
+            needed += list(record.primary_key)
+        absent = [name for name in dict.fromkeys(needed) if name not in table.column_names]
+        if absent:
+            raise ValidationError(
+                f"The spine for feature view '{self.name}' v{self.version} has no column "
+                f"{', '.join(repr(n) for n in absent)}; it needs the event time '{record.event_time}' and the "
+                "join keys of every feature group."
+            )
+        order = pa.array(range(table.num_rows), pa.int64())
+        table = table.append_column("_fti_spine_row", order)
+        connection = query_engine()
+        try:
+            connection.register("spine_rows", table)
+            joins = self._joins(connection, snapshots, start=1)
+            if missing_spine:
+                source = snapshots[record.id].register(connection, self._stores.offline, "g0")
+                joins.insert(
+                    0,
+                    JoinedGroup(
+                        source=source,
+                        on=tuple((name, name) for name in record.primary_key),
+                        event_time=record.event_time,
+                        ttl_seconds=record.ttl_seconds,
+                        features=tuple((name, name) for name in missing_spine),
+                    ),
+                )
+            columns = [name for name in table.column_names if name != "_fti_spine_row"]
+            sql = point_in_time_sql("spine_rows", record.event_time, columns, joins, ["_fti_spine_row"])
+            return connection.sql(sql).to_arrow_table()
+        finally:
+            connection.close()
+
+    def _joins(
+        self, connection: duckdb.DuckDBPyConnection, snapshots: dict[int, Snapshot], start: int
+    ) -> list[JoinedGroup]:
+        joins = []
+        for i, part in enumerate(self.query.parts[start:], start=start):
+            view = snapshots[part.group.record.id]
+            record = view.record
+            joins.append(
+                JoinedGroup(
+                    source=view.register(connection, self._stores.offline, f"g{i}"),
+                    on=tuple(zip(part.on, record.primary_key, strict=True)),
+                    event_time=record.event_time,
+                    ttl_seconds=record.ttl_seconds,
+                    features=tuple((name, part.prefix + name) for name in part.features),
+                )
+            )
+        return joins
+
+
+def _as_table(data: Any) -> pa.Table:
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module.startswith("polars"):
+        return data.to_arrow()
+    if isinstance(data, pa.Table):
+        return data
+    raise ValidationError(
+        f"A spine must be a pandas or Polars DataFrame or a pyarrow Table, got {type(data).__name__}."
+    )

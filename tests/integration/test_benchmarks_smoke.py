@@ -1,0 +1,33 @@
+"""The benchmarks run end to end at their small size (no timing is asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
+        (["insert_stream.py", "--quick"], "peak RSS MiB"),
+    ],
+)
+def test_benchmark_runs_quick(script: list[str], expected: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script[0]), *script[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
