@@ -110,7 +110,7 @@ class MicroBatcher:
         else:
             frames = pd.concat([pending.frame for pending in batch], ignore_index=True)
         try:
-            predictions = np.asarray(self.model.predict(frames))
+            predictions = np.ascontiguousarray(self.model.predict(frames))
         except Exception as exc:  # handed to every waiting request, which renders it at the HTTP edge
             for pending in batch:
                 if not pending.future.done():

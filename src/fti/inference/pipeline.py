@@ -135,7 +135,7 @@ class Predictor:
         ordered = _in_schema_order(model, frame) if self._batching.enabled else None
         if ordered is None:
             # Unbatched, or wrong columns: the frame goes alone, so its error reaches only its own request.
-            return np.asarray(model.predict(frame))
+            return np.ascontiguousarray(model.predict(frame))
         frame = ordered
         key = (model.name, model.version)
         batcher = self._batchers.get(key)
