@@ -69,9 +69,13 @@ class Predictor:
         assignment = loaded.router.assign(keys, len(frame))
         variants = np.unique(assignment)
         parts = [np.flatnonzero(assignment == index) if len(variants) > 1 else None for index in variants]
+        # The log keeps the entity keys with the features (monitoring joins labels on them); models get
+        # only the columns they read.
+        logged = _with_keys(frame, keys)
+        requested = [logged if rows is None else logged.iloc[rows] for rows in parts]
         inputs = [
-            _model_inputs(loaded.models[index], frame if rows is None else frame.iloc[rows], deployment.entity_keys)
-            for index, rows in zip(variants, parts, strict=True)
+            _model_inputs(loaded.models[index], part, deployment.entity_keys)
+            for index, part in zip(variants, requested, strict=True)
         ]
         answers = await asyncio.gather(
             *(self.call(loaded.models[index], part) for index, part in zip(variants, inputs, strict=True))
@@ -81,7 +85,7 @@ class Predictor:
         names = np.empty(len(frame), dtype=object)
         latency_ms = (time.perf_counter() - started) * 1000
         now = datetime.now(UTC)
-        for index, rows, features, answer in zip(variants, parts, inputs, answers, strict=True):
+        for index, rows, features, answer in zip(variants, parts, requested, answers, strict=True):
             model = loaded.models[index]
             target = slice(None) if rows is None else rows
             if len(answers) > 1:
@@ -100,7 +104,7 @@ class Predictor:
                 is_shadow=False,
             )
         if loaded.shadow is not None:
-            self._start_shadow(loaded, frame, request_id, started)
+            self._start_shadow(loaded, logged, request_id, started)
         return Prediction(
             request_id,
             deployment.name,
@@ -167,9 +171,8 @@ class Predictor:
     async def _shadow(self, loaded: LoadedDeployment, frame: pd.DataFrame, request_id: str, started: float) -> None:
         shadow = loaded.shadow
         assert shadow is not None and loaded.deployment.shadow is not None
-        features = _model_inputs(shadow, frame, loaded.deployment.entity_keys)
         try:
-            answer = await self.call(shadow, features)
+            answer = await self.call(shadow, _model_inputs(shadow, frame, loaded.deployment.entity_keys))
         except Exception:  # the caller already has its answer; a failing shadow is only logged
             _logger.exception("Shadow model %s v%d failed on request %s.", shadow.name, shadow.version, request_id)
             return
@@ -180,7 +183,7 @@ class Predictor:
             loaded.deployment.name,
             loaded.deployment.shadow,
             shadow,
-            features,
+            frame,
             answer,
             latency_ms,
             is_shadow=True,
@@ -214,6 +217,16 @@ def _model_inputs(model: ServedModel, frame: pd.DataFrame, routing_keys: tuple[s
     wanted = {column for column, _ in model.input_schema}
     unread = [key for key in routing_keys if key in frame.columns and key not in wanted]
     return frame.drop(columns=unread) if unread else frame
+
+
+def _with_keys(frame: pd.DataFrame, keys: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with the key columns it lacks (features looked up for entities come without them)."""
+    if keys is None:
+        return frame
+    missing = [column for column in keys.columns if column not in frame.columns]
+    if not missing:
+        return frame
+    return pd.concat([keys[missing].reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
 
 
 def _in_schema_order(model: ServedModel, frame: pd.DataFrame) -> pd.DataFrame | None:
