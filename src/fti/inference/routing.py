@@ -1,8 +1,8 @@
 """Traffic splitting: which variant of a deployment answers each row.
 
-Assignment is sticky by entity key: the key values are hashed (SipHash, through pandas' stable
-``hash_pandas_object``, salted with the deployment's name) to a number in [0, 1), which picks the variant
-whose cumulative share range holds it. The same key always lands on the same variant for a given
+Assignment is sticky by entity key: the key values are hashed (pandas' stable ``hash_pandas_object``,
+salted with the deployment's name and mixed with SplitMix64's finalizer) to a number in [0, 1), which
+picks the variant whose cumulative share range holds it. The same key always lands on the same variant for a given
 traffic split, in every worker and across restarts. Rows without keys are assigned at random from a
 seeded generator. Everything is vectorized over the rows of a request.
 """
@@ -35,8 +35,8 @@ class Router:
         self._deployment = deployment
         shares = np.array([variant.share for variant in deployment.variants], dtype=np.float64)
         self._bounds = np.cumsum(shares / shares.sum())[:-1]
-        # pandas wants a 16-character key: derive it from the name so deployments split independently.
-        self._hash_key = hashlib.blake2b(deployment.name.encode(), digest_size=8).hexdigest()
+        # A salt from the name, so that deployments split the same keys independently.
+        self._salt = np.uint64(int.from_bytes(hashlib.blake2b(deployment.name.encode(), digest_size=8).digest()))
         self._random = np.random.default_rng(seed)
         self._random_lock = threading.Lock()
 
@@ -62,9 +62,8 @@ class Router:
                 f"Deployment '{self._deployment.name}' routes by {list(self._deployment.entity_keys)} "
                 f"but the request lacks {missing}: send them with every row."
             )
-        hashed = pd.util.hash_pandas_object(
-            keys[list(self._deployment.entity_keys)], index=False, hash_key=self._hash_key
-        ).to_numpy(dtype=np.uint64)
+        hashed = pd.util.hash_pandas_object(keys[list(self._deployment.entity_keys)], index=False)
+        hashed = _mix(hashed.to_numpy(dtype=np.uint64) ^ self._salt)
         return (hashed >> np.uint64(64 - _MANTISSA_BITS)).astype(np.float64) / float(1 << _MANTISSA_BITS)
 
     def key_frame(self, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -73,3 +72,12 @@ class Router:
         if keys and all(key in frame.columns for key in keys):
             return frame[keys]
         return None
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer, vectorized: spreads the salted hashes over all 64 bits."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * np.uint64(0xBF58476D1CE4E5B9)
+    values = values ^ (values >> np.uint64(27))
+    values = values * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
