@@ -62,9 +62,10 @@ class Router:
                 f"Deployment '{self._deployment.name}' routes by {list(self._deployment.entity_keys)} "
                 f"but the request lacks {missing}: send them with every row."
             )
-        hashed = pd.util.hash_pandas_object(keys[list(self._deployment.entity_keys)], index=False)
-        hashed = _mix(hashed.to_numpy(dtype=np.uint64) ^ self._salt)
-        return (hashed >> np.uint64(64 - _MANTISSA_BITS)).astype(np.float64) / float(1 << _MANTISSA_BITS)
+        raw = pd.util.hash_pandas_object(keys[list(self._deployment.entity_keys)], index=False)
+        hashed = _mix(raw.to_numpy(dtype=np.uint64) ^ self._salt)
+        unit: np.ndarray = (hashed >> np.uint64(64 - _MANTISSA_BITS)).astype(np.float64) / float(1 << _MANTISSA_BITS)
+        return unit
 
     def key_frame(self, frame: pd.DataFrame) -> pd.DataFrame | None:
         """The entity key columns of ``frame`` when it has all of them, else None (random assignment)."""
@@ -80,4 +81,5 @@ def _mix(values: np.ndarray) -> np.ndarray:
     values = values * np.uint64(0xBF58476D1CE4E5B9)
     values = values ^ (values >> np.uint64(27))
     values = values * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
+    mixed: np.ndarray = values ^ (values >> np.uint64(31))
+    return mixed
