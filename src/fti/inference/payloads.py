@@ -6,15 +6,18 @@ in one pandas call, and errors name the exact field (``instances[3]``, ``datafra
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
 from fti.errors import ValidationError
 
-__all__ = ["FeatureRequest", "parse_invocations", "parse_json", "parse_v1"]
+__all__ = ["FeatureRequest", "column_index", "parse_invocations", "parse_json", "parse_v1"]
 
 _INVOCATION_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -109,10 +112,25 @@ def records_frame(rows: Any, field: str) -> pd.DataFrame:
         missing, extra = sorted(expected - set(row)), sorted(set(row) - expected)
         detail = f"lacks {missing}" if missing else f"has {extra} that '{field}[0]' does not"
         raise ValidationError(f"Field '{field}[{bad}]' {detail}: every object needs the same keys.")
-    frame = pd.DataFrame.from_records(rows)
-    if len(frame.columns) == 0:
+    if not first:
         raise ValidationError(f"Field '{field}' holds empty objects: send the feature values.")
-    return frame
+    return _frame_of_records(rows, list(first))
+
+
+def _frame_of_records(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A frame of same-keyed objects; all-numeric rows become one float/int block (fast to select)."""
+    pick = operator.itemgetter(*columns)
+    values = [pick(row) for row in rows] if len(columns) > 1 else [(pick(row),) for row in rows]
+    matrix = np.array(values)
+    if matrix.dtype.kind in "if" and matrix.ndim == 2:  # bools, strings and nulls go column by column
+        return pd.DataFrame(matrix, columns=column_index(tuple(columns)), copy=False)
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+@functools.lru_cache(maxsize=256)
+def column_index(columns: tuple[str, ...]) -> pd.Index:
+    """A shared, immutable column index (building one from strings costs more than a small request)."""
+    return pd.Index(columns, dtype=object)
 
 
 def _split_frame(value: Any) -> pd.DataFrame:

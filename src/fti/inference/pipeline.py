@@ -66,9 +66,11 @@ class Predictor:
     ) -> Prediction:
         """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants."""
         deployment = loaded.deployment
-        assignment = loaded.router.assign(keys, len(frame))
-        variants = np.unique(assignment)
-        parts = [np.flatnonzero(assignment == index) if len(variants) > 1 else None for index in variants]
+        assignment = loaded.router.assign(keys, len(frame)) if len(loaded.models) > 1 else None
+        variants = np.unique(assignment) if assignment is not None else np.zeros(1, dtype=np.intp)
+        parts: list[np.ndarray | None] = [None]
+        if assignment is not None and len(variants) > 1:
+            parts = [np.flatnonzero(assignment == index) for index in variants]
         # The log keeps the entity keys with the features (monitoring joins labels on them); models get
         # only the columns they read.
         logged = _with_keys(frame, keys)

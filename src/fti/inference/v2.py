@@ -12,6 +12,7 @@ Inputs map to the model's columns in one of two ways: one tensor per column (nam
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import orjson
 import pandas as pd
 
 from fti.errors import ValidationError
+from fti.inference.payloads import column_index
 from fti.inference.ports import ServedModel
 
 __all__ = ["InferRequest", "datatype_of", "encode_response", "model_metadata", "parse_infer"]
@@ -167,7 +169,7 @@ def _decode_inputs(inputs: list[Any], binary: bytes) -> list[tuple[str, np.ndarr
             array = _from_json(tensor["data"], datatype, where)
         else:
             raise ValidationError(f"Field '{where}' has neither 'data' nor 'parameters.binary_data_size'.")
-        expected = int(np.prod(shape))
+        expected = math.prod(shape)
         if array.size != expected:
             raise ValidationError(f"Field '{where}' has {array.size} values but its shape {shape} needs {expected}.")
         tensors.append((tensor["name"], array.reshape(shape)))
@@ -212,7 +214,7 @@ def _frame(tensors: list[tuple[str, np.ndarray]], model: ServedModel) -> pd.Data
                 f"Input '{name}' has {matrix.shape[1]} columns but model '{model.name}' v{model.version} reads "
                 f"{len(columns)} ({columns}): send one column per input, in that order."
             )
-        return pd.DataFrame(matrix, columns=columns)
+        return pd.DataFrame(matrix, columns=column_index(tuple(columns)), copy=False)
     frame: dict[str, np.ndarray] = {}
     for name, array in tensors:
         if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
@@ -224,4 +226,8 @@ def _frame(tensors: list[tuple[str, np.ndarray]], model: ServedModel) -> pd.Data
     rows = {len(array) for array in frame.values()}
     if len(rows) > 1:
         raise ValidationError(f"The input tensors differ in length ({sorted(rows)} rows): send equal lengths.")
-    return pd.DataFrame(frame)
+    names = column_index(tuple(frame))
+    arrays = list(frame.values())
+    if len({array.dtype for array in arrays}) == 1 and arrays[0].dtype.kind in "biuf":
+        return pd.DataFrame(np.column_stack(arrays), columns=names, copy=False)  # one block: cheap to select
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)), columns=names)

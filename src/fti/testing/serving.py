@@ -56,7 +56,8 @@ class SklearnModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predict every row; ValidationError names a missing, extra or mistyped column."""
         self._check(frame)
-        matrix = frame[self._columns].to_numpy(dtype=np.float64)
+        ordered = frame if list(frame.columns) == self._columns else frame[self._columns]
+        matrix = ordered.to_numpy(dtype=np.float64)
         if hasattr(self.estimator, "predict_proba"):
             return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
         return np.asarray(self.estimator.predict(matrix))
@@ -71,8 +72,9 @@ class SklearnModel:
         extra = sorted(present - set(self._columns))
         if extra:
             raise ValidationError(f"{where} has no input column '{extra[0]}': remove it from the request.")
+        dtypes = dict(zip(frame.columns, frame.dtypes.to_numpy(), strict=True))
         for column, dtype in self.input_schema:
-            actual = frame[column].dtype
+            actual = dtypes[column]
             if not (isinstance(actual, np.dtype) and np.can_cast(actual, np.dtype(dtype), casting="safe")):
                 raise ValidationError(
                     f"{where} expects column '{column}' as {dtype}, got {actual}: send {dtype} values."

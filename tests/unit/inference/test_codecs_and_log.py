@@ -27,14 +27,14 @@ MODEL = SklearnModel("m", 3, LinearRegression().fit([[0, 0], [1, 0], [0, 1]], [0
 def test_v1_and_invocation_formats_become_the_same_frame() -> None:
     expected = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
     records = [{"a": 1.0, "b": 3.0}, {"a": 2.0, "b": 4.0}]
-    pd.testing.assert_frame_equal(parse_v1({"instances": records}).instances, expected)
+    pd.testing.assert_frame_equal(parse_v1({"instances": records}).instances, expected, check_column_type=False)
     for payload in (
         {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 3.0], [2.0, 4.0]]}},
         {"dataframe_records": records},
         {"instances": records},
         {"inputs": {"a": [1.0, 2.0], "b": [3.0, 4.0]}},
     ):
-        pd.testing.assert_frame_equal(parse_invocations(payload), expected)
+        pd.testing.assert_frame_equal(parse_invocations(payload), expected, check_column_type=False)
 
 
 @pytest.mark.parametrize(
