@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from fti.inference.ports import RequestLogSink
 
-__all__ = ["REQUEST_LOG_SCHEMA", "LogRecord", "RequestLogConfig", "RequestLogger"]
+__all__ = ["REQUEST_LOG_SCHEMA", "LogRecord", "RequestLogConfig", "RequestLogger", "to_table"]
 
 _logger = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ REQUEST_LOG_SCHEMA = pa.schema(
         pa.field("is_shadow", pa.bool_(), nullable=False),
     ]
 )
-"""Columns of the inference log; ``features`` holds each row's model inputs as a JSON object."""
+"""Columns of the inference log; ``features`` holds each row's model inputs (and entity keys) as a JSON
+object; ``prediction`` is null for predictions that are not one number per row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def to_table(records: list[LogRecord]) -> pa.Table:
             for record in records
         ]
     )
-    predictions = np.concatenate([np.asarray(record.predictions, dtype=np.float64) for record in records])
+    predictions = np.concatenate([_numeric(record.predictions) for record in records])
     columns = [
         repeat([record.request_id for record in records], pa.string()),
         repeat([record.timestamp for record in records], pa.timestamp("us", tz="UTC")),
@@ -173,8 +174,16 @@ def to_table(records: list[LogRecord]) -> pa.Table:
         repeat([record.model_name for record in records], pa.string()),
         repeat([record.model_version for record in records], pa.int64()),
         features,
-        pa.array(predictions, type=pa.float64()),
+        pa.array(predictions, type=pa.float64(), from_pandas=True),
         repeat([record.latency_ms for record in records], pa.float64()),
         repeat([record.is_shadow for record in records], pa.bool_()),
     ]
     return pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+
+
+def _numeric(predictions: np.ndarray) -> np.ndarray:
+    """One float per row; predictions that are not one number per row (labels, vectors) are logged as null."""
+    values = np.asarray(predictions)
+    if values.ndim == 1 and values.dtype.kind in "biuf":
+        return values.astype(np.float64, copy=False)
+    return np.full(len(values), np.nan)

@@ -16,7 +16,7 @@ from sklearn.linear_model import LinearRegression
 from fti.errors import ValidationError
 from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.payloads import parse_invocations, parse_v1
-from fti.inference.request_log import REQUEST_LOG_SCHEMA, LogRecord, RequestLogConfig, RequestLogger
+from fti.inference.request_log import REQUEST_LOG_SCHEMA, LogRecord, RequestLogConfig, RequestLogger, to_table
 from fti.inference.v2 import encode_response, parse_infer
 from fti.testing.serving import MemoryLogSink, SklearnModel
 
@@ -192,3 +192,11 @@ def test_micro_batcher_closes_a_window_at_max_rows() -> None:
 
     asyncio.run(run())
     assert sizes == [4, 4, 2]
+
+
+def test_request_log_keeps_non_numeric_predictions_as_null() -> None:
+    labels = LogRecord(
+        "r", datetime.now(UTC), "d", "v", "m", 1, pd.DataFrame({"a": [1.0, 2.0]}), np.array(["x", "y"]), 1.0, False
+    )
+    table = to_table([_record(1), labels])
+    assert table["prediction"].to_pylist() == [1.0, None, None]
