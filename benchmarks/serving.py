@@ -9,8 +9,12 @@ time and prints requests/s, rows/s and p50/p99 latency. Every answer is checked 
     python benchmarks/serving.py --quick    # 3 s per cell
     python benchmarks/serving.py --batching # with adaptive micro-batching on
 
-``--compare`` (running the same load against ``mlflow models serve`` and MLServer, each installed in its
-own virtual environment) is not implemented yet.
+    python benchmarks/serving.py --compare  # also mlflow models serve and MLServer, same model and load
+
+``--compare`` installs ``mlflow`` and ``mlserver`` once, each in its own virtual environment under
+``--compare-dir`` (pip needs to reach a package index), and compares MLflow-style ``/invocations`` bodies
+(against mlflow) and a single ``[1, 20]`` V2 tensor (against MLServer) with the fti server's answers to
+the very same bodies.
 """
 
 from __future__ import annotations
@@ -42,9 +46,7 @@ def build_app():  # type: ignore[no-untyped-def]
     from fti.inference.server import ServingSettings, create_app
     from fti.testing.serving import InMemoryDeploymentSource, InMemoryModelRegistry
 
-    random = np.random.default_rng(0)
-    features = random.normal(size=(5000, FEATURES))
-    labels = (features @ random.normal(size=FEATURES) > 0).astype(int)
+    features, labels = _training_data()
     registry = InMemoryModelRegistry()
     schema = [(f"f{index}", "float64") for index in range(FEATURES)]
     registry.register(MODEL, LogisticRegression().fit(features, labels), schema, output_name="probability")
@@ -52,6 +54,46 @@ def build_app():  # type: ignore[no-untyped-def]
     deployments = InMemoryDeploymentSource([Deployment.create(MODEL, {f"{MODEL}@champion": 1.0})])
     settings = ServingSettings(batching=os.environ.get("FTI_BENCH_BATCHING") == "1", log_flush_seconds=1.0)
     return create_app(registry, deployments, None, _DiscardingSink(), settings)
+
+
+def _training_data() -> tuple[np.ndarray, np.ndarray]:
+    random = np.random.default_rng(0)
+    features = random.normal(size=(5000, FEATURES))
+    return features, (features @ random.normal(size=FEATURES) > 0).astype(int)
+
+
+def _compare_cases(target: str) -> list[Case]:
+    """Bodies every server understands: MLflow's dataframe_split on /invocations, one [n, 20] V2 tensor."""
+    random = np.random.default_rng(2)
+    columns = [f"f{index}" for index in range(FEATURES)]
+    json_type = {"Content-Type": "application/json"}
+
+    def split(count: int) -> bytes:
+        data = random.normal(size=(count, FEATURES)).round(4).tolist()
+        return json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode()
+
+    tensor: dict[str, object] = {
+        "inputs": [
+            {
+                "name": "features",
+                "shape": [1, FEATURES],
+                "datatype": "FP64",
+                "data": random.normal(size=FEATURES).tolist(),
+            }
+        ]
+    }
+    if target == "mlserver":
+        tensor["outputs"] = [{"name": "predict_proba"}]
+    v2 = json.dumps(tensor).encode()
+    cases = []
+    if target in (MODEL, "mlflow"):
+        cases += [
+            Case("/invocations 1 row", "/invocations", split(1), json_type, 1),
+            Case("/invocations 100 rows", "/invocations", split(100), json_type, 100),
+        ]
+    if target in (MODEL, "mlserver"):
+        cases.append(Case("/v2 1x20 tensor", f"/v2/models/{MODEL}/infer", v2, json_type, 1))
+    return cases
 
 
 class _DiscardingSink:
@@ -144,6 +186,14 @@ def _start_server(port: int, workers: int, batching: bool) -> subprocess.Popen[b
     return subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
+def _measure(port: int, cases: list[Case], concurrencies: list[int], seconds: float, table: Table, label: str) -> None:
+    for case in cases:
+        for concurrency in concurrencies:
+            rate, p50, p99, count = asyncio.run(_load(port, case, concurrency, seconds))
+            cells = [f"{rate:,.0f}", f"{rate * case.rows:,.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{count:,}"]
+            table.add_row(*([label] if label else []), case.name, str(concurrency), *cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per cell instead of 20 s")
@@ -151,10 +201,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--batching", action="store_true", help="turn adaptive micro-batching on")
-    parser.add_argument("--compare", action="store_true", help="also run MLServer and mlflow (not implemented yet)")
+    parser.add_argument(
+        "--compare", action="store_true", help="also run mlflow models serve and MLServer (own virtual environments)"
+    )
+    parser.add_argument(
+        "--compare-dir", type=Path, default=Path.home() / ".cache" / "fti-benchmarks", help="where their venvs live"
+    )
     args = parser.parse_args()
-    if args.compare:
-        parser.error("--compare is not implemented yet: it needs MLServer and mlflow in their own environments.")
     seconds = args.seconds or (3.0 if args.quick else 20.0)
 
     from fti.testing.services import free_port, wait_for_port
@@ -174,22 +227,25 @@ def main() -> None:
     )
     try:
         wait_for_port(port)
-        for case in _cases():
-            for concurrency in args.concurrency:
-                rate, p50, p99, count = asyncio.run(_load(port, case, concurrency, seconds))
-                table.add_row(
-                    case.name,
-                    str(concurrency),
-                    f"{rate:,.0f}",
-                    f"{rate * case.rows:,.0f}",
-                    f"{p50:.2f}",
-                    f"{p99:.2f}",
-                    f"{count:,}",
-                )
+        _measure(port, _cases(), args.concurrency, seconds, table, "")
+        if args.compare:
+            comparison = Table(
+                "server", "endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests"
+            )
+            comparison.title = (
+                f"Same model and load against mlflow and MLServer (1 worker each), {seconds:g} s per cell"
+            )
+            _measure(port, _compare_cases(MODEL), args.concurrency, seconds, comparison, "fti")
     finally:
         server.terminate()
         server.wait(timeout=60)
     Console().print(table)
+    if args.compare:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.serving_compare import run_others
+
+        run_others(args.compare_dir, _training_data(), _compare_cases, args.concurrency, seconds, comparison, _measure)
+        Console().print(comparison)
 
 
 if __name__ == "__main__":
