@@ -46,6 +46,7 @@ __all__ = ["ServingSettings", "create_app"]
 _logger = logging.getLogger(__name__)
 _OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
 _JSON = "application/json"
+_MAX_REQUEST_ID = 128
 
 
 class ServingSettings(BaseModel):
@@ -133,7 +134,7 @@ class _Server:
 
         async def guarded(request: Request) -> Response:
             started = time.perf_counter()
-            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+            request_id = _request_id(request.headers.get("x-request-id"))
             try:
                 response = await handler(request, request_id, started)
             except (UserError, BackendError) as exc:
@@ -223,6 +224,12 @@ class _Server:
             if not version.isdigit():
                 raise ValidationError(f"Model version '{version}' of '{name}' must be a positive integer.")
             return await self.model(f"{name}:{int(version)}"), None
+        loaded = self.table.find_deployment(name)
+        if loaded is not None:
+            return loaded.models[0], loaded
+        known = self.table.find_model(name)
+        if known is not None:  # a registered model served before: no catalog round trip per request
+            return known, None
         with contextlib.suppress(NotFoundError):
             loaded = await self.deployment(name)
             return loaded.models[0], loaded
@@ -284,6 +291,13 @@ class _Server:
         return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
 
 
+def _request_id(given: str | None) -> str:
+    """The caller's request id when it is a sane one (short, printable), else a new one."""
+    if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
 class _BodyTooLargeError(UserError):
     http_status = 413
 
@@ -312,7 +326,7 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         status, message = rejection
-        request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
+        request_id = _request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
         self.server.metrics.errors.labels("guard", str(status)).inc()
         response = self.server.error(status, message, request_id)
         response.headers["x-request-id"] = request_id
