@@ -239,13 +239,13 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
-    Console().print(table)
+    Console(width=130).print(table)
     if args.compare:
         sys.path.insert(0, str(ROOT))
         from benchmarks.serving_compare import run_others
 
         run_others(args.compare_dir, _training_data(), _compare_cases, args.concurrency, seconds, comparison, _measure)
-        Console().print(comparison)
+        Console(width=130).print(comparison)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from fti.testing.services import free_port, wait_for_port
 
 PACKAGES = {
     "mlflow": ["mlflow-skinny", "scikit-learn", "pandas", "fastapi", "uvicorn"],
-    "mlserver": ["mlserver", "mlserver-sklearn"],
+    # MLServer 1.7 needs an uvloop that still creates a loop in get_event_loop()
+    "mlserver": ["mlserver", "mlserver-sklearn", "uvloop<0.22"],
 }
 
 _SAVE_MLFLOW = """
@@ -31,7 +32,9 @@ from sklearn.linear_model import LogisticRegression
 features, labels = np.load(sys.argv[1]), np.load(sys.argv[2])
 frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(features.shape[1])])
 model = LogisticRegression().fit(frame, labels)
-mlflow.sklearn.save_model(model, sys.argv[3], pyfunc_predict_fn="predict_proba")
+mlflow.sklearn.save_model(
+    model, sys.argv[3], serialization_format="cloudpickle", pyfunc_predict_fn="predict_proba"
+)
 """
 
 _SAVE_MLSERVER = """
@@ -82,6 +85,8 @@ def _start_mlserver(python: Path, scratch: Path, data: tuple[Path, Path], port: 
 def _spawn(command: list[str], scratch: Path) -> subprocess.Popen[bytes]:
     log = (scratch / f"{Path(command[0]).name}.log").open("wb")
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # mlflow starts `uvicorn` through the shell: the venv's bin must come first on PATH
+    env["PATH"] = f"{Path(command[0]).parent}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.Popen(command, cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
