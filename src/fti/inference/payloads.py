@@ -121,10 +121,21 @@ def _frame_of_records(rows: list[dict[str, Any]], columns: list[str]) -> pd.Data
     """A frame of same-keyed objects; all-numeric rows become one float/int block (fast to select)."""
     pick = operator.itemgetter(*columns)
     values = [pick(row) for row in rows] if len(columns) > 1 else [(pick(row),) for row in rows]
-    matrix = np.array(values)
-    if matrix.dtype.kind in "if" and matrix.ndim == 2:  # bools, strings and nulls go column by column
-        return pd.DataFrame(matrix, columns=column_index(tuple(columns)), copy=False)
-    return pd.DataFrame.from_records(rows, columns=columns)
+    return _frame_of_rows(values, columns)
+
+
+def _frame_of_rows(values: list[Any], columns: list[str]) -> pd.DataFrame:
+    """A frame of row tuples/lists, with the column types pandas infers from the JSON values.
+
+    When the first row holds only floats, every column is float64 whatever the other rows hold, so the
+    rows go into one float block at once (much cheaper than column by column, and fast to select).
+    """
+    names = column_index(tuple(columns))
+    if all(type(value) is float for value in values[0]):
+        matrix = np.array(values)
+        if matrix.dtype.kind == "f" and matrix.ndim == 2:
+            return pd.DataFrame(matrix, columns=names, copy=False)
+    return pd.DataFrame.from_records(values, columns=names)
 
 
 @functools.lru_cache(maxsize=256)
@@ -146,7 +157,7 @@ def _split_frame(value: Any) -> pd.DataFrame:
         raise ValidationError(
             f"Field 'dataframe_split.data[{bad}]' must be a list of {len(columns)} values, one per column."
         )
-    return pd.DataFrame(data, columns=columns)
+    return _frame_of_rows(data, columns)
 
 
 def _columns_frame(value: dict[str, Any], field: str) -> pd.DataFrame:

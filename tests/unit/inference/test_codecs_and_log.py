@@ -200,3 +200,11 @@ def test_request_log_keeps_non_numeric_predictions_as_null() -> None:
     )
     table = to_table([_record(1), labels])
     assert table["prediction"].to_pylist() == [1.0, None, None]
+
+
+def test_json_integers_stay_integers_next_to_floats() -> None:
+    frame = parse_v1({"instances": [{"hour": 3, "amount": 1.5}, {"hour": 4, "amount": 2.0}]}).instances
+    assert frame is not None
+    assert frame.dtypes.astype(str).to_dict() == {"hour": "int64", "amount": "float64"}
+    frame = parse_invocations({"dataframe_split": {"columns": ["amount", "hour"], "data": [[1.5, 3], [2.5, 1]]}})
+    assert frame.dtypes.astype(str).to_dict() == {"amount": "float64", "hour": "int64"}
