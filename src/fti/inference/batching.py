@@ -1,0 +1,122 @@
+"""Adaptive micro-batching: concurrent requests to one model are predicted together.
+
+A vectorized model answers 100 rows barely slower than 1, so when many small requests arrive at once,
+gathering them into one ``predict`` call raises throughput. The batcher never waits when it is idle: the
+first request of a batch starts a collection window of at most ``max_wait_ms``, which closes early once
+``max_batch_rows`` rows are waiting, and the model runs as soon as the previous batch is done. Under low
+load a request therefore waits at most one window; under high load batches fill up and latency is
+governed by the model. See docs/serving.md for when to turn it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fti.inference.ports import ServedModel
+
+__all__ = ["BatchingConfig", "MicroBatcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchingConfig:
+    """Micro-batching settings.
+
+    Attributes:
+        enabled: gather concurrent requests per model; off, each request calls ``predict`` on its own.
+        max_batch_rows: close the window once this many rows wait.
+        max_wait_ms: the longest a first request waits for company.
+    """
+
+    enabled: bool = False
+    max_batch_rows: int = 256
+    max_wait_ms: float = 2.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    frame: pd.DataFrame
+    future: asyncio.Future[np.ndarray] = field(repr=False)
+
+
+class MicroBatcher:
+    """Gathers concurrent ``predict`` calls to one model into batches, on the running event loop.
+
+    Args:
+        model: the model predicting the batches.
+        config: window size and wait.
+        observe_batch: called with the row count of every batch (metrics).
+    """
+
+    def __init__(
+        self, model: ServedModel, config: BatchingConfig, observe_batch: Callable[[int], None] | None = None
+    ) -> None:
+        self.model = model
+        self._config = config
+        self._observe = observe_batch
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predict ``frame``'s rows together with whatever else arrives within the window."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._run(self._queue))
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(frame, future))
+        return await future
+
+    async def close(self) -> None:
+        """Finish the batches already queued, then stop the worker."""
+        if self._queue is not None and self._worker is not None:
+            await self._queue.join()
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._queue = self._worker = None
+
+    async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            batch = [await queue.get()]
+            rows = len(batch[0].frame)
+            deadline = asyncio.get_running_loop().time() + self._config.max_wait_ms / 1000
+            while rows < self._config.max_batch_rows:
+                if queue.empty():
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        pending = await asyncio.wait_for(queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                else:
+                    pending = queue.get_nowait()
+                batch.append(pending)
+                rows += len(pending.frame)
+            self._predict(batch, rows)
+            for _ in batch:
+                queue.task_done()
+
+    def _predict(self, batch: list[_Pending], rows: int) -> None:
+        if self._observe is not None:
+            self._observe(rows)
+        if len(batch) == 1:
+            frames = batch[0].frame
+        else:
+            frames = pd.concat([pending.frame for pending in batch], ignore_index=True)
+        try:
+            predictions = np.ascontiguousarray(self.model.predict(frames))
+        except Exception as exc:  # handed to every waiting request, which renders it at the HTTP edge
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        offsets = np.cumsum([len(pending.frame) for pending in batch])[:-1]
+        for pending, part in zip(batch, np.split(predictions, offsets), strict=True):
+            if not pending.future.done():
+                pending.future.set_result(part)

@@ -1,0 +1,241 @@
+"""One prediction request through a deployment: route, predict, shadow, log, count.
+
+Rows are split by variant (vectorized), each variant's rows go to its model (through its micro-batcher
+when batching is on), and the answers are put back in request order. The shadow model gets a copy of
+the rows in a background task after the answer is ready; its predictions are logged, never returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from fti.inference.batching import BatchingConfig, MicroBatcher
+from fti.inference.live import LoadedDeployment, ModelTable
+from fti.inference.metrics import ServerMetrics
+from fti.inference.ports import ServedModel
+from fti.inference.request_log import LogRecord, RequestLogger
+
+__all__ = ["Prediction", "Predictor"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The answer to one request: a prediction, model name and model version per row."""
+
+    request_id: str
+    deployment: str
+    predictions: np.ndarray
+    model_names: list[str]
+    model_versions: np.ndarray
+    output_name: str
+    #: the models that answered (one per variant that got rows)
+    models: tuple[ServedModel, ...]
+
+
+class Predictor:
+    """Runs requests through loaded deployments or directly addressed models.
+
+    Args:
+        table: the loaded deployments and models.
+        logger: the request log.
+        metrics: the server's metrics.
+        batching: micro-batching settings.
+    """
+
+    def __init__(
+        self, table: ModelTable, logger: RequestLogger, metrics: ServerMetrics, batching: BatchingConfig
+    ) -> None:
+        self._table = table
+        self._logger = logger
+        self._metrics = metrics
+        self._batching = batching
+        self._batchers: dict[tuple[str, int], MicroBatcher] = {}
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    async def predict_deployment(
+        self, loaded: LoadedDeployment, frame: pd.DataFrame, keys: pd.DataFrame | None, request_id: str, started: float
+    ) -> Prediction:
+        """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants."""
+        deployment = loaded.deployment
+        assignment = loaded.router.assign(keys, len(frame)) if len(loaded.models) > 1 else None
+        variants = np.unique(assignment) if assignment is not None else np.zeros(1, dtype=np.intp)
+        parts: list[np.ndarray | None] = [None]
+        if assignment is not None and len(variants) > 1:
+            parts = [np.flatnonzero(assignment == index) for index in variants]
+        # The log keeps the entity keys with the features (monitoring joins labels on them); models get
+        # only the columns they read.
+        logged = _with_keys(frame, keys)
+        requested = [logged if rows is None else logged.iloc[rows] for rows in parts]
+        inputs = [
+            _model_inputs(loaded.models[index], part, deployment.entity_keys)
+            for index, part in zip(variants, requested, strict=True)
+        ]
+        answers = await asyncio.gather(
+            *(self.call(loaded.models[index], part) for index, part in zip(variants, inputs, strict=True))
+        )
+        predictions = np.empty(len(frame), dtype=np.result_type(*answers)) if len(answers) > 1 else answers[0]
+        versions = np.empty(len(frame), dtype=np.int64)
+        names = np.empty(len(frame), dtype=object)
+        latency_ms = (time.perf_counter() - started) * 1000
+        now = datetime.now(UTC)
+        for index, rows, features, answer in zip(variants, parts, requested, answers, strict=True):
+            model = loaded.models[index]
+            target = slice(None) if rows is None else rows
+            if len(answers) > 1:
+                predictions[target] = answer
+            versions[target] = model.version
+            names[target] = model.name
+            self._record(
+                request_id,
+                now,
+                deployment.name,
+                deployment.variants[index].reference,
+                model,
+                features,
+                answer,
+                latency_ms,
+                is_shadow=False,
+            )
+        if loaded.shadow is not None:
+            self._start_shadow(loaded, logged, request_id, started)
+        return Prediction(
+            request_id,
+            deployment.name,
+            predictions,
+            names.tolist(),
+            versions,
+            loaded.models[0].output_name,
+            tuple(loaded.models[index] for index in variants),
+        )
+
+    async def predict_model(
+        self, model: ServedModel, frame: pd.DataFrame, request_id: str, started: float
+    ) -> np.ndarray:
+        """Predict ``frame`` with one directly addressed model (no traffic split, no shadow)."""
+        answer = await self.call(model, frame)
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._record(
+            request_id,
+            datetime.now(UTC),
+            "",
+            f"{model.name}:{model.version}",
+            model,
+            frame,
+            answer,
+            latency_ms,
+            is_shadow=False,
+        )
+        return answer
+
+    async def call(self, model: ServedModel, frame: pd.DataFrame) -> np.ndarray:
+        """``model.predict(frame)``, through the model's micro-batcher when batching is on."""
+        ordered = _in_schema_order(model, frame) if self._batching.enabled else None
+        if ordered is None:
+            # Unbatched, or wrong columns: the frame goes alone, so its error reaches only its own request.
+            return np.ascontiguousarray(model.predict(frame))
+        frame = ordered
+        key = (model.name, model.version)
+        batcher = self._batchers.get(key)
+        if batcher is None or batcher.model is not model:
+            batcher = MicroBatcher(model, self._batching, self._metrics.batch_observer(model.name))
+            self._batchers[key] = batcher
+        return await batcher.predict(frame)
+
+    async def prune(self) -> None:
+        """Stop the batchers of models no longer served (after a hot swap), once their queues drain."""
+        used = self._table.in_use()
+        stale = [key for key in self._batchers if key not in used]
+        for key in stale:
+            await self._batchers.pop(key).close()
+
+    async def close(self) -> None:
+        """Wait for shadow predictions and queued batches."""
+        if self._shadow_tasks:
+            await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
+        for batcher in list(self._batchers.values()):
+            await batcher.close()
+        self._batchers.clear()
+
+    def _start_shadow(self, loaded: LoadedDeployment, frame: pd.DataFrame, request_id: str, started: float) -> None:
+        task = asyncio.get_running_loop().create_task(self._shadow(loaded, frame, request_id, started))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _shadow(self, loaded: LoadedDeployment, frame: pd.DataFrame, request_id: str, started: float) -> None:
+        shadow = loaded.shadow
+        assert shadow is not None and loaded.deployment.shadow is not None
+        try:
+            answer = await self.call(shadow, _model_inputs(shadow, frame, loaded.deployment.entity_keys))
+        except Exception:  # the caller already has its answer; a failing shadow is only logged
+            _logger.exception("Shadow model %s v%d failed on request %s.", shadow.name, shadow.version, request_id)
+            return
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._record(
+            request_id,
+            datetime.now(UTC),
+            loaded.deployment.name,
+            loaded.deployment.shadow,
+            shadow,
+            frame,
+            answer,
+            latency_ms,
+            is_shadow=True,
+        )
+
+    def _record(
+        self,
+        request_id: str,
+        now: datetime,
+        deployment: str,
+        variant: str,
+        model: ServedModel,
+        features: pd.DataFrame,
+        answer: np.ndarray,
+        latency_ms: float,
+        *,
+        is_shadow: bool,
+    ) -> None:
+        version = str(model.version)
+        self._metrics.rows.labels(deployment, model.name, version, "true" if is_shadow else "false").inc(len(answer))
+        record = LogRecord(
+            request_id, now, deployment, variant, model.name, model.version, features, answer, latency_ms, is_shadow
+        )
+        self._logger.log(record)
+
+
+def _model_inputs(model: ServedModel, frame: pd.DataFrame, routing_keys: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` without the entity key columns that are there for routing only (the model does not read them)."""
+    if not routing_keys:
+        return frame
+    wanted = {column for column, _ in model.input_schema}
+    unread = [key for key in routing_keys if key in frame.columns and key not in wanted]
+    return frame.drop(columns=unread) if unread else frame
+
+
+def _with_keys(frame: pd.DataFrame, keys: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with the key columns it lacks (features looked up for entities come without them)."""
+    if keys is None:
+        return frame
+    missing = [column for column in keys.columns if column not in frame.columns]
+    if not missing:
+        return frame
+    return pd.concat([keys[missing].reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
+
+
+def _in_schema_order(model: ServedModel, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """``frame`` with its columns in the model's order, or None when they are not exactly the model's."""
+    columns = [column for column, _ in model.input_schema]
+    if list(frame.columns) == columns:
+        return frame
+    if len(frame.columns) == len(columns) and set(frame.columns) == set(columns):
+        return frame[columns]
+    return None

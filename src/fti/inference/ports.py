@@ -1,0 +1,102 @@
+"""The small interfaces the model server is built on.
+
+The server never talks to the model registry, the feature store or the offline store directly; it
+talks to these Protocols, so it can be connected to the real services or to in-process
+implementations (``fti.testing.serving``) alike. Every method is required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from fti.core.deployments import Deployment
+
+__all__ = [
+    "DeploymentSource",
+    "FeatureLookup",
+    "ModelResolver",
+    "RequestLogSink",
+    "ServedModel",
+    "TokenStore",
+]
+
+
+@runtime_checkable
+class ServedModel(Protocol):
+    """A loaded model version, ready to predict.
+
+    ``input_schema`` lists ``(column, dtype name)`` pairs in the order the model reads them; dtype names
+    are numpy/Arrow names such as ``"float64"``, ``"int64"``, ``"bool"``, ``"string"``.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registered model's name."""
+
+    @property
+    def version(self) -> int:
+        """The model version number."""
+
+    @property
+    def input_schema(self) -> Sequence[tuple[str, str]]:
+        """``(column, dtype name)`` pairs the model expects."""
+
+    @property
+    def output_name(self) -> str:
+        """Name of the prediction column (the output tensor's name on ``/v2``)."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """One prediction per row of ``frame``.
+
+        Raises:
+            ValidationError: naming the missing, extra or mistyped column.
+        """
+
+
+class ModelResolver(Protocol):
+    """Turns model references (``"fraud"``, ``"fraud:3"``, ``"fraud@champion"``) into loaded models."""
+
+    def resolve(self, reference: str) -> ServedModel:
+        """Load the model version ``reference`` names. Raises NotFoundError when there is none."""
+
+    def current_version(self, reference: str) -> int:
+        """The version ``reference`` names right now, without loading it (cheap; polled for hot swap)."""
+
+
+class DeploymentSource(Protocol):
+    """Where deployments are defined (the catalog, or a fixed set)."""
+
+    def list_deployments(self) -> Sequence[Deployment]:
+        """Every deployment, each with its current etag."""
+
+    def get_deployment(self, name: str) -> Deployment:
+        """The deployment ``name``. Raises NotFoundError when there is none."""
+
+
+class FeatureLookup(Protocol):
+    """Reads feature vectors from the online store for ``entities`` requests."""
+
+    def get_feature_vectors(
+        self, deployment_or_view: str, entities: pd.DataFrame, passed_features: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """One row of model inputs per row of ``entities``, with ``passed_features`` taking precedence."""
+
+
+class RequestLogSink(Protocol):
+    """Receives batches of the request log (an inference-log table in the offline store)."""
+
+    def write(self, batch: pa.Table) -> None:
+        """Append ``batch``; called from a background thread, never on the request path."""
+
+
+class TokenStore(Protocol):
+    """Checks API tokens."""
+
+    def verify(self, token: str) -> bool:
+        """Whether ``token`` is a valid, unrevoked API token."""

@@ -1,0 +1,404 @@
+"""The model server: a FastAPI app answering predictions for deployments and registered models.
+
+Endpoints:
+
+- ``POST /v1/deployments/{name}/predict``: ``{"instances": [...]}`` or ``{"entities": [...],
+  "passed_features": [...]}``; answers ``request_id``, ``deployment`` and, per row, ``predictions``,
+  ``model_names`` and ``model_versions``.
+- Open Inference Protocol V2 (with Triton's binary tensors): ``GET /v2``, ``/v2/health/live``,
+  ``/v2/health/ready``, ``/v2/models/{model}[/versions/{v}]``, ``.../ready``, ``POST .../infer``. A
+  ``{model}`` that names a deployment goes through its traffic split; otherwise it is a registered model.
+- MLflow scoring: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``, ``instances``,
+  ``inputs``), ``GET /ping``.
+- ``GET /metrics`` for Prometheus.
+
+Request bodies are parsed by hand (``payloads``, ``v2``) instead of pydantic models: it keeps the hot path
+short and lets every 422 name its field. Errors answer ``{"error": message, "request_id": id}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fti.errors import AuthError, BackendError, NotFoundError, UserError, ValidationError
+from fti.inference.batching import BatchingConfig
+from fti.inference.live import LoadedDeployment, ModelTable
+from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from fti.inference.payloads import parse_invocations, parse_json, parse_v1
+from fti.inference.pipeline import Prediction, Predictor
+from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, RequestLogSink, ServedModel, TokenStore
+from fti.inference.request_log import RequestLogConfig, RequestLogger
+from fti.inference.v2 import encode_response, model_metadata, parse_infer
+
+__all__ = ["ServingSettings", "create_app"]
+
+_logger = logging.getLogger(__name__)
+_OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
+_JSON = "application/json"
+_MAX_REQUEST_ID = 128
+
+
+class ServingSettings(BaseModel):
+    """Settings of the model server (``serving:`` in fti.yaml, ``FTI_SERVING__*`` in the environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=4 << 20, ge=1, description="larger request bodies get 413")
+    batching: bool = Field(default=False, description="micro-batch concurrent requests per model (see docs/serving.md)")
+    batch_max_rows: int = Field(default=256, ge=1)
+    batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    log_batch_rows: int = Field(default=1000, ge=1, description="request log rows per write")
+    log_flush_seconds: float = Field(default=1.0, gt=0)
+    log_max_queue_rows: int = Field(default=100_000, ge=1, description="request log rows queued before dropping")
+    refresh_seconds: float = Field(default=5.0, gt=0, description="how often deployments and aliases are checked")
+    seed: int | None = Field(default=None, description="seed of random variant assignment (rows without entity keys)")
+    invocations_deployment: str | None = Field(default=None, description="deployment behind /invocations")
+
+
+class _Server:
+    """The app's state and handlers; one per app."""
+
+    def __init__(
+        self,
+        resolver: ModelResolver,
+        deployments: DeploymentSource,
+        features: FeatureLookup | None,
+        sink: RequestLogSink,
+        settings: ServingSettings,
+        tokens: TokenStore | None,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.features = features
+        self.metrics = ServerMetrics()
+        self.table = ModelTable(
+            resolver, deployments, seed=settings.seed, on_swap=lambda name: self.metrics.model_swaps.labels(name).inc()
+        )
+        self.logger = RequestLogger(
+            sink,
+            RequestLogConfig(settings.log_batch_rows, settings.log_flush_seconds, settings.log_max_queue_rows),
+            on_drop=self.metrics.log_dropped.inc,
+        )
+        self.metrics.watch_log_queue(lambda: self.logger.queue_depth)
+        batching = BatchingConfig(settings.batching, settings.batch_max_rows, settings.batch_max_wait_ms)
+        self.predictor = Predictor(self.table, self.logger, self.metrics, batching)
+        self.ready = False
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        self.logger.start()
+        try:
+            await asyncio.to_thread(self.table.refresh)
+            self.ready = True
+            poller = asyncio.get_running_loop().create_task(self._poll())
+            try:
+                yield
+            finally:
+                self.ready = False
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+                await self.predictor.close()
+        finally:
+            await asyncio.to_thread(self.logger.close)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.refresh_seconds)
+            try:
+                if await asyncio.to_thread(self.table.refresh):
+                    await self.predictor.prune()
+            except Exception:  # the poller must outlive a failing source; the next round tries again
+                _logger.exception("Checking deployments for changes failed; serving the loaded models.")
+
+    # -- request plumbing --------------------------------------------------------------------------
+
+    def route(
+        self, endpoint: str, handler: Callable[[Request, str, float], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap ``handler`` so that every error becomes a JSON answer with the request id (E5)."""
+
+        async def guarded(request: Request) -> Response:
+            started = time.perf_counter()
+            request_id = _request_id(request.headers.get("x-request-id"))
+            try:
+                response = await handler(request, request_id, started)
+            except (UserError, BackendError) as exc:
+                response = self.error(exc.http_status, str(exc), request_id)
+            except Exception:  # model or server failure: log the details, answer without internals
+                _logger.exception("Request %s to %s failed.", request_id, request.url.path)
+                message = f"Prediction failed on request {request_id}; the server log has the details."
+                response = self.error(500, message, request_id)
+            if response.status_code >= 400:
+                self.metrics.errors.labels(endpoint, str(response.status_code)).inc()
+            response.headers["x-request-id"] = request_id
+            return response
+
+        return guarded
+
+    @staticmethod
+    def error(status: int, message: str, request_id: str) -> Response:
+        return Response(orjson.dumps({"error": message, "request_id": request_id}), status, media_type=_JSON)
+
+    async def body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLargeError(_too_large(size, limit))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def deployment(self, name: str) -> LoadedDeployment:
+        loaded = self.table.find_deployment(name)
+        if loaded is None:
+            loaded = await asyncio.to_thread(self.table.load_deployment, name)
+        return loaded
+
+    async def model(self, reference: str) -> ServedModel:
+        model = self.table.find_model(reference)
+        if model is None:
+            model = await asyncio.to_thread(self.table.load_model, reference)
+        return model
+
+    def observe(self, prediction: Prediction, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        for model in prediction.models:
+            version = str(model.version)
+            self.metrics.requests.labels(prediction.deployment, model.name, version).inc()
+            self.metrics.latency.labels(prediction.deployment, model.name, version).observe(elapsed)
+
+    # -- /v1 -----------------------------------------------------------------------------------------
+
+    async def predict(self, request: Request, request_id: str, started: float) -> Response:
+        name = request.path_params["name"]
+        parsed = parse_v1(parse_json(await self.body(request)))
+        loaded = await self.deployment(name)
+        if parsed.instances is not None:
+            frame, keys = parsed.instances, loaded.router.key_frame(parsed.instances)
+        else:
+            assert parsed.entities is not None
+            frame, keys = await self.lookup(loaded, parsed.entities, parsed.passed_features), parsed.entities
+        prediction = await self.predictor.predict_deployment(loaded, frame, keys, request_id, started)
+        self.observe(prediction, started)
+        answer = {
+            "request_id": request_id,
+            "deployment": prediction.deployment,
+            "predictions": prediction.predictions,
+            "model_names": prediction.model_names,
+            "model_versions": prediction.model_versions,
+        }
+        return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
+
+    async def lookup(self, loaded: LoadedDeployment, entities: Any, passed: Any) -> Any:
+        deployment = loaded.deployment
+        if self.features is None or deployment.feature_lookup is None:
+            raise ValidationError(
+                f"Deployment '{deployment.name}' has no feature view to look features up in: send 'instances' "
+                "with the feature values, or deploy it with feature_view=..."
+            )
+        return await asyncio.to_thread(self.features.get_feature_vectors, deployment.feature_lookup, entities, passed)
+
+    # -- Open Inference Protocol V2 ------------------------------------------------------------------
+
+    async def v2_target(self, request: Request) -> tuple[ServedModel, LoadedDeployment | None]:
+        name = request.path_params["model"]
+        version = request.path_params.get("version")
+        if version is not None:
+            if not version.isdigit():
+                raise ValidationError(f"Model version '{version}' of '{name}' must be a positive integer.")
+            return await self.model(f"{name}:{int(version)}"), None
+        loaded = self.table.find_deployment(name)
+        if loaded is not None:
+            return loaded.models[0], loaded
+        known = self.table.find_model(name)
+        if known is not None:  # a registered model served before: no catalog round trip per request
+            return known, None
+        with contextlib.suppress(NotFoundError):
+            loaded = await self.deployment(name)
+            return loaded.models[0], loaded
+        try:
+            return await self.model(name), None
+        except NotFoundError as exc:
+            raise NotFoundError(f"'{name}' is neither a deployment nor a registered model ({exc}).") from exc
+
+    async def v2_metadata(self, request: Request, _request_id: str, _started: float) -> Response:
+        model, loaded = await self.v2_target(request)
+        metadata = model_metadata(model, request.path_params["model"])
+        if loaded is not None:
+            metadata["versions"] = sorted({str(version) for version in loaded.versions})
+        return Response(orjson.dumps(metadata), media_type=_JSON)
+
+    async def v2_ready(self, request: Request, _request_id: str, _started: float) -> Response:
+        await self.v2_target(request)
+        return Response(status_code=200 if self.ready else 503)
+
+    async def v2_infer(self, request: Request, request_id: str, started: float) -> Response:
+        model, loaded = await self.v2_target(request)
+        body = await self.body(request)
+        parsed = parse_infer(body, request.headers.get("inference-header-content-length"), model)
+        request_id = parsed.id or request_id
+        if loaded is not None:
+            prediction = await self.predictor.predict_deployment(
+                loaded, parsed.frame, loaded.router.key_frame(parsed.frame), request_id, started
+            )
+            self.observe(prediction, started)
+            predictions, answered = prediction.predictions, prediction.models[0]
+        else:
+            predictions = await self.predictor.predict_model(model, parsed.frame, request_id, started)
+            answered = model
+            self.metrics.requests.labels("", model.name, str(model.version)).inc()
+            self.metrics.latency.labels("", model.name, str(model.version)).observe(time.perf_counter() - started)
+        content, headers = encode_response(parsed, answered, request.path_params["model"], predictions, request_id)
+        media = "application/octet-stream" if headers else _JSON
+        return Response(content, headers=headers, media_type=media)
+
+    # -- MLflow scoring ------------------------------------------------------------------------------
+
+    async def invocations(self, request: Request, request_id: str, started: float) -> Response:
+        frame = parse_invocations(parse_json(await self.body(request)))
+        name = self.settings.invocations_deployment
+        if name is None:
+            names = self.table.deployment_names
+            if len(names) != 1:
+                raise NotFoundError(
+                    f"/invocations needs one deployment to answer with but {len(names)} are deployed "
+                    f"({sorted(names)}): set serving.invocations_deployment."
+                )
+            name = names[0]
+        loaded = await self.deployment(name)
+        prediction = await self.predictor.predict_deployment(
+            loaded, frame, loaded.router.key_frame(frame), request_id, started
+        )
+        self.observe(prediction, started)
+        answer = {"predictions": prediction.predictions}
+        return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
+
+
+def _request_id(given: str | None) -> str:
+    """The caller's request id when it is a sane one (short, printable), else a new one."""
+    if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+class _BodyTooLargeError(UserError):
+    http_status = 413
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"The request body has {size} bytes or more, over the server's limit of {limit}: send fewer rows "
+        "per request or raise serving.max_body_bytes."
+    )
+
+
+class _Guard:
+    """ASGI middleware: API tokens (401) and declared body size (413) before any handler runs."""
+
+    def __init__(self, app: ASGIApp, server: _Server) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rejection = self._reject(scope["path"], headers)
+        if rejection is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = rejection
+        request_id = _request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
+        self.server.metrics.errors.labels("guard", str(status)).inc()
+        response = self.server.error(status, message, request_id)
+        response.headers["x-request-id"] = request_id
+        if status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        await response(scope, receive, send)
+
+    def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        tokens = self.server.tokens
+        if tokens is not None and path not in _OPEN_PATHS:
+            scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
+            if scheme.lower() != "bearer" or not token or not tokens.verify(token.strip()):
+                return AuthError.http_status, (
+                    "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "
+                    "from `fti tokens create`."
+                )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.server.settings.max_body_bytes:
+            return _BodyTooLargeError.http_status, _too_large(int(declared), self.server.settings.max_body_bytes)
+        return None
+
+
+def create_app(
+    resolver: ModelResolver,
+    deployments: DeploymentSource,
+    features: FeatureLookup | None,
+    sink: RequestLogSink,
+    settings: ServingSettings | None = None,
+    *,
+    tokens: TokenStore | None = None,
+) -> FastAPI:
+    """Build the model server app.
+
+    Args:
+        resolver: loads model versions from references (the model registry).
+        deployments: lists the deployments (the catalog).
+        features: looks features up for ``entities`` requests (the online store), or None.
+        sink: receives the request log in batches (an inference-log table).
+        settings: server settings; defaults when None.
+        tokens: checks API tokens; None serves without authentication.
+
+    Example:
+        >>> app = create_app(registry, deployment_source, feature_lookup, log_sink)  # doctest: +SKIP
+        >>> uvicorn.run(app, port=8080)  # doctest: +SKIP
+    """
+    server = _Server(resolver, deployments, features, sink, settings or ServingSettings(), tokens)
+    app = FastAPI(title="FTI Stack model server", lifespan=server.lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(_Guard, server=server)
+    post, get = ["POST"], ["GET"]
+    app.add_api_route("/v1/deployments/{name}/predict", server.route("v1", server.predict), methods=post)
+    for prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
+        app.add_api_route(prefix, server.route("v2", server.v2_metadata), methods=get)
+        app.add_api_route(f"{prefix}/ready", server.route("v2", server.v2_ready), methods=get)
+        app.add_api_route(f"{prefix}/infer", server.route("v2", server.v2_infer), methods=post)
+    app.add_api_route("/invocations", server.route("invocations", server.invocations), methods=post)
+
+    async def live(_request: Request) -> Response:
+        return Response(status_code=200)
+
+    async def ready(_request: Request) -> Response:
+        return Response(status_code=200 if server.ready else 503)
+
+    async def metadata(_request: Request) -> Response:
+        return Response(orjson.dumps({"name": "fti", "version": "1", "extensions": ["binary_tensor_data"]}))
+
+    async def metrics(_request: Request) -> Response:
+        return Response(server.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route("/v2/health/live", live, methods=get)
+    app.add_api_route("/v2/health/ready", ready, methods=get)
+    app.add_api_route("/ping", ready, methods=get)
+    app.add_api_route("/v2", metadata, methods=get)
+    app.add_api_route("/metrics", metrics, methods=get)
+    app.state.server = server
+    return app

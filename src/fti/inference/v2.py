@@ -1,0 +1,233 @@
+"""Open Inference Protocol (V2) tensors, with Triton's binary-tensor extension.
+
+A request is JSON, optionally followed by raw tensor bytes: the ``Inference-Header-Content-Length``
+header says where the JSON ends, and each input with ``parameters.binary_data_size`` takes its bytes, in
+input order, from what follows. Outputs asked for with ``parameters.binary_data`` (or all outputs, when
+the request sets ``parameters.binary_data_output``, as ``tritonclient`` does by default) are answered
+the same way.
+
+Inputs map to the model's columns in one of two ways: one tensor per column (named after it, shape
+``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor whose columns are the model's ``k`` inputs in order.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from fti.errors import ValidationError
+from fti.inference.payloads import column_index
+from fti.inference.ports import ServedModel
+
+__all__ = ["InferRequest", "datatype_of", "encode_response", "model_metadata", "parse_infer"]
+
+_DATATYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "BYTES": np.dtype(object),
+}
+_NAMES = {dtype: name for name, dtype in _DATATYPES.items() if name != "BYTES"}
+_LENGTH = struct.Struct("<I")
+
+
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    """A parsed V2 inference request."""
+
+    id: str | None
+    frame: pd.DataFrame
+    outputs: list[dict[str, Any]] | None
+    binary_output: bool
+
+
+def datatype_of(dtype: np.dtype[Any] | str) -> str:
+    """The V2 datatype name of a numpy dtype (or dtype name); strings and objects are BYTES."""
+    try:
+        return _NAMES.get(np.dtype(dtype), "BYTES")
+    except TypeError:
+        return "BYTES"
+
+
+def model_metadata(model: ServedModel, name: str) -> dict[str, Any]:
+    """The ``GET /v2/models/{name}`` answer for ``model``."""
+    return {
+        "name": name,
+        "versions": [str(model.version)],
+        "platform": "fti",
+        "inputs": [
+            {"name": column, "datatype": datatype_of(dtype), "shape": [-1]} for column, dtype in model.input_schema
+        ],
+        "outputs": [{"name": model.output_name, "datatype": "FP64", "shape": [-1]}],
+    }
+
+
+def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> InferRequest:
+    """Decode a V2 request body (JSON, or JSON plus binary tensors) into the model's input frame."""
+    if header_length is None:
+        head, binary = body, b""
+    else:
+        try:
+            size = int(header_length)
+        except ValueError:
+            size = -1
+        if not 0 <= size <= len(body):
+            raise ValidationError(
+                f"Header 'Inference-Header-Content-Length' is {header_length!r} but the body has {len(body)} "
+                "bytes: it must be the length of the JSON part."
+            )
+        head, binary = body[:size], body[size:]
+    try:
+        request = orjson.loads(head)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"The inference request's JSON is invalid ({exc}).") from exc
+    if not isinstance(request, dict) or not isinstance(request.get("inputs"), list) or not request["inputs"]:
+        raise ValidationError("Field 'inputs' must be a non-empty list of tensors.")
+    tensors = _decode_inputs(request["inputs"], binary)
+    outputs = request.get("outputs")
+    if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)):
+        raise ValidationError("Field 'outputs' must be a list of objects with a 'name'.")
+    for output in outputs or ():
+        if output.get("name") != model.output_name:
+            raise ValidationError(
+                f"Model '{model.name}' has no output '{output.get('name')}'; its output is '{model.output_name}'."
+            )
+    parameters = request.get("parameters") or {}
+    request_id = request.get("id")
+    return InferRequest(
+        id=str(request_id) if request_id is not None else None,
+        frame=_frame(tensors, model),
+        outputs=outputs,
+        binary_output=bool(parameters.get("binary_data_output", False)),
+    )
+
+
+def encode_response(
+    request: InferRequest, model: ServedModel, name: str, predictions: np.ndarray, request_id: str
+) -> tuple[bytes, dict[str, str]]:
+    """The V2 response body and its extra headers (``Inference-Header-Content-Length`` when binary)."""
+    requested = (request.outputs or [{}])[0]
+    wants_binary = bool((requested.get("parameters") or {}).get("binary_data", request.binary_output))
+    values = np.ascontiguousarray(predictions)
+    output: dict[str, Any] = {"name": model.output_name, "datatype": datatype_of(values.dtype), "shape": [len(values)]}
+    binary = b""
+    if wants_binary:
+        binary = _to_bytes(values, output["datatype"])
+        output["parameters"] = {"binary_data_size": len(binary)}
+    else:
+        output["data"] = values.tolist()
+    answer = {
+        "model_name": name,
+        "model_version": str(model.version),
+        "id": request.id if request.id is not None else request_id,
+        "outputs": [output],
+    }
+    head = orjson.dumps(answer)
+    if not wants_binary:
+        return head, {}
+    return head + binary, {"Inference-Header-Content-Length": str(len(head))}
+
+
+def _decode_inputs(inputs: list[Any], binary: bytes) -> list[tuple[str, np.ndarray]]:
+    tensors: list[tuple[str, np.ndarray]] = []
+    offset = 0
+    for index, tensor in enumerate(inputs):
+        where = f"inputs[{index}]"
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise ValidationError(f"Field '{where}' must be a tensor object with 'name', 'shape', 'datatype'.")
+        datatype = tensor.get("datatype")
+        if datatype not in _DATATYPES:
+            raise ValidationError(f"Field '{where}.datatype' is {datatype!r}; use one of {sorted(_DATATYPES)}.")
+        shape = tensor.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(dim, int) and dim >= 0 for dim in shape) or not shape:
+            raise ValidationError(f"Field '{where}.shape' must be a list of non-negative integers, not {shape!r}.")
+        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        if size is not None:
+            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+                raise ValidationError(
+                    f"Field '{where}.parameters.binary_data_size' is {size!r} but only "
+                    f"{len(binary) - offset} binary bytes are left in the body."
+                )
+            array = _from_bytes(binary[offset : offset + size], datatype, where)
+            offset += size
+        elif "data" in tensor:
+            array = _from_json(tensor["data"], datatype, where)
+        else:
+            raise ValidationError(f"Field '{where}' has neither 'data' nor 'parameters.binary_data_size'.")
+        expected = math.prod(shape)
+        if array.size != expected:
+            raise ValidationError(f"Field '{where}' has {array.size} values but its shape {shape} needs {expected}.")
+        tensors.append((tensor["name"], array.reshape(shape)))
+    return tensors
+
+
+def _from_json(data: Any, datatype: str, where: str) -> np.ndarray:
+    try:
+        return np.asarray(data, dtype=_DATATYPES[datatype]).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"Field '{where}.data' does not hold {datatype} values ({exc}).") from exc
+
+
+def _from_bytes(raw: bytes, datatype: str, where: str) -> np.ndarray:
+    if datatype != "BYTES":
+        dtype = _DATATYPES[datatype]
+        if len(raw) % dtype.itemsize:
+            raise ValidationError(f"Field '{where}' has {len(raw)} binary bytes, not a multiple of {datatype}'s size.")
+        return np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+    values: list[str] = []
+    offset = 0
+    while offset < len(raw):  # length-prefixed strings: only string tensors take this path
+        (length,) = _LENGTH.unpack_from(raw, offset)
+        values.append(raw[offset + 4 : offset + 4 + length].decode())
+        offset += 4 + length
+    return np.array(values, dtype=object)
+
+
+def _to_bytes(values: np.ndarray, datatype: str) -> bytes:
+    if datatype != "BYTES":
+        return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
+    encoded = [str(value).encode() for value in values]
+    return b"".join(_LENGTH.pack(len(item)) + item for item in encoded)
+
+
+def _frame(tensors: list[tuple[str, np.ndarray]], model: ServedModel) -> pd.DataFrame:
+    columns = [column for column, _ in model.input_schema]
+    if len(tensors) == 1 and tensors[0][0] not in columns and tensors[0][1].ndim == 2:
+        name, matrix = tensors[0]
+        if matrix.shape[1] != len(columns):
+            raise ValidationError(
+                f"Input '{name}' has {matrix.shape[1]} columns but model '{model.name}' v{model.version} reads "
+                f"{len(columns)} ({columns}): send one column per input, in that order."
+            )
+        return pd.DataFrame(matrix, columns=column_index(tuple(columns)), copy=False)
+    frame: dict[str, np.ndarray] = {}
+    for name, array in tensors:
+        if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+            raise ValidationError(
+                f"Input '{name}' has shape {list(array.shape)}; send one tensor per column with shape [n] or "
+                f"[n, 1], or one [n, {len(columns)}] tensor of all of model '{model.name}''s inputs."
+            )
+        frame[name] = array.reshape(-1)
+    rows = {len(array) for array in frame.values()}
+    if len(rows) > 1:
+        raise ValidationError(f"The input tensors differ in length ({sorted(rows)} rows): send equal lengths.")
+    names = column_index(tuple(frame))
+    arrays = list(frame.values())
+    if len({array.dtype for array in arrays}) == 1 and arrays[0].dtype.kind in "biuf":
+        return pd.DataFrame(np.column_stack(arrays), columns=names, copy=False)  # one block: cheap to select
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)), columns=names)

@@ -1,0 +1,108 @@
+"""A registry of real scikit-learn models, deployments, a feature table and a log sink for server tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from fti.core.deployments import Deployment
+from fti.inference.server import ServingSettings, create_app
+from fti.testing.serving import (
+    InMemoryDeploymentSource,
+    InMemoryFeatureLookup,
+    InMemoryModelRegistry,
+    MemoryLogSink,
+    StaticTokenStore,
+    running_app,
+)
+
+SCHEMA = [("amount", "float64"), ("hour", "float64"), ("distance", "float64")]
+COLUMNS = [column for column, _ in SCHEMA]
+
+
+@dataclass
+class Stack:
+    """Everything behind one running server."""
+
+    registry: InMemoryModelRegistry
+    deployments: InMemoryDeploymentSource
+    features: InMemoryFeatureLookup
+    sink: MemoryLogSink
+    estimators: dict[int, LogisticRegression]
+
+    def expected(self, version: int, frame: pd.DataFrame) -> np.ndarray:
+        """What version ``version`` of 'fraud' predicts for ``frame``."""
+        return np.asarray(self.estimators[version].predict_proba(frame[COLUMNS].to_numpy(dtype=float))[:, 1])
+
+
+def _fit(seed: int) -> LogisticRegression:
+    random = np.random.default_rng(seed)
+    features = random.normal(size=(400, 3))
+    labels = (features @ random.normal(size=3) + random.normal(scale=0.5, size=400) > 0).astype(int)
+    return LogisticRegression().fit(features, labels)
+
+
+def rows(count: int, seed: int = 0) -> pd.DataFrame:
+    """``count`` rows of model inputs."""
+    random = np.random.default_rng(seed)
+    return pd.DataFrame(random.normal(size=(count, 3)), columns=COLUMNS)
+
+
+@pytest.fixture
+def stack() -> Stack:
+    """'fraud' v1 (champion) and v2 (challenger), a shadow model, a broken model and four deployments."""
+    registry = InMemoryModelRegistry()
+    estimators = {1: _fit(1), 2: _fit(2)}
+    for version in (1, 2):
+        registry.register("fraud", estimators[version], SCHEMA, output_name="fraud_probability")
+    registry.set_alias("fraud", "champion", 1)
+    registry.set_alias("fraud", "challenger", 2)
+    registry.register("fraud-shadow", _fit(3), SCHEMA, output_name="fraud_probability")
+    registry.register("broken", LogisticRegression(), SCHEMA)  # never fitted: predicting fails
+    deployments = InMemoryDeploymentSource(
+        [
+            Deployment.create("fraud", {"fraud@champion": 1.0}, entity_keys=["cc_num"], feature_lookup="cards"),
+            Deployment.create(
+                "ab",
+                {"fraud@champion": 0.5, "fraud@challenger": 0.5},
+                shadow="fraud-shadow",
+                entity_keys=["cc_num"],
+            ),
+            Deployment.create("broken", {"broken": 1.0}),
+        ]
+    )
+    features = InMemoryFeatureLookup()
+    table = rows(10, seed=5).assign(cc_num=np.arange(100, 110))
+    features.put("cards", ["cc_num"], table)
+    return Stack(registry, deployments, features, MemoryLogSink(), estimators)
+
+
+ServerFactory = Callable[..., AbstractContextManager[str]]
+
+
+@pytest.fixture
+def serve(stack: Stack) -> Iterator[ServerFactory]:
+    """Start a real uvicorn server over ``stack``: ``with serve(tokens=..., **settings) as url: ...``."""
+
+    def start(tokens: list[str] | None = None, **overrides: object) -> AbstractContextManager[str]:
+        options: dict[str, object] = {"refresh_seconds": 0.05, "log_flush_seconds": 0.05, "seed": 7}
+        options.update(overrides)
+        settings = ServingSettings.model_validate(options)
+        store = StaticTokenStore(tokens) if tokens is not None else None
+        app = create_app(stack.registry, stack.deployments, stack.features, stack.sink, settings, tokens=store)
+        return running_app(app)
+
+    yield start
+
+
+@pytest.fixture
+def url(serve: ServerFactory) -> Iterator[str]:
+    """A running server with default settings."""
+    with serve() as base:
+        yield base

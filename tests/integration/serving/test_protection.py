@@ -1,0 +1,129 @@
+"""Error answers of the real server: 401, 413, 422 naming the field, 404, 500 without internals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from fti.core.deployments import Deployment
+from tests.integration.serving.conftest import ServerFactory, Stack, rows
+
+pytestmark = [pytest.mark.e2e]
+
+ONE_ROW = {"instances": [{"amount": 1.0, "hour": 2.0, "distance": 3.0}]}
+
+
+def test_tokens_guard_everything_but_health(serve: ServerFactory) -> None:
+    with serve(tokens=["s3cret"]) as url:
+        missing = httpx.post(f"{url}/v1/deployments/fraud/predict", json=ONE_ROW)
+        wrong = httpx.get(f"{url}/v2/models/fraud", headers={"Authorization": "Bearer nope"})
+        metrics = httpx.get(f"{url}/metrics")
+        good = httpx.post(
+            f"{url}/v1/deployments/fraud/predict", json=ONE_ROW, headers={"Authorization": "Bearer s3cret"}
+        )
+        health = httpx.get(f"{url}/v2/health/ready")
+    for rejected in (missing, wrong, metrics):
+        assert rejected.status_code == 401
+        assert rejected.json()["error"].startswith("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+        assert rejected.headers["www-authenticate"] == "Bearer"
+    assert good.status_code == 200
+    assert health.status_code == 200
+
+
+def test_bodies_over_the_limit_get_413(serve: ServerFactory) -> None:
+    big = {"instances": rows(200).to_dict("records")}
+    with serve(max_body_bytes=2000) as url:
+        declared = httpx.post(f"{url}/v1/deployments/fraud/predict", json=big)
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
+            yield b'{"instances": ['
+            yield b'{"amount": 1.0, "hour": 2.0, "distance": 3.0},' * 100
+            yield b"]}"
+
+        streamed = httpx.post(f"{url}/v1/deployments/fraud/predict", content=chunks())
+        small = httpx.post(f"{url}/v1/deployments/fraud/predict", json=ONE_ROW)
+    assert declared.status_code == 413
+    assert "over the server's limit of 2000: send fewer rows per request" in declared.json()["error"]
+    assert streamed.status_code == 413
+    assert "over the server's limit of 2000" in streamed.json()["error"]
+    assert small.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "The request body is not valid JSON"),
+        (b"[1, 2]", "The request body must be a JSON object"),
+        (b'{"rows": []}', "Unknown field 'rows' in the request body"),
+        (b'{"instances": []}', "Field 'instances' must be a non-empty list of objects"),
+        (
+            b'{"instances": [{"amount": 1, "hour": 2, "distance": 3}, {"amount": 1, "hour": 2}]}',
+            "Field 'instances[1]' lacks ['distance']: every object needs the same keys.",
+        ),
+        (
+            b'{"instances": [{"amount": 1, "hour": 2}]}',
+            "Model 'fraud' v1 needs column 'distance' (float64) but the input lacks it: add it.",
+        ),
+        (
+            b'{"instances": [{"amount": 1, "hour": 2, "distance": 3, "colour": 1}]}',
+            "Model 'fraud' v1 has no input column 'colour': remove it from the request.",
+        ),
+        (
+            b'{"instances": [{"amount": "a lot", "hour": 2, "distance": 3}]}',
+            "Model 'fraud' v1 expects column 'amount' as float64, got str: send float64 values.",
+        ),
+    ],
+    ids=["json", "not-object", "unknown-field", "empty", "ragged", "missing-column", "extra-column", "mistyped"],
+)
+def test_invalid_input_gets_422_naming_the_field(url: str, body: bytes, message: str) -> None:
+    response = httpx.post(
+        f"{url}/v1/deployments/fraud/predict", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert message in response.json()["error"]
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_invalid_v2_and_invocations_input_gets_422(url: str) -> None:
+    bad_shape = {"inputs": [{"name": "amount", "shape": [2], "datatype": "FP64", "data": [1.0]}]}
+    response = httpx.post(f"{url}/v2/models/fraud/infer", json=bad_shape)
+    assert response.status_code == 422
+    assert response.json()["error"] == "Field 'inputs[0]' has 1 values but its shape [2] needs 2."
+    response = httpx.post(f"{url}/v2/models/fraud/infer", json={"inputs": []})
+    assert response.json()["error"] == "Field 'inputs' must be a non-empty list of tensors."
+    response = httpx.post(f"{url}/invocations", json={"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}})
+    assert response.status_code == 422
+    assert "Field 'dataframe_split.data[0]' must be a list of 1 values" in response.json()["error"]
+
+
+def test_unknown_deployments_and_models_get_404(url: str) -> None:
+    response = httpx.post(f"{url}/v1/deployments/nothing/predict", json=ONE_ROW)
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("Deployment 'nothing' does not exist: deploy it first")
+    response = httpx.get(f"{url}/v2/models/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("'nothing' is neither a deployment nor a registered model")
+    response = httpx.post(f"{url}/v2/models/fraud/versions/9/infer", json={"inputs": []})
+    assert response.status_code == 404
+    assert "Model 'fraud' has no version 9" in response.json()["error"]
+    # several deployments and none chosen for /invocations
+    response = httpx.post(f"{url}/invocations", json={"instances": ONE_ROW["instances"]})
+    assert response.status_code == 404
+    assert "set serving.invocations_deployment" in response.json()["error"]
+
+
+def test_model_failures_get_500_with_the_request_id_and_no_internals(url: str) -> None:
+    response = httpx.post(f"{url}/v1/deployments/broken/predict", json=ONE_ROW)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == f"Prediction failed on request {body['request_id']}; the server log has the details."
+    assert "NotFitted" not in response.text and "Traceback" not in response.text
+
+
+def test_deployments_created_after_start_are_served(url: str, stack: Stack) -> None:
+    stack.deployments.put(Deployment.create("late", {"fraud:2": 1.0}))
+    response = httpx.post(f"{url}/v1/deployments/late/predict", json=ONE_ROW)
+    assert response.status_code == 200
+    assert response.json()["model_versions"] == [2]
