@@ -1,0 +1,114 @@
+"""The inference log in the offline store: what the server predicted, and the labels that came later.
+
+The server's request log writer appends batches to the ``inference_log`` table (one Delta commit per
+batch); ``project.log_labels`` appends ground truth to ``inference_labels``. Monitoring reads both,
+filtered by deployment and time, and parses the logged feature JSON in one vectorized pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.json as pajson
+
+from fti.errors import ValidationError
+from fti.inference.request_log import REQUEST_LOG_SCHEMA
+
+if TYPE_CHECKING:
+    from fti.backends.ports import OfflineStore
+
+__all__ = ["INFERENCE_LOG_TABLE", "LABELS_SCHEMA", "LABELS_TABLE", "InferenceLogTable", "parse_features"]
+
+INFERENCE_LOG_TABLE = "inference_log"
+LABELS_TABLE = "inference_labels"
+LABELS_SCHEMA = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("deployment", pa.string(), nullable=False),
+        pa.field("label", pa.float64()),
+        pa.field("labelled_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+class InferenceLogTable:
+    """Append and read the inference log and its labels (a RequestLogSink for the server)."""
+
+    def __init__(self, offline: OfflineStore) -> None:
+        self._offline = offline
+
+    def write(self, batch: pa.Table) -> None:
+        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``) as one commit."""
+        if batch.num_rows:
+            batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+            self._offline.write(
+                INFERENCE_LOG_TABLE, pa.RecordBatchReader.from_batches(batch.schema, batch.to_batches())
+            )
+
+    def write_labels(self, labels: pa.Table) -> int:
+        """Append ground-truth labels keyed by request id; returns the rows written."""
+        missing = [name for name in ("request_id", "deployment", "label") if name not in labels.column_names]
+        if missing:
+            raise ValidationError(
+                f"Labels need the columns request_id, deployment and label; missing: {', '.join(missing)}."
+            )
+        if "labelled_at" not in labels.column_names:
+            now = pa.scalar(datetime.now().astimezone(), pa.timestamp("us", tz="UTC"))
+            labels = labels.append_column("labelled_at", pa.array([now.as_py()] * labels.num_rows, now.type))
+        table = labels.select(LABELS_SCHEMA.names).cast(LABELS_SCHEMA)
+        if pc.any(pc.is_null(table.column("request_id"))).as_py():
+            raise ValidationError("Labels have a null request_id: every label must name the request it answers.")
+        self._offline.write(LABELS_TABLE, _reader(table))
+        return int(table.num_rows)
+
+    def read(
+        self,
+        deployment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        include_shadow: bool = False,
+    ) -> pa.Table:
+        """Logged predictions of ``deployment`` with ``start <= timestamp < end``, oldest first."""
+        if not self._offline.exists(INFERENCE_LOG_TABLE):
+            return REQUEST_LOG_SCHEMA.empty_table()
+        condition = pads.field("timestamp").is_valid()
+        if deployment is not None:
+            condition &= pads.field("deployment") == deployment
+        if start is not None:
+            condition &= pads.field("timestamp") >= pa.scalar(start, pa.timestamp("us", tz="UTC"))
+        if end is not None:
+            condition &= pads.field("timestamp") < pa.scalar(end, pa.timestamp("us", tz="UTC"))
+        if not include_shadow:
+            condition &= pads.field("is_shadow") == False  # noqa: E712 (a dataset expression, not a bool)
+        table = self._offline.read(INFERENCE_LOG_TABLE).to_table(filter=condition)
+        return table.sort_by("timestamp")
+
+    def read_labels(self, deployment: str | None = None) -> pa.Table:
+        """Labels recorded for ``deployment``; the latest label wins for a request labelled twice."""
+        if not self._offline.exists(LABELS_TABLE):
+            return LABELS_SCHEMA.empty_table()
+        condition = pads.field("deployment") == deployment if deployment is not None else None
+        table = self._offline.read(LABELS_TABLE).to_table(filter=condition).sort_by("labelled_at")
+        ids = table.column("request_id").to_numpy(zero_copy_only=False)
+        _, last_from_end = np.unique(ids[::-1], return_index=True)
+        return table.take(pa.array(np.sort(len(ids) - 1 - last_from_end)))
+
+
+def _reader(table: pa.Table) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+
+def parse_features(log: pa.Table) -> pa.Table:
+    """The logged ``features`` JSON of every row as columns, parsed in one vectorized pass."""
+    if log.num_rows == 0:
+        return pa.table({})
+    column = log.column("features").combine_chunks()
+    one_list = pa.ListArray.from_arrays(pa.array([0, len(column)], pa.int32()), column)
+    lines = pc.binary_join(one_list, "\n")[0].as_buffer()
+    return pajson.read_json(pa.BufferReader(lines))
