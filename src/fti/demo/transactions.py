@@ -189,7 +189,8 @@ def _rows(
             "amount": _amounts(rng, merchant["category_code"].to_numpy(), scale),
             "lat": merchant["lat"].to_numpy() + rng.normal(0, 0.01, len(card_index)),
             "lon": merchant["lon"].to_numpy() + rng.normal(0, 0.01, len(card_index)),
-            "ts": times.tz_convert(UTC) if times.tz is not None else times.tz_localize(UTC),
+            # microseconds: the resolution feature stores keep
+            "ts": (times.tz_convert(UTC) if times.tz is not None else times.tz_localize(UTC)).floor("us").as_unit("us"),
             "is_fraud": np.full(len(card_index), is_fraud, dtype=np.int8),
         }
     )
