@@ -53,7 +53,7 @@ def generate_transactions(
     merchants: int = 400,
     days: int = 30,
     transactions_per_card_per_day: float = 1.2,
-    compromised_share: float = 0.01,
+    compromised_share: float = 0.015,
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
     seed: int = 42,
 ) -> TransactionData:
@@ -113,10 +113,18 @@ def _amounts(rng: np.random.Generator, category_code: np.ndarray, scale: np.ndar
     return np.asarray(np.round(np.maximum(amounts, 1.0), 2))
 
 
-def _times(rng: np.random.Generator, count: int, days: int, start: datetime, night: bool) -> pd.DatetimeIndex:
-    day = rng.integers(0, days, count)
-    # Daytime spending peaks in the afternoon; fraud favours the small hours.
-    hour = rng.normal(3.0, 2.0, count) % 24 if night else np.clip(rng.normal(14.0, 3.5, count), 6, 23.5)
+def _times(
+    rng: np.random.Generator, count: int, days: int, start: datetime, night_share: float, *, spread: bool = False
+) -> pd.DatetimeIndex:
+    # ``spread`` places events evenly over the days (so every period of the data has some), else at random
+    day = (
+        np.floor(np.linspace(0, days, count, endpoint=False)).astype(np.int64)
+        if spread
+        else rng.integers(0, days, count)
+    )
+    # Daytime spending peaks in the afternoon; fraud favours the small hours (so do some night owls).
+    daytime = np.clip(rng.normal(14.0, 3.5, count), 6, 23.5)
+    hour = np.where(rng.random(count) < night_share, rng.normal(3.0, 2.0, count) % 24, daytime)
     seconds = day * 86_400 + hour * 3_600 + rng.uniform(0, 60, count)
     return pd.DatetimeIndex(pd.Timestamp(start) + pd.to_timedelta(seconds, unit="s"))
 
@@ -139,10 +147,12 @@ def _normal_transactions(
     bounds = np.searchsorted(merchant_city[order], np.arange(len(_CITIES) + 1))
     low, high = bounds[card_city], bounds[card_city + 1]
     empty = high <= low
-    pick = np.where(empty, rng.integers(0, len(merchant_table), count), 0)
     local = order[np.minimum(low + (rng.random(count) * np.maximum(high - low, 1)).astype(np.int64), len(order) - 1)]
-    merchant_index = np.where(empty, pick, local)
-    return _rows(rng, card_table, merchant_table, card_index, merchant_index, _times(rng, count, days, start, False), 0)
+    # A few purchases happen while travelling, anywhere.
+    travelling = empty | (rng.random(count) < 0.03)
+    merchant_index = np.where(travelling, rng.integers(0, len(merchant_table), count), local)
+    times = _times(rng, count, days, start, night_share=0.04)
+    return _rows(rng, card_table, merchant_table, card_index, merchant_index, times, 0)
 
 
 def _fraud_transactions(
@@ -154,14 +164,17 @@ def _fraud_transactions(
     start: datetime,
 ) -> pd.DataFrame:
     victims = rng.choice(len(card_table), max(1, int(len(card_table) * share)), replace=False)
-    burst = rng.integers(3, 8, len(victims))
+    # Most fraudsters test the card with a burst of small charges first; some go straight for big ones.
+    burst = np.where(rng.random(len(victims)) < 0.7, rng.integers(3, 8, len(victims)), 0)
     card_index = np.repeat(victims, burst + 2)
     count = len(card_index)
-    first = _times(rng, len(victims), days, start, True)
+    first = _times(rng, len(victims), days, start, night_share=0.7, spread=True)
     offsets_min = np.concatenate([np.sort(rng.uniform(0, 20, n + 2)) for n in burst])
     times = pd.DatetimeIndex(np.repeat(first, burst + 2)) + pd.to_timedelta(offsets_min, unit="m")
     risky_merchants = np.flatnonzero(_RISKY[merchant_table["category_code"].to_numpy()])
-    merchant_index = rng.choice(risky_merchants, count)
+    merchant_index = np.where(
+        rng.random(count) < 0.8, rng.choice(risky_merchants, count), rng.integers(0, len(merchant_table), count)
+    )
     # Far from home: the merchant's city differs from the card's home city for the big charges.
     rows = _rows(rng, card_table, merchant_table, card_index, merchant_index, times, 1)
     is_test = np.concatenate([np.r_[np.ones(n, bool), np.zeros(2, bool)] for n in burst])

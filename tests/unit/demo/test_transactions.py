@@ -44,6 +44,7 @@ def test_fraud_is_rare_and_looks_like_fraud() -> None:
     distance = np.hypot(table["lat"] - table["home_lat"], table["lon"] - table["home_lon"])
     assert distance[fraud.index].median() > 5 * distance[normal.index].median()
     night = table["ts"].dt.hour < 6
-    assert night[fraud.index].mean() > 0.5 > night[normal.index].mean()
+    assert night[fraud.index].mean() > 0.4 > 0.1 > night[normal.index].mean()
     assert (fraud["amount"] < 5).mean() > 0.3
-    assert fraud["category"].isin(["electronics", "jewelry", "online_retail", "travel"]).all()
+    risky = ["electronics", "jewelry", "online_retail", "travel"]
+    assert fraud["category"].isin(risky).mean() > 0.75 > normal["category"].isin(risky).mean()
