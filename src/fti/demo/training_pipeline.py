@@ -68,11 +68,11 @@ def run_training_pipeline(
             metric="validation_roc_auc",
             direction="maximize",
             n_trials=trials,
-            trial_logger=lambda number: project.start_run(EXPERIMENT, f"xgboost-trial-{number}", parent=study),
+            trial_logger=lambda number: project.start_run(EXPERIMENT, f"xgboost-trial-{number}", parent=study),  # type: ignore[arg-type,return-value]
             seed=seed,
         )
         study.log_params({f"best.{key}": value for key, value in tuned.best_params.items()})
-        final = train(td, "xgboost", params={**tuned.best_params, "n_jobs": 1}, logger=study)
+        final = train(td, "xgboost", params={**tuned.best_params, "n_jobs": 1}, logger=study)  # type: ignore[arg-type]
         boosted = study.log_model(final.model, MODEL_NAME, description="XGBoost tuned with a small Optuna study")
     with project.start_run(EXPERIMENT, "mlp", training_data=td) as run:
         result = train(
