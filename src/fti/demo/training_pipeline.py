@@ -75,9 +75,8 @@ def run_training_pipeline(
         final = train(td, "xgboost", params={**tuned.best_params, "n_jobs": 1}, logger=study)  # type: ignore[arg-type]
         boosted = study.log_model(final.model, MODEL_NAME, description="XGBoost tuned with a small Optuna study")
     with project.start_run(EXPERIMENT, "mlp", training_data=td) as run:
-        result = train(
-            td, "mlp", params={"epochs": epochs, "batch_size": 1024, "patience": 3, "seed": seed}, logger=run
-        )
+        mlp_params = {"epochs": epochs, "batch_size": 1024, "patience": 3, "seed": seed}
+        result = train(td, "mlp", params=mlp_params, logger=run)  # type: ignore[arg-type]
         mlp = run.log_model(result.model, MODEL_NAME, description="PyTorch MLP (two ReLU layers)")
     scores = {boosted.version: final.metrics["test_roc_auc"], mlp.version: result.metrics["test_roc_auc"]}
     champion = boosted if scores[boosted.version] >= scores[mlp.version] else mlp
