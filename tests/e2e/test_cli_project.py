@@ -95,13 +95,33 @@ def test_older_catalog_needs_db_upgrade(run_cli: RunCli, tmp_path: Path) -> None
         assert project.catalog.schema_state().current == project.catalog.schema_state().expected
 
 
-def test_demo_leaves_a_project(run_cli: RunCli, tmp_path: Path) -> None:
-    result = run_cli("demo", "--keep", "demo-here", cwd=tmp_path)
+def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "demo-here" / "fti.yaml").is_file()
+    for heading in ("Feature store", "Training data", "Experiments", "Model registry", "Done in"):
+        assert heading in result.stdout
+    assert "champion" in result.stdout
     with fti.connect(tmp_path / "demo-here") as project:
         assert project.name == "fti_demo"
-        assert project.counts()["artifacts"] >= 1
+        assert {group.name for group in project.feature_groups()} == {
+            "transactions",
+            "card_activity",
+            "merchant_stats",
+            "fraud_labels",
+        }
+        champion = project.get_model("fraud-detector@champion")
+        assert champion.lineage().feature_view == ("fraud", 1)
+    again = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = run_cli("demo", "--fast", "--keep", "mine", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not a demo project" in result.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def _all_commands() -> list[list[str]]:
