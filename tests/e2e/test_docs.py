@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import SRC, RunCli
 
 ROOT = SRC.parent
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").rglob("*.md"))]
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 
 
@@ -19,7 +19,7 @@ def _blocks(language: str) -> list[tuple[str, str]]:
     for document in DOCUMENTS:
         for index, match in enumerate(BLOCK.finditer(document.read_text())):
             if match.group(1) == language:
-                found.append((f"{document.name}#{index}", match.group(2)))
+                found.append((f"{document.relative_to(ROOT)}#{index}", match.group(2)))
     return found
 
 
