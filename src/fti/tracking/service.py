@@ -169,6 +169,25 @@ class TrackingService:
             params, metrics, tags = tx.tracking.params(ids), tx.tracking.latest_metrics(ids), tx.tracking.tags(ids)
         return _frame(infos, params, metrics, tags)
 
+    def run_ids(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+    ) -> list[str]:
+        """Ids of every matching run, in order: what a paginated view counts and slices."""
+        experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
+        search = RunSearch(
+            experiments=experiments,
+            filter=parse_filter(filter),
+            order_by=parse_order_by(
+                None if order_by is None else ([order_by] if isinstance(order_by, str) else list(order_by))
+            ),
+        )
+        self.buffer.flush()
+        with self.catalog.transaction() as tx:
+            return [info.id for info in tx.tracking.search_runs(search)]
+
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
         """Params and latest metrics side by side: one column per run, one row per param or metric."""
         ids = [item.id if isinstance(item, Run) else item for item in run_ids]
