@@ -57,7 +57,9 @@ def populate(project: fti.Project) -> dict[str, str]:
     for index in range(RUNS):
         model_kind = "xgb" if index % 2 else "logreg"
         with project.start_run("fraud", f"trial-{index:02d}", training_data=td, tags={"team": "fraud"}) as run:
-            run.log_params({"model": model_kind, "max_depth": 3 + index % 4, "learning_rate": 0.05 * (1 + index % 3)})
+            run.log_params(
+                {"model": model_kind, "max_depth": 3 + index % 4, "learning_rate": round(0.05 * (1 + index % 3), 3)}
+            )
             for step in range(5):
                 run.log_metric("loss", 1.0 / (step + 1 + index * 0.1), step=step)
             f1 = round(0.6 + 0.015 * index, 4)
