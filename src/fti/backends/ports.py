@@ -170,6 +170,9 @@ class TrackingRecords(Protocol):
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
         """Runs matching the search's experiments and filter, in its order, up to its limit."""
 
+    def search_run_ids(self, search: RunSearch) -> list[str]:
+        """Ids of the runs :meth:`search_runs` returns, in the same order (cheap enough to count and page)."""
+
     def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
         """Ids of the runs that recorded this training dataset version."""
 

@@ -163,7 +163,9 @@ class TrackingRecordsContract:
 
         def ids(search: RunSearch) -> list[str]:
             with store.transaction() as tx:
-                return [run.id for run in tx.tracking.search_runs(search)]
+                found = [run.id for run in tx.tracking.search_runs(search)]
+                assert tx.tracking.search_run_ids(search) == found
+            return found
 
         f1_high = Comparison("metric", "f1", ">", 0.8)
         xgb = Comparison("param", "model", "=", "xgb")

@@ -186,7 +186,7 @@ class TrackingService:
         )
         self.buffer.flush()
         with self.catalog.transaction() as tx:
-            return [info.id for info in tx.tracking.search_runs(search)]
+            return tx.tracking.search_run_ids(search)
 
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
         """Params and latest metrics side by side: one column per run, one row per param or metric."""

@@ -74,6 +74,7 @@ def line_chart(
         return Markup('<p class="muted">No values logged.</p>')
     left, right, top, bottom = 56, 12, 22, 28
     low_x, high_x = min(p[0] for p in points), max(p[0] for p in points)
+    first_step, last_step = low_x, high_x
     low_y, high_y = min(p[1] for p in points), max(p[1] for p in points)
     if high_x == low_x:
         low_x, high_x = low_x - 1, high_x + 1
@@ -94,8 +95,16 @@ def line_chart(
         y = y_of(value)
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_format(value)}</text>')
-    parts.append(f'<text x="{left}" y="{height - 8}" class="axis">step {_format(low_x)}</text>')
-    parts.append(f'<text x="{left + plot_w}" y="{height - 8}" class="axis" text-anchor="end">{_format(high_x)}</text>')
+    if first_step == last_step:
+        parts.append(
+            f'<text x="{x_of(first_step):.1f}" y="{height - 8}" class="axis" text-anchor="middle">step '
+            f"{_format(first_step)}</text>"
+        )
+    else:
+        parts.append(f'<text x="{left}" y="{height - 8}" class="axis">step {_format(first_step)}</text>')
+        parts.append(
+            f'<text x="{left + plot_w}" y="{height - 8}" class="axis" text-anchor="end">{_format(last_step)}</text>'
+        )
     if title:
         parts.append(f'<text x="{left}" y="14" class="title">{escape(title)}</text>')
     for index, (label, steps, values) in enumerate(series):

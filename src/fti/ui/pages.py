@@ -22,6 +22,9 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["charts"] = charts
 templates.env.globals["palette"] = charts.PALETTE
+templates.env.filters["when"] = lambda value: (
+    value.replace("T", " ").replace("+00:00", " UTC") if isinstance(value, str) else "—" if value is None else value
+)
 
 
 def _project(request: Request) -> Project:

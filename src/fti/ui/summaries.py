@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -324,7 +325,8 @@ def compare_runs(project: Project, run_ids: list[str]) -> dict[str, Any]:
             shown = [None if value is None else str(value) for value in values]
             params.append({"key": label[7:], "values": shown, "differs": len(set(shown)) > 1})
         elif label.startswith("metrics."):
-            metrics.append({"key": label[8:], "values": [None if v is None else _number(float(v)) for v in values]})
+            numbers = [None if v is None else _number(float(v)) for v in values]
+            metrics.append({"key": label[8:], "values": numbers, "best": _best(label[8:], numbers)})
     names: list[Any] = list(table.loc["name"]) if "name" in table.index else [None] * len(run_ids)
     curves = {
         str(item["key"]): [_history_or_empty(project, run_id, str(item["key"])) for run_id in run_ids]
@@ -336,6 +338,17 @@ def compare_runs(project: Project, run_ids: list[str]) -> dict[str, Any]:
         "metrics": metrics,
         "curves": curves,
     }
+
+
+_LOWER_IS_BETTER = re.compile(r"loss|error|mse|mae|rmse|mape|perplexity|latency", re.IGNORECASE)
+
+
+def _best(key: str, values: list[float | None]) -> int | None:
+    """Index of the best value: the lowest for losses and errors, else the highest; None if not comparable."""
+    present = [(value, index) for index, value in enumerate(values) if value is not None]
+    if len(present) < 2 or len({value for value, _ in present}) == 1:
+        return None
+    return (min(present) if _LOWER_IS_BETTER.search(key) else max(present))[1]
 
 
 def _is_missing(value: Any) -> bool:
@@ -457,7 +470,7 @@ def model_lineage(project: Project, name: str, version: int) -> dict[str, Any]:
                 "id": view_id,
                 "kind": "feature view",
                 "label": f"{training.feature_view_name} v{training.feature_view_version}",
-                "detail": "",
+                "detail": f"joins {len(training.feature_group_commits)} feature group(s)",
                 "href": view_href,
             }
         )
