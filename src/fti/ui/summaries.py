@@ -236,18 +236,16 @@ def runs(
 ) -> dict[str, Any]:
     """One page of runs matching ``filter`` (the syntax of :meth:`fti.Project.runs`), with the total count."""
     _check_page(limit, offset)
-    ids = project.tracking.run_ids(experiment or None, filter or None, order_by or None)
-    chosen = ids[offset : offset + limit]
-    frame = project.tracking.runs(order_by=order_by or None, run_ids=chosen) if chosen else None
-    items = [] if frame is None else _records(frame)
-    columns = [] if frame is None else [str(column) for column in frame.columns]
+    tracking = project.tracking
+    total = tracking.count_runs(experiment or None, filter or None)
+    frame = tracking.runs(experiment or None, filter or None, order_by or None, limit, offset=offset)
     return {
-        "total": len(ids),
+        "total": total,
         "limit": limit,
         "offset": offset,
-        "columns": columns,
-        "experiments": project.tracking.experiments(),
-        "items": items,
+        "columns": [str(column) for column in frame.columns],
+        "experiments": tracking.experiments(),
+        "items": _records(frame),
     }
 
 
