@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fti.cli.console import out
+from fti.cli.console import err, out
 from fti.errors import MissingExtraError, ValidationError
 from fti.project import connect
 
@@ -42,6 +42,8 @@ def ui(
     with connect(project) as opened:
         app = create_app(opened, token=token)
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
+        if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+            err.print(f"Warning: serving on {host} without a token: anyone who reaches it can read this project.")
         out.print(
             f"FTI dashboard for '{opened.name}' on http://{shown}:{port}" + (" (token required)" if token else "")
         )
