@@ -168,7 +168,10 @@ class TrackingRecords(Protocol):
         """The training data the run recorded, or None."""
 
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
-        """Runs matching the search's experiments and filter, in its order, up to its limit."""
+        """Runs matching the search's experiments and filter, in its order, skipping its offset, up to its limit."""
+
+    def count_runs(self, search: RunSearch) -> int:
+        """How many runs match the search's experiments, ids and filter (its order, limit and offset aside)."""
 
     def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
         """Ids of the runs that recorded this training dataset version."""

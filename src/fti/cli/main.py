@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, project_commands, runs
+from fti.cli import db, demo, features, models, project_commands, runs, ui
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 project_commands.register(app)
 app.command("demo")(demo.demo)
+app.command("ui")(ui.ui)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")

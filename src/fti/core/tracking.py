@@ -144,6 +144,7 @@ class RunSearch:
     order_by: tuple[OrderKey, ...] = ()
     limit: int | None = None
     run_ids: tuple[str, ...] = ()
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)

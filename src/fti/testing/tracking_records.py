@@ -163,7 +163,10 @@ class TrackingRecordsContract:
 
         def ids(search: RunSearch) -> list[str]:
             with store.transaction() as tx:
-                return [run.id for run in tx.tracking.search_runs(search)]
+                found = [run.id for run in tx.tracking.search_runs(search)]
+                if search.limit is None and not search.offset:
+                    assert tx.tracking.count_runs(search) == len(found)
+            return found
 
         f1_high = Comparison("metric", "f1", ">", 0.8)
         xgb = Comparison("param", "model", "=", "xgb")
@@ -192,6 +195,10 @@ class TrackingRecordsContract:
         ]
         assert ids(RunSearch(limit=2)) == ["e", "d"]
         assert ids(RunSearch(run_ids=("a", "c"))) == ["c", "a"]
+        assert ids(RunSearch(limit=2, offset=1)) == ["d", "c"]
+        assert ids(RunSearch(offset=3)) == ["b", "a"]
+        with store.transaction() as tx:
+            assert tx.tracking.count_runs(RunSearch(filter=xgb, limit=1, offset=1)) == 3
 
     def test_model_versions_tags_and_lookups(self, store: CatalogStore) -> None:
         with store.transaction() as tx:

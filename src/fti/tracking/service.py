@@ -147,11 +147,14 @@ class TrackingService:
         order_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         *,
+        offset: int = 0,
         run_ids: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """One row per matching run with params.*, metrics.* (latest) and tags.* columns."""
+        """One row per matching run with params.*, metrics.* (latest) and tags.* columns, ``offset`` runs skipped."""
         if limit is not None and limit < 0:
             raise ValidationError(f"limit must be zero or positive, got {limit}.")
+        if offset < 0:
+            raise ValidationError(f"offset must be zero or positive, got {offset}.")
         experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
         search = RunSearch(
             experiments=experiments,
@@ -161,6 +164,7 @@ class TrackingService:
             ),
             limit=limit,
             run_ids=tuple(run_ids),
+            offset=offset,
         )
         self.buffer.flush()
         with self.catalog.transaction() as tx:
@@ -168,6 +172,14 @@ class TrackingService:
             ids = [info.id for info in infos]
             params, metrics, tags = tx.tracking.params(ids), tx.tracking.latest_metrics(ids), tx.tracking.tags(ids)
         return _frame(infos, params, metrics, tags)
+
+    def count_runs(self, experiment: str | Sequence[str] | None = None, filter: str | None = None) -> int:
+        """How many runs :meth:`runs` would return without a limit: what a paginated view shows as its total."""
+        experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
+        search = RunSearch(experiments=experiments, filter=parse_filter(filter))
+        self.buffer.flush()
+        with self.catalog.transaction() as tx:
+            return tx.tracking.count_runs(search)
 
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
         """Params and latest metrics side by side: one column per run, one row per param or metric."""

@@ -259,19 +259,23 @@ class SqlTrackingRecords:
     # -- queries -----------------------------------------------------------------------------------
 
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
-        """Runs matching the search, in its order, up to its limit (one SQL query)."""
-        query = _run_select()
-        if search.experiments:
-            query = query.where(experiments.c.name.in_(list(search.experiments)))
-        if search.run_ids:
-            query = query.where(runs.c.id.in_(list(search.run_ids)))
-        if search.filter is not None:
-            query = query.where(_condition(search.filter))
-        order = [_order(key) for key in search.order_by]
-        query = query.order_by(*order, runs.c.start_time.desc(), runs.c.id)
-        if search.limit is not None:
-            query = query.limit(search.limit)
-        return [_run(row) for row in self._connection.execute(query)]
+        """Runs matching the search, in its order, skipping its offset, up to its limit."""
+        if search.limit is None or search.limit > _PAGE_BY_IDS:
+            return [_run(row) for row in self._connection.execute(_searched(_run_select(), search))]
+        # a page: sort and cut the narrow id column first, so the database never sorts the wide rows
+        # (the package list of every run) only to keep a few of them
+        ids_query = sa.select(runs.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
+        ids = [str(run_id) for run_id in self._connection.execute(_searched(ids_query, search)).scalars()]
+        if not ids:
+            return []
+        found = {str(row.id): _run(row) for row in self._connection.execute(_run_select().where(runs.c.id.in_(ids)))}
+        return [found[run_id] for run_id in ids]
+
+    def count_runs(self, search: RunSearch) -> int:
+        """How many runs match the search's experiments, ids and filter (its order, limit and offset aside)."""
+        query = sa.select(sa.func.count()).select_from(runs.join(experiments, experiments.c.id == runs.c.experiment_id))
+        query = _narrowed(query, search)
+        return int(self._connection.execute(query).scalar_one())
 
     def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
         """Ids of the runs that recorded this training dataset version."""
@@ -326,6 +330,31 @@ class SqlTrackingRecords:
             self._connection.execute(query).all(),
             {"step": pa.int64(), "value": pa.float64(), "timestamp_ms": pa.int64()},
         )
+
+
+_PAGE_BY_IDS = 1000
+
+
+def _narrowed(query: sa.Select[Any], search: RunSearch) -> sa.Select[Any]:
+    if search.experiments:
+        query = query.where(experiments.c.name.in_(list(search.experiments)))
+    if search.run_ids:
+        query = query.where(runs.c.id.in_(list(search.run_ids)))
+    if search.filter is not None:
+        query = query.where(_condition(search.filter))
+    return query
+
+
+def _searched(query: sa.Select[Any], search: RunSearch) -> sa.Select[Any]:
+    """``query`` (over runs joined with experiments) narrowed, ordered and paged as ``search`` says."""
+    query = _narrowed(query, search)
+    order = [_order(key) for key in search.order_by]
+    query = query.order_by(*order, runs.c.start_time.desc(), runs.c.id)
+    if search.limit is not None:
+        query = query.limit(search.limit)
+    if search.offset:
+        query = query.offset(search.offset)
+    return query
 
 
 def _run_select() -> sa.Select[Any]:

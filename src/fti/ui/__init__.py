@@ -1,0 +1,7 @@
+"""The web dashboard served by ``fti ui``: feature store, experiments and models at a glance."""
+
+from __future__ import annotations
+
+from fti.ui.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,159 @@
+"""The dashboard's JSON API under ``/api/``: what the pages show, paginated server-side.
+
+Errors come back as ``{"detail": message}`` with the status of the :mod:`fti.errors` class (a malformed
+run filter is a 422 that says what is wrong).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from fti.errors import ValidationError
+from fti.ui import summaries
+from fti.ui.summaries import IMAGE_TYPES
+
+if TYPE_CHECKING:
+    from fti.project import Project
+
+__all__ = ["artifact_response", "router"]
+
+router = APIRouter(prefix="/api")
+
+Limit = Annotated[int, Query(ge=1, le=summaries.MAX_PAGE, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+
+
+def _project(request: Request) -> Project:
+    project: Project = request.app.state.project
+    return project
+
+
+@router.get("/health", tags=["dashboard"])
+def health() -> dict[str, str]:
+    """Liveness check (open even when a token is required)."""
+    return {"status": "ok"}
+
+
+@router.get("/overview", tags=["dashboard"])
+def overview(request: Request) -> dict[str, Any]:
+    """Counts of feature groups, views, training datasets, experiments, runs and models."""
+    return summaries.overview(_project(request))
+
+
+@router.get("/feature-groups", tags=["feature store"])
+def feature_groups(
+    request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    """Feature group versions whose name, description, features or tags contain ``search``."""
+    return summaries.feature_groups(_project(request), search, limit, offset)
+
+
+@router.get("/feature-groups/{name}/{version}", tags=["feature store"])
+def feature_group(request: Request, name: str, version: int) -> dict[str, Any]:
+    """A feature group version: schema, expectations and commits."""
+    return summaries.feature_group_detail(_project(request), name, version)
+
+
+@router.get("/feature-groups/{name}/{version}/statistics", tags=["feature store"])
+def feature_group_statistics(
+    request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
+) -> dict[str, Any]:
+    """Per-feature statistics and histograms of a commit (``scope=commit``) or of the group as of it."""
+    return summaries.feature_group_statistics(_project(request), name, version, commit, scope)
+
+
+@router.get("/feature-views", tags=["feature store"])
+def feature_views(request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Feature view versions whose name or description contain ``search``."""
+    return summaries.feature_views(_project(request), search, limit, offset)
+
+
+@router.get("/feature-views/{name}/{version}", tags=["feature store"])
+def feature_view(request: Request, name: str, version: int) -> dict[str, Any]:
+    """A feature view version with its training datasets (splits, sizes, source commits)."""
+    return summaries.feature_view_detail(_project(request), name, version)
+
+
+@router.get("/runs", tags=["experiments"])
+def runs(
+    request: Request,
+    experiment: str | None = None,
+    filter: Annotated[str | None, Query(description="e.g. metrics.f1 > 0.8 and params.model = 'xgb'")] = None,
+    order_by: Annotated[list[str] | None, Query(description="e.g. -metrics.f1 (repeat for more keys)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """One page of runs with params.*, metrics.* and tags.* columns, and the total count."""
+    order = [item for item in (order_by or []) if item.strip()]
+    return summaries.runs(
+        _project(request), experiment=experiment, filter=filter, order_by=order, limit=limit, offset=offset
+    )
+
+
+@router.get("/runs/compare", tags=["experiments"])
+def compare_runs(
+    request: Request, ids: Annotated[str, Query(description="Run ids, comma-separated.")]
+) -> dict[str, Any]:
+    """Runs side by side: params with differences marked, metrics, and metric curves over steps."""
+    return summaries.compare_runs(_project(request), _ids(ids))
+
+
+def _ids(text: str) -> list[str]:
+    ids = [item.strip() for item in text.split(",") if item.strip()]
+    if len(set(ids)) != len(ids):
+        raise ValidationError(f"Run ids to compare repeat: {text!r}. Pass each run once.")
+    return ids
+
+
+@router.get("/runs/{run_id}", tags=["experiments"])
+def run(request: Request, run_id: str) -> dict[str, Any]:
+    """A run: params, metrics, tags, artifacts, code version, environment and lineage."""
+    return summaries.run_detail(_project(request), run_id)
+
+
+@router.get("/runs/{run_id}/metrics/{key:path}", tags=["experiments"])
+def metric_history(request: Request, run_id: str, key: str) -> dict[str, Any]:
+    """Every logged value of a metric, by step."""
+    return summaries.metric_history(_project(request), run_id, key)
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}", tags=["experiments"])
+def artifact(request: Request, run_id: str, path: str, inline: bool = False) -> Response:
+    """A run's artifact file (``inline=true`` shows images in the page instead of downloading)."""
+    return artifact_response(_project(request), run_id, path, inline=inline)
+
+
+def artifact_response(project: Project, run_id: str, path: str, *, inline: bool) -> Response:
+    """The artifact's bytes; only raster images are ever shown inline, everything else downloads."""
+    data = project.get_run(run_id).read_artifact(path)
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    media_type = IMAGE_TYPES.get(suffix, "application/octet-stream")
+    is_inline = inline and suffix in IMAGE_TYPES and suffix != ".svg"
+    filename = path.rsplit("/", 1)[-1].replace('"', "")
+    disposition = "inline" if is_inline else f'attachment; filename="{filename}"'
+    return Response(
+        data,
+        media_type=media_type if is_inline or suffix != ".svg" else "application/octet-stream",
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/models", tags=["models"])
+def models(request: Request, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Registered models with their latest version and aliases."""
+    return summaries.models(_project(request), limit, offset)
+
+
+@router.get("/models/{name}", tags=["models"])
+def model(request: Request, name: str) -> dict[str, Any]:
+    """A registered model: versions with metrics, aliases and alias history."""
+    return summaries.model_detail(_project(request), name)
+
+
+@router.get("/models/{name}/versions/{version}/lineage", tags=["models"])
+def model_lineage(request: Request, name: str, version: int) -> dict[str, Any]:
+    """A model version's lineage graph: feature-group commits, feature view, training dataset, run."""
+    return summaries.model_lineage(_project(request), name, version)

@@ -1,0 +1,91 @@
+"""The dashboard's FastAPI app: JSON API, HTML pages, package-served static files and optional token auth.
+
+Nothing is loaded from another address: FastAPI's CDN-based docs pages are off (``/docs`` is a page of
+our own over ``/openapi.json``) and a Content-Security-Policy keeps the browser on this server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from fti import __version__
+from fti.errors import FtiError
+from fti.ui import api, pages
+from fti.ui.auth import TokenGate
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from fti.project import Project
+
+__all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+
+
+def create_app(project: Project, *, token: str | None = None) -> FastAPI:
+    """The dashboard over an open ``project`` (the caller closes it).
+
+    Args:
+        project: the project whose catalog and stores the dashboard reads.
+        token: when set, every page and API request needs it (``Authorization: Bearer``) or the
+            session cookie the login form sets.
+
+    Example:
+        >>> import uvicorn  # doctest: +SKIP
+        >>> uvicorn.run(create_app(fti.connect()), port=8090)  # doctest: +SKIP
+    """
+    app = FastAPI(
+        title=f"FTI dashboard: {project.name}",
+        version=__version__,
+        description="Read-mostly JSON API behind the FTI dashboard pages.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.project = project
+    app.state.gate = gate = TokenGate(token)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.add_exception_handler(FtiError, _fti_error)  # type: ignore[arg-type]
+    app.middleware("http")(gate)
+    app.middleware("http")(_security_headers)
+    return app
+
+
+async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    start = time.perf_counter()
+    response = await call_next(request)
+    # Server-Timing lets the browser's tools and the benchmark read the time spent in the server
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _fti_error(request: Request, exc: FtiError) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+    return pages.templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "section": "",
+            "project_name": request.app.state.project.name,
+            "message": str(exc),
+            "has_token": None,
+            "status": exc.http_status,
+        },
+        status_code=exc.http_status,
+    )

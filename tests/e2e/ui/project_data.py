@@ -1,0 +1,88 @@
+"""A small project for the dashboard tests: feature groups with commits, a view, a training dataset,
+20 runs with params, stepped metrics and a figure, and a model with two versions whose aliases moved."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+import fti
+
+RUNS = 20
+
+
+def populate(project: fti.Project) -> dict[str, str]:
+    """Fill ``project``; returns ids worth opening: ``best_run``, ``other_run``, ``model_run``."""
+    rng = np.random.default_rng(0)
+    rows = 80
+    ts = pd.to_datetime("2026-01-01", utc=True) + pd.to_timedelta(np.arange(rows), unit="h")
+    cards = project.create_feature_group(
+        "card_activity",
+        primary_key=["cc_num"],
+        event_time="ts",
+        description="Card spending aggregates",
+        tags={"team": "fraud"},
+    )
+    labels = project.create_feature_group("fraud_labels", primary_key=["cc_num"], event_time="ts")
+    frame = pd.DataFrame(
+        {
+            "cc_num": np.arange(rows) % 8,
+            "ts": ts,
+            "amount_avg": rng.normal(50, 10, rows),
+            "merchant": np.where(np.arange(rows) % 3 == 0, "grocery", "travel"),
+        }
+    )
+    cards.insert(frame.iloc[:40])
+    cards.insert(frame.iloc[40:])
+    labels.insert(
+        pd.DataFrame(
+            {"cc_num": np.arange(rows) % 8, "ts": ts + pd.Timedelta(minutes=5), "is_fraud": np.arange(rows) % 4 == 0}
+        )
+    )
+    view = project.create_feature_view(
+        "fraud",
+        query=labels.select(["is_fraud"]).join(cards.select(["amount_avg"])),
+        labels=["is_fraud"],
+        description="Fraud training features",
+    )
+    td = view.create_training_data(split={"train": 0.8, "test": 0.2}, split_by="time")
+    ids: dict[str, str] = {}
+    best = -1.0
+    for index in range(RUNS):
+        model_kind = "xgb" if index % 2 else "logreg"
+        with project.start_run("fraud", f"trial-{index:02d}", training_data=td, tags={"team": "fraud"}) as run:
+            run.log_params(
+                {"model": model_kind, "max_depth": 3 + index % 4, "learning_rate": round(0.05 * (1 + index % 3), 3)}
+            )
+            for step in range(5):
+                run.log_metric("loss", 1.0 / (step + 1 + index * 0.1), step=step)
+            f1 = round(0.6 + 0.015 * index, 4)
+            run.log_metric("f1", f1)
+            if index == 0:
+                figure, axes = plt.subplots(figsize=(4, 3))
+                axes.plot([0, 1, 2], [0.2, 0.6, 0.9])
+                axes.set_title("ROC")
+                run.log_figure(figure, "roc.png")
+                plt.close(figure)
+                run.log_dict({"threshold": 0.5}, "config/threshold.json")
+        if f1 > best:
+            best, ids["best_run"] = f1, run.id
+        if index == 3:
+            ids["other_run"] = run.id
+    X_train, y_train = td.train
+    for index in range(2):
+        with project.start_run("fraud", f"model-{index + 1}", training_data=td) as run:
+            run.log_params({"model": "logreg", "C": 1.0 + index})
+            run.log_metric("f1", 0.7 + 0.1 * index)
+            version = run.log_model(LogisticRegression(C=1.0 + index).fit(X_train, y_train), "fraud-detector")
+            ids["model_run"] = run.id
+        version.set_alias("challenger" if index == 0 else "champion")
+    project.get_model("fraud-detector:1").set_alias("champion")
+    project.get_model("fraud-detector:2").set_alias("champion", reason="better f1")
+    return ids

@@ -1,0 +1,168 @@
+"""The dashboard in headless Chromium (the system browser, no download): every page, the runs filter,
+a comparison and a model's lineage; screenshots are kept under test-artifacts/ui/, and no request the
+pages make leaves the server's own address."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.ui.conftest import Dashboard
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+class Browser:
+    """One page of headless Chromium that records every request it makes."""
+
+    def __init__(self, page: object, url: str) -> None:
+        self.page = page
+        self.url = url
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))  # type: ignore[attr-defined]
+        page.on("pageerror", lambda error: self.errors.append(str(error)))  # type: ignore[attr-defined]
+
+    def open(self, path: str) -> object:
+        response = self.page.goto(self.url + path)  # type: ignore[attr-defined]
+        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+        return self.page
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        return path
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(chromium: object, dashboard: Dashboard) -> Iterator[Browser]:
+    # bypass the Content-Security-Policy so that the check below sees every request the markup would make,
+    # not only those the policy lets through
+    context = chromium.new_context(viewport={"width": 1360, "height": 900}, bypass_csp=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    opened = Browser(page, dashboard.url)
+    yield opened
+    context.close()
+    foreign = [
+        url for url in opened.requests if not url.startswith(dashboard.url + "/") and not url.startswith("data:")
+    ]
+    assert foreign == [], f"requests left the server: {foreign}"
+    assert opened.requests, "the page made no request at all"
+    assert opened.errors == [], f"JavaScript errors: {opened.errors}"
+
+
+def test_feature_store_pages(browser: Browser) -> None:
+    page = browser.open("/")
+    assert page.locator(".card").count() >= 5  # type: ignore[attr-defined]
+    browser.shot("overview")
+    page = browser.open("/feature-groups")
+    page.fill("#fg-search", "spending")  # type: ignore[attr-defined]
+    page.click("form.toolbar button")  # type: ignore[attr-defined]
+    page.wait_for_url("**/feature-groups?search=spending")  # type: ignore[attr-defined]
+    assert page.locator("#feature-groups tbody tr").count() == 1  # type: ignore[attr-defined]
+    browser.shot("feature-groups")
+    page.click("text=card_activity")  # type: ignore[attr-defined]
+    page.wait_for_selector("#statistics svg.histogram")  # type: ignore[attr-defined]
+    assert page.locator("#schema tbody tr").count() == 4  # type: ignore[attr-defined]
+    assert page.locator("#commits tbody tr").count() == 2  # type: ignore[attr-defined]
+    assert page.locator("#statistics .stat").count() == 4  # type: ignore[attr-defined]
+    browser.shot("feature-group")
+    page = browser.open("/feature-views")
+    page.click("#feature-views >> text=fraud")  # type: ignore[attr-defined]
+    page.wait_for_selector("#training-datasets .splitbar")  # type: ignore[attr-defined]
+    assert "card_activity v1 @" in page.inner_text("#training-datasets")  # type: ignore[attr-defined]
+    browser.shot("feature-view")
+
+
+def test_runs_filter_sort_and_compare(browser: Browser) -> None:
+    page = browser.open("/runs")
+    page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr").count() == 22  # type: ignore[attr-defined]
+    page.fill("#filter", "metrics.f1 > 0.8 and params.model = 'xgb'")  # type: ignore[attr-defined]
+    page.fill("#order-by", "-metrics.f1")  # type: ignore[attr-defined]
+    page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 3")  # type: ignore[attr-defined]
+    assert page.inner_text("#run-count") == "3 matching"  # type: ignore[attr-defined]
+    names = page.locator("#runs tbody tr td:nth-child(2)").all_inner_texts()  # type: ignore[attr-defined]
+    assert names[0] == "trial-19"
+    browser.shot("runs")
+    page.fill("#filter", "metrics.f1 >")  # type: ignore[attr-defined]
+    page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_selector("#run-error:not([hidden])")  # type: ignore[attr-defined]
+    assert "Invalid run filter" in page.inner_text("#run-error")  # type: ignore[attr-defined]
+    browser.shot("runs-bad-filter")
+    page.fill("#filter", "params.model = 'xgb'")  # type: ignore[attr-defined]
+    page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 10")  # type: ignore[attr-defined]
+    boxes = page.locator("#runs .select-run")  # type: ignore[attr-defined]
+    boxes.nth(0).check()
+    boxes.nth(3).check()
+    page.click("#compare")  # type: ignore[attr-defined]
+    page.wait_for_selector("#curves svg")  # type: ignore[attr-defined]
+    assert page.locator("#compare-table tr.differs").count() >= 1  # type: ignore[attr-defined]
+    assert page.locator("#curves polyline").count() >= 2  # type: ignore[attr-defined]
+    browser.shot("compare")
+
+
+def test_run_page_shows_charts_images_and_downloads(browser: Browser, dashboard: Dashboard) -> None:
+    run_id = dashboard.project.runs(filter="attributes.name = 'trial-00'")["run_id"].iloc[0]
+    page = browser.open(f"/runs/{run_id}")
+    page.wait_for_selector("#metric-charts svg")  # type: ignore[attr-defined]
+    width = page.eval_on_selector(".images img", "image => image.naturalWidth")  # type: ignore[attr-defined]
+    assert width > 100
+    with page.expect_download() as download:  # type: ignore[attr-defined]
+        page.click("#artifacts >> text=download >> nth=0")  # type: ignore[attr-defined]
+    assert download.value.suggested_filename == "threshold.json"
+    assert "git commit" in page.inner_text("main")  # type: ignore[attr-defined]
+    browser.shot("run")
+
+
+def test_models_and_lineage(browser: Browser) -> None:
+    page = browser.open("/models")
+    page.click("#models >> text=fraud-detector")  # type: ignore[attr-defined]
+    page.wait_for_selector("#alias-history tbody tr")  # type: ignore[attr-defined]
+    assert page.locator("#alias-history tbody tr").count() == 4  # type: ignore[attr-defined]
+    browser.shot("model")
+    page.click("#versions >> text=v2 >> nth=0")  # type: ignore[attr-defined]
+    page.wait_for_selector("#lineage svg")  # type: ignore[attr-defined]
+    nodes = page.locator("#lineage .node").count()  # type: ignore[attr-defined]
+    assert nodes == 6  # two feature-group commits, view, dataset, run, model version
+    browser.shot("lineage")
+    page.click("#lineage .run")  # type: ignore[attr-defined]
+    page.wait_for_selector("#params")  # type: ignore[attr-defined]
+
+
+def test_api_docs_and_placeholders(browser: Browser) -> None:
+    page = browser.open("/docs")
+    assert "/api/runs" in page.inner_text("main")  # type: ignore[attr-defined]
+    browser.shot("api-docs")
+    page = browser.open("/monitoring")
+    assert "Not available yet" in page.inner_text("main")  # type: ignore[attr-defined]

@@ -1,0 +1,80 @@
+"""``fti ui`` serves the dashboard from the command line, with the token from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import SRC, RunCli
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_for_health(client: httpx.Client, process: subprocess.Popen[str]) -> httpx.Response:
+    """The banner prints just before uvicorn binds: retry until it answers, or the process ends."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            return client.get("/api/health")
+        except httpx.ConnectError:
+            try:
+                process.wait(timeout=0.1)  # waits a little, and notices a server that died
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(f"fti ui exited with {process.returncode}") from None
+    raise AssertionError("fti ui did not answer within 30 s")
+
+
+def test_help_names_the_options(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("ui", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--project", "--token"):
+        assert option in result.stdout
+
+
+def test_a_bad_port_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("ui", "--port", "0", "--project", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--port must be between 1 and 65535, got 0." in result.stderr
+
+
+def test_serves_the_project_with_the_token_from_the_environment(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "FTI_UI_TOKEN": "from-env", "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fti", "ui", "--port", str(port), "--project", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert f"on http://localhost:{port} (token required)" in banner
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            health = _wait_for_health(client, process)
+            assert health.status_code == 200
+            assert client.get("/api/runs").status_code == 401
+            runs = client.get("/api/runs", headers={"Authorization": "Bearer from-env"})
+            assert runs.status_code == 200 and runs.json()["total"] == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
