@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -169,7 +169,7 @@ class MonitoringService:
         Raises:
             ValidationError: a column is missing, a label is not a number, or a request id was never logged.
         """
-        table = as_table(data, what="labels")
+        table = _labels_table(data)
         missing = [name for name in ("request_id", label) if name not in table.column_names]
         if missing:
             raise ValidationError(
@@ -291,6 +291,15 @@ def infer_task(labels: pa.ChunkedArray) -> Task:
     if values.size and np.all(values == np.floor(values)) and np.unique(values).size <= _MAX_CLASSES:
         return "classification"
     return "regression"
+
+
+def _labels_table(data: Any) -> pa.Table:
+    if isinstance(data, Mapping):
+        try:
+            return pa.table({str(name): list(values) for name, values in data.items()})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise ValidationError(f"Cannot read the labels as columns: {exc}. Give lists of one type each.") from exc
+    return as_table(data, what="labels")
 
 
 def _quality_options(config: QualityConfig | None) -> dict[str, Any]:
