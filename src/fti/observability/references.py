@@ -66,7 +66,7 @@ def deployed_model(registry: ModelRegistry, deployment: str, log: pa.Table) -> M
 def resolve_reference(
     reference: Any,
     *,
-    model: ModelVersion,
+    model: ModelVersion | None,
     features: FeatureStore,
     artifacts: ArtifactService,
 ) -> ReferenceSource:
@@ -75,7 +75,7 @@ def resolve_reference(
     Args:
         reference: a :class:`ReferenceProfile`, data to profile (DataFrame or Arrow table), or None for the
             model's training dataset (cached as an artifact).
-        model: the deployed model version.
+        model: the deployed model version (needed when ``reference`` is None).
         features: the feature store holding the training dataset.
         artifacts: where the profile is cached.
     """
@@ -83,6 +83,8 @@ def resolve_reference(
         return ReferenceSource(reference, None, None, "given profile")
     if reference is not None:
         return ReferenceSource(build_reference(reference), None, None, "given data")
+    if model is None:
+        raise ValidationError("A default reference needs the deployed model: pass reference= or log traffic first.")
     key = reference_key(model.name, model.version)
     label = f"{model.name}:{model.version}"
     if artifacts.exists(key):

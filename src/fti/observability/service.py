@@ -27,6 +27,7 @@ from fti.monitoring.windows import drift_over_time
 from fti.observability.log_window import WindowSpec, parse_duration, read_window
 from fti.observability.references import deployed_model, resolve_reference
 from fti.observability.result import MonitorResult
+from fti.observability.retraining import RetrainAction
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
@@ -91,7 +92,12 @@ class MonitoringService:
             ValidationError: the window or the reference is unusable.
         """
         current = read_window(self.log, deployment, window=window, start=start, end=end)
-        model = deployed_model(self._registry, deployment, current.log)
+        if current.rows == 0:
+            raise NotFoundError(
+                f"Deployment '{deployment}' has no logged predictions in the window: send traffic to it or widen the "
+                "window (--window / window=)."
+            )
+        model = None if reference is not None else deployed_model(self._registry, deployment, current.log)
         source = resolve_reference(reference, model=model, features=self._features, artifacts=self._artifacts)
         profile = source.profile
         has_prediction = "prediction" in profile.columns and current.current.column("prediction").null_count < (
@@ -109,7 +115,7 @@ class MonitoringService:
         series = self._over_time(current, profile, data, features, prediction, config, over_time)
         return MonitorResult(
             deployment=deployment,
-            model=f"{model.name}:{model.version}" if source.model else None,
+            model=source.model,
             reference=source.description,
             reference_key=source.artifact_key,
             window=current.describe(),
@@ -263,7 +269,8 @@ class MonitoringService:
         Args:
             deployment: the deployment.
             rules: the rules (see :mod:`fti.monitoring.alerts`, or :func:`fti.observability.load_alerts`).
-            actions: run for every fired alert; one failing does not stop the others.
+            actions: run for every fired alert (a retraining action once per check, with the first alert);
+                one failing does not stop the others.
             result: a check already made (default: ``monitor(deployment, **monitor_options)``).
             bucket: the performance bucket for metric rules.
             **monitor_options: passed to :meth:`monitor`.
@@ -279,8 +286,11 @@ class MonitoringService:
         needs_metrics = any(getattr(rule, "type", "") == "metric_below" for rule in chosen)
         points = self.performance(deployment, bucket=bucket) if needs_metrics else None
         fired = evaluate_rules(chosen, drift=checked.drift, quality=checked.quality, performance=points)
-        if fired and actions:
-            notify(fired, actions)
+        if fired:
+            # retraining answers the check, not each alert: it runs once, after the notifications
+            retraining = [action for action in actions if isinstance(action, RetrainAction)]
+            notify(fired, [action for action in actions if not isinstance(action, RetrainAction)])
+            notify(fired[:1], retraining)
         return fired
 
 

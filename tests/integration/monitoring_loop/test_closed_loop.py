@@ -50,10 +50,9 @@ def test_labels_performance_retraining_and_promotion(project: fti.Project) -> No
     # a drift alert retrains: v2 becomes challenger and enters the A/B split through the hook
     calls: list[tuple[str, str, float]] = []
     action = project.retraining(DEPLOYMENT, _train_v2, share=0.3, add_to_deployment=lambda *args: calls.append(args))
-    fired = project.check_alerts(
-        DEPLOYMENT, [fti.monitoring.FeatureDriftRule("x0", threshold=0.0)], [action], window=600
-    )
-    assert [alert.subject for alert in fired] == ["x0"]
+    rules = [fti.monitoring.FeatureDriftRule("x0", threshold=0.0), fti.monitoring.FeatureDriftRule("x1", threshold=0.0)]
+    fired = project.check_alerts(DEPLOYMENT, rules, [action], window=600)
+    assert [alert.subject for alert in fired] == ["x0", "x1"]  # two alerts, one retraining
     challenger = project.get_model(f"{MODEL}@challenger")
     assert challenger.version == 2
     assert calls == [(DEPLOYMENT, f"{MODEL}:2", 0.3)]
