@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.errors import ValidationError
+from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import evaluate_rules, notify
 from fti.monitoring.columns import as_table
 from fti.monitoring.drift import detect_drift
