@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,10 @@ from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
+from fti.inference.log_table import InferenceLogTable
+from fti.observability import MonitoringService
+from fti.observability.ab_testing import ab_report as _ab_report
+from fti.observability.retraining import RetrainAction, retrain
 from fti.registry.service import ModelRegistry
 from fti.tracking.service import TrackingService
 
@@ -27,6 +31,11 @@ if TYPE_CHECKING:
     from fti.core.registry import RegisteredModel
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
+    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
+    from fti.monitoring.drift import DriftConfig
+    from fti.monitoring.performance import PerformancePoint
+    from fti.observability import ABReport, MonitorResult
+    from fti.observability.retraining import AddToDeployment
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.tracking.run import Run
@@ -67,6 +76,9 @@ class Project:
         self.registry = ModelRegistry(catalog, self.artifacts)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
         self.features = FeatureStore(catalog, offline_store)
+        self.monitoring = MonitoringService(
+            InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
+        )
 
     @property
     def name(self) -> str:
@@ -237,6 +249,118 @@ class Project:
     def feature_views(self, search: str | None = None) -> list[FeatureView]:
         """Feature views whose name or description contain ``search`` (all if None)."""
         return self.features.feature_views(search)
+
+    # -- monitoring --------------------------------------------------------------------------------
+
+    def monitor(
+        self,
+        deployment: str,
+        reference: Any = None,
+        *,
+        window: str | timedelta | int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        config: DriftConfig | None = None,
+    ) -> MonitorResult:
+        """Check a deployment's logged traffic for drift (features and prediction) and data quality.
+
+        The reference defaults to the training dataset of the model the deployment serves (its champion),
+        profiled once and kept as an artifact. ``window`` is a duration ending now (``"1h"``, ``"1d"``) or
+        the last N rows; ``start``/``end`` bound it instead.
+
+        Example:
+            >>> result = project.monitor("fraud", window="1h")  # doctest: +SKIP
+            >>> result.drifted_features, result.save()  # doctest: +SKIP
+        """
+        return self.monitoring.monitor(deployment, reference, window=window, start=start, end=end, config=config)
+
+    def log_labels(self, deployment: str, data: Any, *, label: str = "label") -> int:
+        """Record ground truth (``request_id`` and ``label`` columns) for a deployment's logged predictions."""
+        return self.monitoring.log_labels(deployment, data, label=label)
+
+    def performance(self, deployment: str, bucket: str | timedelta = "1h") -> list[PerformancePoint]:
+        """Model metrics per model version (``name:version``) and time bucket over labelled predictions."""
+        return self.monitoring.performance(deployment, bucket=bucket)
+
+    def check_alerts(
+        self,
+        deployment: str,
+        rules: Sequence[AlertRule] | Path | str,
+        actions: Sequence[AlertAction] = (),
+        **monitor_options: Any,
+    ) -> list[Alert]:
+        """Evaluate alert rules (a list, or a YAML file with rules and actions) and run the actions.
+
+        Example:
+            >>> project.check_alerts("fraud", [DriftShareRule(0.5)], [WebhookAction(url)])  # doctest: +SKIP
+        """
+        if isinstance(rules, str | Path):
+            from fti.observability import load_alerts
+
+            loaded = load_alerts(rules, retrain=lambda options: self._retrain_from(deployment, options))
+            rules, actions = loaded.rules, (*loaded.actions, *actions)
+        return self.monitoring.check_alerts(deployment, rules, actions, **monitor_options)
+
+    def _retrain_from(self, deployment: str, options: Mapping[str, Any]) -> RetrainAction:
+        from fti.observability.retraining import import_callable
+
+        pipeline = import_callable(str(options["pipeline"]))
+        return self.retraining(deployment, pipeline, share=float(options.get("share", 0.1)))
+
+    def retraining(
+        self,
+        deployment: str,
+        train: Callable[[Project], ModelVersion],
+        *,
+        share: float = 0.1,
+        add_to_deployment: AddToDeployment | None = None,
+    ) -> RetrainAction:
+        """An alert action that runs ``train(project)``, sets ``challenger`` on the model version it returns
+        and calls ``add_to_deployment(deployment, "name:version", share)``."""
+        return RetrainAction(deployment, lambda: train(self), share, add_to_deployment)
+
+    def retrain(
+        self,
+        deployment: str,
+        train: Callable[[Project], ModelVersion],
+        *,
+        share: float = 0.1,
+        add_to_deployment: AddToDeployment | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Retrain now: run ``train(project)``, set ``challenger`` on its result, add it to the deployment."""
+        return retrain(deployment, lambda: train(self), share=share, add_to_deployment=add_to_deployment, reason=reason)
+
+    def ab_report(
+        self,
+        deployment: str,
+        metric: str = "accuracy",
+        *,
+        control: str = "champion",
+        alpha: float = 0.05,
+        mde: float | None = None,
+        promote: bool = False,
+    ) -> ABReport:
+        """Compare a deployment's model versions on labelled traffic (shadow excluded).
+
+        Accuracy and error rate use the two-proportion z-test, squared and absolute error Welch's t-test;
+        every effect has a bootstrap interval, and ``mde`` gives the sample size needed. ``promote=True``
+        moves ``champion`` to a version that wins significantly, the evidence kept in the alias history.
+
+        Example:
+            >>> report = project.ab_report("fraud", metric="accuracy", mde=0.05, promote=True)  # doctest: +SKIP
+        """
+        labelled = self.monitoring.labelled_log(deployment)
+        return _ab_report(
+            labelled,
+            self.registry,
+            deployment=deployment,
+            metric=metric,
+            control=control,
+            alpha=alpha,
+            mde=mde,
+            promote=promote,
+        )
 
     def close(self) -> None:
         """End active runs, write buffered metrics, and close every backend."""

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
+        (["monitor_check.py", "--quick"], "project.monitor, whole call"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

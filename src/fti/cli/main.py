@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, project_commands, runs, ui
+from fti.cli import db, demo, features, models, monitor, project_commands, runs, ui
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -31,6 +31,8 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(features.features_app, name="features")
 app.add_typer(features.views_app, name="views")
+app.add_typer(monitor.monitor_app, name="monitor")
+app.add_typer(monitor.ab_app, name="ab")
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,98 @@
+"""Alert rules and actions read from YAML (or plain data), for ``fti monitor check --rules``.
+
+Example ``rules.yaml``::
+
+    rules:
+      - {type: drift_share, threshold: 0.5}
+      - {type: feature_drift, feature: amount, threshold: 0.2}
+      - {type: metric_below, metric: accuracy, bound: 0.8}
+      - {type: quality, min_count: 1, kind: out_of_range}
+    actions:
+      - {type: log}
+      - {type: webhook, url: "http://alerts.internal:9000/fti"}
+      - {type: shell, command: ["sh", "-c", "cat >> alerts.jsonl"]}
+      - {type: retrain, pipeline: "pipelines.fraud:train", share: 0.2}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fti.errors import NotFoundError, ValidationError
+from fti.monitoring.alerts import AlertAction, AlertRule, LogAction, ShellAction, WebhookAction, rule_from_dict
+
+__all__ = ["AlertConfig", "load_alerts", "parse_alerts"]
+
+RetrainFactory = Callable[[Mapping[str, Any]], AlertAction]
+"""Builds the retraining action of a ``{type: retrain, ...}`` entry (the project binds it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertConfig:
+    """Rules and the actions to run when any fires."""
+
+    rules: tuple[AlertRule, ...]
+    actions: tuple[AlertAction, ...]
+
+
+def load_alerts(path: str | Path, *, retrain: RetrainFactory | None = None) -> AlertConfig:
+    """Read rules and actions from a YAML file (see the module docstring)."""
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"Alert rules file '{file}' does not exist. Check the path.")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"Alert rules file '{file}' is not valid YAML: {exc}") from exc
+    return parse_alerts(data, source=str(file), retrain=retrain)
+
+
+def parse_alerts(data: Any, *, source: str = "alert rules", retrain: RetrainFactory | None = None) -> AlertConfig:
+    """Rules and actions from plain data: ``{"rules": [...], "actions": [...]}``."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), Sequence):
+        raise ValidationError(f"{source} must be a mapping with a 'rules' list (and an optional 'actions' list).")
+    unknown = sorted(set(data) - {"rules", "actions"})
+    if unknown:
+        raise ValidationError(f"{source} has unknown key(s) {', '.join(unknown)}: only 'rules' and 'actions' are read.")
+    rules = []
+    for index, item in enumerate(data["rules"]):
+        if not isinstance(item, Mapping):
+            raise ValidationError(f"{source}: rules[{index}] must be a mapping with a 'type', got {item!r}.")
+        rules.append(rule_from_dict(item))
+    actions = [
+        _action(item, f"{source}: actions[{index}]", retrain) for index, item in enumerate(data.get("actions") or [])
+    ]
+    return AlertConfig(tuple(rules), tuple(actions))
+
+
+def _action(item: Any, where: str, retrain: RetrainFactory | None) -> AlertAction:
+    if not isinstance(item, Mapping):
+        raise ValidationError(f"{where} must be a mapping with a 'type', got {item!r}.")
+    options = dict(item)
+    kind = options.pop("type", None)
+    try:
+        if kind == "log":
+            return LogAction(**options)
+        if kind == "webhook":
+            return WebhookAction(**options)
+        if kind == "shell":
+            command = options.pop("command", None)
+            if isinstance(command, str):
+                command = ["sh", "-c", command]
+            if not isinstance(command, list) or not command:
+                raise ValidationError(f"{where}: a shell action needs 'command' (a string or a list of arguments).")
+            return ShellAction([str(part) for part in command], **options)
+    except TypeError as exc:
+        raise ValidationError(f"{where} has bad fields: {exc}.") from exc
+    if kind == "retrain":
+        if retrain is None:
+            raise ValidationError(f"{where}: a retrain action needs a project (run it through fti monitor check).")
+        if not isinstance(options.get("pipeline"), str):
+            raise ValidationError(f"{where}: a retrain action needs 'pipeline': 'package.module:function'.")
+        return retrain(options)
+    raise ValidationError(f"{where} has type {kind!r}: use log, webhook, shell or retrain.")

@@ -1,0 +1,77 @@
+"""project.monitor over the real inference log against the champion's training dataset."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+import fti
+from fti.errors import NotFoundError, ValidationError
+from fti.observability.references import reference_key
+from tests.integration.monitoring_loop.loop_data import (
+    DEPLOYMENT,
+    FEATURES,
+    MODEL,
+    START,
+    build_project,
+    log_rows,
+    traffic,
+)
+
+
+def test_unshifted_traffic_flags_no_drift_and_the_reference_is_cached(project: fti.Project) -> None:
+    champion = build_project(project)
+    log_rows(project, champion, traffic(600, seed=3))
+
+    result = project.monitor(DEPLOYMENT, start=START, end=START + timedelta(hours=1))
+
+    assert result.model == f"{MODEL}:1"
+    assert result.reference == f"training dataset of {MODEL}:1"
+    assert result.drifted_features == []
+    assert not result.drift.dataset_drift
+    assert result.drift.prediction is not None and not result.is_prediction_drifted
+    assert set(result.drift.features) == set(FEATURES)
+    assert result.quality.count("missing_column") == 0
+    assert result.window["rows"] == 600
+    assert len(result.over_time) >= 2
+    key = reference_key(MODEL, 1)
+    assert result.reference_key == key and project.artifacts.exists(key)
+    created = project.artifacts.get_record(key).created_at
+    project.monitor(DEPLOYMENT, window=600)
+    assert project.artifacts.get_record(key).created_at == created  # built once, read back after
+
+
+def test_two_shifted_features_are_exactly_those_flagged(project: fti.Project) -> None:
+    champion = build_project(project)
+    log_rows(project, champion, traffic(800, seed=4, shift={"x3": 1.0, "x6": -1.0}))
+
+    result = project.monitor(DEPLOYMENT, window=800)
+
+    assert result.drifted_features == ["x3", "x6"]
+    assert not result.drift.dataset_drift
+
+
+def test_report_saved_as_self_contained_artifacts(project: fti.Project) -> None:
+    champion = build_project(project)
+    log_rows(project, champion, traffic(300, seed=5, shift={"x0": 2.0}))
+
+    keys = project.monitor(DEPLOYMENT, window=300).save()
+
+    html = project.artifacts.get_bytes(keys["html"]).decode()
+    assert "<svg" in html and "x0" in html
+    assert re.findall(r"https?://(?!www\.w3\.org/2000/svg)", html) == []
+    content = project.artifacts.get_json(keys["json"])
+    assert content["deployment"] == DEPLOYMENT
+    assert "x0" in content["drift"]["drifted_features"]
+
+
+def test_a_deployment_without_traffic_and_bad_windows_are_named(project: fti.Project) -> None:
+    build_project(project)
+    with pytest.raises(NotFoundError, match="Deployment 'nothing' has no logged predictions in the window"):
+        project.monitor("nothing", window="1h")
+    with pytest.raises(ValidationError, match="The window '1 hour' is not a duration"):
+        project.monitor(DEPLOYMENT, window="1 hour")
+    with pytest.raises(ValidationError, match="Give either window="):
+        project.monitor(DEPLOYMENT, window="1h", start=START)
