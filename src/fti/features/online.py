@@ -122,7 +122,7 @@ def latest_rows(
         register_dataset(connection, "raw_rows", stores.offline.read(record.table, version=view.commit))
         count_sql = f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw_rows WHERE {' AND '.join(conditions)})"
         total = int(connection.sql(count_sql).fetchall()[0][0])
-        reader = connection.sql(sql).fetch_record_batch(batch_rows)
+        reader = connection.sql(sql).to_arrow_reader(batch_rows)
     except BaseException:
         connection.close()
         raise
