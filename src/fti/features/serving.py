@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -131,20 +132,12 @@ def vectors(
         )
         rows = plan.store.read(group.table, request, list(group.features))
         times = rows.column(group.event_time)
-        found = pc.is_valid(times)
-        if not allow_missing and not pc.all(found).as_py():
-            _raise_missing(plan, group, keys, found)
-        valid = found
-        if group.ttl is not None:
-            cutoff = pa.scalar(moment - group.ttl, pa.timestamp("us", tz="UTC"))
-            stamps = times if pa.types.is_timestamp(times.type) else pc.cast(times, pa.timestamp("us"))
-            if stamps.type.tz is None:
-                stamps = pc.assume_timezone(stamps, "UTC")
-            valid = pc.and_kleene(found, pc.greater_equal(stamps, cutoff))
-        is_fresh = pc.fill_null(valid, False)
+        if not allow_missing and times.null_count:
+            _raise_missing(plan, group, keys, pc.is_valid(times))
+        stale = None if group.ttl is None else _stale(times, moment - group.ttl)
         for feature, name in zip(group.features, group.names, strict=True):
             column = rows.column(feature)
-            columns[name] = column if group.ttl is None else pc.if_else(is_fresh, column, None)
+            columns[name] = column if stale is None else pc.if_else(stale, pa.nulls(1, column.type)[0], column)
     table = pa.table({name: columns[name] for name in plan.features})
     if passed_features is not None:
         table = _apply_passed(plan, table, passed_features)
@@ -155,8 +148,19 @@ def shape_one(table: pa.Table, return_type: ReturnType) -> Any:
     """One vector as a dict, a list or a one-row DataFrame."""
     if return_type == "pandas":
         return table.to_pandas()
-    values = {name: table.column(name)[0].as_py() for name in table.column_names}
+    values: dict[str, Any] = table.to_pylist()[0]
     return values if return_type == "dict" else list(values.values())
+
+
+def _stale(times: pa.ChunkedArray, cutoff: datetime) -> pa.Array | None:
+    """Which found rows are older than ``cutoff`` (None when none is, the usual case: nothing to mask)."""
+    # numpy rather than Arrow kernels: on a handful of rows each kernel call costs more than the work.
+    stamps = times.to_numpy(zero_copy_only=False) if times.num_chunks != 1 else times.chunk(0).to_numpy(False)
+    limit = np.datetime64(cutoff.astimezone(UTC).replace(tzinfo=None), "us")
+    old = stamps < limit  # a missing row (NaT) compares False and is null already
+    if not old.any():
+        return None
+    return pa.array(old)
 
 
 def shape_many(table: pa.Table, return_type: ReturnType) -> Any:
