@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
+        (
+            ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
+            "materialize rows/s",
+        ),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

@@ -24,8 +24,7 @@ import redis
 
 import fti
 from fti.errors import NotFoundError, ValidationError
-from fti.features import FeatureGroup, FeatureView
-from fti.features.online import OnlineWriteWarning
+from fti.features import FeatureGroup, FeatureView, OnlineWriteWarning
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

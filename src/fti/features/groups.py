@@ -223,9 +223,10 @@ class FeatureGroup:
     ) -> int:
         """(Re)load the online store with the latest row per key whose event time is in ``[start, end)``.
 
-        Reads the visible offline rows in bulk and writes them in batches. Idempotent: a key whose online
-        row is as new keeps it, so running it twice changes nothing, and running it again after a crash
-        or a failed online write of an insert completes the load.
+        Reads the visible offline rows in bulk (DuckDB, as Arrow batches) and writes them in batches.
+        Idempotent: a key whose online row is newer keeps it, so running it twice changes nothing, and
+        running it again after a crash or a failed online write of an insert completes the load (each
+        key has its old or its new row in between).
 
         Args:
             start: only rows with event time at or after it (default: all).
@@ -234,7 +235,7 @@ class FeatureGroup:
             batch_rows: rows per online write.
 
         Returns:
-            The number of keys written.
+            The number of keys the online store wrote (a key whose online row is newer is not counted).
 
         Raises:
             ValidationError: the group is not online, has no schema yet, or a bound is not a datetime.

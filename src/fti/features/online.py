@@ -89,8 +89,9 @@ def latest_rows(
     start: datetime | None = None,
     end: datetime | None = None,
     batch_rows: int = MATERIALIZE_BATCH_ROWS,
-) -> tuple[int, Iterator[pa.Table]]:
-    """How many keys, and their latest rows as a stream of tables, among the group's visible rows.
+    count_keys: bool = False,
+) -> tuple[int | None, Iterator[pa.Table]]:
+    """How many keys (if ``count_keys``), and their latest rows as a stream of tables, among the group's rows.
 
     Args:
         view: the group at the commit to read.
@@ -98,6 +99,7 @@ def latest_rows(
         start: only rows with event time at or after it.
         end: only rows with event time before it.
         batch_rows: rows per yielded table.
+        count_keys: count the keys first (one more scan), e.g. for a progress bar.
     """
     from fti.features.views import time_literal
 
@@ -121,7 +123,7 @@ def latest_rows(
     try:
         register_dataset(connection, "raw_rows", stores.offline.read(record.table, version=view.commit))
         count_sql = f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw_rows WHERE {' AND '.join(conditions)})"
-        total = int(connection.sql(count_sql).fetchall()[0][0])
+        total = int(connection.sql(count_sql).fetchall()[0][0]) if count_keys else None
         reader = connection.sql(sql).to_arrow_reader(batch_rows)
     except BaseException:
         connection.close()
