@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
         (
             ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
-            "materialize rows/s",
+            "fg.materialize()",
         ),
     ],
 )
