@@ -3,9 +3,8 @@
 Loads N keys x 8 features (1M by default, 100k with --quick) into each backend in batches of 100k
 rows, as materialization does, then times 10,000 single-key reads and 1,000 reads of 100 random keys.
 
-Numbers are for the backend's ``OnlineStore.read``/``write``; the feature-view lookup adds key
-validation and TTL masking over the returned Arrow table (a few vectorized kernels), which is small
-next to these figures.
+Numbers are for the backend's ``OnlineStore.read``/``write``; ``benchmarks/feature_vectors.py`` times
+the service path on top of them (``fg.materialize()`` and ``fv.get_feature_vector(s)``).
 
 Wall-clock figures depend on what else the machine runs, so the table also shows CPU time per row
 and per call (this process plus, for Redis, the server's), which other load barely changes.
@@ -186,7 +185,7 @@ def render(results: list[Result], console: Console) -> None:
     console.print(table)
     console.print(
         "Targets: load >= 200k rows/s; single p99 <= 1 ms (SQLite) / 2 ms (Redis); batch of 100 p99 <= 5 ms.\n"
-        "get_feature_vector adds key validation and TTL masking on the returned Arrow table (small next to these).\n"
+        "benchmarks/feature_vectors.py times the service path (materialize, get_feature_vector(s)) on top.\n"
         "CPU p99: this thread's CPU time per call (excludes waiting for a CPU or for Redis). CPU µs and "
         "load CPU: this process plus the Redis server, mean per call or per row. "
         f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore, OnlineStore
     from fti.core.lineage import TrainingDataRef
     from fti.core.registry import RegisteredModel
     from fti.features.expectations import Expectation
@@ -54,6 +55,33 @@ class BackendStatus:
     detail: str
 
 
+class _LazyOnlineStore:
+    """The configured online store, built and opened on first use (projects that never serve never connect)."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self._loaded = loaded
+        self._store: OnlineStore | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> OnlineStore:
+        store = self._store
+        if store is not None:
+            return store
+        with self._lock:
+            if self._store is None:
+                kind, options = self._loaded.backend("online_store")
+                opened: OnlineStore = create_backend("online_store", kind, options)
+                opened.open()
+                self._store = opened
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+
 class Project:
     """An FTI project: its configuration, catalog and stores, and the services over them.
 
@@ -75,10 +103,16 @@ class Project:
         self.artifacts = ArtifactService(artifact_store, catalog)
         self.registry = ModelRegistry(catalog, self.artifacts)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
-        self.features = FeatureStore(catalog, offline_store)
+        self._online = _LazyOnlineStore(loaded)
+        self.features = FeatureStore(catalog, offline_store, self._online)
         self.monitoring = MonitoringService(
             InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
         )
+
+    @property
+    def online_store(self) -> OnlineStore:
+        """The configured online store, opened on first use."""
+        return self._online()
 
     @property
     def name(self) -> str:
@@ -367,9 +401,12 @@ class Project:
         try:
             self.tracking.close()
         finally:
-            self.offline_store.close()
-            self.artifact_store.close()
-            self.catalog.close()
+            try:
+                self._online.close()
+            finally:
+                self.offline_store.close()
+                self.artifact_store.close()
+                self.catalog.close()
 
     def __enter__(self) -> Project:
         return self

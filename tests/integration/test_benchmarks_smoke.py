@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
         (["monitor_check.py", "--quick"], "project.monitor, whole call"),
+        (
+            ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
+            "fg.materialize()",
+        ),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

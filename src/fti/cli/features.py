@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -13,7 +15,7 @@ from fti.cli.console import out
 from fti.errors import ValidationError
 from fti.project import connect
 
-__all__ = ["features_app", "parse_ref", "views_app"]
+__all__ = ["features_app", "parse_entity", "parse_ref", "views_app"]
 
 features_app = typer.Typer(help="List and inspect feature groups.", no_args_is_help=True)
 views_app = typer.Typer(help="List and inspect feature views.", no_args_is_help=True)
@@ -51,6 +53,59 @@ def list_features(project: ProjectOption = Path(), search: SearchOption = None) 
                 escape(group.description),
             )
         out.print(table)
+
+
+TimeOption = Annotated[
+    datetime | None, typer.Option(help="Only rows with event time from (--start) or before (--end) this time (UTC).")
+]
+KeyOption = Annotated[
+    list[str],
+    typer.Option("--key", "-k", help="An entity key as COLUMN=VALUE, e.g. cc_num=42; repeat for several columns."),
+]
+
+
+@features_app.command("materialize")
+def materialize(
+    ref: RefArgument, project: ProjectOption = Path(), start: TimeOption = None, end: TimeOption = None
+) -> None:
+    """Load an online feature group's latest rows per key into the online store (idempotent)."""
+    name, version = parse_ref(ref)
+    with connect(project) as opened:
+        group = opened.get_feature_group(name, version)
+        written = group.materialize(start=start, end=end)
+        out.print(f"Materialized {written} keys of feature group {group.name} v{group.version}.")
+
+
+@features_app.command("get")
+def get_vector(ref: RefArgument, key: KeyOption, project: ProjectOption = Path()) -> None:
+    """Print a feature view's feature vector for one entity, read from the online store."""
+    name, version = parse_ref(ref)
+    with connect(project) as opened:
+        view = opened.get_feature_view(name, version)
+        entity = parse_entity(key, view.serving_keys(), f"feature view '{view.name}' v{view.version}")
+        vector = view.get_feature_vector(entity)
+        table = Table("feature", "value", title=f"Feature vector of {view.name} v{view.version}", title_justify="left")
+        for feature, value in vector.items():
+            table.add_row(feature, "null" if value is None else escape(str(value)))
+        out.print(table)
+
+
+def parse_entity(pairs: list[str], types: dict[str, pa.DataType], what: str) -> dict[str, Any]:
+    """``COLUMN=VALUE`` pairs as an entity, each value parsed to its key column's type."""
+    entity: dict[str, Any] = {}
+    for pair in pairs:
+        column, sep, text = pair.partition("=")
+        if not sep or not column:
+            raise ValidationError(f"Invalid --key {pair!r}: use COLUMN=VALUE, e.g. cc_num=42.")
+        if column not in types:
+            raise ValidationError(f"--key {column!r} is not a key of {what}; its keys are: {', '.join(types)}.")
+        try:
+            entity[column] = pa.array([text]).cast(types[column])[0].as_py()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ValidationError(
+                f"--key {column}={text!r} of {what}: expected a value of type {types[column]}."
+            ) from None
+    return entity
 
 
 @features_app.command("show")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from fti.core.features import CommitRecord, FeatureGroupRecord
-from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
+from fti.errors import BackendError, ConflictError, FtiError, NotFoundError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream, source_batches
+from fti.features.online import (
+    MATERIALIZE_BATCH_ROWS,
+    ensure_online_table,
+    latest_rows,
+    online_store,
+    report_online_failure,
+    write_latest,
+)
 from fti.features.schema import plan_schema, schema_from_specs
 from fti.features.statistics import compute_statistics, quote
 from fti.features.stores import FeatureStores, query_engine, register_dataset
@@ -30,12 +38,19 @@ _MEASURE_MEMORY = "256MB"
 
 @dataclass(frozen=True, slots=True)
 class InsertResult:
-    """What one insert did: its commit number and how many rows it added or replaced."""
+    """What one insert did: its commit number, how many rows it added or replaced, and its online write.
+
+    For an ``online=True`` group, ``online_keys`` is how many keys the insert wrote to the online store
+    and ``online_error`` says why the online write failed (the offline commit stands; run
+    ``materialize()`` to repair the online store). Both are None for an offline-only group.
+    """
 
     commit: int
     rows_inserted: int
     rows_replaced: int
     committed_at: datetime
+    online_keys: int | None = None
+    online_error: str | None = None
 
 
 class FeatureGroup:
@@ -178,8 +193,71 @@ class FeatureGroup:
             if record.schema is None:
                 tx.feature_groups.set_schema(record.id, plan.specs)
             tx.feature_groups.add_commit(committed)
-        self._reload()
-        return InsertResult(commit, committed.rows_inserted, replaced, committed.committed_at)
+        fresh, history = self._reload()
+        result = InsertResult(commit, committed.rows_inserted, replaced, committed.committed_at)
+        if fresh.is_online:
+            result = self._write_online(fresh, history, result)
+        return result
+
+    def _write_online(
+        self, record: FeatureGroupRecord, commits: list[CommitRecord], result: InsertResult
+    ) -> InsertResult:
+        # After the offline commit: a failure here loses nothing that materialize() cannot rebuild.
+        try:
+            store = online_store(self._stores, record)
+            table = ensure_online_table(store, record)
+            _, rows = latest_rows(self._stores, snapshot(record, commits, result.commit), only_commit=result.commit)
+            keys = write_latest(store, table, rows)
+        except FtiError as exc:
+            message = report_online_failure(record, result.commit, exc)
+            return replace(result, online_keys=0, online_error=message)
+        return replace(result, online_keys=keys)
+
+    def materialize(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        show_progress: bool = True,
+        batch_rows: int = MATERIALIZE_BATCH_ROWS,
+    ) -> int:
+        """(Re)load the online store with the latest row per key whose event time is in ``[start, end)``.
+
+        Reads the visible offline rows in bulk (DuckDB, as Arrow batches) and writes them in batches.
+        Idempotent: a key whose online row is newer keeps it, so running it twice changes nothing, and
+        running it again after a crash or a failed online write of an insert completes the load (each
+        key has its old or its new row in between).
+
+        Args:
+            start: only rows with event time at or after it (default: all).
+            end: only rows with event time before it (default: all).
+            show_progress: draw a progress bar on the terminal.
+            batch_rows: rows per online write.
+
+        Returns:
+            The number of keys the online store wrote (a key whose online row is newer is not counted).
+
+        Raises:
+            ValidationError: the group is not online, has no schema yet, or a bound is not a datetime.
+
+        Example:
+            >>> cards.materialize()  # doctest: +SKIP
+            >>> cards.materialize(start=datetime(2024, 1, 1))  # doctest: +SKIP
+        """
+        if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+            raise ValidationError(f"batch_rows must be a positive whole number, got {batch_rows!r}.")
+        record, commits = self._reload()
+        store = online_store(self._stores, record)
+        table = ensure_online_table(store, record)
+        total, rows = latest_rows(self._stores, snapshot(record, commits), start=start, end=end, batch_rows=batch_rows)
+        if not show_progress:
+            return write_latest(store, table, rows)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task(f"Materializing {record.name} v{record.version}", total=total)
+            return write_latest(store, table, rows, lambda done: progress.advance(task, done))
 
     def _measure(
         self, record: FeatureGroupRecord, commits: list[CommitRecord], commit: int, schema: pa.Schema

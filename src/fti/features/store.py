@@ -17,9 +17,11 @@ from fti.features.stores import FeatureStores
 from fti.features.views import FeatureView
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
-    from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore
+    from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore, OnlineStore
 
 __all__ = ["FeatureStore"]
 
@@ -33,8 +35,10 @@ def _check_version(version: Any, what: str) -> int:
 class FeatureStore:
     """Feature groups and feature views of one project (``project.features``)."""
 
-    def __init__(self, catalog: CatalogStore, offline: OfflineStore) -> None:
-        self._stores = FeatureStores(catalog, offline)
+    def __init__(
+        self, catalog: CatalogStore, offline: OfflineStore, online: Callable[[], OnlineStore] | None = None
+    ) -> None:
+        self._stores = FeatureStores(catalog, offline, online)
 
     # -- feature groups ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,17 +13,22 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 if TYPE_CHECKING:
-    from fti.backends.ports import CatalogStore, OfflineStore
+    from fti.backends.ports import CatalogStore, OfflineStore, OnlineStore
 
 __all__ = ["FeatureStores", "query_engine", "register_dataset"]
 
 
 @dataclass(frozen=True, slots=True)
 class FeatureStores:
-    """The catalog (metadata) and the offline store (rows) behind feature groups and views."""
+    """The catalog (metadata), the offline store (rows) and the online store behind feature groups and views.
+
+    ``online`` returns the project's online store, opening it on first use, so projects that never
+    serve features never connect to it.
+    """
 
     catalog: CatalogStore
     offline: OfflineStore
+    online: Callable[[], OnlineStore] | None = None
 
 
 def query_engine(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from fti.features.queries import Query
+    from fti.features.serving import ReturnType, ServingPlan
     from fti.features.training import TrainingDataset
 
 __all__ = ["FeatureView", "time_literal"]
@@ -45,6 +46,7 @@ class FeatureView:
         self._stores = stores
         self._record = record
         self.query = query
+        self._serving: ServingPlan | None = None
 
     @property
     def record(self) -> FeatureViewRecord:
@@ -89,6 +91,94 @@ class FeatureView:
         """
         frame: pd.DataFrame = self._spine_table(spine, self.latest_snapshots()).to_pandas()
         return frame
+
+    # -- online feature vectors --------------------------------------------------------------------
+
+    def serving_keys(self) -> dict[str, pa.DataType]:
+        """The entity columns a feature vector lookup needs, with their Arrow types.
+
+        Raises:
+            ValidationError: a group giving the view a feature is not online.
+        """
+        return dict(self._serving_plan().entity_keys)
+
+    def get_feature_vector(
+        self,
+        entity: dict[str, Any],
+        passed_features: dict[str, Any] | None = None,
+        return_type: ReturnType = "dict",
+        allow_missing: bool = True,
+        *,
+        now: datetime | None = None,
+    ) -> Any:
+        """The view's features (labels excluded, in the view's order) for one entity, from the online store.
+
+        Each online group the view joins is looked up by its key, taken from ``entity`` as the view's query
+        maps it (the spine's primary key, or a join's ``on`` columns). A value older than its group's ttl
+        reads as null.
+
+        Args:
+            entity: the key values, e.g. ``{"cc_num": 4242}``.
+            passed_features: values computed at request time; they supply or override features.
+            return_type: ``"dict"`` (name -> value), ``"list"`` (values in order) or ``"pandas"`` (one row).
+            allow_missing: give nulls for an entity the online store lacks (otherwise NotFoundError).
+            now: the moment ttl is measured from (default: the current time).
+
+        Raises:
+            ValidationError: a key column is missing or of the wrong type, or a group the view joins is not
+                online.
+            NotFoundError: with ``allow_missing=False``, a group has no row for the entity.
+
+        Example:
+            >>> fv.get_feature_vector({"cc_num": 4242})  # doctest: +SKIP
+            {'amount': 12.5, 'country': 'DE'}
+        """
+        from fti.features.serving import check_return_type, shape_one, vectors
+
+        chosen = check_return_type(return_type)
+        if not isinstance(entity, dict):
+            raise ValidationError(
+                f"get_feature_vector of feature view '{self.name}' v{self.version} takes one entity as a dict, "
+                f"got {type(entity).__name__}; use get_feature_vectors for several."
+            )
+        if passed_features is not None and not isinstance(passed_features, dict):
+            raise ValidationError(f"passed_features must be a dict, got {type(passed_features).__name__}.")
+        table = vectors(self._serving_plan(), [entity], passed_features, allow_missing=allow_missing, now=now)
+        return shape_one(table, chosen)
+
+    def get_feature_vectors(
+        self,
+        entities: Any,
+        passed_features: Any = None,
+        return_type: ReturnType = "dict",
+        allow_missing: bool = True,
+        *,
+        now: datetime | None = None,
+    ) -> Any:
+        """Feature vectors of many entities, with one online-store read per feature group.
+
+        Args:
+            entities: a list of key dicts, or a DataFrame (or pyarrow Table) with the key columns.
+            passed_features: one dict for every entity, or a list of dicts, one per entity.
+            return_type: ``"dict"`` (a list of dicts), ``"list"`` (a list of lists) or ``"pandas"``.
+            allow_missing: give nulls for entities the online store lacks (otherwise NotFoundError).
+            now: the moment ttl is measured from (default: the current time).
+
+        Example:
+            >>> fv.get_feature_vectors([{"cc_num": 1}, {"cc_num": 2}], return_type="pandas")  # doctest: +SKIP
+        """
+        from fti.features.serving import check_return_type, shape_many, vectors
+
+        chosen = check_return_type(return_type)
+        table = vectors(self._serving_plan(), entities, passed_features, allow_missing=allow_missing, now=now)
+        return shape_many(table, chosen)
+
+    def _serving_plan(self) -> ServingPlan:
+        if self._serving is None:
+            from fti.features.serving import plan_serving
+
+            self._serving = plan_serving(self._stores, self)
+        return self._serving
 
     # -- training datasets -------------------------------------------------------------------------
 
