@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.config import load_config
 from fti.project import open_catalog
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Manage the catalog database's schema.", no_args_is_help=True)
-
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 
 
 @app.command("upgrade")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.errors import ValidationError
 from fti.project import connect
 
@@ -20,7 +21,6 @@ __all__ = ["features_app", "parse_entity", "parse_ref", "views_app"]
 features_app = typer.Typer(help="List and inspect feature groups.", no_args_is_help=True)
 views_app = typer.Typer(help="List and inspect feature views.", no_args_is_help=True)
 
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 SearchOption = Annotated[
     str | None, typer.Option("--search", "-s", help="Only those whose name, description, features or tags match.")
 ]

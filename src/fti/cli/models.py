@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.errors import ValidationError
 from fti.project import connect
 from fti.registry.service import parse_model_ref
@@ -16,8 +17,6 @@ from fti.registry.service import parse_model_ref
 __all__ = ["app"]
 
 app = typer.Typer(help="List registered models, show their versions and move aliases.", no_args_is_help=True)
-
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 
 
 @app.command("list")

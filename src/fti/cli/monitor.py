@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.project import connect
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ monitor_app = typer.Typer(
 )
 ab_app = typer.Typer(help="Analyse a deployment's A/B split from logged predictions and labels.", no_args_is_help=True)
 
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 DeploymentArgument = Annotated[str, typer.Argument(help="The deployment's name in the inference log.")]
 WindowOption = Annotated[
     str | None,

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.config import CONFIG_FILE, load_config
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError
@@ -16,8 +17,6 @@ from fti.init_template import render_config_template
 from fti.project import BackendStatus, Project, check_backends, connect
 
 __all__ = ["init_project", "register", "render_status"]
-
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 
 
 def init_project(folder: Path, name: str | None = None) -> Path:

@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.project import connect
 
 __all__ = ["app"]
 
 app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 _MAX_VALUE_COLUMNS = 8
 
 

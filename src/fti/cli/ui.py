@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fti.cli.console import err, out
+from fti.cli.options import ProjectOption
 from fti.errors import MissingExtraError, ValidationError
 from fti.project import connect
 
@@ -17,7 +18,7 @@ __all__ = ["ui"]
 def ui(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8090,
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
+    project: ProjectOption = Path(),
     token: Annotated[
         str | None,
         typer.Option(
