@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, project_commands, runs
+from fti.cli import db, demo, features, models, project_commands, runs, train
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 project_commands.register(app)
 app.command("demo")(demo.demo)
+app.command("train")(train.train)
+app.command("tune")(train.tune)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
@@ -13,11 +15,19 @@ from fti.features.training import TrainingDataset
 LOADERS: dict[str, Any] = {"breast_cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes}
 
 
-def dataset_frames(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features and labels of ``name`` with an ``id`` key and a synthetic hourly event time."""
+SITES = np.array(["north", "south", "east"])
+
+
+def dataset_frames(name: str, *, category: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and labels of ``name`` with an ``id`` key and a synthetic hourly event time.
+
+    With ``category``, a string feature ``site`` (three values) is added.
+    """
     frame: pd.DataFrame = LOADERS[name](as_frame=True).frame
-    frame.columns = [str(column).replace(" ", "_").replace("(", "").replace(")", "") for column in frame.columns]
+    frame.columns = [re.sub(r"\W+", "_", str(column)).strip("_") for column in frame.columns]
     frame.insert(0, "id", range(len(frame)))
+    if category:
+        frame["site"] = SITES[np.arange(len(frame)) % 3]
     # rows shuffled before the event times are assigned, so a split by time draws from every class
     frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     frame.insert(1, "ts", pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(range(len(frame)), unit="h"))
@@ -25,9 +35,9 @@ def dataset_frames(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame.drop(columns=["target"]), labels
 
 
-def write_training_data(project: fti.Project, name: str, split: dict[str, float] | None = None) -> TrainingDataset:
+def write_training_data(project: fti.Project, name: str, *, category: bool = False) -> TrainingDataset:
     """Write ``name`` into two feature groups (features, labels), join them in a view, create a training dataset."""
-    features_frame, labels_frame = dataset_frames(name)
+    features_frame, labels_frame = dataset_frames(name, category=category)
     features = project.create_feature_group(f"{name}_features", primary_key=["id"], event_time="ts")
     labels = project.create_feature_group(f"{name}_labels", primary_key=["id"], event_time="ts")
     features.insert(features_frame)
@@ -35,4 +45,4 @@ def write_training_data(project: fti.Project, name: str, split: dict[str, float]
     view = project.create_feature_view(
         name, query=labels.select(["target"]).join(features.select_all()), labels=["target"]
     )
-    return view.create_training_data(split=split or {"train": 0.7, "validation": 0.15, "test": 0.15}, split_by="time")
+    return view.create_training_data(split={"train": 0.7, "validation": 0.15, "test": 0.15}, split_by="time")
