@@ -143,8 +143,11 @@ class WorkerTrialRuns:
 
 
 @contextlib.contextmanager
-def _trial_run(project: RunStarter, experiment: str, parent_id: str, name: str, number: int) -> Iterator[ModelRun]:
-    run = project.start_run(experiment, name, parent=parent_id, tags={"trial": number})
+def _trial_run(
+    project: RunStarter, experiment: str, parent_id: str, name: str, number: int, family: str | None = None
+) -> Iterator[ModelRun]:
+    tags: dict[str, Any] = {"trial": number} if family is None else {"trial": number, "family": family}
+    run = project.start_run(experiment, name, parent=parent_id, tags=tags)
     try:
         yield run
     except BaseException as exc:
@@ -262,7 +265,7 @@ def automl_tracked(
         started = time.monotonic()
 
         def family_trial(family: str, number: int) -> contextlib.AbstractContextManager[ModelRun]:
-            return _trial_run(project, name, run.id, f"{family}-trial-{number}", number)
+            return _trial_run(project, name, run.id, f"{family}-trial-{number}", number, family)
 
         result: AutoMLResult = automl(
             splits,
