@@ -103,3 +103,4 @@ def _summarize(
     values = [f"{metrics[name]:.4f}" if name in metrics else "-" for name in shown]
     table.add_row(run_id, f"{data.feature_view_name} v{data.feature_view_version} #{data.version}", *values, registered)
     out.print(table)
+    out.print(f"Run {run_id} registered model version {registered}.", soft_wrap=True)
