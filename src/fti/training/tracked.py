@@ -102,9 +102,10 @@ def train_tracked(
     with project.start_run(
         _experiment(experiment, register, data, "training"), run_name, training_data=_lineage(data)
     ) as run:
-        result = train(data, model, task=task, params=params, preprocessing=preprocessing, logger=run)
+        splits = in_memory(data)
+        result = train(splits, model, task=task, params=params, preprocessing=preprocessing, logger=run)
         if importance:
-            held_out = _optional(data, "test") or _optional(data, "validation") or data.train
+            held_out = splits.test or splits.validation or splits.train
             permutation_importance(result.model, *held_out, task=result.task, logger=run)
         version = run.log_model(result.model, register) if register else None
         return Tracked(result, run.id, version, result.metrics)

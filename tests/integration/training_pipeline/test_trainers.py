@@ -137,3 +137,13 @@ def test_compare_runs_shows_evaluation_metrics_side_by_side(shared_project: fti.
     for metric in ("metrics.test_f1_macro", "metrics.test_accuracy", "metrics.validation_f1_macro"):
         assert compared.loc[metric].notna().all()
     assert list(compared.loc["params.model"]) == ["logistic_regression", "random_forest"]
+
+
+def test_a_training_dataset_without_validation_split(shared_project: fti.Project, wine: TrainingDataset) -> None:
+    td = shared_project.get_feature_view("wine").create_training_data(split={"train": 0.8, "test": 0.2})
+
+    trained = shared_project.train(td, "logistic_regression", register="wine-no-validation", importance=True)
+
+    assert "test_f1_macro" in trained.result.metrics
+    assert not [name for name in trained.result.metrics if name.startswith("validation_")]
+    _assert_registered_with_lineage(shared_project, trained, td)
