@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 import fti
 from fti.features.training import TrainingDataset
+from fti.project import _overrides
 from fti.training import space
 
 
@@ -67,3 +70,13 @@ def test_automl_logs_every_trial_and_registers_the_best(shared_project: fti.Proj
     assert automl_run.tags["best_family"] == found.result.best.family
     assert "leaderboard.json" in automl_run.artifacts
     assert found.version is not None and found.version.lineage().training_data is not None
+
+
+def test_worker_processes_open_the_project_with_its_overrides(tmp_path: Path) -> None:
+    catalog = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    with fti.connect(tmp_path, overrides={"catalog.url": catalog, "project": "tuned"}) as project:
+        carried = _overrides(project.settings)
+
+    assert carried == {"catalog.url": catalog, "project": "tuned"}
+    with fti.connect(tmp_path, overrides=carried) as reopened:
+        assert reopened.catalog.describe() == project.catalog.describe()
