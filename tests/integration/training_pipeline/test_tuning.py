@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import fti
 from fti.features.training import TrainingDataset
 from fti.project import _overrides
 from fti.training import space
+from fti.training.tracked import TrialRuns
 
 
 def _trials(project: fti.Project, parent_id: str) -> pd.DataFrame:
@@ -80,3 +82,19 @@ def test_worker_processes_open_the_project_with_its_overrides(tmp_path: Path) ->
     assert carried == {"catalog.url": catalog, "project": "tuned"}
     with fti.connect(tmp_path, overrides=carried) as reopened:
         assert reopened.catalog.describe() == project.catalog.describe()
+
+
+def test_a_pruned_trial_run_ends_finished_and_tagged(shared_project: fti.Project) -> None:
+    import optuna
+
+    with shared_project.start_run("pruning") as study:
+        runs = TrialRuns(shared_project, "pruning", study.id)
+        with pytest.raises(optuna.TrialPruned), runs(7) as trial:
+            trial.log_metric("validation_loss", 0.5, step=0)
+            raise optuna.TrialPruned("trial 7 pruned at step 0")
+        with pytest.raises(ZeroDivisionError), runs(8):
+            _ = 1 / 0
+
+    pruned, failed = _trials(shared_project, study.id).sort_values("tags.trial").to_dict("records")
+    assert (pruned["status"], pruned["tags.trial_state"], pruned["name"]) == ("finished", "pruned", "trial-7")
+    assert failed["status"] == "failed"
