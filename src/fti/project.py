@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.tracking.run import Run
+    from fti.training.ports import SplitData
+    from fti.training.preprocessing import PreprocessingConfig
+    from fti.training.space import Distribution
+    from fti.training.tracked import Tracked
+    from fti.training.tuning import Direction, Sampler
 
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
 
@@ -199,6 +205,167 @@ class Project:
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
         """Params and metrics of several runs side by side (one column per run)."""
         return self.tracking.compare_runs(run_ids)
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def train(
+        self,
+        training_data: SplitData,
+        model: str | Any,
+        *,
+        task: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        preprocessing: PreprocessingConfig | None = None,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        register: str | None = None,
+        importance: bool = False,
+    ) -> Tracked:
+        """Train ``model`` on a training dataset in a new run; log params, metrics and figures; register it.
+
+        The fitted pipeline (preprocessing and model) is registered as ``register`` with a signature from
+        the training data's feature columns and lineage back to the feature-group commits.
+
+        Args:
+            training_data: the training dataset (``fv.create_training_data(...)``) or any splits.
+            model: a model type (``"logistic_regression"``, ``"random_forest"``, ``"gradient_boosting"``,
+                ``"xgboost"``, ``"lightgbm"``, ``"mlp"``, ...) or an unfitted scikit-learn estimator.
+            task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the labels when None.
+            params: the model's params over the family's defaults.
+            preprocessing: imputation, scaling and encoding (``fti.training.PreprocessingConfig``).
+            experiment: the run's experiment (default: the registered name, else the feature view's name).
+            run_name: the run's name.
+            register: the model name to register the fitted pipeline under.
+            importance: also log permutation importance on the held-out split.
+
+        Example:
+            >>> trained = project.train(td, "xgboost", register="fraud-detector")  # doctest: +SKIP
+            >>> trained.version.predict(X)  # doctest: +SKIP
+        """
+        from fti.training.tracked import train_tracked
+
+        return train_tracked(
+            self,
+            training_data,
+            model,
+            task=task,
+            params=params,
+            preprocessing=preprocessing,
+            experiment=experiment,
+            run_name=run_name,
+            register=register,
+            importance=importance,
+        )
+
+    def tune(
+        self,
+        training_data: SplitData,
+        model: str,
+        space: Mapping[str, Distribution],
+        metric: str | None = None,
+        direction: Direction | None = None,
+        sampler: Sampler = "tpe",
+        *,
+        n_trials: int | None = 20,
+        timeout: float | None = None,
+        n_workers: int = 1,
+        pruning: bool = True,
+        experiment: str | None = None,
+        register: str | None = None,
+        task: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        preprocessing: PreprocessingConfig | None = None,
+        seed: int = 0,
+    ) -> Tracked:
+        """Tune ``model`` over ``space`` with Optuna: a study run, a nested run per trial, the best registered.
+
+        With ``n_workers`` > 1, trials run in that many processes sharing one study (a journal file under
+        the project's ``.fti/studies`` folder); each worker opens this project by its folder to log its
+        trials' runs.
+
+        Args:
+            training_data: the training dataset to tune on (its validation split ranks the trials).
+            model: the model type to tune (see :meth:`train`).
+            space: param name -> ``fti.space.uniform/loguniform/int/choice``.
+            metric: the metric to optimize (default: the task's validation metric, e.g. ``validation_f1``).
+            direction: ``"maximize"`` or ``"minimize"`` (default: by the metric).
+            sampler: ``"tpe"`` (default), ``"random"`` or ``"grid"``.
+            n_trials: trials over all workers (the grid's size for grid search when None).
+            timeout: seconds after which no new trial starts.
+            n_workers: processes running trials at once.
+            pruning: stop unpromising trials of iterative models (MLP epochs, boosting rounds) early.
+            experiment: the runs' experiment (default: the registered name, else the feature view's name).
+            register: the model name to register the best trial's pipeline under.
+            task: the learning task; inferred when None.
+            params: fixed params of every trial.
+            preprocessing: imputation, scaling and encoding.
+            seed: seeds the samplers.
+
+        Example:
+            >>> tuned = project.tune(td, "xgboost", {"max_depth": fti.space.int(2, 8)}, n_trials=20,
+            ...                      n_workers=2, register="fraud-detector")  # doctest: +SKIP
+        """
+        from fti.training.tracked import tune_tracked
+
+        return tune_tracked(
+            self,
+            training_data,
+            model,
+            space,
+            metric=metric,
+            direction=direction,
+            sampler=sampler,
+            n_trials=n_trials,
+            timeout=timeout,
+            n_workers=n_workers,
+            pruning=pruning,
+            experiment=experiment,
+            register=register,
+            task=task,
+            params=params,
+            preprocessing=preprocessing,
+            storage_dir=self.root / ".fti" / "studies",
+            opener=functools.partial(connect, self.root, overrides=_overrides(self._loaded)),
+            seed=seed,
+        )
+
+    def automl(
+        self,
+        training_data: SplitData,
+        task: str | None = None,
+        *,
+        time_budget: float = 300.0,
+        families: Sequence[str] | None = None,
+        trials_per_family: int = 10,
+        metric: str | None = None,
+        experiment: str | None = None,
+        register: str | None = None,
+        seed: int = 0,
+    ) -> Tracked:
+        """Try several model families, each tuned within ``time_budget`` seconds; log all, register the best.
+
+        Every trial is a run nested in the AutoML run, tagged with its family; the AutoML run holds the
+        leaderboard (``leaderboard.json``) and the best model's test metrics and figures.
+
+        Example:
+            >>> found = project.automl(td, time_budget=120, register="fraud-detector")  # doctest: +SKIP
+            >>> found.result.leaderboard  # doctest: +SKIP
+        """
+        from fti.training.automl import FAMILIES
+        from fti.training.tracked import automl_tracked
+
+        return automl_tracked(
+            self,
+            training_data,
+            task=task,
+            time_budget=time_budget,
+            families=tuple(families or FAMILIES),
+            trials_per_family=trials_per_family,
+            metric=metric,
+            experiment=experiment,
+            register=register,
+            seed=seed,
+        )
 
     # -- registry ----------------------------------------------------------------------------------
 
@@ -454,6 +621,18 @@ def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None 
         catalog.close()
         raise
     return Project(loaded, catalog, artifact_store, offline_store)
+
+
+def _overrides(loaded: LoadedConfig) -> dict[str, Any]:
+    """The settings given as overrides, so a worker process opens the project with the same ones."""
+    found: dict[str, Any] = {}
+    for key, source in loaded.sources.items():
+        if source == "override":
+            value: Any = loaded.config
+            for part in key.split("."):
+                value = getattr(value, part)
+            found[key] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return found
 
 
 def open_catalog(loaded: LoadedConfig) -> CatalogStore:

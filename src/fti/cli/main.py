@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, monitor, project_commands, runs, ui
+from fti.cli import db, demo, features, models, monitor, project_commands, runs, train, ui
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -26,6 +26,8 @@ app = typer.Typer(
 project_commands.register(app)
 app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
+app.command("train")(train.train)
+app.command("tune")(train.tune)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")

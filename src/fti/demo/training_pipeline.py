@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fti.training import space
-from fti.training.trainers import train
-from fti.training.tuning import TrainObjective, tune
 
 if TYPE_CHECKING:
     import fti
@@ -56,32 +54,39 @@ def run_training_pipeline(
 ) -> TrainingOutcome:
     """Split by time, tune XGBoost, train an MLP, register both, alias the better one ``champion``."""
     td = view.create_training_data(split={"train": 0.7, "validation": 0.15, "test": 0.15}, split_by="time", seed=seed)
-    with project.start_run(EXPERIMENT, "xgboost-study", training_data=td) as study:
-        tuned = tune(
-            TrainObjective(td, "xgboost", params={"n_jobs": 1}),
-            {
-                "max_depth": space.int(2, 6),
-                "learning_rate": space.loguniform(0.03, 0.3),
-                "n_estimators": space.int(50, 300),
-                "scale_pos_weight": space.loguniform(1, 50),
-            },
-            metric="validation_roc_auc",
-            direction="maximize",
-            n_trials=trials,
-            trial_logger=lambda number: project.start_run(EXPERIMENT, f"xgboost-trial-{number}", parent=study),  # type: ignore[arg-type,return-value]
-            seed=seed,
-        )
-        study.log_params({f"best.{key}": value for key, value in tuned.best_params.items()})
-        final = train(td, "xgboost", params={**tuned.best_params, "n_jobs": 1}, logger=study)  # type: ignore[arg-type]
-        boosted = study.log_model(final.model, MODEL_NAME, description="XGBoost tuned with a small Optuna study")
-    with project.start_run(EXPERIMENT, "mlp", training_data=td) as run:
-        mlp_params = {"epochs": epochs, "batch_size": 1024, "patience": 3, "seed": seed}
-        result = train(td, "mlp", params=mlp_params, logger=run)  # type: ignore[arg-type]
-        mlp = run.log_model(result.model, MODEL_NAME, description="PyTorch MLP (two ReLU layers)")
-    scores = {boosted.version: _roc_auc(final.metrics), mlp.version: _roc_auc(result.metrics)}
-    champion = mlp if scores[mlp.version] > scores[boosted.version] else boosted
+    boosted = project.tune(
+        td,
+        "xgboost",
+        {
+            "max_depth": space.int(2, 6),
+            "learning_rate": space.loguniform(0.03, 0.3),
+            "n_estimators": space.int(50, 300),
+            "scale_pos_weight": space.loguniform(1, 50),
+        },
+        metric="validation_roc_auc",
+        direction="maximize",
+        n_trials=trials,
+        experiment=EXPERIMENT,
+        register=MODEL_NAME,
+        params={"n_jobs": 1},
+        seed=seed,
+    )
+    mlp = project.train(
+        td,
+        "mlp",
+        params={"epochs": epochs, "batch_size": 1024, "patience": 3, "seed": seed},
+        experiment=EXPERIMENT,
+        run_name="mlp",
+        register=MODEL_NAME,
+    )
+    boosted_version, mlp_version = boosted.version, mlp.version
+    scores = {
+        boosted_version.version: _roc_auc(dict(boosted.metrics or {})),
+        mlp_version.version: _roc_auc(dict(mlp.metrics or {})),
+    }
+    champion = mlp_version if scores[mlp_version.version] > scores[boosted_version.version] else boosted_version
     champion.set_alias("champion", reason="best test ROC-AUC of the demo's training pipeline")
-    return TrainingOutcome(td, boosted, mlp, scores, champion)
+    return TrainingOutcome(td, boosted_version, mlp_version, scores, champion)
 
 
 def _roc_auc(metrics: dict[str, float]) -> float:

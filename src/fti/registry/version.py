@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fti.core.registry import AliasMove, ModelVersionRecord, Signature
+from fti.errors import ValidationError
 from fti.registry.signatures import as_arrow, enforce_signature
 
 if TYPE_CHECKING:
@@ -116,6 +117,30 @@ class ModelVersion:
         else:
             frame = as_arrow(data).to_pandas()
         return get_flavor(self.flavor).predict(model, frame, self._record.flavor_options)
+
+    def explain(self, data: Any) -> Any:
+        """Per-row SHAP attributions of a tree model's prediction, one column per model input (``shap`` extra).
+
+        The input is checked against the signature as in :meth:`predict`; attributions are given for the
+        preprocessed columns the model sees (one-hot columns separately).
+
+        Raises:
+            ValidationError: the model is not a tree model (random forest, gradient boosting, XGBoost,
+                LightGBM); use ``fti.training.permutation_importance`` for any model.
+            MissingExtraError: the ``shap`` extra is not installed.
+
+        Example:
+            >>> version.explain(X.head(5))  # doctest: +SKIP
+        """
+        from fti.training.explain import explain_rows
+
+        model = self.load()
+        label = f"Model '{self.name}' v{self.version}"
+        frame = enforce_signature(self.signature, data, model=label) if self.signature else as_arrow(data).to_pandas()
+        try:
+            return explain_rows(model, frame)
+        except ValidationError as exc:
+            raise ValidationError(f"{label} cannot be explained: {exc}") from exc
 
     # -- metadata ----------------------------------------------------------------------------------
 

@@ -7,16 +7,30 @@ splits, as the feature store hands them out) and a :class:`RunLogger` (what a tr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from matplotlib.figure import Figure
 
-__all__ = ["Dataset", "NullRunLogger", "RunLogger", "SplitData", "Splits"]
+    from fti.core.lineage import TrainingDataRef
+
+__all__ = [
+    "Dataset",
+    "ModelRun",
+    "NullRunLogger",
+    "ProjectOpener",
+    "RunLogger",
+    "RunStarter",
+    "SplitData",
+    "Splits",
+]
 
 #: Features and target of one split.
 Dataset = tuple[pd.DataFrame, pd.Series]
@@ -59,7 +73,7 @@ class Splits:
 
 
 class RunLogger(Protocol):
-    """What a tracking run offers to the training pipeline."""
+    """What a tracking run offers to the training pipeline (a tracking ``Run`` is one)."""
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record the run's parameters."""
@@ -73,11 +87,13 @@ class RunLogger(Protocol):
         """Record several metric values at once."""
         ...
 
-    def log_figure(self, figure: Figure, name: str) -> None:
+    # Positional-only and returning ``object``: a tracking run names these arguments ``artifact_file``
+    # and returns the stored path, and it satisfies this Protocol as it is.
+    def log_figure(self, figure: Figure, name: str, /) -> object:
         """Store a matplotlib figure as an artifact named ``name`` (e.g. ``roc_curve.png``)."""
         ...
 
-    def log_dict(self, data: Mapping[str, Any], name: str) -> None:
+    def log_dict(self, data: Mapping[str, Any], name: str, /) -> object:
         """Store a JSON-serializable mapping as an artifact named ``name`` (e.g. ``importance.json``)."""
         ...
 
@@ -106,3 +122,46 @@ class NullRunLogger:
 
     def set_tag(self, key: str, value: str) -> None:
         """Ignore the tag."""
+
+
+class ModelRun(RunLogger, Protocol):
+    """A tracking run that can also register models (a tracking ``Run`` is one)."""
+
+    @property
+    def id(self) -> str:
+        """The run's id."""
+        ...
+
+    def log_model(self, model: Any, name: str, /) -> Any:
+        """Register ``model`` as the next version of ``name`` with the run's lineage; returns the version."""
+        ...
+
+    def end(self, status: str = "finished", error: str | None = None) -> None:
+        """Mark the run ended (``"finished"`` or ``"failed"``)."""
+        ...
+
+    def __enter__(self) -> ModelRun: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class RunStarter(Protocol):
+    """Starts tracking runs (a project is one)."""
+
+    def start_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        training_data: TrainingDataRef | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+    ) -> ModelRun:
+        """Start a run in ``experiment``, nested in ``parent`` when given."""
+        ...
+
+
+#: Opens the project again (in a worker process) as a context manager; must be picklable.
+ProjectOpener = Callable[[], AbstractContextManager[RunStarter]]

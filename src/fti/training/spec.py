@@ -3,6 +3,8 @@
 Example ``train.yaml``::
 
     feature_view: {name: fraud, version: 1}
+    training_dataset: 2            # optional: reuse this version instead of creating one
+    model_name: fraud-detector     # optional: the registered name (default: the feature view's)
     split: {train: 0.7, validation: 0.15, test: 0.15, by: time}
     preprocessing: {scaling: standard, encoding: onehot}
     model:
@@ -123,6 +125,20 @@ class TrainingSpec(_Spec):
     tuning: TuningSpec | None = None
     #: the registered model's name; the feature view's name when None
     model_name: str | None = None
+    #: reuse this training dataset version of the feature view instead of creating a new one
+    training_dataset: int | None = Field(default=None, ge=1)
+    #: the runs' experiment; the model's name when None
+    experiment: str | None = None
+
+    def split_fractions(self) -> dict[str, float]:
+        """The split as ``fv.create_training_data(split=...)`` takes it (empty splits left out)."""
+        fractions = {"train": self.split.train, "validation": self.split.validation, "test": self.split.test}
+        return {name: value for name, value in fractions.items() if value > 0}
+
+    @property
+    def registered_name(self) -> str:
+        """The name the trained model is registered under."""
+        return self.model_name or self.feature_view.name
 
 
 def load_spec(path: str | Path) -> TrainingSpec:

@@ -313,8 +313,10 @@ def _run_trial(study: _Study, optuna_study: optuna.Study, trial: optuna.Trial, k
         logger.set_tag("trial", str(trial.number))
         outcome = study.objective(params, TrialHooks(trial.number, logger, report))
     value, model = _value_of(outcome, study.metric)
-    if model is not None and _is_best(optuna_study, study.direction, value):
-        _keep(study, trial.number, model, kept)
+    if model is not None:
+        standing = _standing(optuna_study, study.direction, value)
+        if standing != "worse":
+            _keep(study, trial.number, model, kept, is_tie=standing == "tie")
     return value
 
 
@@ -329,17 +331,26 @@ def _value_of(outcome: TrainingResult | float, metric: str) -> tuple[float, Any]
     return float(outcome), None
 
 
-def _is_best(study: optuna.Study, direction: Direction, value: float) -> bool:
+def _standing(study: optuna.Study, direction: Direction, value: float) -> Literal["best", "tie", "worse"]:
+    """How ``value`` compares with the best completed trial so far.
+
+    Ties are kept too: Optuna names the lowest-numbered of equally good trials the best, and with
+    parallel workers that one may finish after a tie.
+    """
     try:
         best = study.best_value
     except ValueError:  # no trial completed yet
-        return True
-    return value < best if direction == "minimize" else value > best
+        return "best"
+    if value == best:
+        return "tie"
+    is_better = value < best if direction == "minimize" else value > best
+    return "best" if is_better else "worse"
 
 
-def _keep(study: _Study, number: int, model: Any, kept: dict[int, Any] | None) -> None:
+def _keep(study: _Study, number: int, model: Any, kept: dict[int, Any] | None, *, is_tie: bool) -> None:
     if kept is not None:
-        kept.clear()
+        if not is_tie:
+            kept.clear()
         kept[number] = model
         return
     assert study.storage_dir is not None  # workers always have a storage folder
