@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, project_commands, runs
+from fti.cli import db, demo, deployments, features, models, predict, project_commands, runs, serve
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -30,6 +30,10 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(features.features_app, name="features")
 app.add_typer(features.views_app, name="views")
+app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
+app.add_typer(deployments.deployments_app, name="deployments")
+app.add_typer(deployments.tokens_app, name="tokens")
 
 
 def _show_version(value: bool) -> None:
