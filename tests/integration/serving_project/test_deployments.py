@@ -183,3 +183,14 @@ def test_feature_lookup_reads_the_online_store_through_the_view(project: fti.Pro
     entities = pd.DataFrame({"cc_num": [0, 1]})
     vectors = lookup.get_feature_vectors("fraud:1", entities, None)
     assert len(vectors) == 2 and set(FEATURES) <= set(vectors.columns) and "is_fraud" not in vectors.columns
+
+
+def test_served_model_takes_the_signature_path_for_anything_but_exact_inputs(project: fti.Project) -> None:
+    model = RegistryResolver(project.registry).resolve("fraud:1")
+    version = project.get_model("fraud:1")
+    exact = pd.DataFrame({"amount": [0.5, -1.0], "hour": [0.1, 2.0], "distance": [1.0, 0.0]})
+    np.testing.assert_array_equal(model.predict(exact), version.predict(exact))
+    integers = pd.DataFrame({"hour": [0, 2], "amount": [1, -1], "distance": [1, 0]})
+    np.testing.assert_array_equal(model.predict(integers), version.predict(integers.astype(float)))
+    with pytest.raises(ValidationError, match="Model 'fraud' v1 got unexpected column 'extra': remove it"):
+        model.predict(exact.assign(extra=1.0))
