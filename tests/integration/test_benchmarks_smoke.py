@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
+        (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:
