@@ -11,6 +11,11 @@ time and prints requests/s, rows/s and p50/p99 latency. Every answer is checked 
 
     python benchmarks/serving.py --compare  # also mlflow models serve and MLServer, same model and load
 
+    python benchmarks/serving.py --project DIR [--deployment NAME]  # `fti serve` on a real project
+
+``--project`` serves a real project's deployment with ``fti serve`` (request log into its offline store)
+and sends rows with the input columns of the deployment's first model (float values).
+
 ``--compare`` installs ``mlflow`` and ``mlserver`` once, each in its own virtual environment under
 ``--compare-dir`` (pip needs to reach a package index), and compares MLflow-style ``/invocations`` bodies
 (against mlflow) and a single ``[1, 20]`` V2 tensor (against MLServer) with the fti server's answers to
@@ -115,25 +120,51 @@ class Case:
     rows: int
 
 
-def _cases() -> list[Case]:
+def _cases(
+    columns: list[str] | None = None, deployment: str = MODEL, headers: dict[str, str] | None = None
+) -> list[Case]:
     random = np.random.default_rng(1)
+    names = columns or [f"f{index}" for index in range(FEATURES)]
 
     def instances(count: int) -> bytes:
-        matrix = random.normal(size=(count, FEATURES)).round(4)
-        rows = [{f"f{index}": value for index, value in enumerate(row)} for row in matrix.tolist()]
+        matrix = random.normal(size=(count, len(names))).round(4)
+        rows = [dict(zip(names, row, strict=True)) for row in matrix.tolist()]
         return json.dumps({"instances": rows}).encode()
 
     inputs = [
-        {"name": f"f{index}", "shape": [1], "datatype": "FP64", "data": [float(value)]}
-        for index, value in enumerate(random.normal(size=FEATURES))
+        {"name": name, "shape": [1], "datatype": "FP64", "data": [float(value)]}
+        for name, value in zip(names, random.normal(size=len(names)), strict=True)
     ]
     v2 = json.dumps({"inputs": inputs}).encode()
-    json_type = {"Content-Type": "application/json"}
+    json_type = {"Content-Type": "application/json", **(headers or {})}
     return [
-        Case("/v1 1 row", f"/v1/deployments/{MODEL}/predict", instances(1), json_type, 1),
-        Case("/v1 100 rows", f"/v1/deployments/{MODEL}/predict", instances(100), json_type, 100),
-        Case("/v2 1 row", f"/v2/models/{MODEL}/infer", v2, json_type, 1),
+        Case("/v1 1 row", f"/v1/deployments/{deployment}/predict", instances(1), json_type, 1),
+        Case("/v1 100 rows", f"/v1/deployments/{deployment}/predict", instances(100), json_type, 100),
+        Case("/v2 1 row", f"/v2/models/{deployment}/infer", v2, json_type, 1),
     ]
+
+
+def _project_target(folder: Path, deployment: str | None) -> tuple[str, list[str]]:
+    """The deployment to load (the only one when not named) and its first model's input columns."""
+    import fti
+
+    with fti.connect(folder) as project:
+        names = [item.name for item in project.deployments()]
+        if deployment is None:
+            if len(names) != 1:
+                raise SystemExit(f"{folder} has {len(names)} deployments ({names}): pass --deployment NAME.")
+            deployment = names[0]
+        signature = project.get_model(project.get_deployment(deployment).references[0]).signature
+    if signature is None:
+        raise SystemExit(f"Deployment '{deployment}''s model has no signature: the benchmark needs its columns.")
+    return deployment, [column.name for column in signature.inputs]
+
+
+def _start_project_server(port: int, folder: Path, workers: int, batching: bool) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)]
+    command += ["--workers", str(workers), "--batching" if batching else "--no-batching"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 async def _client(port: int, request: bytes, stop_at: float, latencies: list[float], failures: list[str]) -> None:
@@ -207,6 +238,9 @@ def main() -> None:
     parser.add_argument(
         "--compare-dir", type=Path, default=Path.home() / ".cache" / "fti-benchmarks", help="where their venvs live"
     )
+    parser.add_argument("--project", type=Path, help="serve this project's deployment with `fti serve` instead")
+    parser.add_argument("--deployment", help="the project's deployment to load (default: its only one)")
+    parser.add_argument("--token", help="API token to send (when the project's server requires tokens)")
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 20.0)
 
@@ -219,7 +253,13 @@ def main() -> None:
     except ImportError:
         pass
     port = free_port()
-    server = _start_server(port, args.workers, args.batching)
+    cases = _cases()
+    if args.project is not None:
+        deployment, columns = _project_target(args.project, args.deployment)
+        cases = _cases(columns, deployment, {"Authorization": f"Bearer {args.token}"} if args.token else None)
+        server = _start_project_server(port, args.project, args.workers, args.batching)
+    else:
+        server = _start_server(port, args.workers, args.batching)
     table = Table("endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests")
     table.title = (
         f"Model server, {FEATURES}-feature logistic regression, {args.workers} worker(s), "
@@ -227,8 +267,8 @@ def main() -> None:
     )
     try:
         wait_for_port(port)
-        _measure(port, _cases(), args.concurrency, seconds, table, "")
-        if args.compare:
+        _measure(port, cases, args.concurrency, seconds, table, "")
+        if args.compare and args.project is None:
             comparison = Table(
                 "server", "endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests"
             )
@@ -240,7 +280,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
     Console(width=130).print(table)
-    if args.compare:
+    if args.compare and args.project is None:
         sys.path.insert(0, str(ROOT))
         from benchmarks.serving_compare import run_others
 

@@ -31,6 +31,7 @@ __all__ = [
     "LoadedConfig",
     "OfflineStoreConfig",
     "OnlineStoreConfig",
+    "ServingConfig",
     "find_config_file",
     "load_config",
 ]
@@ -120,6 +121,25 @@ class ExecutorConfig(_Section):
         return _check_kind("executor", value)
 
 
+class ServingConfig(_Section):
+    """The model server (``fti serve``): address, workers, request limits, batching, request log, tokens."""
+
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(default=8080, ge=0, le=65535)
+    workers: pydantic.PositiveInt = 1
+    max_body_bytes: pydantic.PositiveInt = 4 << 20
+    require_tokens: bool = False
+    batching: bool = False
+    batch_max_rows: pydantic.PositiveInt = 256
+    batch_max_wait_ms: float = pydantic.Field(default=2.0, ge=0)
+    log_batch_rows: pydantic.PositiveInt = 1000
+    log_flush_seconds: float = pydantic.Field(default=1.0, gt=0)
+    log_max_queue_rows: pydantic.PositiveInt = 100_000
+    refresh_seconds: float = pydantic.Field(default=5.0, gt=0)
+    seed: int | None = None
+    invocations_deployment: str | None = None
+
+
 class FtiConfig(_Section):
     """The whole project configuration, as written in ``fti.yaml``."""
 
@@ -129,6 +149,7 @@ class FtiConfig(_Section):
     online_store: OnlineStoreConfig = OnlineStoreConfig()
     artifact_store: ArtifactStoreConfig = ArtifactStoreConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    serving: ServingConfig = ServingConfig()
 
 
 @dataclass(frozen=True, slots=True)

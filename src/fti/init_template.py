@@ -51,6 +51,30 @@ executor:
   max_workers: null
   # The Ray cluster address (type: ray), e.g. ray://head:10001
   address: null
+
+serving:
+  # `fti serve`: where to listen and how many worker processes.
+  host: 127.0.0.1
+  port: 8080
+  workers: 1
+  # Larger request bodies get 413.
+  max_body_bytes: 4194304
+  # Ask for `Authorization: Bearer <token>` (tokens from `fti tokens create`); 401 without one.
+  require_tokens: false
+  # Micro-batch concurrent requests per model (see docs/serving.md), with these limits.
+  batching: false
+  batch_max_rows: 256
+  batch_max_wait_ms: 2.0
+  # The request log: rows per write to the inference_log table, seconds between writes, queue limit.
+  log_batch_rows: 1000
+  log_flush_seconds: 1.0
+  log_max_queue_rows: 100000
+  # How often deployments and aliases are checked for changes (hot swap), in seconds.
+  refresh_seconds: 5.0
+  # Seed of random variant assignment for requests without entity keys (null: unseeded).
+  seed: null
+  # The deployment behind /invocations when there are several.
+  invocations_deployment: null
 """
 
 

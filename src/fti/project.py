@@ -17,6 +17,7 @@ from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
+from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference.log_table import InferenceLogTable
 from fti.observability import MonitoringService
 from fti.observability.ab_testing import ab_report as _ab_report
@@ -25,14 +26,18 @@ from fti.registry.service import ModelRegistry
 from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     import pyarrow as pa
 
     from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore, OnlineStore
+    from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataRef
     from fti.core.registry import RegisteredModel
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
+    from fti.inference.batch import BatchPredictions
     from fti.monitoring.alerts import Alert, AlertAction, AlertRule
     from fti.monitoring.drift import DriftConfig
     from fti.monitoring.performance import PerformancePoint
@@ -114,6 +119,8 @@ class Project:
         self.monitoring = MonitoringService(
             InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
         )
+        self.serving = DeploymentService(catalog, self.registry, self.features)
+        self.api_tokens = TokenService(catalog)
 
     @property
     def online_store(self) -> OnlineStore:
@@ -561,6 +568,101 @@ class Project:
             alpha=alpha,
             mde=mde,
             promote=promote,
+        )
+
+    # -- inference -------------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        name: str,
+        variants: Mapping[str, float] | str,
+        *,
+        shadow: str | None = None,
+        feature_view: str | tuple[str, int] | None = None,
+        entity_key: str | Sequence[str] | None = None,
+    ) -> Deployment:
+        """Create or update the deployment ``name``: model references with traffic shares.
+
+        Every model reference and the feature view must exist; shares must sum to 1. Re-deploying a name
+        replaces it and gives it a new etag, so running servers switch to it. Aliases are resolved by the
+        server, so moving ``champion`` needs no re-deploy.
+
+        Args:
+            name: the deployment's name (an identifier), the ``{name}`` of ``/v1/deployments/{name}/predict``.
+            variants: ``{"fraud@champion": 0.9, "fraud@challenger": 0.1}``, or one reference for all traffic.
+            shadow: a model reference that gets a copy of all traffic; its answers are logged, never returned.
+            feature_view: ``"name"`` or ``"name:2"``: where ``entities`` requests read their features.
+            entity_key: column(s) that pin a caller to a variant (sticky A/B); None assigns at random.
+
+        Raises:
+            ValidationError: a name, reference or share is invalid.
+            NotFoundError: a model, alias or feature view does not exist.
+
+        Example:
+            >>> project.deploy("fraud", {"fraud@champion": 0.9, "fraud@challenger": 0.1},
+            ...                entity_key="cc_num")  # doctest: +SKIP
+        """
+        return self.serving.deploy(name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key)
+
+    def get_deployment(self, name: str) -> Deployment:
+        """The deployment ``name``; NotFoundError if there is none."""
+        return self.serving.get_deployment(name)
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        return self.serving.list_deployments()
+
+    def undeploy(self, name: str) -> None:
+        """Delete the deployment ``name``; NotFoundError if there is none."""
+        self.serving.undeploy(name)
+
+    def create_token(self, name: str) -> str:
+        """Create an API token for the model server; the secret is returned once and never stored."""
+        return self.api_tokens.create_token(name)
+
+    def revoke_token(self, name: str) -> None:
+        """Revoke the API token ``name``."""
+        self.api_tokens.revoke_token(name)
+
+    def tokens(self) -> list[ApiToken]:
+        """Every API token's record (name, times; never the secret)."""
+        return self.api_tokens.list_tokens()
+
+    def batch_predict(
+        self,
+        model: str | ModelVersion,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        spine: Any = None,
+        *,
+        output: str,
+        feature_view: str | FeatureView | None = None,
+        chunk_rows: int | None = None,
+        show_progress: bool = True,
+    ) -> BatchPredictions:
+        """Predict ``model`` over its feature view and write the predictions as a feature-group commit.
+
+        The feature view comes from the model's lineage unless ``feature_view`` names one. Rows are the
+        view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
+        ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
+        the event time, ``prediction``, ``model_name`` and ``model_version``.
+
+        Example:
+            >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
+        """
+        from fti.inference.batch import DEFAULT_CHUNK_ROWS, batch_predict
+
+        return batch_predict(
+            self.features,
+            self.registry,
+            model,
+            output=output,
+            start=start,
+            end=end,
+            spine=spine,
+            feature_view=feature_view,
+            chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+            show_progress=show_progress,
         )
 
     def close(self) -> None:

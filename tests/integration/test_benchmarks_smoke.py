@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
             ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
             "fg.materialize()",
         ),
+        (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

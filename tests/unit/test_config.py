@@ -124,3 +124,17 @@ def test_s3_paths_are_kept_and_relative_paths_resolved(tmp_path: Path) -> None:
         {"uri": "s3://bucket/pre", "endpoint_url": "http://127.0.0.1:9"},
     )
     assert loaded.backend("online_store") == ("sqlite", {"path": str(tmp_path / "data/online.db")})
+
+
+def test_serving_section_matches_the_server_settings_and_takes_env_overrides(tmp_path: Path) -> None:
+    from fti.config import ServingConfig
+    from fti.inference.server import ServingSettings
+
+    assert set(ServingConfig.model_fields) - {"require_tokens"} == set(ServingSettings.model_fields)
+    (tmp_path / "fti.yaml").write_text("serving:\n  port: 9000\n  require_tokens: true\n")
+    loaded = load_config(tmp_path, env={"FTI_SERVING_PORT": "9100", "FTI_SERVING_BATCHING": "true"})
+    serving = loaded.config.serving
+    assert (serving.port, serving.require_tokens, serving.batching) == (9100, True, True)
+    assert loaded.sources["serving.port"] == "env FTI_SERVING_PORT"
+    with pytest.raises(ValidationError, match="serving.workers"):
+        load_config(tmp_path, env={"FTI_SERVING_WORKERS": "0"})

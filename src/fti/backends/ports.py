@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as pads
 
+    from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataLineage
     from fti.core.registry import AliasMove, ModelAlias, ModelVersionRecord, RegisteredModel
     from fti.core.tracking import Experiment, MetricBatch, RunInfo, RunSearch, RunStatus
@@ -30,12 +31,14 @@ __all__ = [
     "CatalogStore",
     "CatalogTransaction",
     "Connectable",
+    "DeploymentRecords",
     "Executor",
     "FeatureGroupRecords",
     "FeatureViewRecords",
     "OfflineStore",
     "OnlineStore",
     "RegistryRecords",
+    "TokenRecords",
     "TrackingRecords",
     "TrainingDatasetRecords",
 ]
@@ -292,6 +295,41 @@ class TrainingDatasetRecords(Protocol):
         """The view's training datasets, oldest first."""
 
 
+class DeploymentRecords(Protocol):
+    """Catalog records of deployments (serving endpoints and their traffic splits)."""
+
+    def find(self, name: str) -> Deployment | None:
+        """The deployment ``name``, or None."""
+
+    def list_all(self) -> list[Deployment]:
+        """Every deployment, by name."""
+
+    def put(self, deployment: Deployment) -> None:
+        """Insert ``deployment`` or replace the one with its name (its ``created_at`` is kept)."""
+
+    def delete(self, name: str) -> bool:
+        """Delete the deployment ``name``; whether there was one."""
+
+
+class TokenRecords(Protocol):
+    """Catalog records of API tokens (their sha256 only)."""
+
+    def add(self, token: ApiToken) -> None:
+        """Insert a token record."""
+
+    def find_by_name(self, name: str) -> ApiToken | None:
+        """The token called ``name``, or None."""
+
+    def list_all(self) -> list[ApiToken]:
+        """Every token, oldest first."""
+
+    def active_hashes(self) -> list[str]:
+        """The sha256 of every unrevoked token."""
+
+    def revoke(self, name: str, revoked_at: datetime) -> None:
+        """Mark the token ``name`` revoked."""
+
+
 class CatalogTransaction(Protocol):
     """One atomic unit of catalog work; each domain's records hang off it."""
 
@@ -318,6 +356,14 @@ class CatalogTransaction(Protocol):
     @property
     def training_datasets(self) -> TrainingDatasetRecords:
         """Training dataset records."""
+
+    @property
+    def deployments(self) -> DeploymentRecords:
+        """Deployment records."""
+
+    @property
+    def tokens(self) -> TokenRecords:
+        """API token records."""
 
 
 class CatalogStore(Connectable, Protocol):

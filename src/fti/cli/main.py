@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, features, models, monitor, project_commands, runs, train, ui
+from fti.cli import db, demo, deployments, features, models, monitor, predict, project_commands, runs, serve, train, ui
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -35,6 +35,10 @@ app.add_typer(features.features_app, name="features")
 app.add_typer(features.views_app, name="views")
 app.add_typer(monitor.monitor_app, name="monitor")
 app.add_typer(monitor.ab_app, name="ab")
+app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
+app.add_typer(deployments.deployments_app, name="deployments")
+app.add_typer(deployments.tokens_app, name="tokens")
 
 
 def _show_version(value: bool) -> None:

@@ -10,10 +10,11 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from fti.errors import ValidationError
 
-__all__ = ["Deployment", "Variant"]
+__all__ = ["ApiToken", "Deployment", "Variant"]
 
 _SHARE_TOLERANCE = 1e-6
 
@@ -37,6 +38,8 @@ class Deployment:
         entity_keys: columns whose values pin a caller to a variant (sticky assignment); empty means random.
         feature_lookup: the feature view the server reads features from for ``entities`` requests.
         etag: changes whenever anything above changes; the server reloads when it does.
+        created_at: when the deployment was first deployed (None for one that was never stored).
+        updated_at: when it was last deployed.
     """
 
     name: str
@@ -45,6 +48,8 @@ class Deployment:
     entity_keys: tuple[str, ...] = ()
     feature_lookup: str | None = None
     etag: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @classmethod
     def create(
@@ -99,3 +104,19 @@ class Deployment:
     def references(self) -> tuple[str, ...]:
         """The variants' model references, in order."""
         return tuple(variant.reference for variant in self.variants)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token's record: only the sha256 of the secret is kept, never the secret itself."""
+
+    id: str
+    name: str
+    token_sha256: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def is_revoked(self) -> bool:
+        """Whether the token was revoked."""
+        return self.revoked_at is not None

@@ -50,7 +50,7 @@ _MAX_REQUEST_ID = 128
 
 
 class ServingSettings(BaseModel):
-    """Settings of the model server (``serving:`` in fti.yaml, ``FTI_SERVING__*`` in the environment)."""
+    """Settings of the model server (``serving:`` in fti.yaml, ``FTI_SERVING_*`` in the environment)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

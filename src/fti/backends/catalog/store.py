@@ -26,6 +26,7 @@ from fti.backends.catalog.repositories.features import (
     SqlTrainingDatasetRecords,
 )
 from fti.backends.catalog.repositories.registry import SqlRegistryRecords
+from fti.backends.catalog.repositories.serving import SqlDeploymentRecords, SqlTokenRecords
 from fti.backends.catalog.repositories.tracking import SqlTrackingRecords
 from fti.backends.settings import parse_backend_config
 from fti.core.records import SchemaState, SchemaStatus
@@ -34,9 +35,11 @@ from fti.errors import BackendError, CatalogSchemaError, MissingExtraError
 if TYPE_CHECKING:
     from fti.backends.ports import (
         ArtifactRecords,
+        DeploymentRecords,
         FeatureGroupRecords,
         FeatureViewRecords,
         RegistryRecords,
+        TokenRecords,
         TrackingRecords,
         TrainingDatasetRecords,
     )
@@ -91,6 +94,16 @@ class SqlCatalogTransaction:
     def training_datasets(self) -> TrainingDatasetRecords:
         """Training dataset records."""
         return SqlTrainingDatasetRecords(self._connection)
+
+    @property
+    def deployments(self) -> DeploymentRecords:
+        """Deployment records."""
+        return SqlDeploymentRecords(self._connection)
+
+    @property
+    def tokens(self) -> TokenRecords:
+        """API token records."""
+        return SqlTokenRecords(self._connection)
 
 
 class SqlCatalogStore:

@@ -21,6 +21,7 @@ from fti.backends.catalog.schema.registry import (
     model_versions,
     registered_models,
 )
+from fti.backends.catalog.schema.serving import api_tokens, deployments
 from fti.backends.catalog.schema.tracking import (
     experiments,
     run_artifacts,
@@ -34,7 +35,9 @@ from fti.backends.catalog.schema.tracking import (
 )
 
 __all__ = [
+    "api_tokens",
     "artifacts",
+    "deployments",
     "experiments",
     "feature_group_commits",
     "feature_groups",

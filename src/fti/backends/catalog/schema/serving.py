@@ -1,0 +1,35 @@
+"""Serving: deployments (variants, shadow, routing keys, feature view) and API tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+
+from fti.backends.catalog.schema.base import metadata
+
+__all__ = ["api_tokens", "deployments"]
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("variants", Text, nullable=False),
+    Column("shadow", String(300), nullable=True),
+    Column("entity_keys", Text, nullable=False),
+    Column("feature_view_name", String(128), nullable=True),
+    Column("feature_view_version", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("etag", String(64), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("name"),
+    UniqueConstraint("token_sha256"),
+)

@@ -1,0 +1,95 @@
+"""``fti deployments`` (list, show) and ``fti tokens`` (create, revoke, list) for the model server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fti.cli.console import err, out
+from fti.project import connect
+
+__all__ = ["deployments_app", "tokens_app"]
+
+deployments_app = typer.Typer(help="List and show deployments (create them with project.deploy).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Create, revoke and list API tokens of the model server.", no_args_is_help=True)
+
+ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
+
+
+@deployments_app.command("list")
+def list_deployments(project: ProjectOption = Path()) -> None:
+    """List deployments with their variants, shadow and feature view."""
+    with connect(project) as opened:
+        deployments = opened.deployments()
+    if not deployments:
+        out.print("No deployments yet: create one with project.deploy('name', variants={'model@champion': 1.0}).")
+        return
+    table = Table("name", "variants", "shadow", "entity key", "feature view", "updated", title="Deployments")
+    for item in deployments:
+        variants = ", ".join(f"{variant.reference} {variant.share:.0%}" for variant in item.variants)
+        updated = f"{item.updated_at:%Y-%m-%d %H:%M:%S}" if item.updated_at else ""
+        table.add_row(
+            item.name, variants, item.shadow or "", ", ".join(item.entity_keys), item.feature_lookup or "", updated
+        )
+    out.print(table)
+
+
+@deployments_app.command("show")
+def show_deployment(
+    name: Annotated[str, typer.Argument(help="The deployment's name.")], project: ProjectOption = Path()
+) -> None:
+    """Show one deployment and the model version each of its references names now."""
+    with connect(project) as opened:
+        item = opened.get_deployment(name)
+        references = [*item.references, *((item.shadow,) if item.shadow else ())]
+        versions = {reference: opened.get_model(reference).version for reference in references}
+    table = Table("field", "value", title=f"Deployment {item.name}", title_justify="left")
+    for variant in item.variants:
+        table.add_row("variant", f"{variant.reference} (v{versions[variant.reference]}): {variant.share:.0%}")
+    if item.shadow:
+        table.add_row("shadow", f"{item.shadow} (v{versions[item.shadow]})")
+    table.add_row("entity key", ", ".join(item.entity_keys))
+    table.add_row("feature view", item.feature_lookup or "")
+    table.add_row("created", f"{item.created_at:%Y-%m-%d %H:%M:%S}" if item.created_at else "")
+    table.add_row("updated", f"{item.updated_at:%Y-%m-%d %H:%M:%S}" if item.updated_at else "")
+    table.add_row("etag", item.etag)
+    out.print(table)
+
+
+@tokens_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Argument(help="A name for the token (an identifier).")], project: ProjectOption = Path()
+) -> None:
+    """Create an API token and print it once (only its sha256 is stored)."""
+    with connect(project) as opened:
+        secret = opened.create_token(name)
+    err.print(f"Token '{name}' created. Send it as 'Authorization: Bearer <token>'; it is not shown again.")
+    out.print(secret, soft_wrap=True)
+
+
+@tokens_app.command("revoke")
+def revoke_token(
+    name: Annotated[str, typer.Argument(help="The token's name.")], project: ProjectOption = Path()
+) -> None:
+    """Revoke an API token; servers refuse it within seconds."""
+    with connect(project) as opened:
+        opened.revoke_token(name)
+    out.print(f"Token '{name}' revoked.")
+
+
+@tokens_app.command("list")
+def list_tokens(project: ProjectOption = Path()) -> None:
+    """List API tokens (names and times, never the secrets)."""
+    with connect(project) as opened:
+        tokens = opened.tokens()
+    if not tokens:
+        out.print("No API tokens yet: create one with `fti tokens create NAME`.")
+        return
+    table = Table("name", "created", "revoked", title="API tokens")
+    for token in tokens:
+        revoked = f"{token.revoked_at:%Y-%m-%d %H:%M:%S}" if token.revoked_at else ""
+        table.add_row(token.name, f"{token.created_at:%Y-%m-%d %H:%M:%S}", revoked)
+    out.print(table)

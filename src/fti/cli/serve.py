@@ -1,0 +1,122 @@
+"""``fti serve``: the model server over a project's deployments, registry, feature views and request log.
+
+Each uvicorn worker process opens the project itself (``app_factory``), from the folder and settings the
+command passes down in the environment (``FTI_SERVE_PROJECT`` and ``FTI_SERVING_*``), so the command's
+flags win over ``fti.yaml`` in every worker. SIGTERM or Ctrl-C shut down gracefully: requests in flight
+finish and the request log is flushed to the offline store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fti.cli.console import err
+from fti.project import Project, connect
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from fti.config import ServingConfig
+
+__all__ = ["app_factory", "build_app", "serve"]
+
+PROJECT_ENV = "FTI_SERVE_PROJECT"
+
+
+def build_app(project: Project, serving: ServingConfig | None = None, *, close_project: bool = False) -> FastAPI:
+    """The model server app over ``project``: its deployments, registry, feature views and inference log.
+
+    Args:
+        project: an open project.
+        serving: server settings (default: the project's ``serving:`` section).
+        close_project: close the project when the app shuts down (after the request log is flushed).
+    """
+    from fti.inference.adapters import (
+        CatalogDeploymentSource,
+        CatalogTokenStore,
+        FeatureViewLookup,
+        RegistryResolver,
+    )
+    from fti.inference.log_table import InferenceLogTable
+    from fti.inference.server import ServingSettings, create_app
+
+    config = serving or project.settings.config.serving
+    values = config.model_dump(exclude={"require_tokens"})
+    settings = ServingSettings(**values)
+    resolver = RegistryResolver(project.registry, ttl_seconds=settings.refresh_seconds)
+    tokens = CatalogTokenStore(project.api_tokens) if config.require_tokens else None
+    app = create_app(
+        resolver,
+        CatalogDeploymentSource(project.serving),
+        FeatureViewLookup(project.features),
+        InferenceLogTable(project.offline_store),
+        settings,
+        tokens=tokens,
+    )
+    if close_project:
+        inner = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(application: Any) -> AsyncIterator[Any]:
+            try:
+                async with inner(application) as state:
+                    yield state
+            finally:
+                project.close()
+
+        app.router.lifespan_context = lifespan
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Open the project named by ``FTI_SERVE_PROJECT`` and build its app (one per uvicorn worker)."""
+    project = connect(os.environ.get(PROJECT_ENV) or None)
+    try:
+        return build_app(project, close_project=True)
+    except BaseException:
+        project.close()
+        raise
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: serving.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: serving.port, 8080).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: serving.workers, 1).")] = None,
+    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
+    batching: Annotated[
+        bool | None,
+        typer.Option("--batching/--no-batching", help="Micro-batch concurrent requests per model (see docs)."),
+    ] = None,
+) -> None:
+    """Serve the project's deployments: /v1, /v2 (Open Inference Protocol), /invocations and /metrics."""
+    import uvicorn
+
+    overrides = {"host": host, "port": port, "workers": workers, "batching": batching}
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"FTI_SERVING_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    root = project.resolve()
+    os.environ[PROJECT_ENV] = str(root)
+    with connect(root) as opened:  # fail here, with one line, when the project cannot be opened
+        config = opened.settings.config.serving
+        count = len(opened.deployments())
+    err.print(
+        f"Serving {count} deployment(s) of {root} on http://{config.host}:{config.port} "
+        f"with {config.workers} worker(s){', tokens required' if config.require_tokens else ''}."
+    )
+    uvicorn.run(
+        "fti.cli.serve:app_factory",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

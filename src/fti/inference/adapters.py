@@ -1,0 +1,218 @@
+"""The model server's ports over a project's real services: registry, catalog, feature views, tokens.
+
+``ModelResolver`` loads model versions from the registry and answers ``current_version`` from a cache
+kept for the poll interval (one catalog query per reference and interval, whatever the load).
+``TokenStore`` compares the sha256 of a presented token with the unrevoked ones, re-read after a short
+time so a revoked token stops working within it. ``FeatureLookup`` reads the online store through the
+deployment's feature view.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fti.errors import ValidationError
+from fti.inference.deployments import DeploymentService, TokenService, hash_token
+from fti.registry.service import parse_model_ref
+
+if TYPE_CHECKING:
+    from fti.core.deployments import Deployment
+    from fti.features.store import FeatureStore
+    from fti.features.views import FeatureView
+    from fti.registry.service import ModelRegistry
+    from fti.registry.version import ModelVersion
+
+__all__ = [
+    "CatalogDeploymentSource",
+    "CatalogTokenStore",
+    "FeatureViewLookup",
+    "RegistryModel",
+    "RegistryResolver",
+]
+
+
+def _numpy_name(arrow_type: str) -> str:
+    try:
+        kind = pa.type_for_alias(arrow_type)
+    except ValueError:
+        return "string"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "string"
+    try:
+        return str(np.dtype(kind.to_pandas_dtype()))
+    except (NotImplementedError, TypeError):
+        return "string"
+
+
+class RegistryModel:
+    """A registered model version as the server's ``ServedModel`` (its signature checks every input)."""
+
+    def __init__(self, version: ModelVersion) -> None:
+        self._version = version
+        signature = version.signature
+        self._schema = (
+            [] if signature is None else [(column.name, _numpy_name(column.type)) for column in signature.inputs]
+        )
+        outputs = () if signature is None else signature.outputs
+        self._output = outputs[0].name if len(outputs) == 1 else "prediction"
+        self._model = version.load()  # load the artifact now, off the request path
+        from fti.registry.flavors import get_flavor
+
+        self._flavor = get_flavor(version.flavor)
+        self._options = version.record.flavor_options
+        self._columns = [column for column, _ in self._schema]
+        self._dtypes = [np.dtype(dtype) if dtype != "string" else None for _, dtype in self._schema]
+
+    @property
+    def name(self) -> str:
+        """The registered model's name."""
+        return self._version.name
+
+    @property
+    def version(self) -> int:
+        """The model version number."""
+        return self._version.version
+
+    @property
+    def input_schema(self) -> Sequence[tuple[str, str]]:
+        """``(column, dtype name)`` pairs from the version's signature."""
+        return self._schema
+
+    @property
+    def output_name(self) -> str:
+        """The signature's single output name, else ``prediction``."""
+        return self._output
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """One prediction per row (ValidationError names a missing, extra or mistyped column)."""
+        if self._is_conforming(frame):
+            # Exactly the signature's columns and types: what enforce_signature would hand the flavor.
+            answer = self._flavor.predict(self._model, frame, self._options)
+        else:
+            answer = self._version.predict(frame)
+        return np.asarray(answer).reshape(len(frame), -1)[:, 0]
+
+    def _is_conforming(self, frame: pd.DataFrame) -> bool:
+        if not self._columns or list(frame.columns) != self._columns:
+            return False
+        dtypes = frame.dtypes.to_numpy()
+        return all(
+            expected is not None and actual == expected for actual, expected in zip(dtypes, self._dtypes, strict=True)
+        )
+
+
+class RegistryResolver:
+    """Loads model versions from the registry; ``current_version`` is cached for ``ttl_seconds``."""
+
+    def __init__(
+        self, registry: ModelRegistry, *, ttl_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._registry = registry
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._versions: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, reference: str) -> RegistryModel:
+        """Load the version ``reference`` names (NotFoundError when there is none)."""
+        version = self._registry.get_model(reference)
+        with self._lock:
+            self._versions[reference] = (self._clock(), version.version)
+        return RegistryModel(version)
+
+    def current_version(self, reference: str) -> int:
+        """The version ``reference`` names, at most ``ttl_seconds`` old."""
+        _name, number, _alias = parse_model_ref(reference)
+        if number is not None:
+            return number
+        now = self._clock()
+        with self._lock:
+            cached = self._versions.get(reference)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        current = self._registry.get_model(reference).version
+        with self._lock:
+            self._versions[reference] = (now, current)
+        return current
+
+
+class CatalogDeploymentSource:
+    """Deployments as stored in the catalog by ``project.deploy``."""
+
+    def __init__(self, service: DeploymentService) -> None:
+        self._service = service
+
+    def list_deployments(self) -> list[Deployment]:
+        """Every deployment with its etag."""
+        return self._service.list_deployments()
+
+    def get_deployment(self, name: str) -> Deployment:
+        """The deployment ``name`` (NotFoundError when there is none)."""
+        return self._service.get_deployment(name)
+
+
+class CatalogTokenStore:
+    """API tokens from the catalog: constant-time comparison of sha256 digests, re-read after ``ttl_seconds``."""
+
+    def __init__(
+        self, service: TokenService, *, ttl_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._service = service
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._hashes: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def verify(self, token: str) -> bool:
+        """Whether ``token`` is a valid, unrevoked API token."""
+        digest = hash_token(token)
+        return any(hmac.compare_digest(digest, known) for known in self._current())
+
+    def _current(self) -> frozenset[str]:
+        now = self._clock()
+        with self._lock:
+            if self._read_at is None or now - self._read_at >= self._ttl:
+                self._hashes = self._service.active_hashes()
+                self._read_at = now
+            return self._hashes
+
+
+class FeatureViewLookup:
+    """Feature vectors from the online store through a feature view (``"name:version"``)."""
+
+    def __init__(self, features: FeatureStore) -> None:
+        self._features = features
+        self._views: dict[str, FeatureView] = {}
+
+    def get_feature_vectors(
+        self, deployment_or_view: str, entities: pd.DataFrame, passed_features: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """One row of model inputs per entity; ``passed_features`` take precedence over stored values."""
+        view = self._view(deployment_or_view)
+        passed: Any = None if passed_features is None else passed_features.to_dict("records")
+        # The view's online read, ``FeatureView.get_feature_vectors``.
+        reader: Any = view
+        vectors: pd.DataFrame = reader.get_feature_vectors(
+            entities.to_dict("records"), passed_features=passed, return_type="pandas"
+        )
+        labels = [column for column in view.labels if column in vectors.columns]
+        return vectors.drop(columns=labels) if labels else vectors
+
+    def _view(self, reference: str) -> FeatureView:
+        view = self._views.get(reference)
+        if view is None:
+            name, _, version = reference.partition(":")
+            if version and not version.isdigit():
+                raise ValidationError(f"Feature view reference '{reference}' must be 'name' or 'name:2'.")
+            view = self._features.get_feature_view(name, int(version) if version else None)
+            self._views[reference] = view
+        return view

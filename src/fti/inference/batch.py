@@ -1,0 +1,192 @@
+"""Batch inference: a model version's predictions over its feature view, written as a feature-group commit.
+
+The feature view (from the model's lineage, or the one given) is read point-in-time correctly, either
+for the spine group's rows in ``[start, end)`` or for a given spine; rows are predicted in slices of
+``chunk_rows`` and streamed into the output feature group as one commit, so each call is a new,
+time-travelable version of the predictions. The output has the spine's keys and event time, the
+prediction, and the model's name and version.
+
+Memory: a given spine is joined slice by slice; a time range is joined by DuckDB into one Arrow table
+(columnar, no pandas copy) and the predictions are streamed from it slice by slice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from fti.errors import NotFoundError, ValidationError
+from fti.features.views import FeatureView
+
+if TYPE_CHECKING:
+    from fti.features.store import FeatureStore
+    from fti.registry.service import ModelRegistry
+    from fti.registry.version import ModelVersion
+
+__all__ = ["BatchPredictions", "batch_predict"]
+
+DEFAULT_CHUNK_ROWS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPredictions:
+    """What one batch-prediction call wrote."""
+
+    output: str
+    commit: int
+    rows: int
+    model: str
+    model_version: int
+    feature_view: str
+    feature_view_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    version: ModelVersion
+    view: FeatureView
+    keys: list[str]
+    event_time: str
+    inputs: list[str]
+
+
+def batch_predict(
+    features: FeatureStore,
+    registry: ModelRegistry,
+    model: str | ModelVersion,
+    *,
+    output: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    spine: Any = None,
+    feature_view: str | FeatureView | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    show_progress: bool = True,
+) -> BatchPredictions:
+    """Predict ``model`` over its feature view and write the predictions into the feature group ``output``."""
+    if chunk_rows < 1:
+        raise ValidationError(f"chunk_rows must be a positive number of rows, got {chunk_rows}.")
+    if spine is not None and (start is not None or end is not None):
+        raise ValidationError("Pass either a spine or a time range (start/end) to batch_predict, not both.")
+    plan = _plan(features, registry, model, feature_view)
+    if spine is not None:
+        spine_table = _as_arrow(spine)
+        total = spine_table.num_rows
+        slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
+    else:
+        joined = plan.view.batch_table(plan.view.latest_snapshots(), start, end)
+        total = joined.num_rows
+        slices = (joined.slice(offset, chunk_rows) for offset in range(0, total, chunk_rows))
+    if total == 0:
+        raise ValidationError(
+            f"Feature view '{plan.view.name}' v{plan.view.version} has no rows to predict"
+            f"{'' if spine is not None else ' in the given time range'}: insert data or widen start/end."
+        )
+    group = _output_group(features, output, plan)
+    with _progress(show_progress, total, f"{plan.version.name} v{plan.version.version} -> {output}") as advance:
+        result = group.insert(_predicted(plan, slices, advance))
+    return BatchPredictions(
+        output, result.commit, total, plan.version.name, plan.version.version, plan.view.name, plan.view.version
+    )
+
+
+def _plan(
+    features: FeatureStore, registry: ModelRegistry, model: str | ModelVersion, feature_view: str | FeatureView | None
+) -> _Plan:
+    version = registry.get_model(model) if isinstance(model, str) else model
+    view = _view(features, version, feature_view)
+    spine_group = view.query.parts[0].group
+    keys, event_time = list(spine_group.primary_key), spine_group.event_time
+    signature = version.signature
+    if signature is not None:
+        inputs = [column.name for column in signature.inputs]
+    else:
+        skip = {*keys, event_time, *view.labels}
+        inputs = [name for part in view.query.parts for name in part.features if name not in skip]
+    return _Plan(version, view, keys, event_time, inputs)
+
+
+def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureView | None) -> FeatureView:
+    if isinstance(given, FeatureView):
+        return given
+    if isinstance(given, str):
+        name, _, number = given.partition(":")
+        return features.get_feature_view(name, int(number) if number.isdigit() else None)
+    traced = version.lineage().feature_view
+    if traced is None:
+        raise NotFoundError(
+            f"Model '{version.name}' v{version.version} has no feature view in its lineage (it was not trained on "
+            "a training dataset): pass feature_view='name' or feature_view='name:2'."
+        )
+    return features.get_feature_view(*traced)
+
+
+def _as_arrow(spine: Any) -> pa.Table:
+    if isinstance(spine, pa.Table):
+        return spine
+    try:
+        return pa.Table.from_pandas(spine, preserve_index=False)
+    except (TypeError, AttributeError) as exc:
+        raise ValidationError(
+            f"The spine must be a pandas DataFrame or a pyarrow Table, got {type(spine).__name__}."
+        ) from exc
+
+
+def _spine_slices(view: FeatureView, spine: pa.Table, chunk_rows: int) -> Iterator[pa.Table]:
+    for offset in range(0, spine.num_rows, chunk_rows):
+        frame = view.get_training_data(spine.slice(offset, chunk_rows))
+        yield pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _output_group(features: FeatureStore, output: str, plan: _Plan) -> Any:
+    try:
+        return features.get_feature_group(output)
+    except NotFoundError:
+        return features.create_feature_group(
+            output,
+            primary_key=plan.keys,
+            event_time=plan.event_time,
+            description=f"Batch predictions of model '{plan.version.name}' over feature view '{plan.view.name}'.",
+        )
+
+
+def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterator[pa.RecordBatch]:
+    for part in slices:
+        missing = [name for name in (*plan.keys, plan.event_time) if name not in part.column_names]
+        if missing:
+            raise ValidationError(
+                f"Batch prediction rows of feature view '{plan.view.name}' lack the key or event-time column(s) "
+                f"{missing}: include them in the spine."
+            )
+        predictions = np.asarray(plan.version.predict(part.select(plan.inputs)))
+        columns: dict[str, Any] = {name: part.column(name) for name in (*plan.keys, plan.event_time)}
+        if predictions.ndim == 1:
+            columns["prediction"] = pa.array(predictions)
+        else:
+            for index in range(predictions.shape[1]):
+                columns[f"prediction_{index}"] = pa.array(predictions[:, index])
+        rows = part.num_rows
+        columns["model_name"] = pa.array(np.full(rows, plan.version.name, dtype=object), pa.string())
+        columns["model_version"] = pa.array(np.full(rows, plan.version.version, dtype=np.int64))
+        yield from pa.table(columns).to_batches()
+        advance(rows)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, description: str) -> Iterator[Any]:
+    if not enabled:
+        yield lambda _rows: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda rows: progress.advance(task, rows)

@@ -1,0 +1,163 @@
+"""Deployments and API tokens in the catalog: what ``project.deploy`` and ``fti tokens`` manage.
+
+A deployment names model references (resolved by the registry on every refresh, so a moved alias is
+served without re-deploying), an optional shadow, routing keys and the feature view that ``entities``
+requests read from. Re-deploying a name replaces it and gives it a new etag, which the server notices.
+API tokens are stored as their sha256 only; the secret is returned once, when created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from fti.core.deployments import ApiToken, Deployment
+from fti.core.naming import validate_identifier
+from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.registry.service import parse_model_ref
+
+if TYPE_CHECKING:
+    from fti.backends.ports import CatalogStore
+    from fti.features.store import FeatureStore
+    from fti.registry.service import ModelRegistry
+
+__all__ = ["DeploymentService", "TokenService", "hash_token"]
+
+_TOKEN_PREFIX = "fti_"
+
+
+def hash_token(token: str) -> str:
+    """The sha256 (hex) under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DeploymentService:
+    """Create, read and delete deployments, checking every reference before writing."""
+
+    def __init__(self, catalog: CatalogStore, registry: ModelRegistry, features: FeatureStore) -> None:
+        self._catalog = catalog
+        self._registry = registry
+        self._features = features
+
+    def deploy(
+        self,
+        name: str,
+        variants: Mapping[str, float] | str,
+        *,
+        shadow: str | None = None,
+        feature_view: str | tuple[str, int] | None = None,
+        entity_key: str | Sequence[str] | None = None,
+    ) -> Deployment:
+        """Create the deployment ``name``, or replace it (same created time, new etag)."""
+        validate_identifier(name, "deployment name")
+        split = {variants: 1.0} if isinstance(variants, str) else dict(variants)
+        for reference in (*split, *((shadow,) if shadow is not None else ())):
+            self._check_model(name, reference)
+        lookup = self._feature_view(name, feature_view)
+        keys = [entity_key] if isinstance(entity_key, str) else list(entity_key or ())
+        for key in keys:
+            validate_identifier(key, f"entity key of deployment '{name}'")
+        created = Deployment.create(name, split, shadow=shadow, entity_keys=keys, feature_lookup=lookup)
+        now = datetime.now(UTC)
+        with self._catalog.transaction() as tx:
+            existing = tx.deployments.find(name)
+            deployment = dataclasses.replace(
+                created,
+                etag=uuid.uuid4().hex,
+                created_at=existing.created_at if existing is not None else now,
+                updated_at=now,
+            )
+            tx.deployments.put(deployment)
+        return deployment
+
+    def get_deployment(self, name: str) -> Deployment:
+        """The deployment ``name``; NotFoundError names the known ones."""
+        with self._catalog.transaction() as tx:
+            deployment = tx.deployments.find(name)
+            if deployment is None:
+                known = [item.name for item in tx.deployments.list_all()]
+        if deployment is None:
+            raise NotFoundError(
+                f"Deployment '{name}' does not exist (deployments: {', '.join(known) or 'none'}); "
+                f"create it with project.deploy('{name}', variants={{'model@champion': 1.0}})."
+            )
+        return deployment
+
+    def list_deployments(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        with self._catalog.transaction() as tx:
+            return tx.deployments.list_all()
+
+    def undeploy(self, name: str) -> None:
+        """Delete the deployment ``name``; NotFoundError if there is none."""
+        with self._catalog.transaction() as tx:
+            if not tx.deployments.delete(name):
+                raise NotFoundError(f"Deployment '{name}' does not exist: nothing to undeploy.")
+
+    def _check_model(self, deployment: str, reference: str) -> None:
+        parse_model_ref(reference)
+        try:
+            self._registry.get_model(reference)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"Deployment '{deployment}' refers to model '{reference}', which is missing: {exc}"
+            ) from exc
+
+    def _feature_view(self, deployment: str, feature_view: str | tuple[str, int] | None) -> str | None:
+        if feature_view is None:
+            return None
+        version: int | None
+        if isinstance(feature_view, tuple):
+            view_name, version = feature_view
+        else:
+            view_name, _, text = feature_view.partition(":")
+            if text and not text.isdigit():
+                raise ValidationError(
+                    f"Deployment '{deployment}' names feature view '{feature_view}': use 'name' or 'name:2'."
+                )
+            version = int(text) if text else None
+        view = self._features.get_feature_view(view_name, version)
+        return f"{view.name}:{view.version}"
+
+
+class TokenService:
+    """API tokens for the model server: create (secret shown once), revoke, list, verify."""
+
+    def __init__(self, catalog: CatalogStore) -> None:
+        self._catalog = catalog
+
+    def create_token(self, name: str) -> str:
+        """A new token called ``name``; only its sha256 is stored, so keep the returned secret."""
+        validate_identifier(name, "token name")
+        secret = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = ApiToken(uuid.uuid4().hex, name, hash_token(secret), datetime.now(UTC))
+        with self._catalog.transaction() as tx:
+            if tx.tokens.find_by_name(name) is not None:
+                raise ConflictError(f"API token '{name}' already exists: pick another name or revoke and rename.")
+            tx.tokens.add(record)
+        return secret
+
+    def revoke_token(self, name: str) -> None:
+        """Revoke the token ``name``; servers refuse it within their token cache time."""
+        with self._catalog.transaction() as tx:
+            token = tx.tokens.find_by_name(name)
+            if token is None:
+                known = ", ".join(item.name for item in tx.tokens.list_all()) or "none"
+                raise NotFoundError(f"API token '{name}' does not exist (tokens: {known}).")
+            if token.revoked_at is None:
+                tx.tokens.revoke(name, datetime.now(UTC))
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token record (never the secrets), oldest first."""
+        with self._catalog.transaction() as tx:
+            return tx.tokens.list_all()
+
+    def active_hashes(self) -> frozenset[str]:
+        """The sha256 of every unrevoked token."""
+        with self._catalog.transaction() as tx:
+            return frozenset(tx.tokens.active_hashes())
