@@ -524,8 +524,9 @@ class Project:
         add_to_deployment: AddToDeployment | None = None,
     ) -> RetrainAction:
         """An alert action that runs ``train(project)``, sets ``challenger`` on the model version it returns
-        and calls ``add_to_deployment(deployment, "name:version", share)``."""
-        return RetrainAction(deployment, lambda: train(self), share, add_to_deployment)
+        and calls ``add_to_deployment(deployment, "name:version", share)`` (default: add it to the
+        deployment's traffic split with that share)."""
+        return RetrainAction(deployment, lambda: train(self), share, add_to_deployment or self._add_variant)
 
     def retrain(
         self,
@@ -537,7 +538,13 @@ class Project:
         reason: str | None = None,
     ) -> ModelVersion:
         """Retrain now: run ``train(project)``, set ``challenger`` on its result, add it to the deployment."""
-        return retrain(deployment, lambda: train(self), share=share, add_to_deployment=add_to_deployment, reason=reason)
+        hook = add_to_deployment or self._add_variant
+        return retrain(deployment, lambda: train(self), share=share, add_to_deployment=hook, reason=reason)
+
+    def _add_variant(self, deployment: str, reference: str, share: float) -> None:
+        """Put a retrained challenger into a deployment's traffic split, if that deployment exists."""
+        if deployment in {existing.name for existing in self.serving.list_deployments()}:
+            self.serving.add_variant(deployment, reference, share)
 
     def ab_report(
         self,

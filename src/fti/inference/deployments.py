@@ -75,6 +75,26 @@ class DeploymentService:
             tx.deployments.put(deployment)
         return deployment
 
+    def add_variant(self, name: str, reference: str, share: float) -> Deployment:
+        """Give ``reference`` ``share`` of the deployment's traffic, scaling the other variants down.
+
+        Used by automated retraining to put a challenger into the A/B split.
+        """
+        if not 0 < share < 1:
+            raise ValidationError(f"Share {share} for '{reference}' in deployment '{name}' must be between 0 and 1.")
+        current = self.get_deployment(name)
+        others = {variant.reference: variant.share for variant in current.variants if variant.reference != reference}
+        total = sum(others.values())
+        split = {ref: value * (1 - share) / total for ref, value in others.items()} if total else {}
+        split[reference] = share if split else 1.0
+        return self.deploy(
+            name,
+            split,
+            shadow=current.shadow,
+            feature_view=_parse_view(current.feature_lookup),
+            entity_key=list(current.entity_keys),
+        )
+
     def get_deployment(self, name: str) -> Deployment:
         """The deployment ``name``; NotFoundError names the known ones."""
         with self._catalog.transaction() as tx:
@@ -161,3 +181,10 @@ class TokenService:
         """The sha256 of every unrevoked token."""
         with self._catalog.transaction() as tx:
             return frozenset(tx.tokens.active_hashes())
+
+
+def _parse_view(lookup: str | None) -> tuple[str, int] | None:
+    if lookup is None:
+        return None
+    view, _, version = lookup.partition(":")
+    return (view, int(version)) if version else (view, 1)

@@ -136,3 +136,12 @@ def test_label_and_ab_errors_name_the_problem(project: fti.Project) -> None:
         project.ab_report(DEPLOYMENT)
     with pytest.raises(ValidationError, match="Unknown A/B metric 'auc'"):
         project.ab_report(DEPLOYMENT, metric="auc")
+
+
+def test_retraining_puts_the_challenger_into_the_deployment_split(project: fti.Project) -> None:
+    build_project(project)
+    project.deploy(DEPLOYMENT, variants={f"{MODEL}@champion": 1.0})
+    challenger = project.retrain(DEPLOYMENT, _train_v2, share=0.2, reason="scheduled retraining")
+    assert challenger.aliases == ("challenger",)
+    split = {variant.reference: variant.share for variant in project.get_deployment(DEPLOYMENT).variants}
+    assert split == pytest.approx({f"{MODEL}@champion": 0.8, f"{MODEL}:2": 0.2})
