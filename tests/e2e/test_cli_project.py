@@ -98,7 +98,7 @@ def test_older_catalog_needs_db_upgrade(run_cli: RunCli, tmp_path: Path) -> None
 def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
-    for heading in ("Feature store", "Training data", "Experiments", "Model registry", "Done in"):
+    for heading in ("Feature store", "Training data", "Experiments", "Model registry", "Deployments", "Done in"):
         assert heading in result.stdout
     assert "champion" in result.stdout
     with fti.connect(tmp_path / "demo-here") as project:
@@ -111,6 +111,8 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
         }
         champion = project.get_model("fraud-detector@champion")
         assert champion.lineage().feature_view == ("fraud", 1)
+        assert project.get_feature_group("fraud_predictions").commits()[0].rows_inserted > 0
+        assert [variant.share for variant in project.get_deployment("fraud").variants] == [0.9, 0.1]
     again = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr
 

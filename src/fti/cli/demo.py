@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,8 +22,10 @@ def demo(
     ] = Path("fti-demo"),
     fast: Annotated[bool, typer.Option("--fast", help="Small data and few trials: under a minute, for CI.")] = False,
 ) -> None:
-    """Run the FTI loop on generated card-fraud data: feature pipeline, training and registry."""
-    logging.getLogger("optuna").setLevel(logging.WARNING)
+    """Run the FTI loop on generated card-fraud data: features, training, registry, batch predictions, deployment."""
+    import optuna  # the demo's study summarizes itself; Optuna's per-trial log lines would drown the stages
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings = DemoSettings.fast() if fast else DemoSettings()
     started = time.perf_counter()
     current: list[str] = []
@@ -46,5 +47,5 @@ def demo(
     out.print(
         f"The demo project is in [bold]{keep}[/]. Explore it:\n"
         f"  fti status -p {keep}\n  fti features list -p {keep}\n  fti runs list -p {keep}\n"
-        f"  fti models list -p {keep}"
+        f"  fti models list -p {keep}\n  fti deployments list -p {keep}\n  fti serve -p {keep}\n  fti ui -p {keep}"
     )

@@ -12,7 +12,7 @@ from typing import Any
 import fti
 from fti.config import CONFIG_FILE, load_config
 from fti.demo.feature_pipeline import run_feature_pipeline
-from fti.demo.training_pipeline import create_feature_view, run_training_pipeline
+from fti.demo.training_pipeline import MODEL_NAME, create_feature_view, run_training_pipeline
 from fti.demo.transactions import generate_transactions
 from fti.errors import ConflictError
 from fti.init_template import render_config_template
@@ -93,6 +93,22 @@ def _training(project: fti.Project, state: dict[str, Any], settings: DemoSetting
     )
 
 
+def _inference(project: fti.Project, state: dict[str, Any], settings: DemoSettings) -> None:
+    outcome = state["training"]
+    transactions = state["data"].transactions
+    last_day = transactions["ts"].max().floor("D")
+    state["predictions"] = project.batch_predict(
+        f"{MODEL_NAME}@champion", start=last_day.to_pydatetime(), output="fraud_predictions", show_progress=False
+    )
+    challenger = outcome.mlp if outcome.champion.version == outcome.boosted.version else outcome.boosted
+    challenger.set_alias("challenger", reason="the demo's runner-up, served beside the champion")
+    state["deployment"] = project.deploy(
+        "fraud",
+        variants={f"{MODEL_NAME}@champion": 0.9, f"{MODEL_NAME}@challenger": 0.1},
+        entity_key="cc_num",
+    )
+
+
 Stage = Callable[[fti.Project, dict[str, Any], DemoSettings], None]
 
 #: (name, what the user sees, the stage): each reads and adds to the shared state
@@ -100,4 +116,5 @@ _STAGES: list[tuple[str, str, Stage]] = [
     ("data", "Generating card transactions", _generate),
     ("features", "Feature pipeline: four feature groups", _features),
     ("training", "Training pipeline: tuned XGBoost and a PyTorch MLP", _training),
+    ("inference", "Inference pipeline: batch predictions for the last day, an A/B deployment", _inference),
 ]

@@ -14,7 +14,13 @@ __all__ = ["summary_tables"]
 
 def summary_tables(project: fti.Project) -> list[Table]:
     """Feature groups, training datasets, runs and model versions as the catalog records them."""
-    return [_feature_groups(project), _training_datasets(project), _runs(project), _models(project)]
+    return [
+        _feature_groups(project),
+        _training_datasets(project),
+        _runs(project),
+        _models(project),
+        _deployments(project),
+    ]
 
 
 def _feature_groups(project: fti.Project) -> Table:
@@ -59,4 +65,13 @@ def _models(project: fti.Project) -> Table:
                 "" if auc is None else f"{auc:.4f}",
                 ", ".join(version.aliases),
             )
+    return table
+
+
+def _deployments(project: fti.Project) -> Table:
+    table = Table("deployment", "variant", "share", "sticky by", title="Deployments", title_justify="left")
+    for deployment in project.deployments():
+        for variant in deployment.variants:
+            keys = ", ".join(deployment.entity_keys)
+            table.add_row(deployment.name, variant.reference, f"{variant.share:.0%}", keys)
     return table
