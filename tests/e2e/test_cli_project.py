@@ -108,6 +108,7 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
             "card_activity",
             "merchant_stats",
             "fraud_labels",
+            "fraud_predictions",
         }
         champion = project.get_model("fraud-detector@champion")
         assert champion.lineage().feature_view == ("fraud", 1)

@@ -40,7 +40,7 @@ def build_project(folder: Path) -> None:
     """Feature groups, a feature view, 'fraud' v1 (champion) and v2 (challenger), 'fraud_shadow', deployment 'ab'."""
     cards_frame, labels_frame = card_frames()
     with fti.connect(folder) as project:
-        cards = project.create_feature_group("card_activity", primary_key=["cc_num"], event_time="ts")
+        cards = project.create_feature_group("card_activity", primary_key=["cc_num"], event_time="ts", online=True)
         labels = project.create_feature_group("fraud_labels", primary_key=["cc_num"], event_time="ts")
         cards.insert(cards_frame)
         labels.insert(labels_frame)
