@@ -163,10 +163,8 @@ def test_materialize_refuses_an_offline_group(connect: Connect) -> None:
         cards.materialize()
 
 
-def test_the_online_store_opens_only_when_used(project_dir: Path, connect: Connect, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("the file shows whether the embedded store was opened")
-    project = connect()
+def test_the_online_store_opens_only_when_used(project_dir: Path, project: fti.Project) -> None:
+    # embedded defaults: the SQLite file shows whether the online store was opened
     group = _cards(project, online=False)
     group.insert(_rows([1], [1], [1.0]))
     group.read()
