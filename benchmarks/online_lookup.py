@@ -1,7 +1,8 @@
 """Online store load and lookup speed: SQLite in process and Redis over loopback.
 
 Loads N keys x 8 features (1M by default, 100k with --quick) into each backend in batches of 100k
-rows, as materialization does, then times 10,000 single-key reads and 1,000 reads of 100 random keys.
+rows in key order, as materialization does (``fg.materialize()`` streams each key's latest row sorted by
+key; ``--random-order`` loads the batches in random key order instead, like a stream of inserts), then times 10,000 single-key reads and 1,000 reads of 100 random keys.
 
 Numbers are for the backend's ``OnlineStore.read``/``write``; ``benchmarks/feature_vectors.py`` times
 the service path on top of them (``fg.materialize()`` and ``fv.get_feature_vector(s)``).
@@ -209,10 +210,13 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=10_000, help="single-key reads to time")
     parser.add_argument("--batches", type=int, default=1_000, help="batch reads to time")
     parser.add_argument("--batch-size", type=int, default=100, help="keys per batch read")
+    parser.add_argument("--random-order", action="store_true", help="load in random key order, not key order")
     args = parser.parse_args()
     keys = args.keys or (100_000 if args.quick else 1_000_000)
     console = Console(width=200)
     rows = make_rows(keys)
+    if not args.random_order:
+        rows = rows.sort_by("cc_num")
     results = []
     for backend in args.backends.split(","):
         console.print(f"[bold]{backend}[/]: loading {keys:,} keys x 8 features ...")

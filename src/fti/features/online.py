@@ -115,9 +115,12 @@ def latest_rows(
     keys = ", ".join(quote(name) for name in record.primary_key)
     columns = ", ".join(quote(spec.name) for spec in record.schema)
     # Of a key's rows, the newest event time wins; of equal ones the latest commit, then the latest row.
+    # Rows come in key order: a B-tree store (SQLite) then appends batch after batch instead of touching
+    # every page of the table in every batch (about 2x faster for a large materialization).
     sql = (
         f"SELECT {columns} FROM raw_rows WHERE {' AND '.join(conditions)} QUALIFY row_number() OVER "
-        f"(PARTITION BY {keys} ORDER BY {quote(record.event_time)} DESC, _fti_commit DESC, _fti_row DESC) = 1"
+        f"(PARTITION BY {keys} ORDER BY {quote(record.event_time)} DESC, _fti_commit DESC, _fti_row DESC) = 1 "
+        f"ORDER BY {keys}"
     )
     connection = query_engine(memory_limit=_MEMORY_LIMIT)
     try:

@@ -1,7 +1,9 @@
 """The embedded online store: one SQLite file in WAL mode, one table per online table.
 
 Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write keeps each key's
-latest row of the batch, sorts by key (appends to the B-tree instead of random inserts), and runs
+latest row of the batch, sorts by key (appends to the B-tree instead of random inserts; materialization
+streams rows in key order, so its batches touch disjoint key ranges and each page is written about once),
+and runs
 ``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
 statements in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
 atomically, and a process killed mid-write leaves the previous state (WAL rollback).
@@ -48,6 +50,9 @@ _ROWS_PER_STATEMENT = 64
 _BUSY_TIMEOUT_MS = 60_000
 _CACHE_KIB = 64 * 1024
 _MMAP_BYTES = 1 << 30
+#: pages of a new file: with 32 KiB instead of 4 KiB a bulk load costs ~15% less CPU (fewer page splits
+#: and WAL frames) while a point lookup stays ~0.25 ms (benchmarks/online_lookup.py)
+_PAGE_BYTES = 32 * 1024
 
 
 class SqliteOnlineConfig(BaseModel):
@@ -189,6 +194,7 @@ class SqliteOnlineStore:
                 self.config.path, isolation_level=None, check_same_thread=False, cached_statements=512
             )
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute(f"PRAGMA page_size = {_PAGE_BYTES}")  # applies to a new, empty file only
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
