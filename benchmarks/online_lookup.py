@@ -2,7 +2,8 @@
 
 Loads N keys x 8 features (1M by default, 100k with --quick) into each backend in batches of 100k
 rows in key order, as materialization does (``fg.materialize()`` streams each key's latest row sorted by
-key; ``--random-order`` loads the batches in random key order instead, like a stream of inserts), then times 10,000 single-key reads and 1,000 reads of 100 random keys.
+key; ``--random-order`` loads the batches in random key order instead, like a stream of inserts),
+then times 10,000 single-key reads and 1,000 reads of 100 random keys.
 
 Numbers are for the backend's ``OnlineStore.read``/``write``; ``benchmarks/feature_vectors.py`` times
 the service path on top of them (``fg.materialize()`` and ``fv.get_feature_vector(s)``).

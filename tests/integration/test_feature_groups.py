@@ -206,6 +206,18 @@ def test_retried_insert_replaces_instead_of_duplicating(project: fti.Project) ->
     _same(cards.read(), expected)
 
 
+def test_replaced_rows_are_counted_when_event_times_overlap_and_zero_when_appending(project: fti.Project) -> None:
+    cards = _cards(project)
+    cards.insert(cards_frame(0, 3))
+    later = cards.insert(cards_frame(3, 3))  # event times after every stored one: no join needed
+    assert (later.rows_inserted, later.rows_replaced) == (3, 0)
+    repeated = cards.insert(pd.concat([cards_frame(1, 1), cards_frame(4, 1)]).assign(amount=5.0))
+    assert (repeated.rows_inserted, repeated.rows_replaced) == (0, 2)
+    expected = cards_frame(0, 6)
+    expected.loc[[1, 4], "amount"] = 5.0
+    _same(cards.read(), expected)
+
+
 def test_duplicate_keys_within_an_insert_keep_the_last_row(project: fti.Project) -> None:
     cards = _cards(project)
     frame = pd.concat([cards_frame(0, 2), cards_frame(0, 2).assign(amount=99.0)])

@@ -150,6 +150,14 @@ class FeatureGroup:
             ValidationError: the schema does not match, a key or event time is null, or an expectation
                 failed. Nothing is written.
         """
+        return self.insert_rows(data, unique_keys=False)
+
+    def insert_rows(self, data: Any, *, unique_keys: bool) -> InsertResult:
+        """``insert`` for producers that know their rows: ``unique_keys=True`` promises one row per
+        (primary key, event time), which skips counting repeated pairs (batch predictions over a feature
+        view, whose spine rows are unique by construction). A false promise makes reads skip the
+        de-duplication of repeated pairs, so only pass it for rows built that way.
+        """
         record, commits = self._reload()
         what = f"Insert into {describe_group(record)}"
         source_schema, batches = source_batches(data, what)
@@ -180,7 +188,7 @@ class FeatureGroup:
             raise ConflictError(
                 f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
             ) from exc
-        statistics, replaced = self._measure(record, commits, commit, plan.target)
+        statistics, replaced = self._measure(record, commits, commit, plan.target, unique_keys=unique_keys)
         committed = CommitRecord(
             feature_group_id=record.id,
             commit=commit,
@@ -260,18 +268,35 @@ class FeatureGroup:
             return write_latest(store, table, rows, lambda done: progress.advance(task, done))
 
     def _measure(
-        self, record: FeatureGroupRecord, commits: list[CommitRecord], commit: int, schema: pa.Schema
+        self,
+        record: FeatureGroupRecord,
+        commits: list[CommitRecord],
+        commit: int,
+        schema: pa.Schema,
+        *,
+        unique_keys: bool = False,
     ) -> tuple[dict[str, Any], int]:
+        """Statistics of commit ``commit``, its repeated (key, event time) pairs, and how many rows it replaced.
+
+        The replaced count joins the new rows with the visible ones only when their event-time ranges
+        (from the commits' statistics) overlap: appending newer data, the common case, skips the join.
+        ``unique_keys`` says the caller built the rows with one per (key, event time), so the count of
+        distinct pairs is skipped too.
+        """
         keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
         connection = query_engine(memory_limit=_MEASURE_MEMORY)
         try:
             register_dataset(connection, "written", self._stores.offline.read(record.table, version=commit))
             new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
             statistics = compute_statistics(connection, new_rows, schema)
-            distinct = _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
+            distinct = (
+                statistics["rows"]
+                if unique_keys
+                else _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
+            )
             statistics["duplicate_keys"] = statistics["rows"] - distinct
             replaced = 0
-            if commits:
+            if commits and _times_overlap(record.event_time, statistics, commits):
                 visible = ", ".join(str(item.commit) for item in commits)
                 replaced = _scalar(
                     connection,
@@ -378,6 +403,34 @@ class FeatureGroup:
             commits = tx.feature_groups.commits(record.id)
         self._record = record
         return record, commits
+
+
+def _time_range(statistics: dict[str, Any], column: str) -> tuple[datetime, datetime] | None:
+    """The (min, max) event time a commit's statistics recorded, or None when unknown."""
+    stats = statistics.get("columns", {}).get(column, {})
+    try:
+        return datetime.fromisoformat(str(stats["min"])), datetime.fromisoformat(str(stats["max"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
+    """Whether the new rows' event times may meet a visible commit's (unknown ranges count as overlapping)."""
+    if not new.get("rows"):
+        return False
+    fresh = _time_range(new, event_time)
+    if fresh is None:
+        return True
+    for item in commits:
+        old = _time_range(item.statistics, event_time)
+        if old is None:
+            return True
+        try:
+            if fresh[0] <= old[1] and old[0] <= fresh[1]:
+                return True
+        except TypeError:  # a date against a timestamp: do not guess
+            return True
+    return False
 
 
 def _scalar(connection: Any, sql: str) -> int:

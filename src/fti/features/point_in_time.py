@@ -29,7 +29,8 @@ class JoinedGroup:
 def point_in_time_sql(
     spine: str, spine_time: str, spine_columns: list[str], joins: list[JoinedGroup], order_by: list[str]
 ) -> str:
-    """SELECT the spine's columns and each group's features, one row per spine row, ordered by ``order_by``."""
+    """SELECT the spine's columns and each group's features, one row per spine row, ordered by ``order_by``
+    (in no particular order when it is empty)."""
     selected = [f"s.{quote(name)}" for name in spine_columns]
     clauses = []
     for i, join in enumerate(joins):
@@ -54,5 +55,5 @@ def point_in_time_sql(
                     f"CASE WHEN {alias}._fti_time >= s.{quote(spine_time)} - to_microseconds({micros}) THEN {value} END"
                 )
             selected.append(f"{value} AS {quote(name)}")
-    order = ", ".join(f"s.{quote(name)}" for name in order_by)
-    return f"SELECT {', '.join(selected)} FROM {spine} AS s {' '.join(clauses)} ORDER BY {order}"
+    order = f" ORDER BY {', '.join(f's.{quote(name)}' for name in order_by)}" if order_by else ""
+    return f"SELECT {', '.join(selected)} FROM {spine} AS s {' '.join(clauses)}{order}"

@@ -1,6 +1,7 @@
 """Descriptive statistics of a table, computed by DuckDB in two vectorized passes (summary, histograms).
 
-Numbers get count, nulls, min, max, mean, std, quartiles and a 10-bin histogram; strings and booleans
+Numbers get count, nulls, min, max, mean, std, quartiles (from a reservoir sample of 8,192 values) and a
+10-bin histogram; strings and booleans
 get count, nulls, approximate distinct count and top values; times and dates get count, nulls, min, max.
 """
 
@@ -49,7 +50,9 @@ def compute_statistics(connection: duckdb.DuckDBPyConnection, source: str, schem
                 "max": f"max({value})",
                 "mean": f"avg({value})",
                 "std": f"stddev_samp({value})",
-                "quantiles": f"approx_quantile({value}, [0.25, 0.5, 0.75])",
+                # a reservoir of 8,192 values per column: exact up to that many rows, then sampled; about
+                # 4x cheaper than approx_quantile's t-digest and bounded in memory, unlike exact quantiles
+                "quantiles": f"reservoir_quantile({value}, [0.25, 0.5, 0.75])",
             }
         elif kind == "category":
             parts |= {"distinct": f"approx_count_distinct({name})", "top": f"approx_top_k(CAST({name} AS VARCHAR), 5)"}

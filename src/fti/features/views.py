@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from fti.features.training import TrainingDataset
 
 __all__ = ["FeatureView", "time_literal"]
+
+#: DuckDB's memory while streaming a join (batch predictions): larger joins spill instead of growing
+_STREAM_MEMORY = "1GB"
 
 
 def time_literal(moment: datetime) -> str:
@@ -246,29 +250,58 @@ class FeatureView:
 
     def batch_table(self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None) -> pa.Table:
         """The point-in-time join over the spine group's rows in ``[start, end)`` as an Arrow table."""
-        spine = self.query.parts[0]
-        record = snapshots[spine.group.record.id].record
         connection = query_engine()
         try:
-            source = snapshots[record.id].register(connection, self._stores.offline, "g0")
-            conditions = []
-            if start is not None:
-                conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
-            if end is not None:
-                conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
-            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-            columns = [*record.primary_key, record.event_time, *spine.features]
-            joins = self._joins(connection, snapshots, start=1)
-            sql = point_in_time_sql(
-                f"(SELECT * FROM {source}{where})",
-                record.event_time,
-                columns,
-                joins,
-                [record.event_time, *record.primary_key],
-            )
+            sql, _ = self._batch_sql(connection, snapshots, start, end, ordered=True)
             return connection.sql(sql).to_arrow_table()
         finally:
             connection.close()
+
+    def batch_stream(
+        self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None, batch_rows: int
+    ) -> tuple[int, Iterator[pa.RecordBatch]]:
+        """The number of rows and the point-in-time join of ``batch_table``, streamed in no particular order.
+
+        DuckDB produces the batches as they are consumed (within its memory limit), so a join larger than
+        memory streams through; not sorting saves a full sort of the result.
+        """
+        connection = query_engine(memory_limit=_STREAM_MEMORY)
+        try:
+            sql, spine = self._batch_sql(connection, snapshots, start, end, ordered=False)
+            total = int(connection.sql(f"SELECT count(*) FROM {spine}").fetchall()[0][0])
+            if total == 0:
+                connection.close()
+                return 0, iter(())
+            reader = connection.sql(sql).to_arrow_reader(batch_rows)
+        except BaseException:
+            connection.close()
+            raise
+        return total, _closing_batches(connection, reader)
+
+    def _batch_sql(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        snapshots: dict[int, Snapshot],
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        ordered: bool,
+    ) -> tuple[str, str]:
+        """The join's SQL and the spine's query, registered in ``connection``."""
+        spine = self.query.parts[0]
+        record = snapshots[spine.group.record.id].record
+        source = snapshots[record.id].register(connection, self._stores.offline, "g0")
+        conditions = []
+        if start is not None:
+            conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
+        if end is not None:
+            conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = f"(SELECT * FROM {source}{where})"
+        columns = [*record.primary_key, record.event_time, *spine.features]
+        joins = self._joins(connection, snapshots, start=1)
+        order = [record.event_time, *record.primary_key] if ordered else []
+        return point_in_time_sql(rows, record.event_time, columns, joins, order), rows
 
     def _spine_table(self, spine: Any, snapshots: dict[int, Snapshot]) -> pa.Table:
         table = _as_table(spine)
@@ -339,3 +372,12 @@ def _as_table(data: Any) -> pa.Table:
     raise ValidationError(
         f"A spine must be a pandas or Polars DataFrame or a pyarrow Table, got {type(data).__name__}."
     )
+
+
+def _closing_batches(connection: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
+    finally:
+        connection.close()

@@ -6,8 +6,9 @@ for the spine group's rows in ``[start, end)`` or for a given spine; rows are pr
 time-travelable version of the predictions. The output has the spine's keys and event time, the
 prediction, and the model's name and version.
 
-Memory: a given spine is joined slice by slice; a time range is joined by DuckDB into one Arrow table
-(columnar, no pandas copy) and the predictions are streamed from it slice by slice.
+Memory: a given spine is joined slice by slice; a time range is joined by DuckDB and streamed in batches
+of ``chunk_rows`` (DuckDB spills what does not fit its memory limit), so neither path holds the input
+whole. The output is written as the batches are predicted.
 """
 
 from __future__ import annotations
@@ -80,9 +81,8 @@ def batch_predict(
         total = spine_table.num_rows
         slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
     else:
-        joined = plan.view.batch_table(plan.view.latest_snapshots(), start, end)
-        total = joined.num_rows
-        slices = (joined.slice(offset, chunk_rows) for offset in range(0, total, chunk_rows))
+        total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows)
+        slices = (pa.Table.from_batches([batch]) for batch in batches)
     if total == 0:
         raise ValidationError(
             f"Feature view '{plan.view.name}' v{plan.view.version} has no rows to predict"
@@ -90,7 +90,8 @@ def batch_predict(
         )
     group = _output_group(features, output, plan)
     with _progress(show_progress, total, f"{plan.version.name} v{plan.version.version} -> {output}") as advance:
-        result = group.insert(_predicted(plan, slices, advance))
+        # A time range's rows come from the spine group's visible rows: one per (key, event time).
+        result = group.insert_rows(_predicted(plan, slices, advance), unique_keys=spine is None)
     return BatchPredictions(
         output, result.commit, total, plan.version.name, plan.version.version, plan.view.name, plan.view.version
     )
