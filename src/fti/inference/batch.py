@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,8 @@ def batch_predict(
         slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
     else:
         total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows)
-        slices = (pa.Table.from_batches([batch]) for batch in batches)
+        # DuckDB reads the next batch in a thread (releasing the GIL) while this one is predicted and written.
+        slices = (pa.Table.from_batches([batch]) for batch in _read_ahead(batches))
     if total == 0:
         raise ValidationError(
             f"Feature view '{plan.view.name}' v{plan.view.version} has no rows to predict"
@@ -155,6 +157,21 @@ def _output_group(features: FeatureStore, output: str, plan: _Plan) -> Any:
             event_time=plan.event_time,
             description=f"Batch predictions of model '{plan.version.name}' over feature view '{plan.view.name}'.",
         )
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Yield ``batches``, fetching the next one in a worker thread while the caller uses the current one."""
+    done = object()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fti-read-ahead") as worker:
+            pending = worker.submit(next, batches, done)
+            while (batch := pending.result()) is not done:
+                pending = worker.submit(next, batches, done)
+                yield batch
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # the worker is idle here: the pool waited for it
 
 
 def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterator[pa.RecordBatch]:
