@@ -7,7 +7,7 @@ time and prints requests/s, rows/s and p50/p99 latency. Every answer is checked 
 
     python benchmarks/serving.py            # 20 s per cell
     python benchmarks/serving.py --quick    # 3 s per cell
-    python benchmarks/serving.py --batching # with adaptive micro-batching on
+    python benchmarks/serving.py --no-batching  # with micro-batching off (the server's default is on)
 
     python benchmarks/serving.py --compare  # also mlflow models serve and MLServer, same model and load
 
@@ -231,7 +231,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per cell (overrides --quick)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    parser.add_argument("--batching", action="store_true", help="turn adaptive micro-batching on")
+    parser.add_argument(
+        "--no-batching", dest="batching", action="store_false", help="turn micro-batching off (on by default)"
+    )
     parser.add_argument(
         "--compare", action="store_true", help="also run mlflow models serve and MLServer (own virtual environments)"
     )

@@ -129,9 +129,9 @@ class ServingConfig(_Section):
     workers: pydantic.PositiveInt = 1
     max_body_bytes: pydantic.PositiveInt = 4 << 20
     require_tokens: bool = False
-    batching: bool = False
+    batching: bool = True
     batch_max_rows: pydantic.PositiveInt = 256
-    batch_max_wait_ms: float = pydantic.Field(default=2.0, ge=0)
+    batch_max_wait_ms: float = pydantic.Field(default=0.0, ge=0)
     log_batch_rows: pydantic.PositiveInt = 1000
     log_flush_seconds: float = pydantic.Field(default=1.0, gt=0)
     log_max_queue_rows: pydantic.PositiveInt = 100_000

@@ -61,10 +61,11 @@ serving:
   max_body_bytes: 4194304
   # Ask for `Authorization: Bearer <token>` (tokens from `fti tokens create`); 401 without one.
   require_tokens: false
-  # Micro-batch concurrent requests per model (see docs/serving.md), with these limits.
-  batching: false
+  # Micro-batch concurrent requests per model (see docs/serving.md): requests that queue while the model
+  # is busy are predicted together; a positive batch_max_wait_ms also waits that long for company.
+  batching: true
   batch_max_rows: 256
-  batch_max_wait_ms: 2.0
+  batch_max_wait_ms: 0.0
   # The request log: rows per write to the inference_log table, seconds between writes, queue limit.
   log_batch_rows: 1000
   log_flush_seconds: 1.0

@@ -1,11 +1,17 @@
 """Adaptive micro-batching: concurrent requests to one model are predicted together.
 
 A vectorized model answers 100 rows barely slower than 1, so when many small requests arrive at once,
-gathering them into one ``predict`` call raises throughput. The batcher never waits when it is idle: the
-first request of a batch starts a collection window of at most ``max_wait_ms``, which closes early once
-``max_batch_rows`` rows are waiting, and the model runs as soon as the previous batch is done. Under low
-load a request therefore waits at most one window; under high load batches fill up and latency is
-governed by the model. See docs/serving.md for when to turn it on.
+gathering them into one ``predict`` call raises throughput. The batcher adapts to the load:
+
+* with ``max_wait_ms == 0`` (the default) it never waits: a request that finds the model idle is
+  predicted at once (after one turn of the event loop, which lets requests that are already parsed join
+  it); requests that arrive while the model is busy queue up and become the next batch. Under low load
+  every batch has one request and costs nothing extra; under high load batches grow by themselves.
+* with ``max_wait_ms > 0`` the first request of a batch opens a collection window of at most that long,
+  which closes early once ``max_batch_rows`` rows are waiting: larger batches for a little latency.
+
+If a batch fails, its requests are predicted one by one, so a bad request fails alone. See
+docs/serving.md for when to change the defaults.
 """
 
 from __future__ import annotations
@@ -29,13 +35,13 @@ class BatchingConfig:
 
     Attributes:
         enabled: gather concurrent requests per model; off, each request calls ``predict`` on its own.
-        max_batch_rows: close the window once this many rows wait.
-        max_wait_ms: the longest a first request waits for company.
+        max_batch_rows: the most rows of one batch (a request is never split).
+        max_wait_ms: the longest a first request waits for company; 0 never waits.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     max_batch_rows: int = 256
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -83,40 +89,66 @@ class MicroBatcher:
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
         while True:
             batch = [await queue.get()]
-            rows = len(batch[0].frame)
-            deadline = asyncio.get_running_loop().time() + self._config.max_wait_ms / 1000
-            while rows < self._config.max_batch_rows:
-                if queue.empty():
-                    remaining = deadline - asyncio.get_running_loop().time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        pending = await asyncio.wait_for(queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                else:
-                    pending = queue.get_nowait()
-                batch.append(pending)
-                rows += len(pending.frame)
-            self._predict(batch, rows)
+            if self._config.max_wait_ms > 0:
+                await self._collect(queue, batch)
+            else:
+                await asyncio.sleep(0)  # one turn of the loop: requests parsed meanwhile join this batch
+                self._drain(queue, batch)
+            self._predict(batch)
             for _ in batch:
                 queue.task_done()
 
-    def _predict(self, batch: list[_Pending], rows: int) -> None:
+    def _drain(self, queue: asyncio.Queue[_Pending], batch: list[_Pending]) -> None:
+        """Add what is queued now to ``batch``, up to the row limit."""
+        rows = sum(len(pending.frame) for pending in batch)
+        while rows < self._config.max_batch_rows and not queue.empty():
+            pending = queue.get_nowait()
+            batch.append(pending)
+            rows += len(pending.frame)
+
+    async def _collect(self, queue: asyncio.Queue[_Pending], batch: list[_Pending]) -> None:
+        """Add requests to ``batch`` until the window closes or the row limit is reached."""
+        rows = len(batch[0].frame)
+        deadline = asyncio.get_running_loop().time() + self._config.max_wait_ms / 1000
+        while rows < self._config.max_batch_rows:
+            if queue.empty():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    pending = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+            else:
+                pending = queue.get_nowait()
+            batch.append(pending)
+            rows += len(pending.frame)
+
+    def _predict(self, batch: list[_Pending]) -> None:
         if self._observe is not None:
-            self._observe(rows)
+            self._observe(sum(len(pending.frame) for pending in batch))
         if len(batch) == 1:
-            frames = batch[0].frame
-        else:
-            frames = pd.concat([pending.frame for pending in batch], ignore_index=True)
+            self._answer(batch)
+            return
         try:
+            frames = pd.concat([pending.frame for pending in batch], ignore_index=True)
             predictions = np.ascontiguousarray(self.model.predict(frames))
-        except Exception as exc:  # handed to every waiting request, which renders it at the HTTP edge
+        except Exception:  # one bad request must not fail the others: predict each on its own
             for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+                self._answer([pending])
             return
         offsets = np.cumsum([len(pending.frame) for pending in batch])[:-1]
         for pending, part in zip(batch, np.split(predictions, offsets), strict=True):
             if not pending.future.done():
                 pending.future.set_result(part)
+
+    def _answer(self, alone: list[_Pending]) -> None:
+        pending = alone[0]
+        try:
+            predictions = np.ascontiguousarray(self.model.predict(pending.frame))
+        except Exception as exc:  # handed to the waiting request, which renders it at the HTTP edge
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+            return
+        if not pending.future.done():
+            pending.future.set_result(predictions)

@@ -34,7 +34,7 @@ def test_two_workers_serve_the_factory_and_stop_gracefully() -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, timeout=120)  # two workers import the stack: slow on a busy machine
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(10):
                 response = client.post("/v1/deployments/fraud/predict", json={"instances": [{"a": 0.2, "b": 0.4}]})

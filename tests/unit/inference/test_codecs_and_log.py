@@ -194,6 +194,38 @@ def test_micro_batcher_closes_a_window_at_max_rows() -> None:
     assert sizes == [4, 4, 2]
 
 
+def test_micro_batcher_without_a_window_batches_what_queued_while_the_model_was_busy() -> None:
+    sizes: list[int] = []
+    batcher = MicroBatcher(MODEL, BatchingConfig(enabled=True, max_batch_rows=64, max_wait_ms=0), sizes.append)
+    frame = pd.DataFrame({"a": [1.0], "b": [0.0]})
+
+    async def run() -> None:
+        await batcher.predict(frame)  # alone: predicted at once, no window
+        await asyncio.gather(*(batcher.predict(frame) for _ in range(6)))  # all ready together: one batch
+        await batcher.close()
+
+    asyncio.run(run())
+    assert sizes == [1, 6]
+
+
+def test_micro_batcher_fails_only_the_bad_request_of_a_batch() -> None:
+    batcher = MicroBatcher(MODEL, BatchingConfig(enabled=True, max_batch_rows=64, max_wait_ms=0))
+    good = pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]})
+    bad = pd.DataFrame({"a": ["not a number"], "b": [0.0]})
+
+    async def run() -> list[object]:
+        answers = await asyncio.gather(
+            batcher.predict(good), batcher.predict(bad), batcher.predict(good), return_exceptions=True
+        )
+        await batcher.close()
+        return answers
+
+    first, failed, last = asyncio.run(run())
+    np.testing.assert_allclose(first, MODEL.predict(good))  # type: ignore[arg-type]
+    np.testing.assert_allclose(last, MODEL.predict(good))  # type: ignore[arg-type]
+    assert isinstance(failed, Exception)
+
+
 def test_request_log_keeps_non_numeric_predictions_as_null() -> None:
     labels = LogRecord(
         "r", datetime.now(UTC), "d", "v", "m", 1, pd.DataFrame({"a": [1.0, 2.0]}), np.array(["x", "y"]), 1.0, False
