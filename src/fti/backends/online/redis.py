@@ -17,7 +17,7 @@ entity, and a batch of 100 lookups took p50 4.5 ms (100 pipelined HMGETs, each r
 field) against 1.5 ms. Rows are small, so fetching all columns costs little; the client keeps only
 the requested ones.
 
-Writes run a Lua script per chunk of 1,000 rows: one MGET of the stored rows, a comparison of each
+Writes run a Lua script per chunk of 2,000 rows: one MGET of the stored rows, a comparison of each
 stored event time (the first 20 bytes) with the new one, and one MSET of the rows that are not older.
 A script runs atomically, so concurrent writers can't interleave inside a key, and a client killed
 mid-write leaves each key with its old or its new row. Each key occurs once per write (the store keeps
@@ -67,8 +67,11 @@ __all__ = ["RedisOnlineConfig", "RedisOnlineStore"]
 
 _ROW_SEPARATOR = b"\xfd"  # also never in UTF-8
 _READ_CHUNK = 4000  # keys per read script call (Lua's unpack() takes up to ~8000 values)
-_WRITE_CHUNK = 1000  # rows per script call: each call blocks the server, so keep it short (~1 ms)
-_CHUNKS_PER_ROUND_TRIP = 8
+# Rows per script call. Each call blocks the server (~3 µs per row here, so ~6 ms): shorter calls let
+# concurrent reads through sooner, longer ones cost less per row (2,000 rows: 10% less server and 25% less
+# client CPU per row than 1,000). MSET's unpack() takes at most ~8,000 values, i.e. 4,000 rows.
+_WRITE_CHUNK = 2000
+_CHUNKS_PER_ROUND_TRIP = 13  # commands in flight per round trip: a whole encoded slice
 _ENCODE_SLICE = 25_000  # rows encoded at a time: bounds the client's memory, overlaps encoding and sending
 _SCAN_BATCH = 5000
 
