@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,11 +30,10 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 import fti
 from fti.testing.services import redis_server
-from online_lookup import CpuClock, Latency, make_rows, time_calls
+from online_lookup import CpuClock, Latency, add_size_arguments, make_rows, render_table, time_calls
 
 TARGETS = {  # backend -> (single p99 ms, batch p99 ms, materialize rows/s)
     "sqlite": (1.0, 5.0, 200_000),
@@ -95,57 +93,20 @@ def measure(backend: str, keys: int, singles: int, batches: int, size: int) -> R
 
 
 def render(results: list[Result], console: Console) -> None:
-    table = Table(title="Online feature store: fg.materialize() and fv.get_feature_vector(s) (service level)")
-    columns = (
-        "backend", "keys", "materialize rows/s", "materialize CPU µs/row",
-        "single p50 ms", "single p99 ms", "single CPU p99 ms", "single CPU µs",
-        "batch100 p50 ms", "batch100 p99 ms", "batch100 CPU p99 ms", "batch100 CPU µs", "targets",
-    )  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="right")
-    for result in results:
-        single_target, batch_target, load_target = TARGETS[result.backend]
-        checks = (
-            ("materialize", result.materialize_rows_per_s >= load_target),
-            ("single", result.single.wall_ms[1] <= single_target),
-            ("batch", result.batch.wall_ms[1] <= batch_target),
-        )
-        missed = [name for name, ok in checks if not ok]
-        table.add_row(
-            result.backend,
-            f"{result.keys:,}",
-            f"{result.materialize_rows_per_s:,.0f}",
-            f"{result.materialize_cpu_us_per_row:.2f}",
-            *_cells(result.single),
-            *_cells(result.batch),
-            "met" if not missed else "missed: " + ", ".join(missed),
-        )
-    console.print(table)
-    console.print(
-        "Targets: materialize >= 200k rows/s; single p99 <= 1 ms (SQLite) / 2 ms (Redis); batch of 100 p99 <= 5 ms.\n"
-        "CPU p99: this thread's CPU time per call (excludes waiting for a CPU or for Redis). CPU µs and "
-        "materialize CPU: this process plus the Redis server, mean per call or per row. "
-        f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs."
+    render_table(
+        "Online feature store: fg.materialize() and fv.get_feature_vector(s) (service level)",
+        "materialize",
+        [
+            (r.backend, r.keys, r.materialize_rows_per_s, r.materialize_cpu_us_per_row, r.single, r.batch)
+            for r in results
+        ],
+        console,
     )
-
-
-def _cells(latency: Latency) -> list[str]:
-    return [
-        f"{latency.wall_ms[0]:.3f}",
-        f"{latency.wall_ms[1]:.3f}",
-        f"{latency.cpu_p99_ms:.3f}",
-        f"{latency.total_cpu_us:.0f}",
-    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="100k keys instead of 1M")
-    parser.add_argument("--keys", type=int, default=None, help="number of keys (overrides --quick)")
-    parser.add_argument("--backends", default="sqlite,redis", help="comma-separated: sqlite, redis")
-    parser.add_argument("--singles", type=int, default=10_000, help="single-entity lookups to time")
-    parser.add_argument("--batches", type=int, default=1_000, help="batch lookups to time")
-    parser.add_argument("--batch-size", type=int, default=100, help="entities per batch lookup")
+    add_size_arguments(parser, "entity lookup")
     args = parser.parse_args()
     keys = args.keys or (100_000 if args.quick else 1_000_000)
     console = Console(width=220)

@@ -159,37 +159,54 @@ def opened(backend: str) -> Iterator[tuple[OnlineStore, CpuClock]]:
 
 
 def render(results: list[Result], console: Console) -> None:
-    table = Table(title="Online store: load and lookup (backend level)")
+    render_table(
+        "Online store: load and lookup (backend level)",
+        "load",
+        [(r.backend, r.keys, r.load_rows_per_s, r.load_cpu_us_per_row, r.single, r.batch) for r in results],
+        console,
+        "benchmarks/feature_vectors.py times the service path (materialize, get_feature_vector(s)) on top.",
+    )
+
+
+def render_table(
+    title: str,
+    load: str,
+    rows: list[tuple[str, int, float, float, Latency, Latency]],
+    console: Console,
+    note: str = "",
+) -> None:
+    """One row per backend: ``(backend, keys, load rows/s, load CPU µs/row, single, batch)``, against TARGETS."""
+    table = Table(title=title)
     columns = (
-        "backend", "keys", "load rows/s", "load CPU µs/row",
+        "backend", "keys", f"{load} rows/s", f"{load} CPU µs/row",
         "single p50 ms", "single p99 ms", "single CPU p99 ms", "single CPU µs",
         "batch100 p50 ms", "batch100 p99 ms", "batch100 CPU p99 ms", "batch100 CPU µs", "targets",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
-    for result in results:
-        single_target, batch_target, load_target = TARGETS[result.backend]
+    for backend, keys, rows_per_s, cpu_us, single, batch in rows:
+        single_target, batch_target, load_target = TARGETS[backend]
         checks = (
-            ("load", result.load_rows_per_s >= load_target),
-            ("single", result.single.wall_ms[1] <= single_target),
-            ("batch", result.batch.wall_ms[1] <= batch_target),
+            (load, rows_per_s >= load_target),
+            ("single", single.wall_ms[1] <= single_target),
+            ("batch", batch.wall_ms[1] <= batch_target),
         )
         missed = [name for name, ok in checks if not ok]
         table.add_row(
-            result.backend,
-            f"{result.keys:,}",
-            f"{result.load_rows_per_s:,.0f}",
-            f"{result.load_cpu_us_per_row:.2f}",
-            *_latency_cells(result.single),
-            *_latency_cells(result.batch),
+            backend,
+            f"{keys:,}",
+            f"{rows_per_s:,.0f}",
+            f"{cpu_us:.2f}",
+            *_latency_cells(single),
+            *_latency_cells(batch),
             "met" if not missed else "missed: " + ", ".join(missed),
         )
     console.print(table)
     console.print(
-        "Targets: load >= 200k rows/s; single p99 <= 1 ms (SQLite) / 2 ms (Redis); batch of 100 p99 <= 5 ms.\n"
-        "benchmarks/feature_vectors.py times the service path (materialize, get_feature_vector(s)) on top.\n"
-        "CPU p99: this thread's CPU time per call (excludes waiting for a CPU or for Redis). CPU µs and "
-        "load CPU: this process plus the Redis server, mean per call or per row. "
+        f"Targets: {load} >= 200k rows/s; single p99 <= 1 ms (SQLite) / 2 ms (Redis); batch of 100 p99 <= 5 ms.\n"
+        + (f"{note}\n" if note else "")
+        + "CPU p99: this thread's CPU time per call (excludes waiting for a CPU or for Redis). CPU µs and "
+        f"{load} CPU: this process plus the Redis server, mean per call or per row. "
         f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs."
     )
 
@@ -203,14 +220,19 @@ def _latency_cells(latency: Latency) -> list[str]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_size_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The options both online benchmarks take; ``what`` names a lookup (``key read``, ``entity lookup``)."""
     parser.add_argument("--quick", action="store_true", help="100k keys instead of 1M")
     parser.add_argument("--keys", type=int, default=None, help="number of keys (overrides --quick)")
     parser.add_argument("--backends", default="sqlite,redis", help="comma-separated: sqlite, redis")
-    parser.add_argument("--singles", type=int, default=10_000, help="single-key reads to time")
-    parser.add_argument("--batches", type=int, default=1_000, help="batch reads to time")
-    parser.add_argument("--batch-size", type=int, default=100, help="keys per batch read")
+    parser.add_argument("--singles", type=int, default=10_000, help=f"single {what}s to time")
+    parser.add_argument("--batches", type=int, default=1_000, help=f"batch {what}s to time")
+    parser.add_argument("--batch-size", type=int, default=100, help=f"keys per batch {what}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_size_arguments(parser, "key read")
     parser.add_argument("--random-order", action="store_true", help="load in random key order, not key order")
     args = parser.parse_args()
     keys = args.keys or (100_000 if args.quick else 1_000_000)
