@@ -428,5 +428,14 @@ class OnlineStore(Connectable, Protocol):
         (default: all) and the event time column; every value but the keys is null for a missing key.
         """
 
+    def read_one(self, table: str, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """Look up one key: its stored row as Python values, or None when the key is missing.
+
+        ``key`` is a tuple in ``key_columns`` order (a bare value for a one-column key). The dict maps
+        the requested feature columns (default: all) and the event time column to exactly the values
+        ``read(table, [key], columns).to_pylist()[0]`` gives for them: the single-entity path of online
+        serving, without the fixed cost of building Arrow arrays for one row.
+        """
+
     def count(self, table: str) -> int:
         """Number of keys stored in ``table``."""

@@ -137,7 +137,7 @@ class FeatureView:
             >>> fv.get_feature_vector({"cc_num": 4242})  # doctest: +SKIP
             {'amount': 12.5, 'country': 'DE'}
         """
-        from fti.features.serving import check_return_type, shape_one, vectors
+        from fti.features.serving import check_return_type, shape_one, vector_one, vectors
 
         chosen = check_return_type(return_type)
         if not isinstance(entity, dict):
@@ -147,7 +147,12 @@ class FeatureView:
             )
         if passed_features is not None and not isinstance(passed_features, dict):
             raise ValidationError(f"passed_features must be a dict, got {type(passed_features).__name__}.")
-        table = vectors(self._serving_plan(), [entity], passed_features, allow_missing=allow_missing, now=now)
+        plan = self._serving_plan()
+        if passed_features is None and chosen != "pandas":
+            found = vector_one(plan, entity, allow_missing=allow_missing, now=now)
+            if found is not None:
+                return found if chosen == "dict" else list(found.values())
+        table = vectors(plan, [entity], passed_features, allow_missing=allow_missing, now=now)
         return shape_one(table, chosen)
 
     def get_feature_vectors(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import struct
 import subprocess
 import sys
 import time
@@ -86,6 +87,21 @@ def _bits(column: pa.Array) -> pa.Array:
     if pa.types.is_floating(column.type):
         return column.view(pa.int64() if pa.types.is_float64(column.type) else pa.int32())
     return column
+
+
+def _same_values(actual: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
+    """Equal dicts, floats compared by their bits (NaN, -0.0) and types compared too."""
+    if actual is None or list(actual) != list(expected):
+        return False
+    for name, want in expected.items():
+        got = actual[name]
+        if type(got) is not type(want):
+            return False
+        if isinstance(want, float) and struct.pack("<d", got) != struct.pack("<d", want):
+            return False
+        if not isinstance(want, float) and got != want:
+            return False
+    return True
 
 
 def assert_same_rows(actual: pa.Table, expected: pa.Table) -> None:
@@ -207,6 +223,39 @@ class OnlineStoreContract:
         assert_same_rows(many.select(TYPED_SCHEMA.names), rows.take([3, 2, 1, 0] * 300))
         with_missing = online_store.read("typed", pa.table({"id": [9] + [1] * 600}))
         assert with_missing.column("ts").null_count == 1
+
+    def test_read_one_gives_the_values_of_read(self, online_store: OnlineStore) -> None:
+        online_store.create_table("typed", ["id"], "ts", TYPED_SCHEMA)
+        online_store.write("typed", _typed_rows())
+        for key in (1, 2, 4, (2,), [4]):  # row 3 holds a time Python's datetime cannot represent in Paris
+            expected = online_store.read("typed", [key]).to_pylist()[0]
+            del expected["id"]
+            assert _same_values(online_store.read_one("typed", key), expected)
+        chosen = online_store.read_one("typed", 1, ["f64", "name"])
+        assert chosen is not None and list(chosen) == ["f64", "name", "ts"]
+        assert online_store.read_one("typed", 99) is None
+        composite = pa.schema([("a", pa.string()), ("b", pa.int32()), ("ts", pa.timestamp("us", tz="UTC"))])
+        composite = composite.append(pa.field("v", pa.float64()))
+        online_store.create_table("pairs", ["a", "b"], "ts", composite)
+        rows = pa.table({"a": ["x:y", "x"], "b": [1, 2], "ts": [BASE_TIME, BASE_TIME], "v": [0.5, 1.5]}, composite)
+        online_store.write("pairs", rows)
+        assert online_store.read_one("pairs", ("x:y", 1)) == {"v": 0.5, "ts": BASE_TIME}
+        assert online_store.read_one("pairs", ("x", 1)) is None
+
+    def test_read_one_converts_or_refuses_keys_like_read(self, online_store: OnlineStore) -> None:
+        table = self._simple(online_store)
+        online_store.write(table, versioned_rows([5], 1))
+        assert online_store.read_one(table, np.int64(5)) == {
+            "amount": 5001.0,
+            "label": "v1",
+            "ts": BASE_TIME + timedelta(seconds=1),
+        }
+        with pytest.raises(ValidationError, match="Key column 'id' of online table 'cards_1' must be int64"):
+            online_store.read_one(table, "five")
+        with pytest.raises(ValidationError, match=r"has 2 values; expected 1"):
+            online_store.read_one(table, (5, 6))
+        with pytest.raises(NotFoundError, match="Online table 'nope' does not exist"):
+            online_store.read_one("nope", 5)
 
     def test_date_event_time(self, online_store: OnlineStore) -> None:
         schema = pa.schema([("id", pa.string()), ("day", pa.date32()), ("value", pa.int32())])

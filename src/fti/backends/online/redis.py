@@ -55,6 +55,7 @@ from fti.backends.online.tables import (
     conform_rows,
     define_table,
     latest_per_key,
+    plain_key,
     validate_table_name,
 )
 from fti.backends.settings import parse_backend_config
@@ -311,6 +312,18 @@ class RedisOnlineStore:
 
         found = self._call(f"read online table '{table}'", fetch)
         return pa.Table.from_arrays([*request.columns, *codec.decode(found)], schema=codec.schema)
+
+    def read_one(self, table: str, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """One GET, its row parsed in Python (no Arrow for a single row)."""
+        definition = self._table(table)
+        codec = self._codec(definition, definition.select_features(columns))
+        values = plain_key(definition, key)
+        if values is None:  # other key types, or a value to convert or refuse: the Arrow path decides
+            entity = self._lookup_keys(definition, conform_keys(definition, [key]))[0]
+        else:
+            entity = self._row_prefix(definition.name) + ":".join(map(key_text, values))
+        found = self._call(f"read online table '{table}'", lambda client: client.get(entity))
+        return None if found is None else codec.python_row(found)
 
     def _codec(self, definition: OnlineTable, features: tuple[str, ...]) -> RowCodec:
         codec = self._codecs.get((definition.name, features))

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.backends.online.tables import OnlineTable
+from fti.backends.online.tables import OnlineTable, temporal_value
 from fti.errors import BackendError
 
 __all__ = ["NULL", "PYTHON_ROWS", "SEPARATOR", "RowCodec", "encode_rows", "escape_key_part", "key_text"]
@@ -102,6 +102,18 @@ def _python_value(data_type: pa.DataType) -> Callable[[bytes], Any]:
     return int  # integers, and the ticks of timestamps and dates
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _finisher(data_type: pa.DataType) -> Callable[[Any], Any]:
+    if pa.types.is_float32(data_type):
+        return lambda value: float(np.float32(value))
+    if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
+        return temporal_value(data_type)
+    return _same
+
+
 def _storage_type(data_type: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
         return _ticks_type(data_type)
@@ -129,6 +141,8 @@ class RowCodec:
     parsers: tuple[Callable[[bytes], Any], ...]
     storage: pa.DataType
     schema: pa.Schema
+    #: from a parsed storage value to the Python value Arrow gives for the column's type
+    finishers: tuple[Callable[[Any], Any], ...]
 
     @classmethod
     def build(cls, definition: OnlineTable, features: tuple[str, ...]) -> RowCodec:
@@ -143,6 +157,7 @@ class RowCodec:
             parsers=(*parsers, lambda raw: int(raw) - (1 << 63)),
             storage=pa.struct([pa.field(f.name, _storage_type(f.type)) for f in fields]),
             schema=pa.schema([*definition.key_schema, *fields]),
+            finishers=tuple(_finisher(t) for t in types),
         )
 
     @property
@@ -159,6 +174,22 @@ class RowCodec:
         if len(found) <= PYTHON_ROWS:
             return self._decode_few(found)
         return self._decode_many(found)
+
+    def python_row(self, found: bytes) -> dict[str, Any]:
+        """One stored row as the Python values Arrow would give: the selected features, then the event time."""
+        parts = found.split(SEPARATOR)
+        if len(parts) != self.width:
+            raise self._corrupt()
+        return {
+            name: None if parts[position] == NULL else finish(parse(parts[position]))
+            for name, position, parse, finish in zip(
+                (*self.selected, self.definition.event_time_column),
+                self.positions,
+                self.parsers,
+                self.finishers,
+                strict=True,
+            )
+        }
 
     def _decode_few(self, found: Sequence[bytes | None]) -> list[pa.Array]:
         # For a few rows, splitting and parsing in Python beats the fixed cost of ~20 Arrow kernel calls.

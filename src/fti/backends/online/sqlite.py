@@ -18,6 +18,7 @@ request order with NULLs for missing keys, in one statement.
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from fti.backends.online.tables import (
     conform_rows,
     define_table,
     latest_per_key,
+    plain_key,
+    temporal_value,
     validate_table_name,
 )
 from fti.backends.settings import parse_backend_config
@@ -95,6 +98,25 @@ def _from_storage(array: pa.Array, data_type: pa.DataType) -> pa.Array:
     return _reinterpret(array, data_type)
 
 
+_INT64 = struct.Struct("<q")
+_FLOAT64 = struct.Struct("<d")
+_INT32 = struct.Struct("<i")
+_FLOAT32 = struct.Struct("<f")
+
+
+def _python_value(data_type: pa.DataType) -> Callable[[Any], Any] | None:
+    """A stored SQLite value to the Python value Arrow gives for ``data_type`` (None: it is that already)."""
+    if pa.types.is_float64(data_type):
+        return lambda bits: _FLOAT64.unpack(_INT64.pack(bits))[0]
+    if pa.types.is_float32(data_type):
+        return lambda bits: _FLOAT32.unpack(_INT32.pack(bits))[0]
+    if pa.types.is_boolean(data_type):
+        return bool
+    if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
+        return temporal_value(data_type)
+    return None
+
+
 def _sql_type(data_type: pa.DataType) -> str:
     return "TEXT" if pa.types.is_string(data_type) else "INTEGER"
 
@@ -149,6 +171,7 @@ class _ReadPlan:
     lookup_sql: str
     missing: tuple[None, ...]
     batch_sql: Callable[[int], str]
+    python: tuple[Callable[[Any], Any] | None, ...]
 
     @classmethod
     def build(cls, definition: OnlineTable, features: tuple[str, ...]) -> _ReadPlan:
@@ -165,6 +188,7 @@ class _ReadPlan:
             lookup_sql=f"SELECT {columns} FROM {_quote(definition.name)} WHERE {match}",
             missing=(None,) * len(selected),
             batch_sql=lru_cache(maxsize=64)(partial(_batch_sql, definition, selected)),
+            python=tuple(_python_value(f.type) for f in fields),
         )
 
 
@@ -297,6 +321,23 @@ class SqliteOnlineStore:
         stored = pa.array(rows, type=plan.storage).flatten()
         arrays = [_from_storage(column, data_type) for column, data_type in zip(stored, plan.types, strict=True)]
         return pa.Table.from_arrays([*request.columns, *arrays], schema=plan.schema)
+
+    def read_one(self, table: str, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """One primary-key probe, its values converted in Python (no Arrow for a single row)."""
+        definition = self._table(table)
+        plan = self._plan(definition, definition.select_features(columns))
+        values = plain_key(definition, key)
+        if values is None:  # other key types, or a value to convert or refuse: the Arrow path decides
+            request = conform_keys(definition, [key])
+            values = tuple(_to_storage(column.combine_chunks())[0] for column in request.columns)
+        with self._session(f"read online table '{table}'") as connection:
+            found = connection.execute(plan.lookup_sql, values).fetchone()
+        if found is None:
+            return None
+        return {
+            name: value if value is None or convert is None else convert(value)
+            for name, value, convert in zip(plan.selected, found, plan.python, strict=True)
+        }
 
     def count(self, table: str) -> int:
         """``SELECT count(*)``."""

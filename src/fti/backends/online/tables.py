@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,3 +281,44 @@ def _key_type_error(table: OnlineTable, rows: Sequence[Sequence[Any]]) -> Valida
                 f"Key column '{name}' of online table '{table.name}' must be {target}, got {', '.join(kinds)} values."
             )
     return ValidationError(f"Keys for online table '{table.name}' do not match its key columns {table.key_columns}.")
+
+
+_PLAIN_KEY_TYPES = {
+    pa.int8(): (-(2**7), 2**7),
+    pa.int16(): (-(2**15), 2**15),
+    pa.int32(): (-(2**31), 2**31),
+    pa.int64(): (-(2**63), 2**63),
+    pa.uint8(): (0, 2**8),
+    pa.uint16(): (0, 2**16),
+    pa.uint32(): (0, 2**32),
+}
+
+
+def plain_key(table: OnlineTable, key: Any) -> tuple[Any, ...] | None:
+    """``key`` as a tuple of Python values when every key column is an integer or string column and each
+    value already is one of the right kind and range; None otherwise (the caller then takes the Arrow
+    path, which converts what it can and raises the precise error for what it cannot)."""
+    values = tuple(key) if isinstance(key, tuple | list) else (key,)
+    if len(values) != len(table.key_columns):
+        return None
+    for value, key_field in zip(values, table.key_schema, strict=True):
+        if pa.types.is_string(key_field.type):
+            if not isinstance(value, str):
+                return None
+            continue
+        bounds = _PLAIN_KEY_TYPES.get(key_field.type)
+        if bounds is None or not isinstance(value, int) or isinstance(value, bool):
+            return None
+        if not bounds[0] <= value < bounds[1]:
+            return None
+    return values
+
+
+def temporal_value(data_type: pa.DataType) -> Callable[[int], Any]:
+    """Ticks (epoch units of a timestamp, days of a date) to the Python value Arrow gives for ``data_type``."""
+    ticks_type = pa.int32() if pa.types.is_date32(data_type) else pa.int64()
+
+    def convert(ticks: int) -> Any:
+        return pa.array([ticks], ticks_type).view(data_type)[0].as_py()
+
+    return convert
