@@ -91,7 +91,10 @@ def serve(
     project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
     batching: Annotated[
         bool | None,
-        typer.Option("--batching/--no-batching", help="Micro-batch concurrent requests per model (see docs)."),
+        typer.Option(
+            "--batching/--no-batching",
+            help="Micro-batch concurrent requests per model (default: serving.batching, on; see docs/serving.md).",
+        ),
     ] = None,
 ) -> None:
     """Serve the project's deployments: /v1, /v2 (Open Inference Protocol), /invocations and /metrics."""
