@@ -88,6 +88,9 @@ class InferenceLogTable:
         if not include_shadow:
             condition &= pads.field("is_shadow") == False  # noqa: E712 (a dataset expression, not a bool)
         table = self._offline.read(INFERENCE_LOG_TABLE).to_table(filter=condition)
+        micros = pc.cast(table.column("timestamp"), pa.int64()).to_numpy()
+        if np.all(micros[1:] >= micros[:-1]):  # batches are appended in time order: usually nothing to sort
+            return table
         return table.sort_by("timestamp")
 
     def read_labels(self, deployment: str | None = None) -> pa.Table:
@@ -160,11 +163,11 @@ def _transform(column: pa.ChunkedArray, structure: dict[str, str]) -> pa.Table:
     connection = duckdb.connect()
     try:
         connection.register("logged", pa.table({"features": column}))
-        result = connection.sql(f"SELECT json_transform(features, '{literal}') AS parsed FROM logged").to_arrow_table()
+        query = f"SELECT unnest(json_transform(features, '{literal}')) FROM logged"
+        parsed = connection.sql(query).to_arrow_table()
     finally:
         connection.close()
-    parsed = result.column("parsed").combine_chunks()
-    return pa.Table.from_arrays(parsed.flatten(), names=list(structure))
+    return parsed.rename_columns(list(structure))
 
 
 def _whole_numbers_as_integers(table: pa.Table, names: list[str]) -> pa.Table:
