@@ -8,6 +8,7 @@ filtered by deployment and time, and parses the logged feature JSON in one vecto
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -74,10 +75,16 @@ class InferenceLogTable:
         end: datetime | None = None,
         *,
         include_shadow: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> pa.Table:
-        """Logged predictions of ``deployment`` with ``start <= timestamp < end``, oldest first."""
+        """Logged predictions of ``deployment`` with ``start <= timestamp < end``, oldest first.
+
+        ``columns`` reads only those columns of the log (``timestamp`` is always read).
+        """
+        names = None if columns is None else list(dict.fromkeys(["timestamp", *columns]))
         if not self._offline.exists(INFERENCE_LOG_TABLE):
-            return REQUEST_LOG_SCHEMA.empty_table()
+            empty = REQUEST_LOG_SCHEMA.empty_table()
+            return empty if names is None else empty.select(names)
         condition = pads.field("timestamp").is_valid()
         if deployment is not None:
             condition &= pads.field("deployment") == deployment
@@ -87,7 +94,7 @@ class InferenceLogTable:
             condition &= pads.field("timestamp") < pa.scalar(end, pa.timestamp("us", tz="UTC"))
         if not include_shadow:
             condition &= pads.field("is_shadow") == False  # noqa: E712 (a dataset expression, not a bool)
-        table = self._offline.read(INFERENCE_LOG_TABLE).to_table(filter=condition)
+        table = self._offline.read(INFERENCE_LOG_TABLE).to_table(columns=names, filter=condition)
         micros = pc.cast(table.column("timestamp"), pa.int64()).to_numpy()
         if np.all(micros[1:] >= micros[:-1]):  # batches are appended in time order: usually nothing to sort
             return table
