@@ -34,7 +34,7 @@ from fti.monitoring.html_report import render_html, report_to_dict
 from fti.monitoring.performance import PerformancePoint, performance_over_time
 from fti.monitoring.quality import QualityConfig, QualityFinding, QualityReport, check_quality
 from fti.monitoring.reference import ReferenceProfile, build_reference
-from fti.monitoring.windows import drift_over_time, split_windows
+from fti.monitoring.windows import detect_drift_and_windows, drift_over_time, split_windows
 
 __all__ = [
     "ABDecision",
@@ -61,6 +61,7 @@ __all__ = [
     "check_quality",
     "compare_variants",
     "detect_drift",
+    "detect_drift_and_windows",
     "drift_over_time",
     "evaluate_rules",
     "notify",

@@ -23,6 +23,7 @@ __all__ = [
     "ColumnKind",
     "as_table",
     "category_counts",
+    "category_strings",
     "numeric_values",
     "type_family",
 ]
@@ -77,7 +78,8 @@ def numeric_values(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.float64
     return array[~np.isnan(array)]
 
 
-def _strings(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def category_strings(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Values read as category names: strings, with whole floats as integers (``1.0`` names ``"1"``), NaN as null."""
     if pa.types.is_dictionary(column.type):
         column = pc.cast(column, column.type.value_type)
     if pa.types.is_floating(column.type):
@@ -98,7 +100,7 @@ def category_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     numeric and boolean categories as fast as strings.
     """
     counted = pc.value_counts(column)
-    names = _strings(counted.field("values")).to_pylist()
+    names = category_strings(counted.field("values")).to_pylist()
     counts: dict[str, int] = {}
     for name, count in zip(names, counted.field("counts").to_pylist(), strict=True):
         if name is not None:  # nulls and NaN

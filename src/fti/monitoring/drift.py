@@ -36,7 +36,8 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import OTHER, ColumnKind, as_table, category_counts, numeric_values
+from fti.monitoring.codes import ColumnCodes, NumericCodes, encode_column
+from fti.monitoring.columns import OTHER, ColumnKind, as_table
 from fti.monitoring.divergence import (
     chisquare_test,
     jensenshannon_distance,
@@ -50,7 +51,6 @@ from fti.monitoring.reference import (
     ColumnProfile,
     NumericProfile,
     ReferenceProfile,
-    bin_values,
 )
 
 __all__ = [
@@ -282,6 +282,24 @@ def detect_drift(
     """
     config = config or DriftConfig()
     table = as_table(current, what="current data")
+    names, wanted = checked_columns(reference, table, columns, prediction, config)
+    codes = encode_columns(reference, table, wanted)
+    return report_rows(reference, codes, 0, table.num_rows, columns=names, prediction=prediction, config=config)
+
+
+def checked_columns(
+    reference: ReferenceProfile,
+    table: pa.Table,
+    columns: Iterable[str] | None,
+    prediction: str | None,
+    config: DriftConfig,
+) -> tuple[list[str], list[str]]:
+    """The features to check and every column to read (the features, then the prediction), validated.
+
+    Raises:
+        ValidationError: a column is missing from the current data or from the reference, or a method does
+            not apply to a column.
+    """
     names = [name for name in reference.columns if name != prediction] if columns is None else list(columns)
     wanted = [*names, prediction] if prediction is not None else names
     missing = [name for name in wanted if name not in table.column_names]
@@ -290,22 +308,58 @@ def detect_drift(
             f"Current data has no column {', '.join(repr(name) for name in missing)} "
             f"(columns: {', '.join(table.column_names)}). Log every feature the reference profiles."
         )
+    for name in wanted:  # a method that does not apply fails before any data is read
+        config.resolve(name, reference[name].kind, reference.rows)
+    return names, wanted
+
+
+def encode_columns(reference: ReferenceProfile, table: pa.Table, names: Iterable[str]) -> dict[str, ColumnCodes]:
+    """The codes of each named column of ``table`` against its reference profile (see :mod:`.codes`).
+
+    Raises:
+        ValidationError: a column is not in the reference, or cannot be read as its reference's kind.
+    """
     profiles = [reference[name] for name in names]
-    # numpy and Arrow release the GIL in their kernels, so columns are checked side by side
-    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
-        checked = pool.map(lambda item: check_column(item, table.column(item.name), reference.rows, config), profiles)
-        results = dict(zip(names, checked, strict=True))
+    # numpy and Arrow release the GIL in their kernels, so columns are encoded side by side
+    with ThreadPoolExecutor(max_workers=min(len(profiles), os.cpu_count() or 1) or 1) as pool:
+        encoded = list(pool.map(lambda profile: _encode(profile, table.column(profile.name)), profiles))
+    return {profile.name: item for profile, item in zip(profiles, encoded, strict=True)}
+
+
+def _encode(profile: ColumnProfile, column: pa.ChunkedArray | pa.Array) -> ColumnCodes:
+    try:
+        return encode_column(profile, column)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise ValidationError(
+            f"Column '{profile.name}' of the current data is {column.type}, which cannot be read as {profile.kind} "
+            f"like the reference's {profile.dtype}: cast it before logging ({exc})."
+        ) from exc
+
+
+def report_rows(
+    reference: ReferenceProfile,
+    codes: Mapping[str, ColumnCodes],
+    start: int,
+    stop: int,
+    *,
+    columns: Iterable[str],
+    prediction: str | None = None,
+    config: DriftConfig | None = None,
+) -> DriftReport:
+    """The drift report of the rows ``start:stop`` of columns already encoded by :func:`encode_columns`."""
+    config = config or DriftConfig()
+    results = {name: score_codes(codes[name], start, stop, reference.rows, config) for name in columns}
     drifted = sum(result.drifted for result in results.values())
     share = drifted / len(results) if results else 0.0
     predicted = None
     if prediction is not None:
-        predicted = check_column(reference[prediction], table.column(prediction), reference.rows, config)
+        predicted = score_codes(codes[prediction], start, stop, reference.rows, config)
     return DriftReport(
         features=results,
         share_drifted=share,
         drift_share=config.drift_share,
         dataset_drift=bool(results) and share >= config.drift_share,
-        rows=table.num_rows,
+        rows=stop - start,
         prediction=predicted,
     )
 
@@ -314,16 +368,16 @@ def check_column(
     profile: ColumnProfile, column: pa.ChunkedArray | pa.Array, reference_rows: int, config: DriftConfig
 ) -> FeatureDrift:
     """The drift of one current column against its reference profile."""
+    return score_codes(_encode(profile, column), 0, len(column), reference_rows, config)
+
+
+def score_codes(codes: ColumnCodes, start: int, stop: int, reference_rows: int, config: DriftConfig) -> FeatureDrift:
+    """The drift of the rows ``start:stop`` of one encoded column."""
+    profile = codes.profile
     method, threshold = config.resolve(profile.name, profile.kind, reference_rows)
-    try:
-        if isinstance(profile, NumericProfile):
-            return _numeric_drift(profile, numeric_values(column), method, threshold, config.psi_bins)
-        return _categorical_drift(profile, category_counts(column), method, threshold)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise ValidationError(
-            f"Column '{profile.name}' of the current data is {column.type}, which cannot be read as {profile.kind} "
-            f"like the reference's {profile.dtype}: cast it before logging ({exc})."
-        ) from exc
+    if isinstance(codes, NumericCodes):
+        return _numeric_drift(codes, start, stop, method, threshold, config.psi_bins)
+    return _categorical_drift(codes.profile, codes.counts(start, stop), method, threshold)
 
 
 def _decide(method: DriftMethod, score: float, threshold: float) -> bool:
@@ -331,15 +385,16 @@ def _decide(method: DriftMethod, score: float, threshold: float) -> bool:
 
 
 def _numeric_drift(
-    profile: NumericProfile, values: np.ndarray[Any, Any], method: DriftMethod, threshold: float, psi_bins: int
+    codes: NumericCodes, start: int, stop: int, method: DriftMethod, threshold: float, psi_bins: int
 ) -> FeatureDrift:
-    edges = np.asarray(profile.edges)
-    binned = bin_values(values, edges)
+    profile = codes.profile
+    binned = codes.binned(start, stop)
+    count = binned.total
     statistic: float | None = None
-    if values.size == 0:
+    if count == 0:
         score = 1.0 if method in _TESTS else 0.0
     elif method == "ks":
-        statistic, score = ks_test(profile.sample, values)
+        statistic, score = ks_test(profile.sample, codes.present(start, stop))
     else:
         score = _binned_score(profile, binned, method, psi_bins)
     labels, shown_reference, shown_current = _numeric_display(profile, binned)
@@ -349,8 +404,8 @@ def _numeric_drift(
         method=method,
         score=float(score),
         threshold=threshold,
-        drifted=bool(values.size) and _decide(method, float(score), threshold),
-        current_count=int(values.size),
+        drifted=bool(count) and _decide(method, float(score), threshold),
+        current_count=count,
         statistic=statistic,
         bins=labels,
         reference=_shares(shown_reference),
@@ -427,12 +482,9 @@ def _shares(counts: np.ndarray[Any, Any]) -> tuple[float, ...]:
 
 
 def _categorical_drift(
-    profile: CategoricalProfile, counts: Mapping[str, int], method: DriftMethod, threshold: float
+    profile: CategoricalProfile, current: np.ndarray[Any, Any], method: DriftMethod, threshold: float
 ) -> FeatureDrift:
-    known = set(profile.categories)
-    current = np.array([counts.get(value, 0) for value in profile.categories], dtype=np.float64)
-    other = float(sum(count for value, count in counts.items() if value not in known))
-    current = np.concatenate([current, [other]])
+    """Drift of the current counts per listed category (and one for every other value) against the reference."""
     reference = np.concatenate([np.asarray(profile.counts, dtype=np.float64), [float(profile.other)]])
     total = int(current.sum())
     statistic: float | None = None

@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 
 from fti.errors import ValidationError
 from fti.monitoring.columns import as_table
-from fti.monitoring.drift import DriftConfig, DriftReport, detect_drift
+from fti.monitoring.drift import DriftConfig, DriftReport, checked_columns, encode_columns, report_rows
 from fti.monitoring.reference import ReferenceProfile
 
-__all__ = ["Window", "drift_over_time", "split_windows", "time_buckets"]
+__all__ = ["Window", "detect_drift_and_windows", "drift_over_time", "split_windows", "time_buckets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +55,43 @@ def split_windows(
     Returns:
         The windows in order.
     """
-    table = as_table(data, what="current data")
+    ordered, bounds = _window_bounds(as_table(data, what="current data"), every, rows, timestamp)
+    return [Window(first, last, ordered.slice(begin, stop - begin)) for first, last, begin, stop in bounds]
+
+
+_Bounds = list[tuple[datetime | int, datetime | int, int, int]]
+
+
+def _window_bounds(
+    table: pa.Table, every: timedelta | None, rows: int | None, timestamp: str | None
+) -> tuple[pa.Table, _Bounds]:
+    """The table ordered by window, and each window's bounds with its row range ``begin:stop`` in that order."""
     if (every is None) == (rows is None):
         raise ValidationError("Give exactly one of every= (a time window) or rows= (a row window).")
     if rows is not None:
         if rows < 1:
             raise ValidationError(f"A row window needs at least 1 row, got rows={rows}.")
-        return [
-            Window(start, min(start + rows, table.num_rows), table.slice(start, rows))
+        return table, [
+            (start, min(start + rows, table.num_rows), start, min(start + rows, table.num_rows))
             for start in range(0, table.num_rows, rows)
         ]
     assert every is not None
-    return _time_windows(table, every, timestamp)
+    buckets, start_of = time_buckets(table, timestamp, every)
+    if not buckets.size:
+        return table, []
+    if np.all(buckets[1:] >= buckets[:-1]):  # logs are read in time order: no reordering needed
+        ordered, sorted_buckets = table, buckets
+    else:
+        order = np.argsort(buckets, kind="stable")
+        ordered, sorted_buckets = table.take(order), buckets[order]
+    cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64).tolist()
+    stops = np.concatenate([cuts, [len(sorted_buckets)]]).astype(np.int64).tolist()
+    bounds: _Bounds = []
+    for begin, stop in zip(starts, stops, strict=True):
+        start = start_of(int(sorted_buckets[begin]))
+        bounds.append((start, start + every, begin, stop))
+    return ordered, bounds
 
 
 def time_buckets(table: pa.Table, timestamp: str | None, every: timedelta) -> tuple[np.ndarray[Any, Any], Any]:
@@ -97,23 +122,6 @@ def time_buckets(table: pa.Table, timestamp: str | None, every: timedelta) -> tu
     return np.floor_divide(micros, step), start_of
 
 
-def _time_windows(table: pa.Table, every: timedelta, timestamp: str | None) -> list[Window]:
-    buckets, start_of = time_buckets(table, timestamp, every)
-    if not buckets.size:
-        return []
-    order = np.argsort(buckets, kind="stable")
-    ordered = table.take(order)
-    sorted_buckets = buckets[order]
-    cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
-    starts = np.concatenate([[0], cuts]).astype(np.int64)
-    stops = np.concatenate([cuts, [len(order)]]).astype(np.int64)
-    windows = []
-    for begin, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        start = start_of(int(sorted_buckets[begin]))
-        windows.append(Window(start, start + every, ordered.slice(begin, stop - begin)))
-    return windows
-
-
 def drift_over_time(
     reference: ReferenceProfile,
     current: Any,
@@ -129,9 +137,47 @@ def drift_over_time(
 
     Each report's ``window`` holds the window's start, end and row count.
     """
-    chosen = None if columns is None else list(columns)
-    reports = []
-    for window in split_windows(current, every=every, rows=rows, timestamp=timestamp):
-        report = detect_drift(reference, window.table, columns=chosen, prediction=prediction, config=config)
-        reports.append(replace(report, window=window.describe()))
+    _, reports = detect_drift_and_windows(
+        reference,
+        current,
+        every=every,
+        rows=rows,
+        timestamp=timestamp,
+        columns=columns,
+        prediction=prediction,
+        config=config,
+    )
     return reports
+
+
+def detect_drift_and_windows(
+    reference: ReferenceProfile,
+    current: Any,
+    *,
+    every: timedelta | None = None,
+    rows: int | None = None,
+    timestamp: str | None = None,
+    columns: Iterable[str] | None = None,
+    prediction: str | None = None,
+    config: DriftConfig | None = None,
+) -> tuple[DriftReport, list[DriftReport]]:
+    """The drift of the whole current data and of each of its windows, reading every column once.
+
+    Each column is encoded against the reference once (see :mod:`fti.monitoring.codes`); the whole data and
+    every window are then counted from the codes, so the windows cost little beyond the one check.
+
+    Returns:
+        The report over every row (as :func:`detect_drift`) and one report per window (as
+        :func:`drift_over_time`).
+    """
+    table = as_table(current, what="current data")
+    names, wanted = checked_columns(reference, table, columns, prediction, config or DriftConfig())
+    ordered, bounds = _window_bounds(table, every, rows, timestamp)
+    codes = encode_columns(reference, ordered, wanted)
+    options: dict[str, Any] = {"columns": names, "prediction": prediction, "config": config}
+    whole = report_rows(reference, codes, 0, ordered.num_rows, **options)
+    reports = []
+    for first, last, begin, stop in bounds:
+        window = Window(first, last, ordered.slice(begin, stop - begin)).describe()
+        reports.append(replace(report_rows(reference, codes, begin, stop, **options), window=window))
+    return whole, reports

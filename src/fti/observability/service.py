@@ -23,8 +23,8 @@ from fti.monitoring.columns import as_table
 from fti.monitoring.drift import detect_drift
 from fti.monitoring.performance import performance_over_time
 from fti.monitoring.quality import QualityConfig, check_quality
-from fti.monitoring.windows import drift_over_time
-from fti.observability.log_window import WindowSpec, parse_duration, read_window
+from fti.monitoring.windows import detect_drift_and_windows
+from fti.observability.log_window import LogWindow, WindowSpec, parse_duration, read_window
 from fti.observability.references import deployed_model, resolve_reference
 from fti.observability.result import MonitorResult
 from fti.observability.retraining import RetrainAction
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from fti.features import FeatureStore
     from fti.inference.log_table import InferenceLogTable
     from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.monitoring.drift import DriftConfig
+    from fti.monitoring.drift import DriftConfig, DriftReport
     from fti.monitoring.performance import PerformancePoint
+    from fti.monitoring.reference import ReferenceProfile
     from fti.registry.service import ModelRegistry
 
 __all__ = ["MonitoringService", "Task"]
@@ -106,13 +107,12 @@ class MonitoringService:
         prediction = "prediction" if has_prediction else None
         features = [name for name in profile.columns if name != "prediction"]
         data = current.current if has_prediction else current.current.drop_columns(["prediction"])
-        drift = detect_drift(profile, data, columns=features, prediction=prediction, config=config)
+        drift, series = self._drift(current, profile, data, features, prediction, config, over_time)
         ignored = tuple({*(quality.ignore if quality else ()), *([] if has_prediction else ["prediction"])})
         quality_config = QualityConfig(
             **{**_quality_options(quality), "ignore": ignored},
         )
         quality_report = check_quality(profile, data, config=quality_config)
-        series = self._over_time(current, profile, data, features, prediction, config, over_time)
         return MonitorResult(
             deployment=deployment,
             model=source.model,
@@ -125,38 +125,30 @@ class MonitoringService:
             _artifacts=self._artifacts,
         )
 
-    def _over_time(
+    def _drift(
         self,
-        current: Any,
-        profile: Any,
+        current: LogWindow,
+        profile: ReferenceProfile,
         data: pa.Table,
         features: list[str],
         prediction: str | None,
         config: DriftConfig | None,
         over_time: str | timedelta | int | None,
-    ) -> list[Any]:
+    ) -> tuple[DriftReport, list[DriftReport]]:
+        """The drift of the whole window and of its slices over time, from one pass over each column."""
+        options: dict[str, Any] = {"columns": features, "prediction": prediction, "config": config}
         if isinstance(over_time, int) and not isinstance(over_time, bool):
-            return drift_over_time(
-                profile, data, rows=over_time, columns=features, prediction=prediction, config=config
-            )
-        stamped = data.append_column("_fti_timestamp", current.log.column("timestamp"))
+            return detect_drift_and_windows(profile, data, rows=over_time, **options)
         if isinstance(over_time, str | timedelta):
             every = parse_duration(over_time, what="over_time slice")
         else:
             description = current.describe()
             if description["start"] is None or description["end"] is None:
-                return []
+                return detect_drift(profile, data, **options), []
             span = datetime.fromisoformat(description["end"]) - datetime.fromisoformat(description["start"])
             every = max(span / _WINDOWS_OVER_TIME, timedelta(seconds=1))
-        return drift_over_time(
-            profile,
-            stamped,
-            every=every,
-            timestamp="_fti_timestamp",
-            columns=features,
-            prediction=prediction,
-            config=config,
-        )
+        stamped = data.append_column("_fti_timestamp", current.log.column("timestamp"))
+        return detect_drift_and_windows(profile, stamped, every=every, timestamp="_fti_timestamp", **options)
 
     # -- labels and performance --------------------------------------------------------------------
 

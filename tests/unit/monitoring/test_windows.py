@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 
 from fti.errors import ValidationError
-from fti.monitoring.drift import DriftConfig
+from fti.monitoring.drift import DriftConfig, detect_drift
 from fti.monitoring.reference import build_reference
-from fti.monitoring.windows import drift_over_time, split_windows
+from fti.monitoring.windows import detect_drift_and_windows, drift_over_time, split_windows
 
 from .traffic import traffic
 
@@ -69,6 +69,27 @@ def test_drift_over_time_finds_the_hours_that_drifted() -> None:
     by_rows = drift_over_time(reference, pa.concat_tables([calm, moved]).drop_columns(["ts"]), rows=3000)
     assert [r.features["income"].drifted for r in by_rows] == [False, True]
     assert np.isclose(by_rows[1].features["income"].score, reports[1].features["income"].score)
+
+
+def test_one_pass_gives_the_whole_check_and_the_windows_in_any_row_order() -> None:
+    reference = build_reference(traffic(5000, 1))
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    step = timedelta(seconds=1.8)
+    calm = _with_time(traffic(2000, 2), start, step)
+    moved = _with_time(traffic(2000, 3, shift=frozenset({"income"})), start + timedelta(hours=1), step)
+    table = pa.concat_tables([calm, moved])
+    shuffled = table.take(pa.array(np.random.default_rng(0).permutation(table.num_rows)))
+    whole, windows = detect_drift_and_windows(
+        reference, shuffled, every=timedelta(hours=1), timestamp="ts", columns=["income", "amount", "city"]
+    )
+    columns = ["income", "amount", "city"]
+    expected = [detect_drift(reference, part, columns=columns) for part in (table, calm, moved)]
+    for ours, theirs in zip([whole, *windows], expected, strict=True):
+        assert ours.rows == theirs.rows and ours.drifted_features == theirs.drifted_features
+        for name, result in ours.features.items():  # the same sums, added in another order
+            assert np.isclose(result.score, theirs.features[name].score, rtol=1e-12)
+            assert result.current == pytest.approx(theirs.features[name].current, rel=1e-12)
+    assert [report.drifted_features for report in windows] == [[], ["income"]]
 
 
 def test_window_errors_say_what_to_pass() -> None:
