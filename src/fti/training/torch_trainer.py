@@ -4,7 +4,9 @@ The dataset is turned into one tensor once; each epoch draws a random permutatio
 mini-batches from that tensor (no copy of the dataset per epoch). The loss follows the task (BCE with
 logits, cross-entropy, MSE on a standardized target) unless given; Adam with lr 1e-3 by default, SGD
 available; early stopping on the validation loss with ``patience``; per-epoch ``train_loss`` and
-``validation_loss`` logged as step metrics. PyTorch is the ``torch`` extra, imported when first used.
+``validation_loss`` logged as step metrics. For a rare positive class (fraud, churn), ``pos_weight``
+weighs the positives in the binary loss (``"balanced"``: negatives per positive of the training target).
+PyTorch is the ``torch`` extra, imported when first used.
 
 Example:
     >>> from fti.training import train
@@ -68,6 +70,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         patience: int | None = 10,
         seed: int = 0,
         progress: bool = True,
+        pos_weight: float | Literal["balanced"] | None = None,
     ) -> None:
         self.hidden_layers = hidden_layers
         self.dropout = dropout
@@ -81,6 +84,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.patience = patience
         self.seed = seed
         self.progress = progress
+        self.pos_weight = pos_weight
 
     # the subclasses say how targets become tensors and outputs become predictions
     def _prepare_target(self, y: Any) -> np.ndarray[Any, Any]:
@@ -114,7 +118,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         target = self._target_tensor(y)
         self.n_features_in_ = int(features.shape[1])
         self.network_ = self._build_network(self.n_features_in_)
-        loss_fn = self._loss_function()
+        loss_fn = self._loss_function(target)
         optimizer = self._build_optimizer()
         held_out = (
             None
@@ -198,11 +202,20 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
     def _resolved_loss(self) -> Loss:
         return self.loss or self._default_loss()
 
-    def _loss_function(self) -> Any:
+    def _loss_function(self, target: Any) -> Any:
         torch = import_torch()
+        loss = self._resolved_loss()
+        if loss == "bce" and self.pos_weight is not None:
+            return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([self._positive_weight(target)]))
         return {"bce": torch.nn.BCEWithLogitsLoss, "cross_entropy": torch.nn.CrossEntropyLoss, "mse": torch.nn.MSELoss}[
-            self._resolved_loss()
+            loss
         ]()
+
+    def _positive_weight(self, target: Any) -> float:
+        if self.pos_weight != "balanced":
+            return float(self.pos_weight or 1.0)
+        positives = float(target.sum())
+        return (len(target) - positives) / positives if positives else 1.0
 
     def _build_network(self, n_inputs: int) -> Any:
         torch = import_torch()
@@ -231,6 +244,9 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
             problems.append(f"loss '{self.loss}' is not 'bce', 'cross_entropy' or 'mse'")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be >= 1")
+        weight = self.pos_weight
+        if weight not in (None, "balanced") and (isinstance(weight, str) or not float(weight) > 0):
+            problems.append(f"pos_weight {self.pos_weight!r} is not a positive number or 'balanced'")
         if not self.hidden_layers or any(width < 1 for width in self.hidden_layers):
             problems.append(f"hidden_layers {tuple(self.hidden_layers)} needs at least one layer, each >= 1 wide")
         if problems:

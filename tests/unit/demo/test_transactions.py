@@ -48,3 +48,24 @@ def test_fraud_is_rare_and_looks_like_fraud() -> None:
     assert (fraud["amount"] < 5).mean() > 0.3
     risky = ["electronics", "jewelry", "online_retail", "travel"]
     assert fraud["category"].isin(risky).mean() > 0.75 > normal["category"].isin(risky).mean()
+
+
+def test_travel_season_moves_legitimate_spending_of_travellers_only_in_its_range() -> None:
+    from datetime import UTC, datetime
+
+    from fti.demo.transactions import travel_season
+
+    data = generate_transactions(cards=400, days=6, seed=2)
+    start = datetime(2026, 1, 4, tzinfo=UTC)
+    season = travel_season(data, start, datetime(2026, 1, 5, tzinfo=UTC), travellers=0.8, spend_factor=4.0, seed=1)
+    before, after = data.transactions, season.transactions
+    changed = before["amount"].ne(after["amount"])
+
+    assert after[["tx_id", "cc_num", "ts", "is_fraud"]].equals(before[["tx_id", "cc_num", "ts", "is_fraud"]])
+    assert changed.any()
+    assert after.loc[changed, "ts"].between(start, datetime(2026, 1, 5, tzinfo=UTC), inclusive="left").all()
+    assert not after.loc[changed, "is_fraud"].any()
+    assert np.allclose(after.loc[changed, "amount"], (before.loc[changed, "amount"] * 4).round(2))
+    assert after.loc[changed, "category"].isin(["electronics", "jewelry", "online_retail", "travel"]).all()
+    assert after.loc[changed, "merchant_id"].ne(before.loc[changed, "merchant_id"]).mean() > 0.9
+    assert travel_season(data, start, seed=1).transactions.equals(travel_season(data, start, seed=1).transactions)
