@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fti.cli.console import out
 from fti.demo.loop import DemoSettings, run_demo
-from fti.demo.summary import summary_tables
+from fti.demo.summary import report_files, summary_tables
 from fti.project import connect
 
 __all__ = ["demo"]
@@ -71,8 +71,11 @@ def demo(
     timing = run_demo(keep, settings, reporter)
     reporter.finish()
     with connect(keep) as project:
-        for table in summary_tables(project, keep):
+        for table in summary_tables(project):
             out.print(table)
+    out.print("[bold]Monitoring reports[/] (open the HTML pages in a browser):")
+    for path in report_files(keep):
+        out.print(f"  {path}", soft_wrap=True)
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timing.seconds.items())
     out.print(f"\nDone in {time.perf_counter() - started:.1f} s ({stages}).")
     out.print(

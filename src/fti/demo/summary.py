@@ -7,20 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from fti.demo.monitoring_pipeline import DEPLOYMENT, REPORTS_PREFIX
+from fti.demo.monitoring_pipeline import REPORTS_PREFIX
 from fti.demo.training_pipeline import MODEL_NAME
 
 if TYPE_CHECKING:
     import fti
 
-__all__ = ["summary_tables"]
+__all__ = ["report_files", "summary_tables"]
 
 
-def summary_tables(project: fti.Project, folder: Path | None = None) -> list[Table]:
+def summary_tables(project: fti.Project) -> list[Table]:
     """Feature groups, training datasets, runs, model versions, deployments, drift findings, the A/B test
-    and the champion's history, as the catalog and the stored reports record them; then the report files
-    in ``folder``'s ``reports/``."""
-    tables = [
+    and the champion's history, as the catalog and the stored reports record them."""
+    return [
         _feature_groups(project),
         _training_datasets(project),
         _runs(project),
@@ -30,9 +29,6 @@ def summary_tables(project: fti.Project, folder: Path | None = None) -> list[Tab
         _ab(project),
         _champion_history(project),
     ]
-    if folder is not None:
-        tables.append(_report_files(folder))
-    return tables
 
 
 def _feature_groups(project: fti.Project) -> Table:
@@ -151,13 +147,9 @@ def _champion_history(project: fti.Project) -> Table:
     return table
 
 
-def _report_files(folder: Path) -> Table:
-    table = Table(
-        "report", "file", title=f"Reports (open the HTML in a browser); deployment '{DEPLOYMENT}'", title_justify="left"
-    )
-    for path in sorted((folder / "reports").glob("*")):
-        table.add_row(path.stem, str(path))
-    return table
+def report_files(folder: Path) -> list[Path]:
+    """The monitoring reports the demo wrote to ``folder``'s ``reports/`` (HTML pages and JSON)."""
+    return sorted((folder / "reports").glob("*.*"))
 
 
 def _time(value: str | None) -> str:
