@@ -91,8 +91,9 @@ def travel_season(
     """A copy of ``data`` where, from ``start`` to ``end``, a share of the cards travels.
 
     Each legitimate transaction of a travelling card in the range moves to a risky-category merchant
-    (travel, electronics, jewelry, online retail) in another city and costs ``spend_factor`` times as
-    much. Fraud, ids and times are unchanged.
+    (travel, electronics, jewelry, online retail) in another city, costs ``spend_factor`` times as much,
+    and is preceded by a small pre-authorization at the same merchant a few minutes earlier (a new
+    transaction). Fraud and the other transactions are unchanged.
 
     Example:
         >>> data = generate_transactions(cards=100, days=5, seed=1)
@@ -124,7 +125,15 @@ def travel_season(
     for column in ("merchant_id", "category", "lat", "lon"):
         table.loc[table.index[moved], column] = merchants[column].to_numpy()[picked]
     table.loc[table.index[moved], "amount"] = np.round(table["amount"].to_numpy()[moved] * spend_factor, 2)
-    return TransactionData(transactions=table, cards=data.cards, merchants=merchants)
+    # hotels, car rentals and airlines check the card with a small pre-authorization minutes before
+    checks = table.iloc[moved].copy()
+    checks["ts"] = (
+        (checks["ts"] - pd.to_timedelta(rng.uniform(1, 15, len(moved)), unit="m")).dt.floor("us").dt.as_unit("us")
+    )
+    checks["amount"] = np.round(rng.uniform(0.5, 2.0, len(moved)), 2)
+    checks["tx_id"] = np.arange(1, len(moved) + 1, dtype=np.int64) + int(table["tx_id"].max())
+    table = pd.concat([table, checks], ignore_index=True).sort_values(["ts", "cc_num"], kind="stable")
+    return TransactionData(transactions=table.reset_index(drop=True), cards=data.cards, merchants=merchants)
 
 
 def _cards(rng: np.random.Generator, count: int) -> pd.DataFrame:

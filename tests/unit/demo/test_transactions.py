@@ -56,16 +56,24 @@ def test_travel_season_moves_legitimate_spending_of_travellers_only_in_its_range
     from fti.demo.transactions import travel_season
 
     data = generate_transactions(cards=400, days=6, seed=2)
-    start = datetime(2026, 1, 4, tzinfo=UTC)
-    season = travel_season(data, start, datetime(2026, 1, 5, tzinfo=UTC), travellers=0.8, spend_factor=4.0, seed=1)
-    before, after = data.transactions, season.transactions
-    changed = before["amount"].ne(after["amount"])
+    start, end = datetime(2026, 1, 4, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC)
+    season = travel_season(data, start, end, travellers=0.8, spend_factor=4.0, seed=1)
+    before = data.transactions.set_index("tx_id")
+    after = season.transactions.set_index("tx_id")
+    kept = after.loc[before.index]
+    changed = before["amount"].ne(kept["amount"])
 
-    assert after[["tx_id", "cc_num", "ts", "is_fraud"]].equals(before[["tx_id", "cc_num", "ts", "is_fraud"]])
+    assert kept[["cc_num", "ts", "is_fraud"]].equals(before[["cc_num", "ts", "is_fraud"]])
     assert changed.any()
-    assert after.loc[changed, "ts"].between(start, datetime(2026, 1, 5, tzinfo=UTC), inclusive="left").all()
-    assert not after.loc[changed, "is_fraud"].any()
-    assert np.allclose(after.loc[changed, "amount"], (before.loc[changed, "amount"] * 4).round(2))
-    assert after.loc[changed, "category"].isin(["electronics", "jewelry", "online_retail", "travel"]).all()
-    assert after.loc[changed, "merchant_id"].ne(before.loc[changed, "merchant_id"]).mean() > 0.9
+    assert before.loc[changed, "ts"].between(start, end, inclusive="left").all()
+    assert not before.loc[changed, "is_fraud"].any()
+    assert np.allclose(kept.loc[changed, "amount"], (before.loc[changed, "amount"] * 4).round(2))
+    assert kept.loc[changed, "category"].isin(["electronics", "jewelry", "online_retail", "travel"]).all()
+    assert kept.loc[changed, "merchant_id"].ne(before.loc[changed, "merchant_id"]).mean() > 0.9
+    # each moved purchase gets a small pre-authorization at its merchant, minutes before
+    checks = after.loc[~after.index.isin(before.index)]
+    assert len(checks) == changed.sum()
+    assert checks["amount"].between(0.5, 2.0).all() and not checks["is_fraud"].any()
+    assert season.transactions["ts"].is_monotonic_increasing
+    assert season.transactions["tx_id"].is_unique
     assert travel_season(data, start, seed=1).transactions.equals(travel_season(data, start, seed=1).transactions)
