@@ -123,7 +123,11 @@ def log_delayed_labels(project: fti.Project, served: pd.DataFrame, transactions:
 
 def ab_test(project: fti.Project, *, reports: Path) -> ABReport:
     """Champion against challenger on labelled traffic (accuracy); the challenger is promoted if it wins."""
-    report = project.ab_report(DEPLOYMENT, metric="accuracy", mde=0.05, promote=True)
+    first = project.ab_report(DEPLOYMENT, metric="accuracy")
+    baseline = next(variant.value for variant in first.variants if variant.model == first.control)
+    # the smallest effect worth acting on: 5 points of accuracy, or half the champion's errors if fewer
+    mde = min(0.05, (1.0 - baseline) / 2) or None
+    report = project.ab_report(DEPLOYMENT, metric="accuracy", mde=mde, promote=True)
     content: dict[str, Any] = report.to_dict()
     project.artifacts.put_json(f"{REPORTS_PREFIX}/ab/report.json", content)
     reports.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ logits, cross-entropy, MSE on a standardized target) unless given; Adam with lr 
 available; early stopping on the validation loss with ``patience``; per-epoch ``train_loss`` and
 ``validation_loss`` logged as step metrics. For a rare positive class (fraud, churn), ``pos_weight``
 weighs the positives in the binary loss (``"balanced"``: negatives per positive of the training target).
+Training uses ``threads`` intra-op threads (one by default: small networks gain nothing from more, and
+spinning threads slow a busy machine down many times over).
 PyTorch is the ``torch`` extra, imported when first used.
 
 Example:
@@ -71,6 +73,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         seed: int = 0,
         progress: bool = True,
         pos_weight: float | Literal["balanced"] | None = None,
+        threads: int | None = 1,
     ) -> None:
         self.hidden_layers = hidden_layers
         self.dropout = dropout
@@ -85,6 +88,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.seed = seed
         self.progress = progress
         self.pos_weight = pos_weight
+        self.threads = threads
 
     # the subclasses say how targets become tensors and outputs become predictions
     def _prepare_target(self, y: Any) -> np.ndarray[Any, Any]:
@@ -113,6 +117,23 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         """Train, stopping early on ``validation``'s loss; return the per-epoch losses."""
         torch = import_torch()
         self._check_params()
+        previous_threads = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._fit_network(torch, X, y, validation, logger, on_iteration)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit_network(
+        self,
+        torch: Any,
+        X: Any,
+        y: Any,
+        validation: tuple[Any, Any] | None,
+        logger: RunLogger | None,
+        on_iteration: IterationCallback | None,
+    ) -> list[dict[str, float]]:
         torch.manual_seed(self.seed)
         features = _as_tensor(X, torch.float32)
         target = self._target_tensor(y)
@@ -242,6 +263,8 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
             problems.append(f"optimizer '{self.optimizer}' is not 'adam' or 'sgd'")
         if self.loss not in (None, "bce", "cross_entropy", "mse"):
             problems.append(f"loss '{self.loss}' is not 'bce', 'cross_entropy' or 'mse'")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"threads ({self.threads}) must be >= 1 (or None for torch's setting)")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be >= 1")
         weight = self.pos_weight

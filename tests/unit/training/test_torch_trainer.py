@@ -119,3 +119,20 @@ def test_balanced_pos_weight_finds_the_rare_class() -> None:
 def test_bad_pos_weight_is_named(breast_cancer: Splits) -> None:
     with pytest.raises(ValidationError, match="pos_weight -1 is not a positive number or 'balanced'"):
         train(breast_cancer, "mlp", params={"pos_weight": -1, "progress": False})
+
+
+def test_training_threads_are_set_for_the_fit_and_restored() -> None:
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    model = TorchMLPClassifier((4,), epochs=2, threads=1, progress=False)
+    model.fit_network(
+        np.eye(4),
+        np.array([0, 1, 0, 1]),
+        validation=(np.eye(4), np.array([0, 1, 0, 1])),
+        on_iteration=lambda _epoch, _loss: seen.append(torch.get_num_threads()),
+    )
+
+    assert seen == [1, 1]
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValidationError, match=r"threads \(0\) must be >= 1"):
+        TorchMLPClassifier(threads=0, progress=False).fit(np.eye(4), np.array([0, 1, 0, 1]))
