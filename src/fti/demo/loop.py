@@ -72,7 +72,7 @@ class DemoSettings:
     @classmethod
     def fast(cls) -> DemoSettings:
         """Small enough to finish in well under a minute."""
-        return cls(cards=500, days=21, trials=3, epochs=3, window_requests=200, ab_requests=600)
+        return cls(cards=500, days=21, trials=3, epochs=5, window_requests=200, ab_requests=600)
 
 
 @dataclass(slots=True)
@@ -218,11 +218,19 @@ def _training(demo: _Demo) -> None:
 def _inference(demo: _Demo) -> None:
     project, state = demo.project, demo.state
     live_start: datetime = state["live_start"]
+    deployment = project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num")
+    server = ModelServer(
+        demo.folder,
+        log_file=demo.folder / ".fti" / "demo-server.log",
+        settings={"refresh_seconds": "1", "log_flush_seconds": "0.2", "batching": "true"},
+    )
+    demo.cleanup.callback(server.stop)
+    server.launch()  # it starts while the batch predictions run
+    state["server"] = server
     predictions = project.batch_predict(
         CHAMPION, start=live_start - timedelta(days=1), output="fraud_predictions", show_progress=False
     )
     demo.report.note(f"batch: {predictions.rows:,} predictions for {live_start - timedelta(days=1):%Y-%m-%d}")
-    deployment = project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num")
     demo.report.note(f"deployment '{deployment.name}': {CHAMPION} takes all traffic, sticky by card")
     # the live transactions with their features, as a client computes them at request time
     frames = {group.name: group.read() for group in state["groups"][:3]}
@@ -234,13 +242,7 @@ def _inference(demo: _Demo) -> None:
         frames["merchant_stats"], on=["merchant_id", "ts"]
     )
     state.update(live=live.sort_values("ts", kind="stable"), inputs=inputs)
-    server = ModelServer(
-        demo.folder,
-        log_file=demo.folder / ".fti" / "demo-server.log",
-        settings={"refresh_seconds": "1", "log_flush_seconds": "0.2", "batching": "true"},
-    )
-    demo.cleanup.enter_context(server)
-    state["server"] = server
+    server.wait_ready()
     demo.report.note(f"fti serve is up on {server.url}")
     windows = [datetime.now(UTC)]
     demo.stream(server, "normal day", demo.live_day(0, demo.settings.window_requests))

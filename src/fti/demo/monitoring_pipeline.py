@@ -122,12 +122,9 @@ def log_delayed_labels(project: fti.Project, served: pd.DataFrame, transactions:
 
 
 def ab_test(project: fti.Project, *, reports: Path) -> ABReport:
-    """Champion against challenger on labelled traffic (accuracy); the challenger is promoted if it wins."""
-    first = project.ab_report(DEPLOYMENT, metric="accuracy")
-    baseline = next(variant.value for variant in first.variants if variant.model == first.control)
-    # the smallest effect worth acting on: 5 points of accuracy, or half the champion's errors if fewer
-    mde = min(0.05, (1.0 - baseline) / 2) or None
-    report = project.ab_report(DEPLOYMENT, metric="accuracy", mde=mde, promote=True)
+    """Champion against challenger on labelled traffic: the challenger is promoted if its accuracy is
+    significantly higher (two-proportion z-test at alpha 0.05)."""
+    report = project.ab_report(DEPLOYMENT, metric="accuracy", promote=True)
     content: dict[str, Any] = report.to_dict()
     project.artifacts.put_json(f"{REPORTS_PREFIX}/ab/report.json", content)
     reports.mkdir(parents=True, exist_ok=True)

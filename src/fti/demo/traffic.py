@@ -66,11 +66,21 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         """Start the server and wait until ``/v2/health/ready`` answers 200."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> ModelServer:
+        """Start the server process without waiting for it (see :meth:`wait_ready`)."""
         env = {**os.environ, **{f"FTI_SERVING_{key.upper()}": value for key, value in self.settings.items()}}
         command = [sys.executable, "-m", "fti", "serve", "--project", str(self.root), "--port", str(self.port)]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("wb") as log:
             self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self) -> ModelServer:
+        """Wait until ``/v2/health/ready`` answers 200."""
+        if self._process is None:
+            raise BackendError(f"The model server for {self.root} was not launched: call launch() first.")
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
