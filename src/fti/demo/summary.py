@@ -96,20 +96,23 @@ def _stored_reports(project: fti.Project) -> list[tuple[str, dict[str, Any]]]:
 
 def _drift(project: fti.Project) -> Table:
     table = Table(
-        "window", "from", "to", "requests", "drifted features", "alerts", title="Drift findings", title_justify="left"
+        "window", "requests at", "requests", "drifted", "alerts", title="Drift findings", title_justify="left"
     )
+    drifted_by_window = []
     for window, content in _stored_reports(project):
         bounds = content.get("window", {})
         drifted = content["drift"]["drifted_features"]
-        checked = len(content["drift"]["features"])
         table.add_row(
             window,
-            _time(bounds.get("start")),
-            _time(bounds.get("end")),
+            f"{_time(bounds.get('start'))} - {_time(bounds.get('end'))}",
             f"{bounds.get('rows', 0):,}",
-            f"{len(drifted)} of {checked}: {', '.join(drifted)}" if drifted else f"none of {checked}",
+            f"{len(drifted)} of {len(content['drift']['features'])} features",
             str(len(content.get("alerts", []))),
         )
+        if drifted:
+            drifted_by_window.append(f"{window}: {', '.join(drifted)}")
+    table.caption = "\n".join(drifted_by_window) or None
+    table.caption_justify = "left"
     return table
 
 
