@@ -98,10 +98,20 @@ def test_older_catalog_needs_db_upgrade(run_cli: RunCli, tmp_path: Path) -> None
 def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
-    for heading in ("Feature store", "Training data", "Experiments", "Model registry", "Deployments", "Done in"):
+    headings = ("Feature store", "Training data", "Experiments", "Model registry", "Deployments", "Drift findings")
+    for heading in (
+        *headings,
+        "A/B test",
+        "Champion history",
+        "Monitoring reports",
+        "Done in",
+        "fti ui",
+        "fti runs list",
+    ):
         assert heading in result.stdout
-    assert "champion" in result.stdout
-    with fti.connect(tmp_path / "demo-here") as project:
+    assert "test ROC-AUC" in result.stdout
+    folder = tmp_path / "demo-here"
+    with fti.connect(folder) as project:
         assert project.name == "fti_demo"
         assert {group.name for group in project.feature_groups()} == {
             "transactions",
@@ -110,10 +120,27 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
             "fraud_labels",
             "fraud_predictions",
         }
-        champion = project.get_model("fraud-detector@champion")
-        assert champion.lineage().feature_view == ("fraud", 1)
         assert project.get_feature_group("fraud_predictions").commits()[0].rows_inserted > 0
-        assert [variant.share for variant in project.get_deployment("fraud").variants] == [0.9, 0.1]
+        # drift only in the slice where it was injected; the alert fired there only
+        normal = project.artifacts.get_json("monitoring/reports/fraud/normal-day/report.json")
+        season = project.artifacts.get_json("monitoring/reports/fraud/travel-season/report.json")
+        assert normal["drift"]["drifted_features"] == []
+        assert normal["alerts"] == []
+        assert {"km_from_home", "amount"} <= set(season["drift"]["drifted_features"])
+        assert {alert["subject"] for alert in season["alerts"]} >= {"km_from_home", "amount"}
+        assert normal["window"]["end"] <= season["window"]["start"]
+        # retraining made version 3 the challenger, the A/B test promoted it, the alias history says why
+        history = project.registry.alias_history("fraud-detector", "champion")
+        assert [(move.from_version, move.to_version) for move in history][-1] == (1, 3)
+        assert history[-1].reason.startswith("A/B on deployment 'fraud': accuracy")
+        assert project.get_model("fraud-detector@champion").version == 3
+        assert project.get_model("fraud-detector:3").lineage().training_dataset_version == 2
+        assert [variant.reference for variant in project.get_deployment("fraud").variants] == [
+            "fraud-detector@champion"
+        ]
+        assert project.get_model("fraud-detector:1").metrics["test_roc_auc"] > 0.75
+    assert (folder / "reports" / "travel-season.html").read_text().startswith("<!DOCTYPE html>")
+    assert "demo-here/reports/travel-season.html" in result.stdout
     again = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr
 

@@ -4,7 +4,9 @@
 - ``card_activity`` (online): per card, counts and amounts over 1 h / 1 d / 7 d, time since the previous
   transaction and distance from home, as of each transaction;
 - ``merchant_stats``: per merchant, activity over 1 d / 7 d as of each transaction;
-- ``fraud_labels``: whether each transaction was fraud (the spine of the training data).
+- ``fraud_labels``: whether each transaction was fraud (the spine of the training data). Labels arrive
+  later than transactions (chargebacks): ``labelled_until`` keeps the newest ones out, and
+  :func:`insert_labels` adds them when they come.
 
 The windowed aggregates are one DuckDB query each (RANGE windows over event time), so the pipeline
 is set-based: no Python loop over rows.
@@ -12,7 +14,7 @@ is set-based: no Python loop over rows.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 
     from fti.features import FeatureGroup
 
-__all__ = ["card_activity", "merchant_stats", "run_feature_pipeline"]
+__all__ = ["LABEL_COLUMNS", "card_activity", "insert_labels", "merchant_stats", "run_feature_pipeline"]
+
+LABEL_COLUMNS = ["tx_id", "cc_num", "merchant_id", "ts", "is_fraud"]
 
 _CARD_ACTIVITY = """
 SELECT t.cc_num, t.ts,
@@ -74,8 +78,17 @@ def merchant_stats(transactions: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run_feature_pipeline(project: fti.Project, transactions: pd.DataFrame, cards: pd.DataFrame) -> list[FeatureGroup]:
-    """Create (or reuse) the demo's feature groups and insert one batch of transactions into each."""
+def run_feature_pipeline(
+    project: fti.Project,
+    transactions: pd.DataFrame,
+    cards: pd.DataFrame,
+    *,
+    labelled_until: datetime | None = None,
+) -> list[FeatureGroup]:
+    """Create (or reuse) the demo's feature groups and insert one batch of transactions into each.
+
+    Labels go in only for transactions before ``labelled_until`` (all when None).
+    """
     groups = {
         "transactions": dict(
             primary_key=["tx_id"],
@@ -99,7 +112,9 @@ def run_feature_pipeline(project: fti.Project, transactions: pd.DataFrame, cards
         "transactions": transactions[["tx_id", "cc_num", "merchant_id", "category", "amount", "ts"]],
         "card_activity": card_activity(transactions, cards),
         "merchant_stats": merchant_stats(transactions),
-        "fraud_labels": transactions[["tx_id", "cc_num", "merchant_id", "ts", "is_fraud"]],
+        "fraud_labels": transactions[LABEL_COLUMNS]
+        if labelled_until is None
+        else transactions.loc[transactions["ts"] < labelled_until, LABEL_COLUMNS],
     }
     created = []
     existing = {group.name for group in project.feature_groups()}
@@ -110,3 +125,9 @@ def run_feature_pipeline(project: fti.Project, transactions: pd.DataFrame, cards
         group.insert(frames[name])
         created.append(group)
     return created
+
+
+def insert_labels(project: fti.Project, transactions: pd.DataFrame) -> int:
+    """Labels that arrived late (chargebacks) for ``transactions``: one more commit of ``fraud_labels``."""
+    project.get_feature_group("fraud_labels").insert(transactions[LABEL_COLUMNS])
+    return len(transactions)

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+
+from fti.demo.monitoring_pipeline import REPORTS_PREFIX
+from fti.demo.training_pipeline import MODEL_NAME
 
 if TYPE_CHECKING:
     import fti
 
-__all__ = ["summary_tables"]
+__all__ = ["report_files", "summary_tables"]
 
 
 def summary_tables(project: fti.Project) -> list[Table]:
-    """Feature groups, training datasets, runs and model versions as the catalog records them."""
+    """Feature groups, training datasets, runs, model versions, deployments, drift findings, the A/B test
+    and the champion's history, as the catalog and the stored reports record them."""
     return [
         _feature_groups(project),
         _training_datasets(project),
         _runs(project),
         _models(project),
         _deployments(project),
+        _drift(project),
+        _ab(project),
+        _champion_history(project),
     ]
 
 
@@ -75,3 +83,77 @@ def _deployments(project: fti.Project) -> Table:
             keys = ", ".join(deployment.entity_keys)
             table.add_row(deployment.name, variant.reference, f"{variant.share:.0%}", keys)
     return table
+
+
+def _stored_reports(project: fti.Project) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for record in project.artifacts.list(f"{REPORTS_PREFIX}/"):
+        window, _, file = record.key.removeprefix(f"{REPORTS_PREFIX}/").partition("/")
+        if file == "report.json" and window != "ab":
+            found.append((window, project.artifacts.get_json(record.key)))
+    return sorted(found, key=lambda item: str(item[1].get("window", {}).get("start")))
+
+
+def _drift(project: fti.Project) -> Table:
+    table = Table(
+        "window", "requests at", "requests", "drifted", "alerts", title="Drift findings", title_justify="left"
+    )
+    drifted_by_window = []
+    for window, content in _stored_reports(project):
+        bounds = content.get("window", {})
+        drifted = content["drift"]["drifted_features"]
+        table.add_row(
+            window,
+            f"{_time(bounds.get('start'))} - {_time(bounds.get('end'))}",
+            f"{bounds.get('rows', 0):,}",
+            f"{len(drifted)} of {len(content['drift']['features'])} features",
+            str(len(content.get("alerts", []))),
+        )
+        if drifted:
+            drifted_by_window.append(f"{window}: {', '.join(drifted)}")
+    table.caption = "\n".join(drifted_by_window) or None
+    table.caption_justify = "left"
+    return table
+
+
+def _ab(project: fti.Project) -> Table:
+    table = Table(
+        "model version", "labelled requests", "accuracy", "p-value", "", title="A/B test", title_justify="left"
+    )
+    key = f"{REPORTS_PREFIX}/ab/report.json"
+    if not project.artifacts.exists(key):
+        return table
+    content = project.artifacts.get_json(key)
+    p_values = {decision["treatment"]: decision["p_value"] for decision in content.get("decisions", [])}
+    for variant in content["variants"]:
+        model = variant["model"]
+        verdict = "control" if model == content["control"] else ""
+        verdict = "winner, promoted" if model == content.get("promoted") else verdict
+        p_value = p_values.get(model)
+        table.add_row(
+            model,
+            f"{variant['rows']:,}",
+            f"{variant['value']:.4f}",
+            "" if p_value is None else f"{p_value:.2g}",
+            verdict,
+        )
+    return table
+
+
+def _champion_history(project: fti.Project) -> Table:
+    table = Table("when", "champion", "reason", title="Champion history", title_justify="left")
+    if MODEL_NAME not in {model.name for model in project.models()}:
+        return table
+    for move in project.registry.alias_history(MODEL_NAME, "champion"):
+        before = "" if move.from_version is None else f"v{move.from_version} -> "
+        table.add_row(f"{move.changed_at:%H:%M:%S}", f"{before}v{move.to_version}", move.reason or "")
+    return table
+
+
+def report_files(folder: Path) -> list[Path]:
+    """The monitoring reports the demo wrote to ``folder``'s ``reports/`` (HTML pages and JSON)."""
+    return sorted((folder / "reports").glob("*.*"))
+
+
+def _time(value: str | None) -> str:
+    return "" if not value else value[11:19]

@@ -4,6 +4,10 @@ Cards live around a handful of cities and spend at nearby merchants, mostly by d
 depend on the merchant category and the card's habits. A small share of cards is compromised: a burst
 of small "card testing" charges within minutes, then large purchases at risky merchants far from home,
 often at night. Everything is vectorized with numpy; one seed gives the same data on every machine.
+
+:func:`travel_season` injects drift into a time range: most cardholders travel, spending more at travel
+and high-ticket merchants in other cities, so distances, amounts, categories and merchant activity shift
+while fraud stays as rare as before.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-__all__ = ["CATEGORIES", "TransactionData", "generate_transactions"]
+__all__ = ["CATEGORIES", "TransactionData", "generate_transactions", "travel_season"]
 
 #: category -> (median amount, spread of log amount, base fraud risk)
 CATEGORIES: dict[str, tuple[float, float, float]] = {
@@ -73,6 +77,63 @@ def generate_transactions(
     table = table.reset_index(drop=True)
     table.insert(0, "tx_id", np.arange(1, len(table) + 1, dtype=np.int64))
     return TransactionData(transactions=table, cards=card_table, merchants=merchant_table)
+
+
+def travel_season(
+    data: TransactionData,
+    start: datetime,
+    end: datetime | None = None,
+    *,
+    travellers: float = 0.8,
+    spend_factor: float = 4.0,
+    seed: int = 0,
+) -> TransactionData:
+    """A copy of ``data`` where, from ``start`` to ``end``, a share of the cards travels.
+
+    Each legitimate transaction of a travelling card in the range moves to a risky-category merchant
+    (travel, electronics, jewelry, online retail) in another city, costs ``spend_factor`` times as much,
+    and is preceded by a small pre-authorization at the same merchant a few minutes earlier (a new
+    transaction). Fraud and the other transactions are unchanged.
+
+    Example:
+        >>> data = generate_transactions(cards=100, days=5, seed=1)
+        >>> moved = travel_season(data, datetime(2026, 1, 4, tzinfo=UTC))
+        >>> bool((moved.transactions["amount"] > data.transactions["amount"]).any())
+        True
+    """
+    rng = np.random.default_rng(seed)
+    table = data.transactions.copy()
+    merchants = data.merchants
+    home_city = pd.Series(_nearest_city(data.cards[["home_lat", "home_lon"]].to_numpy()), index=data.cards["cc_num"])
+    away = data.cards["cc_num"].to_numpy()[rng.random(len(data.cards)) < travellers]
+    in_range = table["ts"] >= pd.Timestamp(start)
+    if end is not None:
+        in_range &= table["ts"] < pd.Timestamp(end)
+    moved = np.flatnonzero(in_range & table["cc_num"].isin(away) & (table["is_fraud"] == 0))
+    # a random other city per transaction, then a random risky merchant of that city
+    destination = home_city.loc[table["cc_num"].to_numpy()[moved]].to_numpy() + rng.integers(
+        1, len(_CITIES), len(moved)
+    )
+    destination %= len(_CITIES)
+    city = np.where(_RISKY[merchants["category_code"].to_numpy()], merchants["city"].to_numpy(), -1)
+    order = np.argsort(city, kind="stable")
+    bounds = np.searchsorted(city[order], np.arange(len(_CITIES) + 1))
+    low, high = bounds[destination], bounds[destination + 1]
+    picked = order[
+        np.minimum(low + (rng.random(len(moved)) * np.maximum(high - low, 1)).astype(np.int64), len(order) - 1)
+    ]
+    for column in ("merchant_id", "category", "lat", "lon"):
+        table.loc[table.index[moved], column] = merchants[column].to_numpy()[picked]
+    table.loc[table.index[moved], "amount"] = np.round(table["amount"].to_numpy()[moved] * spend_factor, 2)
+    # hotels, car rentals and airlines check the card with a small pre-authorization minutes before
+    checks = table.iloc[moved].copy()
+    checks["ts"] = (
+        (checks["ts"] - pd.to_timedelta(rng.uniform(1, 15, len(moved)), unit="m")).dt.floor("us").dt.as_unit("us")
+    )
+    checks["amount"] = np.round(rng.uniform(0.5, 2.0, len(moved)), 2)
+    checks["tx_id"] = np.arange(1, len(moved) + 1, dtype=np.int64) + int(table["tx_id"].max())
+    table = pd.concat([table, checks], ignore_index=True).sort_values(["ts", "cc_num"], kind="stable")
+    return TransactionData(transactions=table.reset_index(drop=True), cards=data.cards, merchants=merchants)
 
 
 def _cards(rng: np.random.Generator, count: int) -> pd.DataFrame:

@@ -4,7 +4,11 @@ The dataset is turned into one tensor once; each epoch draws a random permutatio
 mini-batches from that tensor (no copy of the dataset per epoch). The loss follows the task (BCE with
 logits, cross-entropy, MSE on a standardized target) unless given; Adam with lr 1e-3 by default, SGD
 available; early stopping on the validation loss with ``patience``; per-epoch ``train_loss`` and
-``validation_loss`` logged as step metrics. PyTorch is the ``torch`` extra, imported when first used.
+``validation_loss`` logged as step metrics. For a rare positive class (fraud, churn), ``pos_weight``
+weighs the positives in the binary loss (``"balanced"``: negatives per positive of the training target).
+Training uses ``threads`` intra-op threads (one by default: small networks gain nothing from more, and
+spinning threads slow a busy machine down many times over).
+PyTorch is the ``torch`` extra, imported when first used.
 
 Example:
     >>> from fti.training import train
@@ -68,6 +72,8 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         patience: int | None = 10,
         seed: int = 0,
         progress: bool = True,
+        pos_weight: float | Literal["balanced"] | None = None,
+        threads: int | None = 1,
     ) -> None:
         self.hidden_layers = hidden_layers
         self.dropout = dropout
@@ -81,6 +87,8 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.patience = patience
         self.seed = seed
         self.progress = progress
+        self.pos_weight = pos_weight
+        self.threads = threads
 
     # the subclasses say how targets become tensors and outputs become predictions
     def _prepare_target(self, y: Any) -> np.ndarray[Any, Any]:
@@ -109,12 +117,29 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         """Train, stopping early on ``validation``'s loss; return the per-epoch losses."""
         torch = import_torch()
         self._check_params()
+        previous_threads = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._fit_network(torch, X, y, validation, logger, on_iteration)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit_network(
+        self,
+        torch: Any,
+        X: Any,
+        y: Any,
+        validation: tuple[Any, Any] | None,
+        logger: RunLogger | None,
+        on_iteration: IterationCallback | None,
+    ) -> list[dict[str, float]]:
         torch.manual_seed(self.seed)
         features = _as_tensor(X, torch.float32)
         target = self._target_tensor(y)
         self.n_features_in_ = int(features.shape[1])
         self.network_ = self._build_network(self.n_features_in_)
-        loss_fn = self._loss_function()
+        loss_fn = self._loss_function(target)
         optimizer = self._build_optimizer()
         held_out = (
             None
@@ -198,11 +223,20 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
     def _resolved_loss(self) -> Loss:
         return self.loss or self._default_loss()
 
-    def _loss_function(self) -> Any:
+    def _loss_function(self, target: Any) -> Any:
         torch = import_torch()
+        loss = self._resolved_loss()
+        if loss == "bce" and self.pos_weight is not None:
+            return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([self._positive_weight(target)]))
         return {"bce": torch.nn.BCEWithLogitsLoss, "cross_entropy": torch.nn.CrossEntropyLoss, "mse": torch.nn.MSELoss}[
-            self._resolved_loss()
+            loss
         ]()
+
+    def _positive_weight(self, target: Any) -> float:
+        if self.pos_weight != "balanced":
+            return float(self.pos_weight or 1.0)
+        positives = float(target.sum())
+        return (len(target) - positives) / positives if positives else 1.0
 
     def _build_network(self, n_inputs: int) -> Any:
         torch = import_torch()
@@ -229,8 +263,13 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
             problems.append(f"optimizer '{self.optimizer}' is not 'adam' or 'sgd'")
         if self.loss not in (None, "bce", "cross_entropy", "mse"):
             problems.append(f"loss '{self.loss}' is not 'bce', 'cross_entropy' or 'mse'")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"threads ({self.threads}) must be >= 1 (or None for torch's setting)")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append(f"epochs ({self.epochs}) and batch_size ({self.batch_size}) must be >= 1")
+        weight = self.pos_weight
+        if weight not in (None, "balanced") and (isinstance(weight, str) or not float(weight) > 0):
+            problems.append(f"pos_weight {self.pos_weight!r} is not a positive number or 'balanced'")
         if not self.hidden_layers or any(width < 1 for width in self.hidden_layers):
             problems.append(f"hidden_layers {tuple(self.hidden_layers)} needs at least one layer, each >= 1 wide")
         if problems:

@@ -48,3 +48,32 @@ def test_fraud_is_rare_and_looks_like_fraud() -> None:
     assert (fraud["amount"] < 5).mean() > 0.3
     risky = ["electronics", "jewelry", "online_retail", "travel"]
     assert fraud["category"].isin(risky).mean() > 0.75 > normal["category"].isin(risky).mean()
+
+
+def test_travel_season_moves_legitimate_spending_of_travellers_only_in_its_range() -> None:
+    from datetime import UTC, datetime
+
+    from fti.demo.transactions import travel_season
+
+    data = generate_transactions(cards=400, days=6, seed=2)
+    start, end = datetime(2026, 1, 4, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC)
+    season = travel_season(data, start, end, travellers=0.8, spend_factor=4.0, seed=1)
+    before = data.transactions.set_index("tx_id")
+    after = season.transactions.set_index("tx_id")
+    kept = after.loc[before.index]
+    changed = before["amount"].ne(kept["amount"])
+
+    assert kept[["cc_num", "ts", "is_fraud"]].equals(before[["cc_num", "ts", "is_fraud"]])
+    assert changed.any()
+    assert before.loc[changed, "ts"].between(start, end, inclusive="left").all()
+    assert not before.loc[changed, "is_fraud"].any()
+    assert np.allclose(kept.loc[changed, "amount"], (before.loc[changed, "amount"] * 4).round(2))
+    assert kept.loc[changed, "category"].isin(["electronics", "jewelry", "online_retail", "travel"]).all()
+    assert kept.loc[changed, "merchant_id"].ne(before.loc[changed, "merchant_id"]).mean() > 0.9
+    # each moved purchase gets a small pre-authorization at its merchant, minutes before
+    checks = after.loc[~after.index.isin(before.index)]
+    assert len(checks) == changed.sum()
+    assert checks["amount"].between(0.5, 2.0).all() and not checks["is_fraud"].any()
+    assert season.transactions["ts"].is_monotonic_increasing
+    assert season.transactions["tx_id"].is_unique
+    assert travel_season(data, start, seed=1).transactions.equals(travel_season(data, start, seed=1).transactions)

@@ -100,3 +100,39 @@ def test_each_epoch_reports_its_validation_loss(breast_cancer: Splits) -> None:
     )
 
     assert seen == [(epoch, record["validation_loss"]) for epoch, record in enumerate(result.history)]
+
+
+def test_balanced_pos_weight_finds_the_rare_class() -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(4000, 4))
+    target = (features[:, 0] + 0.5 * features[:, 1] > 2.2).astype(int)  # about 2% positives
+    recalls = {}
+    for weight in (None, "balanced"):
+        model = TorchMLPClassifier((16,), epochs=3, batch_size=256, pos_weight=weight, progress=False)
+        predicted = model.fit(features, target).predict(features)
+        recalls[weight] = float(predicted[target == 1].mean())
+
+    assert target.mean() < 0.03
+    assert recalls["balanced"] > 0.8 > recalls[None]
+
+
+def test_bad_pos_weight_is_named(breast_cancer: Splits) -> None:
+    with pytest.raises(ValidationError, match="pos_weight -1 is not a positive number or 'balanced'"):
+        train(breast_cancer, "mlp", params={"pos_weight": -1, "progress": False})
+
+
+def test_training_threads_are_set_for_the_fit_and_restored() -> None:
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    model = TorchMLPClassifier((4,), epochs=2, threads=1, progress=False)
+    model.fit_network(
+        np.eye(4),
+        np.array([0, 1, 0, 1]),
+        validation=(np.eye(4), np.array([0, 1, 0, 1])),
+        on_iteration=lambda _epoch, _loss: seen.append(torch.get_num_threads()),
+    )
+
+    assert seen == [1, 1]
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValidationError, match=r"threads \(0\) must be >= 1"):
+        TorchMLPClassifier(threads=0, progress=False).fit(np.eye(4), np.array([0, 1, 0, 1]))
