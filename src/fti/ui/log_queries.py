@@ -1,0 +1,203 @@
+"""Aggregates of the inference log for the dashboard, computed by DuckDB over the log's scalar columns.
+
+Only the columns a query names are read (request id, time, variant, latency, prediction): the logged
+features are never loaded here, so a traffic chart over millions of logged rows stays cheap. Feature
+values are read by the monitoring service for a bounded window only (see :mod:`fti.ui.monitoring`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
+
+if TYPE_CHECKING:
+    from fti.project import Project
+
+__all__ = ["LogSpan", "Traffic", "labelled_predictions", "log_spans", "nth_latest_time", "traffic"]
+
+_MICROSECONDS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSpan:
+    """What one deployment logged: non-shadow rows and requests, and the first and last request times."""
+
+    deployment: str
+    rows: int
+    requests: int
+    first: datetime
+    last: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Requests and latency of a deployment in ``[start, end)``, per time bucket and per variant.
+
+    ``buckets`` rows: ``start`` (bucket start), ``variant`` (None for all non-shadow traffic together),
+    ``is_shadow``, ``requests``, ``rows``, ``p50_ms``, ``p99_ms``. ``variants``: the same per variant over the
+    whole window (``variant`` None: every non-shadow request).
+    """
+
+    start: datetime
+    end: datetime
+    bucket: timedelta
+    buckets: list[dict[str, Any]]
+    variants: list[dict[str, Any]]
+    errors: int | None
+
+
+def _connect(project: Project, *tables: str) -> duckdb.DuckDBPyConnection | None:
+    """A DuckDB connection with the named offline tables registered as views; None if the log is missing."""
+    offline = project.offline_store
+    if not offline.exists(INFERENCE_LOG_TABLE):
+        return None
+    connection = duckdb.connect()
+    connection.execute("SET threads TO 2")
+    for name in tables:
+        if offline.exists(name):
+            connection.register(name, offline.read(name))
+    return connection
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def log_spans(project: Project) -> dict[str, LogSpan]:
+    """Per deployment: non-shadow rows, requests, first and last request times (one scan of the log)."""
+    connection = _connect(project, INFERENCE_LOG_TABLE)
+    if connection is None:
+        return {}
+    with connection:
+        found = connection.execute(
+            f"""
+            SELECT deployment, count(*), count(DISTINCT request_id), min(timestamp), max(timestamp)
+            FROM {INFERENCE_LOG_TABLE} WHERE NOT is_shadow GROUP BY deployment
+            """
+        ).fetchall()
+    return {
+        name: LogSpan(name, int(rows), int(requests), _utc(first), _utc(last))
+        for name, rows, requests, first, last in found
+    }
+
+
+def nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
+    """The time of the ``rows``-th latest non-shadow row of ``deployment`` in ``[start, end)``, or None if fewer."""
+    connection = _connect(project, INFERENCE_LOG_TABLE)
+    if connection is None:
+        return None
+    with connection:
+        found = connection.execute(
+            f"""
+            SELECT timestamp FROM {INFERENCE_LOG_TABLE}
+            WHERE deployment = $deployment AND NOT is_shadow AND timestamp >= $start AND timestamp < $end
+            ORDER BY timestamp DESC LIMIT 1 OFFSET $skip
+            """,
+            {"deployment": deployment, "start": start, "end": end, "skip": rows - 1},
+        ).fetchone()
+    return None if found is None else _utc(found[0])
+
+
+def traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
+    """Requests, rows and p50/p99 latency per bucket and variant (a request's latency counted once per model)."""
+    connection = _connect(project, INFERENCE_LOG_TABLE)
+    if connection is None:
+        return Traffic(start, end, bucket, [], [], None)
+    width = max(int(bucket.total_seconds() * _MICROSECONDS), 1)
+    with connection:
+        columns = {field.name for field in project.offline_store.read(INFERENCE_LOG_TABLE).schema}
+        rows = connection.execute(
+            f"""
+            WITH calls AS (
+                SELECT request_id, variant, is_shadow, min(timestamp) AS ts, max(latency_ms) AS latency_ms,
+                       count(*) AS rows
+                FROM {INFERENCE_LOG_TABLE}
+                WHERE deployment = $deployment AND timestamp >= $start AND timestamp < $end
+                GROUP BY request_id, variant, is_shadow
+            ), bucketed AS (
+                SELECT *, epoch_us(ts) // $width AS bucket FROM calls
+            )
+            SELECT bucket, variant, is_shadow, count(*), sum(rows), quantile_cont(latency_ms, 0.5),
+                   quantile_cont(latency_ms, 0.99), grouping(bucket), grouping(variant)
+            FROM bucketed
+            GROUP BY GROUPING SETS (
+                (bucket, variant, is_shadow), (bucket, is_shadow), (variant, is_shadow), (is_shadow)
+            )
+            ORDER BY bucket NULLS FIRST, variant NULLS FIRST
+            """,
+            {
+                "deployment": deployment,
+                "start": start,
+                "end": end,
+                "width": width,
+            },
+        ).fetchall()
+        errors = _errors(connection, deployment, start, end) if "error" in columns else None
+    buckets, variants = [], []
+    for index, variant, is_shadow, requests, logged, p50, p99, no_bucket, no_variant in rows:
+        if no_variant and is_shadow:
+            continue  # the shadow has a single variant: its row per variant says it all
+        item = {
+            "variant": None if no_variant else variant,
+            "is_shadow": bool(is_shadow),
+            "requests": int(requests),
+            "rows": int(logged),
+            "p50_ms": None if p50 is None else float(p50),
+            "p99_ms": None if p99 is None else float(p99),
+        }
+        if no_bucket:
+            variants.append(item)
+        else:
+            moment = _EPOCH + timedelta(microseconds=int(index) * width)
+            buckets.append({"start": moment.isoformat(timespec="seconds"), **item})
+    return Traffic(start, end, bucket, buckets, variants, errors)
+
+
+def _errors(connection: duckdb.DuckDBPyConnection, deployment: str, start: datetime, end: datetime) -> int:
+    found = connection.execute(
+        f"""
+        SELECT count(DISTINCT request_id) FROM {INFERENCE_LOG_TABLE}
+        WHERE deployment = $deployment AND timestamp >= $start AND timestamp < $end AND error IS NOT NULL
+        """,
+        {"deployment": deployment, "start": start, "end": end},
+    ).fetchone()
+    return 0 if found is None else int(found[0])
+
+
+def labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
+    """Non-shadow predictions in ``[start, end)`` joined with their latest label, with a ``model`` column
+    (``name:version``): the input of :func:`fti.observability.ab_testing.ab_report`."""
+    empty = pa.table(
+        {
+            "model_name": pa.array([], pa.string()),
+            "model": pa.array([], pa.string()),
+            "prediction": pa.array([], pa.float64()),
+            "label": pa.array([], pa.float64()),
+        }
+    )
+    connection = _connect(project, INFERENCE_LOG_TABLE, LABELS_TABLE)
+    if connection is None or not project.offline_store.exists(LABELS_TABLE):
+        return empty
+    with connection:
+        table = connection.sql(
+            f"""
+            WITH labels AS (
+                SELECT request_id, arg_max(label, labelled_at) AS label FROM {LABELS_TABLE}
+                WHERE deployment = $deployment GROUP BY request_id
+            )
+            SELECT log.model_name, log.model_name || ':' || CAST(log.model_version AS VARCHAR) AS model,
+                   log.prediction, labels.label
+            FROM {INFERENCE_LOG_TABLE} AS log JOIN labels USING (request_id)
+            WHERE log.deployment = $deployment AND NOT log.is_shadow AND log.timestamp >= $start
+                  AND log.timestamp < $end
+            """,
+            params={"deployment": deployment, "start": start, "end": end},
+        ).to_arrow_table()
+    return table if table.num_rows else empty
