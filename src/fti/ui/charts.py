@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["PALETTE", "distribution_chart", "histogram", "line_chart", "lineage_graph", "score_bar"]
+__all__ = ["PALETTE", "distribution_chart", "drift_strength", "histogram", "line_chart", "lineage_graph", "score_bar"]
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 
@@ -171,18 +171,25 @@ def distribution_chart(
     )
 
 
+def drift_strength(feature: dict[str, Any]) -> float:
+    """A feature's drift score relative to its threshold: 1 at the threshold, above 1 when drifted.
+
+    Test p-values (ks, chisquare) compare on a log scale, distances linearly; a missing score counts as 2.
+    """
+    score, threshold = feature.get("score"), float(feature["threshold"])
+    if score is None:
+        return 2.0
+    if feature["method"] in ("ks", "chisquare"):
+        return math.log(max(float(score), 1e-300)) / math.log(threshold) if 0 < threshold < 1 else 0.0
+    return float(score) / threshold if threshold > 0 else 2.0
+
+
 def score_bar(feature: dict[str, Any], *, width: int = 160, height: int = 12) -> Markup:
     """How far a feature's drift score is toward its threshold (the dashed middle line); past it, drifted.
 
     Test p-values are compared on a log scale, distances linearly.
     """
-    score, threshold = feature.get("score"), float(feature["threshold"])
-    if score is None:
-        strength = 2.0
-    elif feature["method"] in ("ks", "chisquare"):
-        strength = math.log(max(float(score), 1e-300)) / math.log(threshold) if 0 < threshold < 1 else 0.0
-    else:
-        strength = float(score) / threshold if threshold > 0 else 2.0
+    strength = drift_strength(feature)
     half = width / 2
     length = min(max(strength, 0.0), 2.0) * half
     kind = "drifted" if feature["drifted"] else "ok"

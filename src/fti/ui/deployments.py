@@ -82,12 +82,14 @@ class TimeWindow:
 
 
 def time_window(name: str, span: LogSpan | None) -> TimeWindow:
-    """The window ``name`` (``1h``, ``6h``, ``24h``, ``7d``, ``30d``) ending just after the last logged request."""
+    """The window ``name`` (``1h``, ``6h``, ``24h``, ``7d``, ``30d``) that ends with the bucket holding the last
+    logged request (whole buckets, so charts start and end on bucket boundaries)."""
     if name not in WINDOWS:
         raise ValidationError(f"Unknown window {name!r}: use one of {', '.join(WINDOWS)}.")
     length, bucket = WINDOWS[name]
     last = span.last if span is not None else datetime.now(UTC)
-    end = last + timedelta(microseconds=1)
+    width = int(bucket.total_seconds())
+    end = datetime.fromtimestamp((int(last.timestamp()) // width + 1) * width, UTC)
     return TimeWindow(name, end - length, end, bucket)
 
 

@@ -74,11 +74,17 @@ class StoredCheck:
 
 
 class CheckCache:
-    """Monitoring checks per (deployment, window), each kept ``ttl_seconds``; one check at a time per key."""
+    """Monitoring checks per (deployment, window), each kept ``ttl_seconds``; one check at a time per key.
 
-    def __init__(self, rules: Sequence[AlertRule] = (), ttl_seconds: float = CHECK_TTL_SECONDS) -> None:
+    A check reads the latest ``max_rows`` non-shadow rows of the window at most.
+    """
+
+    def __init__(
+        self, rules: Sequence[AlertRule] = (), ttl_seconds: float = CHECK_TTL_SECONDS, max_rows: int = MAX_CHECK_ROWS
+    ) -> None:
         self.rules = tuple(rules)
         self.ttl_seconds = ttl_seconds
+        self.max_rows = max_rows
         self._checks: dict[tuple[str, str], StoredCheck] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -100,7 +106,7 @@ class CheckCache:
         project.get_deployment(deployment)
         chosen = time_window(window, log_queries.log_spans(project).get(deployment))
         start = chosen.start
-        bound = log_queries.nth_latest_time(project, deployment, chosen.start, chosen.end, MAX_CHECK_ROWS)
+        bound = log_queries.nth_latest_time(project, deployment, chosen.start, chosen.end, self.max_rows)
         if bound is not None and bound > start:
             start = bound
         result = project.monitoring.monitor(deployment, start=start, end=chosen.end)
@@ -164,7 +170,7 @@ def drift_report(
             "window": check.window.to_dict()
             | {
                 "checked": content["window"],
-                "max_rows": MAX_CHECK_ROWS,
+                "max_rows": cache.max_rows,
                 "is_row_bounded": check.is_row_bounded,
             },
             "checked_at": check.checked_at.isoformat(timespec="seconds"),

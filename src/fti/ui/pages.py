@@ -166,14 +166,17 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
     window = data["window"]
     width = window["bucket_seconds"]
     start, end = (datetime.fromisoformat(window[key]).timestamp() for key in ("start", "end"))
-    first = int(start // width) * width
     stamps = [
         datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
-        for moment in range(first, int(end) + 1, width)
+        for moment in range(int(start), int(end), width)
     ]
     steps = list(range(len(stamps)))
     position = {stamp: index for index, stamp in enumerate(stamps)}
-    names = sorted({(item["variant"], item["is_shadow"]) for item in data["buckets"] if item["variant"] is not None})
+    # the deployment's order, so that each line has its variant's colour; then anything else logged
+    names = [(variant["reference"], False) for variant in data["variants"]]
+    names += [(data["shadow"]["reference"], True)] if data["shadow"] else []
+    logged = {(item["variant"], item["is_shadow"]) for item in data["buckets"] if item["variant"] is not None}
+    names += sorted(logged - set(names))
     counts: dict[tuple[str, bool], list[float | None]] = {name: [0.0] * len(stamps) for name in names}
     p50: list[float | None] = [None] * len(stamps)
     p99: list[float | None] = [None] * len(stamps)
@@ -185,7 +188,7 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
             p50[index], p99[index] = item["p50_ms"], item["p99_ms"]
         else:
             counts[(item["variant"], item["is_shadow"])][index] = float(item["requests"])
-    ends = (_short(stamps[0]), _short(stamps[-1]))
+    ends = (_short(window["start"]), _short(window["end"]))
     series = [
         (f"{variant} (shadow)" if is_shadow else variant, steps, counts[(variant, is_shadow)])
         for variant, is_shadow in names
@@ -244,7 +247,8 @@ def _over_time_chart(reports: list[dict[str, Any]]) -> Markup:
     steps = list(range(len(reports)))
     series = [(name, steps, [report["features"].get(name, {}).get("score") for report in reports]) for name in names]
     labels = tuple(_short(str((report.get("window") or {}).get("start", ""))) for report in (reports[0], reports[-1]))
-    return charts.line_chart(series, title="drift score per slice", x_labels=(labels[0], labels[1]), width=620)
+    title = "drift score / threshold per slice (above 1: drifted)"
+    return charts.line_chart(series, title=title, x_labels=(labels[0], labels[1]), width=620)
 
 
 @router.get("/docs")

@@ -4,6 +4,8 @@ deployment with a day of logged requests (the last hours shifted), a shadow, and
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,11 +17,13 @@ from sklearn.linear_model import LogisticRegression
 
 import fti
 from fti.inference.request_log import LogRecord, to_table
+from fti.monitoring.alerts import DriftShareRule
 
 RUNS = 20
 LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
 REQUESTS = 480
 SHIFTED_FROM = 360
+STORED_REPORT = "20260106T000000000000Z"
 
 
 def populate(project: fti.Project) -> dict[str, str]:
@@ -149,3 +153,6 @@ def log_deployment(project: fti.Project) -> None:
     project.log_labels(
         "fraud", pd.DataFrame({"request_id": [f"req-{i:04d}" for i in range(REQUESTS)], "label": labels})
     )
+    result = project.monitor("fraud", start=stamps[SHIFTED_FROM].to_pydatetime())
+    fired = project.check_alerts("fraud", [DriftShareRule(0.5)], result=result)
+    dataclasses.replace(result, alerts=tuple(fired)).save(prefix=f"monitoring/reports/fraud/{STORED_REPORT}")
