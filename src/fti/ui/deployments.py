@@ -125,7 +125,6 @@ def _deployment_item(
         "created_at": _time(deployment.created_at),
         "updated_at": _time(deployment.updated_at),
         "logged_rows": 0 if span is None else span.rows,
-        "logged_requests": 0 if span is None else span.requests,
         "first_request": None if span is None else _time(span.first),
         "last_request": None if span is None else _time(span.last),
     }

@@ -1,12 +1,16 @@
 """Aggregates of the inference log for the dashboard, computed by DuckDB over the log's scalar columns.
 
-Only the columns a query names are read (request id, time, variant, latency, prediction): the logged
-features are never loaded here, so a traffic chart over millions of logged rows stays cheap. Feature
-values are read by the monitoring service for a bounded window only (see :mod:`fti.ui.monitoring`).
+Only the scalar columns are read (request id, time, variant, latency, prediction), never the logged
+features, and they are kept in memory per table version, checked at most every
+:data:`REFRESH_SECONDS`, so pages query memory rather than reopening the table. Feature values are read by
+the monitoring service for a bounded window only (see :mod:`fti.ui.monitoring`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,17 +25,28 @@ if TYPE_CHECKING:
 
 __all__ = ["LogSpan", "Traffic", "labelled_predictions", "log_spans", "nth_latest_time", "traffic"]
 
+REFRESH_SECONDS = 5.0
+_LOG_COLUMNS = (
+    "request_id",
+    "timestamp",
+    "deployment",
+    "variant",
+    "model_name",
+    "model_version",
+    "prediction",
+    "latency_ms",
+    "is_shadow",
+)
 _MICROSECONDS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class LogSpan:
-    """What one deployment logged: non-shadow rows and requests, and the first and last request times."""
+    """What one deployment logged: non-shadow rows, and the first and last request times."""
 
     deployment: str
     rows: int
-    requests: int
     first: datetime
     last: datetime
 
@@ -53,16 +68,72 @@ class Traffic:
     errors: int | None
 
 
+class _Snapshot:
+    """The scalar columns of one offline table at one version, and when that version was last confirmed."""
+
+    def __init__(self, version: int | None, table: pa.Table | None) -> None:
+        self.version = version
+        self.table = table
+        self.checked = time.monotonic()
+
+
+class _Snapshots:
+    """In-memory copies of the log's scalar columns and of the labels, per offline store and table."""
+
+    def __init__(self) -> None:
+        self._items: weakref.WeakKeyDictionary[Any, dict[str, _Snapshot]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def table(self, project: Project, name: str, columns: tuple[str, ...] | None) -> pa.Table | None:
+        offline = project.offline_store
+        with self._lock:
+            tables = self._items.setdefault(offline, {})
+            found = tables.get(name)
+            if found is not None and time.monotonic() - found.checked < REFRESH_SECONDS:
+                return found.table
+            version = offline.version(name)
+            if found is not None and found.version == version:
+                found.checked = time.monotonic()
+                return found.table
+            table = None
+            if version is not None:
+                dataset = offline.read(name, version)
+                wanted = [column for column in columns or dataset.schema.names if column in dataset.schema.names]
+                if columns is not None and "error" in dataset.schema.names:
+                    wanted.append("error")
+                table = dataset.to_table(columns=wanted)
+            tables[name] = _Snapshot(version, table)
+            return table
+
+
+_SNAPSHOTS = _Snapshots()
+_DATABASE: list[duckdb.DuckDBPyConnection] = []
+_DATABASE_LOCK = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB database for the process; each query runs on its own cursor."""
+    with _DATABASE_LOCK:
+        if not _DATABASE:
+            database = duckdb.connect()
+            database.execute("SET threads TO 2")
+            _DATABASE.append(database)
+        return _DATABASE[0]
+
+
 def _connect(project: Project, *tables: str) -> duckdb.DuckDBPyConnection | None:
-    """A DuckDB connection with the named offline tables registered as views; None if the log is missing."""
-    offline = project.offline_store
-    if not offline.exists(INFERENCE_LOG_TABLE):
+    """A DuckDB connection over in-memory copies of the named tables; None if the log is missing."""
+    log = _SNAPSHOTS.table(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS)
+    if log is None:
         return None
-    connection = duckdb.connect()
-    connection.execute("SET threads TO 2")
-    for name in tables:
-        if offline.exists(name):
-            connection.register(name, offline.read(name))
+    connection = _database().cursor()  # a cursor costs nothing; a new database costs ~100 ms
+    connection.register(INFERENCE_LOG_TABLE, log)
+    if LABELS_TABLE in tables:
+        labels = _SNAPSHOTS.table(project, LABELS_TABLE, None)
+        if labels is None:
+            connection.close()
+            return None
+        connection.register(LABELS_TABLE, labels)
     return connection
 
 
@@ -71,21 +142,18 @@ def _utc(value: datetime) -> datetime:
 
 
 def log_spans(project: Project) -> dict[str, LogSpan]:
-    """Per deployment: non-shadow rows, requests, first and last request times (one scan of the log)."""
+    """Per deployment: non-shadow rows, first and last request times (one scan of the log)."""
     connection = _connect(project, INFERENCE_LOG_TABLE)
     if connection is None:
         return {}
     with connection:
         found = connection.execute(
             f"""
-            SELECT deployment, count(*), count(DISTINCT request_id), min(timestamp), max(timestamp)
+            SELECT deployment, count(*), min(timestamp), max(timestamp)
             FROM {INFERENCE_LOG_TABLE} WHERE NOT is_shadow GROUP BY deployment
             """
         ).fetchall()
-    return {
-        name: LogSpan(name, int(rows), int(requests), _utc(first), _utc(last))
-        for name, rows, requests, first, last in found
-    }
+    return {name: LogSpan(name, int(rows), _utc(first), _utc(last)) for name, rows, first, last in found}
 
 
 def nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
@@ -112,7 +180,7 @@ def traffic(project: Project, deployment: str, start: datetime, end: datetime, b
         return Traffic(start, end, bucket, [], [], None)
     width = max(int(bucket.total_seconds() * _MICROSECONDS), 1)
     with connection:
-        columns = {field.name for field in project.offline_store.read(INFERENCE_LOG_TABLE).schema}
+        columns = {column[0] for column in connection.execute(f"DESCRIBE {INFERENCE_LOG_TABLE}").fetchall()}
         rows = connection.execute(
             f"""
             WITH calls AS (
@@ -183,7 +251,7 @@ def labelled_predictions(project: Project, deployment: str, start: datetime, end
         }
     )
     connection = _connect(project, INFERENCE_LOG_TABLE, LABELS_TABLE)
-    if connection is None or not project.offline_store.exists(LABELS_TABLE):
+    if connection is None:
         return empty
     with connection:
         table = connection.sql(

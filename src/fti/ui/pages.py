@@ -240,15 +240,23 @@ def stored_report(request: Request, name: str, stamp: str) -> HTMLResponse:
 
 
 def _over_time_chart(reports: list[dict[str, Any]]) -> Markup:
-    """Each feature's drift score per slice of the window (p-values for the tests, distances otherwise)."""
+    """Each feature's drift strength per slice of the window: its score relative to its threshold (1)."""
     if not reports:
         return Markup('<p class="muted">Too few rows to slice the window.</p>')
     names = list(reports[0]["features"])
     steps = list(range(len(reports)))
-    series = [(name, steps, [report["features"].get(name, {}).get("score") for report in reports]) for name in names]
+    series: list[tuple[str, list[int], list[float | None]]] = [
+        (name, steps, [_strength(report["features"].get(name)) for report in reports]) for name in names
+    ]
+    series.append(("threshold", steps, [1.0] * len(steps)))
     labels = tuple(_short(str((report.get("window") or {}).get("start", ""))) for report in (reports[0], reports[-1]))
     title = "drift score / threshold per slice (above 1: drifted)"
     return charts.line_chart(series, title=title, x_labels=(labels[0], labels[1]), width=620)
+
+
+def _strength(feature: dict[str, Any] | None) -> float | None:
+    # capped, so that one huge drift does not flatten every other line
+    return None if feature is None else min(charts.drift_strength(feature), 10.0)
 
 
 @router.get("/docs")
