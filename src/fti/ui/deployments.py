@@ -181,10 +181,20 @@ def ab_analysis(
     chosen = time_window(window, log_queries.log_spans(project).get(name))
     labelled = log_queries.labelled_predictions(project, name, chosen.start, chosen.end)
     base = {"deployment": name, "metric": metric, "alpha": alpha, "mde": mde, "window": chosen.to_dict()}
-    try:
-        report = ab_report(
-            labelled, project.registry, deployment=name, metric=metric, alpha=alpha, mde=mde, control="champion"
+
+    def analyse() -> dict[str, Any]:
+        try:
+            report = ab_report(
+                labelled, project.registry, deployment=name, metric=metric, alpha=alpha, mde=mde, control="champion"
+            )
+        except (NotFoundError, ValidationError) as exc:
+            return base | {"available": False, "message": str(exc), "labelled_rows": labelled.num_rows}
+        return finite(
+            base | report.to_dict() | {"available": True, "message": None, "labelled_rows": labelled.num_rows}
         )
-    except (NotFoundError, ValidationError) as exc:
-        return base | {"available": False, "message": str(exc), "labelled_rows": labelled.num_rows}
-    return finite(base | report.to_dict() | {"available": True, "message": None, "labelled_rows": labelled.num_rows})
+
+    # the bootstrap intervals cost more than the query: keep the analysis until the log, labels or aliases change
+    aliases = tuple(sorted((model.name, tuple(sorted(model.aliases.items()))) for model in project.models()))
+    parts = ("ab", name, chosen.start, chosen.end, metric, mde, alpha, aliases)
+    found: dict[str, Any] = log_queries.remember(project, parts, analyse, labels=True)
+    return found

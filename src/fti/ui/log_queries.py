@@ -11,19 +11,30 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
 
 if TYPE_CHECKING:
     from fti.project import Project
 
-__all__ = ["LogSpan", "Traffic", "labelled_predictions", "log_spans", "nth_latest_time", "traffic"]
+__all__ = [
+    "LogSpan",
+    "Traffic",
+    "labelled_predictions",
+    "log_spans",
+    "nth_latest_time",
+    "recheck",
+    "remember",
+    "traffic",
+]
 
 REFRESH_SECONDS = 5.0
 _LOG_COLUMNS = (
@@ -37,6 +48,7 @@ _LOG_COLUMNS = (
     "latency_ms",
     "is_shadow",
 )
+_MAX_RESULTS = 256
 _MICROSECONDS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -69,41 +81,93 @@ class Traffic:
 
 
 class _Snapshot:
-    """The scalar columns of one offline table at one version, and when that version was last confirmed."""
+    """The scalar columns of one offline table at one version, the files they came from, and when that version
+    was last confirmed."""
 
-    def __init__(self, version: int | None, table: pa.Table | None) -> None:
+    def __init__(self, version: int | None, table: pa.Table | None, paths: frozenset[str]) -> None:
         self.version = version
         self.table = table
+        self.paths = paths
         self.checked = time.monotonic()
 
 
 class _Snapshots:
-    """In-memory copies of the log's scalar columns and of the labels, per offline store and table."""
+    """In-memory copies of the log's scalar columns and of the labels, per offline store and table, and the
+    aggregates computed from them (kept until the table changes).
+
+    A new version of an append-only table is read incrementally: only its new files are loaded.
+    """
 
     def __init__(self) -> None:
         self._items: weakref.WeakKeyDictionary[Any, dict[str, _Snapshot]] = weakref.WeakKeyDictionary()
+        self._results: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
     def table(self, project: Project, name: str, columns: tuple[str, ...] | None) -> pa.Table | None:
+        return self.snapshot(project, name, columns).table
+
+    def snapshot(self, project: Project, name: str, columns: tuple[str, ...] | None) -> _Snapshot:
         offline = project.offline_store
         with self._lock:
             tables = self._items.setdefault(offline, {})
             found = tables.get(name)
             if found is not None and time.monotonic() - found.checked < REFRESH_SECONDS:
-                return found.table
+                return found
             version = offline.version(name)
             if found is not None and found.version == version:
                 found.checked = time.monotonic()
-                return found.table
-            table = None
-            if version is not None:
-                dataset = offline.read(name, version)
-                wanted = [column for column in columns or dataset.schema.names if column in dataset.schema.names]
-                if columns is not None and "error" in dataset.schema.names:
-                    wanted.append("error")
-                table = dataset.to_table(columns=wanted)
-            tables[name] = _Snapshot(version, table)
-            return table
+                return found
+            made = (
+                _Snapshot(None, None, frozenset()) if version is None else _load(offline, name, version, columns, found)
+            )
+            tables[name] = made
+            return made
+
+    def recheck(self, project: Project) -> None:
+        """Check the tables' versions on the next read, however recently they were confirmed."""
+        with self._lock:
+            for snapshot in self._items.get(project.offline_store, {}).values():
+                snapshot.checked = float("-inf")
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept under ``key`` (which names the table versions it read)."""
+        with self._lock:
+            if key in self._results:
+                return self._results[key]
+        value = compute()
+        with self._lock:
+            if len(self._results) >= _MAX_RESULTS:
+                self._results.clear()
+            self._results[key] = value
+        return value
+
+
+def _load(
+    offline: Any, name: str, version: int, columns: tuple[str, ...] | None, previous: _Snapshot | None
+) -> _Snapshot:
+    dataset = offline.read(name, version)
+    wanted = [column for column in columns or dataset.schema.names if column in dataset.schema.names]
+    if columns is not None and "error" in dataset.schema.names:
+        wanted.append("error")
+    if not isinstance(dataset, pads.FileSystemDataset):
+        return _Snapshot(version, dataset.to_table(columns=wanted), frozenset())
+    fragments = {fragment.path: fragment for fragment in dataset.get_fragments()}
+    paths = frozenset(fragments)
+    is_append = (
+        previous is not None
+        and previous.table is not None
+        and previous.paths
+        and previous.paths <= paths
+        and previous.table.column_names == wanted
+    )
+    if not is_append or previous is None or previous.table is None:
+        return _Snapshot(version, dataset.to_table(columns=wanted), paths)
+    added = [fragments[path] for path in sorted(paths - previous.paths)]
+    if not added:
+        return _Snapshot(version, previous.table, paths)
+    fresh = pads.FileSystemDataset(added, dataset.schema, dataset.format, dataset.filesystem)
+    new_rows = fresh.to_table(columns=wanted).cast(previous.table.schema)
+    return _Snapshot(version, pa.concat_tables([previous.table, new_rows]), paths)
 
 
 _SNAPSHOTS = _Snapshots()
@@ -137,12 +201,56 @@ def _connect(project: Project, *tables: str) -> duckdb.DuckDBPyConnection | None
     return connection
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _key(project: Project, *parts: Any, labels: bool = False) -> tuple[Any, ...]:
+    """A result's key: the store, the table versions it reads, and the query's name and arguments."""
+    log = _SNAPSHOTS.snapshot(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS).version
+    labelled = _SNAPSHOTS.snapshot(project, LABELS_TABLE, None).version if labels else None
+    return (id(project.offline_store), log, labelled, *parts)
+
+
+def recheck(project: Project) -> None:
+    """Make the next query look for new log rows and labels now, not within :data:`REFRESH_SECONDS`."""
+    _SNAPSHOTS.recheck(project)
+
+
+def remember(project: Project, parts: tuple[Any, ...], compute: Callable[[], Any], *, labels: bool = False) -> Any:
+    """``compute()`` kept until the log (and with ``labels``, the labels) change; ``parts`` name the query."""
+    return _SNAPSHOTS.remember(_key(project, *parts, labels=labels), compute)
 
 
 def log_spans(project: Project) -> dict[str, LogSpan]:
     """Per deployment: non-shadow rows, first and last request times (one scan of the log)."""
+    found: dict[str, LogSpan] = _SNAPSHOTS.remember(_key(project, "spans"), lambda: _log_spans(project))
+    return found
+
+
+def nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
+    """The time of the ``rows``-th latest non-shadow row of ``deployment`` in ``[start, end)``, or None if fewer."""
+    key = _key(project, "nth", deployment, start, end, rows)
+    found: datetime | None = _SNAPSHOTS.remember(key, lambda: _nth_latest_time(project, deployment, start, end, rows))
+    return found
+
+
+def traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
+    """Requests, rows and p50/p99 latency per bucket and variant (a request's latency counted once per model)."""
+    key = _key(project, "traffic", deployment, start, end, bucket)
+    found: Traffic = _SNAPSHOTS.remember(key, lambda: _traffic(project, deployment, start, end, bucket))
+    return found
+
+
+def labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
+    """Non-shadow predictions in ``[start, end)`` joined with their latest label, with a ``model`` column
+    (``name:version``): the input of :func:`fti.observability.ab_testing.ab_report`."""
+    key = _key(project, "labelled", deployment, start, end, labels=True)
+    found: pa.Table = _SNAPSHOTS.remember(key, lambda: _labelled_predictions(project, deployment, start, end))
+    return found
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _log_spans(project: Project) -> dict[str, LogSpan]:
     connection = _connect(project, INFERENCE_LOG_TABLE)
     if connection is None:
         return {}
@@ -156,8 +264,7 @@ def log_spans(project: Project) -> dict[str, LogSpan]:
     return {name: LogSpan(name, int(rows), _utc(first), _utc(last)) for name, rows, first, last in found}
 
 
-def nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
-    """The time of the ``rows``-th latest non-shadow row of ``deployment`` in ``[start, end)``, or None if fewer."""
+def _nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
     connection = _connect(project, INFERENCE_LOG_TABLE)
     if connection is None:
         return None
@@ -173,8 +280,7 @@ def nth_latest_time(project: Project, deployment: str, start: datetime, end: dat
     return None if found is None else _utc(found[0])
 
 
-def traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
-    """Requests, rows and p50/p99 latency per bucket and variant (a request's latency counted once per model)."""
+def _traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
     connection = _connect(project, INFERENCE_LOG_TABLE)
     if connection is None:
         return Traffic(start, end, bucket, [], [], None)
@@ -239,9 +345,7 @@ def _errors(connection: duckdb.DuckDBPyConnection, deployment: str, start: datet
     return 0 if found is None else int(found[0])
 
 
-def labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
-    """Non-shadow predictions in ``[start, end)`` joined with their latest label, with a ``model`` column
-    (``name:version``): the input of :func:`fti.observability.ab_testing.ab_report`."""
+def _labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
     empty = pa.table(
         {
             "model_name": pa.array([], pa.string()),

@@ -98,6 +98,8 @@ class CheckCache:
             found = self._checks.get(key)
             if found is not None and not refresh and time.monotonic() - found.taken_at < self.ttl_seconds:
                 return found, True
+            if refresh:
+                log_queries.recheck(project)
             made = self._check(project, deployment, window)
             self._checks[key] = made
             return made, False
