@@ -3,11 +3,13 @@ traffic, data-quality findings, alert rules and the stored reports with their al
 
 A check reads at most :data:`MAX_CHECK_ROWS` logged rows (the latest of the window) and is kept for
 :data:`CHECK_TTL_SECONDS`, so a page over a big inference log costs one bounded check every few minutes, not
-one per view. Alert rules are evaluated against that check; their actions are never run from the dashboard.
+one per view (an older check is shown while a new one runs in the background). Alert rules are evaluated
+against that check; their actions are never run from the dashboard.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -40,6 +42,8 @@ __all__ = [
     "monitoring_overview",
     "stored_report",
 ]
+
+_logger = logging.getLogger(__name__)
 
 MAX_CHECK_ROWS = 5_000
 CHECK_TTL_SECONDS = 300.0
@@ -90,19 +94,38 @@ class CheckCache:
         self._guard = threading.Lock()
 
     def get(self, project: Project, deployment: str, window: str, *, refresh: bool = False) -> tuple[StoredCheck, bool]:
-        """The check of ``deployment`` over ``window``, and whether it came from the cache."""
+        """The check of ``deployment`` over ``window``, and whether it came from the cache.
+
+        A check older than ``ttl_seconds`` is still returned while a new one runs in the background, so only the
+        first view of a (deployment, window) and ``refresh`` wait for a check.
+        """
         key = (deployment, window)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
             found = self._checks.get(key)
-            if found is not None and not refresh and time.monotonic() - found.taken_at < self.ttl_seconds:
-                return found, True
+        if found is not None and not refresh:
+            if time.monotonic() - found.taken_at >= self.ttl_seconds and lock.acquire(blocking=False):
+                threading.Thread(
+                    target=self._renew, args=(project, deployment, window, lock), name="fti-ui-check", daemon=True
+                ).start()
+            return found, True
+        with lock:
             if refresh:
                 log_queries.recheck(project)
             made = self._check(project, deployment, window)
-            self._checks[key] = made
+            with self._guard:
+                self._checks[key] = made
             return made, False
+
+    def _renew(self, project: Project, deployment: str, window: str, lock: threading.Lock) -> None:
+        try:
+            made = self._check(project, deployment, window)
+            with self._guard:
+                self._checks[(deployment, window)] = made
+        except Exception:  # the page keeps showing the previous check, which says when it was made
+            _logger.exception("Re-checking deployment '%s' over %s for the dashboard failed.", deployment, window)
+        finally:
+            lock.release()
 
     def _check(self, project: Project, deployment: str, window: str) -> StoredCheck:
         project.get_deployment(deployment)

@@ -3,6 +3,7 @@ from the request log, A/B analysis, drift over a bounded and cached window, aler
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import httpx
@@ -164,3 +165,19 @@ def test_the_new_endpoints_are_in_the_openapi_schema(client: httpx.Client) -> No
         "/api/monitoring/{name}/reports/{stamp}",
     ):
         assert path in paths
+
+
+def test_an_old_check_is_shown_while_a_new_one_runs(dashboard: Dashboard) -> None:
+    cache = CheckCache(ttl_seconds=0)
+    first, was_kept = cache.get(dashboard.project, "fraud", "24h")
+    assert was_kept is False
+    stale, was_kept = cache.get(dashboard.project, "fraud", "24h")
+    assert was_kept is True and stale is first
+    for thread in threading.enumerate():
+        if thread.name == "fti-ui-check":
+            thread.join()
+    renewed, _ = cache.get(dashboard.project, "fraud", "24h")
+    assert renewed is not first and renewed.taken_at > first.taken_at
+    for thread in threading.enumerate():
+        if thread.name == "fti-ui-check":
+            thread.join()
