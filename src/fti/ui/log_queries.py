@@ -49,6 +49,11 @@ _LOG_COLUMNS = (
     "is_shadow",
 )
 _MAX_RESULTS = 256
+#: latency histogram: bin b holds [floor * step**b, floor * step**(b + 1)) milliseconds
+_LATENCY_FLOOR = 0.01
+_LATENCY_STEP = 1.05
+_LATENCY_BINS = 500
+_ROLLUP_SECONDS = 3600
 _MICROSECONDS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -84,10 +89,13 @@ class _Snapshot:
     """The scalar columns of one offline table at one version, the files they came from, and when that version
     was last confirmed."""
 
-    def __init__(self, version: int | None, table: pa.Table | None, paths: frozenset[str]) -> None:
+    def __init__(
+        self, version: int | None, table: pa.Table | None, paths: frozenset[str], rollup: pa.Table | None = None
+    ) -> None:
         self.version = version
         self.table = table
         self.paths = paths
+        self.rollup = rollup
         self.checked = time.monotonic()
 
 
@@ -150,7 +158,7 @@ def _load(
     if columns is not None and "error" in dataset.schema.names:
         wanted.append("error")
     if not isinstance(dataset, pads.FileSystemDataset):
-        return _Snapshot(version, dataset.to_table(columns=wanted), frozenset())
+        return _snapshot(name, version, dataset.to_table(columns=wanted), frozenset(), None)
     fragments = {fragment.path: fragment for fragment in dataset.get_fragments()}
     paths = frozenset(fragments)
     is_append = (
@@ -161,13 +169,48 @@ def _load(
         and previous.table.column_names == wanted
     )
     if not is_append or previous is None or previous.table is None:
-        return _Snapshot(version, dataset.to_table(columns=wanted), paths)
+        return _snapshot(name, version, dataset.to_table(columns=wanted), paths, None)
     added = [fragments[path] for path in sorted(paths - previous.paths)]
     if not added:
-        return _Snapshot(version, previous.table, paths)
+        return _Snapshot(version, previous.table, paths, previous.rollup)
     fresh = pads.FileSystemDataset(added, dataset.schema, dataset.format, dataset.filesystem)
     new_rows = fresh.to_table(columns=wanted).cast(previous.table.schema)
-    return _Snapshot(version, pa.concat_tables([previous.table, new_rows]), paths)
+    return _snapshot(name, version, new_rows, paths, previous)
+
+
+def _snapshot(name: str, version: int, rows: pa.Table, paths: frozenset[str], previous: _Snapshot | None) -> _Snapshot:
+    """A snapshot of ``rows`` appended to ``previous`` (if any), with the log's rollup brought up to date."""
+    table = rows if previous is None or previous.table is None else pa.concat_tables([previous.table, rows])
+    if name != INFERENCE_LOG_TABLE:
+        return _Snapshot(version, table, paths)
+    rollup = _rollup(rows)
+    if previous is not None and previous.rollup is not None:
+        rollup = pa.concat_tables([previous.rollup, rollup])
+    return _Snapshot(version, table, paths, rollup)
+
+
+def _rollup(rows: pa.Table) -> pa.Table:
+    """Requests and rows per deployment, variant, hour and latency bin, for the rows of some log commits.
+
+    A request's rows are written in one commit, so grouping them by request id here is exact; the rollup
+    is then small and purely numeric, and latency percentiles come from its histogram (bins 5% wide).
+    """
+    with _database().cursor() as connection:
+        connection.register("batch", rows)
+        return connection.sql(
+            f"""
+            WITH calls AS (
+                SELECT deployment, variant, is_shadow, min(timestamp) AS ts, max(latency_ms) AS latency_ms,
+                       count(*) AS rows
+                FROM batch GROUP BY deployment, request_id, variant, is_shadow
+            )
+            SELECT deployment, variant, is_shadow, epoch_us(ts) // {_ROLLUP_SECONDS * _MICROSECONDS} AS hour,
+                   CAST(least(greatest(floor(ln(greatest(latency_ms, {_LATENCY_FLOOR}) / {_LATENCY_FLOOR})
+                        / ln({_LATENCY_STEP})), 0), {_LATENCY_BINS - 1}) AS INTEGER) AS bin,
+                   count(*) AS requests, sum(rows) AS rows
+            FROM calls GROUP BY ALL
+            """
+        ).to_arrow_table()
 
 
 _SNAPSHOTS = _Snapshots()
@@ -281,10 +324,88 @@ def _nth_latest_time(project: Project, deployment: str, start: datetime, end: da
 
 
 def _traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
+    width = max(int(bucket.total_seconds() * _MICROSECONDS), 1)
+    hourly = width % (_ROLLUP_SECONDS * _MICROSECONDS) == 0
+    rows, errors = (_rollup_rows if hourly else _raw_rows)(project, deployment, start, end, width)
+    buckets, variants = [], []
+    for index, variant, is_shadow, requests, logged, p50, p99, no_bucket, no_variant in rows:
+        if no_variant and is_shadow:
+            continue  # the shadow has a single variant: its row per variant says it all
+        item = {
+            "variant": None if no_variant else variant,
+            "is_shadow": bool(is_shadow),
+            "requests": int(requests),
+            "rows": int(logged),
+            "p50_ms": None if p50 is None else round(float(p50), 3),
+            "p99_ms": None if p99 is None else round(float(p99), 3),
+        }
+        if no_bucket:
+            variants.append(item)
+        else:
+            moment = _EPOCH + timedelta(microseconds=int(index) * width)
+            buckets.append({"start": moment.isoformat(timespec="seconds"), **item})
+    return Traffic(start, end, bucket, buckets, variants, errors)
+
+
+def _rollup_rows(
+    project: Project, deployment: str, start: datetime, end: datetime, width: int
+) -> tuple[list[Any], int | None]:
+    """Figures per bucket from the hourly rollup, latency percentiles from its histogram (buckets of whole hours)."""
+    log = _SNAPSHOTS.snapshot(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS)
+    if log.table is None or log.rollup is None:
+        return [], None
+    hour = _ROLLUP_SECONDS * _MICROSECONDS
+    with _database().cursor() as connection:
+        connection.register("rollup", log.rollup)
+        rows = connection.execute(
+            """
+            WITH h AS (
+                SELECT (hour * $hour) // $width AS bucket, variant, is_shadow, bin, requests, rows FROM rollup
+                WHERE deployment = $deployment AND hour >= $start AND hour < $end
+            ), g AS (
+                SELECT bucket, variant, is_shadow, bin, sum(requests) AS n, sum(rows) AS r,
+                       grouping(bucket) AS nb, grouping(variant) AS nv
+                FROM h
+                GROUP BY GROUPING SETS (
+                    (bucket, variant, is_shadow, bin), (bucket, is_shadow, bin), (variant, is_shadow, bin),
+                    (is_shadow, bin)
+                )
+            ), c AS (
+                SELECT *, sum(n) OVER (w ORDER BY bin ROWS UNBOUNDED PRECEDING) AS cum, sum(n) OVER w AS total,
+                       sum(r) OVER w AS total_rows
+                FROM g WINDOW w AS (PARTITION BY bucket, variant, is_shadow, nb, nv)
+            )
+            SELECT bucket, variant, is_shadow, any_value(total), any_value(total_rows),
+                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.5 * total) + 0.5),
+                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.99 * total) + 0.5),
+                   any_value(nb), any_value(nv)
+            FROM c GROUP BY bucket, variant, is_shadow, nb, nv
+            ORDER BY bucket NULLS FIRST, variant NULLS FIRST
+            """,
+            {
+                "deployment": deployment,
+                "start": int(start.timestamp()) * _MICROSECONDS // hour,
+                "end": -(-int(end.timestamp()) * _MICROSECONDS // hour),
+                "hour": hour,
+                "width": width,
+                "floor": _LATENCY_FLOOR,
+                "step": _LATENCY_STEP,
+            },
+        ).fetchall()
+        errors = None
+        if "error" in log.table.column_names:
+            connection.register(INFERENCE_LOG_TABLE, log.table)
+            errors = _errors(connection, deployment, start, end)
+    return rows, errors
+
+
+def _raw_rows(
+    project: Project, deployment: str, start: datetime, end: datetime, width: int
+) -> tuple[list[Any], int | None]:
+    """Exact per-request figures from the log rows (for windows of a few hours: buckets under an hour)."""
     connection = _connect(project, INFERENCE_LOG_TABLE)
     if connection is None:
-        return Traffic(start, end, bucket, [], [], None)
-    width = max(int(bucket.total_seconds() * _MICROSECONDS), 1)
+        return [], None
     with connection:
         columns = {column[0] for column in connection.execute(f"DESCRIBE {INFERENCE_LOG_TABLE}").fetchall()}
         rows = connection.execute(
@@ -314,24 +435,7 @@ def _traffic(project: Project, deployment: str, start: datetime, end: datetime, 
             },
         ).fetchall()
         errors = _errors(connection, deployment, start, end) if "error" in columns else None
-    buckets, variants = [], []
-    for index, variant, is_shadow, requests, logged, p50, p99, no_bucket, no_variant in rows:
-        if no_variant and is_shadow:
-            continue  # the shadow has a single variant: its row per variant says it all
-        item = {
-            "variant": None if no_variant else variant,
-            "is_shadow": bool(is_shadow),
-            "requests": int(requests),
-            "rows": int(logged),
-            "p50_ms": None if p50 is None else float(p50),
-            "p99_ms": None if p99 is None else float(p99),
-        }
-        if no_bucket:
-            variants.append(item)
-        else:
-            moment = _EPOCH + timedelta(microseconds=int(index) * width)
-            buckets.append({"start": moment.isoformat(timespec="seconds"), **item})
-    return Traffic(start, end, bucket, buckets, variants, errors)
+    return rows, errors
 
 
 def _errors(connection: duckdb.DuckDBPyConnection, deployment: str, start: datetime, end: datetime) -> int:

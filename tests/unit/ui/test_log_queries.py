@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import fti
 from fti.inference.request_log import LogRecord, to_table
@@ -43,7 +44,7 @@ def test_a_request_counts_once_however_many_rows_it_holds(tmp_path: Path) -> Non
         ("2026-03-01T00:00:00+00:00", 60, 180),
         ("2026-03-01T01:00:00+00:00", 60, 180),
     ]
-    assert served[0]["p50_ms"] == 29.5  # latencies 0..59, once per request
+    assert served[0]["p50_ms"] == pytest.approx(29.5, rel=0.05)  # latencies 0..59, once per request, binned
     totals = {item["variant"]: item["requests"] for item in found.variants}
     assert totals == {None: 120, "fraud@champion": 90, "fraud@challenger": 30}
     assert found.errors is None
@@ -68,3 +69,12 @@ def test_nth_latest_time_bounds_a_window_by_rows(tmp_path: Path) -> None:
         end = START + timedelta(hours=1)
         assert log_queries.nth_latest_time(project, "fraud", START, end, 10) == START + timedelta(minutes=20)
         assert log_queries.nth_latest_time(project, "fraud", START, end, 31) is None
+
+
+def test_buckets_under_an_hour_read_the_rows_exactly(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        _log(project, 0, 60)
+        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=1), timedelta(minutes=15))
+    served = [item for item in found.buckets if item["variant"] is None]
+    assert [item["requests"] for item in served] == [15, 15, 15, 15]
+    assert served[0]["p50_ms"] == 7.0 and served[0]["p99_ms"] == pytest.approx(13.86)
