@@ -28,8 +28,17 @@ def ui(
             show_default=False,
         ),
     ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            help="A YAML file of alert rules (as for `fti monitor check --rules`) to evaluate on the monitoring "
+            "pages; its actions are not run.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the dashboard: feature groups, feature views, runs and models, with a JSON API under /api."""
+    """Serve the dashboard: feature groups, feature views, runs, models, deployments and monitoring, with a
+    JSON API under /api."""
     if not 0 < port < 65536:
         raise ValidationError(f"--port must be between 1 and 65535, got {port}.")
     try:
@@ -41,7 +50,7 @@ def ui(
             f"`fti ui` needs the 'ui' extra ({exc.name} is missing): pip install 'fti[ui]'."
         ) from exc
     with connect(project) as opened:
-        app = create_app(opened, token=token)
+        app = create_app(opened, token=token, alerts=alerts)
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if token is None and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"Warning: serving on {host} without a token: anyone who reaches it can read this project.")

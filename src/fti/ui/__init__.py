@@ -1,4 +1,5 @@
-"""The web dashboard served by ``fti ui``: feature store, experiments and models at a glance."""
+"""The web dashboard served by ``fti ui``: feature store, experiments, models, deployments and monitoring at a
+glance."""
 
 from __future__ import annotations
 

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from fti.errors import ValidationError
-from fti.ui import summaries
+from fti.ui import deployments, monitoring, summaries
 from fti.ui.summaries import IMAGE_TYPES
 
 if TYPE_CHECKING:
     from fti.project import Project
+    from fti.ui.monitoring import CheckCache
 
 __all__ = ["artifact_response", "router"]
 
@@ -24,6 +25,10 @@ router = APIRouter(prefix="/api")
 
 Limit = Annotated[int, Query(ge=1, le=summaries.MAX_PAGE, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Window = Annotated[
+    str,
+    Query(description="The time window, ending at the deployment's last logged request: 1h, 6h, 24h, 7d or 30d."),
+]
 
 
 def _project(request: Request) -> Project:
@@ -157,3 +162,57 @@ def model(request: Request, name: str) -> dict[str, Any]:
 def model_lineage(request: Request, name: str, version: int) -> dict[str, Any]:
     """A model version's lineage graph: feature-group commits, feature view, training dataset, run."""
     return summaries.model_lineage(_project(request), name, version)
+
+
+@router.get("/deployments", tags=["deployments"])
+def deployment_list(request: Request) -> dict[str, Any]:
+    """Deployments: variants with their traffic shares and the versions they serve now, shadow, logged traffic."""
+    return deployments.deployments(_project(request))
+
+
+@router.get("/deployments/{name}", tags=["deployments"])
+def deployment(request: Request, name: str, window: Window = deployments.DEFAULT_WINDOW) -> dict[str, Any]:
+    """A deployment's requests, rows and p50/p99 latency per time bucket and per variant, from the request log."""
+    return deployments.deployment_detail(_project(request), name, window)
+
+
+@router.get("/deployments/{name}/ab", tags=["deployments"])
+def deployment_ab(
+    request: Request,
+    name: str,
+    window: Window = deployments.DEFAULT_WINDOW,
+    metric: Annotated[str, Query(description="accuracy, error_rate, squared_error or absolute_error.")] = "accuracy",
+    mde: Annotated[float | None, Query(description="Minimum detectable effect, for the sample size needed.")] = 0.05,
+    alpha: Annotated[float, Query(description="Significance level.")] = 0.05,
+) -> dict[str, Any]:
+    """A/B analysis of the variants on labelled traffic: metric per variant, test, p-value, samples, winner."""
+    return deployments.ab_analysis(_project(request), name, window, metric=metric, mde=mde, alpha=alpha)
+
+
+def _checks(request: Request) -> CheckCache:
+    cache: CheckCache = request.app.state.checks
+    return cache
+
+
+@router.get("/monitoring", tags=["monitoring"])
+def monitoring_overview(request: Request) -> dict[str, Any]:
+    """Deployments with their logged rows and stored monitoring reports."""
+    return monitoring.monitoring_overview(_project(request))
+
+
+@router.get("/monitoring/{name}", tags=["monitoring"])
+def drift_report(
+    request: Request,
+    name: str,
+    window: Window = deployments.DEFAULT_WINDOW,
+    refresh: Annotated[bool, Query(description="Check again instead of using the kept check.")] = False,
+) -> dict[str, Any]:
+    """Drift per feature (score, method, distributions), drift over time, data quality and alert rules, over
+    the latest logged rows of the window (at most 5,000; the check is kept for 5 minutes)."""
+    return monitoring.drift_report(_project(request), _checks(request), name, window, refresh=refresh)
+
+
+@router.get("/monitoring/{name}/reports/{stamp}", tags=["monitoring"])
+def stored_report(request: Request, name: str, stamp: str) -> dict[str, Any]:
+    """A monitoring report stored by ``fti monitor report --save`` (or ``result.save()``)."""
+    return monitoring.stored_report(_project(request), name, stamp)

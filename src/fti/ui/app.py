@@ -18,6 +18,7 @@ from fti import __version__
 from fti.errors import FtiError
 from fti.ui import api, pages
 from fti.ui.auth import TokenGate
+from fti.ui.monitoring import CheckCache, load_rules
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -33,7 +34,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(project: Project, *, token: str | None = None) -> FastAPI:
+def create_app(project: Project, *, token: str | None = None, alerts: str | Path | None = None) -> FastAPI:
     """The dashboard over an open ``project`` (the caller closes it).
 
     Args:
@@ -54,6 +55,7 @@ def create_app(project: Project, *, token: str | None = None) -> FastAPI:
     )
     app.state.project = project
     app.state.gate = gate = TokenGate(token)
+    app.state.checks = CheckCache(load_rules(alerts) if alerts is not None else ())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

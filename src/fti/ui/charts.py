@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["PALETTE", "histogram", "line_chart", "lineage_graph"]
+__all__ = ["PALETTE", "distribution_chart", "drift_strength", "histogram", "line_chart", "lineage_graph", "score_bar"]
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 
@@ -62,8 +62,12 @@ def line_chart(
     title: str = "",
     width: int = 520,
     height: int = 220,
+    x_labels: tuple[str, str] | None = None,
 ) -> Markup:
-    """Lines of ``(label, steps, values)`` overlaid on shared axes, with a legend; single points as dots."""
+    """Lines of ``(label, steps, values)`` overlaid on shared axes, with a legend; single points as dots.
+
+    ``x_labels`` names the two ends of the x axis (times, say) instead of the first and last step.
+    """
     points = [
         (step, value)
         for _, steps, values in series
@@ -95,7 +99,12 @@ def line_chart(
         y = y_of(value)
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_format(value)}</text>')
-    if first_step == last_step:
+    if x_labels is not None:
+        parts.append(f'<text x="{left}" y="{height - 8}" class="axis">{escape(x_labels[0])}</text>')
+        parts.append(
+            f'<text x="{left + plot_w}" y="{height - 8}" class="axis" text-anchor="end">{escape(x_labels[1])}</text>'
+        )
+    elif first_step == last_step:
         parts.append(
             f'<text x="{x_of(first_step):.1f}" y="{height - 8}" class="axis" text-anchor="middle">step '
             f"{_format(first_step)}</text>"
@@ -127,6 +136,67 @@ def line_chart(
     return Markup(
         f'<svg class="chart line" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title or "metric chart")}">{"".join(parts)}</svg>'
+    )
+
+
+def distribution_chart(
+    bins: Sequence[str],
+    reference: Sequence[float],
+    current: Sequence[float],
+    *,
+    width: int = 320,
+    height: int = 130,
+) -> Markup:
+    """Paired bars of the reference and current share of each bin (a drift report's distributions)."""
+    if not bins:
+        return Markup('<p class="muted">No values.</p>')
+    top = max([*reference, *current, 1e-12])
+    plot_height = height - 20
+    slot = width / len(bins)
+    bar = max(slot / 2 - 1, 0.5)
+    parts = []
+    for index, (label, before, now) in enumerate(zip(bins, reference, current, strict=True)):
+        x = index * slot
+        for offset, value, kind in ((0.0, before, "reference"), (bar, now, "current")):
+            size = plot_height * value / top
+            parts.append(
+                f'<rect x="{x + offset:.1f}" y="{plot_height - size:.1f}" width="{bar:.1f}" height="{size:.1f}" '
+                f'class="{kind}"><title>{escape(label)} ({kind}): {value:.1%}</title></rect>'
+            )
+    parts.append(f'<text x="0" y="{height - 4}" class="axis">{escape(bins[0][:18])}</text>')
+    parts.append(f'<text x="{width}" y="{height - 4}" class="axis" text-anchor="end">{escape(bins[-1][:18])}</text>')
+    return Markup(
+        f'<svg class="chart distribution" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="reference vs current distribution">{"".join(parts)}</svg>'
+    )
+
+
+def drift_strength(feature: dict[str, Any]) -> float:
+    """A feature's drift score relative to its threshold: 1 at the threshold, above 1 when drifted.
+
+    Test p-values (ks, chisquare) compare on a log scale, distances linearly; a missing score counts as 2.
+    """
+    score, threshold = feature.get("score"), float(feature["threshold"])
+    if score is None:
+        return 2.0
+    if feature["method"] in ("ks", "chisquare"):
+        return math.log(max(float(score), 1e-300)) / math.log(threshold) if 0 < threshold < 1 else 0.0
+    return float(score) / threshold if threshold > 0 else 2.0
+
+
+def score_bar(feature: dict[str, Any], *, width: int = 160, height: int = 12) -> Markup:
+    """How far a feature's drift score is toward its threshold (the dashed middle line); past it, drifted.
+
+    Test p-values are compared on a log scale, distances linearly.
+    """
+    strength = drift_strength(feature)
+    half = width / 2
+    length = min(max(strength, 0.0), 2.0) * half
+    kind = "drifted" if feature["drifted"] else "ok"
+    return Markup(
+        f'<svg class="score-bar" width="{width}" height="{height}" role="img" aria-label="drift score">'
+        f'<rect x="0" y="1" width="{length:.1f}" height="{height - 2}" class="{kind}"/>'
+        f'<line x1="{half}" x2="{half}" y1="0" y2="{height}" class="threshold"/></svg>'
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -9,8 +10,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
-from fti.ui import charts, summaries
+from fti.ui import charts, deployments, monitoring, summaries
 from fti.ui.auth import COOKIE, TokenGate, session_value
 
 if TYPE_CHECKING:
@@ -134,13 +136,127 @@ def model_version(request: Request, name: str, version: int) -> HTMLResponse:
 
 
 @router.get("/deployments")
-def deployments(request: Request) -> HTMLResponse:
-    return _render(request, "not_yet.html", "deployments", title="Deployments")
+def deployment_list(request: Request) -> HTMLResponse:
+    data = deployments.deployments(_project(request))
+    return _render(request, "deployments.html", "deployments", data=data)
+
+
+@router.get("/deployments/{name}")
+def deployment(
+    request: Request, name: str, window: str = deployments.DEFAULT_WINDOW, metric: str = "accuracy"
+) -> HTMLResponse:
+    project = _project(request)
+    data = deployments.deployment_detail(project, name, window)
+    ab = deployments.ab_analysis(project, name, window, metric=metric)
+    requests_chart, latency_chart = _traffic_charts(data)
+    return _render(
+        request,
+        "deployment.html",
+        "deployments",
+        deployment=data,
+        ab=ab,
+        metrics=deployments.AB_METRICS,
+        requests_chart=requests_chart,
+        latency_chart=latency_chart,
+    )
+
+
+def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
+    """Requests per variant and p50/p99 latency of all served traffic, one point per bucket of the window."""
+    window = data["window"]
+    width = window["bucket_seconds"]
+    start, end = (datetime.fromisoformat(window[key]).timestamp() for key in ("start", "end"))
+    stamps = [
+        datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+        for moment in range(int(start), int(end), width)
+    ]
+    steps = list(range(len(stamps)))
+    position = {stamp: index for index, stamp in enumerate(stamps)}
+    # the deployment's order, so that each line has its variant's colour; then anything else logged
+    names = [(variant["reference"], False) for variant in data["variants"]]
+    names += [(data["shadow"]["reference"], True)] if data["shadow"] else []
+    logged = {(item["variant"], item["is_shadow"]) for item in data["buckets"] if item["variant"] is not None}
+    names += sorted(logged - set(names))
+    counts: dict[tuple[str, bool], list[float | None]] = {name: [0.0] * len(stamps) for name in names}
+    p50: list[float | None] = [None] * len(stamps)
+    p99: list[float | None] = [None] * len(stamps)
+    for item in data["buckets"]:
+        index = position.get(item["start"])
+        if index is None:
+            continue
+        if item["variant"] is None:
+            p50[index], p99[index] = item["p50_ms"], item["p99_ms"]
+        else:
+            counts[(item["variant"], item["is_shadow"])][index] = float(item["requests"])
+    ends = (_short(window["start"]), _short(window["end"]))
+    series = [
+        (f"{variant} (shadow)" if is_shadow else variant, steps, counts[(variant, is_shadow)])
+        for variant, is_shadow in names
+    ]
+    requests_chart = charts.line_chart(series, title="requests per bucket", x_labels=ends, width=620)
+    latency_chart = charts.line_chart(
+        [("p50 ms", steps, p50), ("p99 ms", steps, p99)], title="latency (ms), served traffic", x_labels=ends, width=620
+    )
+    return requests_chart, latency_chart
+
+
+def _short(stamp: str) -> str:
+    return stamp.replace("T", " ")[:16]
 
 
 @router.get("/monitoring")
-def monitoring(request: Request) -> HTMLResponse:
-    return _render(request, "not_yet.html", "monitoring", title="Monitoring")
+def monitoring_list(request: Request) -> HTMLResponse:
+    data = monitoring.monitoring_overview(_project(request))
+    return _render(request, "monitoring.html", "monitoring", data=data)
+
+
+@router.get("/monitoring/{name}")
+def drift_report(
+    request: Request, name: str, window: str = deployments.DEFAULT_WINDOW, refresh: bool = False
+) -> HTMLResponse:
+    cache: monitoring.CheckCache = request.app.state.checks
+    data = monitoring.drift_report(_project(request), cache, name, window, refresh=refresh)
+    return _render(
+        request,
+        "drift_report.html",
+        "monitoring",
+        report=data,
+        over_time=_over_time_chart(data["over_time"]),
+        windows=list(deployments.WINDOWS),
+    )
+
+
+@router.get("/monitoring/{name}/reports/{stamp}")
+def stored_report(request: Request, name: str, stamp: str) -> HTMLResponse:
+    data = monitoring.stored_report(_project(request), name, stamp)
+    return _render(
+        request,
+        "drift_report.html",
+        "monitoring",
+        report=data | {"deployment": name},
+        over_time=_over_time_chart(data.get("over_time") or []),
+        windows=[],
+    )
+
+
+def _over_time_chart(reports: list[dict[str, Any]]) -> Markup:
+    """Each feature's drift strength per slice of the window: its score relative to its threshold (1)."""
+    if not reports:
+        return Markup('<p class="muted">Too few rows to slice the window.</p>')
+    names = list(reports[0]["features"])
+    steps = list(range(len(reports)))
+    series: list[tuple[str, list[int], list[float | None]]] = [
+        (name, steps, [_strength(report["features"].get(name)) for report in reports]) for name in names
+    ]
+    series.append(("threshold", steps, [1.0] * len(steps)))
+    labels = tuple(_short(str((report.get("window") or {}).get("start", ""))) for report in (reports[0], reports[-1]))
+    title = "drift score / threshold per slice (above 1: drifted)"
+    return charts.line_chart(series, title=title, x_labels=(labels[0], labels[1]), width=620)
+
+
+def _strength(feature: dict[str, Any] | None) -> float | None:
+    # capped, so that one huge drift does not flatten every other line
+    return None if feature is None else min(charts.drift_strength(feature), 10.0)
 
 
 @router.get("/docs")

@@ -1,7 +1,10 @@
 """A small project for the dashboard tests: feature groups with commits, a view, a training dataset,
-20 runs with params, stepped metrics and a figure, and a model with two versions whose aliases moved."""
+20 runs with params, stepped metrics and a figure, a model with two versions whose aliases moved, and an A/B
+deployment with a day of logged requests (the last hours shifted), a shadow, and labels."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import matplotlib
 
@@ -13,8 +16,14 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 import fti
+from fti.inference.request_log import LogRecord, to_table
+from fti.monitoring.alerts import DriftShareRule
 
 RUNS = 20
+LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
+REQUESTS = 480
+SHIFTED_FROM = 360
+STORED_REPORT = "20260106T000000000000Z"
 
 
 def populate(project: fti.Project) -> dict[str, str]:
@@ -85,4 +94,65 @@ def populate(project: fti.Project) -> dict[str, str]:
         version.set_alias("challenger" if index == 0 else "champion")
     project.get_model("fraud-detector:1").set_alias("champion")
     project.get_model("fraud-detector:2").set_alias("champion", reason="better f1")
+    log_deployment(project)
     return ids
+
+
+def log_deployment(project: fti.Project) -> None:
+    """Deploy ``fraud`` (champion 80%, challenger 20%, v1 as shadow) and log a day of single-row requests:
+    ``amount_avg`` is shifted up for the last quarter, every request is labelled."""
+    project.deploy(
+        "fraud", {"fraud-detector@champion": 0.8, "fraud-detector@challenger": 0.2}, shadow="fraud-detector:1"
+    )
+    rng = np.random.default_rng(1)
+    amounts = rng.normal(50, 10, REQUESTS)
+    amounts[SHIFTED_FROM:] += 40
+    frame = pd.DataFrame({"amount_avg": amounts})
+    champion, challenger = project.get_model("fraud-detector:2"), project.get_model("fraud-detector:1")
+    answers = {2: np.asarray(champion.predict(frame), np.float64), 1: np.asarray(challenger.predict(frame), np.float64)}
+    stamps = LOG_START + pd.to_timedelta(np.arange(REQUESTS) * 3, unit="min")
+    is_challenger = rng.random(REQUESTS) < 0.2
+    records = []
+    for index in range(REQUESTS):
+        version = 1 if is_challenger[index] else 2
+        variant = "fraud-detector@challenger" if version == 1 else "fraud-detector@champion"
+        row = frame.iloc[[index]].reset_index(drop=True)
+        moment = stamps[index].to_pydatetime()
+        latency = float(4 + 3 * version + rng.gamma(2.0, 2.0))
+        request_id = f"req-{index:04d}"
+        records.append(
+            LogRecord(
+                request_id,
+                moment,
+                "fraud",
+                variant,
+                "fraud-detector",
+                version,
+                row,
+                answers[version][[index]],
+                latency,
+                False,
+            )
+        )
+        records.append(
+            LogRecord(
+                request_id,
+                moment,
+                "fraud",
+                "fraud-detector:1",
+                "fraud-detector",
+                1,
+                row,
+                answers[1][[index]],
+                latency + 2,
+                True,
+            )
+        )
+    project.monitoring.log.write(to_table(records))
+    labels = (amounts > 55).astype(np.float64)
+    project.log_labels(
+        "fraud", pd.DataFrame({"request_id": [f"req-{i:04d}" for i in range(REQUESTS)], "label": labels})
+    )
+    result = project.monitor("fraud", start=stamps[SHIFTED_FROM].to_pydatetime())
+    fired = project.check_alerts("fraud", [DriftShareRule(0.5)], result=result)
+    dataclasses.replace(result, alerts=tuple(fired)).save(prefix=f"monitoring/reports/fraud/{STORED_REPORT}")

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium (the system browser, no download): every page, the runs filter,
-a comparison and a model's lineage; screenshots are kept under test-artifacts/ui/, and no request the
-pages make leaves the server's own address."""
+a comparison, a model's lineage, a deployment and its drift report; screenshots are kept under
+test-artifacts/ui/, and no request the pages make leaves the server's own address."""
 
 from __future__ import annotations
 
@@ -160,9 +160,48 @@ def test_models_and_lineage(browser: Browser) -> None:
     page.wait_for_selector("#params")  # type: ignore[attr-defined]
 
 
-def test_api_docs_and_placeholders(browser: Browser) -> None:
+def test_api_docs(browser: Browser) -> None:
     page = browser.open("/docs")
     assert "/api/runs" in page.inner_text("main")  # type: ignore[attr-defined]
+    assert "/api/monitoring/{name}" in page.inner_text("main")  # type: ignore[attr-defined]
     browser.shot("api-docs")
+
+
+def test_deployments_and_a_deployment(browser: Browser) -> None:
+    page = browser.open("/deployments")
+    assert page.locator("#deployments tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert "fraud-detector@champion (v2) 80%" in page.inner_text("#deployments .splitbar")  # type: ignore[attr-defined]
+    browser.shot("deployments")
+    page.click("#deployments >> text=fraud")  # type: ignore[attr-defined]
+    page.wait_for_selector("#traffic svg polyline")  # type: ignore[attr-defined]
+    variants = page.inner_text("#variants")  # type: ignore[attr-defined]
+    assert "fraud-detector v2" in variants and "shadow" in variants
+    assert page.locator("#traffic figure").count() == 2  # type: ignore[attr-defined]
+    assert "24h up to the last logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+    assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert "not reached" in page.inner_text("#ab-decisions")  # type: ignore[attr-defined]
+    browser.shot("deployment")
+    page.select_option("#ab-metric", "error_rate")  # type: ignore[attr-defined]
+    page.click("form.toolbar button")  # type: ignore[attr-defined]
+    page.wait_for_url("**metric=error_rate")  # type: ignore[attr-defined]
+    assert "error_rate" in page.inner_text("#ab-variants")  # type: ignore[attr-defined]
+    page.click(".switch >> text=6h")  # type: ignore[attr-defined]
+    page.wait_for_url("**/deployments/fraud?window=6h")  # type: ignore[attr-defined]
+    assert "6h up to the last logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+
+
+def test_monitoring_and_a_drift_report(browser: Browser) -> None:
     page = browser.open("/monitoring")
-    assert "Not available yet" in page.inner_text("main")  # type: ignore[attr-defined]
+    browser.shot("monitoring")
+    page.click("#monitoring .drift-link")  # type: ignore[attr-defined]
+    page.wait_for_selector("#distributions svg.distribution")  # type: ignore[attr-defined]
+    assert page.inner_text("#verdict").startswith("Dataset drift")  # type: ignore[attr-defined]
+    assert "drift" in page.inner_text("#drift-scores")  # type: ignore[attr-defined]
+    assert page.locator("#distributions .stat").count() == 2  # type: ignore[attr-defined]  # amount_avg, prediction
+    assert page.locator("#over-time polyline").count() >= 1  # type: ignore[attr-defined]
+    assert "at most 5,000 rows are read" in page.inner_text("#check-window")  # type: ignore[attr-defined]
+    browser.shot("drift-report")
+    page.click("#stored-reports a")  # type: ignore[attr-defined]
+    page.wait_for_selector("#fired-alerts")  # type: ignore[attr-defined]
+    assert "drift_share" in page.inner_text("#fired-alerts")  # type: ignore[attr-defined]
+    browser.shot("stored-drift-report")

@@ -42,7 +42,7 @@ def _wait_for_health(client: httpx.Client, process: subprocess.Popen[str]) -> ht
 def test_help_names_the_options(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("ui", "--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--host", "--port", "--project", "--token"):
+    for option in ("--host", "--port", "--project", "--token", "--alerts"):
         assert option in result.stdout
 
 

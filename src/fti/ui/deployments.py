@@ -1,0 +1,200 @@
+"""What the dashboard shows of deployments: variants and traffic split, traffic and latency over time from the
+request log, and the A/B analysis of the variants on labelled traffic.
+
+Every time window ends at the deployment's last logged request (not at "now"), so a deployment that has been
+quiet for a while still shows its last day of traffic; the window is named on the page and in the API.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fti.errors import NotFoundError, ValidationError
+from fti.observability.ab_testing import ab_report
+from fti.registry.service import parse_model_ref
+from fti.ui import log_queries
+
+if TYPE_CHECKING:
+    from fti.core.deployments import Deployment
+    from fti.core.registry import RegisteredModel
+    from fti.project import Project
+    from fti.ui.log_queries import LogSpan
+
+__all__ = [
+    "AB_METRICS",
+    "DEFAULT_WINDOW",
+    "WINDOWS",
+    "TimeWindow",
+    "ab_analysis",
+    "deployment_detail",
+    "deployments",
+    "finite",
+    "time_window",
+]
+
+#: window name -> (length, bucket width of the charts)
+WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
+    "1h": (timedelta(hours=1), timedelta(minutes=5)),
+    "6h": (timedelta(hours=6), timedelta(minutes=15)),
+    "24h": (timedelta(hours=24), timedelta(hours=1)),
+    "7d": (timedelta(days=7), timedelta(hours=6)),
+    "30d": (timedelta(days=30), timedelta(days=1)),
+}
+DEFAULT_WINDOW = "24h"
+AB_METRICS = ("accuracy", "error_rate", "squared_error", "absolute_error")
+
+
+def finite(content: dict[str, Any]) -> dict[str, Any]:
+    """``content`` with every NaN or infinite float (at any depth) replaced by None, so it is valid JSON."""
+    return {key: _finite(item) for key, item in content.items()}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """The window a page shows: ``[start, end)``, its name and the bucket width of its charts."""
+
+    name: str
+    start: datetime
+    end: datetime
+    bucket: timedelta
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "name": self.name,
+            "start": self.start.isoformat(timespec="seconds"),
+            "end": self.end.isoformat(timespec="seconds"),
+            "bucket_seconds": int(self.bucket.total_seconds()),
+        }
+
+
+def time_window(name: str, span: LogSpan | None) -> TimeWindow:
+    """The window ``name`` (``1h``, ``6h``, ``24h``, ``7d``, ``30d``) that ends with the bucket holding the last
+    logged request (whole buckets, so charts start and end on bucket boundaries)."""
+    if name not in WINDOWS:
+        raise ValidationError(f"Unknown window {name!r}: use one of {', '.join(WINDOWS)}.")
+    length, bucket = WINDOWS[name]
+    last = span.last if span is not None else datetime.now(UTC)
+    width = int(bucket.total_seconds())
+    end = datetime.fromtimestamp((int(last.timestamp()) // width + 1) * width, UTC)
+    return TimeWindow(name, end - length, end, bucket)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _resolve(reference: str, models: dict[str, RegisteredModel]) -> dict[str, Any]:
+    """The model version a reference serves now, from the registered models (no catalog query per variant)."""
+    name, version, alias = parse_model_ref(reference)
+    model = models.get(name)
+    if model is None:
+        return {"model": name, "version": None}
+    if alias is not None:
+        return {"model": name, "version": model.aliases.get(alias)}
+    return {"model": name, "version": version if version is not None else model.latest_version}
+
+
+def _deployment_item(
+    deployment: Deployment, models: dict[str, RegisteredModel], span: LogSpan | None
+) -> dict[str, Any]:
+    return {
+        "name": deployment.name,
+        "variants": [
+            {"reference": variant.reference, "share": variant.share, **_resolve(variant.reference, models)}
+            for variant in deployment.variants
+        ],
+        "shadow": None
+        if deployment.shadow is None
+        else {"reference": deployment.shadow, **_resolve(deployment.shadow, models)},
+        "entity_keys": list(deployment.entity_keys),
+        "feature_view": deployment.feature_lookup,
+        "created_at": _time(deployment.created_at),
+        "updated_at": _time(deployment.updated_at),
+        "logged_rows": 0 if span is None else span.rows,
+        "first_request": None if span is None else _time(span.first),
+        "last_request": None if span is None else _time(span.last),
+    }
+
+
+def deployments(project: Project) -> dict[str, Any]:
+    """Every deployment with its variants (and the versions they serve now) and what it logged."""
+    models = {model.name: model for model in project.models()}
+    spans = log_queries.log_spans(project)
+    items = [_deployment_item(item, models, spans.get(item.name)) for item in project.deployments()]
+    return {"total": len(items), "items": items}
+
+
+def deployment_detail(project: Project, name: str, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
+    """A deployment with its requests, rows and p50/p99 latency per time bucket and per variant."""
+    deployment = project.get_deployment(name)
+    models = {model.name: model for model in project.models()}
+    span = log_queries.log_spans(project).get(name)
+    chosen = time_window(window, span)
+    traffic = log_queries.traffic(project, name, chosen.start, chosen.end, chosen.bucket)
+    return finite(
+        _deployment_item(deployment, models, span)
+        | {
+            "window": chosen.to_dict(),
+            "windows": list(WINDOWS),
+            "buckets": traffic.buckets,
+            "totals": traffic.variants,
+            "errors": traffic.errors,
+        }
+    )
+
+
+def ab_analysis(
+    project: Project,
+    name: str,
+    window: str = DEFAULT_WINDOW,
+    *,
+    metric: str = "accuracy",
+    mde: float | None = 0.05,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """The A/B analysis of the deployment's variants on labelled traffic in the window (never promotes).
+
+    ``available`` is False with a ``message`` saying why when there is nothing to compare yet (no labels, or a
+    single variant with labelled traffic).
+    """
+    if metric not in AB_METRICS:
+        raise ValidationError(f"Unknown A/B metric {metric!r}: use one of {', '.join(AB_METRICS)}.")
+    if not 0 < alpha < 1:
+        raise ValidationError(f"alpha must be between 0 and 1, got {alpha}.")
+    if mde is not None and mde <= 0:
+        raise ValidationError(f"mde (minimum detectable effect) must be positive, got {mde}.")
+    project.get_deployment(name)
+    chosen = time_window(window, log_queries.log_spans(project).get(name))
+    labelled = log_queries.labelled_predictions(project, name, chosen.start, chosen.end)
+    base = {"deployment": name, "metric": metric, "alpha": alpha, "mde": mde, "window": chosen.to_dict()}
+
+    def analyse() -> dict[str, Any]:
+        try:
+            report = ab_report(
+                labelled, project.registry, deployment=name, metric=metric, alpha=alpha, mde=mde, control="champion"
+            )
+        except (NotFoundError, ValidationError) as exc:
+            return base | {"available": False, "message": str(exc), "labelled_rows": labelled.num_rows}
+        return finite(
+            base | report.to_dict() | {"available": True, "message": None, "labelled_rows": labelled.num_rows}
+        )
+
+    # the bootstrap intervals cost more than the query: keep the analysis until the log, labels or aliases change
+    aliases = tuple(sorted((model.name, tuple(sorted(model.aliases.items()))) for model in project.models()))
+    parts = ("ab", name, chosen.start, chosen.end, metric, mde, alpha, aliases)
+    found: dict[str, Any] = log_queries.remember(project, parts, analyse, labels=True)
+    return found
