@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import fti
@@ -165,3 +166,34 @@ def test_rebuild_is_identical_after_more_commits(project: fti.Project) -> None:
     assert reloaded.sources == {"labels:1": 0, "cards:1": 0}
     newer = view.create_training_data(start=_day(4), end=_day(30))
     assert newer.sources == {"labels:1": 1, "cards:1": 1}
+
+
+def _streamed(view: fti.features.FeatureView, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    total, batches = view.batch_stream(view.latest_snapshots(), start, end, 4)
+    frame = pa.Table.from_batches(list(batches)).to_pandas()
+    assert len(frame) == total
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(None, None), (datetime(2024, 1, 3, tzinfo=UTC), None), (None, datetime(2024, 1, 5)), (_day(2), _day(4))],
+)
+def test_batch_stream_of_one_group_equals_the_sorted_join(
+    project: fti.Project, start: datetime | None, end: datetime | None
+) -> None:
+    from tests.integration.feature_data import cards_frame
+
+    cards = project.create_feature_group("cards", primary_key=["cc_num"], event_time="ts")
+    cards.insert(cards_frame(0, 5))
+    cards.insert(cards_frame(5, 5))  # appended: no repeated keys, so Arrow scans it
+    view = project.create_feature_view("cards", query=cards.select_all())
+    assert view._scan_stream(view.latest_snapshots(), start, end, 4) is not None
+    expected = view.batch_table(view.latest_snapshots(), start, end).to_pandas()
+    streamed = _streamed(view, start, end).sort_values(["ts", "cc_num"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(streamed, expected)
+    cards.insert(cards_frame(2, 2).assign(amount=-1.0))  # replaces rows: resolved by the DuckDB path
+    assert view._scan_stream(view.latest_snapshots(), start, end, 4) is None
+    expected = view.batch_table(view.latest_snapshots(), start, end).to_pandas()
+    streamed = _streamed(view, start, end).sort_values(["ts", "cc_num"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(streamed, expected)

@@ -11,6 +11,7 @@ import pyarrow as pa
 from fti.core.features import FeatureViewRecord
 from fti.errors import NotFoundError, ValidationError
 from fti.features.point_in_time import JoinedGroup, point_in_time_sql
+from fti.features.schema import schema_from_specs
 from fti.features.statistics import quote
 from fti.features.stores import FeatureStores, query_engine
 from fti.features.time_travel import Snapshot, snapshot
@@ -268,8 +269,13 @@ class FeatureView:
         """The number of rows and the point-in-time join of ``batch_table``, streamed in no particular order.
 
         DuckDB produces the batches as they are consumed (within its memory limit), so a join larger than
-        memory streams through; not sorting saves a full sort of the result.
+        memory streams through; not sorting saves a full sort of the result. A view of one group with
+        nothing to join or de-duplicate is scanned by Arrow's dataset reader instead (filters pushed down,
+        about half the CPU of converting DuckDB's result to Arrow).
         """
+        scanned = self._scan_stream(snapshots, start, end, batch_rows)
+        if scanned is not None:
+            return scanned
         connection = query_engine(memory_limit=_STREAM_MEMORY)
         try:
             sql, spine = self._batch_sql(connection, snapshots, start, end, ordered=False)
@@ -282,6 +288,43 @@ class FeatureView:
             connection.close()
             raise
         return total, _closing_batches(connection, reader)
+
+    def _scan_stream(
+        self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None, batch_rows: int
+    ) -> tuple[int, Iterator[pa.RecordBatch]] | None:
+        """``batch_stream`` by an Arrow dataset scan, or None when the view needs DuckDB (joins, repeated
+        keys to resolve, or a time range over an event time that is not a timestamp)."""
+        import pyarrow.dataset as pads
+
+        spine = self.query.parts[0]
+        view = snapshots[spine.group.record.id]
+        record = view.record
+        schema = schema_from_specs(record.schema or ())
+        if len(self.query.parts) != 1 or view.commit is None or view.needs_dedupe or schema is None:
+            return None
+        time_type = schema.field(record.event_time).type
+        if (start is not None or end is not None) and not pa.types.is_timestamp(time_type):
+            return None
+        dataset = self._stores.offline.read(record.table, version=view.commit)
+        numbers = [item.commit for item in view.commits]
+        condition: pads.Expression | None = None
+        if numbers != list(range(view.commit + 1)):
+            condition = pads.field("_fti_commit").isin(numbers)
+        for bound, keep in ((start, "ge"), (end, "lt")):
+            if bound is None:
+                continue
+            time_literal(bound)  # the same check of the bound as the SQL path
+            utc = bound.astimezone(UTC).replace(tzinfo=None) if bound.tzinfo else bound
+            value = pa.scalar(utc, pa.timestamp("us")).cast(pa.timestamp(time_type.unit, tz=time_type.tz))
+            column = pads.field(record.event_time)
+            test = column >= value if keep == "ge" else column < value
+            condition = test if condition is None else condition & test
+        columns = list(dict.fromkeys([*record.primary_key, record.event_time, *spine.features]))
+        total = dataset.count_rows(filter=condition)
+        if total == 0:
+            return 0, iter(())
+        batches = dataset.to_batches(columns=columns, filter=condition, batch_size=batch_rows)
+        return total, (batch for batch in batches if batch.num_rows)
 
     def _batch_sql(
         self,
