@@ -323,7 +323,10 @@ class FeatureView:
         total = dataset.count_rows(filter=condition)
         if total == 0:
             return 0, iter(())
-        batches = dataset.to_batches(columns=columns, filter=condition, batch_size=batch_rows)
+        # Little read-ahead: memory stays a few batches deep whatever the table size.
+        batches = dataset.to_batches(
+            columns=columns, filter=condition, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1
+        )
         return total, (batch for batch in batches if batch.num_rows)
 
     def _batch_sql(
