@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     runs, groups, logged = (1_000, 20, 50_000) if args.quick else (10_000, 100, 1_000_000)
-    console = Console()
+    console = Console(width=160)  # one line per row, also when the output is not a terminal
     with tempfile.TemporaryDirectory() as folder, fti.connect(Path(folder)) as project:
         began = time.perf_counter()
         lineage = fill_feature_store(project, groups)
