@@ -26,7 +26,7 @@ import yaml
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import AlertAction, AlertRule, LogAction, ShellAction, WebhookAction, rule_from_dict
 
-__all__ = ["AlertConfig", "load_alerts", "parse_alerts"]
+__all__ = ["AlertConfig", "load_alerts", "parse_alerts", "read_alerts_file"]
 
 RetrainFactory = Callable[[Mapping[str, Any]], AlertAction]
 """Builds the retraining action of a ``{type: retrain, ...}`` entry (the project binds it)."""
@@ -42,14 +42,18 @@ class AlertConfig:
 
 def load_alerts(path: str | Path, *, retrain: RetrainFactory | None = None) -> AlertConfig:
     """Read rules and actions from a YAML file (see the module docstring)."""
+    return parse_alerts(read_alerts_file(path), source=str(path), retrain=retrain)
+
+
+def read_alerts_file(path: str | Path, *, hint: str = "Check the path.") -> Any:
+    """The parsed YAML of an alert rules file; NotFoundError (with ``hint``) or ValidationError if unreadable."""
     file = Path(path)
     if not file.is_file():
-        raise NotFoundError(f"Alert rules file '{file}' does not exist. Check the path.")
+        raise NotFoundError(f"Alert rules file '{file}' does not exist. {hint}")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValidationError(f"Alert rules file '{file}' is not valid YAML: {exc}") from exc
-    return parse_alerts(data, source=str(file), retrain=retrain)
 
 
 def parse_alerts(data: Any, *, source: str = "alert rules", retrain: RetrainFactory | None = None) -> AlertConfig:

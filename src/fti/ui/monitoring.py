@@ -18,11 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
-from fti.observability.alert_config import parse_alerts
+from fti.observability.alert_config import parse_alerts, read_alerts_file
 from fti.ui import log_queries
 from fti.ui.deployments import DEFAULT_WINDOW, finite, time_window
 
@@ -54,12 +52,7 @@ _RECENT_REPORTS = 20
 def load_rules(path: str | Path) -> tuple[AlertRule, ...]:
     """The alert rules of a rules file (the ``rules`` list of ``fti monitor check --rules``); actions are ignored."""
     file = Path(path)
-    if not file.is_file():
-        raise NotFoundError(f"Alert rules file '{file}' does not exist. Check the path given to --alerts.")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValidationError(f"Alert rules file '{file}' is not valid YAML: {exc}") from exc
+    data = read_alerts_file(file, hint="Check the path given to --alerts.")
     if not isinstance(data, dict):
         raise ValidationError(f"Alert rules file '{file}' must be a mapping with a 'rules' list.")
     return parse_alerts({"rules": data.get("rules")}, source=f"Alert rules file '{file}'").rules
