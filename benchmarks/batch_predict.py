@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.linear_model import LogisticRegression
 
+from fti.inference.batch import DEFAULT_CHUNK_ROWS
+
 BATCH = 500_000
 FEATURES = [f"f{index}" for index in range(20)]
 SCHEMA = pa.schema(
@@ -116,7 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1M rows instead of 10M")
     parser.add_argument("--rows", type=int, default=None, help="number of rows (overrides --quick)")
-    parser.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows predicted per slice")
+    parser.add_argument(
+        "--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows predicted per slice (the library default)"
+    )
     args = parser.parse_args()
     rows = args.rows or (1_000_000 if args.quick else 10_000_000)
     timings = run(rows, args.chunk_rows)

@@ -197,3 +197,28 @@ def test_batch_stream_of_one_group_equals_the_sorted_join(
     expected = view.batch_table(view.latest_snapshots(), start, end).to_pandas()
     streamed = _streamed(view, start, end).sort_values(["ts", "cc_num"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(streamed, expected)
+
+
+def _narrowed(view: fti.features.FeatureView, features: list[str]) -> pd.DataFrame:
+    total, batches = view.batch_stream(view.latest_snapshots(), None, None, 7, features)
+    frame = pa.Table.from_batches(list(batches)).to_pandas()
+    assert len(frame) == total
+    return frame.sort_values(["ts", "cc_num"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("features", [["amount"], ["is_fraud"], ["country", "amount"]])
+def test_batch_stream_reads_only_the_features_asked_for(project: fti.Project, features: list[str]) -> None:
+    view = _view(project)  # labels joined with cards: the DuckDB path
+    full = view.batch_table(view.latest_snapshots(), None, None).to_pandas()
+    narrowed = _narrowed(view, features)
+    expected = [
+        name for name in ["cc_num", "ts", "is_fraud", "amount", "country"] if name in {"cc_num", "ts", *features}
+    ]
+    assert list(narrowed.columns) == expected
+    pd.testing.assert_frame_equal(narrowed, full[expected])
+    cards = project.get_feature_group("cards")
+    alone = project.create_feature_view("cards_only", query=cards.select_all())  # one group: the Arrow scan
+    assert alone._scan_stream(alone.latest_snapshots(), None, None, 7) is not None
+    whole = alone.batch_table(alone.latest_snapshots(), None, None).to_pandas()
+    kept = [name for name in ["cc_num", "ts", "amount", "country"] if name in {"cc_num", "ts", *features}]
+    pd.testing.assert_frame_equal(_narrowed(alone, features), whole[kept])

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchPredictions", "batch_predict"]
 
-DEFAULT_CHUNK_ROWS = 1_000_000
+DEFAULT_CHUNK_ROWS = 250_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +82,9 @@ def batch_predict(
         total = spine_table.num_rows
         slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
     else:
-        total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows)
-        # DuckDB reads the next batch in a thread (releasing the GIL) while this one is predicted and written.
-        slices = (pa.Table.from_batches([batch]) for batch in _read_ahead(batches))
+        total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows, plan.inputs)
+        # The next batch is read in a thread (releasing the GIL) while this one is predicted and written.
+        slices = _coalesced(_read_ahead(batches), chunk_rows)
     if total == 0:
         raise ValidationError(
             f"Feature view '{plan.view.name}' v{plan.view.version} has no rows to predict"
@@ -174,6 +174,21 @@ def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             close()  # the worker is idle here: the pool waited for it
 
 
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """``batches`` gathered into tables of about ``rows`` rows (a scan yields a batch per row group, and each
+    model call and output batch has a fixed cost)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, held = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
 def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterator[pa.RecordBatch]:
     for part in slices:
         missing = [name for name in (*plan.keys, plan.event_time) if name not in part.column_names]
@@ -190,8 +205,8 @@ def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterato
             for index in range(predictions.shape[1]):
                 columns[f"prediction_{index}"] = pa.array(predictions[:, index])
         rows = part.num_rows
-        columns["model_name"] = pa.array(np.full(rows, plan.version.name, dtype=object), pa.string())
-        columns["model_version"] = pa.array(np.full(rows, plan.version.version, dtype=np.int64))
+        columns["model_name"] = pa.repeat(pa.scalar(plan.version.name, pa.string()), rows)
+        columns["model_version"] = pa.repeat(pa.scalar(plan.version.version, pa.int64()), rows)
         yield from pa.table(columns).to_batches()
         advance(rows)
 
