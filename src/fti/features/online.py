@@ -89,9 +89,8 @@ def latest_rows(
     start: datetime | None = None,
     end: datetime | None = None,
     batch_rows: int = MATERIALIZE_BATCH_ROWS,
-    count_keys: bool = False,
-) -> tuple[int | None, Iterator[pa.Table]]:
-    """How many keys (if ``count_keys``), and their latest rows as a stream of tables, among the group's rows.
+) -> tuple[int, Iterator[pa.Table]]:
+    """How many keys, and their latest rows as a stream of tables (in key order), among the group's rows.
 
     Args:
         view: the group at the commit to read.
@@ -99,7 +98,6 @@ def latest_rows(
         start: only rows with event time at or after it.
         end: only rows with event time before it.
         batch_rows: rows per yielded table.
-        count_keys: count the keys first (one more scan), e.g. for a progress bar.
     """
     from fti.features.views import time_literal
 
@@ -114,20 +112,28 @@ def latest_rows(
         conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
     keys = ", ".join(quote(name) for name in record.primary_key)
     columns = ", ".join(quote(spec.name) for spec in record.schema)
-    # Of a key's rows, the newest event time wins; of equal ones the latest commit, then the latest row.
+    where = " AND ".join(conditions)
     # Rows come in key order: a B-tree store (SQLite) then appends batch after batch instead of touching
     # every page of the table in every batch (about 2x faster for a large materialization).
-    sql = (
-        f"SELECT {columns} FROM raw_rows WHERE {' AND '.join(conditions)} QUALIFY row_number() OVER "
+    unique = f"SELECT {columns} FROM raw_rows WHERE {where} ORDER BY {keys}"
+    # Of a key's rows, the newest event time wins; of equal ones the latest commit, then the latest row.
+    latest = (
+        f"SELECT {columns} FROM raw_rows WHERE {where} QUALIFY row_number() OVER "
         f"(PARTITION BY {keys} ORDER BY {quote(record.event_time)} DESC, _fti_commit DESC, _fti_row DESC) = 1 "
         f"ORDER BY {keys}"
+    )
+    counts = (
+        f"SELECT (SELECT count(*) FROM raw_rows WHERE {where}), "
+        f"(SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw_rows WHERE {where}))"
     )
     connection = query_engine(memory_limit=_MEMORY_LIMIT)
     try:
         register_dataset(connection, "raw_rows", stores.offline.read(record.table, version=view.commit))
-        count_sql = f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw_rows WHERE {' AND '.join(conditions)})"
-        total = int(connection.sql(count_sql).fetchall()[0][0]) if count_keys else None
-        reader = connection.sql(sql).to_arrow_reader(batch_rows)
+        # When every key has one row (a group loaded once, or an insert of new keys), those rows are the
+        # latest: a plain scan instead of the window, about a third of its cost even with the counting.
+        found = connection.sql(counts).fetchall()[0]
+        rows, total = int(found[0]), int(found[1])
+        reader = connection.sql(unique if rows == total else latest).to_arrow_reader(batch_rows)
     except BaseException:
         connection.close()
         raise

@@ -186,6 +186,31 @@ class OnlineStoreContract:
         assert result.column("label").to_pylist() == ["v3"] * 5
         assert online_store.count(table) == 5
 
+    def test_large_write_over_a_partly_loaded_table(self, online_store: OnlineStore) -> None:
+        # Big enough for several round trips of a bulk writer: loaded keys first (newer, older and equally
+        # old rows among them), then keys that are new to the table.
+        table = self._simple(online_store)
+        loaded, fresh = 30_000, 30_000
+        assert online_store.write(table, versioned_rows(range(loaded), 5)) == loaded
+        ids = np.arange(loaded + fresh)
+        version = np.where(ids >= loaded, 4, np.where(ids % 3 == 0, 3, 7))  # every third loaded key is older
+        rows = pa.table(
+            {
+                "id": ids,
+                "ts": pa.array(
+                    [BASE_TIME + timedelta(seconds=int(v)) for v in version], SIMPLE_SCHEMA.field("ts").type
+                ),
+                "amount": ids * 1000.0 + version,
+                "label": pa.array([f"v{v}" for v in version]),
+            },
+            schema=SIMPLE_SCHEMA,
+        )
+        assert online_store.write(table, rows) == loaded - loaded // 3 + fresh
+        labels = online_store.read(table, [(int(k),) for k in ids]).column("label").to_pylist()
+        expected = np.where(ids >= loaded, "v4", np.where(ids % 3 == 0, "v5", "v7"))
+        assert labels == expected.tolist()
+        assert online_store.count(table) == loaded + fresh
+
     def test_out_of_order_arrivals_keep_latest_per_key(self, online_store: OnlineStore) -> None:
         table = self._simple(online_store)
         rng = np.random.default_rng(7)

@@ -215,8 +215,8 @@ def latest_per_key(table: OnlineTable, rows: pa.Table) -> pa.Table:
     this instead of every row, so each key is written once per call (vectorized: one stable sort).
     """
     count = rows.num_rows
-    if count <= 1:
-        return rows
+    if count <= 1 or _strictly_increasing(rows, table.key_columns):
+        return rows  # e.g. a materialization: one row per key, in key order
     sort_keys = [(name, "ascending") for name in (*table.key_columns, table.event_time_column)]
     order = pc.sort_indices(rows.select([name for name, _ in sort_keys]), sort_keys)  # stable: ties keep order
     is_last = np.ones(count, dtype=bool)
@@ -228,6 +228,17 @@ def latest_per_key(table: OnlineTable, rows: pa.Table) -> pa.Table:
         else:
             is_last[:-1] |= changes
     return rows.take(order.filter(pa.array(is_last)))
+
+
+def _strictly_increasing(rows: pa.Table, key_columns: Sequence[str]) -> bool:
+    """Whether a single key column is sorted with no repeats (each key once, already in key order)."""
+    if len(key_columns) != 1:
+        return False
+    column = rows.column(key_columns[0]).combine_chunks()
+    if column.null_count:
+        return False
+    count = len(column)
+    return bool(pc.all(pc.less(column.slice(0, count - 1), column.slice(1))).as_py())
 
 
 def conform_keys(table: OnlineTable, keys: pa.Table | Sequence[Any]) -> pa.Table:
