@@ -28,6 +28,7 @@ NULL = b"\xfe"
 _SIGN_BIT = np.uint64(1 << 63)
 _TICK_OFFSET = 1 << 63  # stored digits minus this are the ticks
 PYTHON_ROWS = 128  # up to this many rows or keys, per-value Python beats the fixed cost of Arrow kernels
+_ROW_BY_ROW = 40  # up to this many rows, parsing row by row beats splitting into columns first
 
 
 def _event_time_text(array: pa.Array) -> pa.Array:
@@ -172,6 +173,8 @@ class RowCodec:
 
     def decode(self, found: Sequence[bytes | None]) -> list[pa.Array]:
         """The selected feature columns, then the event time, of rows read back (None: a missing key)."""
+        if len(found) <= _ROW_BY_ROW:
+            return self._decode_rows(found)
         if len(found) <= PYTHON_ROWS:
             return self._decode_few(found)
         return self._decode_many(found)
@@ -208,6 +211,27 @@ class RowCodec:
         time_type = self.types[-1]
         arrays.append(pa.array(ticks, _ticks_type(time_type)).view(time_type))
         return arrays
+
+    def _decode_rows(self, found: Sequence[bytes | None]) -> list[pa.Array]:
+        # For very few rows: parsed in Python, then one conversion for all columns.
+        missing = (None,) * len(self.types)
+        rows = []
+        for value in found:
+            if value is None:
+                rows.append(missing)
+                continue
+            parts = value.split(SEPARATOR)
+            if len(parts) != self.width:
+                raise self._corrupt()
+            rows.append(
+                tuple(
+                    None if parts[position] == NULL else parse(parts[position])
+                    for position, parse in zip(self.positions, self.parsers, strict=True)
+                )
+            )
+        # One conversion for all columns: a struct array built from the row tuples, then split.
+        stored = pa.array(rows, type=self.storage).flatten()
+        return [_restore(array, data_type) for array, data_type in zip(stored, self.types, strict=True)]
 
     def _decode_many(self, found: Sequence[bytes | None]) -> list[pa.Array]:
         width, count = self.width, len(found)
