@@ -99,9 +99,9 @@ def _bootstrap_differences(
     if statistic is np.mean:
         levels_a, levels_b = _levels(a), _levels(b)
         if levels_a is not None and levels_b is not None:
-            left = _resampled_means(levels_a, a.size, resamples, rng)
-            right = _resampled_means(levels_b, b.size, resamples, rng)
-            return right - left
+            means_a = _resampled_means(levels_a, a.size, resamples, rng)
+            counted: np.ndarray[Any, Any] = _resampled_means(levels_b, b.size, resamples, rng) - means_a
+            return counted
     differences = np.empty(resamples)
     chunk = max(1, _BOOTSTRAP_CHUNK // max(a.size, b.size))
     for start in range(0, resamples, chunk):
