@@ -1,0 +1,188 @@
+"""What one data file of the inference log says in brief: each deployment's span, and an hourly rollup of requests.
+
+A request's rows are written together (the request log writes each model call's rows as one contiguous run, with
+one request id, time and latency), so a file's requests are its runs of rows: a new run starts where the request
+id, deployment, variant or shadow flag changes from the row before. Counting runs needs one comparison per row,
+not a hash of every request id. A request split by the writer between two files of one commit (only a commit
+bigger than a file is split) is one run at the end of one file and one at the start of the next: :func:`joined`
+finds those and takes the extra count back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fti.ui.log_files import DataFile, codes
+
+__all__ = ["HOUR", "LATENCY_BINS", "LATENCY_FLOOR", "LATENCY_STEP", "FileRollup", "file_rollup", "file_spans", "joined"]
+
+HOUR = 3_600_000_000
+#: latency histogram: bin b holds [floor * step**b, floor * step**(b + 1)) milliseconds
+LATENCY_FLOOR = 0.01
+LATENCY_STEP = 1.05
+LATENCY_BINS = 500
+_ROLLUP_SCHEMA = pa.schema(
+    [
+        ("deployment", pa.string()),
+        ("variant", pa.string()),
+        ("is_shadow", pa.bool_()),
+        ("hour", pa.int64()),
+        ("bin", pa.int32()),
+        ("requests", pa.int64()),
+        ("rows", pa.int64()),
+    ]
+)
+#: dense grouping (a count per possible key) while the keys span at most this many times the runs
+_DENSE_FACTOR = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FileRollup:
+    """Requests and rows per deployment, variant, shadow flag, hour and latency bin of one file, and the identity
+    (request id, deployment, variant, shadow) and group of the file's first and last request."""
+
+    rollup: pa.Table
+    edges: tuple[tuple[tuple[Any, ...], tuple[Any, ...]], ...]
+
+
+def file_spans(file: DataFile) -> dict[str, tuple[int, int, int]]:
+    """Per deployment: non-shadow rows, first and last time (microseconds); from the footer when it says enough."""
+    deployment, is_shadow = file.only("deployment"), file.only("is_shadow")
+    if is_shadow is True or file.rows == 0:
+        return {}
+    if deployment is not None and is_shadow is False and file.first is not None and file.last is not None:
+        return {str(deployment): (file.rows, file.first, file.last)}
+    table = file.table()
+    served = table.filter(pc.invert(table.column("is_shadow")))
+    if served.num_rows == 0:
+        return {}
+    found = (
+        pa.table(
+            {
+                "deployment": served.column("deployment").cast(pa.string()),
+                "ts": served.column("timestamp").cast(pa.int64()),
+            }
+        )
+        .group_by("deployment")
+        .aggregate([("ts", "count"), ("ts", "min"), ("ts", "max")])
+    )
+    return {
+        name: (int(rows), int(first), int(last))
+        for name, rows, first, last in zip(
+            found.column("deployment").to_pylist(),
+            found.column("ts_count").to_pylist(),
+            found.column("ts_min").to_pylist(),
+            found.column("ts_max").to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def file_rollup(file: DataFile) -> FileRollup:
+    """The hourly rollup of one file's requests (latency percentiles later come from its histogram, bins 5% wide)."""
+    table = file.table()
+    if table.num_rows == 0:
+        return FileRollup(_ROLLUP_SCHEMA.empty_table(), ())
+    deployment, deployments = codes(table.column("deployment"))
+    variant, variants = codes(table.column("variant"))
+    shadow = np.asarray(table.column("is_shadow").to_numpy(zero_copy_only=False), dtype=np.int64)
+    starts = _run_starts(table.column("request_id"), deployment, variant, shadow)
+    stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
+    latency = np.asarray(table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
+    sizes = None
+    if len(starts) < table.num_rows:  # requests of several rows: a request's time is its first row's, its latency
+        stamps, latency = np.minimum.reduceat(stamps, starts), np.maximum.reduceat(latency, starts)  # the slowest's
+        deployment, variant, shadow = deployment[starts], variant[starts], shadow[starts]
+        sizes = np.diff(np.append(starts, table.num_rows))
+    hour = np.floor_divide(stamps, HOUR)
+    latency_bin = _latency_bins(latency)
+    groups, requests, rows = _group((deployment, variant, shadow, hour, latency_bin), sizes)
+    rollup = pa.table(
+        {
+            "deployment": deployments.cast(pa.string()).take(pa.array(groups[0])),
+            "variant": variants.cast(pa.string()).take(pa.array(groups[1])),
+            "is_shadow": pa.array(groups[2].astype(bool)),
+            "hour": pa.array(groups[3], pa.int64()),
+            "bin": pa.array(groups[4], pa.int32()),
+            "requests": pa.array(requests, pa.int64()),
+            "rows": pa.array(rows, pa.int64()),
+        },
+        schema=_ROLLUP_SCHEMA,
+    )
+    ids = table.column("request_id")
+    edges = []
+    for run in sorted({0, len(starts) - 1}):
+        names = (deployments[int(deployment[run])].as_py(), variants[int(variant[run])].as_py(), bool(shadow[run]))
+        identity = (ids[int(starts[run])].as_py(), *names)
+        edges.append((identity, (*names, int(hour[run]), int(latency_bin[run]))))
+    return FileRollup(rollup, tuple(edges))
+
+
+def joined(rollups: Sequence[FileRollup]) -> pa.Table:
+    """The rollups of several files as one table, less one request for each request split between two files."""
+    seen: Counter[tuple[Any, ...]] = Counter()
+    groups: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for item in rollups:
+        for identity, group in item.edges:
+            seen[identity] += 1
+            groups[identity] = group
+    extra = [(*groups[identity], 1 - count, 0) for identity, count in seen.items() if count > 1]
+    tables = [item.rollup for item in rollups]
+    if extra:
+        columns = list(zip(*extra, strict=True))
+        tables.append(pa.table(dict(zip(_ROLLUP_SCHEMA.names, columns, strict=True)), schema=_ROLLUP_SCHEMA))
+    return pa.concat_tables(tables) if tables else _ROLLUP_SCHEMA.empty_table()
+
+
+def _run_starts(
+    ids: pa.ChunkedArray, deployment: np.ndarray[Any, Any], variant: np.ndarray[Any, Any], shadow: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The first row of each run of rows with one request id, deployment, variant and shadow flag."""
+    size = len(deployment)
+    change = np.ones(size, dtype=bool)
+    if size > 1:
+        column = ids.combine_chunks()
+        same = pc.equal(column.slice(1), column.slice(0, size - 1)).fill_null(False)
+        change[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+        change[1:] |= (deployment[1:] != deployment[:-1]) | (variant[1:] != variant[:-1]) | (shadow[1:] != shadow[:-1])
+    return np.flatnonzero(change)
+
+
+def _latency_bins(latency: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The histogram bin of each latency (NaN: the last bin)."""
+    clean = np.where(np.isnan(latency), np.inf, np.maximum(latency, LATENCY_FLOOR))
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = np.floor(np.log(clean / LATENCY_FLOOR) / math.log(LATENCY_STEP))
+    bins: np.ndarray[Any, Any] = np.clip(np.nan_to_num(raw, posinf=LATENCY_BINS - 1), 0, LATENCY_BINS - 1)
+    return bins.astype(np.int64)
+
+
+def _group(
+    keys: tuple[np.ndarray[Any, Any], ...], weights: np.ndarray[Any, Any] | None
+) -> tuple[list[np.ndarray[Any, Any]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The distinct combinations of the key columns (integers), the rows of each and the sum of their ``weights``
+    (None: one each)."""
+    low = [int(column.min()) for column in keys]
+    sizes = [int(column.max()) - floor + 1 for column, floor in zip(keys, low, strict=True)]
+    shifted = [column - floor for column, floor in zip(keys, low, strict=True)]
+    if math.prod(sizes) <= max(_DENSE_FACTOR * len(keys[0]), 1 << 16):
+        flat = np.ravel_multi_index(shifted, sizes)
+        counts = np.bincount(flat, minlength=math.prod(sizes))
+        present = np.flatnonzero(counts)
+        distinct = np.unravel_index(present, sizes)
+        totals = counts if weights is None else np.bincount(flat, weights=weights, minlength=len(counts))
+        counts, totals = counts[present], totals[present]
+    else:
+        found, inverse, counts = np.unique(np.stack(shifted, axis=1), axis=0, return_inverse=True, return_counts=True)
+        distinct = tuple(found[:, index] for index in range(len(keys)))
+        totals = counts if weights is None else np.bincount(inverse.reshape(-1), weights=weights, minlength=len(found))
+    columns = [np.asarray(column) + floor for column, floor in zip(distinct, low, strict=True)]
+    return columns, np.asarray(counts, dtype=np.int64), np.asarray(np.rint(totals), dtype=np.int64)
