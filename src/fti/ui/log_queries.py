@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
 from fti.ui import log_files
 from fti.ui.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
-from fti.ui.log_rollup import HOUR, LATENCY_FLOOR, LATENCY_STEP, FileRollup, file_rollup, file_spans, joined
+from fti.ui.log_rollup import HOUR, FileRollup, bucket_figures, file_rollup, file_spans, joined
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -287,44 +287,7 @@ def _rollup_rows(log: TableFiles, deployment: str, start: datetime, end: datetim
     hours)."""
     low, high = microseconds(start), microseconds(end)
     rollup = joined(each(log.meeting(low, high, deployment=deployment), _rollup))
-    with _database().cursor() as connection:
-        connection.register("rollup", rollup)
-        found: list[Any] = connection.execute(
-            """
-            WITH h AS (
-                SELECT (hour * $hour) // $width AS bucket, variant, is_shadow, bin, requests, rows FROM rollup
-                WHERE deployment = $deployment AND hour >= $start AND hour < $end
-            ), g AS (
-                SELECT bucket, variant, is_shadow, bin, sum(requests) AS n, sum(rows) AS r,
-                       grouping(bucket) AS nb, grouping(variant) AS nv
-                FROM h
-                GROUP BY GROUPING SETS (
-                    (bucket, variant, is_shadow, bin), (bucket, is_shadow, bin), (variant, is_shadow, bin),
-                    (is_shadow, bin)
-                )
-            ), c AS (
-                SELECT *, sum(n) OVER (w ORDER BY bin ROWS UNBOUNDED PRECEDING) AS cum, sum(n) OVER w AS total,
-                       sum(r) OVER w AS total_rows
-                FROM g WINDOW w AS (PARTITION BY bucket, variant, is_shadow, nb, nv)
-            )
-            SELECT bucket, variant, is_shadow, any_value(total), any_value(total_rows),
-                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.5 * total) + 0.5),
-                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.99 * total) + 0.5),
-                   any_value(nb), any_value(nv)
-            FROM c GROUP BY bucket, variant, is_shadow, nb, nv
-            ORDER BY bucket NULLS FIRST, variant NULLS FIRST
-            """,
-            {
-                "deployment": deployment,
-                "start": low // HOUR,
-                "end": -(-high // HOUR),
-                "hour": HOUR,
-                "width": width,
-                "floor": LATENCY_FLOOR,
-                "step": LATENCY_STEP,
-            },
-        ).fetchall()
-    return found
+    return bucket_figures(rollup, deployment, low, high, width)
 
 
 def _rollup(file: DataFile) -> FileRollup:

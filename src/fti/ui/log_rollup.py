@@ -186,3 +186,79 @@ def _group(
         totals = counts if weights is None else np.bincount(inverse.reshape(-1), weights=weights, minlength=len(found))
     columns = [np.asarray(column) + floor for column, floor in zip(distinct, low, strict=True)]
     return columns, np.asarray(counts, dtype=np.int64), np.asarray(np.rint(totals), dtype=np.int64)
+
+
+def bucket_figures(rollup: pa.Table, deployment: str, low: int, high: int, width: int) -> list[tuple[Any, ...]]:
+    """Requests, rows and p50/p99 latency of ``deployment`` from hourly rollups, per bucket of ``width`` microseconds
+    (whole hours) and variant, per bucket, per variant and over everything, for the hours in ``[low, high)``.
+
+    Rows: ``(bucket, variant, is_shadow, requests, rows, p50, p99, no_bucket, no_variant)``, ordered by bucket then
+    variant (the totals first); a percentile is the middle of the first histogram bin that reaches it.
+    """
+    hour = rollup.column("hour").to_numpy()
+    keep = (hour >= low // HOUR) & (hour < -(-high // HOUR)) & _matches(rollup.column("deployment"), deployment)
+    if not keep.any():
+        return []
+    chosen = rollup.filter(pa.array(keep))
+    bucket = chosen.column("hour").to_numpy() * HOUR // width
+    variant, variants = codes(chosen.column("variant"))
+    shadow = np.asarray(chosen.column("is_shadow").to_numpy(zero_copy_only=False), dtype=np.int64)
+    latency_bin = chosen.column("bin").to_numpy().astype(np.int64)
+    first = int(bucket.min())
+    shape = (int(bucket.max()) - first + 1, len(variants), 2, LATENCY_BINS)
+    flat = np.ravel_multi_index((bucket - first, variant, shadow, latency_bin), shape)
+    size = math.prod(shape)
+    requests = np.bincount(flat, weights=chosen.column("requests").to_numpy(), minlength=size).reshape(shape)
+    rows = np.bincount(flat, weights=chosen.column("rows").to_numpy(), minlength=size).reshape(shape)
+    present = np.bincount(flat, minlength=size).reshape(shape) > 0
+    names = variants.cast(pa.string()).to_pylist()
+    found = []
+    for no_bucket, no_variant in ((True, True), (True, False), (False, True), (False, False)):
+        axes = tuple(axis for axis, total in ((0, no_bucket), (1, no_variant)) if total)
+        served, logged, seen = (array.sum(axis=axes, keepdims=True) for array in (requests, rows, present))
+        found += _figures(served, logged, seen > 0, no_bucket, no_variant, first, names)
+    return sorted(found, key=lambda row: (row[7] == 0, row[0] or 0, row[8] == 0, row[1] or "", row[2]))
+
+
+def _figures(
+    requests: np.ndarray[Any, Any],
+    rows: np.ndarray[Any, Any],
+    present: np.ndarray[Any, Any],
+    no_bucket: bool,
+    no_variant: bool,
+    first: int,
+    names: list[str],
+) -> list[tuple[Any, ...]]:
+    """One row per (bucket, variant, shadow) cell with logged traffic: totals and percentiles of its histogram."""
+    totals, logged = requests.sum(axis=3), rows.sum(axis=3)
+    cumulative = np.cumsum(requests, axis=3)
+    percentiles = []
+    for share in (0.5, 0.99):
+        reached = present & (cumulative >= share * totals[..., None])
+        found = reached.any(axis=3)
+        value = LATENCY_FLOOR * np.power(LATENCY_STEP, reached.argmax(axis=3) + 0.5)
+        percentiles.append(np.where(found, value, np.nan))
+    result = []
+    for index in zip(*np.nonzero(present.any(axis=3)), strict=True):
+        bucket, variant, shadow = (int(value) for value in index)
+        p50, p99 = (float(values[index]) for values in percentiles)
+        result.append(
+            (
+                None if no_bucket else first + bucket,
+                None if no_variant else names[variant],
+                bool(shadow),
+                int(np.rint(totals[index])),
+                int(np.rint(logged[index])),
+                None if math.isnan(p50) else p50,
+                None if math.isnan(p99) else p99,
+                int(no_bucket),
+                int(no_variant),
+            )
+        )
+    return result
+
+
+def _matches(column: pa.ChunkedArray, value: str) -> np.ndarray[Any, Any]:
+    indices, dictionary = codes(column)
+    found = dictionary.cast(pa.string()).to_pylist()
+    return indices == found.index(value) if value in found else np.zeros(len(indices), dtype=bool)
