@@ -342,19 +342,22 @@ def analyze_ab(
                 f"A/B data has no column '{name}' (columns: {', '.join(table.column_names)}). Pass variant= and "
                 "metric= with existing columns."
             )
-    labels = np.asarray(table.column(variant).cast("string").to_numpy(zero_copy_only=False), dtype=object)
+    # each row's variant as an index into the distinct names (-1 for null), so rows are split without Python objects
+    encoded = table.column(variant).cast("string").combine_chunks().dictionary_encode()
+    names: list[str] = encoded.dictionary.to_pylist()
+    labels = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     values = np.asarray(table.column(metric).cast("double").to_numpy(zero_copy_only=False), dtype=np.float64)
-    known = ~np.isnan(values) & (labels != None)  # noqa: E711 - elementwise comparison with None
+    known = ~np.isnan(values) & (labels >= 0)
     labels, values = labels[known], values[known]
-    variants = sorted(set(labels.tolist()))
+    variants = sorted(names[index] for index in np.unique(labels))
     if control not in variants:
         raise ValidationError(
             f"Control variant '{control}' has no rows with a '{metric}' value (variants: {', '.join(variants)}). "
             "Name an existing variant as control."
         )
-    base = values[labels == control]
+    base = values[labels == names.index(control)]
     return [
-        compare_variants(base, values[labels == name], metric=metric, names=(control, name), **options)
+        compare_variants(base, values[labels == names.index(name)], metric=metric, names=(control, name), **options)
         for name in variants
         if name != control
     ]

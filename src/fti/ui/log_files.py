@@ -58,7 +58,7 @@ def codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray[Any, Any], pa.
     if not pa.types.is_dictionary(array.type):
         array = array.dictionary_encode()
     indices = array.indices.fill_null(0) if array.indices.null_count else array.indices
-    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64), array.dictionary
+    return np.asarray(indices.to_numpy(zero_copy_only=False)), array.dictionary
 
 
 @dataclass(frozen=True, slots=True)

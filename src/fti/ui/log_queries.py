@@ -221,11 +221,17 @@ def _rows_in(
     table: pa.Table, deployment: str, low: int, high: int, columns: list[str], *, include_shadow: bool
 ) -> pa.Table:
     """The rows of one file's table with ``low <= timestamp < high`` (microseconds)."""
+    keep = _row_mask(table, deployment, low, high, include_shadow=include_shadow)
+    return table.select(columns).filter(pa.array(keep))
+
+
+def _row_mask(table: pa.Table, deployment: str, low: int, high: int, *, include_shadow: bool) -> np.ndarray[Any, Any]:
+    """Which rows of one file's table are of ``deployment`` with ``low <= timestamp < high`` (and non-shadow)."""
     stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
-    keep = (stamps >= low) & (stamps < high) & _equals(table.column("deployment"), deployment)
+    keep: np.ndarray[Any, Any] = (stamps >= low) & (stamps < high) & _equals(table.column("deployment"), deployment)
     if not include_shadow:
         keep &= ~np.asarray(table.column("is_shadow").to_numpy(zero_copy_only=False), dtype=bool)
-    return table.select(columns).filter(pa.array(keep))
+    return keep
 
 
 def _equals(column: pa.ChunkedArray, value: str) -> np.ndarray[Any, Any]:
@@ -340,8 +346,11 @@ def _latest_labels(labels: TableFiles, deployment: str) -> pa.Table:
     ]
     if not tables:
         return pa.table({"request_id": pa.array([], pa.string()), "label": pa.array([], pa.float64())})
+    found = pa.concat_tables(tables).select(["request_id", "label", "labelled_at"])
+    if pc.count_distinct(found.column("request_id")).as_py() == found.num_rows:  # no request labelled twice
+        return found.select(["request_id", "label"])
     with _database().cursor() as connection:
-        connection.register("labels", pa.concat_tables(tables).select(["request_id", "label", "labelled_at"]))
+        connection.register("labels", found)
         return connection.sql(
             "SELECT request_id, arg_max(label, labelled_at) AS label FROM labels GROUP BY request_id"
         ).to_arrow_table()
@@ -360,22 +369,34 @@ def _labelled_predictions(
     )
     if log.reader is None or labels.num_rows == 0:
         return empty
-    rows = _window(log, deployment, start, end, ["request_id", "model_name", "model_version", "prediction"])
+    low, high = microseconds(start), microseconds(end)
+    tables = [table for table in read_tables(log.meeting(low, high, deployment=deployment)) if table.num_rows]
+    if not tables:
+        return empty
+    # one lookup over every file's request ids as they are (no copy); the labels' ids are distinct, so each row finds
+    # at most one label
+    ids = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
+    found = pc.index_in(ids, value_set=labels.column("request_id"))
+    offset, matched, positions = 0, [], []
+    for table in tables:
+        index = found.slice(offset, table.num_rows)
+        offset += table.num_rows
+        hit = np.asarray(index.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        hit &= _row_mask(table, deployment, low, high, include_shadow=False)
+        rows = pa.array(np.flatnonzero(hit))
+        matched.append(table.select(["model_name", "model_version", "prediction"]).take(rows))
+        positions.append(index.take(rows))
+    rows = pa.concat_tables(matched)
     if rows.num_rows == 0:
         return empty
-    # the labels' request ids are distinct, so each row finds at most one label
-    found = pc.index_in(rows.column("request_id"), value_set=labels.column("request_id"))
-    matched = rows.filter(pc.is_valid(found))
-    if matched.num_rows == 0:
-        return empty
-    name = matched.column("model_name").cast(pa.string())
-    model = pc.binary_join_element_wise(name, matched.column("model_version").cast(pa.string()), ":")
-    label = labels.column("label").take(pc.drop_null(found))
+    name = rows.column("model_name").cast(pa.string())
+    model = pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":")
+    label = labels.column("label").take(pa.chunked_array([chunk for part in positions for chunk in part.chunks]))
     return pa.table(
         {
             "model_name": name,
             "model": model,
-            "prediction": matched.column("prediction").cast(pa.float64()),
+            "prediction": rows.column("prediction").cast(pa.float64()),
             "label": label.cast(pa.float64()),
         }
     )

@@ -93,7 +93,7 @@ def file_rollup(file: DataFile) -> FileRollup:
         return FileRollup(_ROLLUP_SCHEMA.empty_table(), ())
     deployment, deployments = codes(table.column("deployment"))
     variant, variants = codes(table.column("variant"))
-    shadow = np.asarray(table.column("is_shadow").to_numpy(zero_copy_only=False), dtype=np.int64)
+    shadow = _flags(table.column("is_shadow"))
     starts = _run_starts(table.column("request_id"), deployment, variant, shadow)
     stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
     latency = np.asarray(table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -157,12 +157,26 @@ def _run_starts(
 
 
 def _latency_bins(latency: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The histogram bin of each latency (NaN: the last bin)."""
-    clean = np.where(np.isnan(latency), np.inf, np.maximum(latency, LATENCY_FLOOR))
-    with np.errstate(over="ignore", invalid="ignore"):
-        raw = np.floor(np.log(clean / LATENCY_FLOOR) / math.log(LATENCY_STEP))
-    bins: np.ndarray[Any, Any] = np.clip(np.nan_to_num(raw, posinf=LATENCY_BINS - 1), 0, LATENCY_BINS - 1)
-    return bins.astype(np.int64)
+    """The histogram bin of each latency (NaN: the last bin), computed in place on one copy."""
+    values = np.maximum(latency, LATENCY_FLOOR)  # NaN stays NaN
+    values /= LATENCY_FLOOR
+    np.log(values, out=values)
+    values /= math.log(LATENCY_STEP)
+    np.floor(values, out=values)
+    np.nan_to_num(values, copy=False, nan=LATENCY_BINS - 1, posinf=LATENCY_BINS - 1)
+    np.clip(values, 0, LATENCY_BINS - 1, out=values)
+    bins: np.ndarray[Any, Any] = values.astype(np.int64)
+    return bins
+
+
+def _flags(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:
+    """A boolean column without nulls as 0/1 integers, unpacked straight from its bitmap."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count or len(array) == 0:
+        return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.int8)
+    bits = np.frombuffer(array.buffers()[1], np.uint8)
+    unpacked: np.ndarray[Any, Any] = np.unpackbits(bits, count=len(array) + array.offset, bitorder="little")
+    return unpacked[array.offset :].astype(np.int8)
 
 
 def _group(
@@ -202,7 +216,7 @@ def bucket_figures(rollup: pa.Table, deployment: str, low: int, high: int, width
     chosen = rollup.filter(pa.array(keep))
     bucket = chosen.column("hour").to_numpy() * HOUR // width
     variant, variants = codes(chosen.column("variant"))
-    shadow = np.asarray(chosen.column("is_shadow").to_numpy(zero_copy_only=False), dtype=np.int64)
+    shadow = _flags(chosen.column("is_shadow"))
     latency_bin = chosen.column("bin").to_numpy().astype(np.int64)
     first = int(bucket.min())
     shape = (int(bucket.max()) - first + 1, len(variants), 2, LATENCY_BINS)
