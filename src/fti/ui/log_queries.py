@@ -210,23 +210,32 @@ def _window(
     """The rows of ``deployment`` in ``[start, end)`` (non-shadow unless asked), ``columns`` only, from the files that
     meet the window."""
     low, high = microseconds(start), microseconds(end)
-    tables = read_tables(log.meeting(low, high, deployment=deployment))
-    parts = [_rows_in(table, deployment, low, high, columns, include_shadow=include_shadow) for table in tables]
+    files = log.meeting(low, high, deployment=deployment)
+    read_tables(files)
+    parts = [_rows_in(file, deployment, low, high, columns, include_shadow=include_shadow) for file in files]
     if not parts:
         return log.reader.schema.empty_table().select(columns) if log.reader is not None else pa.table({})
     return pa.concat_tables(parts)
 
 
 def _rows_in(
-    table: pa.Table, deployment: str, low: int, high: int, columns: list[str], *, include_shadow: bool
+    file: DataFile, deployment: str, low: int, high: int, columns: list[str], *, include_shadow: bool
 ) -> pa.Table:
-    """The rows of one file's table with ``low <= timestamp < high`` (microseconds)."""
-    keep = _row_mask(table, deployment, low, high, include_shadow=include_shadow)
-    return table.select(columns).filter(pa.array(keep))
+    """The rows of one file with ``low <= timestamp < high`` (microseconds)."""
+    table = file.table().select(columns)
+    keep = _row_mask(file, deployment, low, high, include_shadow=include_shadow)
+    return table if keep is None else table.filter(pa.array(keep))
 
 
-def _row_mask(table: pa.Table, deployment: str, low: int, high: int, *, include_shadow: bool) -> np.ndarray[Any, Any]:
-    """Which rows of one file's table are of ``deployment`` with ``low <= timestamp < high`` (and non-shadow)."""
+def _row_mask(
+    file: DataFile, deployment: str, low: int, high: int, *, include_shadow: bool
+) -> np.ndarray[Any, Any] | None:
+    """Which rows of one file are of ``deployment`` with ``low <= timestamp < high`` (and non-shadow unless asked);
+    None when the footer says every row is."""
+    is_inside = file.first is not None and file.last is not None and low <= file.first and file.last < high
+    if is_inside and file.only("deployment") == deployment and (include_shadow or file.only("is_shadow") is False):
+        return None
+    table = file.table()
     stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
     keep: np.ndarray[Any, Any] = (stamps >= low) & (stamps < high) & _equals(table.column("deployment"), deployment)
     if not include_shadow:
@@ -254,7 +263,7 @@ def _nth_latest_time(log: TableFiles, deployment: str, start: datetime, end: dat
     for file in files:
         if len(found) >= rows and file.last is not None and file.last <= _latest(found, rows):
             break
-        part = _rows_in(file.table(), deployment, low, high, ["timestamp"], include_shadow=False)
+        part = _rows_in(file, deployment, low, high, ["timestamp"], include_shadow=False)
         found = np.concatenate([found, part.column("timestamp").cast(pa.int64()).to_numpy()])
     return None if len(found) < rows else _utc(_latest(found, rows))
 
@@ -341,8 +350,12 @@ def _errors(log: TableFiles, deployment: str, start: datetime, end: datetime) ->
 
 def _latest_labels(labels: TableFiles, deployment: str) -> pa.Table:
     """The latest label of each labelled request of ``deployment``: ``request_id`` (distinct) and ``label``."""
+    read_tables(labels.files)
     tables = [
-        table.filter(pa.array(_equals(table.column("deployment"), deployment))) for table in read_tables(labels.files)
+        file.table()
+        if file.only("deployment") == deployment
+        else file.table().filter(pa.array(_equals(file.table().column("deployment"), deployment)))
+        for file in labels.files
     ]
     if not tables:
         return pa.table({"request_id": pa.array([], pa.string()), "label": pa.array([], pa.float64())})
@@ -370,7 +383,8 @@ def _labelled_predictions(
     if log.reader is None or labels.num_rows == 0:
         return empty
     low, high = microseconds(start), microseconds(end)
-    tables = [table for table in read_tables(log.meeting(low, high, deployment=deployment)) if table.num_rows]
+    files = [file for file in log.meeting(low, high, deployment=deployment) if file.rows]
+    tables = read_tables(files)
     if not tables:
         return empty
     # one lookup over every file's request ids as they are (no copy); the labels' ids are distinct, so each row finds
@@ -378,12 +392,12 @@ def _labelled_predictions(
     ids = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
     found = pc.index_in(ids, value_set=labels.column("request_id"))
     offset, matched, positions = 0, [], []
-    for table in tables:
+    for file, table in zip(files, tables, strict=True):
         index = found.slice(offset, table.num_rows)
         offset += table.num_rows
         hit = np.asarray(index.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        hit &= _row_mask(table, deployment, low, high, include_shadow=False)
-        rows = pa.array(np.flatnonzero(hit))
+        keep = _row_mask(file, deployment, low, high, include_shadow=False)
+        rows = pa.array(np.flatnonzero(hit if keep is None else hit & keep))
         matched.append(table.select(["model_name", "model_version", "prediction"]).take(rows))
         positions.append(index.take(rows))
     rows = pa.concat_tables(matched)

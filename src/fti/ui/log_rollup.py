@@ -91,9 +91,10 @@ def file_rollup(file: DataFile) -> FileRollup:
     table = file.table()
     if table.num_rows == 0:
         return FileRollup(_ROLLUP_SCHEMA.empty_table(), ())
-    deployment, deployments = codes(table.column("deployment"))
+    deployment, deployments = _codes_of(file, table, "deployment")
     variant, variants = codes(table.column("variant"))
-    shadow = _flags(table.column("is_shadow"))
+    only_shadow = file.only("is_shadow")
+    shadow = _flags(table.column("is_shadow")) if only_shadow is None else np.full(table.num_rows, only_shadow, np.int8)
     starts = _run_starts(table.column("request_id"), deployment, variant, shadow)
     stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
     latency = np.asarray(table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -124,6 +125,14 @@ def file_rollup(file: DataFile) -> FileRollup:
         identity = (ids[int(starts[run])].as_py(), *names)
         edges.append((identity, (*names, int(hour[run]), int(latency_bin[run]))))
     return FileRollup(rollup, tuple(edges))
+
+
+def _codes_of(file: DataFile, table: pa.Table, column: str) -> tuple[np.ndarray[Any, Any], pa.Array]:
+    """A string column's codes, with no pass over the rows when the footer says it holds one value."""
+    only = file.only(column)
+    if only is None:
+        return codes(table.column(column))
+    return np.zeros(table.num_rows, dtype=np.int8), pa.array([only], pa.string())
 
 
 def joined(rollups: Sequence[FileRollup]) -> pa.Table:
