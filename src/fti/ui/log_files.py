@@ -34,6 +34,7 @@ __all__ = [
     "DataFile",
     "TableFiles",
     "codes",
+    "each",
     "microseconds",
     "read_tables",
     "recheck",
@@ -96,7 +97,8 @@ class DataFile:
         self._metadata = metadata
         self._table: pa.Table | None = None
         self._derived: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._only: dict[str, Any] = {}
+        self._lock = threading.RLock()
 
     @property
     def is_read(self) -> bool:
@@ -109,6 +111,11 @@ class DataFile:
         A minimum equal to the maximum is exact: a writer that shortens long strings in its statistics rounds the
         maximum up, so a shortened pair is never equal.
         """
+        if column not in self._only:
+            self._only[column] = self._only_value(column)
+        return self._only[column]
+
+    def _only_value(self, column: str) -> Any:
         index = _column_index(self._metadata, column)
         if index is None or self.rows == 0:
             return None
@@ -135,12 +142,17 @@ class DataFile:
                 self._table = self._reader.read(self.path, self._metadata)
             return self._table
 
+    def read(self, columns: Sequence[str]) -> pa.Table:
+        """Other columns of the file (the logged features, say), read now and not kept."""
+        return _Reader(self._reader.filesystem, tuple(columns), (), self._reader.schema).read(self.path, self._metadata)
+
     def derived(self, name: str, compute: Callable[[DataFile], T]) -> T:
-        """``compute(self)``, kept under ``name`` for as long as the file is."""
-        if name not in self._derived:
-            self._derived[name] = compute(self)
-        found: T = self._derived[name]
-        return found
+        """``compute(self)``, kept under ``name`` for as long as the file is (computed once)."""
+        with self._lock:
+            if name not in self._derived:
+                self._derived[name] = compute(self)
+            found: T = self._derived[name]
+            return found
 
 
 class TableFiles:

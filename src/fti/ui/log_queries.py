@@ -40,6 +40,7 @@ __all__ = [
     "recheck",
     "remember",
     "traffic",
+    "window_rows",
 ]
 
 _LOG_COLUMNS = (
@@ -179,6 +180,40 @@ def labelled_predictions(project: Project, deployment: str, start: datetime, end
 
     found: pa.Table = remember(project, ("labelled", deployment, start, end), compute, labels=True)
     return found
+
+
+def window_rows(project: Project, deployment: str, start: datetime, end: datetime, columns: list[str]) -> pa.Table:
+    """The non-shadow rows of ``deployment`` in ``[start, end)``, oldest first: ``columns`` of the log (strings
+    plain, not dictionary-encoded). Columns the dashboard does not keep (the logged features) are read from the
+    files that hold such rows, for those rows only."""
+    log = _log(project)
+    low, high = microseconds(start), microseconds(end)
+    parts = []
+    for file in log.meeting(low, high, deployment=deployment):
+        keep = _row_mask(file, deployment, low, high, include_shadow=False)
+        rows = pa.array(np.arange(file.rows) if keep is None else np.flatnonzero(keep))
+        if len(rows) == 0:
+            continue
+        kept = [column for column in columns if column in file.table().column_names]
+        other = [column for column in columns if column not in kept]
+        part = file.table().select(kept).take(rows)
+        if other:
+            read = file.read(other).take(rows)
+            part = pa.table({column: (part if column in kept else read).column(column) for column in columns})
+        parts.append(part)
+    if not parts:
+        return log.reader.schema.empty_table().select(columns) if log.reader is not None else pa.table({})
+    found = pa.concat_tables([_plain(part) for part in parts])
+    stamps = found.column("timestamp").cast(pa.int64()).to_numpy() if "timestamp" in columns else np.zeros(0)
+    return found if bool(np.all(stamps[1:] >= stamps[:-1])) else found.sort_by("timestamp")
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns decoded."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field.name, table.column(index).cast(field.type.value_type))
+    return table
 
 
 def _utc(micros: int) -> datetime:

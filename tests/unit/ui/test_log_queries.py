@@ -12,6 +12,7 @@ import pytest
 
 import fti
 from fti.inference.request_log import LogRecord, to_table
+from fti.observability.log_window import read_window
 from fti.ui import log_files, log_queries
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -173,3 +174,16 @@ def test_a_query_reads_only_the_files_that_meet_its_window(tmp_path: Path) -> No
         read = sorted(file.first for file in files.files if file.is_read)
     assert [item["requests"] for item in found.buckets if item["variant"] is None] == [60]
     assert read == [log_files.microseconds(last_hour)]
+
+
+def test_window_rows_are_the_rows_a_check_reads(tmp_path: Path) -> None:
+    columns = ["timestamp", "model_name", "model_version", "features", "prediction"]
+    with fti.connect(tmp_path) as project:
+        mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
+        project.monitoring.log.write(to_table(mixed))
+        project.monitoring.log.write(to_table(_records("fraud", 10, 5)))
+        start, end = START + timedelta(minutes=3), START + timedelta(minutes=12)
+        found = log_queries.window_rows(project, "fraud", start, end, columns)
+        expected = read_window(project.monitoring.log, "fraud", start=start, end=end).log
+    assert found.num_rows == 9
+    assert found.to_pydict() == expected.select(columns).to_pydict()
