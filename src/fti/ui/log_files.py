@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
@@ -77,7 +78,12 @@ class _Reader:
         present = [column for column in self.columns if column in names]
         with self.filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(
-                source, metadata=metadata, read_dictionary=[column for column in self.dictionary if column in names]
+                source,
+                metadata=metadata,
+                read_dictionary=[column for column in self.dictionary if column in names],
+                # coalescing reads pays off for object stores; on a local disk it only allocates large buffers,
+                # which costs more (in the kernel) than reading the columns
+                pre_buffer=not _is_local(self.filesystem),
             )
             table = parquet.read(columns=present, use_threads=False)
         for column in self.columns:
@@ -183,6 +189,13 @@ def each(files: Sequence[DataFile], compute: Callable[[DataFile], T]) -> list[T]
 def read_tables(files: Sequence[DataFile]) -> list[pa.Table]:
     """The columns of ``files`` (in order), reading the ones not read yet a few at a time."""
     return each(files, DataFile.table)
+
+
+def _is_local(filesystem: Any) -> bool:
+    """Whether ``filesystem`` reads a local disk (directly or under a subtree)."""
+    while isinstance(filesystem, pafs.SubTreeFileSystem):
+        filesystem = filesystem.base_fs
+    return isinstance(filesystem, pafs.LocalFileSystem)
 
 
 def _column_index(metadata: pq.FileMetaData, column: str) -> int | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,9 @@ _LOG_COLUMNS = (
 _LOG_DICTIONARY = ("deployment", "variant", "model_name")
 _LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
 _MAX_RESULTS = 256
+#: labelled predictions over at least this many logged rows are looked up in _JOINERS groups side by side
+_PARALLEL_ROWS = 200_000
+_JOINERS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -419,13 +423,47 @@ def _labelled_predictions(
         return empty
     low, high = microseconds(start), microseconds(end)
     files = [file for file in log.meeting(low, high, deployment=deployment) if file.rows]
-    tables = read_tables(files)
-    if not tables:
+    read_tables(files)
+    if not files:
         return empty
-    # one lookup over every file's request ids as they are (no copy); the labels' ids are distinct, so each row finds
-    # at most one label
-    ids = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
-    found = pc.index_in(ids, value_set=labels.column("request_id"))
+    # the files in a few groups, each looked up at once (the lookup hashes every request id: the groups run side
+    # by side); the labels' ids are distinct, so each row finds at most one label
+    size = max(1, -(-len(files) // _JOINERS)) if sum(file.rows for file in files) >= _PARALLEL_ROWS else len(files)
+    groups = [files[index : index + size] for index in range(0, len(files), size)]
+    ids = labels.column("request_id")
+    if len(groups) > 1:
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="fti-ui-join") as pool:
+            parts = list(pool.map(lambda group: _labelled_rows(group, ids, deployment, low, high), groups))
+    else:
+        parts = [_labelled_rows(group, ids, deployment, low, high) for group in groups]
+    matched = [table for part in parts for table in part[0]]
+    positions = [index for part in parts for index in part[1]]
+    rows = pa.concat_tables(matched)
+    if rows.num_rows == 0:
+        return empty
+    name = rows.column("model_name").cast(pa.string())
+    model = pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":")
+    label = labels.column("label").take(
+        pa.chunked_array([chunk for part in positions for chunk in part.chunks], pa.int32())
+    )
+    return pa.table(
+        {
+            "model_name": name,
+            "model": model,
+            "prediction": rows.column("prediction").cast(pa.float64()),
+            "label": label.cast(pa.float64()),
+        }
+    )
+
+
+def _labelled_rows(
+    files: list[DataFile], ids: pa.ChunkedArray, deployment: str, low: int, high: int
+) -> tuple[list[pa.Table], list[pa.ChunkedArray]]:
+    """Per file: its labelled rows of ``deployment`` in ``[low, high)`` (model and prediction columns) and the
+    position of each one's label in ``ids``."""
+    tables = [file.table() for file in files]
+    every = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
+    found = pc.index_in(every, value_set=ids)  # every file's request ids as they are: no copy
     offset, matched, positions = 0, [], []
     for file, table in zip(files, tables, strict=True):
         index = found.slice(offset, table.num_rows)
@@ -435,17 +473,4 @@ def _labelled_predictions(
         rows = pa.array(np.flatnonzero(hit if keep is None else hit & keep))
         matched.append(table.select(["model_name", "model_version", "prediction"]).take(rows))
         positions.append(index.take(rows))
-    rows = pa.concat_tables(matched)
-    if rows.num_rows == 0:
-        return empty
-    name = rows.column("model_name").cast(pa.string())
-    model = pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":")
-    label = labels.column("label").take(pa.chunked_array([chunk for part in positions for chunk in part.chunks]))
-    return pa.table(
-        {
-            "model_name": name,
-            "model": model,
-            "prediction": rows.column("prediction").cast(pa.float64()),
-            "label": label.cast(pa.float64()),
-        }
-    )
+    return matched, positions
