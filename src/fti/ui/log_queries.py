@@ -188,8 +188,8 @@ def labelled_predictions(project: Project, deployment: str, start: datetime, end
 
 def window_rows(project: Project, deployment: str, start: datetime, end: datetime, columns: list[str]) -> pa.Table:
     """The non-shadow rows of ``deployment`` in ``[start, end)``, oldest first: ``columns`` of the log (strings
-    plain, not dictionary-encoded). Columns the dashboard does not keep (the logged features) are read from the
-    files that hold such rows, for those rows only."""
+    plain, not dictionary-encoded). Columns the dashboard does not keep in memory (the logged features) are read
+    from the files that hold rows of the window, and not kept."""
     log = _log(project)
     low, high = microseconds(start), microseconds(end)
     parts = []
