@@ -4,14 +4,18 @@ and a deployment whose inference log holds 1,000,000 logged predictions over 30 
 The catalog is filled in bulk through its transaction API (one transaction for all runs), then a real
 uvicorn serves the dashboard and each URL is requested several times; the figure is the median of the
 ``Server-Timing`` the app reports (time inside the server, without the client). Target: under 300 ms.
-The first request of each URL is shown too: for the drift report it is the one that runs the check (and
-profiles the reference once); later views read the kept check, and ``refresh=true`` rows time a fresh
-check every time.
+The first request of each URL is shown too, and counts against the target like the median (a user's first look
+is a page load): for the drift report it is the one that runs the check (and profiles the reference once); later
+views read the kept check, and ``refresh=true`` rows time a fresh check every time. Next to it, the process CPU
+time the first request took (server and client share this process; the client's part is a few milliseconds): on
+a shared machine the wall-clock figures grow with the load, printed with the table, while the CPU time barely
+moves.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import tempfile
@@ -175,9 +179,12 @@ def _free_port() -> int:
         return port
 
 
-def first_ms(client: httpx.Client, url: str) -> float:
+def first_ms(client: httpx.Client, url: str) -> tuple[float, float]:
+    """Server time of the first request of ``url`` and the process CPU time it took (milliseconds)."""
+    began = time.process_time()
     response = client.get(url)
-    return float(response.headers.get("server-timing", "app;dur=nan").split("dur=")[1])
+    cpu = (time.process_time() - began) * 1000
+    return float(response.headers.get("server-timing", "app;dur=nan").split("dur=")[1]), cpu
 
 
 def server_ms(client: httpx.Client, url: str, repeats: int) -> tuple[float, int]:
@@ -258,6 +265,7 @@ def main() -> None:
             "url",
             "status",
             "first ms",
+            "first cpu ms",
             "server ms (median)",
             "under target",
             title=(
@@ -265,12 +273,13 @@ def main() -> None:
                 f"(target < {TARGET_MS:.0f} ms)"
             ),
         )
+        load = os.getloadavg()[0]
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
                 for kind, urls in (("page", pages), ("api", calls)):
                     for url in urls:
                         # first request: statistics computed once and kept, drift checked and kept, caches warm
-                        first = first_ms(client, url)
+                        first, cpu = first_ms(client, url)
                         median, status = server_ms(client, url, args.repeats)
                         shown = url if len(url) < 70 else url[:67] + "..."
                         table.add_row(
@@ -278,13 +287,17 @@ def main() -> None:
                             shown,
                             str(status),
                             f"{first:.1f}",
+                            f"{cpu:.1f}",
                             f"{median:.1f}",
-                            "yes" if median < TARGET_MS else "NO",
+                            "yes" if max(first, median) < TARGET_MS else "NO",
                         )
         finally:
             server.should_exit = True
             thread.join(timeout=10)
     console.print(table)
+    console.print(
+        f"load average (1 min, {os.cpu_count()} CPUs): {load:.2f} before the requests, {os.getloadavg()[0]:.2f} after"
+    )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def ab_report(
             f"project.log_labels('{deployment}', df)."
         )
     table = labelled.append_column("outcome", outcomes(labelled, metric))
-    models = sorted(set(table.column("model").to_pylist()))
+    models = sorted(pc.unique(table.column("model")).to_pylist())
     control_model = _resolve_control(registry, control, table, deployment, models)
     variants = tuple(_summary(table, model) for model in models)
     if len(models) < 2:
@@ -173,7 +173,7 @@ def _resolve_control(registry: ModelRegistry, control: str, table: pa.Table, dep
     if ":" in control:
         chosen = control
     else:
-        names = sorted(set(table.column("model_name").to_pylist()))
+        names = sorted(pc.unique(table.column("model_name")).to_pylist())
         if len(names) != 1:
             raise ValidationError(
                 f"Deployment '{deployment}' serves several models ({', '.join(names)}): name the control as "

@@ -6,6 +6,7 @@ JSON artifact per model version, so it is built on the first check and read back
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,11 @@ def resolve_reference(
         profile = ReferenceProfile.from_dict(artifacts.get_json(key))
     else:
         profile = build_reference(training_reference_data(model, features))
-        artifacts.put_json(key, profile.to_dict())
+        # compact JSON: the profile's samples run to thousands of numbers, which indented JSON encodes in Python
+        # (several times slower than the C encoder), and nobody reads this file but from_dict
+        artifacts.put_bytes(
+            key, json.dumps(profile.to_dict(), separators=(",", ":"), sort_keys=True, default=str).encode()
+        )
     return ReferenceSource(profile, label, key, f"training dataset of {label}")
 
 

@@ -93,6 +93,26 @@ class MonitoringService:
             ValidationError: the window or the reference is unusable.
         """
         current = read_window(self.log, deployment, window=window, start=start, end=end)
+        return self.monitor_window(current, reference, config=config, quality=quality, over_time=over_time)
+
+    def monitor_window(
+        self,
+        current: LogWindow,
+        reference: Any = None,
+        *,
+        config: DriftConfig | None = None,
+        quality: QualityConfig | None = None,
+        over_time: str | timedelta | int | None = None,
+    ) -> MonitorResult:
+        """:meth:`monitor` over logged rows already read: ``current`` holds the deployment's non-shadow rows of the
+        window, oldest first (what :func:`~fti.observability.log_window.read_window` reads), e.g. from a reader that
+        keeps the log's files in memory.
+
+        Raises:
+            NotFoundError: the window holds no rows.
+            ValidationError: the reference is unusable.
+        """
+        deployment = current.deployment
         if current.rows == 0:
             raise NotFoundError(
                 f"Deployment '{deployment}' has no logged predictions in the window: send traffic to it or widen the "

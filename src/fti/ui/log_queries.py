@@ -1,31 +1,38 @@
-"""Aggregates of the inference log for the dashboard, computed by DuckDB over the log's scalar columns.
+"""Aggregates of the inference log for the dashboard, from the log's scalar columns, one data file at a time.
 
-Only the scalar columns are read (request id, time, variant, latency, prediction), never the logged
-features, and they are kept in memory per table version, checked at most every
-:data:`REFRESH_SECONDS`, so pages query memory rather than reopening the table. Feature values are read by
+A query looks only at the data files whose time range (from their Parquet footers) meets its window, reads the
+scalar columns of those not read yet (request id, time, deployment, variant, model, prediction, latency; never
+the logged features) and keeps them, with what is derived from each file: the deployments' spans and an hourly
+rollup of requests and latency (see :mod:`fti.ui.log_files` and :mod:`fti.ui.log_rollup`). So the first view of
+a day reads about a day of the log, and a new commit costs its own files. Results are kept per table version
+until the table changes; versions are checked at most every :data:`REFRESH_SECONDS`. Feature values are read by
 the monitoring service for a bounded window only (see :mod:`fti.ui.monitoring`).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
+import pyarrow.compute as pc
 
 from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
+from fti.ui import log_files
+from fti.ui.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
+from fti.ui.log_rollup import HOUR, FileRollup, bucket_figures, file_rollup, file_spans, joined
 
 if TYPE_CHECKING:
     from fti.project import Project
 
 __all__ = [
+    "REFRESH_SECONDS",
     "LogSpan",
     "Traffic",
     "labelled_predictions",
@@ -34,9 +41,9 @@ __all__ = [
     "recheck",
     "remember",
     "traffic",
+    "window_rows",
 ]
 
-REFRESH_SECONDS = 5.0
 _LOG_COLUMNS = (
     "request_id",
     "timestamp",
@@ -47,14 +54,14 @@ _LOG_COLUMNS = (
     "prediction",
     "latency_ms",
     "is_shadow",
+    "error",  # read where the log has it
 )
+_LOG_DICTIONARY = ("deployment", "variant", "model_name")
+_LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
 _MAX_RESULTS = 256
-#: latency histogram: bin b holds [floor * step**b, floor * step**(b + 1)) milliseconds
-_LATENCY_FLOOR = 0.01
-_LATENCY_STEP = 1.05
-_LATENCY_BINS = 500
-_ROLLUP_SECONDS = 3600
-_MICROSECONDS = 1_000_000
+#: labelled predictions over at least this many logged rows are looked up in _JOINERS groups side by side
+_PARALLEL_ROWS = 200_000
+_JOINERS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -85,135 +92,26 @@ class Traffic:
     errors: int | None
 
 
-class _Snapshot:
-    """The scalar columns of one offline table at one version, the files they came from, and when that version
-    was last confirmed."""
-
-    def __init__(
-        self, version: int | None, table: pa.Table | None, paths: frozenset[str], rollup: pa.Table | None = None
-    ) -> None:
-        self.version = version
-        self.table = table
-        self.paths = paths
-        self.rollup = rollup
-        self.checked = time.monotonic()
-
-
-class _Snapshots:
-    """In-memory copies of the log's scalar columns and of the labels, per offline store and table, and the
-    aggregates computed from them (kept until the table changes).
-
-    A new version of an append-only table is read incrementally: only its new files are loaded.
-    """
+class _Results:
+    """Query results kept under keys that name the table versions they read."""
 
     def __init__(self) -> None:
-        self._items: weakref.WeakKeyDictionary[Any, dict[str, _Snapshot]] = weakref.WeakKeyDictionary()
-        self._results: dict[tuple[Any, ...], Any] = {}
+        self._items: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
-    def table(self, project: Project, name: str, columns: tuple[str, ...] | None) -> pa.Table | None:
-        return self.snapshot(project, name, columns).table
-
-    def snapshot(self, project: Project, name: str, columns: tuple[str, ...] | None) -> _Snapshot:
-        offline = project.offline_store
-        with self._lock:
-            tables = self._items.setdefault(offline, {})
-            found = tables.get(name)
-            if found is not None and time.monotonic() - found.checked < REFRESH_SECONDS:
-                return found
-            version = offline.version(name)
-            if found is not None and found.version == version:
-                found.checked = time.monotonic()
-                return found
-            made = (
-                _Snapshot(None, None, frozenset()) if version is None else _load(offline, name, version, columns, found)
-            )
-            tables[name] = made
-            return made
-
-    def recheck(self, project: Project) -> None:
-        """Check the tables' versions on the next read, however recently they were confirmed."""
-        with self._lock:
-            for snapshot in self._items.get(project.offline_store, {}).values():
-                snapshot.checked = float("-inf")
-
     def remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()``, kept under ``key`` (which names the table versions it read)."""
         with self._lock:
-            if key in self._results:
-                return self._results[key]
+            if key in self._items:
+                return self._items[key]
         value = compute()
         with self._lock:
-            if len(self._results) >= _MAX_RESULTS:
-                self._results.clear()
-            self._results[key] = value
+            if len(self._items) >= _MAX_RESULTS:
+                self._items.clear()
+            self._items[key] = value
         return value
 
 
-def _load(
-    offline: Any, name: str, version: int, columns: tuple[str, ...] | None, previous: _Snapshot | None
-) -> _Snapshot:
-    dataset = offline.read(name, version)
-    wanted = [column for column in columns or dataset.schema.names if column in dataset.schema.names]
-    if columns is not None and "error" in dataset.schema.names:
-        wanted.append("error")
-    if not isinstance(dataset, pads.FileSystemDataset):
-        return _snapshot(name, version, dataset.to_table(columns=wanted), frozenset(), None)
-    fragments = {fragment.path: fragment for fragment in dataset.get_fragments()}
-    paths = frozenset(fragments)
-    is_append = (
-        previous is not None
-        and previous.table is not None
-        and previous.paths
-        and previous.paths <= paths
-        and previous.table.column_names == wanted
-    )
-    if not is_append or previous is None or previous.table is None:
-        return _snapshot(name, version, dataset.to_table(columns=wanted), paths, None)
-    added = [fragments[path] for path in sorted(paths - previous.paths)]
-    if not added:
-        return _Snapshot(version, previous.table, paths, previous.rollup)
-    fresh = pads.FileSystemDataset(added, dataset.schema, dataset.format, dataset.filesystem)
-    new_rows = fresh.to_table(columns=wanted).cast(previous.table.schema)
-    return _snapshot(name, version, new_rows, paths, previous)
-
-
-def _snapshot(name: str, version: int, rows: pa.Table, paths: frozenset[str], previous: _Snapshot | None) -> _Snapshot:
-    """A snapshot of ``rows`` appended to ``previous`` (if any), with the log's rollup brought up to date."""
-    table = rows if previous is None or previous.table is None else pa.concat_tables([previous.table, rows])
-    if name != INFERENCE_LOG_TABLE:
-        return _Snapshot(version, table, paths)
-    rollup = _rollup(rows)
-    if previous is not None and previous.rollup is not None:
-        rollup = pa.concat_tables([previous.rollup, rollup])
-    return _Snapshot(version, table, paths, rollup)
-
-
-def _rollup(rows: pa.Table) -> pa.Table:
-    """Requests and rows per deployment, variant, hour and latency bin, for the rows of some log commits.
-
-    A request's rows are written in one commit, so grouping them by request id here is exact; the rollup
-    is then small and purely numeric, and latency percentiles come from its histogram (bins 5% wide).
-    """
-    with _database().cursor() as connection:
-        connection.register("batch", rows)
-        return connection.sql(
-            f"""
-            WITH calls AS (
-                SELECT deployment, variant, is_shadow, min(timestamp) AS ts, max(latency_ms) AS latency_ms,
-                       count(*) AS rows
-                FROM batch GROUP BY deployment, request_id, variant, is_shadow
-            )
-            SELECT deployment, variant, is_shadow, epoch_us(ts) // {_ROLLUP_SECONDS * _MICROSECONDS} AS hour,
-                   CAST(least(greatest(floor(ln(greatest(latency_ms, {_LATENCY_FLOOR}) / {_LATENCY_FLOOR})
-                        / ln({_LATENCY_STEP})), 0), {_LATENCY_BINS - 1}) AS INTEGER) AS bin,
-                   count(*) AS requests, sum(rows) AS rows
-            FROM calls GROUP BY ALL
-            """
-        ).to_arrow_table()
-
-
-_SNAPSHOTS = _Snapshots()
+_RESULTS = _Results()
 _DATABASE: list[duckdb.DuckDBPyConnection] = []
 _DATABASE_LOCK = threading.Lock()
 
@@ -228,105 +126,196 @@ def _database() -> duckdb.DuckDBPyConnection:
         return _DATABASE[0]
 
 
-def _connect(project: Project, *tables: str) -> duckdb.DuckDBPyConnection | None:
-    """A DuckDB connection over in-memory copies of the named tables; None if the log is missing."""
-    log = _SNAPSHOTS.table(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS)
-    if log is None:
-        return None
-    connection = _database().cursor()  # a cursor costs nothing; a new database costs ~100 ms
-    connection.register(INFERENCE_LOG_TABLE, log)
-    if LABELS_TABLE in tables:
-        labels = _SNAPSHOTS.table(project, LABELS_TABLE, None)
-        if labels is None:
-            connection.close()
-            return None
-        connection.register(LABELS_TABLE, labels)
-    return connection
+def _log(project: Project) -> TableFiles:
+    return log_files.table_files(project.offline_store, INFERENCE_LOG_TABLE, _LOG_COLUMNS, _LOG_DICTIONARY)
+
+
+def _labels(project: Project) -> TableFiles:
+    return log_files.table_files(project.offline_store, LABELS_TABLE, _LABEL_COLUMNS, ("deployment",))
 
 
 def _key(project: Project, *parts: Any, labels: bool = False) -> tuple[Any, ...]:
     """A result's key: the store, the table versions it reads, and the query's name and arguments."""
-    log = _SNAPSHOTS.snapshot(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS).version
-    labelled = _SNAPSHOTS.snapshot(project, LABELS_TABLE, None).version if labels else None
-    return (id(project.offline_store), log, labelled, *parts)
+    labelled = _labels(project).version if labels else None
+    return (id(project.offline_store), _log(project).version, labelled, *parts)
 
 
 def recheck(project: Project) -> None:
     """Make the next query look for new log rows and labels now, not within :data:`REFRESH_SECONDS`."""
-    _SNAPSHOTS.recheck(project)
+    log_files.recheck(project.offline_store)
 
 
 def remember(project: Project, parts: tuple[Any, ...], compute: Callable[[], Any], *, labels: bool = False) -> Any:
     """``compute()`` kept until the log (and with ``labels``, the labels) change; ``parts`` name the query."""
-    return _SNAPSHOTS.remember(_key(project, *parts, labels=labels), compute)
+    return _RESULTS.remember(_key(project, *parts, labels=labels), compute)
 
 
 def log_spans(project: Project) -> dict[str, LogSpan]:
-    """Per deployment: non-shadow rows, first and last request times (one scan of the log)."""
-    found: dict[str, LogSpan] = _SNAPSHOTS.remember(_key(project, "spans"), lambda: _log_spans(project))
+    """Per deployment: non-shadow rows, first and last request times (from the files' footers where they tell)."""
+    found: dict[str, LogSpan] = remember(project, ("spans",), lambda: _log_spans(_log(project)))
     return found
 
 
 def nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
     """The time of the ``rows``-th latest non-shadow row of ``deployment`` in ``[start, end)``, or None if fewer."""
-    key = _key(project, "nth", deployment, start, end, rows)
-    found: datetime | None = _SNAPSHOTS.remember(key, lambda: _nth_latest_time(project, deployment, start, end, rows))
+    parts = ("nth", deployment, start, end, rows)
+    found: datetime | None = remember(
+        project, parts, lambda: _nth_latest_time(_log(project), deployment, start, end, rows)
+    )
     return found
 
 
 def traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
     """Requests, rows and p50/p99 latency per bucket and variant (a request's latency counted once per model)."""
-    key = _key(project, "traffic", deployment, start, end, bucket)
-    found: Traffic = _SNAPSHOTS.remember(key, lambda: _traffic(project, deployment, start, end, bucket))
+    parts = ("traffic", deployment, start, end, bucket)
+    found: Traffic = remember(project, parts, lambda: _traffic(_log(project), deployment, start, end, bucket))
     return found
 
 
 def labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
     """Non-shadow predictions in ``[start, end)`` joined with their latest label, with a ``model`` column
     (``name:version``): the input of :func:`fti.observability.ab_testing.ab_report`."""
-    key = _key(project, "labelled", deployment, start, end, labels=True)
-    found: pa.Table = _SNAPSHOTS.remember(key, lambda: _labelled_predictions(project, deployment, start, end))
+
+    def compute() -> pa.Table:
+        labels = remember(
+            project, ("latest labels", deployment), lambda: _latest_labels(_labels(project), deployment), labels=True
+        )
+        return _labelled_predictions(_log(project), labels, deployment, start, end)
+
+    found: pa.Table = remember(project, ("labelled", deployment, start, end), compute, labels=True)
     return found
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def window_rows(project: Project, deployment: str, start: datetime, end: datetime, columns: list[str]) -> pa.Table:
+    """The non-shadow rows of ``deployment`` in ``[start, end)``, oldest first: ``columns`` of the log (strings
+    plain, not dictionary-encoded). Columns the dashboard does not keep in memory (the logged features) are read
+    from the files that hold rows of the window, and not kept."""
+    log = _log(project)
+    low, high = microseconds(start), microseconds(end)
+    parts = []
+    for file in log.meeting(low, high, deployment=deployment):
+        keep = _row_mask(file, deployment, low, high, include_shadow=False)
+        rows = pa.array(np.arange(file.rows) if keep is None else np.flatnonzero(keep))
+        if len(rows) == 0:
+            continue
+        kept = [column for column in columns if column in file.table().column_names]
+        other = [column for column in columns if column not in kept]
+        part = file.table().select(kept).take(rows)
+        if other:
+            read = file.read(other).take(rows)
+            part = pa.table({column: (part if column in kept else read).column(column) for column in columns})
+        parts.append(part)
+    if not parts:
+        return log.reader.schema.empty_table().select(columns) if log.reader is not None else pa.table({})
+    found = pa.concat_tables([_plain(part) for part in parts])
+    stamps = found.column("timestamp").cast(pa.int64()).to_numpy() if "timestamp" in columns else np.zeros(0)
+    return found if bool(np.all(stamps[1:] >= stamps[:-1])) else found.sort_by("timestamp")
 
 
-def _log_spans(project: Project) -> dict[str, LogSpan]:
-    connection = _connect(project, INFERENCE_LOG_TABLE)
-    if connection is None:
-        return {}
-    with connection:
-        found = connection.execute(
-            f"""
-            SELECT deployment, count(*), min(timestamp), max(timestamp)
-            FROM {INFERENCE_LOG_TABLE} WHERE NOT is_shadow GROUP BY deployment
-            """
-        ).fetchall()
-    return {name: LogSpan(name, int(rows), _utc(first), _utc(last)) for name, rows, first, last in found}
+def _plain(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns decoded."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field.name, table.column(index).cast(field.type.value_type))
+    return table
 
 
-def _nth_latest_time(project: Project, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
-    connection = _connect(project, INFERENCE_LOG_TABLE)
-    if connection is None:
+def _utc(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _log_spans(log: TableFiles) -> dict[str, LogSpan]:
+    merged: dict[str, tuple[int, int, int]] = {}
+    for file in log.files:
+        for name, (rows, first, last) in file.derived("spans", file_spans).items():
+            before = merged.get(name)
+            merged[name] = (
+                (rows, first, last)
+                if before is None
+                else (before[0] + rows, min(before[1], first), max(before[2], last))
+            )
+    return {name: LogSpan(name, rows, _utc(first), _utc(last)) for name, (rows, first, last) in sorted(merged.items())}
+
+
+def _window(
+    log: TableFiles,
+    deployment: str,
+    start: datetime,
+    end: datetime,
+    columns: list[str],
+    *,
+    include_shadow: bool = False,
+) -> pa.Table:
+    """The rows of ``deployment`` in ``[start, end)`` (non-shadow unless asked), ``columns`` only, from the files that
+    meet the window."""
+    low, high = microseconds(start), microseconds(end)
+    files = log.meeting(low, high, deployment=deployment)
+    read_tables(files)
+    parts = [_rows_in(file, deployment, low, high, columns, include_shadow=include_shadow) for file in files]
+    if not parts:
+        return log.reader.schema.empty_table().select(columns) if log.reader is not None else pa.table({})
+    return pa.concat_tables(parts)
+
+
+def _rows_in(
+    file: DataFile, deployment: str, low: int, high: int, columns: list[str], *, include_shadow: bool
+) -> pa.Table:
+    """The rows of one file with ``low <= timestamp < high`` (microseconds)."""
+    table = file.table().select(columns)
+    keep = _row_mask(file, deployment, low, high, include_shadow=include_shadow)
+    return table if keep is None else table.filter(pa.array(keep))
+
+
+def _row_mask(
+    file: DataFile, deployment: str, low: int, high: int, *, include_shadow: bool
+) -> np.ndarray[Any, Any] | None:
+    """Which rows of one file are of ``deployment`` with ``low <= timestamp < high`` (and non-shadow unless asked);
+    None when the footer says every row is."""
+    is_inside = file.first is not None and file.last is not None and low <= file.first and file.last < high
+    if is_inside and file.only("deployment") == deployment and (include_shadow or file.only("is_shadow") is False):
         return None
-    with connection:
-        found = connection.execute(
-            f"""
-            SELECT timestamp FROM {INFERENCE_LOG_TABLE}
-            WHERE deployment = $deployment AND NOT is_shadow AND timestamp >= $start AND timestamp < $end
-            ORDER BY timestamp DESC LIMIT 1 OFFSET $skip
-            """,
-            {"deployment": deployment, "start": start, "end": end, "skip": rows - 1},
-        ).fetchone()
-    return None if found is None else _utc(found[0])
+    table = file.table()
+    stamps = np.asarray(table.column("timestamp").cast(pa.int64()).to_numpy(), dtype=np.int64)
+    keep: np.ndarray[Any, Any] = (stamps >= low) & (stamps < high) & _equals(table.column("deployment"), deployment)
+    if not include_shadow:
+        keep &= ~np.asarray(table.column("is_shadow").to_numpy(zero_copy_only=False), dtype=bool)
+    return keep
 
 
-def _traffic(project: Project, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
-    width = max(int(bucket.total_seconds() * _MICROSECONDS), 1)
-    hourly = width % (_ROLLUP_SECONDS * _MICROSECONDS) == 0
-    rows, errors = (_rollup_rows if hourly else _raw_rows)(project, deployment, start, end, width)
+def _equals(column: pa.ChunkedArray, value: str) -> np.ndarray[Any, Any]:
+    """Whether each row of a (dictionary-encoded) string column holds ``value``."""
+    indices, dictionary = log_files.codes(column)
+    found = pc.index(dictionary.cast(pa.string()), value).as_py()
+    if found < 0:
+        return np.zeros(len(indices), dtype=bool)
+    matched: np.ndarray[Any, Any] = indices == found
+    if column.null_count:
+        matched &= np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return matched
+
+
+def _nth_latest_time(log: TableFiles, deployment: str, start: datetime, end: datetime, rows: int) -> datetime | None:
+    """Newest files first, stopping once a file ends before the ``rows``-th latest time found so far."""
+    low, high = microseconds(start), microseconds(end)
+    files = sorted(log.meeting(low, high, deployment=deployment), key=lambda file: file.last or 0, reverse=True)
+    found = np.empty(0, dtype=np.int64)
+    for file in files:
+        if len(found) >= rows and file.last is not None and file.last <= _latest(found, rows):
+            break
+        part = _rows_in(file, deployment, low, high, ["timestamp"], include_shadow=False)
+        found = np.concatenate([found, part.column("timestamp").cast(pa.int64()).to_numpy()])
+    return None if len(found) < rows else _utc(_latest(found, rows))
+
+
+def _latest(stamps: np.ndarray[Any, Any], rows: int) -> int:
+    """The ``rows``-th largest value."""
+    return int(np.partition(stamps, len(stamps) - rows)[len(stamps) - rows])
+
+
+def _traffic(log: TableFiles, deployment: str, start: datetime, end: datetime, bucket: timedelta) -> Traffic:
+    width = max(int(bucket.total_seconds() * 1_000_000), 1)
+    rows = (_rollup_rows if width % HOUR == 0 else _raw_rows)(log, deployment, start, end, width)
+    errors = _errors(log, deployment, start, end)
     buckets, variants = [], []
     for index, variant, is_shadow, requests, logged, p50, p99, no_bucket, no_variant in rows:
         if no_variant and is_shadow:
@@ -347,75 +336,32 @@ def _traffic(project: Project, deployment: str, start: datetime, end: datetime, 
     return Traffic(start, end, bucket, buckets, variants, errors)
 
 
-def _rollup_rows(
-    project: Project, deployment: str, start: datetime, end: datetime, width: int
-) -> tuple[list[Any], int | None]:
-    """Figures per bucket from the hourly rollup, latency percentiles from its histogram (buckets of whole hours)."""
-    log = _SNAPSHOTS.snapshot(project, INFERENCE_LOG_TABLE, _LOG_COLUMNS)
-    if log.table is None or log.rollup is None:
-        return [], None
-    hour = _ROLLUP_SECONDS * _MICROSECONDS
-    with _database().cursor() as connection:
-        connection.register("rollup", log.rollup)
-        rows = connection.execute(
-            """
-            WITH h AS (
-                SELECT (hour * $hour) // $width AS bucket, variant, is_shadow, bin, requests, rows FROM rollup
-                WHERE deployment = $deployment AND hour >= $start AND hour < $end
-            ), g AS (
-                SELECT bucket, variant, is_shadow, bin, sum(requests) AS n, sum(rows) AS r,
-                       grouping(bucket) AS nb, grouping(variant) AS nv
-                FROM h
-                GROUP BY GROUPING SETS (
-                    (bucket, variant, is_shadow, bin), (bucket, is_shadow, bin), (variant, is_shadow, bin),
-                    (is_shadow, bin)
-                )
-            ), c AS (
-                SELECT *, sum(n) OVER (w ORDER BY bin ROWS UNBOUNDED PRECEDING) AS cum, sum(n) OVER w AS total,
-                       sum(r) OVER w AS total_rows
-                FROM g WINDOW w AS (PARTITION BY bucket, variant, is_shadow, nb, nv)
-            )
-            SELECT bucket, variant, is_shadow, any_value(total), any_value(total_rows),
-                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.5 * total) + 0.5),
-                   $floor * pow($step, min(bin) FILTER (WHERE cum >= 0.99 * total) + 0.5),
-                   any_value(nb), any_value(nv)
-            FROM c GROUP BY bucket, variant, is_shadow, nb, nv
-            ORDER BY bucket NULLS FIRST, variant NULLS FIRST
-            """,
-            {
-                "deployment": deployment,
-                "start": int(start.timestamp()) * _MICROSECONDS // hour,
-                "end": -(-int(end.timestamp()) * _MICROSECONDS // hour),
-                "hour": hour,
-                "width": width,
-                "floor": _LATENCY_FLOOR,
-                "step": _LATENCY_STEP,
-            },
-        ).fetchall()
-        errors = None
-        if "error" in log.table.column_names:
-            connection.register(INFERENCE_LOG_TABLE, log.table)
-            errors = _errors(connection, deployment, start, end)
-    return rows, errors
+def _rollup_rows(log: TableFiles, deployment: str, start: datetime, end: datetime, width: int) -> list[Any]:
+    """Figures per bucket from the files' hourly rollups, latency percentiles from their histogram (buckets of whole
+    hours)."""
+    low, high = microseconds(start), microseconds(end)
+    rollup = joined(each(log.meeting(low, high, deployment=deployment), _rollup))
+    return bucket_figures(rollup, deployment, low, high, width)
 
 
-def _raw_rows(
-    project: Project, deployment: str, start: datetime, end: datetime, width: int
-) -> tuple[list[Any], int | None]:
+def _rollup(file: DataFile) -> FileRollup:
+    return file.derived("rollup", file_rollup)
+
+
+def _raw_rows(log: TableFiles, deployment: str, start: datetime, end: datetime, width: int) -> list[Any]:
     """Exact per-request figures from the log rows (for windows of a few hours: buckets under an hour)."""
-    connection = _connect(project, INFERENCE_LOG_TABLE)
-    if connection is None:
-        return [], None
-    with connection:
-        columns = {column[0] for column in connection.execute(f"DESCRIBE {INFERENCE_LOG_TABLE}").fetchall()}
-        rows = connection.execute(
-            f"""
+    columns = ["request_id", "timestamp", "variant", "is_shadow", "latency_ms"]
+    rows = _window(log, deployment, start, end, columns, include_shadow=True)
+    if "variant" in rows.column_names:
+        rows = rows.set_column(2, "variant", rows.column("variant").cast(pa.string()))
+    with _database().cursor() as connection:
+        connection.register("window_rows", rows)
+        found: list[Any] = connection.execute(
+            """
             WITH calls AS (
                 SELECT request_id, variant, is_shadow, min(timestamp) AS ts, max(latency_ms) AS latency_ms,
                        count(*) AS rows
-                FROM {INFERENCE_LOG_TABLE}
-                WHERE deployment = $deployment AND timestamp >= $start AND timestamp < $end
-                GROUP BY request_id, variant, is_shadow
+                FROM window_rows GROUP BY request_id, variant, is_shadow
             ), bucketed AS (
                 SELECT *, epoch_us(ts) // $width AS bucket FROM calls
             )
@@ -427,29 +373,44 @@ def _raw_rows(
             )
             ORDER BY bucket NULLS FIRST, variant NULLS FIRST
             """,
-            {
-                "deployment": deployment,
-                "start": start,
-                "end": end,
-                "width": width,
-            },
+            {"width": width},
         ).fetchall()
-        errors = _errors(connection, deployment, start, end) if "error" in columns else None
-    return rows, errors
+    return found
 
 
-def _errors(connection: duckdb.DuckDBPyConnection, deployment: str, start: datetime, end: datetime) -> int:
-    found = connection.execute(
-        f"""
-        SELECT count(DISTINCT request_id) FROM {INFERENCE_LOG_TABLE}
-        WHERE deployment = $deployment AND timestamp >= $start AND timestamp < $end AND error IS NOT NULL
-        """,
-        {"deployment": deployment, "start": start, "end": end},
-    ).fetchone()
-    return 0 if found is None else int(found[0])
+def _errors(log: TableFiles, deployment: str, start: datetime, end: datetime) -> int | None:
+    """Requests with an error in the window, where the log has an ``error`` column."""
+    if log.reader is None or "error" not in log.reader.columns:
+        return None
+    rows = _window(log, deployment, start, end, ["request_id", "error"], include_shadow=True)
+    failed = rows.filter(pc.is_valid(rows.column("error"))).column("request_id")
+    return int(pc.count_distinct(failed).as_py()) if len(failed) else 0
 
 
-def _labelled_predictions(project: Project, deployment: str, start: datetime, end: datetime) -> pa.Table:
+def _latest_labels(labels: TableFiles, deployment: str) -> pa.Table:
+    """The latest label of each labelled request of ``deployment``: ``request_id`` (distinct) and ``label``."""
+    read_tables(labels.files)
+    tables = [
+        file.table()
+        if file.only("deployment") == deployment
+        else file.table().filter(pa.array(_equals(file.table().column("deployment"), deployment)))
+        for file in labels.files
+    ]
+    if not tables:
+        return pa.table({"request_id": pa.array([], pa.string()), "label": pa.array([], pa.float64())})
+    found = pa.concat_tables(tables).select(["request_id", "label", "labelled_at"])
+    if pc.count_distinct(found.column("request_id")).as_py() == found.num_rows:  # no request labelled twice
+        return found.select(["request_id", "label"])
+    with _database().cursor() as connection:
+        connection.register("labels", found)
+        return connection.sql(
+            "SELECT request_id, arg_max(label, labelled_at) AS label FROM labels GROUP BY request_id"
+        ).to_arrow_table()
+
+
+def _labelled_predictions(
+    log: TableFiles, labels: pa.Table, deployment: str, start: datetime, end: datetime
+) -> pa.Table:
     empty = pa.table(
         {
             "model_name": pa.array([], pa.string()),
@@ -458,22 +419,58 @@ def _labelled_predictions(project: Project, deployment: str, start: datetime, en
             "label": pa.array([], pa.float64()),
         }
     )
-    connection = _connect(project, INFERENCE_LOG_TABLE, LABELS_TABLE)
-    if connection is None:
+    if log.reader is None or labels.num_rows == 0:
         return empty
-    with connection:
-        table = connection.sql(
-            f"""
-            WITH labels AS (
-                SELECT request_id, arg_max(label, labelled_at) AS label FROM {LABELS_TABLE}
-                WHERE deployment = $deployment GROUP BY request_id
-            )
-            SELECT log.model_name, log.model_name || ':' || CAST(log.model_version AS VARCHAR) AS model,
-                   log.prediction, labels.label
-            FROM {INFERENCE_LOG_TABLE} AS log JOIN labels USING (request_id)
-            WHERE log.deployment = $deployment AND NOT log.is_shadow AND log.timestamp >= $start
-                  AND log.timestamp < $end
-            """,
-            params={"deployment": deployment, "start": start, "end": end},
-        ).to_arrow_table()
-    return table if table.num_rows else empty
+    low, high = microseconds(start), microseconds(end)
+    files = [file for file in log.meeting(low, high, deployment=deployment) if file.rows]
+    read_tables(files)
+    if not files:
+        return empty
+    # the files in a few groups, each looked up at once (the lookup hashes every request id: the groups run side
+    # by side); the labels' ids are distinct, so each row finds at most one label
+    size = max(1, -(-len(files) // _JOINERS)) if sum(file.rows for file in files) >= _PARALLEL_ROWS else len(files)
+    groups = [files[index : index + size] for index in range(0, len(files), size)]
+    ids = labels.column("request_id")
+    if len(groups) > 1:
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="fti-ui-join") as pool:
+            parts = list(pool.map(lambda group: _labelled_rows(group, ids, deployment, low, high), groups))
+    else:
+        parts = [_labelled_rows(group, ids, deployment, low, high) for group in groups]
+    matched = [table for part in parts for table in part[0]]
+    positions = [index for part in parts for index in part[1]]
+    rows = pa.concat_tables(matched)
+    if rows.num_rows == 0:
+        return empty
+    name = rows.column("model_name").cast(pa.string())
+    model = pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":")
+    label = labels.column("label").take(
+        pa.chunked_array([chunk for part in positions for chunk in part.chunks], pa.int32())
+    )
+    return pa.table(
+        {
+            "model_name": name,
+            "model": model,
+            "prediction": rows.column("prediction").cast(pa.float64()),
+            "label": label.cast(pa.float64()),
+        }
+    )
+
+
+def _labelled_rows(
+    files: list[DataFile], ids: pa.ChunkedArray, deployment: str, low: int, high: int
+) -> tuple[list[pa.Table], list[pa.ChunkedArray]]:
+    """Per file: its labelled rows of ``deployment`` in ``[low, high)`` (model and prediction columns) and the
+    position of each one's label in ``ids``."""
+    tables = [file.table() for file in files]
+    every = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
+    found = pc.index_in(every, value_set=ids)  # every file's request ids as they are: no copy
+    offset, matched, positions = 0, [], []
+    for file, table in zip(files, tables, strict=True):
+        index = found.slice(offset, table.num_rows)
+        offset += table.num_rows
+        hit = np.asarray(index.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        keep = _row_mask(file, deployment, low, high, include_shadow=False)
+        rows = pa.array(np.flatnonzero(hit if keep is None else hit & keep))
+        matched.append(table.select(["model_name", "model_version", "prediction"]).take(rows))
+        positions.append(index.take(rows))
+    return matched, positions

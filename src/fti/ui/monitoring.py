@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
 from fti.observability.alert_config import parse_alerts, read_alerts_file
+from fti.observability.log_window import LogWindow, current_columns
 from fti.ui import log_queries
 from fti.ui.deployments import DEFAULT_WINDOW, finite, time_window
 
@@ -44,6 +45,8 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 MAX_CHECK_ROWS = 5_000
+#: the log columns a check reads (as :func:`fti.observability.log_window.read_window` does)
+_CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
 CHECK_TTL_SECONDS = 300.0
 _REPORTS = "monitoring/reports"
 _RECENT_REPORTS = 20
@@ -127,7 +130,11 @@ class CheckCache:
         bound = log_queries.nth_latest_time(project, deployment, chosen.start, chosen.end, self.max_rows)
         if bound is not None and bound > start:
             start = bound
-        result = project.monitoring.monitor(deployment, start=start, end=chosen.end)
+        # the window's rows from the files the dashboard keeps in memory (only the features are read from disk)
+        rows = log_queries.window_rows(project, deployment, start, chosen.end, list(_CHECKED_COLUMNS))
+        result = project.monitoring.monitor_window(
+            LogWindow(deployment, start, chosen.end, rows, current_columns(rows))
+        )
         return StoredCheck(
             result=result,
             window=chosen,

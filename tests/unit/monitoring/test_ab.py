@@ -68,6 +68,23 @@ def test_bootstrap_interval_is_seeded_and_covers_the_difference() -> None:
     assert medians[0] < np.median(b) - np.median(a) < medians[1]
 
 
+def test_bootstrap_of_a_rate_counts_levels_and_matches_the_normal_interval() -> None:
+    # 0/1 outcomes are bootstrapped from counts per level (a multinomial per resample), not by resampling rows
+    rng = np.random.default_rng(4)
+    a, b = (rng.random(200_000) < 0.70).astype(float), (rng.random(20_000) < 0.72).astype(float)
+    low, high = bootstrap_interval(a, b, seed=3)
+    assert (low, high) == bootstrap_interval(a, b, seed=3)
+    error = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert low == pytest.approx(b.mean() - a.mean() - 1.96 * error, abs=0.0015)
+    assert high == pytest.approx(b.mean() - a.mean() + 1.96 * error, abs=0.0015)
+    # three levels (absolute errors of a 3-class label) work the same way
+    c, d = rng.integers(0, 3, 5000).astype(float), rng.integers(0, 3, 5000).astype(float) + 0.1
+    low, high = bootstrap_interval(c, d, seed=1)
+    error = math.sqrt(c.var(ddof=1) / c.size + d.var(ddof=1) / d.size)
+    assert low == pytest.approx(d.mean() - c.mean() - 1.96 * error, abs=0.01)
+    assert high == pytest.approx(d.mean() - c.mean() + 1.96 * error, abs=0.01)
+
+
 def test_a_better_rate_wins_once_the_sample_is_reached() -> None:
     rng = np.random.default_rng(11)
     control, treatment = rng.random(5000) < 0.10, rng.random(5000) < 0.13

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import fti
 from fti.inference.request_log import LogRecord, to_table
-from fti.ui import log_queries
+from fti.observability.log_window import read_window
+from fti.ui import log_files, log_queries
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -78,3 +80,110 @@ def test_buckets_under_an_hour_read_the_rows_exactly(tmp_path: Path) -> None:
     served = [item for item in found.buckets if item["variant"] is None]
     assert [item["requests"] for item in served] == [15, 15, 15, 15]
     assert served[0]["p50_ms"] == 7.0 and served[0]["p99_ms"] == pytest.approx(13.86)
+
+
+def _records(deployment: str, first: int, count: int, *, is_shadow: bool = False) -> list[LogRecord]:
+    return [
+        LogRecord(
+            f"{deployment}-{index}",
+            START + timedelta(minutes=index),
+            deployment,
+            f"{deployment}@shadow" if is_shadow else f"{deployment}@champion",
+            deployment,
+            1,
+            pd.DataFrame({"amount": [float(index)]}),
+            np.zeros(1),
+            1.0,
+            is_shadow,
+        )
+        for index in range(first, first + count)
+    ]
+
+
+def test_spans_of_files_that_mix_deployments_or_shadow_rows_count_non_shadow_rows(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        # one commit mixing two deployments and a shadow (its span needs its rows), one of fraud only (its footer)
+        mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
+        project.monitoring.log.write(to_table(mixed))
+        project.monitoring.log.write(to_table(_records("fraud", 10, 5)))
+        spans = log_queries.log_spans(project)
+    assert spans["fraud"] == log_queries.LogSpan("fraud", 15, START, START + timedelta(minutes=14))
+    assert spans["other"] == log_queries.LogSpan("other", 3, START + timedelta(minutes=5), START + timedelta(minutes=7))
+
+
+def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: Path) -> None:
+    # a commit bigger than a data file (16 MiB) is written as several files: one request ends up in two of them
+    requests, rows = 4, 40_000
+    noise = np.random.default_rng(0).bytes(requests * rows * 60).hex()  # incompressible, 120 characters a row
+    text = [noise[start : start + 120] for start in range(0, len(noise), 120)]
+    records = [
+        LogRecord(
+            f"big-{index}",
+            START + timedelta(minutes=index),
+            "fraud",
+            "fraud@champion",
+            "fraud",
+            1,
+            pd.DataFrame({"text": text[index * rows : (index + 1) * rows]}),
+            np.zeros(rows),
+            float(index + 1),
+            False,
+        )
+        for index in range(requests)
+    ]
+    with fti.connect(tmp_path) as project:
+        project.monitoring.log.write(to_table(records))
+        assert len(project.offline_store.read("inference_log").files) > 1
+        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=1), timedelta(hours=1))
+    totals = {item["variant"]: (item["requests"], item["rows"]) for item in found.variants}
+    assert totals == {None: (4, 160_000), "fraud@champion": (4, 160_000)}
+
+
+def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        _log(project, 0, 8)
+        first = datetime(2026, 3, 2, tzinfo=UTC)
+        labels = pa.table(
+            {
+                "request_id": [f"req-{index}" for index in range(8)],
+                "deployment": ["fraud"] * 8,
+                "label": [0.0] * 8,
+                "labelled_at": [first] * 8,
+            }
+        )
+        project.monitoring.log.write_labels(labels)
+        relabelled = (
+            labels.slice(0, 2)
+            .set_column(2, "label", pa.array([1.0, 1.0]))
+            .set_column(3, "labelled_at", pa.array([first + timedelta(hours=1)] * 2, pa.timestamp("us", tz="UTC")))
+        )
+        project.monitoring.log.write_labels(relabelled)
+        found = log_queries.labelled_predictions(project, "fraud", START, START + timedelta(hours=1))
+    assert found.num_rows == 8
+    assert sorted(found.column("label").to_pylist()) == [0.0] * 6 + [1.0] * 2
+    assert set(found.column("model").to_pylist()) == {"fraud:1", "fraud:2"}
+
+
+def test_a_query_reads_only_the_files_that_meet_its_window(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        for hour in range(3):
+            _log(project, 60 * hour, 60)
+        last_hour = START + timedelta(hours=2)
+        found = log_queries.traffic(project, "fraud", last_hour, last_hour + timedelta(hours=1), timedelta(hours=1))
+        files = log_files.table_files(project.offline_store, "inference_log", ("timestamp",))
+        read = sorted(file.first for file in files.files if file.is_read)
+    assert [item["requests"] for item in found.buckets if item["variant"] is None] == [60]
+    assert read == [log_files.microseconds(last_hour)]
+
+
+def test_window_rows_are_the_rows_a_check_reads(tmp_path: Path) -> None:
+    columns = ["timestamp", "model_name", "model_version", "features", "prediction"]
+    with fti.connect(tmp_path) as project:
+        mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
+        project.monitoring.log.write(to_table(mixed))
+        project.monitoring.log.write(to_table(_records("fraud", 10, 5)))
+        start, end = START + timedelta(minutes=3), START + timedelta(minutes=12)
+        found = log_queries.window_rows(project, "fraud", start, end, columns)
+        expected = read_window(project.monitoring.log, "fraud", start=start, end=end).log
+    assert found.num_rows == 9
+    assert found.to_pydict() == expected.select(columns).to_pydict()
