@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow.fs as pafs
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore, OfflineStore, OnlineStore
 
-__all__ = ["FeatureStores", "query_engine", "register_dataset"]
+__all__ = ["FeatureStores", "query_engine", "register_dataset", "shared_engine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,21 @@ def query_engine(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     # Arrow scans carry no row-count estimate; without this DuckDB may plan an ASOF join as a nested loop.
     connection.execute("SET asof_loop_join_threshold = 0")
     return connection
+
+
+_SHARED: list[duckdb.DuckDBPyConnection] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB database for the process, made on first use: run each query on its own
+    ``shared_engine().cursor()`` (a cursor costs nothing and is safe in any thread; a new database costs ~25 ms).
+    For short queries over data in memory; queries that spill or change settings want :func:`query_engine`.
+    """
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(duckdb.connect())
+        return _SHARED[0]
 
 
 def register_dataset(connection: duckdb.DuckDBPyConnection, name: str, dataset: pads.Dataset) -> None:

@@ -82,6 +82,13 @@ def batch_predict(
         total = spine_table.num_rows
         slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
     else:
+        missing = [name for name in plan.inputs if name not in plan.view.query.columns()]
+        if missing:
+            raise ValidationError(
+                f"Model '{plan.version.name}' v{plan.version.version} takes input column(s) {missing} that feature "
+                f"view '{plan.view.name}' v{plan.view.version} does not have: pass a spine with them, or "
+                "feature_view= a view that has them."
+            )
         total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows, plan.inputs)
         # The next batch is read in a thread (releasing the GIL) while this one is predicted and written.
         slices = _coalesced(_read_ahead(batches), chunk_rows)

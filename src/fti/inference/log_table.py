@@ -8,10 +8,9 @@ filtered by deployment and time, and parses the logged feature JSON in one vecto
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +19,7 @@ import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
 from fti.errors import ValidationError
+from fti.features.stores import shared_engine
 from fti.inference.request_log import REQUEST_LOG_SCHEMA
 
 if TYPE_CHECKING:
@@ -164,27 +164,13 @@ def _structure(schema: pa.Schema) -> dict[str, str] | None:
     return {name: str(sql_type) for name, sql_type in structure.items()}
 
 
-_DATABASE: list[Any] = []
-_DATABASE_LOCK = threading.Lock()
-
-
 def _transform(column: pa.ChunkedArray, structure: dict[str, str]) -> pa.Table:
     literal = json.dumps(structure).replace("'", "''")
-    with _database().cursor() as connection:  # a cursor costs nothing; a new database ~25 ms
+    with shared_engine().cursor() as connection:
         connection.register("logged", pa.table({"features": column}))
         query = f"SELECT unnest(json_transform(features, '{literal}')) FROM logged"
         parsed = connection.sql(query).to_arrow_table()
     return parsed.rename_columns(list(structure))
-
-
-def _database() -> Any:
-    """One in-memory DuckDB database for the process, made on first use; each parse runs on its own cursor."""
-    import duckdb
-
-    with _DATABASE_LOCK:
-        if not _DATABASE:
-            _DATABASE.append(duckdb.connect())
-        return _DATABASE[0]
 
 
 def _whole_numbers_as_integers(table: pa.Table, names: list[str]) -> pa.Table:

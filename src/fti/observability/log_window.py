@@ -16,14 +16,15 @@ from fti.inference.log_table import parse_features
 if TYPE_CHECKING:
     from fti.inference.log_table import InferenceLogTable
 
-__all__ = ["LogWindow", "WindowSpec", "parse_duration", "read_window"]
+__all__ = ["CHECKED_COLUMNS", "LogWindow", "WindowSpec", "current_columns", "parse_duration", "read_window"]
 
 WindowSpec = str | timedelta | int | None
 """A window: a duration ("15m", "1h", "7d" or a timedelta) ending at ``end`` (default now), or a row count
 (the last N logged rows)."""
 
 #: the log columns a check reads: when, which model, what it was given and what it answered
-_CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
+#: the log columns a check reads
+CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
@@ -111,7 +112,7 @@ def read_window(
     end = None if end is None else _utc(end)
     if start is not None and end is not None and start >= end:
         raise ValidationError(f"The window's start {start.isoformat()} must be before its end {end.isoformat()}.")
-    log = table.read(deployment, start, end, columns=_CHECKED_COLUMNS)
+    log = table.read(deployment, start, end, columns=CHECKED_COLUMNS)
     if last_rows is not None and log.num_rows > last_rows:
         log = log.slice(log.num_rows - last_rows)
     return LogWindow(deployment, start, end, log, current_columns(log))

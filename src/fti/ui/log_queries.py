@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.features.stores import shared_engine
 from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
 from fti.ui import log_files
 from fti.ui.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
@@ -112,18 +112,6 @@ class _Results:
 
 
 _RESULTS = _Results()
-_DATABASE: list[duckdb.DuckDBPyConnection] = []
-_DATABASE_LOCK = threading.Lock()
-
-
-def _database() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB database for the process; each query runs on its own cursor."""
-    with _DATABASE_LOCK:
-        if not _DATABASE:
-            database = duckdb.connect()
-            database.execute("SET threads TO 2")
-            _DATABASE.append(database)
-        return _DATABASE[0]
 
 
 def _log(project: Project) -> TableFiles:
@@ -354,7 +342,7 @@ def _raw_rows(log: TableFiles, deployment: str, start: datetime, end: datetime, 
     rows = _window(log, deployment, start, end, columns, include_shadow=True)
     if "variant" in rows.column_names:
         rows = rows.set_column(2, "variant", rows.column("variant").cast(pa.string()))
-    with _database().cursor() as connection:
+    with shared_engine().cursor() as connection:
         connection.register("window_rows", rows)
         found: list[Any] = connection.execute(
             """
@@ -401,7 +389,7 @@ def _latest_labels(labels: TableFiles, deployment: str) -> pa.Table:
     found = pa.concat_tables(tables).select(["request_id", "label", "labelled_at"])
     if pc.count_distinct(found.column("request_id")).as_py() == found.num_rows:  # no request labelled twice
         return found.select(["request_id", "label"])
-    with _database().cursor() as connection:
+    with shared_engine().cursor() as connection:
         connection.register("labels", found)
         return connection.sql(
             "SELECT request_id, arg_max(label, labelled_at) AS label FROM labels GROUP BY request_id"

@@ -22,7 +22,17 @@ import pyarrow.compute as pc
 
 from fti.ui.log_files import DataFile, codes
 
-__all__ = ["HOUR", "LATENCY_BINS", "LATENCY_FLOOR", "LATENCY_STEP", "FileRollup", "file_rollup", "file_spans", "joined"]
+__all__ = [
+    "HOUR",
+    "LATENCY_BINS",
+    "LATENCY_FLOOR",
+    "LATENCY_STEP",
+    "FileRollup",
+    "bucket_figures",
+    "file_rollup",
+    "file_spans",
+    "joined",
+]
 
 HOUR = 3_600_000_000
 #: latency histogram: bin b holds [floor * step**b, floor * step**(b + 1)) milliseconds

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
 from fti.observability.alert_config import parse_alerts, read_alerts_file
-from fti.observability.log_window import LogWindow, current_columns
+from fti.observability.log_window import CHECKED_COLUMNS, LogWindow, current_columns
 from fti.ui import log_queries
 from fti.ui.deployments import DEFAULT_WINDOW, finite, time_window
 
@@ -45,8 +45,6 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 MAX_CHECK_ROWS = 5_000
-#: the log columns a check reads (as :func:`fti.observability.log_window.read_window` does)
-_CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
 CHECK_TTL_SECONDS = 300.0
 _REPORTS = "monitoring/reports"
 _RECENT_REPORTS = 20
@@ -131,7 +129,7 @@ class CheckCache:
         if bound is not None and bound > start:
             start = bound
         # the window's rows from the files the dashboard keeps in memory (only the features are read from disk)
-        rows = log_queries.window_rows(project, deployment, start, chosen.end, list(_CHECKED_COLUMNS))
+        rows = log_queries.window_rows(project, deployment, start, chosen.end, list(CHECKED_COLUMNS))
         result = project.monitoring.monitor_window(
             LogWindow(deployment, start, chosen.end, rows, current_columns(rows))
         )

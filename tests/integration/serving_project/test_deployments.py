@@ -156,9 +156,14 @@ def test_batch_predict_errors(project: fti.Project) -> None:
         project.batch_predict("fraud", start=late, output="o", show_progress=False)
     with project.start_run("plain") as run:
         frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
-        run.log_model(LogisticRegression().fit(frame, [0, 1, 0, 1]), "untraced")
+        run.log_model(LogisticRegression().fit(frame, [0, 1, 0, 1]), "untraced", input_example=frame)
     with pytest.raises(NotFoundError, match="Model 'untraced' v1 has no feature view in its lineage"):
         project.batch_predict("untraced", output="o")
+    # a model whose input the view lacks: said before anything is written
+    with pytest.raises(ValidationError, match=r"Model 'untraced' v1 takes input column\(s\) \['a'\] that feature view"):
+        project.batch_predict("untraced", feature_view="fraud", output="never_written", show_progress=False)
+    with pytest.raises(NotFoundError):
+        project.get_feature_group("never_written")
 
 
 def test_fti_predict_on_the_cli(folder: Path) -> None:

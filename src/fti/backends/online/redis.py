@@ -414,7 +414,7 @@ class RedisOnlineStore:
         return codec
 
     def count(self, table: str) -> int:
-        """The number of the table's keys: a SCAN of them (a key SCAN returns twice is counted once)."""
+        """The number of the table's keys: a SCAN of them (a key that SCAN returns twice is counted once)."""
         self._table(table)
         pattern = f"{self._row_prefix(table)}*"
 
