@@ -592,7 +592,8 @@ class Project:
 
         Every model reference and the feature view must exist; shares must sum to 1. Re-deploying a name
         replaces it and gives it a new etag, so running servers switch to it. Aliases are resolved by the
-        server, so moving ``champion`` needs no re-deploy.
+        server, so moving ``champion`` needs no re-deploy. The reference profile of each model version served
+        (its training dataset, for drift checks) is built here, once per version, where the lineage has one.
 
         Args:
             name: the deployment's name (an identifier), the ``{name}`` of ``/v1/deployments/{name}/predict``.
@@ -609,7 +610,13 @@ class Project:
             >>> project.deploy("fraud", {"fraud@champion": 0.9, "fraud@challenger": 0.1},
             ...                entity_key="cc_num")  # doctest: +SKIP
         """
-        return self.serving.deploy(name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key)
+        deployment = self.serving.deploy(
+            name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key
+        )
+        # the first drift check of the deployment would profile its models' training data: do it now, once
+        served = [variant.reference for variant in deployment.variants]
+        self.monitoring.profile_references([*served, deployment.shadow] if deployment.shadow else served)
+        return deployment
 
     def get_deployment(self, name: str) -> Deployment:
         """The deployment ``name``; NotFoundError if there is none."""

@@ -1,7 +1,8 @@
 """The reference a deployment is checked against: by default its champion's training dataset, profiled once.
 
 The profile covers the model's input columns and its predictions on the training data, and is kept as a
-JSON artifact per model version, so it is built on the first check and read back on every later one.
+JSON artifact per model version, so it is built once (when the version is deployed, else on the first check) and read
+back on every later check.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
-__all__ = ["ReferenceSource", "deployed_model", "reference_key", "resolve_reference"]
+__all__ = ["ReferenceSource", "deployed_model", "reference_key", "reference_profile", "resolve_reference"]
 
 CHAMPION = "champion"
 
@@ -86,18 +87,28 @@ def resolve_reference(
         return ReferenceSource(build_reference(reference), None, None, "given data")
     if model is None:
         raise ValidationError("A default reference needs the deployed model: pass reference= or log traffic first.")
-    key = reference_key(model.name, model.version)
+    profile, key = reference_profile(model, features, artifacts)
     label = f"{model.name}:{model.version}"
-    if artifacts.exists(key):
-        profile = ReferenceProfile.from_dict(artifacts.get_json(key))
-    else:
-        profile = build_reference(training_reference_data(model, features))
-        # compact JSON: the profile's samples run to thousands of numbers, which indented JSON encodes in Python
-        # (several times slower than the C encoder), and nobody reads this file but from_dict
-        artifacts.put_bytes(
-            key, json.dumps(profile.to_dict(), separators=(",", ":"), sort_keys=True, default=str).encode()
-        )
     return ReferenceSource(profile, label, key, f"training dataset of {label}")
+
+
+def reference_profile(
+    model: ModelVersion, features: FeatureStore, artifacts: ArtifactService
+) -> tuple[ReferenceProfile, str]:
+    """The profile of a model version's training dataset and its artifact key: read back if kept, else built from
+    the training dataset (and the model's predictions on it) and kept.
+
+    Raises:
+        ValidationError: the model version has no training dataset in its lineage, or it lacks the model's inputs.
+    """
+    key = reference_key(model.name, model.version)
+    if artifacts.exists(key):
+        return ReferenceProfile.from_dict(artifacts.get_json(key)), key
+    profile = build_reference(training_reference_data(model, features))
+    # compact JSON: the profile's samples run to thousands of numbers, which indented JSON encodes in Python
+    # (several times slower than the C encoder), and nobody reads this file but from_dict
+    artifacts.put_bytes(key, json.dumps(profile.to_dict(), separators=(",", ":"), sort_keys=True, default=str).encode())
+    return profile, key
 
 
 def training_reference_data(model: ModelVersion, features: FeatureStore) -> pa.Table:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.errors import NotFoundError, ValidationError
+from fti.errors import FtiError, NotFoundError, ValidationError
 from fti.monitoring.alerts import evaluate_rules, notify
 from fti.monitoring.columns import as_table
 from fti.monitoring.drift import detect_drift
@@ -25,7 +25,7 @@ from fti.monitoring.performance import performance_over_time
 from fti.monitoring.quality import QualityConfig, check_quality
 from fti.monitoring.windows import detect_drift_and_windows
 from fti.observability.log_window import LogWindow, WindowSpec, parse_duration, read_window
-from fti.observability.references import deployed_model, resolve_reference
+from fti.observability.references import deployed_model, reference_profile, resolve_reference
 from fti.observability.result import MonitorResult
 from fti.observability.retraining import RetrainAction
 
@@ -58,6 +58,24 @@ class MonitoringService:
         self._artifacts = artifacts
 
     # -- drift and quality -------------------------------------------------------------------------
+
+    def profile_references(self, references: Iterable[str]) -> list[str]:
+        """Build and keep the reference profile of each model version ``references`` serve now (``name@alias``,
+        ``name:version``), so that the first check of a deployment serving them reads it instead of building it.
+
+        Best effort: a version whose reference cannot be built (no training dataset in its lineage, inputs the
+        dataset lacks) is skipped, and its first check says why. Returns the artifact keys of the profiles kept.
+        """
+        keys = []
+        for reference in dict.fromkeys(references):
+            try:
+                model = self._registry.get_model(reference)
+                if model.lineage().training_data is None:
+                    continue
+                keys.append(reference_profile(model, self._features, self._artifacts)[1])
+            except FtiError:
+                continue
+        return keys
 
     def monitor(
         self,

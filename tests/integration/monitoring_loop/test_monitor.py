@@ -75,3 +75,22 @@ def test_a_deployment_without_traffic_and_bad_windows_are_named(project: fti.Pro
         project.monitor(DEPLOYMENT, window="1 hour")
     with pytest.raises(ValidationError, match="Give either window="):
         project.monitor(DEPLOYMENT, window="1h", start=START)
+
+
+def test_deploying_profiles_the_served_versions_once_and_skips_those_without_training_data(
+    project: fti.Project,
+) -> None:
+    champion = build_project(project)
+    with project.start_run(MODEL) as run:  # no training dataset: nothing to profile
+        bare = run.log_model(champion.load(), MODEL)
+
+    project.deploy(DEPLOYMENT, {f"{MODEL}@champion": 0.5, f"{MODEL}:{bare.version}": 0.5})
+
+    key = reference_key(MODEL, 1)
+    assert project.artifacts.exists(key)
+    assert not project.artifacts.exists(reference_key(MODEL, bare.version))
+    created = project.artifacts.get_record(key).created_at
+    log_rows(project, champion, traffic(300, seed=6))
+    result = project.monitor(DEPLOYMENT, window=300)
+    assert result.reference_key == key
+    assert project.artifacts.get_record(key).created_at == created  # the check read the profile made at deploy
