@@ -111,6 +111,10 @@ class OfflineStore(Connectable, Protocol):
     def read(self, table: str, version: int | None = None) -> pads.Dataset:
         """The table at ``version`` (default: latest); NotFoundError for a missing table or version."""
 
+    def added(self, table: str, version: int) -> pads.FileSystemDataset:
+        """The data files the commit of ``version`` added, as a dataset on the file system (and with the paths) of
+        :meth:`read`'s datasets: empty when the commit added none; NotFoundError for a missing table or version."""
+
     def version(self, table: str) -> int | None:
         """The table's latest version, or None if there is no such table."""
 

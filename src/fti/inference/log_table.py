@@ -1,13 +1,15 @@
 """The inference log in the offline store: what the server predicted, and the labels that came later.
 
 The server's request log writer appends batches to the ``inference_log`` table (one Delta commit per
-batch); ``project.log_labels`` appends ground truth to ``inference_labels``. Monitoring reads both,
-filtered by deployment and time, and parses the logged feature JSON in one vectorized pass.
+batch, with a summary of each data file beside it for the dashboard); ``project.log_labels`` appends
+ground truth to ``inference_labels``. Monitoring reads both, filtered by deployment and time, and parses
+the logged feature JSON in one vectorized pass.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,8 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
-from fti.errors import ValidationError
+from fti.errors import FtiError, ValidationError
 from fti.features.stores import shared_engine
+from fti.inference.log_summaries import summarize_commit
 from fti.inference.request_log import REQUEST_LOG_SCHEMA
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ __all__ = ["INFERENCE_LOG_TABLE", "LABELS_SCHEMA", "LABELS_TABLE", "InferenceLog
 
 INFERENCE_LOG_TABLE = "inference_log"
 LABELS_TABLE = "inference_labels"
+_logger = logging.getLogger(__name__)
 LABELS_SCHEMA = pa.schema(
     [
         pa.field("request_id", pa.string(), nullable=False),
@@ -46,12 +50,19 @@ class InferenceLogTable:
         self._offline = offline
 
     def write(self, batch: pa.Table) -> None:
-        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``) as one commit."""
+        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``) as one commit, and store the
+        summary of its files beside them (see :mod:`fti.inference.log_summaries`)."""
         if batch.num_rows:
             batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
-            self._offline.write(
+            version = self._offline.write(
                 INFERENCE_LOG_TABLE, pa.RecordBatchReader.from_batches(batch.schema, batch.to_batches())
             )
+            try:
+                summarize_commit(self._offline, INFERENCE_LOG_TABLE, version)
+            except (OSError, pa.ArrowException, FtiError) as exc:  # the rows are committed: a summary can wait
+                _logger.warning(
+                    "Commit %s of the inference log was not summarized (done on first use): %s", version, exc
+                )
 
     def write_labels(self, labels: pa.Table) -> int:
         """Append ground-truth labels keyed by request id; returns the rows written."""

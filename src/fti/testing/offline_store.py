@@ -66,6 +66,21 @@ class OfflineStoreContract:
         with pytest.raises(NotFoundError, match="no version 7"):
             offline_store.read("t", version=7)
 
+    def test_added_gives_the_files_of_one_commit(self, offline_store: OfflineStore) -> None:
+        offline_store.write("t", _reader(_batch(0, 4)))
+        offline_store.write("t", _reader(_batch(4, 3)))
+        first, second = offline_store.added("t", 0), offline_store.added("t", 1)
+        assert first.to_table().column("key").to_pylist() == [0, 1, 2, 3]
+        assert second.to_table().column("key").to_pylist() == [4, 5, 6]
+        assert not set(first.files) & set(second.files)
+        assert set(first.files) | set(second.files) == set(offline_store.read("t").files)  # the same paths
+        with second.filesystem.open_input_file(second.files[0]) as source:  # on read's file system
+            assert source.size() > 0
+        with pytest.raises(NotFoundError, match="Table 't' has no version 9"):
+            offline_store.added("t", 9)
+        with pytest.raises(NotFoundError, match="Table 'none' does not exist"):
+            offline_store.added("none", 0)
+
     def test_overwrite_replaces_rows_in_a_new_version(self, offline_store: OfflineStore) -> None:
         offline_store.write("t", _reader(_batch(0, 4)))
         other = pa.table({"x": pa.array([1, 2], pa.int32())})

@@ -1,13 +1,13 @@
 """Aggregates of the inference log for the dashboard, from the log's scalar columns, one data file at a time.
 
-A query looks only at the data files whose time range (from their Parquet footers) meets its window, reads the
-scalar columns of those not read yet (request id, time, deployment, variant, model, prediction, latency; never
-the logged features) and keeps them, with what is derived from each file: the deployments' spans and an hourly
-rollup of requests and latency (see :mod:`fti.ui.log_files` and :mod:`fti.ui.log_rollup`). So the first view of
-a day reads about a day of the log, and a new commit costs its own files. Results are kept per table version
-until the table changes; versions are checked at most every :data:`REFRESH_SECONDS`. Feature values are read by
-the monitoring service for a bounded window only (see :mod:`fti.ui.monitoring`).
-"""
+A query looks only at the data files whose time range (from their Parquet footers) meets its window. Traffic
+(requests and latency over time) comes from each file's summary, stored beside it when the file was logged (see
+:mod:`fti.inference.log_summaries`): a month of traffic reads a few small summaries, not a month of rows. Queries
+on rows (the A/B analysis's labelled predictions, windows of a few hours) read the scalar columns of the files not
+read yet (request id, time, deployment, variant, model, prediction, latency; never the logged features) and keep
+them (see :mod:`fti.inference.log_files`). Results are kept per table version until the table changes; versions
+are checked at most every :data:`REFRESH_SECONDS`. Feature values are read by the monitoring service for a bounded
+window only (see :mod:`fti.ui.monitoring`)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.features.stores import shared_engine
+from fti.inference import log_files
+from fti.inference.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
+from fti.inference.log_rollup import HOUR, FileRollup, bucket_figures, footer_spans, joined
+from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, file_summary
 from fti.inference.log_table import INFERENCE_LOG_TABLE, LABELS_TABLE
-from fti.ui import log_files
-from fti.ui.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
-from fti.ui.log_rollup import HOUR, FileRollup, bucket_figures, file_rollup, file_spans, joined
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -44,19 +45,6 @@ __all__ = [
     "window_rows",
 ]
 
-_LOG_COLUMNS = (
-    "request_id",
-    "timestamp",
-    "deployment",
-    "variant",
-    "model_name",
-    "model_version",
-    "prediction",
-    "latency_ms",
-    "is_shadow",
-    "error",  # read where the log has it
-)
-_LOG_DICTIONARY = ("deployment", "variant", "model_name")
 _LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
 _MAX_RESULTS = 256
 #: labelled predictions over at least this many logged rows are looked up in _JOINERS groups side by side
@@ -115,7 +103,7 @@ _RESULTS = _Results()
 
 
 def _log(project: Project) -> TableFiles:
-    return log_files.table_files(project.offline_store, INFERENCE_LOG_TABLE, _LOG_COLUMNS, _LOG_DICTIONARY)
+    return log_files.table_files(project.offline_store, INFERENCE_LOG_TABLE, LOG_COLUMNS, LOG_DICTIONARY)
 
 
 def _labels(project: Project) -> TableFiles:
@@ -215,7 +203,7 @@ def _utc(micros: int) -> datetime:
 def _log_spans(log: TableFiles) -> dict[str, LogSpan]:
     merged: dict[str, tuple[int, int, int]] = {}
     for file in log.files:
-        for name, (rows, first, last) in file.derived("spans", file_spans).items():
+        for name, (rows, first, last) in _spans(file).items():
             before = merged.get(name)
             merged[name] = (
                 (rows, first, last)
@@ -333,7 +321,12 @@ def _rollup_rows(log: TableFiles, deployment: str, start: datetime, end: datetim
 
 
 def _rollup(file: DataFile) -> FileRollup:
-    return file.derived("rollup", file_rollup)
+    return file_summary(file).rollup
+
+
+def _spans(file: DataFile) -> dict[str, tuple[int, int, int]]:
+    found = footer_spans(file)
+    return file_summary(file).spans if found is None else found
 
 
 def _raw_rows(log: TableFiles, deployment: str, start: datetime, end: datetime, width: int) -> list[Any]:

@@ -11,9 +11,11 @@ import pyarrow as pa
 import pytest
 
 import fti
+from fti.inference import log_files
+from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY
 from fti.inference.request_log import LogRecord, to_table
 from fti.observability.log_window import read_window
-from fti.ui import log_files, log_queries
+from fti.ui import log_queries
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -164,15 +166,18 @@ def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
     assert set(found.column("model").to_pylist()) == {"fraud:1", "fraud:2"}
 
 
-def test_a_query_reads_only_the_files_that_meet_its_window(tmp_path: Path) -> None:
+def test_hourly_traffic_reads_summaries_and_a_finer_query_only_the_files_of_its_window(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         for hour in range(3):
             _log(project, 60 * hour, 60)
+        whole = log_queries.traffic(project, "fraud", START, START + timedelta(hours=3), timedelta(hours=1))
+        files = log_files.table_files(project.offline_store, "inference_log", LOG_COLUMNS, LOG_DICTIONARY)
+        assert not any(file.is_read for file in files.files)  # from the summaries the log writer stored
         last_hour = START + timedelta(hours=2)
-        found = log_queries.traffic(project, "fraud", last_hour, last_hour + timedelta(hours=1), timedelta(hours=1))
-        files = log_files.table_files(project.offline_store, "inference_log", ("timestamp",))
+        fine = log_queries.traffic(project, "fraud", last_hour, last_hour + timedelta(hours=1), timedelta(minutes=5))
         read = sorted(file.first for file in files.files if file.is_read)
-    assert [item["requests"] for item in found.buckets if item["variant"] is None] == [60]
+    assert [item["requests"] for item in whole.buckets if item["variant"] is None] == [60, 60, 60]
+    assert sum(item["requests"] for item in fine.buckets if item["variant"] is None) == 60
     assert read == [log_files.microseconds(last_hour)]
 
 

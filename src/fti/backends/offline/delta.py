@@ -7,8 +7,10 @@ leaves only unreferenced files: readers keep seeing the previous version.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 import pyarrow.fs as pafs
 from pydantic import BaseModel, ConfigDict
@@ -139,13 +141,30 @@ class DeltaOfflineStore:
         try:
             if self._is_s3:
                 return delta.to_pyarrow_dataset()
-            # Arrow's native file system reads local files several times faster than the driver's handler.
-            native = pafs.SubTreeFileSystem(self._uri(table), pafs.LocalFileSystem())
-            return delta.to_pyarrow_dataset(filesystem=native)
+            return delta.to_pyarrow_dataset(filesystem=self._filesystem(table))
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not read table '{table}': {_short(exc)}"
             ) from exc
+
+    def added(self, table: str, version: int) -> pads.FileSystemDataset:
+        """The data files the commit of ``version`` added (its ``add`` actions), as a dataset on :meth:`read`'s file
+        system; NotFoundError for a missing table or version."""
+        import pyarrow.dataset as pads
+
+        if not self.exists(table):
+            raise NotFoundError(f"Table '{table}' does not exist in offline store {self.describe()}.")
+        filesystem = self._filesystem(table)
+        try:
+            with filesystem.open_input_stream(f"_delta_log/{version:020d}.json") as stream:
+                actions = [json.loads(line) for line in stream.read().decode().splitlines() if line.strip()]
+        except (FileNotFoundError, OSError) as exc:
+            raise NotFoundError(
+                f"Table '{table}' has no version {version} in offline store {self.describe()}."
+            ) from exc
+        paths = [unquote(action["add"]["path"]) for action in actions if "add" in action]
+        schema = self.read(table, version).schema if not paths else None
+        return pads.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
 
     def version(self, table: str) -> int | None:
         """The table's latest version, or None if there is no such table."""
@@ -180,6 +199,15 @@ class DeltaOfflineStore:
                     f"Table '{table}' has no version {version} in offline store {self.describe()}."
                 ) from exc
             raise BackendError(f"Offline store {self.describe()} could not open table '{table}': {text}") from exc
+
+    def _filesystem(self, table: str) -> pafs.FileSystem:
+        """The table's folder as a file system: the driver's handler on S3, Arrow's own on a local disk (it reads
+        local files several times faster than the driver's handler)."""
+        if self._is_s3:
+            from deltalake.fs import DeltaStorageHandler
+
+            return pafs.PyFileSystem(DeltaStorageHandler(self._uri(table), self._storage_options()))
+        return pafs.SubTreeFileSystem(self._uri(table), pafs.LocalFileSystem())
 
     def _require_open(self) -> None:
         if not self._is_open:

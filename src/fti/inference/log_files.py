@@ -35,7 +35,9 @@ __all__ = [
     "DataFile",
     "TableFiles",
     "codes",
+    "data_files",
     "each",
+    "is_local",
     "microseconds",
     "read_tables",
     "recheck",
@@ -83,7 +85,7 @@ class _Reader:
                 read_dictionary=[column for column in self.dictionary if column in names],
                 # coalescing reads pays off for object stores; on a local disk it only allocates large buffers,
                 # which costs more (in the kernel) than reading the columns
-                pre_buffer=not _is_local(self.filesystem),
+                pre_buffer=not is_local(self.filesystem),
             )
             table = parquet.read(columns=present, use_threads=False)
         for column in self.columns:
@@ -105,6 +107,11 @@ class DataFile:
         self._derived: dict[str, Any] = {}
         self._only: dict[str, Any] = {}
         self._lock = threading.RLock()
+
+    @property
+    def filesystem(self) -> Any:
+        """The file system the file is read from (the table's folder)."""
+        return self._reader.filesystem
 
     @property
     def is_read(self) -> bool:
@@ -191,7 +198,7 @@ def read_tables(files: Sequence[DataFile]) -> list[pa.Table]:
     return each(files, DataFile.table)
 
 
-def _is_local(filesystem: Any) -> bool:
+def is_local(filesystem: Any) -> bool:
     """Whether ``filesystem`` reads a local disk (directly or under a subtree)."""
     while isinstance(filesystem, pafs.SubTreeFileSystem):
         filesystem = filesystem.base_fs
@@ -268,18 +275,30 @@ def _open(
     dataset = offline.read(name, version)
     if not isinstance(dataset, pads.FileSystemDataset):  # pragma: no cover - the offline stores give file datasets
         raise TypeError(f"Table '{name}' is not stored as files.")
-    wanted = tuple(column for column in columns if column in dataset.schema.names)
-    reader = _Reader(dataset.filesystem, wanted, dictionary, dataset.schema)
-    is_same = previous is not None and previous.reader is not None and previous.reader.columns == wanted
+    reader = _reader_of(dataset, columns, dictionary)
+    is_same = previous is not None and previous.reader is not None and previous.reader.columns == reader.columns
     kept = {file.path: file for file in previous.files} if previous is not None and is_same else {}
-    files = []
-    for fragment in dataset.get_fragments():
-        file = kept.get(fragment.path)
-        if file is None:
-            with dataset.filesystem.open_input_file(fragment.path) as source:
-                file = DataFile(reader, fragment.path, pq.ParquetFile(source).metadata)
-        files.append(file)
+    files = [kept.get(path) or _data_file(reader, path) for path in dataset.files]
     return TableFiles(version, reader, tuple(files))
+
+
+def data_files(
+    dataset: pads.FileSystemDataset, columns: tuple[str, ...], dictionary: tuple[str, ...] = ()
+) -> list[DataFile]:
+    """The files of ``dataset`` (their footers read), whose :meth:`DataFile.table` reads ``columns`` (those the
+    dataset has), ``dictionary`` of them dictionary-encoded."""
+    reader = _reader_of(dataset, columns, dictionary)
+    return [_data_file(reader, path) for path in dataset.files]
+
+
+def _reader_of(dataset: pads.FileSystemDataset, columns: tuple[str, ...], dictionary: tuple[str, ...]) -> _Reader:
+    wanted = tuple(column for column in columns if column in dataset.schema.names)
+    return _Reader(dataset.filesystem, wanted, dictionary, dataset.schema)
+
+
+def _data_file(reader: _Reader, path: str) -> DataFile:
+    with reader.filesystem.open_input_file(path) as source:
+        return DataFile(reader, path, pq.ParquetFile(source).metadata)
 
 
 _TABLES = _Tables()

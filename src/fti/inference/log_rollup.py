@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.ui.log_files import DataFile, codes
+from fti.inference.log_files import DataFile, codes
 
 __all__ = [
     "HOUR",
@@ -31,6 +31,7 @@ __all__ = [
     "bucket_figures",
     "file_rollup",
     "file_spans",
+    "footer_spans",
     "joined",
 ]
 
@@ -63,13 +64,21 @@ class FileRollup:
     edges: tuple[tuple[tuple[Any, ...], tuple[Any, ...]], ...]
 
 
-def file_spans(file: DataFile) -> dict[str, tuple[int, int, int]]:
-    """Per deployment: non-shadow rows, first and last time (microseconds); from the footer when it says enough."""
+def footer_spans(file: DataFile) -> dict[str, tuple[int, int, int]] | None:
+    """:func:`file_spans` from the file's footer alone, or None when the footer does not say enough."""
     deployment, is_shadow = file.only("deployment"), file.only("is_shadow")
     if is_shadow is True or file.rows == 0:
         return {}
     if deployment is not None and is_shadow is False and file.first is not None and file.last is not None:
         return {str(deployment): (file.rows, file.first, file.last)}
+    return None
+
+
+def file_spans(file: DataFile) -> dict[str, tuple[int, int, int]]:
+    """Per deployment: non-shadow rows, first and last time (microseconds); from the footer when it says enough."""
+    found = footer_spans(file)
+    if found is not None:
+        return found
     table = file.table()
     served = table.filter(pc.invert(table.column("is_shadow")))
     if served.num_rows == 0:

@@ -1,0 +1,109 @@
+"""Summaries of the inference log's data files: written with each commit, read instead of the rows, and rebuilt
+when missing or not the file's own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.fs as pafs
+
+import fti
+from fti.inference.log_files import DataFile, data_files, microseconds
+from fti.inference.log_rollup import file_rollup, file_spans
+from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
+from fti.inference.log_table import INFERENCE_LOG_TABLE
+from fti.inference.request_log import LogRecord, to_table
+from fti.ui import log_queries
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _log(project: fti.Project, first: int, count: int) -> None:
+    records = [
+        LogRecord(
+            f"req-{index}",
+            START + timedelta(minutes=index),
+            "fraud",
+            "fraud@champion" if index % 4 else "fraud@challenger",
+            "fraud",
+            1 if index % 4 else 2,
+            pd.DataFrame({"amount": [float(index)]}),
+            np.zeros(1),
+            float(index % 50),
+            index % 10 == 0,  # every tenth row is the shadow's
+        )
+        for index in range(first, first + count)
+    ]
+    project.monitoring.log.write(to_table(records))
+
+
+def _summaries(project: fti.Project) -> dict[str, Path]:
+    folder = _folder(project)
+    return {path.name: path for path in folder.iterdir()} if folder.exists() else {}
+
+
+def _folder(project: fti.Project) -> Path:
+    return project.root / ".fti" / "offline" / INFERENCE_LOG_TABLE / SUMMARY_FOLDER
+
+
+def _files(project: fti.Project) -> list[DataFile]:
+    return data_files(project.offline_store.read(INFERENCE_LOG_TABLE), LOG_COLUMNS, LOG_DICTIONARY)
+
+
+def test_each_commit_stores_the_summary_of_its_files_and_it_says_what_the_rows_say(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        _log(project, 0, 90)
+        _log(project, 90, 30)
+        files = _files(project)
+        assert sorted(_summaries(project)) == sorted(f"{Path(file.path).name}.arrow" for file in files)
+        for file in files:
+            stored = file_summary(file)
+            assert not file.is_read  # read from beside the file, not from its rows
+            fresh = _files(project)[files.index(file)]
+            assert stored.spans == file_spans(fresh)
+            computed = file_rollup(fresh)
+            assert stored.rollup.rollup.equals(computed.rollup)
+            assert stored.rollup.edges == computed.edges
+        assert sum(rows for file in files for rows, _, _ in file_summary(file).spans.values()) == 108  # no shadow
+
+
+def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        for first, count in ((0, 60), (60, 30), (90, 20)):
+            _log(project, first, count)
+        summaries = sorted(_summaries(project).values(), key=lambda path: path.stat().st_mtime_ns)
+        summaries[0].unlink()  # missing
+        summaries[1].write_bytes(summaries[2].read_bytes())  # another file's (20 rows, not 30)
+        summaries[2].write_bytes(b"not an arrow file")  # broken
+        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=2), timedelta(hours=1))
+        served = [item for item in found.buckets if item["variant"] is None and not item["is_shadow"]]
+        index = np.arange(110)
+        shadow, challenger = index % 10 == 0, index % 4 == 0
+        assert [item["requests"] for item in served] == [int((~shadow[:60]).sum()), int((~shadow[60:]).sum())]
+        assert {item["variant"]: item["requests"] for item in found.variants if not item["is_shadow"]} == {
+            None: int((~shadow).sum()),
+            "fraud@champion": int((~shadow & ~challenger).sum()),
+            "fraud@challenger": int((~shadow & challenger).sum()),
+        }
+        rebuilt = _files(project)
+        assert len(_summaries(project)) == 3
+        for file in rebuilt:  # the summaries stored on first use are the files' own
+            assert file_summary(file).rollup.rollup.equals(file_rollup(_files(project)[rebuilt.index(file)]).rollup)
+            assert not file.is_read
+
+
+def test_a_table_that_cannot_take_summaries_is_still_summarized(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as project:
+        _log(project, 0, 40)
+        for path in _summaries(project).values():
+            path.unlink()
+        folder = _folder(project)
+        folder.rmdir()
+        folder.write_text("a file where the folder would be")  # storing fails
+        (file,) = _files(project)
+        first = microseconds(START + timedelta(minutes=1))  # row 0 is the shadow's
+        assert file_summary(file).spans == {"fraud": (36, first, file.last)}
+        assert isinstance(file.filesystem, pafs.FileSystem) and folder.read_text().startswith("a file")
