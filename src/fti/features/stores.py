@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +16,7 @@ import pyarrow.fs as pafs
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore, OfflineStore, OnlineStore
 
-__all__ = ["FeatureStores", "query_engine", "register_dataset", "shared_engine"]
+__all__ = ["FeatureStores", "local_paths", "parquet_scan", "query_engine", "register_dataset", "shared_engine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,21 @@ def register_dataset(connection: duckdb.DuckDBPyConnection, name: str, dataset: 
 
 def _local_files(dataset: pads.Dataset) -> list[str]:
     filesystem = getattr(dataset, "filesystem", None)
+    return local_paths(filesystem, dataset.files) if filesystem is not None else []
+
+
+def local_paths(filesystem: pafs.FileSystem, paths: Sequence[str]) -> list[str]:
+    """``paths`` on ``filesystem`` as paths of the local disk, for DuckDB to read itself; empty when the file system
+    is not the local disk (an object store)."""
     if isinstance(filesystem, pafs.SubTreeFileSystem) and isinstance(filesystem.base_fs, pafs.LocalFileSystem):
         base = filesystem.base_path.rstrip("/")
-        return [f"{base}/{path.lstrip('/')}" for path in dataset.files]
+        return [f"{base}/{path.lstrip('/')}" for path in paths]
     if isinstance(filesystem, pafs.LocalFileSystem):
-        return list(dataset.files)
+        return list(paths)
     return []
+
+
+def parquet_scan(paths: Sequence[str]) -> str:
+    """The SQL that scans local Parquet ``paths`` with DuckDB's own reader (columns matched by name)."""
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    return f"read_parquet([{listed}], union_by_name = true)"

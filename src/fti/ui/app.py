@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from fti import __version__
 from fti.errors import FtiError
+from fti.features.stores import shared_engine
 from fti.ui import api, pages
 from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules
@@ -54,6 +55,7 @@ def create_app(project: Project, *, token: str | None = None, alerts: str | Path
         redoc_url=None,
     )
     app.state.project = project
+    shared_engine()  # the process's DuckDB database (~40 ms to open) opens with the app, not on a first page view
     app.state.gate = gate = TokenGate(token)
     app.state.checks = CheckCache(load_rules(alerts) if alerts is not None else ())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")

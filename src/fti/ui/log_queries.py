@@ -12,17 +12,17 @@ window only (see :mod:`fti.ui.monitoring`)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.features.stores import shared_engine
+from fti.features.stores import local_paths, parquet_scan, shared_engine
 from fti.inference import log_files
 from fti.inference.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
 from fti.inference.log_rollup import HOUR, FileRollup, bucket_figures, footer_spans, joined
@@ -47,9 +47,6 @@ __all__ = [
 
 _LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
 _MAX_RESULTS = 256
-#: labelled predictions over at least this many logged rows are looked up in _JOINERS groups side by side
-_PARALLEL_ROWS = 200_000
-_JOINERS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -153,10 +150,7 @@ def labelled_predictions(project: Project, deployment: str, start: datetime, end
     (``name:version``): the input of :func:`fti.observability.ab_testing.ab_report`."""
 
     def compute() -> pa.Table:
-        labels = remember(
-            project, ("latest labels", deployment), lambda: _latest_labels(_labels(project), deployment), labels=True
-        )
-        return _labelled_predictions(_log(project), labels, deployment, start, end)
+        return _labelled_predictions(_log(project), _labels(project), deployment, start, end)
 
     found: pa.Table = remember(project, ("labelled", deployment, start, end), compute, labels=True)
     return found
@@ -368,30 +362,11 @@ def _errors(log: TableFiles, deployment: str, start: datetime, end: datetime) ->
     return int(pc.count_distinct(failed).as_py()) if len(failed) else 0
 
 
-def _latest_labels(labels: TableFiles, deployment: str) -> pa.Table:
-    """The latest label of each labelled request of ``deployment``: ``request_id`` (distinct) and ``label``."""
-    read_tables(labels.files)
-    tables = [
-        file.table()
-        if file.only("deployment") == deployment
-        else file.table().filter(pa.array(_equals(file.table().column("deployment"), deployment)))
-        for file in labels.files
-    ]
-    if not tables:
-        return pa.table({"request_id": pa.array([], pa.string()), "label": pa.array([], pa.float64())})
-    found = pa.concat_tables(tables).select(["request_id", "label", "labelled_at"])
-    if pc.count_distinct(found.column("request_id")).as_py() == found.num_rows:  # no request labelled twice
-        return found.select(["request_id", "label"])
-    with shared_engine().cursor() as connection:
-        connection.register("labels", found)
-        return connection.sql(
-            "SELECT request_id, arg_max(label, labelled_at) AS label FROM labels GROUP BY request_id"
-        ).to_arrow_table()
-
-
 def _labelled_predictions(
-    log: TableFiles, labels: pa.Table, deployment: str, start: datetime, end: datetime
+    log: TableFiles, labels: TableFiles, deployment: str, start: datetime, end: datetime
 ) -> pa.Table:
+    """The non-shadow rows of ``deployment`` in ``[start, end)`` with their request's latest label: one query, in
+    which DuckDB reads local files with its own Parquet reader (only the columns it needs, on every core)."""
     empty = pa.table(
         {
             "model_name": pa.array([], pa.string()),
@@ -400,58 +375,47 @@ def _labelled_predictions(
             "label": pa.array([], pa.float64()),
         }
     )
-    if log.reader is None or labels.num_rows == 0:
-        return empty
     low, high = microseconds(start), microseconds(end)
-    files = [file for file in log.meeting(low, high, deployment=deployment) if file.rows]
-    read_tables(files)
-    if not files:
+    logged = [file for file in log.meeting(low, high, deployment=deployment) if file.rows]
+    labelled = [file for file in labels.meeting(deployment=deployment) if file.rows]
+    if not logged or not labelled:
         return empty
-    # the files in a few groups, each looked up at once (the lookup hashes every request id: the groups run side
-    # by side); the labels' ids are distinct, so each row finds at most one label
-    size = max(1, -(-len(files) // _JOINERS)) if sum(file.rows for file in files) >= _PARALLEL_ROWS else len(files)
-    groups = [files[index : index + size] for index in range(0, len(files), size)]
-    ids = labels.column("request_id")
-    if len(groups) > 1:
-        with ThreadPoolExecutor(len(groups), thread_name_prefix="fti-ui-join") as pool:
-            parts = list(pool.map(lambda group: _labelled_rows(group, ids, deployment, low, high), groups))
-    else:
-        parts = [_labelled_rows(group, ids, deployment, low, high) for group in groups]
-    matched = [table for part in parts for table in part[0]]
-    positions = [index for part in parts for index in part[1]]
-    rows = pa.concat_tables(matched)
+    # ordered by value, so the bootstrap sees the same rows in the same order however the files were read
+    with shared_engine().cursor() as connection:
+        rows = connection.sql(
+            f"""
+            WITH labels AS (
+                SELECT request_id, arg_max(label, labelled_at) AS label
+                FROM {_scan(connection, labelled, "label_rows")}
+                WHERE deployment = $deployment
+                GROUP BY request_id
+            )
+            SELECT log.model_name, log.model_version, log.prediction, labels.label
+            FROM {_scan(connection, logged, "log_rows")} AS log JOIN labels USING (request_id)
+            WHERE log.deployment = $deployment AND NOT log.is_shadow
+              AND epoch_us(log.timestamp) >= $low AND epoch_us(log.timestamp) < $high
+            ORDER BY ALL
+            """,
+            params={"deployment": deployment, "low": low, "high": high},
+        ).to_arrow_table()
     if rows.num_rows == 0:
         return empty
     name = rows.column("model_name").cast(pa.string())
-    model = pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":")
-    label = labels.column("label").take(
-        pa.chunked_array([chunk for part in positions for chunk in part.chunks], pa.int32())
-    )
     return pa.table(
         {
             "model_name": name,
-            "model": model,
+            "model": pc.binary_join_element_wise(name, rows.column("model_version").cast(pa.string()), ":"),
             "prediction": rows.column("prediction").cast(pa.float64()),
-            "label": label.cast(pa.float64()),
+            "label": rows.column("label").cast(pa.float64()),
         }
     )
 
 
-def _labelled_rows(
-    files: list[DataFile], ids: pa.ChunkedArray, deployment: str, low: int, high: int
-) -> tuple[list[pa.Table], list[pa.ChunkedArray]]:
-    """Per file: its labelled rows of ``deployment`` in ``[low, high)`` (model and prediction columns) and the
-    position of each one's label in ``ids``."""
-    tables = [file.table() for file in files]
-    every = pa.chunked_array([chunk for table in tables for chunk in table.column("request_id").chunks], pa.string())
-    found = pc.index_in(every, value_set=ids)  # every file's request ids as they are: no copy
-    offset, matched, positions = 0, [], []
-    for file, table in zip(files, tables, strict=True):
-        index = found.slice(offset, table.num_rows)
-        offset += table.num_rows
-        hit = np.asarray(index.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        keep = _row_mask(file, deployment, low, high, include_shadow=False)
-        rows = pa.array(np.flatnonzero(hit if keep is None else hit & keep))
-        matched.append(table.select(["model_name", "model_version", "prediction"]).take(rows))
-        positions.append(index.take(rows))
-    return matched, positions
+def _scan(connection: duckdb.DuckDBPyConnection, files: Sequence[DataFile], name: str) -> str:
+    """The SQL source of the rows of ``files``: DuckDB reads local files itself; files elsewhere (an object store)
+    are read as Arrow (their scalar columns, kept) and registered as ``name`` on ``connection``."""
+    paths = local_paths(files[0].filesystem, [file.path for file in files])
+    if paths:
+        return parquet_scan(paths)
+    connection.register(name, pa.concat_tables([_plain(table) for table in read_tables(files)]))
+    return name
