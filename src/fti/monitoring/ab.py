@@ -102,6 +102,9 @@ def _bootstrap_differences(
             means_a = _resampled_means(levels_a, a.size, resamples, rng)
             counted: np.ndarray[Any, Any] = _resampled_means(levels_b, b.size, resamples, rng) - means_a
             return counted
+    # resamples are drawn by position: sorted first, the differences depend on the values, not on their order (a
+    # query that joins on several threads returns the same rows in another order)
+    a, b = np.sort(a), np.sort(b)
     differences = np.empty(resamples)
     chunk = max(1, _BOOTSTRAP_CHUNK // max(a.size, b.size))
     for start in range(0, resamples, chunk):

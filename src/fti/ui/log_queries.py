@@ -172,7 +172,7 @@ def window_rows(project: Project, deployment: str, start: datetime, end: datetim
         other = [column for column in columns if column not in kept]
         part = file.table().select(kept).take(rows)
         if other:
-            read = file.read(other).take(rows)
+            read = file.read(other, rows.to_numpy())
             part = pa.table({column: (part if column in kept else read).column(column) for column in columns})
         parts.append(part)
     if not parts:
@@ -380,7 +380,7 @@ def _labelled_predictions(
     labelled = [file for file in labels.meeting(deployment=deployment) if file.rows]
     if not logged or not labelled:
         return empty
-    # ordered by value, so the bootstrap sees the same rows in the same order however the files were read
+    # in no particular order: the A/B analysis depends on the rows, not on their order
     with shared_engine().cursor() as connection:
         rows = connection.sql(
             f"""
@@ -394,7 +394,6 @@ def _labelled_predictions(
             FROM {_scan(connection, logged, "log_rows")} AS log JOIN labels USING (request_id)
             WHERE log.deployment = $deployment AND NOT log.is_shadow
               AND epoch_us(log.timestamp) >= $low AND epoch_us(log.timestamp) < $high
-            ORDER BY ALL
             """,
             params={"deployment": deployment, "low": low, "high": high},
         ).to_arrow_table()

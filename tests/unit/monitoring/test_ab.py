@@ -68,6 +68,15 @@ def test_bootstrap_interval_is_seeded_and_covers_the_difference() -> None:
     assert medians[0] < np.median(b) - np.median(a) < medians[1]
 
 
+def test_the_bootstrap_depends_on_the_values_not_their_order() -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.gamma(2.0, 1.0, 400), rng.gamma(2.2, 1.0, 300)
+    shuffled = rng.permutation(a), rng.permutation(b)
+    assert bootstrap_interval(*shuffled, seed=2) == bootstrap_interval(a, b, seed=2)
+    medians = bootstrap_interval(*shuffled, statistic=np.median, resamples=300, seed=2)
+    assert medians == bootstrap_interval(a, b, statistic=np.median, resamples=300, seed=2)
+
+
 def test_bootstrap_of_a_rate_counts_levels_and_matches_the_normal_interval() -> None:
     # 0/1 outcomes are bootstrapped from counts per level (a multinomial per resample), not by resampling rows
     rng = np.random.default_rng(4)
