@@ -5,8 +5,10 @@ The catalog is filled in bulk through its transaction API (one transaction for a
 uvicorn serves the dashboard and each URL is requested several times; the figure is the median of the
 ``Server-Timing`` the app reports (time inside the server, without the client). Target: under 300 ms.
 The first request of each URL is shown too, and counts against the target like the median (a user's first look
-is a page load): for the drift report it is the one that runs the check (and profiles the reference once); later
-views read the kept check, and ``refresh=true`` rows time a fresh check every time. Next to it, the process CPU
+is a page load): for the drift report it is the one that runs the check (the reference was profiled when the model
+was deployed); later views read the kept check, and ``refresh=true`` rows time a fresh check every time. The
+log is written as the model server writes it, so each data file has its summary, and a 30-day traffic chart reads
+the summaries, not the rows. Next to it, the process CPU
 time the first request took (server and client share this process; the client's part is a few milliseconds): on
 a shared machine the wall-clock figures grow with the load, printed with the table, while the CPU time barely
 moves.
