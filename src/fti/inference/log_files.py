@@ -1,7 +1,8 @@
-"""The data files of the inference log and its labels, as the dashboard reads them: one file at a time, kept once read.
+"""The data files of the inference log and its labels, read one file at a time: by the dashboard, which keeps what
+it read, and by the request log, which summarizes each file it commits (see :mod:`fti.inference.log_summaries`).
 
 A Delta table's data files never change once written, so whatever the dashboard derives from a file (its scalar
-columns, the deployments' spans in it, an hourly rollup) is computed once and kept while the file belongs to the
+columns, the deployments' spans in it, its summary) is computed once and kept while the file belongs to the
 table. A table is looked at anew at most every :data:`REFRESH_SECONDS`; a new version adds its own files only (the
 files already read are kept). The Parquet footers, read when a file joins, tell each file's rows and time range,
 so a query reads only the files that meet its window: the first view of a day reads about a day of the log.

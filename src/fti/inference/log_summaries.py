@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from fti.errors import FtiError
 from fti.inference.log_files import DataFile, data_files, is_local
 from fti.inference.log_rollup import FileRollup, file_rollup, file_spans
 
@@ -82,7 +81,7 @@ def _summary(file: DataFile) -> FileSummary:
         found = _computed(file)
         try:
             _store(file, found)
-        except (OSError, pa.ArrowException, FtiError) as exc:
+        except Exception as exc:  # a summary not stored is made again next time: it never fails a read
             _logger.debug("The summary of %s was not stored: %s", file.path, exc)
     return found
 

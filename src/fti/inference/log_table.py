@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
-from fti.errors import FtiError, ValidationError
+from fti.errors import ValidationError
 from fti.features.stores import shared_engine
 from fti.inference.log_summaries import summarize_commit
 from fti.inference.request_log import REQUEST_LOG_SCHEMA
@@ -59,9 +59,12 @@ class InferenceLogTable:
             )
             try:
                 summarize_commit(self._offline, INFERENCE_LOG_TABLE, version)
-            except (OSError, pa.ArrowException, FtiError) as exc:  # the rows are committed: a summary can wait
+            except Exception as exc:  # the rows are committed: the write succeeded, a missing summary is made later
                 _logger.warning(
-                    "Commit %s of the inference log was not summarized (done on first use): %s", version, exc
+                    "Commit %s of the inference log was not summarized (done on first use): %s",
+                    version,
+                    exc,
+                    exc_info=True,
                 )
 
     def write_labels(self, labels: pa.Table) -> int:

@@ -1,0 +1,85 @@
+"""The inference log on a real S3 API server: summaries stored with each commit, and the dashboard's queries give
+what they give on a local disk (where DuckDB reads the files itself)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pytest
+
+import fti
+from fti.inference.log_files import data_files
+from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
+from fti.inference.log_table import INFERENCE_LOG_TABLE
+from fti.inference.request_log import LogRecord, to_table
+from fti.ui import log_queries
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _fill(project: fti.Project) -> None:
+    for first in (0, 70):
+        records = [
+            LogRecord(
+                f"req-{index}",
+                START + timedelta(minutes=index),
+                "fraud",
+                "fraud@champion" if index % 3 else "fraud@challenger",
+                "fraud",
+                1 if index % 3 else 2,
+                pd.DataFrame({"amount": [float(index)]}),
+                np.array([float(index % 2)]),
+                float(index % 40),
+                index % 9 == 0,
+            )
+            for index in range(first, first + 70)
+        ]
+        project.monitoring.log.write(to_table(records))
+    labelled = [f"req-{index}" for index in range(0, 140, 2)]
+    labels = pa.table({"request_id": labelled, "deployment": ["fraud"] * len(labelled), "label": [1.0] * 70})
+    project.monitoring.log.write_labels(labels)
+    project.monitoring.log.write_labels(labels.slice(0, 10).set_column(2, "label", pa.array([0.0] * 10)))
+
+
+def _queries(project: fti.Project) -> dict[str, Any]:
+    end = START + timedelta(hours=3)
+    traffic = log_queries.traffic(project, "fraud", START, end, timedelta(hours=1))
+    labelled = log_queries.labelled_predictions(project, "fraud", START, end)
+    rows = log_queries.window_rows(project, "fraud", START + timedelta(minutes=30), end, ["timestamp", "features"])
+    return {
+        "buckets": traffic.buckets,
+        "variants": traffic.variants,
+        "labelled": sorted(labelled.to_pylist(), key=lambda row: sorted(row.items())),
+        "rows": rows.to_pylist(),
+        "spans": log_queries.log_spans(project),
+    }
+
+
+def test_the_dashboard_reads_an_inference_log_on_s3_as_on_a_local_disk(
+    project_dir: Path, tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
+    overrides = {"offline_store.uri": f"s3://{s3_bucket}/offline", "offline_store.endpoint_url": s3_endpoint}
+    with fti.connect(project_dir, overrides=overrides) as project:
+        _fill(project)
+        dataset = project.offline_store.read(INFERENCE_LOG_TABLE)
+        stored = dataset.filesystem.get_file_info(pafs.FileSelector(SUMMARY_FOLDER))
+        assert sorted(info.base_name for info in stored) == sorted(f"{Path(path).name}.arrow" for path in dataset.files)
+        for file in data_files(dataset, LOG_COLUMNS, LOG_DICTIONARY):
+            assert sum(rows for rows, _, _ in file_summary(file).spans.values()) > 0
+            assert not file.is_read  # the stored summary was read, not the rows
+        on_s3 = _queries(project)
+    with fti.connect(tmp_path / "local") as project:
+        _fill(project)
+        on_disk = _queries(project)
+    assert on_s3 == on_disk
+    assert len(on_disk["labelled"]) == len([index for index in range(0, 140, 2) if index % 9])  # the shadow's aside
+    relabelled = [index for index in range(0, 20, 2) if index % 9]  # labelled 0.0 later
+    assert sum(row["label"] for row in on_disk["labelled"]) == len(on_disk["labelled"]) - len(relabelled)
