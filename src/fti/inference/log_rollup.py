@@ -27,6 +27,7 @@ __all__ = [
     "LATENCY_BINS",
     "LATENCY_FLOOR",
     "LATENCY_STEP",
+    "ROLLUP_SCHEMA",
     "FileRollup",
     "bucket_figures",
     "file_rollup",
@@ -40,7 +41,7 @@ HOUR = 3_600_000_000
 LATENCY_FLOOR = 0.01
 LATENCY_STEP = 1.05
 LATENCY_BINS = 500
-_ROLLUP_SCHEMA = pa.schema(
+ROLLUP_SCHEMA = pa.schema(
     [
         ("deployment", pa.string()),
         ("variant", pa.string()),
@@ -109,7 +110,7 @@ def file_rollup(file: DataFile) -> FileRollup:
     """The hourly rollup of one file's requests (latency percentiles later come from its histogram, bins 5% wide)."""
     table = file.table()
     if table.num_rows == 0:
-        return FileRollup(_ROLLUP_SCHEMA.empty_table(), ())
+        return FileRollup(ROLLUP_SCHEMA.empty_table(), ())
     deployment, deployments = _codes_of(file, table, "deployment")
     variant, variants = codes(table.column("variant"))
     only_shadow = file.only("is_shadow")
@@ -135,7 +136,7 @@ def file_rollup(file: DataFile) -> FileRollup:
             "requests": pa.array(requests, pa.int64()),
             "rows": pa.array(rows, pa.int64()),
         },
-        schema=_ROLLUP_SCHEMA,
+        schema=ROLLUP_SCHEMA,
     )
     ids = table.column("request_id")
     edges = []
@@ -166,8 +167,8 @@ def joined(rollups: Sequence[FileRollup]) -> pa.Table:
     tables = [item.rollup for item in rollups]
     if extra:
         columns = list(zip(*extra, strict=True))
-        tables.append(pa.table(dict(zip(_ROLLUP_SCHEMA.names, columns, strict=True)), schema=_ROLLUP_SCHEMA))
-    return pa.concat_tables(tables) if tables else _ROLLUP_SCHEMA.empty_table()
+        tables.append(pa.table(dict(zip(ROLLUP_SCHEMA.names, columns, strict=True)), schema=ROLLUP_SCHEMA))
+    return pa.concat_tables(tables) if tables else ROLLUP_SCHEMA.empty_table()
 
 
 def _run_starts(

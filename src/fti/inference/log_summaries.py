@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from fti.inference.log_files import DataFile, data_files, is_local
-from fti.inference.log_rollup import FileRollup, file_rollup, file_spans
+from fti.inference.log_rollup import ROLLUP_SCHEMA, FileRollup, file_rollup, file_spans
 
 if TYPE_CHECKING:
     from fti.backends.ports import OfflineStore
@@ -100,13 +100,14 @@ def _load(file: DataFile) -> FileSummary | None:
         with file.filesystem.open_input_file(_path(file)) as source:
             table = pa.ipc.open_file(source).read_all()
         about = json.loads((table.schema.metadata or {})[_KEY])
-        if about["format"] != _FORMAT or about["rows"] != file.rows:
+        rollup = table.replace_schema_metadata(None)
+        if about["format"] != _FORMAT or about["rows"] != file.rows or rollup.schema != ROLLUP_SCHEMA:
             return None
         spans = {str(name): (int(rows), int(first), int(last)) for name, (rows, first, last) in about["spans"].items()}
         edges = tuple((tuple(identity), tuple(group)) for identity, group in about["edges"])
     except (OSError, pa.ArrowException, KeyError, TypeError, ValueError):
         return None
-    return FileSummary(spans, FileRollup(table.replace_schema_metadata(None), edges))
+    return FileSummary(spans, FileRollup(rollup, edges))
 
 
 def _store(file: DataFile, summary: FileSummary) -> None:

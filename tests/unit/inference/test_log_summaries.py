@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 import fti
@@ -72,15 +73,21 @@ def test_each_commit_stores_the_summary_of_its_files_and_it_says_what_the_rows_s
 
 def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        for first, count in ((0, 60), (60, 30), (90, 20)):
+        for first, count in ((0, 60), (60, 30), (90, 20), (110, 10)):
             _log(project, first, count)
         summaries = sorted(_summaries(project).values(), key=lambda path: path.stat().st_mtime_ns)
         summaries[0].unlink()  # missing
         summaries[1].write_bytes(summaries[2].read_bytes())  # another file's (20 rows, not 30)
         summaries[2].write_bytes(b"not an arrow file")  # broken
+        with pa.OSFile(str(summaries[3])) as source:  # its own, in another layout (renamed columns)
+            own = pa.ipc.open_file(source).read_all()
+        renamed = own.rename_columns([f"old_{name}" for name in own.column_names])
+        renamed = renamed.replace_schema_metadata(own.schema.metadata)  # what it says of itself still matches
+        with pa.OSFile(str(summaries[3]), "wb") as sink, pa.ipc.new_file(sink, renamed.schema) as writer:
+            writer.write_table(renamed)
         found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=2), timedelta(hours=1))
         served = [item for item in found.buckets if item["variant"] is None and not item["is_shadow"]]
-        index = np.arange(110)
+        index = np.arange(120)
         shadow, challenger = index % 10 == 0, index % 4 == 0
         assert [item["requests"] for item in served] == [int((~shadow[:60]).sum()), int((~shadow[60:]).sum())]
         assert {item["variant"]: item["requests"] for item in found.variants if not item["is_shadow"]} == {
@@ -89,7 +96,7 @@ def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: 
             "fraud@challenger": int((~shadow & challenger).sum()),
         }
         rebuilt = _files(project)
-        assert len(_summaries(project)) == 3
+        assert len(_summaries(project)) == 4
         for file in rebuilt:  # the summaries stored on first use are the files' own
             assert file_summary(file).rollup.rollup.equals(file_rollup(_files(project)[rebuilt.index(file)]).rollup)
             assert not file.is_read
