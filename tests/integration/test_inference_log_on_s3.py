@@ -3,12 +3,10 @@ what they give on a local disk (where DuckDB reads the files itself)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
@@ -17,32 +15,15 @@ import fti
 from fti.inference.log_files import data_files
 from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
 from fti.inference.log_table import INFERENCE_LOG_TABLE
-from fti.inference.request_log import LogRecord, to_table
 from fti.ui import log_queries
+from tests.inference_log_data import START, log_requests
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _fill(project: fti.Project) -> None:
     for first in (0, 70):
-        records = [
-            LogRecord(
-                f"req-{index}",
-                START + timedelta(minutes=index),
-                "fraud",
-                "fraud@champion" if index % 3 else "fraud@challenger",
-                "fraud",
-                1 if index % 3 else 2,
-                pd.DataFrame({"amount": [float(index)]}),
-                np.array([float(index % 2)]),
-                float(index % 40),
-                index % 9 == 0,
-            )
-            for index in range(first, first + 70)
-        ]
-        project.monitoring.log.write(to_table(records))
+        log_requests(project, first, 70, shadow_every=9, latency_cycle=40)
     labelled = [f"req-{index}" for index in range(0, 140, 2)]
     labels = pa.table({"request_id": labelled, "deployment": ["fraud"] * len(labelled), "label": [1.0] * 70})
     project.monitoring.log.write_labels(labels)

@@ -7,8 +7,9 @@ table. A table is looked at anew at most every :data:`REFRESH_SECONDS`; a new ve
 files already read are kept). The Parquet footers, read when a file joins, tell each file's rows and time range,
 so a query reads only the files that meet its window: the first view of a day reads about a day of the log.
 
-Only scalar columns are read, never the logged features; the strings that repeat (deployment, variant, model
-name) stay dictionary-encoded as Parquet stores them, which reads several times faster than plain strings.
+Only scalar columns are kept, never the logged features (:meth:`DataFile.read` reads those for a window and keeps
+nothing); the strings that repeat (deployment, variant, model name) stay dictionary-encoded as Parquet stores them,
+which reads several times faster than plain strings.
 """
 
 from __future__ import annotations

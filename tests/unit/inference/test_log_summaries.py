@@ -3,11 +3,10 @@ when missing or not the file's own."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
 
@@ -16,29 +15,8 @@ from fti.inference.log_files import DataFile, data_files, microseconds
 from fti.inference.log_rollup import file_rollup, file_spans
 from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
 from fti.inference.log_table import INFERENCE_LOG_TABLE
-from fti.inference.request_log import LogRecord, to_table
 from fti.ui import log_queries
-
-START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def _log(project: fti.Project, first: int, count: int) -> None:
-    records = [
-        LogRecord(
-            f"req-{index}",
-            START + timedelta(minutes=index),
-            "fraud",
-            "fraud@champion" if index % 4 else "fraud@challenger",
-            "fraud",
-            1 if index % 4 else 2,
-            pd.DataFrame({"amount": [float(index)]}),
-            np.zeros(1),
-            float(index % 50),
-            index % 10 == 0,  # every tenth row is the shadow's
-        )
-        for index in range(first, first + count)
-    ]
-    project.monitoring.log.write(to_table(records))
+from tests.inference_log_data import START, log_requests
 
 
 def _summaries(project: fti.Project) -> dict[str, Path]:
@@ -56,8 +34,8 @@ def _files(project: fti.Project) -> list[DataFile]:
 
 def test_each_commit_stores_the_summary_of_its_files_and_it_says_what_the_rows_say(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 90)
-        _log(project, 90, 30)
+        log_requests(project, 0, 90, shadow_every=10, latency_cycle=50)
+        log_requests(project, 90, 30, shadow_every=10, latency_cycle=50)
         files = _files(project)
         assert sorted(_summaries(project)) == sorted(f"{Path(file.path).name}.arrow" for file in files)
         for file in files:
@@ -74,7 +52,7 @@ def test_each_commit_stores_the_summary_of_its_files_and_it_says_what_the_rows_s
 def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         for first, count in ((0, 60), (60, 30), (90, 20), (110, 10)):
-            _log(project, first, count)
+            log_requests(project, first, count, shadow_every=10, latency_cycle=50)
         summaries = sorted(_summaries(project).values(), key=lambda path: path.stat().st_mtime_ns)
         summaries[0].unlink()  # missing
         summaries[1].write_bytes(summaries[2].read_bytes())  # another file's (20 rows, not 30)
@@ -104,7 +82,7 @@ def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: 
 
 def test_a_table_that_cannot_take_summaries_is_still_summarized(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 40)
+        log_requests(project, 0, 40, shadow_every=10, latency_cycle=50)
         for path in _summaries(project).values():
             path.unlink()
         folder = _folder(project)

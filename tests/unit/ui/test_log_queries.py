@@ -16,32 +16,12 @@ from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY
 from fti.inference.request_log import LogRecord, to_table
 from fti.observability.log_window import read_window
 from fti.ui import log_queries
-
-START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def _log(project: fti.Project, first: int, count: int, *, rows_per_request: int = 1) -> None:
-    records = [
-        LogRecord(
-            f"req-{index}",
-            START + timedelta(minutes=index),
-            "fraud",
-            "fraud@champion" if index % 4 else "fraud@challenger",
-            "fraud",
-            1 if index % 4 else 2,
-            pd.DataFrame({"amount": np.full(rows_per_request, float(index))}),
-            np.zeros(rows_per_request),
-            float(index),
-            False,
-        )
-        for index in range(first, first + count)
-    ]
-    project.monitoring.log.write(to_table(records))
+from tests.inference_log_data import START, log_requests
 
 
 def test_a_request_counts_once_however_many_rows_it_holds(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 120, rows_per_request=3)
+        log_requests(project, 0, 120, rows_per_request=3)
         found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=2), timedelta(hours=1))
     served = [item for item in found.buckets if item["variant"] is None]
     assert [(item["start"], item["requests"], item["rows"]) for item in served] == [
@@ -57,10 +37,10 @@ def test_a_request_counts_once_however_many_rows_it_holds(tmp_path: Path) -> Non
 def test_new_rows_show_after_a_recheck(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         assert log_queries.log_spans(project) == {}
-        _log(project, 0, 10)
+        log_requests(project, 0, 10)
         log_queries.recheck(project)
         assert log_queries.log_spans(project)["fraud"].rows == 10
-        _log(project, 10, 5)
+        log_requests(project, 10, 5)
         log_queries.recheck(project)
         span = log_queries.log_spans(project)["fraud"]
     assert span.rows == 15
@@ -69,7 +49,7 @@ def test_new_rows_show_after_a_recheck(tmp_path: Path) -> None:
 
 def test_nth_latest_time_bounds_a_window_by_rows(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 30)
+        log_requests(project, 0, 30)
         end = START + timedelta(hours=1)
         assert log_queries.nth_latest_time(project, "fraud", START, end, 10) == START + timedelta(minutes=20)
         assert log_queries.nth_latest_time(project, "fraud", START, end, 31) is None
@@ -77,7 +57,7 @@ def test_nth_latest_time_bounds_a_window_by_rows(tmp_path: Path) -> None:
 
 def test_buckets_under_an_hour_read_the_rows_exactly(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 60)
+        log_requests(project, 0, 60)
         found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=1), timedelta(minutes=15))
     served = [item for item in found.buckets if item["variant"] is None]
     assert [item["requests"] for item in served] == [15, 15, 15, 15]
@@ -143,7 +123,7 @@ def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: P
 
 def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        _log(project, 0, 8)
+        log_requests(project, 0, 8)
         first = datetime(2026, 3, 2, tzinfo=UTC)
         labels = pa.table(
             {
@@ -169,7 +149,7 @@ def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
 def test_hourly_traffic_reads_summaries_and_a_finer_query_only_the_files_of_its_window(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         for hour in range(3):
-            _log(project, 60 * hour, 60)
+            log_requests(project, 60 * hour, 60)
         whole = log_queries.traffic(project, "fraud", START, START + timedelta(hours=3), timedelta(hours=1))
         files = log_files.table_files(project.offline_store, "inference_log", LOG_COLUMNS, LOG_DICTIONARY)
         assert not any(file.is_read for file in files.files)  # from the summaries the log writer stored
