@@ -20,15 +20,15 @@ from fti.features.online import (
     report_online_failure,
     write_latest,
 )
+from fti.features.queries import Query, check_features
 from fti.features.schema import plan_schema, schema_from_specs
-from fti.features.statistics import compute_statistics, quote
-from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.sql import query_engine, quote, register_dataset
+from fti.features.statistics import compute_statistics
+from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from fti.features.queries import Query
 
 __all__ = ["FeatureGroup", "InsertResult"]
 
@@ -380,8 +380,6 @@ class FeatureGroup:
 
     def select(self, features: list[str]) -> Query:
         """A query of these features (keys and event time are always included)."""
-        from fti.features.queries import Query
-
         return Query.of(self, features)
 
     def select_all(self) -> Query:
@@ -390,8 +388,6 @@ class FeatureGroup:
 
     def select_except(self, features: list[str]) -> Query:
         """A query of every feature but these."""
-        from fti.features.queries import check_features
-
         check_features(self, features)
         return self.select([name for name in self.features if name not in set(features)])
 

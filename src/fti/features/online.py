@@ -25,8 +25,8 @@ import pyarrow as pa
 
 from fti.errors import FtiError, ValidationError
 from fti.features.schema import schema_from_specs
-from fti.features.statistics import quote
-from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.sql import query_engine, quote, register_dataset, time_literal
+from fti.features.stores import FeatureStores
 from fti.features.time_travel import Snapshot, describe_group
 
 if TYPE_CHECKING:
@@ -99,8 +99,6 @@ def latest_rows(
         end: only rows with event time before it.
         batch_rows: rows per yielded table.
     """
-    from fti.features.views import time_literal
-
     record = view.record
     if view.commit is None or record.schema is None:
         return 0, iter(())

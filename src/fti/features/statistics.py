@@ -12,17 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from fti.features.sql import quote
+
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["compute_statistics", "quote"]
+__all__ = ["compute_statistics"]
 
 _BINS = 10
-
-
-def quote(name: str) -> str:
-    """A SQL identifier in double quotes (names are validated identifiers; this guards keywords)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _kind(arrow_type: pa.DataType) -> str:
