@@ -30,6 +30,8 @@ from fti.features.stores import FeatureStores
 from fti.features.time_travel import Snapshot, describe_group
 
 if TYPE_CHECKING:
+    import duckdb
+
     from fti.backends.ports import OnlineStore
     from fti.core.features import FeatureGroupRecord
 
@@ -138,13 +140,13 @@ def latest_rows(
     return total, _tables(connection, reader)
 
 
-def _tables(connection: object, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+def _tables(connection: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
     try:
         for batch in reader:
             if batch.num_rows:
                 yield pa.Table.from_batches([batch])
     finally:
-        connection.close()  # type: ignore[attr-defined]
+        connection.close()
 
 
 def write_latest(
