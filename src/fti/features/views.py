@@ -243,7 +243,8 @@ class FeatureView:
         features: Collection[str] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]]:
         """The number of rows and the join of :meth:`batch_table`, streamed in batches in no particular order;
-        ``features`` limits it to those feature columns (see :meth:`PointInTimeReader.stream`)."""
+        ``features`` limits it to those feature columns (see
+        :meth:`fti.features.point_in_time.PointInTimeReader.stream`)."""
         return self._reader.stream(snapshots, start, end, batch_rows, features)
 
     def _what(self) -> str:
