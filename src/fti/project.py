@@ -18,7 +18,7 @@ from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
 from fti.inference.deployments import DeploymentService, TokenService
-from fti.inference.log_table import InferenceLogTable
+from fti.inference_log import InferenceLog
 from fti.observability import MonitoringService
 from fti.observability.ab_testing import ab_report as _ab_report
 from fti.observability.retraining import RetrainAction, retrain
@@ -116,9 +116,8 @@ class Project:
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
         self._online = _LazyOnlineStore(loaded)
         self.features = FeatureStore(catalog, offline_store, self._online)
-        self.monitoring = MonitoringService(
-            InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
-        )
+        self.inference_log = InferenceLog(offline_store)
+        self.monitoring = MonitoringService(self.inference_log, self.registry, self.features, self.artifacts)
         self.serving = DeploymentService(catalog, self.registry, self.features)
         self.api_tokens = TokenService(catalog)
 

@@ -73,7 +73,8 @@ def wait_for_log(project: fti.Project, rows: int, timeout: float = 30.0) -> None
     deadline = time.monotonic() + timeout
     logged = 0
     while time.monotonic() < deadline:
-        logged = project.monitoring.log.read(DEPLOYMENT).num_rows
+        span = project.inference_log.spans().get(DEPLOYMENT)
+        logged = 0 if span is None else span.rows
         if logged >= rows:
             return
         time.sleep(0.25)

@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.reference import ReferenceProfile, build_reference
-from fti.observability.log_window import most_common
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
@@ -63,6 +62,20 @@ def deployed_model(registry: ModelRegistry, deployment: str, log: pa.Table) -> M
         return registry.get_model(f"{name}@{CHAMPION}")
     rows = log.filter(pc.equal(log.column("model_name"), name))
     return registry.get_model(f"{name}:{most_common(rows.column('model_version'))}")
+
+
+def most_common(values: pa.ChunkedArray | pa.Array) -> Any:
+    """The most frequent non-null value of a column (ties: the largest), or None when empty."""
+    counted = pc.value_counts(values)
+    if len(counted) == 0:
+        return None
+    counts = np.asarray(counted.field("counts").to_numpy())
+    found = [
+        item
+        for item, count in zip(counted.field("values").to_pylist(), counts.tolist(), strict=True)
+        if count == counts.max() and item is not None
+    ]
+    return max(found) if found else None
 
 
 def resolve_reference(

@@ -18,13 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import FtiError, NotFoundError, ValidationError
+from fti.inference_log.window import LogWindow, WindowSpec, parse_duration
 from fti.monitoring.alerts import evaluate_rules, notify
 from fti.monitoring.columns import as_table
 from fti.monitoring.drift import detect_drift
 from fti.monitoring.performance import performance_over_time
 from fti.monitoring.quality import QualityConfig, check_quality
 from fti.monitoring.windows import detect_drift_and_windows
-from fti.observability.log_window import LogWindow, WindowSpec, parse_duration, read_window
 from fti.observability.references import deployed_model, reference_profile, resolve_reference
 from fti.observability.result import MonitorResult
 from fti.observability.retraining import RetrainAction
@@ -32,7 +32,7 @@ from fti.observability.retraining import RetrainAction
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
     from fti.features import FeatureStore
-    from fti.inference.log_table import InferenceLogTable
+    from fti.inference_log import InferenceLog
     from fti.monitoring.alerts import Alert, AlertAction, AlertRule
     from fti.monitoring.drift import DriftConfig, DriftReport
     from fti.monitoring.performance import PerformancePoint
@@ -50,7 +50,7 @@ class MonitoringService:
     """Monitoring of deployments over the inference log (see :meth:`monitor`)."""
 
     def __init__(
-        self, log: InferenceLogTable, registry: ModelRegistry, features: FeatureStore, artifacts: ArtifactService
+        self, log: InferenceLog, registry: ModelRegistry, features: FeatureStore, artifacts: ArtifactService
     ) -> None:
         self.log = log
         self._registry = registry
@@ -110,7 +110,7 @@ class MonitoringService:
             NotFoundError: the deployment logged nothing in the window.
             ValidationError: the window or the reference is unusable.
         """
-        current = read_window(self.log, deployment, window=window, start=start, end=end)
+        current = self.log.read_window(deployment, window, start=start, end=end)
         return self.monitor_window(current, reference, config=config, quality=quality, over_time=over_time)
 
     def monitor_window(
@@ -123,7 +123,7 @@ class MonitoringService:
         over_time: str | timedelta | int | None = None,
     ) -> MonitorResult:
         """:meth:`monitor` over logged rows already read: ``current`` holds the deployment's non-shadow rows of the
-        window, oldest first (what :func:`~fti.observability.log_window.read_window` reads), e.g. from a reader that
+        window, oldest first (what :meth:`~fti.inference_log.InferenceLog.read_window` reads), e.g. from a reader that
         keeps the log's files in memory.
 
         Raises:
@@ -223,8 +223,8 @@ class MonitoringService:
         ids = pc.cast(table.column("request_id"), pa.string())
         if ids.null_count:
             raise ValidationError(f"Labels for deployment '{deployment}' have a null request_id: drop those rows.")
-        logged = self.log.read(deployment, include_shadow=True).column("request_id")
-        unknown = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=pc.unique(logged))))
+        logged = self.log.request_ids(deployment)
+        unknown = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=logged)))
         if len(unknown):
             shown = ", ".join(repr(item) for item in unknown.to_pylist()[:5])
             raise ValidationError(
@@ -241,17 +241,9 @@ class MonitoringService:
         return self.log.write_labels(pa.table(columns))
 
     def labelled_log(self, deployment: str, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
-        """The deployment's logged predictions (shadow excluded) with their labels, unlabelled rows left out.
-
-        A ``model`` column names each row's model version as ``name:version``.
-        """
-        log = self.log.read(deployment, start, end)
-        labels = self.log.read_labels(deployment).select(["request_id", "label"])
-        joined = log.join(labels, "request_id", join_type="inner").sort_by("timestamp")
-        models = pc.binary_join_element_wise(
-            joined.column("model_name"), pc.cast(joined.column("model_version"), pa.string()), ":"
-        )
-        return joined.append_column("model", models)
+        """The deployment's logged predictions (shadow excluded) with their labels, unlabelled rows left out, in no
+        particular order: ``timestamp``, ``model_name``, ``model`` (``name:version``), ``prediction``, ``label``."""
+        return self.log.labelled_predictions(deployment, start, end)
 
     def performance(
         self,

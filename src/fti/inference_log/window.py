@@ -1,29 +1,24 @@
-"""The slice of the inference log a check looks at: by time ("1h", start/end) or by the last N rows."""
+"""The slice of the inference log a monitoring check looks at: by time ("1h", start/end) or by the last N rows."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.inference.log_table import parse_features
+from fti.inference_log.features import parse_features
 
-if TYPE_CHECKING:
-    from fti.inference.log_table import InferenceLogTable
-
-__all__ = ["CHECKED_COLUMNS", "LogWindow", "WindowSpec", "current_columns", "parse_duration", "read_window"]
+__all__ = ["CHECKED_COLUMNS", "LogWindow", "WindowBounds", "WindowSpec", "current_columns", "parse_duration"]
 
 WindowSpec = str | timedelta | int | None
 """A window: a duration ("15m", "1h", "7d" or a timedelta) ending at ``end`` (default now), or a row count
 (the last N logged rows)."""
 
 #: the log columns a check reads: when, which model, what it was given and what it answered
-#: the log columns a check reads
 CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -46,6 +41,47 @@ def parse_duration(text: str | timedelta, *, what: str = "window") -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowBounds:
+    """A window resolved: ``[start, end)`` in UTC (None: unbounded), and at most the last ``last_rows`` rows."""
+
+    start: datetime | None
+    end: datetime | None
+    last_rows: int | None = None
+
+    @classmethod
+    def of(
+        cls, window: WindowSpec = None, *, start: datetime | None = None, end: datetime | None = None
+    ) -> WindowBounds:
+        """The bounds of a window given as a duration ending at ``end`` (default now), a row count, or
+        ``start``/``end``.
+
+        Raises:
+            ValidationError: the window is malformed, or given both as a duration and as ``start``.
+        """
+        last_rows: int | None = None
+        if isinstance(window, bool):
+            raise ValidationError(f"window={window!r} is not a window: give a duration like '1h' or a row count.")
+        if isinstance(window, int):
+            if window < 1:
+                raise ValidationError(f"A row window needs at least 1 row, got window={window}.")
+            last_rows = window
+        elif window is not None:
+            if start is not None:
+                raise ValidationError("Give either window= (a duration ending at end=) or start=, not both.")
+            end = _utc(end) if end is not None else datetime.now(UTC)
+            start = end - parse_duration(window)
+        start = None if start is None else _utc(start)
+        end = None if end is None else _utc(end)
+        if start is not None and end is not None and start >= end:
+            raise ValidationError(f"The window's start {start.isoformat()} must be before its end {end.isoformat()}.")
+        return cls(start, end, last_rows)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
 class LogWindow:
     """The logged rows of one deployment in a window, with their parsed feature columns.
 
@@ -57,6 +93,11 @@ class LogWindow:
     end: datetime | None
     log: pa.Table
     current: pa.Table
+
+    @classmethod
+    def of(cls, deployment: str, start: datetime | None, end: datetime | None, log: pa.Table) -> LogWindow:
+        """The window over logged rows (:data:`CHECKED_COLUMNS`, oldest first), their features parsed."""
+        return cls(deployment, start, end, log, current_columns(log))
 
     @property
     def rows(self) -> int:
@@ -78,46 +119,6 @@ class LogWindow:
         }
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def read_window(
-    table: InferenceLogTable,
-    deployment: str,
-    *,
-    window: WindowSpec = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> LogWindow:
-    """Read the deployment's logged rows in the window (shadow predictions excluded) and parse their features.
-
-    Raises:
-        ValidationError: the window is malformed, or given both as a duration and as ``start``.
-        NotFoundError: the deployment has no logged rows in the window.
-    """
-    last_rows: int | None = None
-    if isinstance(window, bool):
-        raise ValidationError(f"window={window!r} is not a window: give a duration like '1h' or a row count.")
-    if isinstance(window, int):
-        if window < 1:
-            raise ValidationError(f"A row window needs at least 1 row, got window={window}.")
-        last_rows = window
-    elif window is not None:
-        if start is not None:
-            raise ValidationError("Give either window= (a duration ending at end=) or start=, not both.")
-        end = _utc(end) if end is not None else datetime.now(UTC)
-        start = end - parse_duration(window)
-    start = None if start is None else _utc(start)
-    end = None if end is None else _utc(end)
-    if start is not None and end is not None and start >= end:
-        raise ValidationError(f"The window's start {start.isoformat()} must be before its end {end.isoformat()}.")
-    log = table.read(deployment, start, end, columns=CHECKED_COLUMNS)
-    if last_rows is not None and log.num_rows > last_rows:
-        log = log.slice(log.num_rows - last_rows)
-    return LogWindow(deployment, start, end, log, current_columns(log))
-
-
 def current_columns(log: pa.Table) -> pa.Table:
     """The logged features as columns, plus the logged ``prediction``."""
     if log.num_rows == 0:
@@ -126,19 +127,3 @@ def current_columns(log: pa.Table) -> pa.Table:
     if "prediction" in features.column_names:
         features = features.drop_columns(["prediction"])
     return features.append_column("prediction", log.column("prediction"))
-
-
-def most_common(values: pa.ChunkedArray | pa.Array) -> Any:
-    """The most frequent non-null value of a column (ties: the largest), or None when empty."""
-    import pyarrow.compute as pc
-
-    counted = pc.value_counts(values)
-    if len(counted) == 0:
-        return None
-    counts = np.asarray(counted.field("counts").to_numpy())
-    found = [
-        item
-        for item, count in zip(counted.field("values").to_pylist(), counts.tolist(), strict=True)
-        if count == counts.max() and item is not None
-    ]
-    return max(found) if found else None

@@ -11,11 +11,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 import fti
-from fti.inference.log_files import DataFile, data_files, microseconds
-from fti.inference.log_rollup import file_rollup, file_spans
-from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
-from fti.inference.log_table import INFERENCE_LOG_TABLE
-from fti.ui import log_queries
+from fti.inference_log.files import DataFile, data_files, microseconds
+from fti.inference_log.rollup import file_rollup, file_spans
+from fti.inference_log.schema import INFERENCE_LOG_TABLE, LOG_COLUMNS, LOG_DICTIONARY
+from fti.inference_log.summaries import SUMMARY_FOLDER, file_summary
 from tests.inference_log_data import START, log_requests
 
 
@@ -63,7 +62,7 @@ def test_a_missing_foreign_or_broken_summary_is_rebuilt_from_the_rows(tmp_path: 
         renamed = renamed.replace_schema_metadata(own.schema.metadata)  # what it says of itself still matches
         with pa.OSFile(str(summaries[3]), "wb") as sink, pa.ipc.new_file(sink, renamed.schema) as writer:
             writer.write_table(renamed)
-        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=2), timedelta(hours=1))
+        found = project.inference_log.traffic("fraud", START, START + timedelta(hours=2), timedelta(hours=1))
         served = [item for item in found.buckets if item["variant"] is None and not item["is_shadow"]]
         index = np.arange(120)
         shadow, challenger = index % 10 == 0, index % 4 == 0

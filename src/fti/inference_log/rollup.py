@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.inference.log_files import DataFile, codes
+from fti.inference_log.files import DataFile, codes
 
 __all__ = [
     "HOUR",

@@ -1,4 +1,5 @@
-"""The inference log table: appended batches, filters, labels (latest wins) and feature parsing."""
+"""The inference log service: appended batches, filters, labels (latest wins), feature parsing, how fresh a read
+is, and its one cache, bounded."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 import fti
 from fti.errors import ValidationError
-from fti.inference.log_table import InferenceLogTable, parse_features
-from fti.inference.request_log import REQUEST_LOG_SCHEMA
+from fti.inference_log import REQUEST_LOG_SCHEMA, InferenceLog
+from fti.inference_log.features import parse_features
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -35,7 +36,7 @@ def _batch(deployment: str, start: int, rows: int, *, shadow: bool = False) -> p
 
 
 def test_batches_append_and_filter(project: fti.Project) -> None:
-    log = InferenceLogTable(project.offline_store)
+    log = project.inference_log
     assert log.read("fraud").num_rows == 0
     log.write(_batch("fraud", 0, 5))
     log.write(_batch("fraud", 5, 5, shadow=True))
@@ -54,7 +55,7 @@ def test_features_parse_to_columns(project: fti.Project) -> None:
 
 
 def test_latest_label_wins_and_bad_labels_are_refused(project: fti.Project) -> None:
-    log = InferenceLogTable(project.offline_store)
+    log = project.inference_log
     log.write_labels(pa.table({"request_id": ["r1", "r2"], "deployment": ["fraud"] * 2, "label": [0.0, 1.0]}))
     log.write_labels(pa.table({"request_id": ["r1"], "deployment": ["fraud"], "label": [1.0]}))
     labels = log.read_labels("fraud")
@@ -106,7 +107,48 @@ def test_nested_values_fall_back_to_full_type_inference() -> None:
 
 
 def test_reading_some_columns(project: fti.Project) -> None:
-    log = InferenceLogTable(project.offline_store)
+    log = project.inference_log
     assert log.read("fraud", columns=["prediction"]).column_names == ["timestamp", "prediction"]
     log.write(_batch("fraud", 0, 3))
     assert log.read("fraud", columns=["prediction"]).column_names == ["timestamp", "prediction"]
+
+
+def test_reading_every_deployment_and_unbounded_windows(project: fti.Project) -> None:
+    log = project.inference_log
+    log.write(_batch("fraud", 0, 4))
+    log.write(_batch("other", 4, 2, shadow=True))
+    assert log.read().column("request_id").to_pylist() == ["r0", "r1", "r2", "r3"]
+    assert log.read(include_shadow=True).num_rows == 6
+    assert log.read("fraud", end=T0 + timedelta(minutes=2)).column("request_id").to_pylist() == ["r0", "r1"]
+    assert log.read("fraud").column_names == REQUEST_LOG_SCHEMA.names
+    assert sorted(log.request_ids("other").to_pylist()) == ["r4", "r5"]
+
+
+def test_the_columns_kept_in_memory_stay_within_their_budget(project: fti.Project) -> None:
+    for start in range(0, 40, 10):
+        project.inference_log.write(_batch("fraud", start, 10))
+    whole = InferenceLog(project.offline_store)
+    assert whole.read("fraud").num_rows == 40
+    one_file = max(file.nbytes for file in whole.files().files)
+    small = InferenceLog(project.offline_store, max_column_bytes=2 * one_file)
+    assert small.read("fraud").to_pydict() == whole.read("fraud").to_pydict()
+    assert 0 < small.cached_bytes <= 2 * one_file
+    assert sum(file.is_read for file in small.files().files) == 2  # the files read longest ago forgot theirs
+    assert small.read("fraud", T0, T0 + timedelta(minutes=5)).num_rows == 5  # read again when needed
+
+
+def test_results_are_kept_until_the_log_changes_and_at_most_so_many(project: fti.Project) -> None:
+    log = InferenceLog(project.offline_store, max_results=2)
+    log.write(_batch("fraud", 0, 3))
+    calls: list[int] = []
+
+    def count() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert log.remember(("a",), count) == log.remember(("a",), count) == 1
+    log.remember(("b",), count)
+    log.remember(("c",), count)  # ("a",) is the least recently used of three: out
+    assert log.remember(("a",), count) == 4
+    log.write(_batch("fraud", 3, 1))
+    assert log.remember(("a",), count) == 5  # a new version of the log: computed anew

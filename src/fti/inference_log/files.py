@@ -1,11 +1,11 @@
-"""The data files of the inference log and its labels, read one file at a time: by the dashboard, which keeps what
-it read, and by the request log, which summarizes each file it commits (see :mod:`fti.inference.log_summaries`).
+"""The data files of the inference log and its labels, read one file at a time.
 
-A Delta table's data files never change once written, so whatever the dashboard derives from a file (its scalar
-columns, the deployments' spans in it, its summary) is computed once and kept while the file belongs to the
-table. A table is looked at anew at most every :data:`REFRESH_SECONDS`; a new version adds its own files only (the
-files already read are kept). The Parquet footers, read when a file joins, tell each file's rows and time range,
-so a query reads only the files that meet its window: the first view of a day reads about a day of the log.
+A Delta table's data files never change once written, so whatever is derived from a file (its scalar columns,
+the deployments' spans in it, its summary) is computed once and kept while the file belongs to the table (the
+service's cache, :mod:`fti.inference_log.cache`, bounds the columns kept). A new table version adds its own files
+only: the files already read are kept. The Parquet footers, read when a file joins, tell each file's rows and
+time range, so a query reads only the files that meet its window: the first view of a day reads about a day of
+the log.
 
 Only scalar columns are kept, never the logged features (:meth:`DataFile.read` reads those for a window and keeps
 nothing); the strings that repeat (deployment, variant, model name) stay dictionary-encoded as Parquet stores them,
@@ -15,8 +15,6 @@ which reads several times faster than plain strings.
 from __future__ import annotations
 
 import threading
-import time
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ if TYPE_CHECKING:
     from fti.backends.ports import OfflineStore
 
 __all__ = [
-    "REFRESH_SECONDS",
     "DataFile",
     "TableFiles",
     "codes",
@@ -43,12 +40,10 @@ __all__ = [
     "each",
     "is_local",
     "microseconds",
+    "open_table_files",
     "read_tables",
-    "recheck",
-    "table_files",
 ]
 
-REFRESH_SECONDS = 5.0
 #: files read at once when a query needs several (the Parquet decoder releases the interpreter)
 _READERS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,7 +68,7 @@ def codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray[Any, Any], pa.
 class _Reader:
     """How the files of one table version are read: where from, which columns, which of them as dictionaries."""
 
-    filesystem: Any
+    filesystem: pafs.FileSystem
     columns: tuple[str, ...]
     dictionary: tuple[str, ...]
     schema: pa.Schema
@@ -98,24 +93,37 @@ class _Reader:
         return table.combine_chunks()
 
 
+#: told of each file whose columns were just read (the cache counts the bytes kept and may forget other files')
+ReadListener = Callable[["DataFile"], None]
+
+
 class DataFile:
     """One data file: what its footer says at once; its columns, and what is derived from them, on first use."""
 
-    def __init__(self, reader: _Reader, path: str, metadata: pq.FileMetaData) -> None:
+    def __init__(
+        self, reader: _Reader, path: str, metadata: pq.FileMetaData, on_read: ReadListener | None = None
+    ) -> None:
         self.path = path
         self.rows = int(metadata.num_rows)
         self.first, self.last = _range(metadata, "timestamp")
         self._reader = reader
         self._metadata = metadata
+        self._on_read = on_read
         self._table: pa.Table | None = None
         self._derived: dict[str, Any] = {}
         self._only: dict[str, Any] = {}
         self._lock = threading.RLock()
 
     @property
-    def filesystem(self) -> Any:
+    def filesystem(self) -> pafs.FileSystem:
         """The file system the file is read from (the table's folder)."""
         return self._reader.filesystem
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the columns kept in memory (0 when not read)."""
+        table = self._table
+        return 0 if table is None else int(table.nbytes)
 
     @property
     def is_read(self) -> bool:
@@ -153,11 +161,20 @@ class DataFile:
         return (start is None or self.last >= start) and (end is None or self.first < end)
 
     def table(self) -> pa.Table:
-        """The file's scalar columns (read once)."""
+        """The file's scalar columns (read once, until :meth:`forget`)."""
         with self._lock:
-            if self._table is None:
-                self._table = self._reader.read(self.path, self._metadata)
-            return self._table
+            found = self._table
+            is_new = found is None
+            if found is None:
+                found = self._table = self._reader.read(self.path, self._metadata)
+        if is_new and self._on_read is not None:  # outside the lock: the listener may forget other files
+            self._on_read(self)
+        return found
+
+    def forget(self) -> None:
+        """Drop the columns kept in memory (read again on next use); what was derived from them stays."""
+        with self._lock:
+            self._table = None
 
     def read(self, columns: Sequence[str], rows: np.ndarray[Any, Any] | None = None) -> pa.Table:
         """Other columns of the file (the logged features, say), read now and not kept: every row, or the rows at
@@ -221,7 +238,7 @@ def read_tables(files: Sequence[DataFile]) -> list[pa.Table]:
     return each(files, DataFile.table)
 
 
-def is_local(filesystem: Any) -> bool:
+def is_local(filesystem: pafs.FileSystem) -> bool:
     """Whether ``filesystem`` reads a local disk (directly or under a subtree)."""
     while isinstance(filesystem, pafs.SubTreeFileSystem):
         filesystem = filesystem.base_fs
@@ -254,45 +271,22 @@ def _micros(value: Any) -> int:
     return int(value)
 
 
-class _Tables:
-    """The files of each table, per offline store; a table's version is checked at most every REFRESH_SECONDS."""
-
-    def __init__(self) -> None:
-        self._items: weakref.WeakKeyDictionary[Any, dict[str, tuple[TableFiles, float]]] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def get(
-        self, offline: OfflineStore, name: str, columns: tuple[str, ...], dictionary: tuple[str, ...]
-    ) -> TableFiles:
-        with self._lock:
-            tables = self._items.setdefault(offline, {})
-            found = tables.get(name)
-            if found is not None and time.monotonic() - found[1] < REFRESH_SECONDS:
-                return found[0]
-            version = offline.version(name)
-            if found is not None and found[0].version == version:
-                tables[name] = (found[0], time.monotonic())
-                return found[0]
-            made = _open(offline, name, version, columns, dictionary, found[0] if found is not None else None)
-            tables[name] = (made, time.monotonic())
-            return made
-
-    def recheck(self, offline: OfflineStore) -> None:
-        with self._lock:
-            tables = self._items.get(offline, {})
-            for name, (files, _) in list(tables.items()):
-                tables[name] = (files, float("-inf"))
-
-
-def _open(
+def open_table_files(
     offline: OfflineStore,
     name: str,
     version: int | None,
     columns: tuple[str, ...],
-    dictionary: tuple[str, ...],
-    previous: TableFiles | None,
+    dictionary: tuple[str, ...] = (),
+    *,
+    previous: TableFiles | None = None,
+    on_read: ReadListener | None = None,
 ) -> TableFiles:
-    """The files of ``name`` at ``version``, keeping the files (and what was read of them) of ``previous``."""
+    """The files of table ``name`` at ``version`` (their footers read), keeping the files (and what was read of
+    them) of ``previous``; None for ``version``: the table does not exist.
+
+    ``columns`` are the columns a file's :meth:`DataFile.table` reads (those the table has), ``dictionary`` the ones
+    read dictionary-encoded; ``on_read`` is told of each file whose columns were read.
+    """
     if version is None:
         return TableFiles(None, None)
     dataset = offline.read(name, version)
@@ -301,7 +295,7 @@ def _open(
     reader = _reader_of(dataset, columns, dictionary)
     is_same = previous is not None and previous.reader is not None and previous.reader.columns == reader.columns
     kept = {file.path: file for file in previous.files} if previous is not None and is_same else {}
-    files = [kept.get(path) or _data_file(reader, path) for path in dataset.files]
+    files = [kept.get(path) or _data_file(reader, path, on_read) for path in dataset.files]
     return TableFiles(version, reader, tuple(files))
 
 
@@ -319,25 +313,6 @@ def _reader_of(dataset: pads.FileSystemDataset, columns: tuple[str, ...], dictio
     return _Reader(dataset.filesystem, wanted, dictionary, dataset.schema)
 
 
-def _data_file(reader: _Reader, path: str) -> DataFile:
+def _data_file(reader: _Reader, path: str, on_read: ReadListener | None = None) -> DataFile:
     with reader.filesystem.open_input_file(path) as source:
-        return DataFile(reader, path, pq.ParquetFile(source).metadata)
-
-
-_TABLES = _Tables()
-
-
-def table_files(
-    offline: OfflineStore, name: str, columns: tuple[str, ...], dictionary: tuple[str, ...] = ()
-) -> TableFiles:
-    """The data files of table ``name`` (checked for a new version at most every :data:`REFRESH_SECONDS`).
-
-    ``columns`` are the columns a file's :meth:`DataFile.table` reads (those the table has), ``dictionary`` the ones
-    read dictionary-encoded.
-    """
-    return _TABLES.get(offline, name, columns, dictionary)
-
-
-def recheck(offline: OfflineStore) -> None:
-    """Check every table of ``offline`` for a new version on its next use."""
-    _TABLES.recheck(offline)
+        return DataFile(reader, path, pq.ParquetFile(source).metadata, on_read)

@@ -1,4 +1,5 @@
-"""The dashboard's inference-log aggregates: per-request latency, time buckets, and new rows seen after a recheck."""
+"""The inference log's queries: per-request latency, time buckets, spans, windows, labelled predictions, and new
+rows seen after a recheck."""
 
 from __future__ import annotations
 
@@ -11,18 +12,16 @@ import pyarrow as pa
 import pytest
 
 import fti
-from fti.inference import log_files
-from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY
-from fti.inference.request_log import LogRecord, to_table
-from fti.observability.log_window import read_window
-from fti.ui import log_queries
+from fti.inference_log import InferenceLog, LogSpan
+from fti.inference_log.files import microseconds
+from fti.inference_log.writer import LogRecord, to_table
 from tests.inference_log_data import START, log_requests
 
 
 def test_a_request_counts_once_however_many_rows_it_holds(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         log_requests(project, 0, 120, rows_per_request=3)
-        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=2), timedelta(hours=1))
+        found = project.inference_log.traffic("fraud", START, START + timedelta(hours=2), timedelta(hours=1))
     served = [item for item in found.buckets if item["variant"] is None]
     assert [(item["start"], item["requests"], item["rows"]) for item in served] == [
         ("2026-03-01T00:00:00+00:00", 60, 180),
@@ -36,29 +35,35 @@ def test_a_request_counts_once_however_many_rows_it_holds(tmp_path: Path) -> Non
 
 def test_new_rows_show_after_a_recheck(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
-        assert log_queries.log_spans(project) == {}
-        log_requests(project, 0, 10)
-        log_queries.recheck(project)
-        assert log_queries.log_spans(project)["fraud"].rows == 10
-        log_requests(project, 10, 5)
-        log_queries.recheck(project)
-        span = log_queries.log_spans(project)["fraud"]
-    assert span.rows == 15
-    assert span.last == START + timedelta(minutes=14)
+        log = project.inference_log
+        assert log.spans(max_age=60) == {}
+        log_requests(project, 0, 10)  # written through this log: its next read sees them
+        assert log.spans(max_age=60)["fraud"].rows == 10
+        other = InferenceLog(project.offline_store)  # another writer (a model server's process, say)
+        other.write(log.read("fraud").slice(0, 5).set_column(0, "request_id", pa.array([f"x{i}" for i in range(5)])))
+        assert log.spans(max_age=60)["fraud"].rows == 10  # a look at the tables at most a minute old
+        assert log.spans()["fraud"].rows == 15  # max_age=0: looks for new commits now
+        other.write(log.read("fraud").slice(0, 1).set_column(0, "request_id", pa.array(["y"])))
+        log.recheck()
+        span = log.spans(max_age=60)["fraud"]
+    assert span.rows == 16
+    assert span.last == START + timedelta(minutes=9)
 
 
 def test_nth_latest_time_bounds_a_window_by_rows(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         log_requests(project, 0, 30)
         end = START + timedelta(hours=1)
-        assert log_queries.nth_latest_time(project, "fraud", START, end, 10) == START + timedelta(minutes=20)
-        assert log_queries.nth_latest_time(project, "fraud", START, end, 31) is None
+        log = project.inference_log
+        assert log.nth_latest_time("fraud", START, end, 10) == START + timedelta(minutes=20)
+        assert log.nth_latest_time("fraud", START, end, 31) is None
+        assert log.nth_latest_time("fraud", None, None, 30) == START
 
 
 def test_buckets_under_an_hour_read_the_rows_exactly(tmp_path: Path) -> None:
     with fti.connect(tmp_path) as project:
         log_requests(project, 0, 60)
-        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=1), timedelta(minutes=15))
+        found = project.inference_log.traffic("fraud", START, START + timedelta(hours=1), timedelta(minutes=15))
     served = [item for item in found.buckets if item["variant"] is None]
     assert [item["requests"] for item in served] == [15, 15, 15, 15]
     assert served[0]["p50_ms"] == 7.0 and served[0]["p99_ms"] == pytest.approx(13.86)
@@ -86,11 +91,11 @@ def test_spans_of_files_that_mix_deployments_or_shadow_rows_count_non_shadow_row
     with fti.connect(tmp_path) as project:
         # one commit mixing two deployments and a shadow (its span needs its rows), one of fraud only (its footer)
         mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
-        project.monitoring.log.write(to_table(mixed))
-        project.monitoring.log.write(to_table(_records("fraud", 10, 5)))
-        spans = log_queries.log_spans(project)
-    assert spans["fraud"] == log_queries.LogSpan("fraud", 15, START, START + timedelta(minutes=14))
-    assert spans["other"] == log_queries.LogSpan("other", 3, START + timedelta(minutes=5), START + timedelta(minutes=7))
+        project.inference_log.write(to_table(mixed))
+        project.inference_log.write(to_table(_records("fraud", 10, 5)))
+        spans = project.inference_log.spans()
+    assert spans["fraud"] == LogSpan("fraud", 15, START, START + timedelta(minutes=14))
+    assert spans["other"] == LogSpan("other", 3, START + timedelta(minutes=5), START + timedelta(minutes=7))
 
 
 def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: Path) -> None:
@@ -114,9 +119,9 @@ def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: P
         for index in range(requests)
     ]
     with fti.connect(tmp_path) as project:
-        project.monitoring.log.write(to_table(records))
+        project.inference_log.write(to_table(records))
         assert len(project.offline_store.read("inference_log").files) > 1
-        found = log_queries.traffic(project, "fraud", START, START + timedelta(hours=1), timedelta(hours=1))
+        found = project.inference_log.traffic("fraud", START, START + timedelta(hours=1), timedelta(hours=1))
     totals = {item["variant"]: (item["requests"], item["rows"]) for item in found.variants}
     assert totals == {None: (4, 160_000), "fraud@champion": (4, 160_000)}
 
@@ -133,14 +138,14 @@ def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
                 "labelled_at": [first] * 8,
             }
         )
-        project.monitoring.log.write_labels(labels)
+        project.inference_log.write_labels(labels)
         relabelled = (
             labels.slice(0, 2)
             .set_column(2, "label", pa.array([1.0, 1.0]))
             .set_column(3, "labelled_at", pa.array([first + timedelta(hours=1)] * 2, pa.timestamp("us", tz="UTC")))
         )
-        project.monitoring.log.write_labels(relabelled)
-        found = log_queries.labelled_predictions(project, "fraud", START, START + timedelta(hours=1))
+        project.inference_log.write_labels(relabelled)
+        found = project.inference_log.labelled_predictions("fraud", START, START + timedelta(hours=1))
     assert found.num_rows == 8
     assert sorted(found.column("label").to_pylist()) == [0.0] * 6 + [1.0] * 2
     assert set(found.column("model").to_pylist()) == {"fraud:1", "fraud:2"}
@@ -150,25 +155,28 @@ def test_hourly_traffic_reads_summaries_and_a_finer_query_only_the_files_of_its_
     with fti.connect(tmp_path) as project:
         for hour in range(3):
             log_requests(project, 60 * hour, 60)
-        whole = log_queries.traffic(project, "fraud", START, START + timedelta(hours=3), timedelta(hours=1))
-        files = log_files.table_files(project.offline_store, "inference_log", LOG_COLUMNS, LOG_DICTIONARY)
-        assert not any(file.is_read for file in files.files)  # from the summaries the log writer stored
+        log = InferenceLog(project.offline_store)  # a reader that has read nothing yet
+        whole = log.traffic("fraud", START, START + timedelta(hours=3), timedelta(hours=1))
+        assert not any(file.is_read for file in log.files().files)  # from the summaries the log writer stored
         last_hour = START + timedelta(hours=2)
-        fine = log_queries.traffic(project, "fraud", last_hour, last_hour + timedelta(hours=1), timedelta(minutes=5))
-        read = sorted(file.first for file in files.files if file.is_read)
+        fine = log.traffic("fraud", last_hour, last_hour + timedelta(hours=1), timedelta(minutes=5))
+        read = sorted(file.first for file in log.files().files if file.is_read)
     assert [item["requests"] for item in whole.buckets if item["variant"] is None] == [60, 60, 60]
     assert sum(item["requests"] for item in fine.buckets if item["variant"] is None) == 60
-    assert read == [log_files.microseconds(last_hour)]
+    assert read == [microseconds(last_hour)]
 
 
 def test_window_rows_are_the_rows_a_check_reads(tmp_path: Path) -> None:
     columns = ["timestamp", "model_name", "model_version", "features", "prediction"]
     with fti.connect(tmp_path) as project:
         mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
-        project.monitoring.log.write(to_table(mixed))
-        project.monitoring.log.write(to_table(_records("fraud", 10, 5)))
+        project.inference_log.write(to_table(mixed))
+        project.inference_log.write(to_table(_records("fraud", 10, 5)))
         start, end = START + timedelta(minutes=3), START + timedelta(minutes=12)
-        found = log_queries.window_rows(project, "fraud", start, end, columns)
-        expected = read_window(project.monitoring.log, "fraud", start=start, end=end).log
+        found = project.inference_log.read("fraud", start, end, columns=columns)
+        window = project.inference_log.read_window("fraud", start=start, end=end)
+        last = project.inference_log.read_window("fraud", 4, start=start, end=end)
     assert found.num_rows == 9
-    assert found.to_pydict() == expected.select(columns).to_pydict()
+    assert found.to_pydict() == window.log.select(columns).to_pydict()
+    assert last.log.to_pydict() == found.slice(5).to_pydict() and last.start == START + timedelta(minutes=8)
+    assert window.current.column("amount").to_pylist() == [float(index) for index in range(3, 12)]

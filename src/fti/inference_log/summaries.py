@@ -1,7 +1,7 @@
 """Summaries of the inference log's data files, kept next to them: per file, each deployment's span (non-shadow rows,
-first and last request) and the hourly rollup of its requests and latency (see :mod:`fti.inference.log_rollup`).
+first and last request) and the hourly rollup of its requests and latency (see :mod:`fti.inference_log.rollup`).
 
-The request log writes the summary of each file it commits (:func:`summarize_commit`), so the dashboard shows a
+The log's writer stores the summary of each file it commits (:func:`summarize_commit`), so the dashboard shows a
 month of traffic from a few small summaries instead of reading a month of rows. A file without a summary (written
 before summaries existed, or rewritten by a compaction) is summarized from its columns on first use
 (:func:`file_summary`), and its summary stored then.
@@ -24,29 +24,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from fti.inference.log_files import DataFile, data_files, is_local
-from fti.inference.log_rollup import ROLLUP_SCHEMA, FileRollup, file_rollup, file_spans
+from fti.inference_log.files import DataFile, data_files, is_local
+from fti.inference_log.rollup import ROLLUP_SCHEMA, FileRollup, file_rollup, file_spans
+from fti.inference_log.schema import LOG_COLUMNS, LOG_DICTIONARY
 
 if TYPE_CHECKING:
     from fti.backends.ports import OfflineStore
 
-__all__ = ["LOG_COLUMNS", "LOG_DICTIONARY", "SUMMARY_FOLDER", "FileSummary", "file_summary", "summarize_commit"]
+__all__ = ["SUMMARY_FOLDER", "FileSummary", "file_summary", "summarize_commit"]
 
-#: the inference log's scalar columns (never the logged features): what a summary is computed from
-LOG_COLUMNS = (
-    "request_id",
-    "timestamp",
-    "deployment",
-    "variant",
-    "model_name",
-    "model_version",
-    "prediction",
-    "latency_ms",
-    "is_shadow",
-    "error",  # read where the log has it
-)
-#: the columns whose few values repeat: read dictionary-encoded
-LOG_DICTIONARY = ("deployment", "variant", "model_name")
 SUMMARY_FOLDER = "_fti_summaries"
 _FORMAT = 1
 _KEY = b"fti.summary"

@@ -14,10 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import fti
-from fti.inference.log_files import DataFile, data_files
-from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY
-from fti.inference.log_table import INFERENCE_LOG_TABLE
-from fti.inference.request_log import LogRecord, to_table
+from fti.inference_log.files import DataFile, data_files
+from fti.inference_log.schema import INFERENCE_LOG_TABLE, LOG_COLUMNS, LOG_DICTIONARY
+from fti.inference_log.writer import LogRecord, to_table
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -40,7 +39,7 @@ def logged(tmp_path: Path) -> DataFile:
             )
             for index in range(500)
         ]
-        project.monitoring.log.write(to_table(records))
+        project.inference_log.write(to_table(records))
         (file,) = data_files(project.offline_store.read(INFERENCE_LOG_TABLE), LOG_COLUMNS, LOG_DICTIONARY)
     return file
 

@@ -1,4 +1,4 @@
-"""The request log: every prediction, written in batches by a background thread.
+"""The model server's writer of the inference log: every prediction, written in batches by a background thread.
 
 The request path only appends a small record (one per model call, holding whole columns) to a queue;
 a writer thread turns queued records into an Arrow table and hands it to the sink when
@@ -15,34 +15,25 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fti.inference.ports import RequestLogSink
+from fti.inference_log.schema import REQUEST_LOG_SCHEMA
 
-__all__ = ["REQUEST_LOG_SCHEMA", "LogRecord", "RequestLogConfig", "RequestLogger", "to_table"]
+__all__ = ["LogRecord", "RequestLogConfig", "RequestLogSink", "RequestLogger", "to_table"]
 
 _logger = logging.getLogger(__name__)
 _ENCODE_ROWS = 256
 
-REQUEST_LOG_SCHEMA = pa.schema(
-    [
-        pa.field("request_id", pa.string(), nullable=False),
-        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("deployment", pa.string(), nullable=False),
-        pa.field("variant", pa.string(), nullable=False),
-        pa.field("model_name", pa.string(), nullable=False),
-        pa.field("model_version", pa.int64(), nullable=False),
-        pa.field("features", pa.string(), nullable=False),
-        pa.field("prediction", pa.float64()),
-        pa.field("latency_ms", pa.float64(), nullable=False),
-        pa.field("is_shadow", pa.bool_(), nullable=False),
-    ]
-)
-"""Columns of the inference log; ``features`` holds each row's model inputs (and entity keys) as a JSON
-object; ``prediction`` is null for predictions that are not one number per row."""
+
+class RequestLogSink(Protocol):
+    """Receives batches of the request log (the inference log service, :class:`fti.inference_log.InferenceLog`)."""
+
+    def write(self, batch: pa.Table) -> None:
+        """Append ``batch``; called from a background thread, never on the request path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +62,7 @@ class LogRecord:
     model_name: str
     model_version: int
     features: pd.DataFrame
-    predictions: np.ndarray
+    predictions: np.ndarray[Any, Any]
     latency_ms: float
     is_shadow: bool
 
@@ -177,7 +168,7 @@ def to_table(records: list[LogRecord]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
 
 
-def _numeric(predictions: np.ndarray) -> np.ndarray:
+def _numeric(predictions: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """One float per row; predictions that are not one number per row (labels, vectors) are logged as null."""
     values = np.asarray(predictions)
     if values.ndim == 1 and values.dtype.kind in "biuf":
