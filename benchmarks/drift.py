@@ -27,9 +27,9 @@ from rich.table import Table
 
 import fti
 from fti.inference_log import REQUEST_LOG_SCHEMA
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.reference import build_reference
-from fti.monitoring.windows import drift_over_time
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.reference import build_reference
+from fti.monitoring.stats.windows import drift_over_time
 
 NUMERIC = 12
 CATEGORICAL = 8

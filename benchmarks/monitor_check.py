@@ -28,10 +28,10 @@ import fti
 from fti.inference_log import REQUEST_LOG_SCHEMA
 from fti.inference_log.features import parse_features
 from fti.inference_log.window import CHECKED_COLUMNS, current_columns
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.quality import QualityConfig, check_quality
-from fti.monitoring.reference import ReferenceProfile, build_reference
-from fti.monitoring.windows import detect_drift_and_windows
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.quality import QualityConfig, check_quality
+from fti.monitoring.stats.reference import ReferenceProfile, build_reference
+from fti.monitoring.stats.windows import detect_drift_and_windows
 
 FEATURES = 20
 CATEGORICAL = 4

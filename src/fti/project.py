@@ -19,9 +19,9 @@ from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
-from fti.observability import MonitoringService
-from fti.observability.ab_testing import ab_report as _ab_report
-from fti.observability.retraining import RetrainAction, retrain
+from fti.monitoring import MonitoringService
+from fti.monitoring.promotion import ab_report as _ab_report
+from fti.monitoring.retraining import RetrainAction, retrain
 from fti.registry.service import ModelRegistry
 from fti.tracking.service import TrackingService
 
@@ -38,11 +38,12 @@ if TYPE_CHECKING:
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
-    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.monitoring.drift import DriftConfig
-    from fti.monitoring.performance import PerformancePoint
-    from fti.observability import ABReport, MonitorResult
-    from fti.observability.retraining import AddToDeployment
+    from fti.monitoring import ABReport, MonitorResult
+    from fti.monitoring.actions import AlertAction
+    from fti.monitoring.alerts import Alert, AlertRule
+    from fti.monitoring.retraining import AddToDeployment
+    from fti.monitoring.stats.drift import DriftConfig
+    from fti.monitoring.stats.performance import PerformancePoint
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.tracking.run import Run
@@ -502,14 +503,14 @@ class Project:
             >>> project.check_alerts("fraud", [DriftShareRule(0.5)], [WebhookAction(url)])  # doctest: +SKIP
         """
         if isinstance(rules, str | Path):
-            from fti.observability import load_alerts
+            from fti.monitoring import load_alerts
 
             loaded = load_alerts(rules, retrain=lambda options: self._retrain_from(deployment, options))
             rules, actions = loaded.rules, (*loaded.actions, *actions)
         return self.monitoring.check_alerts(deployment, rules, actions, **monitor_options)
 
     def _retrain_from(self, deployment: str, options: Mapping[str, Any]) -> RetrainAction:
-        from fti.observability.retraining import import_callable
+        from fti.monitoring.retraining import import_callable
 
         pipeline = import_callable(str(options["pipeline"]))
         return self.retraining(deployment, pipeline, share=float(options.get("share", 0.1)))

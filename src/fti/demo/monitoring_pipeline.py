@@ -21,15 +21,16 @@ import pandas as pd
 from fti.demo.feature_pipeline import insert_labels
 from fti.errors import BackendError
 from fti.monitoring.alerts import DriftShareRule, FeatureDriftRule
-from fti.monitoring.drift import DriftConfig
+from fti.monitoring.stats.drift import DriftConfig
 
 if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
     import fti
-    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.observability import ABReport, MonitorResult
+    from fti.monitoring import ABReport, MonitorResult
+    from fti.monitoring.actions import AlertAction
+    from fti.monitoring.alerts import Alert, AlertRule
 
 __all__ = [
     "DEPLOYMENT",

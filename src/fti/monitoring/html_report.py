@@ -19,9 +19,9 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fti.monitoring.ab import ABDecision
-    from fti.monitoring.drift import DriftReport, FeatureDrift
-    from fti.monitoring.quality import QualityReport
+    from fti.monitoring.stats.ab import ABDecision
+    from fti.monitoring.stats.drift import DriftReport, FeatureDrift
+    from fti.monitoring.stats.quality import QualityReport
 
 __all__ = ["render_html", "report_to_dict"]
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fti.errors import NotFoundError, ValidationError
-from fti.observability.ab_testing import ab_report
+from fti.monitoring.promotion import ab_report
 from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:

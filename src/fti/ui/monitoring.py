@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
-from fti.observability.alert_config import parse_alerts, read_alerts_file
+from fti.monitoring.rules_file import parse_alerts, read_alerts_file
 from fti.ui.deployments import DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
 
 if TYPE_CHECKING:
+    from fti.monitoring import MonitorResult
     from fti.monitoring.alerts import AlertRule
-    from fti.observability import MonitorResult
     from fti.project import Project
     from fti.ui.deployments import TimeWindow
 

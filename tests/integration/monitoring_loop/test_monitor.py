@@ -9,7 +9,7 @@ import pytest
 
 import fti
 from fti.errors import NotFoundError, ValidationError
-from fti.observability.references import reference_key
+from fti.monitoring.references import reference_key
 from tests.integration.monitoring_loop.loop_data import (
     DEPLOYMENT,
     FEATURES,

@@ -10,12 +10,12 @@ from html.parser import HTMLParser
 import numpy as np
 import pyarrow as pa
 
-from fti.monitoring.ab import compare_variants
-from fti.monitoring.drift import detect_drift
 from fti.monitoring.html_report import render_html, report_to_dict
-from fti.monitoring.quality import check_quality
-from fti.monitoring.reference import build_reference
-from fti.monitoring.windows import drift_over_time
+from fti.monitoring.stats.ab import compare_variants
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.quality import check_quality
+from fti.monitoring.stats.reference import build_reference
+from fti.monitoring.stats.windows import drift_over_time
 
 from .traffic import FEATURES, traffic
 

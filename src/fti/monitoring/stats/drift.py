@@ -36,16 +36,16 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.monitoring.codes import ColumnCodes, NumericCodes, encode_column
-from fti.monitoring.columns import OTHER, ColumnKind, as_table
-from fti.monitoring.divergence import (
+from fti.monitoring.stats.codes import ColumnCodes, NumericCodes, encode_column
+from fti.monitoring.stats.columns import OTHER, ColumnKind, as_table
+from fti.monitoring.stats.divergence import (
     chisquare_test,
     jensenshannon_distance,
     ks_test,
     population_stability_index,
     wasserstein_binned,
 )
-from fti.monitoring.reference import (
+from fti.monitoring.stats.reference import (
     BinnedValues,
     CategoricalProfile,
     ColumnProfile,
@@ -212,7 +212,7 @@ class DriftReport:
     """Drift of every checked feature, the share that drifted, and whether the dataset drifted.
 
     ``window`` names the slice of the current data when the report is one of a series (see
-    :func:`fti.monitoring.windows.drift_over_time`).
+    :func:`fti.monitoring.stats.windows.drift_over_time`).
     """
 
     features: Mapping[str, FeatureDrift]
@@ -267,7 +267,7 @@ def detect_drift(
     """Check every feature of ``current`` against the reference profile.
 
     Args:
-        reference: the reference profile (see :func:`fti.monitoring.reference.build_reference`).
+        reference: the reference profile (see :func:`fti.monitoring.stats.reference.build_reference`).
         current: the current data: an Arrow table or a pandas/Polars DataFrame.
         columns: the features to check; by default every profiled column but the prediction.
         prediction: the prediction column, checked like a feature and reported as ``prediction``.

@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import as_table, category_counts, null_count, numeric_values, type_family
-from fti.monitoring.reference import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
+from fti.monitoring.stats.columns import as_table, category_counts, null_count, numeric_values, type_family
+from fti.monitoring.stats.reference import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 
 __all__ = ["FindingKind", "QualityConfig", "QualityFinding", "QualityReport", "check_quality"]
 

@@ -16,7 +16,7 @@ Example ``rules.yaml``::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,10 @@ from typing import Any
 import yaml
 
 from fti.errors import NotFoundError, ValidationError
-from fti.monitoring.alerts import AlertAction, AlertRule, LogAction, ShellAction, WebhookAction, rule_from_dict
+from fti.monitoring.actions import AlertAction, RetrainFactory, action_from_dict
+from fti.monitoring.alerts import AlertRule, rule_from_dict
 
 __all__ = ["AlertConfig", "load_alerts", "parse_alerts", "read_alerts_file"]
-
-RetrainFactory = Callable[[Mapping[str, Any]], AlertAction]
-"""Builds the retraining action of a ``{type: retrain, ...}`` entry (the project binds it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,34 +67,7 @@ def parse_alerts(data: Any, *, source: str = "alert rules", retrain: RetrainFact
             raise ValidationError(f"{source}: rules[{index}] must be a mapping with a 'type', got {item!r}.")
         rules.append(rule_from_dict(item))
     actions = [
-        _action(item, f"{source}: actions[{index}]", retrain) for index, item in enumerate(data.get("actions") or [])
+        action_from_dict(item, f"{source}: actions[{index}]", retrain)
+        for index, item in enumerate(data.get("actions") or [])
     ]
     return AlertConfig(tuple(rules), tuple(actions))
-
-
-def _action(item: Any, where: str, retrain: RetrainFactory | None) -> AlertAction:
-    if not isinstance(item, Mapping):
-        raise ValidationError(f"{where} must be a mapping with a 'type', got {item!r}.")
-    options = dict(item)
-    kind = options.pop("type", None)
-    try:
-        if kind == "log":
-            return LogAction(**options)
-        if kind == "webhook":
-            return WebhookAction(**options)
-        if kind == "shell":
-            command = options.pop("command", None)
-            if isinstance(command, str):
-                command = ["sh", "-c", command]
-            if not isinstance(command, list) or not command:
-                raise ValidationError(f"{where}: a shell action needs 'command' (a string or a list of arguments).")
-            return ShellAction([str(part) for part in command], **options)
-    except TypeError as exc:
-        raise ValidationError(f"{where} has bad fields: {exc}.") from exc
-    if kind == "retrain":
-        if retrain is None:
-            raise ValidationError(f"{where}: a retrain action needs a project (run it through fti monitor check).")
-        if not isinstance(options.get("pipeline"), str):
-            raise ValidationError(f"{where}: a retrain action needs 'pipeline': 'package.module:function'.")
-        return retrain(options)
-    raise ValidationError(f"{where} has type {kind!r}: use log, webhook, shell or retrain.")

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import NotFoundError, ValidationError
-from fti.monitoring.reference import ReferenceProfile, build_reference
+from fti.monitoring.stats.reference import ReferenceProfile, build_reference
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService

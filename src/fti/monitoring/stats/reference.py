@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import (
+from fti.monitoring.stats.columns import (
     OTHER,
     ColumnKind,
     as_table,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fti.monitoring.distributions import scipy_stats
+from fti.monitoring.stats.distributions import scipy_stats
 
 if TYPE_CHECKING:
     import numpy.typing as npt

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
     from fti.artifacts import ArtifactService
     from fti.monitoring.alerts import Alert
-    from fti.monitoring.drift import DriftReport
-    from fti.monitoring.quality import QualityReport
+    from fti.monitoring.stats.drift import DriftReport
+    from fti.monitoring.stats.quality import QualityReport
 
 __all__ = ["MonitorResult"]
 

@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import ConflictError, NotFoundError, ValidationError
-from fti.monitoring.ab import analyze_ab
+from fti.monitoring.stats.ab import analyze_ab
 
 if TYPE_CHECKING:
-    from fti.monitoring.ab import ABDecision, ABTest
+    from fti.monitoring.stats.ab import ABDecision, ABTest
     from fti.registry.service import ModelRegistry
 
 __all__ = ["ABMetric", "ABReport", "VariantSummary", "ab_report", "outcomes"]

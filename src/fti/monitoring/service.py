@@ -19,24 +19,26 @@ import pyarrow.compute as pc
 
 from fti.errors import FtiError, NotFoundError, ValidationError
 from fti.inference_log.window import LogWindow, WindowSpec, parse_duration
-from fti.monitoring.alerts import evaluate_rules, notify
-from fti.monitoring.columns import as_table
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.performance import performance_over_time
-from fti.monitoring.quality import QualityConfig, check_quality
-from fti.monitoring.windows import detect_drift_and_windows
-from fti.observability.references import deployed_model, reference_profile, resolve_reference
-from fti.observability.result import MonitorResult
-from fti.observability.retraining import RetrainAction
+from fti.monitoring.actions import notify
+from fti.monitoring.alerts import evaluate_rules
+from fti.monitoring.references import deployed_model, reference_profile, resolve_reference
+from fti.monitoring.result import MonitorResult
+from fti.monitoring.retraining import RetrainAction
+from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.performance import performance_over_time
+from fti.monitoring.stats.quality import QualityConfig, check_quality
+from fti.monitoring.stats.windows import detect_drift_and_windows
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
     from fti.features import FeatureStore
     from fti.inference_log import InferenceLog
-    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.monitoring.drift import DriftConfig, DriftReport
-    from fti.monitoring.performance import PerformancePoint
-    from fti.monitoring.reference import ReferenceProfile
+    from fti.monitoring.actions import AlertAction
+    from fti.monitoring.alerts import Alert, AlertRule
+    from fti.monitoring.stats.drift import DriftConfig, DriftReport
+    from fti.monitoring.stats.performance import PerformancePoint
+    from fti.monitoring.stats.reference import ReferenceProfile
     from fti.registry.service import ModelRegistry
 
 __all__ = ["MonitoringService", "Task"]
@@ -290,7 +292,7 @@ class MonitoringService:
 
         Args:
             deployment: the deployment.
-            rules: the rules (see :mod:`fti.monitoring.alerts`, or :func:`fti.observability.load_alerts`).
+            rules: the rules (see :mod:`fti.monitoring.alerts`, or :func:`fti.monitoring.load_alerts`).
             actions: run for every fired alert (a retraining action once per check, with the first alert);
                 one failing does not stop the others.
             result: a check already made (default: ``monitor(deployment, **monitor_options)``).

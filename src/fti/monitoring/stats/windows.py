@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import as_table
-from fti.monitoring.drift import DriftConfig, DriftReport, checked_columns, encode_columns, report_rows
-from fti.monitoring.reference import ReferenceProfile
+from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.drift import DriftConfig, DriftReport, checked_columns, encode_columns, report_rows
+from fti.monitoring.stats.reference import ReferenceProfile
 
 __all__ = ["Window", "detect_drift_and_windows", "drift_over_time", "split_windows", "time_buckets"]
 
@@ -163,7 +163,7 @@ def detect_drift_and_windows(
 ) -> tuple[DriftReport, list[DriftReport]]:
     """The drift of the whole current data and of each of its windows, reading every column once.
 
-    Each column is encoded against the reference once (see :mod:`fti.monitoring.codes`); the whole data and
+    Each column is encoded against the reference once (see :mod:`fti.monitoring.stats.codes`); the whole data and
     every window are then counted from the codes, so the windows cost little beyond the one check.
 
     Returns:

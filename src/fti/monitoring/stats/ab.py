@@ -30,8 +30,8 @@ from typing import Any, Literal
 import numpy as np
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import as_table
-from fti.monitoring.distributions import scipy_special
+from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.distributions import scipy_special
 
 __all__ = [
     "ABDecision",

@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 
 from fti.errors import ValidationError
-from fti.monitoring.columns import as_table
-from fti.monitoring.distributions import scipy_stats
-from fti.monitoring.windows import time_buckets
+from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.distributions import scipy_stats
+from fti.monitoring.stats.windows import time_buckets
 
 __all__ = [
     "PerformancePoint",

@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.monitoring.columns import category_strings
-from fti.monitoring.reference import BinnedValues, CategoricalProfile, ColumnProfile, NumericProfile
+from fti.monitoring.stats.columns import category_strings
+from fti.monitoring.stats.reference import BinnedValues, CategoricalProfile, ColumnProfile, NumericProfile
 
 __all__ = ["CategoricalCodes", "ColumnCodes", "NumericCodes", "encode_column"]
 
