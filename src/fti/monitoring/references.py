@@ -1,13 +1,14 @@
 """The reference a deployment is checked against: by default its champion's training dataset, profiled once.
 
 The profile covers the model's input columns and its predictions on the training data, and is kept as a
-JSON artifact per model version, so it is built once (when the version is deployed, else on the first check) and read
-back on every later check.
+JSON artifact per model version, so it is built once (when the version is deployed, see
+:func:`profile_references`, else on the first check) and read back on every later check.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +16,33 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.errors import NotFoundError, ValidationError
+from fti.errors import FtiError, NotFoundError, ValidationError
+from fti.monitoring.stats.columns import TableLike
 from fti.monitoring.stats.reference import ReferenceProfile, build_reference
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
+    from fti.core.deployments import Deployment
     from fti.features import FeatureStore
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
-__all__ = ["ReferenceSource", "deployed_model", "reference_key", "reference_profile", "resolve_reference"]
+__all__ = [
+    "ReferenceInput",
+    "ReferenceSource",
+    "deployed_model",
+    "most_common",
+    "profile_references",
+    "reference_key",
+    "reference_profile",
+    "resolve_reference",
+    "served_references",
+]
 
 CHAMPION = "champion"
+
+ReferenceInput = ReferenceProfile | TableLike | None
+"""What a check compares with: a profile, data to profile, or None for the deployed model's training dataset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +95,7 @@ def most_common(values: pa.ChunkedArray | pa.Array) -> Any:
 
 
 def resolve_reference(
-    reference: Any,
+    reference: ReferenceInput,
     *,
     model: ModelVersion | None,
     features: FeatureStore,
@@ -103,6 +119,33 @@ def resolve_reference(
     profile, key = reference_profile(model, features, artifacts)
     label = f"{model.name}:{model.version}"
     return ReferenceSource(profile, label, key, f"training dataset of {label}")
+
+
+def served_references(deployment: Deployment) -> list[str]:
+    """The model references a deployment serves: its variants', then its shadow's."""
+    served = [variant.reference for variant in deployment.variants]
+    return [*served, deployment.shadow] if deployment.shadow else served
+
+
+def profile_references(
+    references: Iterable[str], registry: ModelRegistry, features: FeatureStore, artifacts: ArtifactService
+) -> list[str]:
+    """Build and keep the reference profile of each model version ``references`` serve now (``name@alias``,
+    ``name:version``), so that the first check of a deployment serving them reads it instead of building it.
+
+    Best effort: a version whose reference cannot be built (no training dataset in its lineage, inputs the
+    dataset lacks) is skipped, and its first check says why. Returns the artifact keys of the profiles kept.
+    """
+    keys = []
+    for reference in dict.fromkeys(references):
+        try:
+            model = registry.get_model(reference)
+            if model.lineage().training_data is None:
+                continue
+            keys.append(reference_profile(model, features, artifacts)[1])
+        except FtiError:
+            continue
+    return keys
 
 
 def reference_profile(

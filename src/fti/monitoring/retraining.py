@@ -2,8 +2,9 @@
 (optionally) hand it to the deployment as an A/B variant.
 
 The training pipeline is a callable returning the new model version (it reads fresh training data and
-logs the model in a run); adding the challenger to the deployment goes through a hook, so this module
-needs neither the server nor the deployment store.
+logs the model in a run); adding the challenger to the deployment goes through a hook (by default
+:func:`add_to_split` over the deployments' :class:`TrafficSplits`), so this module needs neither the server nor
+the deployment store.
 
 Example:
     >>> action = project.retraining("fraud", train_fraud_model, share=0.2, add_to_deployment=hook)  # doctest: +SKIP
@@ -13,22 +14,52 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fti.errors import ValidationError
+from fti.monitoring.options import AddToDeployment
 
 if TYPE_CHECKING:
+    from fti.core.deployments import Deployment
     from fti.monitoring.alerts import Alert
     from fti.registry.version import ModelVersion
 
-__all__ = ["CHALLENGER", "AddToDeployment", "RetrainAction", "import_callable", "retrain"]
+__all__ = [
+    "CHALLENGER",
+    "RetrainAction",
+    "TrafficSplits",
+    "TrainingPipeline",
+    "add_to_split",
+    "import_callable",
+    "retrain",
+]
 
 CHALLENGER = "challenger"
 
-AddToDeployment = Callable[[str, str, float], Any]
-"""``hook(deployment, challenger_reference, share)``: put ``name:version`` in the deployment's A/B split."""
+TrainingPipeline = Callable[[Any], "ModelVersion"]
+"""A deployment's training pipeline: called with the project, returns the model version it registered."""
+
+
+class TrafficSplits(Protocol):
+    """The deployments whose traffic split a challenger joins (the project's deployment service)."""
+
+    def list_deployments(self) -> Sequence[Deployment]:
+        """Every deployment."""
+
+    def add_variant(self, name: str, reference: str, share: float) -> Deployment:
+        """Give ``reference`` ``share`` of deployment ``name``'s traffic."""
+
+
+def add_to_split(splits: TrafficSplits) -> AddToDeployment:
+    """The default hook: put a retrained challenger into a deployment's traffic split, if that deployment exists."""
+
+    def add(deployment: str, reference: str, share: float) -> None:
+        if deployment in {existing.name for existing in splits.list_deployments()}:
+            splits.add_variant(deployment, reference, share)
+
+    return add
 
 
 def retrain(

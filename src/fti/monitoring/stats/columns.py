@@ -8,7 +8,7 @@ equal. Both sides of every comparison go through these functions, which keeps th
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, Union
 
 import numpy as np
 import pyarrow as pa
@@ -18,9 +18,12 @@ from fti.errors import ValidationError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    import pandas as pd
 
 __all__ = [
+    "ArrowStreamExporter",
     "ColumnKind",
+    "TableLike",
     "as_table",
     "category_counts",
     "category_strings",
@@ -30,11 +33,23 @@ __all__ = [
 
 ColumnKind = Literal["numeric", "categorical"]
 
+
+class ArrowStreamExporter(Protocol):
+    """Tabular data that exports itself as an Arrow stream (a Polars DataFrame, say)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow C stream capsule."""
+
+
+TableLike = Union["pa.Table", "pa.RecordBatch", "pd.DataFrame", ArrowStreamExporter]
+"""Tabular data the statistics read: an Arrow table or batch, a pandas DataFrame, or anything that exports an Arrow
+stream (a Polars DataFrame)."""
+
 #: A categorical value that stands for every category outside a reference's top K.
 OTHER = "__other__"
 
 
-def as_table(data: Any, *, what: str = "data") -> pa.Table:
+def as_table(data: TableLike, *, what: str = "data") -> pa.Table:
     """Return ``data`` (an Arrow table, a pandas or Polars DataFrame) as an Arrow table."""
     if isinstance(data, pa.Table):
         return data

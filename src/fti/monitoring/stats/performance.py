@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
 
 from fti.errors import ValidationError
 from fti.monitoring.stats.columns import as_table
@@ -28,11 +29,23 @@ __all__ = [
     "PerformancePoint",
     "Task",
     "classification_metrics",
+    "infer_task",
     "performance_over_time",
     "regression_metrics",
 ]
 
 Task = Literal["classification", "regression"]
+#: labels with at most this many distinct whole numbers are classes
+_MAX_CLASSES = 20
+
+
+def infer_task(labels: pa.ChunkedArray | pa.Array) -> Task:
+    """Classification when every label is a whole number and there are at most 20 of them, else regression."""
+    values = np.asarray(labels.to_numpy(zero_copy_only=False), dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size and np.all(values == np.floor(values)) and np.unique(values).size <= _MAX_CLASSES:
+        return "classification"
+    return "regression"
 
 
 def classification_metrics(labels: Any, predictions: Any, *, scores: Any = None, positive: Any = 1) -> dict[str, float]:
