@@ -15,7 +15,7 @@ are pure functions over Arrow and numpy in :mod:`fti.monitoring.stats` (no stora
 - :mod:`~fti.monitoring.rules_file`: rules and actions read from YAML
 - :mod:`~fti.monitoring.retraining`: an alert retrains a challenger into the deployment
 - :mod:`~fti.monitoring.promotion`: the A/B analysis of a deployment, which can promote the winner
-- :mod:`~fti.monitoring.html_report`: the self-contained HTML report
+- :mod:`~fti.monitoring.report`: the report's content, drawn by one template for the stored page and the dashboard
 
 The names below are imported on first use, so that ``fti.monitoring.stats`` imports without the service.
 """
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
         QualityRule,
         evaluate_rules,
     )
-    from fti.monitoring.html_report import render_html, report_to_dict
     from fti.monitoring.promotion import ABReport, VariantSummary
+    from fti.monitoring.report import render_html, report_to_dict
     from fti.monitoring.result import MonitorResult
     from fti.monitoring.retraining import RetrainAction, retrain
     from fti.monitoring.rules_file import AlertConfig, load_alerts, parse_alerts
@@ -77,8 +77,8 @@ _EXPORTS = {
     "load_alerts": "rules_file",
     "notify": "actions",
     "parse_alerts": "rules_file",
-    "render_html": "html_report",
-    "report_to_dict": "html_report",
+    "render_html": "report",
+    "report_to_dict": "report",
     "retrain": "retraining",
 }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from fti.monitoring.html_report import render_html, report_to_dict
+from fti.monitoring.report import render_page, report_to_dict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,9 +80,7 @@ class MonitorResult:
 
     def to_html(self) -> str:
         """The self-contained HTML report (inline charts, nothing fetched)."""
-        return render_html(
-            self.drift, over_time=self.over_time, quality=self.quality, title=self.title, generated_at=self.checked_at
-        )
+        return render_page(self.to_dict())
 
     def save(self, prefix: str | None = None) -> dict[str, str]:
         """Store the JSON and HTML reports as artifacts.

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
+from fti.monitoring.report import restore
 from fti.monitoring.rules_file import parse_alerts, read_alerts_file
 from fti.ui.deployments import DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
 
@@ -228,5 +229,5 @@ def stored_report(project: Project, deployment: str, stamp: str) -> dict[str, An
         raise NotFoundError(
             f"Deployment '{deployment}' has no stored report {stamp!r}: see /monitoring/{deployment} for its reports."
         )
-    content: dict[str, Any] = project.artifacts.get_json(key)
+    content = restore(project.artifacts.get_json(key))
     return finite(content | {"stamp": stamp})

@@ -55,15 +55,18 @@ from fti.monitoring.stats.reference import (
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "METHOD_KINDS",
     "DriftConfig",
     "DriftMethod",
     "DriftReport",
     "FeatureDrift",
     "FeatureDriftConfig",
+    "MethodKind",
     "detect_drift",
 ]
 
 DriftMethod = Literal["ks", "chisquare", "wasserstein", "jensenshannon", "psi"]
+MethodKind = Literal["test", "distance"]
 
 #: Threshold of each method: a p-value bound for the tests, a distance bound for the others.
 DEFAULT_THRESHOLDS: Mapping[DriftMethod, float] = {
@@ -73,7 +76,16 @@ DEFAULT_THRESHOLDS: Mapping[DriftMethod, float] = {
     "jensenshannon": 0.1,
     "psi": 0.1,
 }
-_TESTS: frozenset[str] = frozenset({"ks", "chisquare"})
+#: Whether a method is a statistical test (its score a p-value: drift below the threshold) or a distance (drift at
+#: or above it): what reports and charts read, so that no reader keeps its own list of the tests.
+METHOD_KINDS: Mapping[DriftMethod, MethodKind] = {
+    "ks": "test",
+    "chisquare": "test",
+    "wasserstein": "distance",
+    "jensenshannon": "distance",
+    "psi": "distance",
+}
+_TESTS: frozenset[str] = frozenset(method for method, kind in METHOD_KINDS.items() if kind == "test")
 _VALID: Mapping[ColumnKind, frozenset[str]] = {
     "numeric": frozenset({"ks", "wasserstein", "jensenshannon", "psi"}),
     "categorical": frozenset({"chisquare", "jensenshannon", "psi"}),
@@ -146,9 +158,9 @@ class DriftConfig:
 class FeatureDrift:
     """The drift of one column.
 
-    ``score`` is the p-value for the tests (ks, chisquare: drift when below the threshold) and the distance
-    for the others (drift when at or above it). ``bins`` with ``reference`` and ``current`` frequencies
-    describe both distributions for charts (at most about 20 bins).
+    ``score`` is the p-value for the tests (``method_kind`` ``"test"``: ks, chisquare; drift when below the
+    threshold) and the distance for the others (``"distance"``: drift when at or above it). ``bins`` with
+    ``reference`` and ``current`` frequencies describe both distributions for charts (at most about 20 bins).
     """
 
     column: str
@@ -164,9 +176,14 @@ class FeatureDrift:
     current: tuple[float, ...] = ()
 
     @property
+    def method_kind(self) -> MethodKind:
+        """``"test"`` when ``score`` is a p-value (drift below the threshold), ``"distance"`` otherwise."""
+        return METHOD_KINDS[self.method]
+
+    @property
     def is_test(self) -> bool:
         """Whether ``score`` is a p-value (drift below the threshold) rather than a distance."""
-        return self.method in _TESTS
+        return self.method_kind == "test"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -174,6 +191,7 @@ class FeatureDrift:
             "column": self.column,
             "kind": self.kind,
             "method": self.method,
+            "method_kind": self.method_kind,
             "score": _finite(self.score),
             "statistic": None if self.statistic is None else _finite(self.statistic),
             "threshold": self.threshold,

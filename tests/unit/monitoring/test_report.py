@@ -1,4 +1,5 @@
-"""The HTML report is one self-contained page with every chart inline; the JSON carries the same content."""
+"""The HTML report is one self-contained page with every chart inline, drawn by the template the dashboard shows;
+the JSON carries the same content, and says what kind of score each feature has."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pyarrow as pa
 
-from fti.monitoring.html_report import render_html, report_to_dict
+from fti.monitoring.report import render_body, render_html, report_to_dict, restore
 from fti.monitoring.stats.ab import compare_variants
-from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.drift import DriftConfig, detect_drift
 from fti.monitoring.stats.quality import check_quality
 from fti.monitoring.stats.reference import build_reference
 from fti.monitoring.stats.windows import drift_over_time
@@ -57,17 +58,12 @@ def test_page_is_self_contained_with_every_section() -> None:
     assert "script" not in tags and "link" not in tags and "img" not in tags
     assert not re.search(r"(src|href)=", page)
     assert tags.count("svg") >= 1 + len(FEATURES) * 2  # score bars + distributions + the time chart
-    for heading in (
-        "Drift score per feature",
-        "Distributions: reference vs current",
-        "Drift over time",
-        "Data quality",
-        "A/B analysis",
-    ):
-        assert f"<h2>{heading}</h2>" in page
+    for heading in ("Drift per feature", "Reference vs current", "Drift over time", "Data quality", "A/B analysis"):
+        assert f"<h2>{heading}" in page
     assert "<title>fraud &lt;monitor&gt;</title>" in page  # text is escaped
-    assert "2026-03-01T03:00:00+00:00" in page  # the last hourly window
-    assert "Column &#x27;ts&#x27; is not in the reference" in page
+    assert "2026-03-01 03:00:00 UTC" in page  # the last hourly window
+    assert "Column &#39;ts&#39; is not in the reference" in page
+    assert page.count("<style>") == 1 and "svg.chart .reference" in page  # its own style sheet, inline
 
 
 def test_minimal_page_and_json() -> None:
@@ -79,3 +75,29 @@ def test_minimal_page_and_json() -> None:
     assert len(data["over_time"]) == 4 and data["over_time"][0]["window"]["rows"] == 1000
     assert data["quality"]["findings"][0]["kind"] == "extra_column"
     assert data["ab"][0]["treatment"] == "v2" and data["generated_at"] == NOW.isoformat()
+
+
+def test_the_data_says_whether_a_score_is_a_p_value_and_the_charts_read_it() -> None:
+    data = report_to_dict(**_inputs())  # type: ignore[arg-type]
+    kinds = {feature["method"]: feature["method_kind"] for feature in data["drift"]["features"].values()}
+    assert kinds == {"wasserstein": "distance", "jensenshannon": "distance"}  # a reference of 3,000 rows
+    assert "p = " not in render_body(data)
+    tests = report_to_dict(detect_drift(build_reference(traffic(3000, 1)), traffic(4000, 2), config=_tests()))
+    assert {feature["method_kind"] for feature in tests["drift"]["features"].values()} == {"test"}
+    body = render_body(tests)
+    assert "p = " in body and "(test)" in body
+
+
+def test_a_report_stored_before_method_kinds_reads_back_with_them() -> None:
+    data = json.loads(json.dumps(report_to_dict(**_inputs())))  # type: ignore[arg-type]
+    for feature in [
+        *data["drift"]["features"].values(),
+        *(f for r in data["over_time"] for f in r["features"].values()),
+    ]:
+        del feature["method_kind"]
+    restored = restore(data)
+    assert restored == json.loads(json.dumps(report_to_dict(**_inputs())))  # type: ignore[arg-type]
+
+
+def _tests() -> DriftConfig:
+    return DriftConfig(numeric_method="ks", categorical_method="chisquare")

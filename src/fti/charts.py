@@ -1,19 +1,30 @@
-"""Charts drawn on the server as inline SVG: histograms, metric curves and the lineage graph.
+"""Charts drawn on the server as inline SVG: histograms, metric curves, drift charts and the lineage graph.
 
-SVG keeps the pages free of chart libraries (nothing is fetched from elsewhere) and readable without
-JavaScript. Every text placed in the markup is escaped.
+One module draws every chart, for the dashboard's pages and for the self-contained monitoring report
+(:mod:`fti.monitoring.report`) alike. SVG keeps the pages free of chart libraries (nothing is fetched from
+elsewhere) and readable without JavaScript; the charts are styled by class (the dashboard's style sheet, or the
+report's own). Every text placed in the markup is escaped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["PALETTE", "distribution_chart", "drift_strength", "histogram", "line_chart", "lineage_graph", "score_bar"]
+__all__ = [
+    "PALETTE",
+    "distribution_chart",
+    "drift_over_time_chart",
+    "drift_strength",
+    "histogram",
+    "line_chart",
+    "lineage_graph",
+    "score_bar",
+]
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 
@@ -171,20 +182,22 @@ def distribution_chart(
     )
 
 
-def drift_strength(feature: dict[str, Any]) -> float:
-    """A feature's drift score relative to its threshold: 1 at the threshold, above 1 when drifted.
+def drift_strength(feature: Mapping[str, Any]) -> float:
+    """A feature's drift score (one feature of a drift report's data) relative to its threshold: 1 at the
+    threshold, above 1 when drifted.
 
-    Test p-values (ks, chisquare) compare on a log scale, distances linearly; a missing score counts as 2.
+    A test's p-value (``method_kind`` ``"test"``) compares on a log scale, a distance linearly; a missing score
+    counts as 2.
     """
     score, threshold = feature.get("score"), float(feature["threshold"])
-    if score is None:
+    if not isinstance(score, int | float):  # None, or a non-finite score written as text
         return 2.0
-    if feature["method"] in ("ks", "chisquare"):
+    if feature["method_kind"] == "test":
         return math.log(max(float(score), 1e-300)) / math.log(threshold) if 0 < threshold < 1 else 0.0
     return float(score) / threshold if threshold > 0 else 2.0
 
 
-def score_bar(feature: dict[str, Any], *, width: int = 160, height: int = 12) -> Markup:
+def score_bar(feature: Mapping[str, Any], *, width: int = 160, height: int = 12) -> Markup:
     """How far a feature's drift score is toward its threshold (the dashed middle line); past it, drifted.
 
     Test p-values are compared on a log scale, distances linearly.
@@ -198,6 +211,27 @@ def score_bar(feature: dict[str, Any], *, width: int = 160, height: int = 12) ->
         f'<rect x="0" y="1" width="{length:.1f}" height="{height - 2}" class="{kind}"/>'
         f'<line x1="{half}" x2="{half}" y1="0" y2="{height}" class="threshold"/></svg>'
     )
+
+
+def drift_over_time_chart(reports: Sequence[Mapping[str, Any]], *, width: int = 620) -> Markup:
+    """Each feature's drift strength per slice of a window (its score relative to its threshold, 1) from the data
+    of drift reports over time, with the threshold as a line; capped at 10, so that one huge drift does not
+    flatten every other line."""
+    if not reports:
+        return Markup('<p class="muted">Too few rows to slice the window.</p>')
+    names = list(reports[0]["features"])
+    steps = list(range(len(reports)))
+    series: list[tuple[str, Sequence[int], Sequence[float | None]]] = [
+        (name, steps, [_capped(report["features"].get(name)) for report in reports]) for name in names
+    ]
+    series.append(("threshold", steps, [1.0] * len(steps)))
+    ends = [str((report.get("window") or {}).get("start", "")).replace("T", " ")[:16] for report in reports]
+    title = "drift score / threshold per slice (above 1: drifted)"
+    return line_chart(series, title=title, x_labels=(ends[0], ends[-1]), width=width)
+
+
+def _capped(feature: Mapping[str, Any] | None) -> float | None:
+    return None if feature is None else min(drift_strength(feature), 10.0)
 
 
 _COLUMNS = ("feature group commit", "feature view", "training dataset", "run", "model version")
