@@ -2,7 +2,8 @@
 
 Classification: accuracy, precision, recall, F1 (of the positive class for two classes, macro-averaged
 otherwise) and ROC-AUC when a score column is given. Regression: MSE, RMSE, MAE and R². Each metric is
-computed per (model version, time bucket), vectorized within the group.
+computed per (model version, time bucket), vectorized within the group, by :mod:`fti.monitoring.stats.metrics`,
+the implementation training evaluates with.
 
 Example:
     >>> points = performance_over_time(log, task="classification", score="proba")  # doctest: +SKIP
@@ -21,8 +22,16 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.monitoring.stats.columns import as_table
-from fti.monitoring.stats.distributions import scipy_stats
+from fti.monitoring.stats.columns import TableLike, as_table
+from fti.monitoring.stats.metrics import (
+    ArrayLike,
+    accuracy,
+    averaged,
+    class_scores,
+    confusion_matrix,
+    regression_metrics,
+    roc_auc,
+)
 from fti.monitoring.stats.windows import time_buckets
 
 __all__ = [
@@ -48,54 +57,32 @@ def infer_task(labels: pa.ChunkedArray | pa.Array) -> Task:
     return "regression"
 
 
-def classification_metrics(labels: Any, predictions: Any, *, scores: Any = None, positive: Any = 1) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 and (with ``scores`` of the positive class, two classes) ROC-AUC.
+def classification_metrics(
+    labels: ArrayLike, predictions: ArrayLike, *, scores: ArrayLike | None = None, positive: object = 1
+) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 and (with ``scores`` of the positive class, two classes) ROC-AUC, computed by
+    :mod:`fti.monitoring.stats.metrics` (as training's evaluation is).
 
     With at most two classes, precision, recall and F1 are those of ``positive``; with more, their macro
     average over the classes seen in labels or predictions. An undefined ratio (no predicted positives) is 0.
     """
     y, p = np.asarray(labels), np.asarray(predictions)
-    classes = np.unique(np.concatenate([y, p]))
-    metrics = {"accuracy": float(np.mean(y == p)) if y.size else math.nan}
-    chosen = [positive] if classes.size <= 2 else list(classes)
-    precision, recall, f1 = [], [], []
-    for value in chosen:
-        true_positive = float(np.sum((p == value) & (y == value)))
-        predicted, actual = float(np.sum(p == value)), float(np.sum(y == value))
-        this_precision = true_positive / predicted if predicted else 0.0
-        this_recall = true_positive / actual if actual else 0.0
-        total = this_precision + this_recall
-        precision.append(this_precision)
-        recall.append(this_recall)
-        f1.append(2 * this_precision * this_recall / total if total else 0.0)
-    metrics.update(precision=float(np.mean(precision)), recall=float(np.mean(recall)), f1=float(np.mean(f1)))
-    if scores is not None and classes.size <= 2:
-        metrics["roc_auc"] = roc_auc(y == positive, np.asarray(scores, dtype=np.float64))
-    return metrics
-
-
-def roc_auc(is_positive: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> float:
-    """Area under the ROC curve from ranks (ties averaged); NaN when only one class is present."""
-    positives = int(is_positive.sum())
-    negatives = is_positive.size - positives
-    if not positives or not negatives:
-        return math.nan
-    ranks = scipy_stats().rankdata(scores)
-    return float((ranks[is_positive].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def regression_metrics(labels: Any, predictions: Any) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² (NaN when the labels do not vary)."""
-    y, p = np.asarray(labels, dtype=np.float64), np.asarray(predictions, dtype=np.float64)
-    error = p - y
-    mse = float(np.mean(error**2)) if y.size else math.nan
-    spread = float(np.sum((y - y.mean()) ** 2)) if y.size else 0.0
-    return {
-        "mse": mse,
-        "rmse": math.sqrt(mse),
-        "mae": float(np.mean(np.abs(error))) if y.size else math.nan,
-        "r2": 1.0 - float(np.sum(error**2)) / spread if spread else math.nan,
-    }
+    seen = np.unique(np.concatenate([y, p]))
+    found = {"accuracy": accuracy(y, p)}
+    if seen.size <= 2:
+        classes = list(dict.fromkeys([*seen.tolist(), positive]))
+        per_class = class_scores(confusion_matrix(y, p, classes))
+        at = classes.index(positive)
+        found |= {
+            "precision": float(per_class.precision[at]),
+            "recall": float(per_class.recall[at]),
+            "f1": float(per_class.f1[at]),
+        }
+    else:
+        found |= averaged(class_scores(confusion_matrix(y, p, seen)), "macro")
+    if scores is not None and seen.size <= 2:
+        found["roc_auc"] = roc_auc(y == positive, np.asarray(scores, dtype=np.float64))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +107,7 @@ class PerformancePoint:
 
 
 def performance_over_time(
-    data: Any,
+    data: TableLike,
     *,
     task: Task,
     prediction: str = "prediction",
@@ -129,7 +116,7 @@ def performance_over_time(
     version: str = "model_version",
     score: str | None = None,
     every: timedelta = timedelta(hours=1),
-    positive: Any = 1,
+    positive: object = 1,
 ) -> list[PerformancePoint]:
     """Metrics per model version and time bucket over labelled predictions.
 
