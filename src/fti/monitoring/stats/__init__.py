@@ -5,6 +5,7 @@ Nothing here reads or writes storage (an import contract keeps it so); the monit
 
 - :mod:`~fti.monitoring.stats.reference`: the reference profile built once from training data
 - :mod:`~fti.monitoring.stats.drift`: per-feature and dataset drift against the profile
+- :mod:`~fti.monitoring.stats.feature_drift`: one column's drift: the methods, tests or distances, and scoring
 - :mod:`~fti.monitoring.stats.windows`: drift over time, window by window
 - :mod:`~fti.monitoring.stats.quality`: data quality of live inputs against the profile
 - :mod:`~fti.monitoring.stats.metrics`: classification and regression metrics (training evaluates with them too)
@@ -17,7 +18,8 @@ Nothing here reads or writes storage (an import contract keeps it so); the monit
 from __future__ import annotations
 
 from fti.monitoring.stats.ab import ABDecision, analyze_ab, compare_variants
-from fti.monitoring.stats.drift import DriftConfig, DriftReport, FeatureDrift, FeatureDriftConfig, detect_drift
+from fti.monitoring.stats.drift import DriftConfig, DriftReport, FeatureDriftConfig, detect_drift
+from fti.monitoring.stats.feature_drift import FeatureDrift
 from fti.monitoring.stats.performance import PerformancePoint, performance_over_time
 from fti.monitoring.stats.quality import QualityConfig, QualityFinding, QualityReport, check_quality
 from fti.monitoring.stats.reference import ReferenceProfile, build_reference
