@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from fti.errors import ValidationError
-from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.columns import TableLike, as_table
 from fti.monitoring.stats.distributions import scipy_special
 
 __all__ = [
@@ -319,7 +319,7 @@ def compare_variants(
 
 
 def analyze_ab(
-    data: Any,
+    data: TableLike,
     *,
     variant: str,
     metric: str,

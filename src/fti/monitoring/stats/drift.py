@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from fti.errors import ValidationError
 from fti.monitoring.stats.codes import ColumnCodes, encode_column
-from fti.monitoring.stats.columns import ColumnKind, as_table
+from fti.monitoring.stats.columns import ColumnKind, TableLike, as_table
 from fti.monitoring.stats.feature_drift import (
     DEFAULT_THRESHOLDS,
     METHODS_BY_KIND,
@@ -168,7 +168,7 @@ class DriftReport:
 
 def detect_drift(
     reference: ReferenceProfile,
-    current: Any,
+    current: TableLike,
     *,
     columns: Iterable[str] | None = None,
     prediction: str | None = None,

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.monitoring.stats.columns import as_table, category_counts, null_count, numeric_values, type_family
+from fti.monitoring.stats.columns import TableLike, as_table, category_counts, null_count, numeric_values, type_family
 from fti.monitoring.stats.reference import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 
 __all__ = ["FindingKind", "QualityConfig", "QualityFinding", "QualityReport", "check_quality"]
@@ -90,7 +90,7 @@ class QualityReport:
 
 def check_quality(
     reference: ReferenceProfile,
-    current: Any,
+    current: TableLike,
     *,
     columns: Iterable[str] | None = None,
     config: QualityConfig | None = None,

@@ -29,6 +29,7 @@ from fti.errors import ValidationError
 from fti.monitoring.stats.columns import (
     OTHER,
     ColumnKind,
+    TableLike,
     as_table,
     category_counts,
     null_count,
@@ -217,7 +218,7 @@ def _profile_from_dict(item: Mapping[str, Any]) -> ColumnProfile:
 
 
 def build_reference(
-    data: Any,
+    data: TableLike,
     *,
     columns: Iterable[str] | None = None,
     categorical: Iterable[str] = (),

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import ValidationError
-from fti.monitoring.stats.columns import as_table
+from fti.monitoring.stats.columns import TableLike, as_table
 from fti.monitoring.stats.drift import DriftConfig, DriftReport, checked_columns, encode_columns, report_rows
 from fti.monitoring.stats.reference import ReferenceProfile
 
@@ -42,7 +42,7 @@ class Window:
 
 
 def split_windows(
-    data: Any, *, every: timedelta | None = None, rows: int | None = None, timestamp: str | None = None
+    data: TableLike, *, every: timedelta | None = None, rows: int | None = None, timestamp: str | None = None
 ) -> list[Window]:
     """Split the current data into windows: fixed time buckets (aligned to the epoch) or runs of rows.
 
@@ -124,7 +124,7 @@ def time_buckets(table: pa.Table, timestamp: str | None, every: timedelta) -> tu
 
 def drift_over_time(
     reference: ReferenceProfile,
-    current: Any,
+    current: TableLike,
     *,
     every: timedelta | None = None,
     rows: int | None = None,
@@ -152,7 +152,7 @@ def drift_over_time(
 
 def detect_drift_and_windows(
     reference: ReferenceProfile,
-    current: Any,
+    current: TableLike,
     *,
     every: timedelta | None = None,
     rows: int | None = None,
