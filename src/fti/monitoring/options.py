@@ -65,7 +65,8 @@ class MonitorOptions(CheckOptions, total=False):
 
 
 class AlertOptions(MonitorOptions, total=False):
-    """Options of an alert check (:meth:`fti.monitoring.MonitoringService.check_alerts`): a check's, and
+    """Options of an alert check (:meth:`fti.monitoring.MonitoringService.check_alerts`): those of its check
+    (:class:`MonitorOptions`), and
 
     Attributes:
         result: a check already made (default: a new check with the other options).
@@ -127,7 +128,8 @@ class RetrainingOptions(TypedDict, total=False):
 
 
 class RetrainOptions(RetrainingOptions, total=False):
-    """Options of a retraining run now (:meth:`fti.monitoring.MonitoringService.retrain`): a retraining's, and
+    """Options of a retraining run now (:meth:`fti.monitoring.MonitoringService.retrain`): those of a retraining
+    (:class:`RetrainingOptions`), and
 
     Attributes:
         reason: recorded in the alias history.
