@@ -26,11 +26,10 @@ from rich.console import Console
 from rich.table import Table
 
 import fti
-from fti.inference.log_table import InferenceLogTable
-from fti.inference.request_log import REQUEST_LOG_SCHEMA
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.reference import build_reference
-from fti.monitoring.windows import drift_over_time
+from fti.inference_log import REQUEST_LOG_SCHEMA
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.reference import build_reference
+from fti.monitoring.stats.windows import drift_over_time
 
 NUMERIC = 12
 CATEGORICAL = 8
@@ -104,7 +103,7 @@ def timed(action: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
 
 def log_traffic(project: fti.Project, current: pa.Table) -> None:
     """Write ``current`` to the inference log with the server's schema, features as JSON lines (as it does)."""
-    log = InferenceLogTable(project.offline_store)
+    log = project.inference_log
     rng = np.random.default_rng(3)
     for offset in range(0, current.num_rows, _LOG_BATCH):
         batch = current.slice(offset, _LOG_BATCH)

@@ -1,10 +1,11 @@
 """``project.monitor`` over the inference log: 1M logged rows x 20 features against a 100k-row reference.
 
-Logs the rows through the inference log table exactly as the server writes them (features as one JSON
+Logs the rows through the inference log exactly as the server writes them (features as one JSON
 object per row), then times ``project.monitor`` and its parts: reading the log window from the offline
-store, parsing the feature JSON into columns, drift (features and prediction) over the whole window and its
-slices over time, and the data-quality check. Wall and CPU seconds (every thread) are shown: on a shared
-machine the CPU time is the steadier figure. ``--quick`` uses 100k logged rows and a 10k reference.
+store (the columns a check reads: the scalar ones from the files the log keeps in memory once read, the features
+by DuckDB's Parquet reader), parsing the feature JSON into columns, drift (features and prediction) over the
+whole window and its slices over time, and the data-quality check. Wall and CPU seconds (every thread) are
+shown: on a shared machine the CPU time is the steadier figure. ``--quick`` uses 100k logged rows and a 10k reference.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from rich.console import Console
 from rich.table import Table
 
 import fti
-from fti.inference.log_table import InferenceLogTable, parse_features
-from fti.inference.request_log import REQUEST_LOG_SCHEMA
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.quality import QualityConfig, check_quality
-from fti.monitoring.reference import ReferenceProfile, build_reference
-from fti.monitoring.windows import detect_drift_and_windows
-from fti.observability.log_window import current_columns
+from fti.inference_log import REQUEST_LOG_SCHEMA
+from fti.inference_log.features import parse_features
+from fti.inference_log.window import CHECKED_COLUMNS, current_columns
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.quality import QualityConfig, check_quality
+from fti.monitoring.stats.reference import ReferenceProfile, build_reference
+from fti.monitoring.stats.windows import detect_drift_and_windows
 
 FEATURES = 20
 CATEGORICAL = 4
@@ -85,10 +86,9 @@ def timed(function: Callable[[], Any], repeats: int = 1) -> tuple[float, float, 
 
 def log_rows(project: fti.Project, rows: int) -> None:
     """Append ``rows`` requests with a shift of 0.3 in num_0 and num_1, in the server's batches of the log."""
-    table = InferenceLogTable(project.offline_store)
     for offset in range(0, rows, _CHUNK):
         size = min(_CHUNK, rows - offset)
-        table.write(log_batch(inputs(size, 10 + offset, shift=0.3), offset, offset))
+        project.inference_log.write(log_batch(inputs(size, 10 + offset, shift=0.3), offset, offset))
 
 
 def reference_profile(rows: int) -> ReferenceProfile:
@@ -108,11 +108,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, fti.connect(folder) as project:
         profile = reference_profile(reference_rows)
         log_rows(project, logged_rows)
-        table = InferenceLogTable(project.offline_store)
         cold = timed(lambda: project.monitor(DEPLOYMENT, profile))
         total = timed(lambda: project.monitor(DEPLOYMENT, profile), repeats)
         result = total[2]
-        read = timed(lambda: table.read(DEPLOYMENT), repeats)
+        read = timed(lambda: project.inference_log.read(DEPLOYMENT, columns=CHECKED_COLUMNS), repeats)
         log = read[2]
         parse = timed(lambda: parse_features(log), repeats)
         current = current_columns(log)

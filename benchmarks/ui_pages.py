@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 import fti
 from fti.core.lineage import TrainingDataLineage
 from fti.core.tracking import CodeVersion, MetricBatch, RunInfo, RunStatus
-from fti.inference.request_log import LogRecord, to_table
+from fti.inference_log.writer import LogRecord, to_table
 from fti.tracking.environment import installed_packages, python_version
 from fti.ui import create_app
 
@@ -114,9 +114,9 @@ def fill_inference_log(project: fti.Project, rows: int, *, commits: int = 20) ->
             )
             for offset in range(per_commit)
         ]
-        project.monitoring.log.write(to_table(records))
+        project.inference_log.write(to_table(records))
         labelled = np.arange(first, first + per_commit, 10)
-        project.monitoring.log.write_labels(
+        project.inference_log.write_labels(
             pa.table(
                 {
                     "request_id": [f"r{index}" for index in labelled],

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 import fti
-from fti.inference.request_log import LogRecord, to_table
+from fti.inference_log.writer import LogRecord, to_table
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -43,4 +43,4 @@ def log_requests(
         )
         for index in range(first, first + count)
     ]
-    project.monitoring.log.write(to_table(records))
+    project.inference_log.write(to_table(records))

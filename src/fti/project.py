@@ -1,4 +1,8 @@
-"""The Project: the thin entry point that builds backends from config and hands out services."""
+"""The Project: the thin entry point that builds backends from config and hands out services.
+
+The module runs past 400 lines: it is the documented public API (DESIGN.md's target API), one method per
+user-facing verb, each a delegation to a service whose docstring, with its example, is what users read.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from fti.artifacts import ArtifactService
 from fti.backends.registry import ROLES, create_backend
@@ -18,10 +22,8 @@ from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
 from fti.inference.deployments import DeploymentService, TokenService
-from fti.inference.log_table import InferenceLogTable
-from fti.observability import MonitoringService
-from fti.observability.ab_testing import ab_report as _ab_report
-from fti.observability.retraining import RetrainAction, retrain
+from fti.inference_log import InferenceLog
+from fti.monitoring import MonitoringService
 from fti.registry.service import ModelRegistry
 from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
@@ -39,11 +41,20 @@ if TYPE_CHECKING:
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
-    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.monitoring.drift import DriftConfig
-    from fti.monitoring.performance import PerformancePoint
-    from fti.observability import ABReport, MonitorResult
-    from fti.observability.retraining import AddToDeployment
+    from fti.monitoring import ABReport, MonitorResult, RetrainAction
+    from fti.monitoring.actions import AlertAction
+    from fti.monitoring.alerts import Alert, AlertRule
+    from fti.monitoring.labels import LabelData
+    from fti.monitoring.options import (
+        ABOptions,
+        AlertOptions,
+        MonitorOptions,
+        PerformanceOptions,
+        RetrainingOptions,
+        RetrainOptions,
+    )
+    from fti.monitoring.references import ReferenceInput
+    from fti.monitoring.stats.performance import PerformancePoint
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.training.ports import SplitData
@@ -112,14 +123,15 @@ class Project:
         self.artifact_store = artifact_store
         self.offline_store = offline_store
         self.artifacts = ArtifactService(artifact_store, catalog)
-        self.registry = ModelRegistry(catalog, self.artifacts)
+        self.registry = ModelRegistry(catalog, self.artifacts, explainer=_explain_rows)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
         self._online = _LazyOnlineStore(loaded)
         self.features = FeatureStore(catalog, offline_store, self._online)
-        self.monitoring = MonitoringService(
-            InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
-        )
         self.serving = DeploymentService(catalog, self.registry, self.features)
+        self.inference_log = InferenceLog(offline_store)
+        self.monitoring = MonitoringService(
+            self.inference_log, self.registry, self.features, self.artifacts, deployments=self.serving, context=self
+        )
         self.api_tokens = TokenService(catalog)
 
     @property
@@ -461,121 +473,70 @@ class Project:
     # -- monitoring --------------------------------------------------------------------------------
 
     def monitor(
-        self,
-        deployment: str,
-        reference: Any = None,
-        *,
-        window: str | timedelta | int | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        config: DriftConfig | None = None,
+        self, deployment: str, reference: ReferenceInput = None, **options: Unpack[MonitorOptions]
     ) -> MonitorResult:
         """Check a deployment's logged traffic for drift (features and prediction) and data quality.
 
         The reference defaults to the training dataset of the model the deployment serves (its champion),
         profiled once and kept as an artifact. ``window`` is a duration ending now (``"1h"``, ``"1d"``) or
-        the last N rows; ``start``/``end`` bound it instead.
+        the last N rows; ``start``/``end`` bound it instead; ``config``, ``quality`` and ``over_time`` decide
+        the check (every option: :class:`fti.monitoring.options.MonitorOptions`).
 
         Example:
             >>> result = project.monitor("fraud", window="1h")  # doctest: +SKIP
             >>> result.drifted_features, result.save()  # doctest: +SKIP
         """
-        return self.monitoring.monitor(deployment, reference, window=window, start=start, end=end, config=config)
+        return self.monitoring.monitor(deployment, reference, **options)
 
-    def log_labels(self, deployment: str, data: Any, *, label: str = "label") -> int:
+    def log_labels(self, deployment: str, data: LabelData, *, label: str = "label") -> int:
         """Record ground truth (``request_id`` and ``label`` columns) for a deployment's logged predictions."""
         return self.monitoring.log_labels(deployment, data, label=label)
 
-    def performance(self, deployment: str, bucket: str | timedelta = "1h") -> list[PerformancePoint]:
-        """Model metrics per model version (``name:version``) and time bucket over labelled predictions."""
-        return self.monitoring.performance(deployment, bucket=bucket)
+    def performance(self, deployment: str, **options: Unpack[PerformanceOptions]) -> list[PerformancePoint]:
+        """Model metrics per model version (``name:version``) and time bucket over labelled predictions
+        (``bucket="1h"``; every option: :class:`fti.monitoring.options.PerformanceOptions`)."""
+        return self.monitoring.performance(deployment, **options)
 
     def check_alerts(
         self,
         deployment: str,
         rules: Sequence[AlertRule] | Path | str,
         actions: Sequence[AlertAction] = (),
-        **monitor_options: Any,
+        **options: Unpack[AlertOptions],
     ) -> list[Alert]:
         """Evaluate alert rules (a list, or a YAML file with rules and actions) and run the actions.
 
         Example:
             >>> project.check_alerts("fraud", [DriftShareRule(0.5)], [WebhookAction(url)])  # doctest: +SKIP
         """
-        if isinstance(rules, str | Path):
-            from fti.observability import load_alerts
-
-            loaded = load_alerts(rules, retrain=lambda options: self._retrain_from(deployment, options))
-            rules, actions = loaded.rules, (*loaded.actions, *actions)
-        return self.monitoring.check_alerts(deployment, rules, actions, **monitor_options)
-
-    def _retrain_from(self, deployment: str, options: Mapping[str, Any]) -> RetrainAction:
-        from fti.observability.retraining import import_callable
-
-        pipeline = import_callable(str(options["pipeline"]))
-        return self.retraining(deployment, pipeline, share=float(options.get("share", 0.1)))
+        return self.monitoring.check_alerts(deployment, rules, actions, **options)
 
     def retraining(
-        self,
-        deployment: str,
-        train: Callable[[Project], ModelVersion],
-        *,
-        share: float = 0.1,
-        add_to_deployment: AddToDeployment | None = None,
+        self, deployment: str, train: Callable[[Project], ModelVersion], **options: Unpack[RetrainingOptions]
     ) -> RetrainAction:
         """An alert action that runs ``train(project)``, sets ``challenger`` on the model version it returns
         and calls ``add_to_deployment(deployment, "name:version", share)`` (default: add it to the
         deployment's traffic split with that share)."""
-        return RetrainAction(deployment, lambda: train(self), share, add_to_deployment or self._add_variant)
+        return self.monitoring.retraining(deployment, train, **options)
 
     def retrain(
-        self,
-        deployment: str,
-        train: Callable[[Project], ModelVersion],
-        *,
-        share: float = 0.1,
-        add_to_deployment: AddToDeployment | None = None,
-        reason: str | None = None,
+        self, deployment: str, train: Callable[[Project], ModelVersion], **options: Unpack[RetrainOptions]
     ) -> ModelVersion:
         """Retrain now: run ``train(project)``, set ``challenger`` on its result, add it to the deployment."""
-        hook = add_to_deployment or self._add_variant
-        return retrain(deployment, lambda: train(self), share=share, add_to_deployment=hook, reason=reason)
+        return self.monitoring.retrain(deployment, train, **options)
 
-    def _add_variant(self, deployment: str, reference: str, share: float) -> None:
-        """Put a retrained challenger into a deployment's traffic split, if that deployment exists."""
-        if deployment in {existing.name for existing in self.serving.list_deployments()}:
-            self.serving.add_variant(deployment, reference, share)
-
-    def ab_report(
-        self,
-        deployment: str,
-        metric: str = "accuracy",
-        *,
-        control: str = "champion",
-        alpha: float = 0.05,
-        mde: float | None = None,
-        promote: bool = False,
-    ) -> ABReport:
+    def ab_report(self, deployment: str, metric: str = "accuracy", **options: Unpack[ABOptions]) -> ABReport:
         """Compare a deployment's model versions on labelled traffic (shadow excluded).
 
         Accuracy and error rate use the two-proportion z-test, squared and absolute error Welch's t-test;
         every effect has a bootstrap interval, and ``mde`` gives the sample size needed. ``promote=True``
-        moves ``champion`` to a version that wins significantly, the evidence kept in the alias history.
+        moves ``champion`` to a version that wins significantly, the evidence kept in the alias history
+        (every option: :class:`fti.monitoring.options.ABOptions`).
 
         Example:
             >>> report = project.ab_report("fraud", metric="accuracy", mde=0.05, promote=True)  # doctest: +SKIP
         """
-        labelled = self.monitoring.labelled_log(deployment)
-        return _ab_report(
-            labelled,
-            self.registry,
-            deployment=deployment,
-            metric=metric,
-            control=control,
-            alpha=alpha,
-            mde=mde,
-            promote=promote,
-        )
+        return self.monitoring.ab_report(deployment, metric, **options)
 
     # -- inference -------------------------------------------------------------------------------------
 
@@ -610,13 +571,9 @@ class Project:
             >>> project.deploy("fraud", {"fraud@champion": 0.9, "fraud@challenger": 0.1},
             ...                entity_key="cc_num")  # doctest: +SKIP
         """
-        deployment = self.serving.deploy(
-            name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key
+        return self.monitoring.profile_deployment(
+            self.serving.deploy(name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key)
         )
-        # the first drift check of the deployment would profile its models' training data: do it now, once
-        served = [variant.reference for variant in deployment.variants]
-        self.monitoring.profile_references([*served, deployment.shadow] if deployment.shadow else served)
-        return deployment
 
     def get_deployment(self, name: str) -> Deployment:
         """The deployment ``name``; NotFoundError if there is none."""
@@ -701,6 +658,13 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project(name={self.name!r}, root={str(self.root)!r})"
+
+
+def _explain_rows(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """SHAP attributions for ``ModelVersion.explain``; training (scikit-learn, matplotlib) loads on first use."""
+    from fti.training.explain import explain_rows
+
+    return explain_rows(model, frame)
 
 
 def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None = None) -> Project:

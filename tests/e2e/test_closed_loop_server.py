@@ -26,7 +26,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import fti
-from fti.inference.log_table import InferenceLogTable
 from fti.monitoring import DriftShareRule
 from fti.registry.version import ModelVersion
 from fti.testing.services import free_port
@@ -128,7 +127,8 @@ def _wait_until(condition: Any, what: str, seconds: float = 30) -> None:
 
 
 def _logged(project: fti.Project) -> int:
-    return int(InferenceLogTable(project.offline_store).read(DEPLOYMENT).num_rows)
+    span = project.inference_log.spans().get(DEPLOYMENT)
+    return 0 if span is None else span.rows
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The inference log on a real S3 API server: summaries stored with each commit, and the dashboard's queries give
-what they give on a local disk (where DuckDB reads the files itself)."""
+"""The inference log on a real S3 API server: summaries stored with each commit, and its queries give what they
+give on a local disk (where DuckDB reads the files itself)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import pyarrow.fs as pafs
 import pytest
 
 import fti
-from fti.inference.log_files import data_files
-from fti.inference.log_summaries import LOG_COLUMNS, LOG_DICTIONARY, SUMMARY_FOLDER, file_summary
-from fti.inference.log_table import INFERENCE_LOG_TABLE
-from fti.ui import log_queries
+from fti.inference_log.files import data_files
+from fti.inference_log.schema import INFERENCE_LOG_TABLE, LOG_COLUMNS, LOG_DICTIONARY
+from fti.inference_log.summaries import SUMMARY_FOLDER, file_summary
 from tests.inference_log_data import START, log_requests
 
 pytestmark = pytest.mark.integration
@@ -26,21 +25,21 @@ def _fill(project: fti.Project) -> None:
         log_requests(project, first, 70, shadow_every=9, latency_cycle=40)
     labelled = [f"req-{index}" for index in range(0, 140, 2)]
     labels = pa.table({"request_id": labelled, "deployment": ["fraud"] * len(labelled), "label": [1.0] * 70})
-    project.monitoring.log.write_labels(labels)
-    project.monitoring.log.write_labels(labels.slice(0, 10).set_column(2, "label", pa.array([0.0] * 10)))
+    project.inference_log.write_labels(labels)
+    project.inference_log.write_labels(labels.slice(0, 10).set_column(2, "label", pa.array([0.0] * 10)))
 
 
 def _queries(project: fti.Project) -> dict[str, Any]:
-    end = START + timedelta(hours=3)
-    traffic = log_queries.traffic(project, "fraud", START, end, timedelta(hours=1))
-    labelled = log_queries.labelled_predictions(project, "fraud", START, end)
-    rows = log_queries.window_rows(project, "fraud", START + timedelta(minutes=30), end, ["timestamp", "features"])
+    log, end = project.inference_log, START + timedelta(hours=3)
+    traffic = log.traffic("fraud", START, end, timedelta(hours=1))
+    labelled = log.labelled_predictions("fraud", START, end)
+    rows = log.read("fraud", START + timedelta(minutes=30), end, columns=["timestamp", "features"])
     return {
         "buckets": traffic.buckets,
         "variants": traffic.variants,
         "labelled": sorted(labelled.to_pylist(), key=lambda row: sorted(row.items())),
         "rows": rows.to_pylist(),
-        "spans": log_queries.log_spans(project),
+        "spans": log.spans(),
     }
 
 

@@ -14,8 +14,8 @@ from fti.cli.options import ProjectOption
 from fti.project import connect
 
 if TYPE_CHECKING:
+    from fti.monitoring import ABReport, MonitorResult
     from fti.monitoring.alerts import Alert
-    from fti.observability import ABReport, MonitorResult
 
 __all__ = ["ab_app", "monitor_app"]
 

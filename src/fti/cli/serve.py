@@ -43,7 +43,6 @@ def build_app(project: Project, serving: ServingConfig | None = None, *, close_p
         FeatureViewLookup,
         RegistryResolver,
     )
-    from fti.inference.log_table import InferenceLogTable
     from fti.inference.server import ServingSettings, create_app
 
     config = serving or project.settings.config.serving
@@ -55,7 +54,7 @@ def build_app(project: Project, serving: ServingConfig | None = None, *, close_p
         resolver,
         CatalogDeploymentSource(project.serving),
         FeatureViewLookup(project.features),
-        InferenceLogTable(project.offline_store),
+        project.inference_log,
         settings,
         tokens=tokens,
     )

@@ -21,15 +21,16 @@ import pandas as pd
 from fti.demo.feature_pipeline import insert_labels
 from fti.errors import BackendError
 from fti.monitoring.alerts import DriftShareRule, FeatureDriftRule
-from fti.monitoring.drift import DriftConfig
+from fti.monitoring.stats.drift import DriftConfig
 
 if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
     import fti
-    from fti.monitoring.alerts import Alert, AlertAction, AlertRule
-    from fti.observability import ABReport, MonitorResult
+    from fti.monitoring import ABReport, MonitorResult
+    from fti.monitoring.actions import AlertAction
+    from fti.monitoring.alerts import Alert, AlertRule
 
 __all__ = [
     "DEPLOYMENT",
@@ -73,7 +74,8 @@ def wait_for_log(project: fti.Project, rows: int, timeout: float = 30.0) -> None
     deadline = time.monotonic() + timeout
     logged = 0
     while time.monotonic() < deadline:
-        logged = project.monitoring.log.read(DEPLOYMENT).num_rows
+        span = project.inference_log.spans().get(DEPLOYMENT)
+        logged = 0 if span is None else span.rows
         if logged >= rows:
             return
         time.sleep(0.25)

@@ -20,7 +20,7 @@ from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import ServerMetrics
 from fti.inference.ports import ServedModel
-from fti.inference.request_log import LogRecord, RequestLogger
+from fti.inference_log.writer import LogRecord, RequestLogger
 
 __all__ = ["Prediction", "Predictor"]
 

@@ -2,7 +2,8 @@
 
 The server never talks to the model registry, the feature store or the offline store directly; it
 talks to these Protocols, so it can be connected to the real services or to in-process
-implementations (``fti.testing.serving``) alike. Every method is required.
+implementations (``fti.testing.serving``) alike. Every method is required. The request log is written to the
+inference log's port, :class:`fti.inference_log.writer.RequestLogSink`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     from fti.core.deployments import Deployment
 
@@ -21,7 +21,6 @@ __all__ = [
     "DeploymentSource",
     "FeatureLookup",
     "ModelResolver",
-    "RequestLogSink",
     "ServedModel",
     "TokenStore",
 ]
@@ -86,13 +85,6 @@ class FeatureLookup(Protocol):
         self, deployment_or_view: str, entities: pd.DataFrame, passed_features: pd.DataFrame | None
     ) -> pd.DataFrame:
         """One row of model inputs per row of ``entities``, with ``passed_features`` taking precedence."""
-
-
-class RequestLogSink(Protocol):
-    """Receives batches of the request log (an inference-log table in the offline store)."""
-
-    def write(self, batch: pa.Table) -> None:
-        """Append ``batch``; called from a background thread, never on the request path."""
 
 
 class TokenStore(Protocol):

@@ -1,48 +1,36 @@
-"""Alert rules (plain data) evaluated against monitoring reports, and the actions a fired alert runs.
+"""Alert rules (plain data) evaluated against monitoring reports, and the alerts they fire.
 
 Rules: the share of drifted features, one feature's drift score, a metric below a bound, and the number of
-data-quality findings. Actions: a log record, an HTTP webhook (a JSON POST), a shell command (the alert's
-JSON on stdin), or any Python callable (the retraining trigger is one).
+data-quality findings. What a fired alert does is an action (:mod:`fti.monitoring.actions`); rules and actions
+are read from YAML by :mod:`fti.monitoring.rules_file`.
 
 Example:
     >>> rules = [DriftShareRule(0.5), MetricBelowRule("f1", 0.8)]  # doctest: +SKIP
     >>> fired = evaluate_rules(rules, drift=report, performance=points)  # doctest: +SKIP
-    >>> notify(fired, [LogAction(), WebhookAction("https://hooks.example.com/fti")])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import subprocess
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-from fti.errors import BackendError, ValidationError
+from fti.errors import ValidationError
 
 if TYPE_CHECKING:
-    from fti.monitoring.drift import DriftReport
-    from fti.monitoring.performance import PerformancePoint
-    from fti.monitoring.quality import FindingKind, QualityReport
+    from fti.monitoring.stats.drift import DriftReport
+    from fti.monitoring.stats.performance import PerformancePoint
+    from fti.monitoring.stats.quality import FindingKind, QualityReport
 
 __all__ = [
     "Alert",
-    "AlertAction",
     "AlertRule",
-    "CallableAction",
     "DriftShareRule",
     "FeatureDriftRule",
-    "LogAction",
     "MetricBelowRule",
     "QualityRule",
-    "ShellAction",
-    "WebhookAction",
     "evaluate_rules",
-    "notify",
     "rule_from_dict",
     "rule_to_dict",
 ]
@@ -249,110 +237,3 @@ def _quality(rule: QualityRule, quality: QualityReport | None, moment: datetime)
             "quality", rule.kind or "data_quality", float(count), float(rule.min_count), rule.severity, message, moment
         )
     ]
-
-
-class AlertAction(Protocol):
-    """Something done with a fired alert."""
-
-    def __call__(self, alert: Alert) -> None:
-        """Act on the alert; raise a BackendError naming the target when it fails."""
-
-
-@dataclass(frozen=True, slots=True)
-class LogAction:
-    """Write the alert to Python logging (the alert's dict rides along as ``extra={"alert": ...}``)."""
-
-    logger: str = "fti.monitoring.alerts"
-    level: int = logging.WARNING
-
-    def __call__(self, alert: Alert) -> None:
-        """Log the alert's message."""
-        logging.getLogger(self.logger).log(self.level, "%s", alert.message, extra={"alert": alert.to_dict()})
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookAction:
-    """POST the alert as JSON to ``url``."""
-
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    timeout: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ValidationError(f"Alert webhook URL {self.url!r} must start with http:// or https://.")
-
-    def __call__(self, alert: Alert) -> None:
-        """Send the alert; any answer but 2xx is a failure."""
-        body = json.dumps(alert.to_dict()).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json", **self.headers}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            raise BackendError(
-                f"Alert webhook {self.url} answered HTTP {exc.code}: check the URL and its credentials."
-            ) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise BackendError(
-                f"Alert webhook {self.url} is unreachable ({reason}): check the URL and network."
-            ) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class ShellAction:
-    """Run a command (no shell; wrap it in ``["sh", "-c", ...]`` for one) with the alert's JSON on stdin."""
-
-    command: Sequence[str]
-    timeout: float = 60.0
-
-    def __call__(self, alert: Alert) -> None:
-        """Run the command; a non-zero exit is a failure."""
-        shown = " ".join(self.command)
-        try:
-            done = subprocess.run(
-                list(self.command),
-                input=json.dumps(alert.to_dict()),
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BackendError(f"Alert command `{shown}` could not run: {exc}. Check the command.") from exc
-        if done.returncode != 0:
-            raise BackendError(f"Alert command `{shown}` exited with {done.returncode}: {done.stderr.strip()[-500:]}")
-
-
-@dataclass(frozen=True, slots=True)
-class CallableAction:
-    """Call a Python function with the alert (a retraining trigger, a pager client)."""
-
-    function: Callable[[Alert], Any]
-
-    def __call__(self, alert: Alert) -> None:
-        """Call the function."""
-        self.function(alert)
-
-
-def notify(alerts: Iterable[Alert], actions: Iterable[AlertAction]) -> None:
-    """Run every action for every alert; one failing action does not stop the others.
-
-    Raises:
-        BackendError: after all ran, listing every action that failed.
-    """
-    chosen = list(actions)
-    failures: list[str] = []
-    first: Exception | None = None
-    for alert in alerts:
-        for action in chosen:
-            try:
-                action(alert)
-            except Exception as exc:  # an action is user code or a remote service: run the rest, report them all
-                failures.append(f"{type(action).__name__} on '{alert.rule}' ({alert.subject}): {exc}")
-                first = first or exc
-    if failures:
-        raise BackendError(f"{len(failures)} alert action(s) failed: " + " | ".join(failures)) from first

@@ -7,7 +7,7 @@ import json
 import re
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +31,15 @@ from fti.registry.signatures import as_arrow, infer_signature, to_signature
 from fti.registry.version import ModelVersion
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fti.artifacts import ArtifactService
     from fti.backends.ports import CatalogStore
 
-__all__ = ["ModelRegistry", "parse_model_ref"]
+__all__ = ["Explainer", "ModelRegistry", "parse_model_ref"]
+
+#: per-row attributions of a loaded model's predictions for a frame of its inputs (one column per model input)
+Explainer = Callable[[Any, "pd.DataFrame"], "pd.DataFrame"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>[^:@]*)|@(?P<alias>[^:@]*))?$")
@@ -63,9 +68,18 @@ def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
 class ModelRegistry:
     """Registered models and their versions in the catalog; model files in the artifact store."""
 
-    def __init__(self, catalog: CatalogStore, artifacts: ArtifactService) -> None:
+    def __init__(
+        self, catalog: CatalogStore, artifacts: ArtifactService, *, explainer: Explainer | None = None
+    ) -> None:
         self._catalog = catalog
         self._artifacts = artifacts
+        self._explainer = explainer
+
+    def explain_rows(self, model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row attributions of ``model`` on ``frame`` by the explainer this registry was given."""
+        if self._explainer is None:
+            raise ValidationError("This model registry has no explainer: open the project with fti.connect().")
+        return self._explainer(model, frame)
 
     # -- registering -------------------------------------------------------------------------------
 

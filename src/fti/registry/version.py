@@ -11,6 +11,8 @@ from fti.errors import ValidationError
 from fti.registry.signatures import as_arrow, enforce_signature
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fti.registry.lineage import ModelLineage
 
 __all__ = ["ModelVersion", "VersionRegistry"]
@@ -25,6 +27,10 @@ class VersionRegistry(Protocol):
 
     def load_model(self, record: ModelVersionRecord) -> Any:
         """The version's model object, read from the artifact store."""
+        ...
+
+    def explain_rows(self, model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row attributions of a loaded model on a frame of its inputs."""
         ...
 
     def set_alias(
@@ -156,7 +162,7 @@ class ModelVersion:
             frame = as_arrow(data).to_pandas()
         return get_flavor(self.flavor).predict(model, frame, self._record.flavor_options)
 
-    def explain(self, data: Any) -> Any:
+    def explain(self, data: Any) -> pd.DataFrame:
         """Per-row SHAP attributions of a tree model's prediction, one column per model input (``shap`` extra).
 
         The input is checked against the signature as in :meth:`predict`; attributions are given for the
@@ -170,13 +176,11 @@ class ModelVersion:
         Example:
             >>> version.explain(X.head(5))  # doctest: +SKIP
         """
-        from fti.training.explain import explain_rows
-
         model = self.load()
         label = f"Model '{self.name}' v{self.version}"
         frame = enforce_signature(self.signature, data, model=label) if self.signature else as_arrow(data).to_pandas()
         try:
-            return explain_rows(model, frame)
+            return self._registry.explain_rows(model, frame)
         except ValidationError as exc:
             raise ValidationError(f"{label} cannot be explained: {exc}") from exc
 

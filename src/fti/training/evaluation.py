@@ -2,12 +2,14 @@
 
 Classification: accuracy, precision, recall, F1 (binary, macro, weighted), ROC-AUC, log loss, the
 confusion matrix, ROC and precision-recall curves. Regression: MSE, RMSE, MAE, R² and a residual plot.
-Figures are plain :class:`matplotlib.figure.Figure` objects drawn without pyplot (no global state).
+The metrics are computed by :mod:`fti.monitoring.stats.metrics`, the implementation monitoring computes a
+deployment's live metrics with, so a model's test metrics and its metrics in production mean the same thing;
+scikit-learn draws the curves. Figures are plain :class:`matplotlib.figure.Figure` objects drawn without pyplot
+(no global state).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,16 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
 from fti.errors import ValidationError
+from fti.monitoring.stats.metrics import (
+    accuracy,
+    averaged,
+    class_scores,
+    confusion_matrix,
+    log_loss,
+    regression_metrics,
+    roc_auc,
+    roc_auc_ovr,
+)
 from fti.training.ports import Dataset, NullRunLogger, RunLogger, SplitData
 from fti.training.tasks import Task, validate_task
 
@@ -101,19 +113,15 @@ def _evaluate_classification(
     model: Any, X: pd.DataFrame, y: pd.Series, task: Task, prefix: str, figures: bool
 ) -> EvaluationResult:
     predicted = np.asarray(model.predict(X))
-    labels = tuple(getattr(model, "classes_", np.unique(np.concatenate([y.to_numpy(), predicted]))))
-    found: dict[str, float] = {"accuracy": float(skm.accuracy_score(y, predicted))}
-    if task == "binary":
-        positive = labels[-1]
-        for name, scorer in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
-            found[name] = float(scorer(y, predicted, pos_label=positive, zero_division=0))
+    truth = y.to_numpy()
+    labels = tuple(getattr(model, "classes_", np.unique(np.concatenate([truth, predicted]))))
+    matrix = confusion_matrix(truth, predicted, labels)
+    per_class = class_scores(matrix)
+    found: dict[str, float] = {"accuracy": accuracy(truth, predicted)}
+    if task == "binary":  # of the positive class, the last of the model's classes
+        found |= {name: float(getattr(per_class, name)[-1]) for name in ("precision", "recall", "f1")}
     for average in ("macro", "weighted"):
-        precision, recall, f1, _ = skm.precision_recall_fscore_support(
-            y, predicted, labels=list(labels), average=average, zero_division=0
-        )
-        found |= {f"precision_{average}": float(precision), f"recall_{average}": float(recall)}
-        found[f"f1_{average}"] = float(f1)
-    matrix = skm.confusion_matrix(y, predicted, labels=list(labels)).astype(np.int64)
+        found |= {f"{name}_{average}": value for name, value in averaged(per_class, average).items()}
     drawn = {f"{prefix}confusion_matrix.png": _confusion_figure(matrix, labels)} if figures else {}
     proba = _probabilities(model, X)
     if proba is not None and y.nunique() >= 2:
@@ -138,11 +146,9 @@ def _probabilities(model: Any, X: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.f
 def _probability_metrics(
     y: pd.Series, proba: np.ndarray[Any, np.dtype[np.float64]], labels: tuple[Any, ...], task: Task
 ) -> dict[str, float]:
-    if task == "binary":
-        auc = skm.roc_auc_score(y == labels[-1], proba[:, -1])
-    else:
-        auc = skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(labels))
-    return {"roc_auc": float(auc), "log_loss": float(skm.log_loss(y, proba, labels=list(labels)))}
+    truth = y.to_numpy()
+    auc = roc_auc(truth == labels[-1], proba[:, -1]) if task == "binary" else roc_auc_ovr(truth, proba, labels)
+    return {"roc_auc": auc, "log_loss": log_loss(truth, proba, labels)}
 
 
 def _confusion_figure(matrix: np.ndarray[Any, np.dtype[np.int64]], labels: tuple[Any, ...]) -> Figure:
@@ -191,13 +197,7 @@ def _curve_figures(
 def _evaluate_regression(model: Any, X: pd.DataFrame, y: pd.Series, prefix: str, figures: bool) -> EvaluationResult:
     truth = y.to_numpy(dtype=np.float64)
     predicted = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
-    mse = float(skm.mean_squared_error(truth, predicted))
-    found = {
-        "mse": mse,
-        "rmse": math.sqrt(mse),
-        "mae": float(skm.mean_absolute_error(truth, predicted)),
-        "r2": float(skm.r2_score(truth, predicted)),
-    }
+    found = regression_metrics(truth, predicted)
     metrics = {f"{prefix}{key}": value for key, value in found.items()}
     drawn = {f"{prefix}residuals.png": _residual_figure(truth, predicted)} if figures else {}
     return EvaluationResult("regression", metrics, drawn)

@@ -13,19 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fti.errors import NotFoundError, ValidationError
-from fti.observability.ab_testing import ab_report
+from fti.monitoring.promotion import ab_report
 from fti.registry.service import parse_model_ref
-from fti.ui import log_queries
 
 if TYPE_CHECKING:
     from fti.core.deployments import Deployment
     from fti.core.registry import RegisteredModel
+    from fti.inference_log import LogSpan
     from fti.project import Project
-    from fti.ui.log_queries import LogSpan
 
 __all__ = [
     "AB_METRICS",
     "DEFAULT_WINDOW",
+    "REFRESH_SECONDS",
     "WINDOWS",
     "TimeWindow",
     "ab_analysis",
@@ -44,6 +44,9 @@ WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
     "30d": (timedelta(days=30), timedelta(days=1)),
 }
 DEFAULT_WINDOW = "24h"
+#: how old the dashboard's look at the inference log's tables may be (seconds): a page reads the log as it was
+#: then, so it costs no look at the tables (``refresh=true`` and "Check again" look now)
+REFRESH_SECONDS = 5.0
 AB_METRICS = ("accuracy", "error_rate", "squared_error", "absolute_error")
 
 
@@ -133,7 +136,7 @@ def _deployment_item(
 def deployments(project: Project) -> dict[str, Any]:
     """Every deployment with its variants (and the versions they serve now) and what it logged."""
     models = {model.name: model for model in project.models()}
-    spans = log_queries.log_spans(project)
+    spans = project.inference_log.spans(max_age=REFRESH_SECONDS)
     items = [_deployment_item(item, models, spans.get(item.name)) for item in project.deployments()]
     return {"total": len(items), "items": items}
 
@@ -142,9 +145,10 @@ def deployment_detail(project: Project, name: str, window: str = DEFAULT_WINDOW)
     """A deployment with its requests, rows and p50/p99 latency per time bucket and per variant."""
     deployment = project.get_deployment(name)
     models = {model.name: model for model in project.models()}
-    span = log_queries.log_spans(project).get(name)
+    log = project.inference_log
+    span = log.spans(max_age=REFRESH_SECONDS).get(name)
     chosen = time_window(window, span)
-    traffic = log_queries.traffic(project, name, chosen.start, chosen.end, chosen.bucket)
+    traffic = log.traffic(name, chosen.start, chosen.end, chosen.bucket, max_age=REFRESH_SECONDS)
     return finite(
         _deployment_item(deployment, models, span)
         | {
@@ -178,8 +182,9 @@ def ab_analysis(
     if mde is not None and mde <= 0:
         raise ValidationError(f"mde (minimum detectable effect) must be positive, got {mde}.")
     project.get_deployment(name)
-    chosen = time_window(window, log_queries.log_spans(project).get(name))
-    labelled = log_queries.labelled_predictions(project, name, chosen.start, chosen.end)
+    log = project.inference_log
+    chosen = time_window(window, log.spans(max_age=REFRESH_SECONDS).get(name))
+    labelled = log.labelled_predictions(name, chosen.start, chosen.end, max_age=REFRESH_SECONDS)
     base = {"deployment": name, "metric": metric, "alpha": alpha, "mde": mde, "window": chosen.to_dict()}
 
     def analyse() -> dict[str, Any]:
@@ -196,5 +201,4 @@ def ab_analysis(
     # the bootstrap intervals cost more than the query: keep the analysis until the log, labels or aliases change
     aliases = tuple(sorted((model.name, tuple(sorted(model.aliases.items()))) for model in project.models()))
     parts = ("ab", name, chosen.start, chosen.end, metric, mde, alpha, aliases)
-    found: dict[str, Any] = log_queries.remember(project, parts, analyse, labels=True)
-    return found
+    return log.remember(parts, analyse, labels=True, max_age=REFRESH_SECONDS)

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
-from fti.observability.alert_config import parse_alerts, read_alerts_file
-from fti.observability.log_window import CHECKED_COLUMNS, LogWindow, current_columns
-from fti.ui import log_queries
-from fti.ui.deployments import DEFAULT_WINDOW, finite, time_window
+from fti.monitoring.report import restore
+from fti.monitoring.rules_file import parse_alerts, read_alerts_file
+from fti.ui.deployments import DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
 
 if TYPE_CHECKING:
+    from fti.monitoring import MonitorResult
     from fti.monitoring.alerts import AlertRule
-    from fti.observability import MonitorResult
     from fti.project import Project
     from fti.ui.deployments import TimeWindow
 
@@ -105,7 +104,7 @@ class CheckCache:
             return found, True
         with lock:
             if refresh:
-                log_queries.recheck(project)
+                project.inference_log.recheck()
             made = self._check(project, deployment, window)
             with self._guard:
                 self._checks[key] = made
@@ -123,20 +122,18 @@ class CheckCache:
 
     def _check(self, project: Project, deployment: str, window: str) -> StoredCheck:
         project.get_deployment(deployment)
-        chosen = time_window(window, log_queries.log_spans(project).get(deployment))
-        start = chosen.start
-        bound = log_queries.nth_latest_time(project, deployment, chosen.start, chosen.end, self.max_rows)
-        if bound is not None and bound > start:
-            start = bound
-        # the window's rows from the files the dashboard keeps in memory (only the features are read from disk)
-        rows = log_queries.window_rows(project, deployment, start, chosen.end, list(CHECKED_COLUMNS))
-        result = project.monitoring.monitor_window(
-            LogWindow(deployment, start, chosen.end, rows, current_columns(rows))
+        log = project.inference_log
+        chosen = time_window(window, log.spans(max_age=REFRESH_SECONDS).get(deployment))
+        # the latest rows of the window, from the files the log keeps in memory (only the features are read again)
+        current = log.read_window(
+            deployment, self.max_rows, start=chosen.start, end=chosen.end, max_age=REFRESH_SECONDS
         )
+        result = project.monitoring.monitor_window(current)
+        start = current.start or chosen.start
         return StoredCheck(
             result=result,
             window=chosen,
-            is_row_bounded=bound is not None,
+            is_row_bounded=current.rows >= self.max_rows,
             checked_at=datetime.now(UTC),
             taken_at=time.monotonic(),
             alerts=self._alerts(project, result, start, chosen),
@@ -160,7 +157,7 @@ class CheckCache:
 
 def monitoring_overview(project: Project) -> dict[str, Any]:
     """Every deployment with what it logged and its stored monitoring reports (no check is run)."""
-    spans = log_queries.log_spans(project)
+    spans = project.inference_log.spans(max_age=REFRESH_SECONDS)
     reports = _stored_reports(project, None)
     items = []
     for deployment in project.deployments():
@@ -232,5 +229,5 @@ def stored_report(project: Project, deployment: str, stamp: str) -> dict[str, An
         raise NotFoundError(
             f"Deployment '{deployment}' has no stored report {stamp!r}: see /monitoring/{deployment} for its reports."
         )
-    content: dict[str, Any] = project.artifacts.get_json(key)
+    content = restore(project.artifacts.get_json(key))
     return finite(content | {"stamp": stamp})

@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from fti.ui import charts, deployments, monitoring, summaries
+from fti import charts
+from fti.monitoring.report import render_body, when
+from fti.ui import deployments, monitoring, summaries
 from fti.ui.auth import COOKIE, TokenGate, session_value
 
 if TYPE_CHECKING:
@@ -24,9 +26,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["charts"] = charts
 templates.env.globals["palette"] = charts.PALETTE
-templates.env.filters["when"] = lambda value: (
-    value.replace("T", " ").replace("+00:00", " UTC") if isinstance(value, str) else "—" if value is None else value
-)
+templates.env.filters["when"] = when
 
 
 def _project(request: Request) -> Project:
@@ -221,42 +221,15 @@ def drift_report(
         "drift_report.html",
         "monitoring",
         report=data,
-        over_time=_over_time_chart(data["over_time"]),
+        body=render_body(data),
         windows=list(deployments.WINDOWS),
     )
 
 
 @router.get("/monitoring/{name}/reports/{stamp}")
 def stored_report(request: Request, name: str, stamp: str) -> HTMLResponse:
-    data = monitoring.stored_report(_project(request), name, stamp)
-    return _render(
-        request,
-        "drift_report.html",
-        "monitoring",
-        report=data | {"deployment": name},
-        over_time=_over_time_chart(data.get("over_time") or []),
-        windows=[],
-    )
-
-
-def _over_time_chart(reports: list[dict[str, Any]]) -> Markup:
-    """Each feature's drift strength per slice of the window: its score relative to its threshold (1)."""
-    if not reports:
-        return Markup('<p class="muted">Too few rows to slice the window.</p>')
-    names = list(reports[0]["features"])
-    steps = list(range(len(reports)))
-    series: list[tuple[str, list[int], list[float | None]]] = [
-        (name, steps, [_strength(report["features"].get(name)) for report in reports]) for name in names
-    ]
-    series.append(("threshold", steps, [1.0] * len(steps)))
-    labels = tuple(_short(str((report.get("window") or {}).get("start", ""))) for report in (reports[0], reports[-1]))
-    title = "drift score / threshold per slice (above 1: drifted)"
-    return charts.line_chart(series, title=title, x_labels=(labels[0], labels[1]), width=620)
-
-
-def _strength(feature: dict[str, Any] | None) -> float | None:
-    # capped, so that one huge drift does not flatten every other line
-    return None if feature is None else min(charts.drift_strength(feature), 10.0)
+    data = monitoring.stored_report(_project(request), name, stamp) | {"deployment": name}
+    return _render(request, "drift_report.html", "monitoring", report=data, body=render_body(data), windows=[])
 
 
 @router.get("/docs")

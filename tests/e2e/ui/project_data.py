@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 import fti
-from fti.inference.request_log import LogRecord, to_table
+from fti.inference_log.writer import LogRecord, to_table
 from fti.monitoring.alerts import DriftShareRule
 
 RUNS = 20
@@ -148,7 +148,7 @@ def log_deployment(project: fti.Project) -> None:
                 True,
             )
         )
-    project.monitoring.log.write(to_table(records))
+    project.inference_log.write(to_table(records))
     labels = (amounts > 55).astype(np.float64)
     project.log_labels(
         "fraud", pd.DataFrame({"request_id": [f"req-{i:04d}" for i in range(REQUESTS)], "label": labels})

@@ -13,8 +13,7 @@ import pyarrow as pa
 from sklearn.linear_model import LogisticRegression
 
 import fti
-from fti.inference.log_table import InferenceLogTable
-from fti.inference.request_log import REQUEST_LOG_SCHEMA
+from fti.inference_log import REQUEST_LOG_SCHEMA
 from fti.registry.version import ModelVersion
 
 FEATURES = [f"x{index}" for index in range(8)]
@@ -97,5 +96,5 @@ def log_rows(
         },
         schema=REQUEST_LOG_SCHEMA,
     )
-    InferenceLogTable(project.offline_store).write(table)
+    project.inference_log.write(table)
     return ids

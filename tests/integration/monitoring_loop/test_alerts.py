@@ -15,8 +15,7 @@ import yaml
 
 import fti
 from fti.errors import ValidationError
-from fti.monitoring import DriftShareRule, FeatureDriftRule, ShellAction, WebhookAction
-from fti.observability import load_alerts
+from fti.monitoring import DriftShareRule, FeatureDriftRule, ShellAction, WebhookAction, load_alerts
 from tests.integration.monitoring_loop.loop_data import DEPLOYMENT, build_project, log_rows, traffic
 
 

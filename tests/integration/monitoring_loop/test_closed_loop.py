@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -145,3 +146,27 @@ def test_retraining_puts_the_challenger_into_the_deployment_split(project: fti.P
     assert challenger.aliases == ("challenger",)
     split = {variant.reference: variant.share for variant in project.get_deployment(DEPLOYMENT).variants}
     assert split == pytest.approx({f"{MODEL}@champion": 0.8, f"{MODEL}:2": 0.2})
+
+
+def test_a_retrain_action_in_a_rules_file_runs_the_named_pipeline_into_the_deployment(
+    project: fti.Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    champion = build_project(project)
+    project.deploy(DEPLOYMENT, variants={f"{MODEL}@champion": 1.0})
+    log_rows(project, champion, traffic(400, seed=13, shift={"x2": 2.0}), prefix="y")
+    (tmp_path / "scoring_pipelines.py").write_text(
+        "from tests.integration.monitoring_loop.test_closed_loop import _train_v2 as train\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # where the rules file's pipeline module is found
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {type: feature_drift, feature: x2}\n"
+        "actions:\n  - {type: retrain, pipeline: 'scoring_pipelines:train', share: 0.25}\n"
+    )
+
+    fired = project.check_alerts(DEPLOYMENT, rules, window=400)
+
+    assert [alert.subject for alert in fired] == ["x2"]
+    assert project.get_model(f"{MODEL}@challenger").version == 2
+    split = {variant.reference: variant.share for variant in project.get_deployment(DEPLOYMENT).variants}
+    assert split == pytest.approx({f"{MODEL}@champion": 0.75, f"{MODEL}:2": 0.25})

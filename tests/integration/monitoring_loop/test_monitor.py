@@ -9,7 +9,8 @@ import pytest
 
 import fti
 from fti.errors import NotFoundError, ValidationError
-from fti.observability.references import reference_key
+from fti.monitoring.references import reference_key
+from fti.monitoring.stats.quality import QualityConfig
 from tests.integration.monitoring_loop.loop_data import (
     DEPLOYMENT,
     FEATURES,
@@ -94,3 +95,16 @@ def test_deploying_profiles_the_served_versions_once_and_skips_those_without_tra
     result = project.monitor(DEPLOYMENT, window=300)
     assert result.reference_key == key
     assert project.artifacts.get_record(key).created_at == created  # the check read the profile made at deploy
+
+
+def test_every_option_of_the_service_is_an_option_of_the_project(project: fti.Project) -> None:
+    champion = build_project(project)
+    log_rows(project, champion, traffic(800, seed=12, shift={"x3": 1.0}))
+
+    plain = project.monitor(DEPLOYMENT, window=800)
+    result = project.monitor(DEPLOYMENT, window=800, over_time=200, quality=QualityConfig(ignore=("x3",)))
+
+    assert [report.rows for report in result.over_time] == [200] * 4
+    assert ("x3", "out_of_range") in {(finding.column, finding.kind) for finding in plain.quality.findings}
+    assert "x3" not in {finding.column for finding in result.quality.findings}
+    assert result.drifted_features == plain.drifted_features == ["x3"]

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.http as triton
 
 import fti
-from fti.inference.log_table import InferenceLogTable, parse_features
+from fti.inference_log.features import parse_features
 from tests.integration.serving_project.conftest import CARDS, FEATURES, Served
 
 pytestmark = [pytest.mark.e2e]
@@ -157,9 +157,8 @@ def test_zz_log_shows_sticky_variants_and_the_shadow_copy(served: Served) -> Non
         assert response.status_code == 200, response.text
     served.stop()  # SIGTERM flushes the request log
     with fti.connect(served.folder) as project:
-        log_table = InferenceLogTable(project.offline_store)
-        answered = log_table.read("ab")
-        everything = log_table.read("ab", include_shadow=True)
+        answered = project.inference_log.read("ab")
+        everything = project.inference_log.read("ab", include_shadow=True)
     ours = answered.filter(pc.starts_with(answered.column("request_id"), "sticky-"))
     assert ours.num_rows == len(frame)
     keys = parse_features(ours).column("cc_num").to_numpy()

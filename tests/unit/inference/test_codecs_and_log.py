@@ -16,8 +16,9 @@ from sklearn.linear_model import LinearRegression
 from fti.errors import ValidationError
 from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.payloads import parse_invocations, parse_v1
-from fti.inference.request_log import REQUEST_LOG_SCHEMA, LogRecord, RequestLogConfig, RequestLogger, to_table
 from fti.inference.v2 import encode_response, parse_infer
+from fti.inference_log.schema import REQUEST_LOG_SCHEMA
+from fti.inference_log.writer import LogRecord, RequestLogConfig, RequestLogger, to_table
 from fti.testing.serving import MemoryLogSink, SklearnModel
 
 SCHEMA = [("a", "float64"), ("b", "float64")]

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from fti.errors import ValidationError
-from fti.monitoring.ab import (
+from fti.monitoring.stats.ab import (
     analyze_ab,
     bootstrap_interval,
     compare_variants,

@@ -16,25 +16,21 @@ import pyarrow as pa
 import pytest
 
 from fti.errors import BackendError, ValidationError
+from fti.monitoring.actions import CallableAction, LogAction, ShellAction, WebhookAction, notify
 from fti.monitoring.alerts import (
     Alert,
-    CallableAction,
     DriftShareRule,
     FeatureDriftRule,
-    LogAction,
     MetricBelowRule,
     QualityRule,
-    ShellAction,
-    WebhookAction,
     evaluate_rules,
-    notify,
     rule_from_dict,
     rule_to_dict,
 )
-from fti.monitoring.drift import detect_drift
-from fti.monitoring.performance import PerformancePoint
-from fti.monitoring.quality import check_quality
-from fti.monitoring.reference import build_reference
+from fti.monitoring.stats.drift import detect_drift
+from fti.monitoring.stats.performance import PerformancePoint
+from fti.monitoring.stats.quality import check_quality
+from fti.monitoring.stats.reference import build_reference
 
 from .traffic import traffic
 

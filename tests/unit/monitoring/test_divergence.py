@@ -7,14 +7,14 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from fti.monitoring.divergence import (
+from fti.monitoring.stats.divergence import (
     chisquare_test,
     jensenshannon_distance,
     ks_test,
     population_stability_index,
     wasserstein_binned,
 )
-from fti.monitoring.reference import bin_values
+from fti.monitoring.stats.reference import bin_values
 
 
 @pytest.mark.parametrize("seed", range(5))

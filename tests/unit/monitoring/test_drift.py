@@ -11,8 +11,8 @@ from scipy import stats
 from scipy.spatial import distance
 
 from fti.errors import ValidationError
-from fti.monitoring.drift import DriftConfig, DriftReport, FeatureDriftConfig, detect_drift
-from fti.monitoring.reference import NumericProfile, build_reference
+from fti.monitoring.stats.drift import DriftConfig, DriftReport, FeatureDriftConfig, detect_drift
+from fti.monitoring.stats.reference import NumericProfile, build_reference
 
 from .traffic import FEATURES, traffic
 

@@ -12,7 +12,7 @@ import pytest
 from sklearn import metrics as sk
 
 from fti.errors import ValidationError
-from fti.monitoring.performance import classification_metrics, performance_over_time, regression_metrics
+from fti.monitoring.stats.performance import classification_metrics, performance_over_time, regression_metrics
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

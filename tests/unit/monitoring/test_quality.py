@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from fti.errors import ValidationError
-from fti.monitoring.quality import QualityConfig, check_quality
-from fti.monitoring.reference import build_reference
+from fti.monitoring.stats.quality import QualityConfig, check_quality
+from fti.monitoring.stats.reference import build_reference
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from fti.errors import ValidationError
-from fti.monitoring.reference import (
+from fti.monitoring.stats.reference import (
     QUANTILES,
     CategoricalProfile,
     NumericProfile,

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 
 from fti.errors import ValidationError
-from fti.monitoring.drift import DriftConfig, detect_drift
-from fti.monitoring.reference import build_reference
-from fti.monitoring.windows import detect_drift_and_windows, drift_over_time, split_windows
+from fti.monitoring.stats.drift import DriftConfig, detect_drift
+from fti.monitoring.stats.reference import build_reference
+from fti.monitoring.stats.windows import detect_drift_and_windows, drift_over_time, split_windows
 
 from .traffic import traffic
 

@@ -1,0 +1,63 @@
+"""The inference log's tables and columns: what the server logs per prediction, and the labels that come later."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = [
+    "INFERENCE_LOG_TABLE",
+    "LABELS_SCHEMA",
+    "LABELS_TABLE",
+    "LABEL_COLUMNS",
+    "LOG_COLUMNS",
+    "LOG_DICTIONARY",
+    "REQUEST_LOG_SCHEMA",
+]
+
+INFERENCE_LOG_TABLE = "inference_log"
+LABELS_TABLE = "inference_labels"
+
+REQUEST_LOG_SCHEMA = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("deployment", pa.string(), nullable=False),
+        pa.field("variant", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.int64(), nullable=False),
+        pa.field("features", pa.string(), nullable=False),
+        pa.field("prediction", pa.float64()),
+        pa.field("latency_ms", pa.float64(), nullable=False),
+        pa.field("is_shadow", pa.bool_(), nullable=False),
+    ]
+)
+"""Columns of the inference log; ``features`` holds each row's model inputs (and entity keys) as a JSON
+object; ``prediction`` is null for predictions that are not one number per row."""
+
+LABELS_SCHEMA = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("deployment", pa.string(), nullable=False),
+        pa.field("label", pa.float64()),
+        pa.field("labelled_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+"""Columns of the labels: the ground truth of a logged request, by request id; the latest label wins."""
+
+#: the inference log's scalar columns (never the logged features): what is kept in memory and summarized
+LOG_COLUMNS = (
+    "request_id",
+    "timestamp",
+    "deployment",
+    "variant",
+    "model_name",
+    "model_version",
+    "prediction",
+    "latency_ms",
+    "is_shadow",
+    "error",  # read where the log has it
+)
+#: the log columns whose few values repeat: read dictionary-encoded
+LOG_DICTIONARY = ("deployment", "variant", "model_name")
+#: the label columns kept in memory
+LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
