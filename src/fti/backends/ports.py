@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 from fti.core.records import ArtifactRecord, SchemaState
+from fti.core.sources import SourceCursorRecord
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,6 +39,7 @@ __all__ = [
     "OfflineStore",
     "OnlineStore",
     "RegistryRecords",
+    "SourceCursorRecords",
     "TokenRecords",
     "TrackingRecords",
     "TrainingDatasetRecords",
@@ -269,6 +271,23 @@ class FeatureGroupRecords(Protocol):
     def list(self) -> list[FeatureGroupRecord]:
         """Every feature group version, by name then version."""
 
+    def delete_empty(self, group_id: int) -> bool:
+        """Delete the group if it has no commits (what a failed first insert leaves); whether it was deleted."""
+
+
+class SourceCursorRecords(Protocol):
+    """Catalog records of the last cursor of each source a feature group reads from."""
+
+    def find(self, feature_group_id: int, source: str) -> SourceCursorRecord | None:
+        """The source's cursor in the group, or None before its first commit."""
+
+    def list(self, feature_group_id: int) -> list[SourceCursorRecord]:
+        """The group's source cursors, by source name."""
+
+    def advance(self, record: SourceCursorRecord, previous_commit: int | None) -> None:
+        """Store ``record`` if the stored cursor is still the one ``previous_commit`` recorded (None: none yet);
+        ConflictError otherwise (another ingestion advanced it), so two runs never both commit one range."""
+
 
 class FeatureViewRecords(Protocol):
     """Catalog records of feature views."""
@@ -368,6 +387,10 @@ class CatalogTransaction(Protocol):
     @property
     def tokens(self) -> TokenRecords:
         """API token records."""
+
+    @property
+    def source_cursors(self) -> SourceCursorRecords:
+        """The last cursor of each source of each feature group."""
 
 
 class CatalogStore(Connectable, Protocol):

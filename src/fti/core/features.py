@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fti.core.sources import CommitLineage
+
 __all__ = ["ColumnSpec", "CommitRecord", "FeatureGroupRecord", "FeatureViewRecord", "TrainingDatasetRecord"]
 
 
@@ -42,7 +44,7 @@ class FeatureGroupRecord:
 
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
-    """One insert into a feature group: its number (the offline table's version), size and statistics."""
+    """One insert into a feature group: its number (the offline table's version), size, statistics and lineage."""
 
     feature_group_id: int
     commit: int
@@ -51,6 +53,7 @@ class CommitRecord:
     rows_replaced: int
     statistics: dict[str, Any]
     group_statistics: dict[str, Any] | None = None
+    lineage: CommitLineage | None = None
 
 
 @dataclass(frozen=True, slots=True)
