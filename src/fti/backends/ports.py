@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
-from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
+from fti.core.features import (
+    ColumnSpec,
+    CommitRecord,
+    FeatureGroupRecord,
+    FeatureViewRecord,
+    TableCompaction,
+    TrainingDatasetRecord,
+)
 from fti.core.records import ArtifactRecord, SchemaState
 from fti.core.sources import SourceCursorRecord
 
@@ -31,6 +38,7 @@ __all__ = [
     "ArtifactStore",
     "CatalogStore",
     "CatalogTransaction",
+    "CompactingStore",
     "Connectable",
     "DeploymentRecords",
     "Executor",
@@ -122,6 +130,25 @@ class OfflineStore(Connectable, Protocol):
 
     def exists(self, table: str) -> bool:
         """Whether a table is stored under ``table``."""
+
+
+@runtime_checkable
+class CompactingStore(Protocol):
+    """An offline store that rewrites a table's small files into large ones and deletes files no read needs.
+
+    An optional capability of an :class:`OfflineStore`: compaction commits a new version holding the same
+    rows; vacuum deletes the files that only versions older than ``retain`` need, except those of
+    ``keep_versions``.
+    """
+
+    def compact(self, table: str) -> TableCompaction:
+        """Rewrite the newest version's small files into large ones, as one new version."""
+
+    def small_files(self, table: str) -> int:
+        """How many of the newest version's files are small enough to compact."""
+
+    def vacuum(self, table: str, retain: timedelta, keep_versions: Sequence[int]) -> int:
+        """Delete files no version newer than ``retain`` and none of ``keep_versions`` reads; how many were deleted."""
 
 
 class ArtifactRecords(Protocol):

@@ -8,7 +8,14 @@ from typing import Any
 
 from fti.core.sources import CommitLineage
 
-__all__ = ["ColumnSpec", "CommitRecord", "FeatureGroupRecord", "FeatureViewRecord", "TrainingDatasetRecord"]
+__all__ = [
+    "ColumnSpec",
+    "CommitRecord",
+    "FeatureGroupRecord",
+    "FeatureViewRecord",
+    "TableCompaction",
+    "TrainingDatasetRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +92,12 @@ class TrainingDatasetRecord:
     statistics: dict[str, Any]
     sources: dict[int, int]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TableCompaction:
+    """What compacting an offline table did: the version it committed (None: nothing to compact) and its files."""
+
+    version: int | None
+    files_removed: int
+    files_added: int

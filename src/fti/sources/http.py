@@ -208,11 +208,11 @@ class HttpSource:
                 return min(float(retry_after), _MAX_WAIT_SECONDS)
             except ValueError:
                 try:
-                    moment = parsedate_to_datetime(retry_after)
-                    return min(max(moment.timestamp() - time.time(), 0.0), _MAX_WAIT_SECONDS)
+                    moment = parsedate_to_datetime(retry_after).timestamp()
+                    return float(min(max(moment - time.time(), 0.0), _MAX_WAIT_SECONDS))
                 except (TypeError, ValueError):
                     pass
-        return min(self._backoff * 2**attempt, _MAX_WAIT_SECONDS)
+        return float(min(self._backoff * 2.0**attempt, _MAX_WAIT_SECONDS))
 
     def _records_of(self, body: Any, page: int) -> list[dict[str, Any]]:
         records = _search(self._records, body) if self._records else body

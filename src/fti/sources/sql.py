@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -202,7 +202,7 @@ class SqlSource:
         return BackendError(f"Database {self._info.location} cannot be read: {text}")
 
 
-def _batch(names: list[str], rows: list[Any], schema: pa.Schema | None) -> pa.RecordBatch:
+def _batch(names: list[str], rows: Sequence[Any], schema: pa.Schema | None) -> pa.RecordBatch:
     """Rows from the driver as one batch (transposed in C), typed like the first batch."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = []
