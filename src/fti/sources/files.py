@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 
 from fti.core.sources import Cursor, SourceBatch, SourceInfo
 from fti.errors import BackendError, NotFoundError, ValidationError
-from fti.sources.formats import FileFormat, FormatOptions, read_file
+from fti.sources.formats import FileFormat, FormatOptions, arrow_type, read_file
 
 __all__ = ["FileSource", "format_of"]
 
@@ -226,7 +226,7 @@ def file_options(
         header=bool(header),
         column_names=tuple(column_names) if column_names else None,
         null_values=tuple(null_values) if null_values is not None else None,
-        column_types=dict(column_types or {}),
+        column_types={name: arrow_type(value, name) for name, value in (column_types or {}).items()},
         timestamp_formats=tuple(timestamp_formats or ()),
         timezone=timezone,
     )

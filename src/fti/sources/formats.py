@@ -139,7 +139,7 @@ def _csv_error(
         names = _header(filesystem, path, read_options, parse)
         column = names[int(index)] if int(index) < len(names) else f"#{index}"
         return ValidationError(
-            f"File {shown}: column '{column}' has the value {value!r}, which is not a {target}. Fix the value, "
+            f"File {shown}: column '{column}' has the value {value!r}, which is not a valid {target}. Fix the value, "
             f"add it to null_values, or read the column as another type with column_types={{'{column}': 'string'}}."
         )
     if text.startswith("CSV parse error"):

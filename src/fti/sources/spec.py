@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pydantic
 import yaml
@@ -170,18 +170,17 @@ def load_spec(text: str) -> SourceSpec:
 
 
 def _sql_spec(text: str) -> SourceSpec:
-    parts = urlsplit(text)
-    options = dict(parse_qsl(parts.query))
+    base, _, query = text.partition("?")
+    options = dict(parse_qsl(query))
     table, cursor = options.pop("table", None), options.pop("cursor", None)
-    path = parts.path
-    if table is None and parts.scheme.startswith("postgresql") and path.count("/") >= 2:
-        path, _, table = path.rpartition("/")
-    if table is None:
+    if table is None and base.startswith("postgresql") and urlsplit(base).path.count("/") >= 2:
+        base, _, table = base.rpartition("/")
+    if not table:
         raise ValidationError(
             f"Source {text!r} names no table: use postgresql://user@host/db/table or add ?table=NAME (and "
             "?cursor=COLUMN to read only new rows)."
         )
-    url = urlunsplit((parts.scheme, parts.netloc, path, "&".join(f"{k}={v}" for k, v in options.items()), ""))
+    url = base + (f"?{urlencode(options)}" if options else "")
     return SourceSpec(kind="sql", url=url, table=table, cursor=cursor)
 
 
