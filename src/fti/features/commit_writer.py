@@ -24,6 +24,7 @@ from fti.features.ingest import InsertStream
 from fti.features.schema import plan_schema
 from fti.features.statistics import compute_statistics, quote
 from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.stream_statistics import StreamStatistics
 
 __all__ = ["CursorMove", "WrittenCommit", "write_commit"]
 
@@ -94,7 +95,7 @@ def write_commit(
         raise ConflictError(
             f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
         ) from exc
-    statistics, replaced = measure(stores, record, commits, commit, plan.target, unique_keys=unique_keys)
+    statistics, replaced = measure(stores, record, commits, commit, stream.statistics, unique_keys=unique_keys)
     committed_at = datetime.now(UTC)
     committed = CommitRecord(
         feature_group_id=record.id,
@@ -131,31 +132,40 @@ def measure(
     record: FeatureGroupRecord,
     commits: list[CommitRecord],
     commit: int,
-    schema: pa.Schema,
+    gathered: StreamStatistics,
     *,
     unique_keys: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """Statistics of commit ``commit``, its repeated (key, event time) pairs, and how many rows it replaced.
 
-    The replaced count joins the new rows with the visible ones only when their event-time ranges
-    (from the commits' statistics) overlap: appending newer data, the common case, skips the join.
-    ``unique_keys`` says the caller built the rows with one per (key, event time), so the count of
-    distinct pairs is skipped too.
+    Most statistics were gathered while the rows streamed; the written rows are read back only for what
+    that could not tell: string and boolean columns, repeated pairs when the pairs did not arrive in
+    increasing order (or ``unique_keys`` promised none), and the replaced count when the new rows' event
+    times overlap a visible commit's (appending newer data, the common case, skips that join).
     """
+    statistics = gathered.result()
+    knows_pairs = unique_keys or gathered.keys_are_unique
+    overlaps = bool(commits) and _times_overlap(record.event_time, statistics, commits)
+    if knows_pairs and not overlaps and not gathered.categories:
+        statistics["duplicate_keys"] = 0
+        return statistics, 0
     keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
     connection = query_engine(memory_limit=_MEASURE_MEMORY)
     try:
         register_dataset(connection, "written", stores.offline.read(record.table, version=commit))
         new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
-        statistics = compute_statistics(connection, new_rows, schema)
+        if gathered.categories:
+            schema = pa.schema([field for field in gathered.schema if field.name in set(gathered.categories)])
+            for name, stats in compute_statistics(connection, new_rows, schema)["columns"].items():
+                statistics["columns"][name] = stats
         distinct = (
             statistics["rows"]
-            if unique_keys
+            if knows_pairs
             else _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
         )
         statistics["duplicate_keys"] = statistics["rows"] - distinct
         replaced = 0
-        if commits and _times_overlap(record.event_time, statistics, commits):
+        if overlaps:
             visible = ", ".join(str(item.commit) for item in commits)
             replaced = _scalar(
                 connection,

@@ -47,11 +47,16 @@ def compact(stores: FeatureStores, record: FeatureGroupRecord) -> Compaction:
     return Compaction(done.version, done.files_removed, done.files_added)
 
 
-def compact_if_due(stores: FeatureStores, record: FeatureGroupRecord) -> Compaction | None:
-    """Compact once the group has gathered ``stores.compact_after`` small files; None when not due."""
+def compact_if_due(stores: FeatureStores, record: FeatureGroupRecord, commits: int) -> Compaction | None:
+    """Compact once the group has gathered ``stores.compact_after`` small files; None when not due.
+
+    A group of fewer commits than that cannot have as many small files: its table is not even opened.
+    """
     limit = stores.compact_after
     offline = stores.offline
-    if limit is None or not isinstance(offline, CompactingStore) or offline.small_files(record.table) < limit:
+    if limit is None or commits < limit or not isinstance(offline, CompactingStore):
+        return None
+    if offline.small_files(record.table) < limit:
         return None
     return compact(stores, record)
 

@@ -228,7 +228,7 @@ class FeatureGroup:
         keys, error = None, None
         if fresh.is_online:
             keys, error = self._write_online(fresh, history, commit)
-        compact_if_due(self._stores, fresh)
+        compact_if_due(self._stores, fresh, len(history))
         return keys, error
 
     def _write_online(

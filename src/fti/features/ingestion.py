@@ -144,9 +144,15 @@ def ingest_source(
         return dict(tracked.last.cursor)
 
     move = CursorMove(info.name, info.kind, info.location, None if stored is None else stored.commit, cursor)
-    written = write_commit(
-        stores, record, commits, what, (first.schema, chain([first], batches)), lineage=lineage, cursor=move
-    )
+    try:
+        written = write_commit(
+            stores, record, commits, what, (first.schema, chain([first], batches)), lineage=lineage, cursor=move
+        )
+    except ValidationError as exc:
+        files = [] if tracked.last is None else tracked.last.span.get("files", [])
+        if not files or str(files[-1]) in str(exc):
+            raise
+        raise ValidationError(f"{exc} (reading {files[-1]})") from exc
     result = IngestResult(
         info.name,
         written.commit,

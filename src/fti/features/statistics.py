@@ -15,7 +15,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["compute_statistics", "quote"]
+__all__ = ["compute_statistics", "kind_of", "quote"]
 
 _BINS = 10
 
@@ -25,7 +25,8 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _kind(arrow_type: pa.DataType) -> str:
+def kind_of(arrow_type: pa.DataType) -> str:
+    """How a column is described: ``number``, ``category``, ``time`` or ``other``."""
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
         return "number"
     if pa.types.is_string(arrow_type) or pa.types.is_boolean(arrow_type):
@@ -40,7 +41,7 @@ def compute_statistics(connection: duckdb.DuckDBPyConnection, source: str, schem
     expressions = ["count(*) AS rows"]
     plan = []
     for i, column in enumerate(schema):
-        kind = _kind(column.type)
+        kind = kind_of(column.type)
         name = quote(column.name)
         parts = {"count": f"count({name})"}
         if kind == "number":

@@ -119,7 +119,9 @@ class FileSource:
             ):
                 schema = schema or batch.schema
                 if held is not None:
-                    yield SourceBatch(held[0], {"files": known}, {"files": read_files}, done_bytes + held[1])
+                    yield SourceBatch(
+                        held[0], {"files": known}, {"files": [*read_files, item.shown]}, done_bytes + held[1]
+                    )
                 held = (batch, position)
             done_bytes += item.size
             known = {**known, item.shown: item.fingerprint}

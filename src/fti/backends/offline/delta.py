@@ -140,13 +140,25 @@ class DeltaOfflineStore:
             raise BackendError(
                 f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
             ) from exc
-        return int(self._open_table(table, None).version())
+        return version if version is not None else int(self._open_table(table, None).version())
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:
-        """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent."""
+        """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent.
+
+        A plain dataset of the version's Parquet files: the driver's own dataset builds a statistics
+        expression per file in Python, which costs more than reading a small table (the files' footers
+        hold the same statistics for filtered scans).
+        """
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
         delta = self._open_table(table, version)
         try:
-            return delta.to_pyarrow_dataset(filesystem=self._filesystem(table))
+            schema = pa.schema(delta.schema().to_arrow())
+            paths = [
+                unquote(path) for path in pa.table(delta.get_add_actions(flatten=False)).column("path").to_pylist()
+            ]
+            return pads.dataset(paths, schema=schema, format="parquet", filesystem=self._filesystem(table))
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not read table '{table}': {_short(exc)}"
