@@ -142,7 +142,7 @@ class CommitLineage:
         )
 
     def describe_span(self) -> str:
-        """What was read, in a few words: ``files a.csv, b.csv`` or ``id 101 to 250``."""
+        """What was read, in a few words: ``2 file(s): a.csv, b.csv`` or ``id after 100 through 250``."""
         return describe_span(self.span)
 
 
@@ -152,8 +152,11 @@ def describe_span(span: Mapping[str, Any]) -> str:
         files = [str(name) for name in span["files"]]
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         return f"{len(files)} file(s): {shown}" if files else "no files"
-    if "column" in span:
-        return f"{span['column']} from {span.get('first')} to {span.get('last')}"
+    parts = []
+    if span.get("column"):
+        after = span.get("after")
+        start = "from the start" if after is None else f"after {after}"
+        parts.append(f"{span['column']} {start} through {span.get('through')}")
     if "pages" in span:
-        return f"{span['pages']} page(s)"
-    return ""
+        parts.append(f"{span['pages']} page(s)")
+    return ", ".join(parts)

@@ -170,7 +170,8 @@ class HttpSource:
         for attempt in range(self._retries + 1):
             self._pace()
             try:
-                response = client.get(url, params=params, headers=headers)
+                # empty params would drop the query of a next-page URL from a Link header
+                response = client.get(url, params=params or None, headers=headers)
             except httpx.TransportError as exc:
                 if attempt == self._retries:
                     raise BackendError(
