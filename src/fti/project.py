@@ -18,7 +18,7 @@ from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
 from fti.errors import CatalogSchemaError, FtiError, ValidationError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
-from fti.features.ingestion import IngestResult, InsertOptions
+from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference.log_table import InferenceLogTable
 from fti.observability import MonitoringService
@@ -500,6 +500,28 @@ class Project:
         group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
         opened = open_source(source) if isinstance(source, str) else source
         return group.insert(opened, **options)
+
+    def preview(
+        self,
+        source: Source | str,
+        *,
+        into: FeatureGroup | str | None = None,
+        rows: int = 10,
+        **options: Unpack[InsertOptions],
+    ) -> pa.Table:
+        """The first ``rows`` rows an ingestion would read now, prepared by ``options``; nothing is written.
+
+        With ``into``, reading starts at the group's cursor for the source (only what is new); the
+        table's schema is what the group would get (or must match).
+
+        Example:
+            >>> project.preview("data/*.csv", normalize_names=True).schema  # doctest: +SKIP
+        """
+        group = None
+        if into is not None:
+            group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
+        opened = open_source(source) if isinstance(source, str) else source
+        return self.features.preview(opened, group, rows, preparation_of(options))
 
     def _provenance(self) -> CommitLineage:
         """The code version and active run a commit written now records in its lineage."""

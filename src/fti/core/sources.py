@@ -26,6 +26,8 @@ __all__ = [
     "SourceCursorRecord",
     "SourceInfo",
     "SourceOpener",
+    "describe_cursor",
+    "describe_span",
 ]
 
 #: where a source stopped reading: plain JSON data that only the source interprets
@@ -160,3 +162,13 @@ def describe_span(span: Mapping[str, Any]) -> str:
     if "pages" in span:
         parts.append(f"{span['pages']} page(s)")
     return ", ".join(parts)
+
+
+def describe_cursor(cursor: Mapping[str, Any]) -> str:
+    """A stored cursor in a few words: ``3 file(s) read`` or ``id up to 250``."""
+    if "files" in cursor:
+        return f"{len(cursor['files'])} file(s) read"
+    name = cursor.get("column") or cursor.get("field")
+    if name:
+        return f"{name} up to {cursor.get('value')}"
+    return "everything (no cursor column)" if not cursor else str(dict(cursor))

@@ -12,6 +12,8 @@ from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.features.definitions import differences
 from fti.features.expectations import Expectation
 from fti.features.groups import FeatureGroup
+from fti.features.ingestion import preview
+from fti.features.preparation import Preparation
 from fti.features.queries import Query, QueryPart
 from fti.features.schema import plan_schema
 from fti.features.stores import FeatureStores
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore, OnlineStore
-    from fti.core.sources import CommitLineage, SourceOpener
+    from fti.core.sources import CommitLineage, Source, SourceOpener
 
 __all__ = ["FeatureStore"]
 
@@ -183,6 +185,12 @@ class FeatureStore:
         needle = (search or "").lower()
         found = [record for record in records if not needle or needle in _searchable(record)]
         return [FeatureGroup(self._stores, record) for record in found]
+
+    def preview(self, source: Source, group: FeatureGroup | None, rows: int, preparation: Preparation) -> pa.Table:
+        """The first ``rows`` prepared rows of ``source`` since ``group``'s cursor (see :meth:`fti.Project.preview`)."""
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValidationError(f"rows must be a positive whole number, got {rows!r}.")
+        return preview(self._stores, None if group is None else group.record, source, preparation, rows)
 
     # -- feature views -----------------------------------------------------------------------------
 
