@@ -120,6 +120,7 @@ class HttpSource:
     def _pages(self, after: Any) -> Iterator[tuple[pa.RecordBatch, int]]:
         try:
             import httpx
+            import jmespath  # noqa: F401 (checked here, used per page)
         except ModuleNotFoundError as exc:
             raise MissingExtraError("HTTP sources need the 'http' extra: pip install 'fti[http]'") from exc
         params = dict(self._params)
