@@ -1,4 +1,8 @@
-"""Feature groups: versioned tables of features keyed by primary key and event time."""
+"""Feature groups: versioned tables of features keyed by primary key and event time.
+
+Over 400 lines: one class is the group's whole public surface (description, writing, maintenance, reading,
+statistics, queries), each part delegating to its own module.
+"""
 
 from __future__ import annotations
 
