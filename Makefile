@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install services demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PostgreSQL, Redis and Chromium, which the tests start themselves (installed with apt-get when run as root)
+services:
+	@tools/system-packages.sh test
+
 demo: $(STAMP)
 	$(BIN)/fti demo --keep fti-demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# the suite runs with only loopback networking; a browser suite that cannot run fails instead of skipping
+test: $(STAMP) services
+	FTI_REQUIRE_BROWSER=1 tools/loopback-only.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -31,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/*.py; do echo "== $$script"; tools/loopback-only.sh $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache fti-demo

@@ -22,14 +22,11 @@ from fti.errors import BackendError, ConflictError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream
 from fti.features.schema import plan_schema
-from fti.features.statistics import compute_statistics, quote
-from fti.features.stores import FeatureStores, query_engine, register_dataset
-from fti.features.stream_statistics import StreamStatistics
+from fti.features.statistics import measure_commit
+from fti.features.stores import FeatureStores
 
 __all__ = ["CursorMove", "WrittenCommit", "write_commit"]
 
-#: statistics of a large commit spill to disk rather than grow the inserting process
-_MEASURE_MEMORY = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +92,16 @@ def write_commit(
         raise ConflictError(
             f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
         ) from exc
-    statistics, replaced = measure(stores, record, commits, commit, stream.statistics, unique_keys=unique_keys)
+    gathered = stream.statistics
+    statistics, replaced = measure_commit(
+        offline,
+        record,
+        commits,
+        commit,
+        plan.target,
+        gathered=gathered.result(),
+        unique_keys=unique_keys or gathered.keys_are_unique,
+    )
     committed_at = datetime.now(UTC)
     committed = CommitRecord(
         feature_group_id=record.id,
@@ -125,86 +131,3 @@ def _check_expectations(what: str, expectations: list[Expectation], columns: lis
                 f"{what}: expectation {expectation.describe()} names column '{expectation.column}', which the "
                 f"feature group does not have ({', '.join(columns)}); create a new version without it."
             )
-
-
-def measure(
-    stores: FeatureStores,
-    record: FeatureGroupRecord,
-    commits: list[CommitRecord],
-    commit: int,
-    gathered: StreamStatistics,
-    *,
-    unique_keys: bool = False,
-) -> tuple[dict[str, Any], int]:
-    """Statistics of commit ``commit``, its repeated (key, event time) pairs, and how many rows it replaced.
-
-    Most statistics were gathered while the rows streamed; the written rows are read back only for what
-    that could not tell: string and boolean columns, repeated pairs when the pairs did not arrive in
-    increasing order (or ``unique_keys`` promised none), and the replaced count when the new rows' event
-    times overlap a visible commit's (appending newer data, the common case, skips that join).
-    """
-    statistics = gathered.result()
-    knows_pairs = unique_keys or gathered.keys_are_unique
-    overlaps = bool(commits) and _times_overlap(record.event_time, statistics, commits)
-    if knows_pairs and not overlaps and not gathered.categories:
-        statistics["duplicate_keys"] = 0
-        return statistics, 0
-    keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
-    connection = query_engine(memory_limit=_MEASURE_MEMORY)
-    try:
-        register_dataset(connection, "written", stores.offline.read(record.table, version=commit))
-        new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
-        if gathered.categories:
-            schema = pa.schema([field for field in gathered.schema if field.name in set(gathered.categories)])
-            for name, stats in compute_statistics(connection, new_rows, schema)["columns"].items():
-                statistics["columns"][name] = stats
-        distinct = (
-            statistics["rows"]
-            if knows_pairs
-            else _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
-        )
-        statistics["duplicate_keys"] = statistics["rows"] - distinct
-        replaced = 0
-        if overlaps:
-            visible = ", ".join(str(item.commit) for item in commits)
-            replaced = _scalar(
-                connection,
-                f"SELECT count(*) FROM {new_rows} AS n SEMI JOIN "
-                f"(SELECT {keys} FROM written WHERE _fti_commit IN ({visible})) AS o USING ({keys})",
-            )
-    finally:
-        connection.close()
-    return statistics, replaced
-
-
-def _time_range(statistics: dict[str, Any], column: str) -> tuple[datetime, datetime] | None:
-    """The (min, max) event time a commit's statistics recorded, or None when unknown."""
-    stats = statistics.get("columns", {}).get(column, {})
-    try:
-        return datetime.fromisoformat(str(stats["min"])), datetime.fromisoformat(str(stats["max"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
-    """Whether the new rows' event times may meet a visible commit's (unknown ranges count as overlapping)."""
-    if not new.get("rows"):
-        return False
-    fresh = _time_range(new, event_time)
-    if fresh is None:
-        return True
-    for item in commits:
-        old = _time_range(item.statistics, event_time)
-        if old is None:
-            return True
-        try:
-            if fresh[0] <= old[1] and old[0] <= fresh[1]:
-                return True
-        except TypeError:  # a date against a timestamp: do not guess
-            return True
-    return False
-
-
-def _scalar(connection: Any, sql: str) -> int:
-    rows = connection.sql(sql).fetchall()
-    return int(rows[0][0]) if rows else 0

@@ -26,20 +26,16 @@ from fti.features.online import (
     write_latest,
 )
 from fti.features.preparation import Preparation
-from fti.features.schema import schema_from_specs
-from fti.features.statistics import compute_statistics, quote
-from fti.features.stores import FeatureStores, query_engine
+from fti.features.queries import Query, check_features
+from fti.features.sql import query_engine, quote
+from fti.features.statistics import measure_snapshot
+from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fti.features.queries import Query
-
 __all__ = ["FeatureGroup", "InsertResult"]
-
-#: statistics of a large commit spill to disk rather than grow the inserting process
-_MEASURE_MEMORY = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,16 +377,7 @@ class FeatureGroup:
         return self._group_statistics(commits, chosen.commit)
 
     def _group_statistics(self, commits: list[CommitRecord], commit: int) -> dict[str, Any]:
-        view = snapshot(self._record, commits, commit)
-        schema = schema_from_specs(self._record.schema or ())
-        connection = query_engine(memory_limit=_MEASURE_MEMORY)
-        try:
-            source = view.register(connection, self._stores.offline, "group_rows")
-            if schema is None:
-                schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
-            statistics = compute_statistics(connection, source, schema)
-        finally:
-            connection.close()
+        statistics = measure_snapshot(self._stores.offline, snapshot(self._record, commits, commit))
         with self._stores.catalog.transaction() as tx:
             tx.feature_groups.set_group_statistics(self._record.id, commit, statistics)
         return statistics
@@ -399,8 +386,6 @@ class FeatureGroup:
 
     def select(self, features: list[str]) -> Query:
         """A query of these features (keys and event time are always included)."""
-        from fti.features.queries import Query
-
         return Query.of(self, features)
 
     def select_all(self) -> Query:
@@ -409,8 +394,6 @@ class FeatureGroup:
 
     def select_except(self, features: list[str]) -> Query:
         """A query of every feature but these."""
-        from fti.features.queries import check_features
-
         check_features(self, features)
         return self.select([name for name in self.features if name not in set(features)])
 

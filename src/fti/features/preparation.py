@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import FtiError, ValidationError
-from fti.features.stores import shared_engine
+from fti.features.sql import shared_engine
 
 __all__ = ["Preparation", "normalized_name"]
 

@@ -4,6 +4,7 @@ test-artifacts/ui/, and no request the pages make leaves the server's own addres
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,9 @@ LAUNCH_ARGS = [
 ]
 
 if not Path(CHROMIUM).exists():
+    # `make test` installs Chromium and sets FTI_REQUIRE_BROWSER: there a missing browser is a failure, not a skip
+    if os.environ.get("FTI_REQUIRE_BROWSER"):
+        pytest.fail(f"Chromium is required but not found at {CHROMIUM}: apt-get install chromium", pytrace=False)
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
