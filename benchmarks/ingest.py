@@ -139,6 +139,8 @@ def _row(label: str, rows: int, size_mib: float, ours: dict[str, float], referen
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs, for a smoke test")
+    parser.add_argument("--csv-rows", help="comma-separated CSV sizes instead of the default ones")
+    parser.add_argument("--sql-rows", help="comma-separated PostgreSQL table sizes instead of the default ones")
     parser.add_argument("--run", choices=["fti", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
@@ -149,6 +151,10 @@ def main() -> None:
         return
     csv_sizes = [100_000, 300_000] if args.quick else [1_000_000, 3_000_000, 10_000_000]
     sql_sizes = [100_000] if args.quick else [1_000_000, 5_000_000]
+    if args.csv_rows is not None:
+        csv_sizes = [int(size) for size in args.csv_rows.split(",") if size]
+    if args.sql_rows is not None:
+        sql_sizes = [int(size) for size in args.sql_rows.split(",") if size]
     print(f"Ingestion of id, ts and {FEATURES} float features into a feature group, end to end, one commit")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(

@@ -99,3 +99,16 @@ def test_an_unreachable_api(project: fti.Project) -> None:
     with pytest.raises(BackendError, match=r"is unreachable \(page 1, 2 tries\)"):
         _group(project).insert(source)
     assert project.feature_groups() == []
+
+
+def test_an_api_that_ignores_the_cursor_makes_no_empty_commit(project: fti.Project, api: OrdersApi) -> None:
+    api.add(0, 10)
+    source = fti.sources.http(
+        f"{api.url}/events", records="items", pagination=fti.sources.cursor_token("cursor", "next"), cursor_field="id"
+    )
+    group = _group(project)
+    assert group.insert(source, parse_dates=["ts"]).rows_inserted == 10
+    assert group.insert(source, parse_dates=["ts"]).commit is None, "every record is at or before the cursor"
+    api.add(10, 3)
+    assert group.insert(source, parse_dates=["ts"]).rows_inserted == 3
+    assert [commit.commit for commit in group.commits()] == [0, 1]

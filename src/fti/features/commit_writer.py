@@ -28,7 +28,6 @@ from fti.features.stores import FeatureStores
 __all__ = ["CursorMove", "WrittenCommit", "write_commit"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class CursorMove:
     """The cursor a commit moves: the source's name, where it was read from, and its cursor once read."""

@@ -105,7 +105,9 @@ class _Tracked:
             self.rows += item.data.num_rows
             if self._progress is not None:
                 self._progress(self.rows, item.bytes_read)
-            yield item.data
+            # an empty batch moves the cursor along (its last one) but makes no commit on its own
+            if item.data.num_rows:
+                yield item.data
 
 
 def stored_cursor(stores: FeatureStores, record: FeatureGroupRecord, source: Source) -> SourceCursorRecord | None:

@@ -144,9 +144,11 @@ def measure_commit(
         new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
         if pending:
             measured = compute_statistics(connection, new_rows, pa.schema(pending))
-            statistics = measured if statistics is None else statistics | {
-                "columns": {**statistics["columns"], **measured["columns"]}
-            }
+            statistics = (
+                measured
+                if statistics is None
+                else statistics | {"columns": {**statistics["columns"], **measured["columns"]}}
+            )
         assert statistics is not None
         distinct = (
             statistics["rows"]
