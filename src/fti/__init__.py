@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from fti import errors, expect
+from fti import errors, expect, sources
 from fti.config import load_config
 from fti.project import Project, connect
 
@@ -22,7 +22,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 if TYPE_CHECKING:
     from fti.training import evaluate, space
 
-__all__ = ["Project", "__version__", "connect", "errors", "evaluate", "expect", "load_config", "space"]
+__all__ = ["Project", "__version__", "connect", "errors", "evaluate", "expect", "load_config", "sources", "space"]
 
 #: public names whose modules need the 'ml' extra, imported on first use so `import fti` stays light
 _LAZY = {"evaluate": "fti.training.evaluation", "space": "fti.training"}

@@ -27,6 +27,7 @@ __all__ = [
     "ArtifactStoreConfig",
     "CatalogConfig",
     "ExecutorConfig",
+    "FeaturesConfig",
     "FtiConfig",
     "LoadedConfig",
     "OfflineStoreConfig",
@@ -140,6 +141,12 @@ class ServingConfig(_Section):
     invocations_deployment: str | None = None
 
 
+class FeaturesConfig(_Section):
+    """The feature store: when an insert compacts a feature group's small files."""
+
+    compact_after: pydantic.PositiveInt | None = 64
+
+
 class FtiConfig(_Section):
     """The whole project configuration, as written in ``fti.yaml``."""
 
@@ -150,6 +157,7 @@ class FtiConfig(_Section):
     artifact_store: ArtifactStoreConfig = ArtifactStoreConfig()
     executor: ExecutorConfig = ExecutorConfig()
     serving: ServingConfig = ServingConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,10 @@ serving:
   seed: null
   # The deployment behind /invocations when there are several.
   invocations_deployment: null
+
+features:
+  # An insert compacts a feature group's small files into large ones once it has this many (null: never).
+  compact_after: 64
 """
 
 

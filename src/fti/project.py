@@ -19,12 +19,16 @@ from fti.artifacts import ArtifactService
 from fti.backends.registry import ROLES, create_backend
 from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
-from fti.errors import CatalogSchemaError, FtiError
+from fti.core.sources import CommitLineage, Source
+from fti.errors import CatalogSchemaError, FtiError, ValidationError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
+from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
 from fti.monitoring import MonitoringService
 from fti.registry.service import ModelRegistry
+from fti.sources import open_source
+from fti.tracking.environment import code_version
 from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
 
@@ -126,7 +130,14 @@ class Project:
         self.registry = ModelRegistry(catalog, self.artifacts, explainer=_explain_rows)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
         self._online = _LazyOnlineStore(loaded)
-        self.features = FeatureStore(catalog, offline_store, self._online)
+        self.features = FeatureStore(
+            catalog,
+            offline_store,
+            self._online,
+            open_source=open_source,
+            provenance=self._provenance,
+            compact_after=loaded.config.features.compact_after,
+        )
         self.serving = DeploymentService(catalog, self.registry, self.features)
         self.inference_log = InferenceLog(offline_store)
         self.monitoring = MonitoringService(
@@ -442,9 +453,92 @@ class Project:
             schema=schema,
         )
 
+    def get_or_create_feature_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        primary_key: Sequence[str],
+        event_time: str,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+        expectations: Sequence[Expectation] | None = None,
+        tags: Mapping[str, str] | None = None,
+        schema: pa.Schema | None = None,
+    ) -> FeatureGroup:
+        """The feature group ``name`` v``version``, created as :meth:`create_feature_group` would if absent.
+
+        For pipelines that run again and again. A group found with another definition is refused, naming
+        what differs; a schema taken from the group's first insert matches a call that gives none.
+
+        Raises:
+            ConflictError: the group exists with another key, event time, schema or other setting.
+
+        Example:
+            >>> cards = project.get_or_create_feature_group(
+            ...     "cards", primary_key=["cc_num"], event_time="ts")  # doctest: +SKIP
+        """
+        return self.features.get_or_create_feature_group(
+            name,
+            version,
+            primary_key=primary_key,
+            event_time=event_time,
+            description=description,
+            online=online,
+            ttl=ttl,
+            expectations=expectations,
+            tags=tags,
+            schema=schema,
+        )
+
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_group(name, version)
+
+    def ingest(
+        self, source: Source | str, *, into: FeatureGroup | str, **options: Unpack[InsertOptions]
+    ) -> IngestResult:
+        """Read what is new in ``source`` into the feature group ``into`` as one commit, moving its cursor.
+
+        ``source`` is a source (``fti.sources.csv(...)``, ``sql(...)``, ``http(...)``) or a path, glob, URL
+        or YAML spec (:func:`fti.sources.open_source`); ``into`` a feature group or its name (``"cards"``,
+        ``"cards:2"``). The options are :meth:`FeatureGroup.insert`'s. The commit records its lineage: the
+        source, what was read (files, cursor range), the code version and the run active in this thread.
+
+        Example:
+            >>> project.ingest(fti.sources.csv("data/*.csv"), into="cards", parse_dates=["ts"])  # doctest: +SKIP
+        """
+        group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
+        opened = open_source(source) if isinstance(source, str) else source
+        return group.insert(opened, **options)
+
+    def preview(
+        self,
+        source: Source | str,
+        *,
+        into: FeatureGroup | str | None = None,
+        rows: int = 10,
+        **options: Unpack[InsertOptions],
+    ) -> pa.Table:
+        """The first ``rows`` rows an ingestion would read now, prepared by ``options``; nothing is written.
+
+        With ``into``, reading starts at the group's cursor for the source (only what is new); the
+        table's schema is what the group would get (or must match).
+
+        Example:
+            >>> project.preview("data/*.csv", normalize_names=True).schema  # doctest: +SKIP
+        """
+        group = None
+        if into is not None:
+            group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
+        opened = open_source(source) if isinstance(source, str) else source
+        return self.features.preview(opened, group, rows, preparation_of(options))
+
+    def _provenance(self) -> CommitLineage:
+        """The code version and active run a commit written now records in its lineage."""
+        run = self.tracking.active_run
+        return CommitLineage(source=None, code=code_version(self.root), run_id=None if run is None else run.id)
 
     def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
         """Feature groups whose name, description, features or tags contain ``search`` (all if None)."""
@@ -701,6 +795,16 @@ def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None 
         catalog.close()
         raise
     return Project(loaded, catalog, artifact_store, offline_store)
+
+
+def _group_ref(text: str) -> tuple[str, int | None]:
+    """``name`` or ``name:version``."""
+    name, sep, version = text.partition(":")
+    if not sep:
+        return name, None
+    if not version.isdigit():
+        raise ValidationError(f"Invalid feature group {text!r}: use NAME or NAME:VERSION, e.g. cards:2.")
+    return name, int(version)
 
 
 def _overrides(loaded: LoadedConfig) -> dict[str, Any]:

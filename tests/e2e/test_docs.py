@@ -1,4 +1,8 @@
-"""Every Python block and every `fti ...` shell line in README.md and docs/ runs (STYLE.md D3)."""
+"""Every Python block and every `fti ...` shell line in README.md and docs/ runs (STYLE.md D3).
+
+A block right after ``<!-- file: PATH -->`` is a data file the document shows: it is written to PATH in the
+folder every block of that document runs in.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from tests.e2e.conftest import SRC, RunCli
 ROOT = SRC.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").rglob("*.md"))]
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+DATA_FILE = re.compile(r"^<!-- file: (\S+) -->\n```\w*\n(.*?)^```", re.S | re.M)
 
 
 def _blocks(language: str) -> list[tuple[str, str]]:
@@ -23,14 +28,25 @@ def _blocks(language: str) -> list[tuple[str, str]]:
     return found
 
 
+def _write_data_files(where: str, folder: Path) -> None:
+    """Write the data files the block's document shows into ``folder``."""
+    document = ROOT / where.split("#")[0]
+    for match in DATA_FILE.finditer(document.read_text()):
+        path = folder / match.group(1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(match.group(2))
+
+
 @pytest.mark.parametrize(("where", "code"), _blocks("python"), ids=[w for w, _ in _blocks("python")])
 def test_python_blocks_run(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_data_files(where, tmp_path)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, where, "exec"), {"__name__": "__docs__"})
 
 
 @pytest.mark.parametrize(("where", "code"), _blocks("bash"), ids=[w for w, _ in _blocks("bash")])
 def test_fti_shell_lines_run(where: str, code: str, tmp_path: Path, run_cli: RunCli) -> None:
+    _write_data_files(where, tmp_path)
     for line in code.splitlines():
         command = line.split("#")[0].split()
         if command[:1] != ["fti"]:

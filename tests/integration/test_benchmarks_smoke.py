@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
         (["insert_stream.py", "--quick"], "peak RSS MiB"),
+        (["ingest.py", "--quick"], "ref rows/s"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
         (["monitor_check.py", "--quick"], "project.monitor, whole call"),
         (

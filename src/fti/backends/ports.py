@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
-from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
+from fti.core.features import (
+    ColumnSpec,
+    CommitRecord,
+    FeatureGroupRecord,
+    FeatureViewRecord,
+    TableCompaction,
+    TrainingDatasetRecord,
+)
 from fti.core.records import ArtifactRecord, SchemaState
+from fti.core.sources import SourceCursorRecord
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,6 +38,7 @@ __all__ = [
     "ArtifactStore",
     "CatalogStore",
     "CatalogTransaction",
+    "CompactingStore",
     "Connectable",
     "DeploymentRecords",
     "Executor",
@@ -38,6 +47,7 @@ __all__ = [
     "OfflineStore",
     "OnlineStore",
     "RegistryRecords",
+    "SourceCursorRecords",
     "TokenRecords",
     "TrackingRecords",
     "TrainingDatasetRecords",
@@ -120,6 +130,25 @@ class OfflineStore(Connectable, Protocol):
 
     def exists(self, table: str) -> bool:
         """Whether a table is stored under ``table``."""
+
+
+@runtime_checkable
+class CompactingStore(Protocol):
+    """An offline store that rewrites a table's small files into large ones and deletes files no read needs.
+
+    An optional capability of an :class:`OfflineStore`: compaction commits a new version holding the same
+    rows; vacuum deletes the files that only versions older than ``retain`` need, except those of
+    ``keep_versions``.
+    """
+
+    def compact(self, table: str) -> TableCompaction:
+        """Rewrite the newest version's small files into large ones, as one new version."""
+
+    def small_files(self, table: str) -> int:
+        """How many of the newest version's files are small enough to compact."""
+
+    def vacuum(self, table: str, retain: timedelta, keep_versions: Sequence[int]) -> int:
+        """Delete files no version newer than ``retain`` and none of ``keep_versions`` reads; how many were deleted."""
 
 
 class ArtifactRecords(Protocol):
@@ -269,6 +298,23 @@ class FeatureGroupRecords(Protocol):
     def list(self) -> list[FeatureGroupRecord]:
         """Every feature group version, by name then version."""
 
+    def delete_empty(self, group_id: int) -> bool:
+        """Delete the group if it has no commits (what a failed first insert leaves); whether it was deleted."""
+
+
+class SourceCursorRecords(Protocol):
+    """Catalog records of the last cursor of each source a feature group reads from."""
+
+    def find(self, feature_group_id: int, source: str) -> SourceCursorRecord | None:
+        """The source's cursor in the group, or None before its first commit."""
+
+    def list(self, feature_group_id: int) -> list[SourceCursorRecord]:
+        """The group's source cursors, by source name."""
+
+    def advance(self, record: SourceCursorRecord, previous_commit: int | None) -> None:
+        """Store ``record`` if the stored cursor is still the one ``previous_commit`` recorded (None: none yet);
+        ConflictError otherwise (another ingestion advanced it), so two runs never both commit one range."""
+
 
 class FeatureViewRecords(Protocol):
     """Catalog records of feature views."""
@@ -368,6 +414,10 @@ class CatalogTransaction(Protocol):
     @property
     def tokens(self) -> TokenRecords:
         """API token records."""
+
+    @property
+    def source_cursors(self) -> SourceCursorRecords:
+        """The last cursor of each source of each feature group."""
 
 
 class CatalogStore(Connectable, Protocol):

@@ -13,10 +13,11 @@ from rich.table import Table
 
 from fti.cli.console import out
 from fti.cli.options import ProjectOption
+from fti.core.sources import CommitLineage, describe_cursor
 from fti.errors import ValidationError
 from fti.project import connect
 
-__all__ = ["features_app", "parse_entity", "parse_ref", "views_app"]
+__all__ = ["features_app", "lineage_cells", "parse_entity", "parse_ref", "views_app"]
 
 features_app = typer.Typer(help="List and inspect feature groups.", no_args_is_help=True)
 views_app = typer.Typer(help="List and inspect feature views.", no_args_is_help=True)
@@ -126,20 +127,60 @@ def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> Non
             schema.add_row(column, escape(arrow_type))
         out.print(schema)
         commits = group.commits()
-        history = Table("commit", "time", "rows inserted", "rows replaced", title="Commits", title_justify="left")
+        history = Table(
+            "commit",
+            "time",
+            "rows inserted",
+            "rows replaced",
+            "source",
+            "read",
+            "code",
+            title="Commits",
+            title_justify="left",
+        )
         for commit in commits:
             history.add_row(
                 str(commit.commit),
                 commit.committed_at.isoformat(),
                 str(commit.rows_inserted),
                 str(commit.rows_replaced),
+                *(escape(text) for text in lineage_cells(commit.lineage)),
             )
         out.print(history)
+        cursors = group.source_cursors()
+        if cursors:
+            sources = Table(
+                "source", "kind", "location", "last commit", "cursor", title="Sources", title_justify="left"
+            )
+            for cursor in cursors:
+                shown = describe_cursor(cursor.cursor)
+                sources.add_row(
+                    escape(cursor.source), cursor.kind, escape(cursor.location), str(cursor.commit), escape(shown)
+                )
+            out.print(sources)
         if commits:
             latest = commits[-1].commit
             out.print(_statistics_table(commits[-1].statistics, f"Statistics of the rows commit {latest} wrote"))
             whole = group.statistics(scope="feature_group")
             out.print(_statistics_table(whole, f"Statistics of the feature group at commit {latest}"))
+
+
+def lineage_cells(lineage: CommitLineage | None) -> tuple[str, str, str]:
+    """A commit's source, what it read, and its code version (git commit, ``+dirty``, pipeline or run), as text."""
+    if lineage is None:
+        return "", "", ""
+    source = "in memory" if lineage.source is None else f"{lineage.source.kind} {lineage.source.location}"
+    code = lineage.code
+    parts = []
+    if code is not None and code.git_commit:
+        parts.append(code.git_commit[:10] + ("+dirty" if code.is_dirty else ""))
+    if lineage.pipeline:
+        parts.append(f"pipeline {lineage.pipeline}")
+    if lineage.run_id:
+        parts.append(f"run {lineage.run_id[:12]}")
+    if code is not None and code.entry_point and not lineage.pipeline:
+        parts.append(code.entry_point)
+    return source, lineage.describe_span(), ", ".join(parts)
 
 
 def _statistics_table(statistics: dict[str, Any], title: str) -> Table:

@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, deployments, features, models, monitor, predict, project_commands, runs, serve, train, ui
+from fti.cli import (
+    db,
+    demo,
+    deployments,
+    features,
+    ingest,
+    models,
+    monitor,
+    predict,
+    project_commands,
+    runs,
+    serve,
+    train,
+    ui,
+)
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -31,6 +45,7 @@ app.command("tune")(train.tune)
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.command("ingest")(ingest.ingest)
 app.add_typer(features.features_app, name="features")
 app.add_typer(features.views_app, name="views")
 app.add_typer(monitor.monitor_app, name="monitor")

@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ColumnSpec", "CommitRecord", "FeatureGroupRecord", "FeatureViewRecord", "TrainingDatasetRecord"]
+from fti.core.sources import CommitLineage
+
+__all__ = [
+    "ColumnSpec",
+    "CommitRecord",
+    "FeatureGroupRecord",
+    "FeatureViewRecord",
+    "TableCompaction",
+    "TrainingDatasetRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +51,7 @@ class FeatureGroupRecord:
 
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
-    """One insert into a feature group: its number (the offline table's version), size and statistics."""
+    """One insert into a feature group: its number (the offline table's version), size, statistics and lineage."""
 
     feature_group_id: int
     commit: int
@@ -51,6 +60,7 @@ class CommitRecord:
     rows_replaced: int
     statistics: dict[str, Any]
     group_statistics: dict[str, Any] | None = None
+    lineage: CommitLineage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +92,12 @@ class TrainingDatasetRecord:
     statistics: dict[str, Any]
     sources: dict[int, int]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TableCompaction:
+    """What compacting an offline table did: the version it committed (None: nothing to compact) and its files."""
+
+    version: int | None
+    files_removed: int
+    files_added: int

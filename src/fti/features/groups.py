@@ -1,15 +1,22 @@
-"""Feature groups: versioned tables of features keyed by primary key and event time."""
+"""Feature groups: versioned tables of features keyed by primary key and event time.
+
+Over 400 lines: one class is the group's whole public surface (description, writing, maintenance, reading,
+statistics, queries), each part delegating to its own module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime, timedelta
+from os import PathLike, fspath
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from fti.core.features import CommitRecord, FeatureGroupRecord
-from fti.errors import BackendError, ConflictError, FtiError, NotFoundError, ValidationError
+from fti.core.sources import Source, SourceCursorRecord
+from fti.errors import FtiError, NotFoundError, ValidationError
+from fti.features.compaction import Compaction, compact, compact_if_due, vacuum
 from fti.features.expectations import Expectation, expectation_from_json
-from fti.features.ingest import InsertStream, source_batches
+from fti.features.ingestion import IngestResult, InsertOptions, ingest_data, ingest_source, preparation_of
 from fti.features.online import (
     MATERIALIZE_BATCH_ROWS,
     ensure_online_table,
@@ -18,10 +25,10 @@ from fti.features.online import (
     report_online_failure,
     write_latest,
 )
+from fti.features.preparation import Preparation
 from fti.features.queries import Query, check_features
-from fti.features.schema import plan_schema
 from fti.features.sql import query_engine, quote
-from fti.features.statistics import measure_commit, measure_snapshot
+from fti.features.statistics import measure_snapshot
 from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
@@ -62,6 +69,7 @@ class FeatureGroup:
     def __init__(self, stores: FeatureStores, record: FeatureGroupRecord) -> None:
         self._stores = stores
         self._record = record
+        self._removed = False
 
     # -- description -------------------------------------------------------------------------------
 
@@ -134,18 +142,42 @@ class FeatureGroup:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def insert(self, data: Any) -> InsertResult:
+    @overload
+    def insert(self, data: Source | str | PathLike[str], **options: Unpack[InsertOptions]) -> IngestResult: ...
+
+    @overload
+    def insert(self, data: Any, **options: Unpack[InsertOptions]) -> InsertResult: ...
+
+    def insert(self, data: Any, **options: Unpack[InsertOptions]) -> InsertResult | IngestResult:
         """Insert rows as one atomic commit; rows with an existing (primary key, event time) replace it.
 
+        Data in memory is committed whole. A source (``fti.sources.csv(...)``, ``fti.sources.sql(...)``, or a
+        path or URL, opened with :func:`fti.sources.open_source`) is read from where the group's last commit
+        from it stopped, and its cursor moves with the commit: a run killed midway leaves nothing and the
+        next run reads the same rows; nothing new makes no commit. A first insert that fails removes the
+        group it would have filled (it had no data yet); the next insert creates it again.
+
         Args:
-            data: a pandas or Polars DataFrame, a pyarrow Table or RecordBatch, a RecordBatchReader or an
-                iterable of RecordBatches (streamed; it is never loaded whole).
+            data: a source, a path or URL, a pandas or Polars DataFrame, a pyarrow Table or RecordBatch, a
+                RecordBatchReader or an iterable of RecordBatches (streamed; never loaded whole).
+            **options: see :class:`InsertOptions`: ``transform``, ``rename``, ``normalize_names``,
+                ``parse_dates``, ``pipeline``, ``progress``.
 
         Raises:
-            ValidationError: the schema does not match, a key or event time is null, or an expectation
-                failed. Nothing is written.
+            ValidationError: the schema does not match, a column name is not an identifier, a key or event
+                time is null, an expectation failed, or the source's input is malformed. Nothing is written.
+
+        Example:
+            >>> cards.insert(fti.sources.csv("data/*.csv"), rename={"monthly spend": "spend"})  # doctest: +SKIP
         """
-        return self.insert_rows(data, unique_keys=False)
+        preparation = preparation_of(options)
+        if isinstance(data, str | PathLike):
+            if self._stores.open_source is None:
+                raise ValidationError(f"Insert into {describe_group(self._record)}: no source can be opened here.")
+            data = self._stores.open_source(fspath(data))
+        if isinstance(data, Source):
+            return self._ingest(data, preparation, options)
+        return self._insert(data, preparation, unique_keys=False, pipeline=options.get("pipeline"))
 
     def insert_rows(self, data: Any, *, unique_keys: bool) -> InsertResult:
         """``insert`` for producers that know their rows: ``unique_keys=True`` promises one row per
@@ -153,68 +185,70 @@ class FeatureGroup:
         view, whose spine rows are unique by construction). A false promise makes reads skip the
         de-duplication of repeated pairs, so only pass it for rows built that way.
         """
+        return self._insert(data, Preparation(), unique_keys=unique_keys, pipeline=None)
+
+    def _insert(self, data: Any, preparation: Preparation, *, unique_keys: bool, pipeline: str | None) -> InsertResult:
         record, commits = self._reload()
-        what = f"Insert into {describe_group(record)}"
-        source_schema, batches = source_batches(data, what)
-        plan = plan_schema(what, source_schema, record.schema, record.primary_key, record.event_time)
-        for expectation in self.expectations:
-            if expectation.column is not None and expectation.column not in plan.target.names:
-                raise ValidationError(
-                    f"{what}: expectation {expectation.describe()} names column '{expectation.column}', which the "
-                    f"feature group does not have ({', '.join(plan.target.names)}); create a new version without it."
-                )
-        offline = self._stores.offline
-        latest = offline.version(record.table)
-        commit = 0 if latest is None else latest + 1
-        stream = InsertStream(
-            what=what,
-            plan=plan,
-            keys=(*record.primary_key, record.event_time),
-            commit=commit,
-            expectations=self.expectations,
-        )
         try:
-            offline.write(record.table, stream.reader(batches), version=commit)
-        except BackendError:
-            if stream.error is not None:
-                raise stream.error from None
+            written = ingest_data(
+                self._stores, record, commits, data, preparation, unique_keys=unique_keys, pipeline=pipeline
+            )
+        except BaseException:
+            self._remove_if_empty(record, commits)
             raise
-        except ConflictError as exc:
-            raise ConflictError(
-                f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
-            ) from exc
-        statistics, replaced = measure_commit(offline, record, commits, commit, plan.target, unique_keys=unique_keys)
-        committed = CommitRecord(
-            feature_group_id=record.id,
-            commit=commit,
-            committed_at=datetime.now(UTC),
-            rows_inserted=stream.rows - replaced,
-            rows_replaced=replaced,
-            statistics=statistics,
+        result = InsertResult(
+            written.commit, written.rows - written.rows_replaced, written.rows_replaced, written.committed_at
         )
-        with self._stores.catalog.transaction() as tx:
-            if record.schema is None:
-                tx.feature_groups.set_schema(record.id, plan.specs)
-            tx.feature_groups.add_commit(committed)
+        keys, error = self._after_commit(written.commit)
+        return replace(result, online_keys=keys, online_error=error)
+
+    def _ingest(self, source: Source, preparation: Preparation, options: InsertOptions) -> IngestResult:
+        record, commits = self._reload()
+        try:
+            result, written = ingest_source(
+                self._stores,
+                record,
+                commits,
+                source,
+                preparation,
+                pipeline=options.get("pipeline"),
+                progress=options.get("progress"),
+            )
+        except BaseException:
+            self._remove_if_empty(record, commits)
+            raise
+        if written is None:
+            return result
+        keys, error = self._after_commit(written.commit)
+        return replace(result, online_keys=keys, online_error=error)
+
+    def _after_commit(self, commit: int) -> tuple[int | None, str | None]:
+        """Write the commit's rows online (for an online group), then compact when enough small files gathered."""
         fresh, history = self._reload()
-        result = InsertResult(commit, committed.rows_inserted, replaced, committed.committed_at)
+        keys, error = None, None
         if fresh.is_online:
-            result = self._write_online(fresh, history, result)
-        return result
+            keys, error = self._write_online(fresh, history, commit)
+        compact_if_due(self._stores, fresh, len(history))
+        return keys, error
 
     def _write_online(
-        self, record: FeatureGroupRecord, commits: list[CommitRecord], result: InsertResult
-    ) -> InsertResult:
+        self, record: FeatureGroupRecord, commits: list[CommitRecord], commit: int
+    ) -> tuple[int | None, str | None]:
         # After the offline commit: a failure here loses nothing that materialize() cannot rebuild.
         try:
             store = online_store(self._stores, record)
             table = ensure_online_table(store, record)
-            _, rows = latest_rows(self._stores, snapshot(record, commits, result.commit), only_commit=result.commit)
-            keys = write_latest(store, table, rows)
+            _, rows = latest_rows(self._stores, snapshot(record, commits, commit), only_commit=commit)
+            return write_latest(store, table, rows), None
         except FtiError as exc:
-            message = report_online_failure(record, result.commit, exc)
-            return replace(result, online_keys=0, online_error=message)
-        return replace(result, online_keys=keys)
+            return 0, report_online_failure(record, commit, exc)
+
+    def _remove_if_empty(self, record: FeatureGroupRecord, commits: list[CommitRecord]) -> None:
+        """After a failed first insert, remove the group it would have filled, so no empty group is left behind."""
+        if commits:
+            return
+        with self._stores.catalog.transaction() as tx:
+            self._removed = tx.feature_groups.delete_empty(record.id)
 
     def materialize(
         self,
@@ -261,6 +295,32 @@ class FeatureGroup:
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task(f"Materializing {record.name} v{record.version}", total=total)
             return write_latest(store, table, rows, lambda done: progress.advance(task, done))
+
+    # -- maintenance -------------------------------------------------------------------------------
+
+    def compact(self) -> Compaction:
+        """Rewrite the group's small files into large ones, changing no read, time travel or training dataset.
+
+        Inserts compact automatically once a group gathers ``features.compact_after`` small files.
+
+        Example:
+            >>> cards.compact().files_removed  # doctest: +SKIP
+        """
+        return compact(self._stores, self._reload()[0])
+
+    def vacuum(self, retain: timedelta = timedelta(days=7)) -> int:
+        """Delete the files only table versions older than ``retain`` read; return how many were deleted.
+
+        Reads never need them (they scan the newest version); the versions that training datasets pinned
+        keep their files, so those datasets stay readable as they were written, by any Delta reader.
+        """
+        return vacuum(self._stores, self._reload()[0], retain)
+
+    def source_cursors(self) -> list[SourceCursorRecord]:
+        """Where each source inserted from stopped: its last cursor and the commit that recorded it."""
+        record = self._reload()[0]
+        with self._stores.catalog.transaction() as tx:
+            return tx.source_cursors.list(record.id)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -338,6 +398,11 @@ class FeatureGroup:
         return self.select([name for name in self.features if name not in set(features)])
 
     def _reload(self) -> tuple[FeatureGroupRecord, list[CommitRecord]]:
+        if self._removed:  # a failed first insert removed the group: create it again, as it was defined
+            with self._stores.catalog.transaction() as tx:
+                found = tx.feature_groups.find(self._record.name, self._record.version)
+                self._record = found or tx.feature_groups.add(replace(self._record, id=0))
+            self._removed = False
         with self._stores.catalog.transaction() as tx:
             record = tx.feature_groups.find_by_id(self._record.id)
             if record is None:

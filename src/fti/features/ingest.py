@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from fti.errors import FtiError, ValidationError
 from fti.features.expectations import Expectation, ExpectationRun
 from fti.features.schema import SchemaPlan
+from fti.features.stream_statistics import StreamStatistics
 
 __all__ = ["BATCH_ROWS", "InsertStream", "source_batches"]
 
@@ -84,6 +85,7 @@ class InsertStream:
         self.error: FtiError | None = None
         self.rows = 0
         self.schema = plan.target.append(pa.field("_fti_commit", pa.int64())).append(pa.field("_fti_row", pa.int64()))
+        self.statistics = StreamStatistics(plan.target, keys)
 
     def reader(self, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
         """A reader over the validated batches, each with its commit and row numbers."""
@@ -94,9 +96,13 @@ class InsertStream:
             for raw in batches:
                 if len(raw) == 0:
                     continue
-                batch = self._plan.apply(_decoded(raw))
+                try:
+                    batch = self._plan.apply(_decoded(raw))
+                except ValidationError as exc:
+                    raise ValidationError(f"{self._what}: {exc}") from None
                 self._check_keys(batch)
                 self._expectations.check(batch, self.rows)
+                self.statistics.add(batch)
                 size = len(batch)
                 yield pa.RecordBatch.from_arrays(
                     [

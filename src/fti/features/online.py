@@ -128,7 +128,8 @@ def latest_rows(
     )
     connection = query_engine(memory_limit=_MEMORY_LIMIT)
     try:
-        register_dataset(connection, "raw_rows", stores.offline.read(record.table, version=view.commit))
+        # the newest version: it holds every visible commit's rows (compaction keeps their commit numbers)
+        register_dataset(connection, "raw_rows", stores.offline.read(record.table))
         # When every key has one row (a group loaded once, or an insert of new keys), those rows are the
         # latest: a plain scan instead of the window, about a third of its cost even with the counting.
         found = connection.sql(counts).fetchall()[0]

@@ -172,11 +172,9 @@ class PointInTimeReader:
         time_type = schema.field(record.event_time).type
         if (start is not None or end is not None) and not pa.types.is_timestamp(time_type):
             return None
-        dataset = self._stores.offline.read(record.table, version=view.commit)
-        numbers = [item.commit for item in view.commits]
-        condition: pads.Expression | None = None
-        if numbers != list(range(view.commit + 1)):
-            condition = pads.field("_fti_commit").isin(numbers)
+        # the newest version holds every visible commit's rows (compaction keeps their commit numbers)
+        dataset = self._stores.offline.read(record.table)
+        condition: pads.Expression | None = view.commit_expression()
         for bound, keep in ((start, "ge"), (end, "lt")):
             if bound is None:
                 continue

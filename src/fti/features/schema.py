@@ -23,10 +23,23 @@ __all__ = ["HIDDEN_COLUMNS", "SchemaPlan", "normalize_type", "plan_schema", "sch
 HIDDEN_COLUMNS = ("_fti_commit", "_fti_row")
 
 _WIDENING = {
-    pa.int8(): (pa.int16(), pa.int32(), pa.int64()),
-    pa.int16(): (pa.int32(), pa.int64()),
-    pa.int32(): (pa.int64(),),
+    pa.int8(): (pa.int16(), pa.int32(), pa.int64(), pa.float64()),
+    pa.int16(): (pa.int32(), pa.int64(), pa.float64()),
+    pa.int32(): (pa.int64(), pa.float64()),
+    # a file or page whose numbers happen to be whole reads as integers (checked exact when cast)
+    pa.int64(): (pa.float64(),),
     pa.float32(): (pa.float64(),),
+    # text files and JSON carry numbers and times as strings: parsed, and the first bad value reported
+    pa.string(): (
+        pa.int64(),
+        pa.int32(),
+        pa.float64(),
+        pa.float32(),
+        pa.bool_(),
+        pa.date32(),
+        pa.timestamp("us"),
+        pa.timestamp("us", tz="UTC"),
+    ),
 }
 _UNSIGNED = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64()}
 _NAMED = {
@@ -172,6 +185,21 @@ def _cast(values: Any, target: pa.DataType, name: str) -> Any:
     try:
         return pc.cast(values, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        bad = _first_uncastable(values, target)
         raise ValidationError(
-            f"Column '{name}' cannot be stored as {target}: {exc}. Cast it before inserting."
+            f"Column '{name}' cannot be stored as {target}: its value {bad!r} does not fit ({exc}). Fix or drop that "
+            "row, or cast the column before inserting."
         ) from None
+
+
+def _first_uncastable(values: Any, target: pa.DataType) -> Any:
+    """The first value that does not cast, found by halving (each half is cast vectorized)."""
+    low, high = 0, len(values)
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            pc.cast(values.slice(low, middle - low), target, safe=True)
+            low = middle
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            high = middle
+    return values[low].as_py() if len(values) else None

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.features.definitions import differences
 from fti.features.expectations import Expectation
 from fti.features.groups import FeatureGroup
+from fti.features.ingestion import preview
+from fti.features.preparation import Preparation
 from fti.features.queries import Query, QueryPart
 from fti.features.schema import plan_schema
 from fti.features.stores import FeatureStores
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore, OnlineStore
+    from fti.core.sources import CommitLineage, Source, SourceOpener
 
 __all__ = ["FeatureStore"]
 
@@ -36,9 +40,16 @@ class FeatureStore:
     """Feature groups and feature views of one project (``project.features``)."""
 
     def __init__(
-        self, catalog: CatalogStore, offline: OfflineStore, online: Callable[[], OnlineStore] | None = None
+        self,
+        catalog: CatalogStore,
+        offline: OfflineStore,
+        online: Callable[[], OnlineStore] | None = None,
+        *,
+        open_source: SourceOpener | None = None,
+        provenance: Callable[[], CommitLineage] | None = None,
+        compact_after: int | None = None,
     ) -> None:
-        self._stores = FeatureStores(catalog, offline, online)
+        self._stores = FeatureStores(catalog, offline, online, open_source, provenance, compact_after)
 
     # -- feature groups ----------------------------------------------------------------------------
 
@@ -57,6 +68,61 @@ class FeatureStore:
         schema: pa.Schema | None = None,
     ) -> FeatureGroup:
         """Create a feature group version (see :meth:`fti.Project.create_feature_group`)."""
+        record = self._new_group(
+            name, version, primary_key, event_time, description, online, ttl, expectations, tags, schema
+        )
+        with self._stores.catalog.transaction() as tx:
+            if tx.feature_groups.find(name, version) is not None:
+                raise ConflictError(
+                    f"Feature group '{name}' v{version} already exists: get it with get_feature_group('{name}', "
+                    f"version={version}) or create version {version + 1}."
+                )
+            record = tx.feature_groups.add(record)
+        return FeatureGroup(self._stores, record)
+
+    def get_or_create_feature_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        primary_key: Sequence[str],
+        event_time: str,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+        expectations: Sequence[Expectation] | None = None,
+        tags: Mapping[str, str] | None = None,
+        schema: pa.Schema | None = None,
+    ) -> FeatureGroup:
+        """The group ``name`` v``version``, created if absent (see :meth:`fti.Project.get_or_create_feature_group`)."""
+        wanted = self._new_group(
+            name, version, primary_key, event_time, description, online, ttl, expectations, tags, schema
+        )
+        with self._stores.catalog.transaction() as tx:
+            existing = tx.feature_groups.find(name, version)
+            record = existing or tx.feature_groups.add(wanted)
+        if existing is not None:
+            different = differences(existing, wanted)
+            if different:
+                raise ConflictError(
+                    f"Feature group '{name}' v{version} exists with another definition: {'; '.join(different)}. "
+                    f"Pass the same arguments as when it was created, or create version {version + 1}."
+                )
+        return FeatureGroup(self._stores, record)
+
+    def _new_group(
+        self,
+        name: str,
+        version: int,
+        primary_key: Sequence[str],
+        event_time: str,
+        description: str,
+        online: bool,
+        ttl: timedelta | None,
+        expectations: Sequence[Expectation] | None,
+        tags: Mapping[str, str] | None,
+        schema: pa.Schema | None,
+    ) -> FeatureGroupRecord:
         validate_identifier(name, "feature group name")
         _check_version(version, f"feature group '{name}'")
         keys = self._check_keys(name, primary_key, event_time)
@@ -71,7 +137,7 @@ class FeatureStore:
         if schema is not None:
             what = f"Schema of feature group '{name}' v{version}"
             specs = plan_schema(what, schema, None, keys, event_time).specs
-        record = FeatureGroupRecord(
+        return FeatureGroupRecord(
             id=0,
             name=name,
             version=version,
@@ -85,14 +151,6 @@ class FeatureStore:
             expectations=tuple(item.to_json() for item in checks),
             created_at=datetime.now(UTC),
         )
-        with self._stores.catalog.transaction() as tx:
-            if tx.feature_groups.find(name, version) is not None:
-                raise ConflictError(
-                    f"Feature group '{name}' v{version} already exists: get it with get_feature_group('{name}', "
-                    f"version={version}) or create version {version + 1}."
-                )
-            record = tx.feature_groups.add(record)
-        return FeatureGroup(self._stores, record)
 
     @staticmethod
     def _check_keys(name: str, primary_key: Sequence[str], event_time: str) -> tuple[str, ...]:
@@ -127,6 +185,12 @@ class FeatureStore:
         needle = (search or "").lower()
         found = [record for record in records if not needle or needle in _searchable(record)]
         return [FeatureGroup(self._stores, record) for record in found]
+
+    def preview(self, source: Source, group: FeatureGroup | None, rows: int, preparation: Preparation) -> pa.Table:
+        """The first ``rows`` prepared rows of ``source`` since ``group``'s cursor (see :meth:`fti.Project.preview`)."""
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValidationError(f"rows must be a positive whole number, got {rows!r}.")
+        return preview(self._stores, None if group is None else group.record, source, preparation, rows)
 
     # -- feature views -----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from fti.core.features import CommitRecord, FeatureGroupRecord
     from fti.features.time_travel import Snapshot
 
-__all__ = ["compute_statistics", "measure_commit", "measure_snapshot"]
+__all__ = ["compute_statistics", "kind_of", "measure_commit", "measure_snapshot"]
 
 #: statistics of a large commit or group spill to disk rather than grow the measuring process
 _MEASURE_MEMORY = "256MB"
@@ -32,7 +32,8 @@ _MEASURE_MEMORY = "256MB"
 _BINS = 10
 
 
-def _kind(arrow_type: pa.DataType) -> str:
+def kind_of(arrow_type: pa.DataType) -> str:
+    """How a column is described: ``number``, ``category``, ``time`` or ``other``."""
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
         return "number"
     if pa.types.is_string(arrow_type) or pa.types.is_boolean(arrow_type):
@@ -47,7 +48,7 @@ def compute_statistics(connection: duckdb.DuckDBPyConnection, source: str, schem
     expressions = ["count(*) AS rows"]
     plan = []
     for i, column in enumerate(schema):
-        kind = _kind(column.type)
+        kind = kind_of(column.type)
         name = quote(column.name)
         parts = {"count": f"count({name})"}
         if kind == "number":
@@ -118,22 +119,37 @@ def measure_commit(
     commit: int,
     schema: pa.Schema,
     *,
+    gathered: dict[str, Any] | None = None,
     unique_keys: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """Statistics of the rows commit ``commit`` wrote (with their repeated (key, event time) pairs as
     ``duplicate_keys``), and how many rows of the visible ``commits`` they replaced.
 
-    The replaced count joins the new rows with the visible ones only when their event-time ranges
-    (from the commits' statistics) overlap: appending newer data, the common case, skips the join.
-    ``unique_keys`` says the caller built the rows with one per (key, event time), so the count of
-    distinct pairs is skipped too.
+    ``gathered`` is what was measured while the rows streamed to storage (see
+    :mod:`fti.features.stream_statistics`): then the rows are read back only for what it lacks, the
+    string and boolean columns. ``unique_keys`` says each (key, event time) pair occurs once (the caller
+    built the rows so, or saw the pairs strictly increase), which skips counting distinct pairs. The
+    replaced count joins the new rows with the visible ones only when their event-time ranges (from the
+    commits' statistics) overlap: appending newer data, the common case, skips the join.
     """
+    statistics = gathered
+    pending = [field for field in schema if gathered is None or kind_of(field.type) == "category"]
+    overlaps = bool(commits) and (statistics is None or _times_overlap(record.event_time, statistics, commits))
+    if statistics is not None and unique_keys and not overlaps and not pending:
+        return statistics | {"duplicate_keys": 0}, 0
     keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
     connection = query_engine(memory_limit=_MEASURE_MEMORY)
     try:
         register_dataset(connection, "written", offline.read(record.table, version=commit))
         new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
-        statistics = compute_statistics(connection, new_rows, schema)
+        if pending:
+            measured = compute_statistics(connection, new_rows, pa.schema(pending))
+            statistics = (
+                measured
+                if statistics is None
+                else statistics | {"columns": {**statistics["columns"], **measured["columns"]}}
+            )
+        assert statistics is not None
         distinct = (
             statistics["rows"]
             if unique_keys

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore, OfflineStore, OnlineStore
+    from fti.core.sources import CommitLineage, SourceOpener
 
 __all__ = ["FeatureStores"]
 
@@ -18,9 +19,14 @@ class FeatureStores:
     """The catalog (metadata), the offline store (rows) and the online store behind feature groups and views.
 
     ``online`` returns the project's online store, opening it on first use, so projects that never
-    serve features never connect to it.
+    serve features never connect to it. ``open_source`` turns a path or URL given to ``insert`` into a
+    source; ``provenance`` tells the code version and run a commit's lineage records; ``compact_after``
+    is how many small files a feature group gathers before an insert compacts it (None: never).
     """
 
     catalog: CatalogStore
     offline: OfflineStore
     online: Callable[[], OnlineStore] | None = None
+    open_source: SourceOpener | None = None
+    provenance: Callable[[], CommitLineage] | None = None
+    compact_after: int | None = None

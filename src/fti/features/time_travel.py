@@ -2,9 +2,12 @@
 
 Every insert appends one offline-table version whose rows carry their commit number and their row
 number within the commit. A commit is visible once the catalog records it, so a write that crashed before
-its catalog row is ignored. Rows with the same primary key and event time are resolved by "the latest
-commit wins, then the latest row within it"; when no visible commit replaced or repeated a key, that
-de-duplication is skipped.
+its catalog row is ignored. Reads of any commit scan the table's newest version, filtered by
+commit number: compaction rewrites files but keeps each row's commit number, so reads, time travel and
+training-dataset rebuilds give the same rows before and after it, and never need the files it replaced.
+
+Rows with the same primary key and event time are resolved by "the latest commit wins, then the latest
+row within it"; when no visible commit replaced or repeated a key, that de-duplication is skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fti.features.sql import quote, register_dataset
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow.dataset as pads
 
     from fti.backends.ports import OfflineStore
     from fti.core.features import CommitRecord, FeatureGroupRecord
@@ -60,11 +64,8 @@ class Snapshot:
                 raise NotFoundError(f"{describe_group(record).capitalize()} has no commits yet: insert data first.")
             connection.register(alias, schema.empty_table())
             return f"(SELECT {columns} FROM {alias})"
-        register_dataset(connection, alias, offline.read(record.table, version=self.commit))
-        numbers = [item.commit for item in self.commits]
-        where = (
-            "" if numbers == list(range(self.commit + 1)) else f" WHERE _fti_commit IN ({', '.join(map(str, numbers))})"
-        )
+        register_dataset(connection, alias, offline.read(record.table))
+        where = f" WHERE {self.commit_condition()}"
         if not self.needs_dedupe:
             return f"(SELECT {columns} FROM {alias}{where})"
         keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
@@ -72,6 +73,24 @@ class Snapshot:
             f"(SELECT {columns} FROM {alias}{where} QUALIFY row_number() OVER "
             f"(PARTITION BY {keys} ORDER BY _fti_commit DESC, _fti_row DESC) = 1)"
         )
+
+    def commit_condition(self) -> str:
+        """SQL that keeps the rows of the visible commits (the table's newest version also holds later ones)."""
+        assert self.commit is not None
+        visible = {item.commit for item in self.commits}
+        hidden = [number for number in range(self.commit + 1) if number not in visible]
+        condition = f"_fti_commit <= {self.commit}"
+        return condition + (f" AND _fti_commit NOT IN ({', '.join(map(str, hidden))})" if hidden else "")
+
+    def commit_expression(self) -> pads.Expression:
+        """:meth:`commit_condition` as an Arrow dataset filter."""
+        import pyarrow.dataset as pads
+
+        assert self.commit is not None
+        visible = {item.commit for item in self.commits}
+        hidden = [number for number in range(self.commit + 1) if number not in visible]
+        expression = pads.field("_fti_commit") <= self.commit
+        return expression & ~pads.field("_fti_commit").isin(hidden) if hidden else expression
 
 
 def snapshot(record: FeatureGroupRecord, commits: list[CommitRecord], as_of: AsOf = None) -> Snapshot:

@@ -119,11 +119,13 @@ def feature_groups(project: Project, search: str | None, limit: int, offset: int
 
 
 def _commit_item(commit: CommitRecord) -> dict[str, Any]:
+    lineage = commit.lineage
     return {
         "commit": commit.commit,
         "committed_at": _time(commit.committed_at),
         "rows_inserted": commit.rows_inserted,
         "rows_replaced": commit.rows_replaced,
+        "lineage": None if lineage is None else lineage.to_json() | {"read": lineage.describe_span()},
     }
 
 

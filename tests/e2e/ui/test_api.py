@@ -50,6 +50,9 @@ def test_feature_groups_search_schema_commits_and_statistics(client: httpx.Clien
     group = client.get("/api/feature-groups/card_activity/1").json()
     assert [column["name"] for column in group["schema"]] == ["cc_num", "ts", "amount_avg", "merchant"]
     assert [commit["rows_inserted"] for commit in group["commits"]] == [40, 40]
+    latest, first_commit = group["commits"]
+    assert latest["lineage"]["source"]["kind"] == "parquet" and latest["lineage"]["pipeline"] == "card_features"
+    assert latest["lineage"]["read"].startswith("1 file(s): ") and first_commit["lineage"]["source"] is None
     statistics = client.get("/api/feature-groups/card_activity/1/statistics").json()
     assert statistics["rows"] == 80
     assert sum(statistics["columns"]["amount_avg"]["histogram"]["counts"]) == 80

@@ -97,6 +97,8 @@ def test_feature_store_pages(browser: Browser) -> None:
     page.wait_for_selector("#statistics svg.histogram")  # type: ignore[attr-defined]
     assert page.locator("#schema tbody tr").count() == 4  # type: ignore[attr-defined]
     assert page.locator("#commits tbody tr").count() == 2  # type: ignore[attr-defined]
+    lineage = page.locator("#commits tbody tr").first.inner_text()  # type: ignore[attr-defined]
+    assert "parquet" in lineage and "card_activity_later.parquet" in lineage and "pipeline card_features" in lineage
     assert page.locator("#statistics .stat").count() == 4  # type: ignore[attr-defined]
     browser.shot("feature-group")
     page = browser.open("/feature-views")

@@ -27,6 +27,7 @@ from fti.backends.catalog.repositories.features import (
 )
 from fti.backends.catalog.repositories.registry import SqlRegistryRecords
 from fti.backends.catalog.repositories.serving import SqlDeploymentRecords, SqlTokenRecords
+from fti.backends.catalog.repositories.sources import SqlSourceCursorRecords
 from fti.backends.catalog.repositories.tracking import SqlTrackingRecords
 from fti.backends.settings import parse_backend_config
 from fti.core.records import SchemaState, SchemaStatus
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         FeatureGroupRecords,
         FeatureViewRecords,
         RegistryRecords,
+        SourceCursorRecords,
         TokenRecords,
         TrackingRecords,
         TrainingDatasetRecords,
@@ -104,6 +106,11 @@ class SqlCatalogTransaction:
     def tokens(self) -> TokenRecords:
         """API token records."""
         return SqlTokenRecords(self._connection)
+
+    @property
+    def source_cursors(self) -> SourceCursorRecords:
+        """The last cursor of each source of each feature group."""
+        return SqlSourceCursorRecords(self._connection)
 
 
 class SqlCatalogStore:

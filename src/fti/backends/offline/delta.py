@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
@@ -17,6 +19,7 @@ import pyarrow.fs as pafs
 from pydantic import BaseModel, ConfigDict
 
 from fti.backends.settings import parse_backend_config
+from fti.core.features import TableCompaction
 from fti.core.naming import validate_artifact_key
 from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 
@@ -28,6 +31,9 @@ __all__ = ["DeltaOfflineConfig", "DeltaOfflineStore"]
 
 #: the writer buffers about one file per stream: smaller files keep a large insert's memory bounded
 _TARGET_FILE_BYTES = 16 << 20
+#: compaction writes files of about this size; files under half the writer's size count as small
+_COMPACTED_FILE_BYTES = 64 << 20
+_SMALL_FILE_BYTES = _TARGET_FILE_BYTES // 2
 
 
 class DeltaOfflineConfig(BaseModel):
@@ -134,13 +140,25 @@ class DeltaOfflineStore:
             raise BackendError(
                 f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
             ) from exc
-        return int(self._open_table(table, None).version())
+        return version if version is not None else int(self._open_table(table, None).version())
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:
-        """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent."""
+        """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent.
+
+        A plain dataset of the version's Parquet files: the driver's own dataset builds a statistics
+        expression per file in Python, which costs more than reading a small table (the files' footers
+        hold the same statistics for filtered scans).
+        """
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
         delta = self._open_table(table, version)
         try:
-            return delta.to_pyarrow_dataset(filesystem=self._filesystem(table))
+            schema = pa.schema(delta.schema().to_arrow())
+            paths = [
+                unquote(path) for path in pa.table(delta.get_add_actions(flatten=False)).column("path").to_pylist()
+            ]
+            return pads.dataset(paths, schema=schema, format="parquet", filesystem=self._filesystem(table))
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not read table '{table}': {_short(exc)}"
@@ -180,6 +198,47 @@ class DeltaOfflineStore:
             return bool(DeltaTable.is_deltatable(uri, storage_options=self._storage_options()))
         except Exception as exc:  # driver errors at the adapter edge
             raise BackendError(f"Offline store {self.describe()} is unreachable: {_short(exc)}") from exc
+
+    # -- maintenance -------------------------------------------------------------------------------
+
+    def compact(self, table: str) -> TableCompaction:
+        """Rewrite the newest version's small files into files of about 64 MB, as one new version (Delta's optimize)."""
+        delta = self._open_table(table, None)
+        try:
+            metrics = delta.optimize.compact(target_size=_COMPACTED_FILE_BYTES)
+        except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
+            raise BackendError(
+                f"Offline store {self.describe()} could not compact table '{table}': {_short(exc)}"
+            ) from exc
+        removed, added = int(metrics.get("numFilesRemoved", 0)), int(metrics.get("numFilesAdded", 0))
+        version = int(self._open_table(table, None).version()) if removed else None
+        return TableCompaction(version, removed, added)
+
+    def small_files(self, table: str) -> int:
+        """How many of the newest version's files are under half the size a write aims for."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        sizes = pa.table(self._open_table(table, None).get_add_actions(flatten=True)).column("size_bytes")
+        return int(pc.sum(pc.less(sizes, _SMALL_FILE_BYTES)).as_py() or 0)
+
+    def vacuum(self, table: str, retain: timedelta, keep_versions: Sequence[int]) -> int:
+        """Delete files that no version newer than ``retain`` reads, keeping those ``keep_versions`` read, and files
+        of writes that never committed (older than ``retain``); return how many were deleted."""
+        delta = self._open_table(table, None)
+        try:
+            removed = delta.vacuum(
+                retention_hours=int(retain.total_seconds() // 3600),
+                dry_run=False,
+                enforce_retention_duration=False,
+                keep_versions=sorted(set(keep_versions)),
+                full=True,
+            )
+        except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
+            raise BackendError(
+                f"Offline store {self.describe()} could not vacuum table '{table}': {_short(exc)}"
+            ) from exc
+        return len(removed)
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from fti.backends.catalog.schema import (
     training_datasets,
 )
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
+from fti.core.sources import CommitLineage
 
 __all__ = ["SqlFeatureGroupRecords", "SqlFeatureViewRecords", "SqlTrainingDatasetRecords"]
 
@@ -77,6 +78,7 @@ class SqlFeatureGroupRecords:
                 rows_replaced=record.rows_replaced,
                 statistics=record.statistics,
                 group_statistics=record.group_statistics,
+                lineage=None if record.lineage is None else record.lineage.to_json(),
             )
         )
 
@@ -104,6 +106,14 @@ class SqlFeatureGroupRecords:
         """Every feature group version, by name then version."""
         query = sa.select(feature_groups).order_by(feature_groups.c.name, feature_groups.c.version)
         return [_group(row) for row in self._connection.execute(query)]
+
+    def delete_empty(self, group_id: int) -> bool:
+        """Delete the group if it has no commits; whether it was deleted."""
+        has_commits = sa.exists().where(feature_group_commits.c.feature_group_id == group_id)
+        result = self._connection.execute(
+            sa.delete(feature_groups).where(feature_groups.c.id == group_id, ~has_commits)
+        )
+        return bool(result.rowcount)
 
 
 class SqlFeatureViewRecords:
@@ -265,6 +275,7 @@ def _commit(row: sa.Row[Any]) -> CommitRecord:
         rows_replaced=int(values["rows_replaced"]),
         statistics=dict(values["statistics"]),
         group_statistics=None if values["group_statistics"] is None else dict(values["group_statistics"]),
+        lineage=None if values["lineage"] is None else CommitLineage.from_json(values["lineage"]),
     )
 
 

@@ -22,6 +22,7 @@ from fti.backends.catalog.schema.registry import (
     registered_models,
 )
 from fti.backends.catalog.schema.serving import api_tokens, deployments
+from fti.backends.catalog.schema.sources import source_cursors
 from fti.backends.catalog.schema.tracking import (
     experiments,
     run_artifacts,
@@ -56,6 +57,7 @@ __all__ = [
     "run_tags",
     "run_training_data",
     "runs",
+    "source_cursors",
     "training_dataset_sources",
     "training_datasets",
 ]

@@ -55,6 +55,7 @@ feature_group_commits = Table(
     Column("rows_replaced", BigInteger, nullable=False),
     Column("statistics", JSON, nullable=False),
     Column("group_statistics", JSON, nullable=True),
+    Column("lineage", JSON, nullable=True),
 )
 
 feature_views = Table(

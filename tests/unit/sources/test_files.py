@@ -1,0 +1,118 @@
+"""File sources on the local disk: formats and options, incremental reads by file, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import fti
+from fti.errors import NotFoundError, ValidationError
+from fti.sources import FileSource
+
+
+def _rows(source: FileSource, cursor: dict[str, object] | None = None) -> tuple[pa.Table, dict[str, object] | None]:
+    batches = list(source.read(cursor))
+    if not batches:
+        return pa.table({}), cursor
+    return pa.Table.from_batches([item.data for item in batches]), batches[-1].cursor
+
+
+def test_csv_options_delimiter_nulls_types_formats_and_time_zone(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id;when;amount\n1;01/05/2024 12:00;n/a\n2;02/05/2024 13:30;2.5\n")
+    source = fti.sources.csv(
+        str(tmp_path / "a.csv"),
+        delimiter=";",
+        null_values=["n/a"],
+        column_types={"amount": "double"},
+        timestamp_formats=["%d/%m/%Y %H:%M"],
+        timezone="Europe/Berlin",
+    )
+    table, _ = _rows(source)
+    assert table.column("amount").to_pylist() == [None, 2.5]
+    when = table.column("when")
+    assert when.type.tz == "Europe/Berlin"
+    assert when.cast(pa.timestamp("us", tz="UTC"))[0].as_py().isoformat() == "2024-05-01T10:00:00+00:00"
+
+
+def test_csv_without_header_takes_column_names(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("1,x\n2,y\n")
+    source = fti.sources.csv(str(tmp_path / "a.csv"), header=False, column_names=["id", "name"])
+    table, _ = _rows(source)
+    assert table.to_pydict() == {"id": [1, 2], "name": ["x", "y"]}
+
+
+def test_a_glob_is_read_file_by_file_and_only_new_files_next_time(tmp_path: Path) -> None:
+    for name, first in (("a.csv", 1), ("b.csv", 3)):
+        (tmp_path / name).write_text(f"id,v\n{first},1.5\n{first + 1},2\n")
+    source = fti.sources.csv(str(tmp_path / "*.csv"))
+    batches = list(source.read(None))
+    assert [item.span for item in batches] == [
+        {"files": [str(tmp_path / "a.csv")]},
+        {"files": [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]},
+    ]
+    assert list(batches[0].cursor["files"]) == [str(tmp_path / "a.csv")]
+    assert pa.Table.from_batches([item.data for item in batches]).column("v").type == pa.float64()
+    (tmp_path / "c.csv").write_text("id,v\n5,3\n")
+    table, cursor = _rows(source, batches[-1].cursor)
+    assert table.column("id").to_pylist() == [5]
+    assert _rows(source, cursor)[0].num_rows == 0
+
+
+def test_a_changed_file_is_an_error_or_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("id\n1\n")
+    _, cursor = _rows(fti.sources.csv(str(path)))
+    path.write_text("id\n1\n2\n")
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(ValidationError, match=r"a\.csv changed since it was read .*on_change='reingest'"):
+        _rows(fti.sources.csv(str(path)), cursor)
+    table, _ = _rows(fti.sources.csv(str(path), on_change="reingest"), cursor)
+    assert table.column("id").to_pylist() == [1, 2]
+
+
+def test_parquet_and_json_lines(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": [1, 2], "v": [0.5, 1.5]}), tmp_path / "a.parquet")
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps({"id": i, "v": i / 2}) for i in (3, 4)) + "\n")
+    assert _rows(fti.sources.parquet(str(tmp_path / "*.parquet")))[0].to_pydict() == {"id": [1, 2], "v": [0.5, 1.5]}
+    table, _ = _rows(fti.sources.files(str(tmp_path / "b.jsonl")))
+    assert table.to_pydict() == {"id": [3, 4], "v": [1.5, 2.0]}
+    assert fti.sources.files(str(tmp_path / "a.parquet")).info.kind == "parquet"
+
+
+def test_a_malformed_line_is_named_with_its_number(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,v\n1,2\n3,4,5\n")
+    with pytest.raises(ValidationError, match=r"a\.csv line 3 is malformed: Expected 2 columns, got 3"):
+        _rows(fti.sources.csv(str(tmp_path / "a.csv")))
+
+
+def test_a_value_of_another_type_names_its_column_and_value(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,amount\n1,2.5\n2,abc\n")
+    with pytest.raises(ValidationError, match=r"column 'amount' has the value 'abc', which is not a valid double"):
+        _rows(fti.sources.csv(str(tmp_path / "a.csv"), column_types={"amount": "double"}))
+
+
+def test_files_with_other_columns_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,v\n1,2\n")
+    (tmp_path / "b.csv").write_text("id,w\n1,2\n")
+    with pytest.raises(ValidationError, match=r"b\.csv lacks column\(s\) 'v' and has extra column\(s\) 'w'"):
+        _rows(fti.sources.csv(str(tmp_path / "*.csv")))
+
+
+def test_missing_files_and_bad_options(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match=r"File .*nope\.csv does not exist"):
+        _rows(fti.sources.csv(str(tmp_path / "nope.csv")))
+    with pytest.raises(NotFoundError, match=r"No file matches .*\*\.csv"):
+        _rows(fti.sources.csv(str(tmp_path / "*.csv")))
+    with pytest.raises(ValidationError, match="Unknown time zone 'Mars/Base'"):
+        fti.sources.csv("x.csv", timezone="Mars/Base")
+    with pytest.raises(ValidationError, match="delimiter must be one character"):
+        fti.sources.csv("x.csv", delimiter=";;")
+    with pytest.raises(ValidationError, match="Cannot tell the format of 'x.xlsx'"):
+        fti.sources.files("x.xlsx")
+    with pytest.raises(ValidationError, match="Column type 'decimal-ish' of column 'v' is not an Arrow type"):
+        fti.sources.csv("x.csv", column_types={"v": "decimal-ish"})
