@@ -17,7 +17,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from fti.backends.registry import backend_kind_for_uri, known_kinds
+from fti.backends.kinds import backend_kind_for_uri, known_kinds
 from fti.core.settings_errors import describe_settings_error
 from fti.errors import ValidationError
 
@@ -109,11 +109,10 @@ class OnlineStoreConfig(_Section):
 
 
 class ExecutorConfig(_Section):
-    """Where backfills, tuning trials and batch inference run."""
+    """Where tuning trials and batch predictions run in parallel."""
 
     type: str = "local"
     max_workers: pydantic.PositiveInt | None = None
-    address: str | None = None
 
     @field_validator("type")
     @classmethod

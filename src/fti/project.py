@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from fti.artifacts import ArtifactService
-from fti.backends.registry import ROLES, create_backend
+from fti.backends.kinds import ROLES, create_backend
 from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError

@@ -13,8 +13,8 @@ from alembic.runtime.migration import MigrationContext
 
 from fti.backends.catalog import schema
 from fti.backends.catalog.store import SqlCatalogStore
+from fti.backends.kinds import create_backend
 from fti.backends.ports import CatalogStore
-from fti.backends.registry import create_backend
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 
 from fti.backends.catalog.schema import metadata
 from fti.backends.catalog.store import SqlCatalogStore
+from fti.backends.kinds import create_backend
 from fti.backends.ports import CatalogStore
-from fti.backends.registry import create_backend
 from fti.testing.tracking_records import TrackingRecordsContract
 
 

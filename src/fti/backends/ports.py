@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArtifactRecords",
     "ArtifactStore",
+    "BackendFactory",
     "CatalogStore",
     "CatalogTransaction",
     "Connectable",
@@ -63,6 +64,26 @@ class Connectable(Protocol):
 
 T = TypeVar("T")
 R = TypeVar("R")
+ConfigT = TypeVar("ConfigT")
+BackendT_co = TypeVar("BackendT_co", covariant=True)
+
+
+class BackendFactory(Protocol[ConfigT, BackendT_co]):
+    """A backend class: validates its own options into its config model, and is built from that config.
+
+    The backend kind table (:mod:`fti.backends.kinds`) calls ``cls(cls.config_from(options))``; the
+    constructor only stores the config (STYLE.md B5).
+    """
+
+    def config_from(self, options: Mapping[str, Any]) -> ConfigT:
+        """Validate the role's options (``fti.yaml``'s section, paths made absolute) into the config model.
+
+        Options that belong to other kinds of the role (``path`` of one online store, ``url`` of another)
+        are ignored; a wrong value raises ValidationError naming ``role.key``.
+        """
+
+    def __call__(self, config: ConfigT) -> BackendT_co:
+        """The backend, not yet open."""
 
 
 class ArtifactStore(Connectable, Protocol):

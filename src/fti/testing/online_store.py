@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from fti.backends.registry import create_backend
+from fti.backends.kinds import create_backend
 from fti.errors import ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -500,7 +500,7 @@ def _start_writer(kind: str, options: dict[str, Any], table: str, keys: int, ver
     source = Path(__file__).resolve().parents[2]
     code = (
         "import sys\n"
-        "from fti.backends.registry import create_backend\n"
+        "from fti.backends.kinds import create_backend\n"
         "from fti.testing.online_store import versioned_rows\n"
         f"store = create_backend('online_store', {kind!r}, {options!r})\n"
         "store.open()\n"

@@ -42,7 +42,7 @@ How a row is laid out in its string and parsed back is in ``fti.backends.online.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -253,7 +253,7 @@ class RedisOnlineStore:
         self._codecs: dict[tuple[str, tuple[str, ...]], RowCodec] = {}
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> RedisOnlineConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> RedisOnlineConfig:
         """Validate options: ``url`` is ``redis://host:port/db`` (``path`` belongs to other backends)."""
         options = {key: value for key, value in options.items() if key != "path"}
         return parse_backend_config(RedisOnlineConfig, options, "online_store")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -203,7 +203,7 @@ class SqliteOnlineStore:
         self._plans: dict[tuple[str, tuple[str, ...]], _ReadPlan] = {}
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> SqliteOnlineConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> SqliteOnlineConfig:
         """Validate options: ``path`` is the database file (``url`` belongs to other backends)."""
         options = {key: value for key, value in options.items() if key != "url"}
         return parse_backend_config(SqliteOnlineConfig, options, "online_store")
