@@ -146,7 +146,7 @@ class OfflineStore(Connectable, Protocol):
 class ArtifactRecords(Protocol):
     """Catalog records of artifacts and their checksums."""
 
-    def upsert(self, record: ArtifactRecord) -> None:
+    def put(self, record: ArtifactRecord) -> None:
         """Insert or replace the record for ``record.key``."""
 
     def find(self, key: str) -> ArtifactRecord | None:
@@ -168,7 +168,7 @@ class TrackingRecords(Protocol):
     def list_experiments(self) -> list[Experiment]:
         """Every experiment, by name."""
 
-    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+    def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run (its experiment must exist) and the training data it reads."""
 
     def find_run(self, run_id: str) -> RunInfo | None:
@@ -186,13 +186,13 @@ class TrackingRecords(Protocol):
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Insert or replace tags."""
 
-    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
-        """Record ``path within the run -> artifact key`` for stored artifacts."""
+    def set_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Insert or replace ``path within the run -> artifact key`` for stored artifacts."""
 
     def list_artifacts(self, run_id: str) -> dict[str, str]:
         """``path within the run -> artifact key``, sorted by path."""
 
-    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+    def find_training_data(self, run_id: str) -> TrainingDataLineage | None:
         """The training data the run recorded, or None."""
 
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
@@ -326,7 +326,7 @@ class DeploymentRecords(Protocol):
     def find(self, name: str) -> Deployment | None:
         """The deployment ``name``, or None."""
 
-    def list_all(self) -> list[Deployment]:
+    def list(self) -> list[Deployment]:
         """Every deployment, by name."""
 
     def put(self, deployment: Deployment) -> None:
@@ -342,17 +342,17 @@ class TokenRecords(Protocol):
     def add(self, token: ApiToken) -> None:
         """Insert a token record."""
 
-    def find_by_name(self, name: str) -> ApiToken | None:
+    def find(self, name: str) -> ApiToken | None:
         """The token called ``name``, or None."""
-
-    def list_all(self) -> list[ApiToken]:
-        """Every token, oldest first."""
 
     def active_hashes(self) -> list[str]:
         """The sha256 of every unrevoked token."""
 
     def revoke(self, name: str, revoked_at: datetime) -> None:
         """Mark the token ``name`` revoked."""
+
+    def list(self) -> list[ApiToken]:
+        """Every token, oldest first."""
 
 
 class CatalogTransaction(Protocol):

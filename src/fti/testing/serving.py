@@ -152,7 +152,7 @@ class InMemoryDeploymentSource:
         with self._lock:
             self._deployments = {**self._deployments, deployment.name: deployment}
 
-    def remove(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         """Delete a deployment."""
         with self._lock:
             self._deployments = {key: value for key, value in self._deployments.items() if key != name}

@@ -90,7 +90,7 @@ class TrackingService:
             tx.tracking.ensure_experiment(experiment, now)
             if parent_id is not None and tx.tracking.find_run(parent_id) is None:
                 raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
-            tx.tracking.create_run(info, lineage)
+            tx.tracking.add_run(info, lineage)
             tx.tracking.set_tags(info.id, tag_values)
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)

@@ -81,7 +81,7 @@ class SqlTrackingRecords:
             _experiment(row) for row in self._connection.execute(sa.select(experiments).order_by(experiments.c.name))
         ]
 
-    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+    def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run and the training data it reads."""
         experiment = self._find_experiment(run.experiment)
         if experiment is None:
@@ -210,8 +210,8 @@ class SqlTrackingRecords:
             sa.insert(run_tags), [{"run_id": run_id, "key": key, "value": value} for key, value in tags.items()]
         )
 
-    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
-        """Record ``path within the run -> artifact key``."""
+    def set_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Insert or replace ``path within the run -> artifact key``."""
         if not paths:
             return
         self._connection.execute(
@@ -231,7 +231,7 @@ class SqlTrackingRecords:
         )
         return {str(path): str(key) for path, key in self._connection.execute(query)}
 
-    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+    def find_training_data(self, run_id: str) -> TrainingDataLineage | None:
         """The training data the run recorded, or None."""
         row = self._connection.execute(sa.select(run_training_data).where(run_training_data.c.run_id == run_id)).first()
         if row is None:
