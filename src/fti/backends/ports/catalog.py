@@ -242,7 +242,7 @@ class TokenRecords(Protocol):
         """Mark the token ``name`` revoked."""
 
     def list(self) -> list[ApiToken]:
-        """Every token, oldest first."""
+        """Every token, oldest first (then by name)."""
 
 
 class CatalogTransaction(Protocol):

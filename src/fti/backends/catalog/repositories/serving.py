@@ -106,7 +106,7 @@ class SqlTokenRecords:
         self._connection.execute(sa.update(api_tokens).where(api_tokens.c.name == name).values(revoked_at=revoked_at))
 
     def list(self) -> list[ApiToken]:
-        """Every token, oldest first."""
+        """Every token, oldest first (then by name)."""
         rows = self._connection.execute(sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.name))
         return [_token(row) for row in rows]
 
