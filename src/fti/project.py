@@ -653,12 +653,13 @@ class Project:
         The feature view comes from the model's lineage unless ``feature_view`` names one. Rows are the
         view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
-        the event time, ``prediction``, ``model_name`` and ``model_version``.
+        the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
+        parts, one per worker of the project's executor (``fti.inference.batch.PARALLEL_MIN_ROWS``).
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
         """
-        from fti.inference.batch import DEFAULT_CHUNK_ROWS, batch_predict
+        from fti.inference.batch import DEFAULT_CHUNK_ROWS, Parallelism, batch_predict
 
         return batch_predict(
             self.features,
@@ -671,6 +672,7 @@ class Project:
             feature_view=feature_view,
             chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
             show_progress=show_progress,
+            parallelism=Parallelism(self._executor, self._opener()),
         )
 
     def close(self) -> None:

@@ -1,4 +1,9 @@
-"""Feature views: a versioned query plus labels, read point-in-time correctly for training and batch scoring."""
+"""Feature views: a versioned query plus labels, read point-in-time correctly for training and batch scoring.
+
+Over 400 lines: the view is the one place its query is read (online vectors, training data, the batch join,
+and the batch join read in parts by parallel tasks), and each read path is a thin delegation to the modules
+that do the work (``serving``, ``training``, ``point_in_time``); splitting it would split one object.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from fti.features.time_travel import Snapshot, snapshot
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pyarrow.dataset as pads
 
     from fti.features.queries import Query
     from fti.features.serving import ReturnType, ServingPlan
@@ -271,23 +277,27 @@ class FeatureView:
         end: datetime | None,
         batch_rows: int,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]]:
         """The number of rows and the point-in-time join of ``batch_table``, streamed in no particular order.
 
         ``features`` limits the result to those feature columns (besides the spine's keys and event time),
-        so columns nobody uses are neither read nor joined.
+        so columns nobody uses are neither read nor joined. ``partition`` ``(index, count)`` gives only one of
+        ``count`` disjoint parts of the rows, which together are all of them: parallel tasks each read one.
 
         DuckDB produces the batches as they are consumed (within its memory limit), so a join larger than
         memory streams through; not sorting saves a full sort of the result. A view of one group with
         nothing to join or de-duplicate is scanned by Arrow's dataset reader instead (filters pushed down,
         about half the CPU of converting DuckDB's result to Arrow).
         """
-        scanned = self._scan_stream(snapshots, start, end, batch_rows, features)
+        scanned = self._scan_stream(snapshots, start, end, batch_rows, features, partition)
         if scanned is not None:
             return scanned
         connection = query_engine(memory_limit=_STREAM_MEMORY)
         try:
-            sql, spine = self._batch_sql(connection, snapshots, start, end, ordered=False, features=features)
+            sql, spine = self._batch_sql(
+                connection, snapshots, start, end, ordered=False, features=features, partition=partition
+            )
             total = int(connection.sql(f"SELECT count(*) FROM {spine}").fetchall()[0][0])
             if total == 0:
                 connection.close()
@@ -305,9 +315,11 @@ class FeatureView:
         end: datetime | None,
         batch_rows: int,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]] | None:
         """``batch_stream`` by an Arrow dataset scan, or None when the view needs DuckDB (joins, repeated
-        keys to resolve, or a time range over an event time that is not a timestamp)."""
+        keys to resolve, or a time range over an event time that is not a timestamp). A partition is a run of
+        the table's row groups."""
         import pyarrow.dataset as pads
 
         spine = self.query.parts[0]
@@ -334,6 +346,8 @@ class FeatureView:
             test = column >= value if keep == "ge" else column < value
             condition = test if condition is None else condition & test
         columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
+        if partition is not None:
+            dataset = _row_groups(dataset, condition, *partition)
         total = dataset.count_rows(filter=condition)
         if total == 0:
             return 0, iter(())
@@ -352,8 +366,10 @@ class FeatureView:
         *,
         ordered: bool,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[str, str]:
-        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given)."""
+        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given; only
+        the ``partition`` of the spine's keys, if given)."""
         spine = self.query.parts[0]
         record = snapshots[spine.group.record.id].record
         source = snapshots[record.id].register(connection, self._stores.offline, "g0")
@@ -362,6 +378,9 @@ class FeatureView:
             conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
         if end is not None:
             conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
+        if partition is not None:
+            keys = ", ".join(quote(name) for name in record.primary_key)
+            conditions.append(f"hash({keys}) % {int(partition[1])} = {int(partition[0])}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = f"(SELECT * FROM {source}{where})"
         columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
@@ -431,6 +450,23 @@ class FeatureView:
                 )
             )
         return joins
+
+
+def _row_groups(
+    dataset: pads.Dataset, condition: pads.Expression | None, index: int, count: int
+) -> pads.FileSystemDataset:
+    """Part ``index`` of ``count`` of ``dataset``: a run of its row groups (those ``condition`` may match)."""
+    import pyarrow.dataset as pads
+
+    if not isinstance(dataset, pads.FileSystemDataset):
+        raise ValidationError(f"Only a dataset of files can be read in parts, got {type(dataset).__name__}.")
+    groups = [
+        group
+        for fragment in dataset.get_fragments(filter=condition)
+        for group in fragment.split_by_row_group(filter=condition, schema=dataset.schema)
+    ]
+    first, last = len(groups) * index // count, len(groups) * (index + 1) // count
+    return pads.FileSystemDataset(groups[first:last], dataset.schema, dataset.format, dataset.filesystem)
 
 
 def _chosen(names: Sequence[str], wanted: Collection[str] | None) -> list[str]:

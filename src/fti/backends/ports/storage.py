@@ -164,7 +164,19 @@ class OnlineStore(Connectable, Protocol):
 
 
 class Executor(Connectable, Protocol):
-    """Runs independent tasks in parallel: local processes or a cluster."""
+    """Runs independent tasks in parallel: local processes or a cluster.
+
+    Tasks run outside the caller's process, so ``function``, the items and the results must be picklable
+    (a function defined at a module's top level, plain data). A task opens what it needs itself (a project
+    by its folder, a model from the registry) rather than receiving open connections.
+    """
+
+    @property
+    def workers(self) -> int:
+        """How many tasks run at once."""
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """Apply ``function`` to every item; results in input order; the first failure is raised."""
+        """Apply ``function`` to every item; results in input order; the first failure is raised.
+
+        The error a task raised is raised here, with its type and message; the remaining tasks are cancelled.
+        """
