@@ -9,6 +9,9 @@ Rules every store keeps: per key, the row with the newest event time wins whatev
 for equal event times the later write wins (within one ``write`` call, rows apply in order); a read
 returns one row per requested key in request order, nulls for missing keys; values come back with the
 exact type and value they were written with.
+
+Over 400 lines: it is one suite for one port (STYLE.md B8), a test per rule and per value type; split in
+two, a new store could pass half of it.
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write keeps each key's
 latest row of the batch, sorts by key (appends to the B-tree instead of random inserts; materialization
 streams rows in key order, so its batches touch disjoint key ranges and each page is written about once),
-and runs
-``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
+and runs ``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
 statements in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
 atomically, and a process killed mid-write leaves the previous state (WAL rollback).
 
