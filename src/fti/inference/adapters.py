@@ -13,7 +13,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -223,10 +223,8 @@ class FeatureViewLookup:
     ) -> pd.DataFrame:
         """One row of model inputs per entity; ``passed_features`` take precedence over stored values."""
         view = self._view(deployment_or_view)
-        passed: Any = None if passed_features is None else passed_features.to_dict("records")
-        # The view's online read, ``FeatureView.get_feature_vectors``.
-        reader: Any = view
-        vectors: pd.DataFrame = reader.get_feature_vectors(
+        passed = None if passed_features is None else passed_features.to_dict("records")
+        vectors: pd.DataFrame = view.get_feature_vectors(
             entities.to_dict("records"), passed_features=passed, return_type="pandas"
         )
         labels = [column for column in view.labels if column in vectors.columns]

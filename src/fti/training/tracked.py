@@ -27,7 +27,7 @@ from fti.errors import NotFoundError
 from fti.training.automl import AutoMLResult, AutoMLSpec, automl
 from fti.training.evaluation import evaluate
 from fti.training.explain import permutation_importance
-from fti.training.ports import ModelRun, ProjectOpener, RunStarter, SplitData, Splits
+from fti.training.ports import Dataset, ModelRun, ProjectOpener, RunStarter, SplitData, Splits
 from fti.training.preprocessing import PreprocessingConfig
 from fti.training.study import StudyStorage, TrialLoggerFactory, TuningResult, TuningSpec
 from fti.training.trainers import TrainingResult, train
@@ -102,9 +102,10 @@ def in_memory(data: SplitData) -> Splits:
     return Splits(train=data.train, validation=_optional(data, "validation"), test=_optional(data, "test"))
 
 
-def _optional(data: SplitData, split: str) -> Any:
+def _optional(data: SplitData, split: str) -> Dataset | None:
     try:
-        return getattr(data, split)
+        found: Dataset | None = getattr(data, split)
+        return found
     except NotFoundError:  # a training dataset without that split
         return None
 

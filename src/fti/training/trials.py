@@ -242,7 +242,7 @@ def _result(study: Study, optuna_study: optuna.Study, kept: dict[int, Any]) -> T
     )
 
 
-def _load_kept(folder: Path, best: int) -> Any:
+def _load_kept(folder: Path, best: int) -> object:
     """The best trial's model from the workers' files; the others are removed."""
     model = None
     if not folder.is_dir():
