@@ -8,7 +8,7 @@ Prints rows per second for the whole call and its parts. Target: at least 1M row
 Then the same call scored in parts on an executor of ``--workers`` local processes (each task opens the
 project, loads the model, reads and scores its run of row groups; the caller writes one commit): the first
 call starts the workers, the second finds them started. ``project.batch_predict`` scores in parts from
-``PARALLEL_MIN_ROWS`` rows on.
+``PARALLEL_MIN_ROWS`` rows on, with an executor of at least ``PARALLEL_MIN_WORKERS`` workers.
 
     python benchmarks/batch_predict.py            # 10M rows
     python benchmarks/batch_predict.py --quick    # 1M rows
@@ -31,7 +31,13 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.linear_model import LogisticRegression
 
-from fti.inference.batch import DEFAULT_CHUNK_ROWS, PARALLEL_MIN_ROWS, Parallelism, batch_predict
+from fti.inference.batch import (
+    DEFAULT_CHUNK_ROWS,
+    PARALLEL_MIN_ROWS,
+    PARALLEL_MIN_WORKERS,
+    Parallelism,
+    batch_predict,
+)
 
 BATCH = 500_000
 FEATURES = [f"f{index}" for index in range(20)]
@@ -98,7 +104,8 @@ def run(rows: int, chunk_rows: int, workers: int) -> dict[str, float]:
         executor = create_backend("executor", "local", {"max_workers": workers})
         executor.open()
         try:
-            parts = Parallelism(lambda: executor, functools.partial(fti.connect, Path(folder)), min_rows=0)
+            opener = functools.partial(fti.connect, Path(folder))
+            parts = Parallelism(lambda: executor, opener, min_rows=0, min_workers=2)
             timed_parts = []
             for _ in range(2):
                 began = time.perf_counter()
@@ -161,7 +168,7 @@ def main() -> None:
     started = timings[f"in {args.workers} parts, workers started"]
     print(
         f"batch_predict in {args.workers} parts rows/s: {rows / started:,.0f} with the workers started "
-        f"(project.batch_predict scores in parts from {PARALLEL_MIN_ROWS:,} rows)"
+        f"(project.batch_predict scores in parts from {PARALLEL_MIN_ROWS:,} rows and {PARALLEL_MIN_WORKERS} workers)"
     )
 
 

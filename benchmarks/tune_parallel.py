@@ -39,8 +39,11 @@ def _frame() -> pd.DataFrame:
 
 def run(trials: int) -> list[tuple[str, float]]:
     """Time one sequential and two parallel tuning calls on a fresh project."""
+    import optuna
+
     import fti
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {"max_depth": fti.space.int(3, 12), "min_samples_leaf": fti.space.int(1, 20)}
     options = {"n_trials": trials, "sampler": "random", "pruning": False, "params": {"n_estimators": 60, "n_jobs": 1}}
     timings = []

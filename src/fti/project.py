@@ -654,7 +654,7 @@ class Project:
         view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
         the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
-        parts, one per worker of the project's executor (``fti.inference.batch.PARALLEL_MIN_ROWS``).
+        parts, one per worker of the project's executor, when it has several (``fti.inference.batch``).
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP

@@ -6,9 +6,16 @@ for the spine group's rows in ``[start, end)`` or for a given spine; rows are pr
 time-travelable version of the predictions. The output has the spine's keys and event time, the
 prediction, and the model's name and version.
 
-Parallel scoring: with an executor of more than one worker and at least ``PARALLEL_MIN_ROWS`` rows, the rows
-are scored in ``workers`` parts, one executor task each (:mod:`fti.inference.batch_parts`); the output is
-still one commit, written here. Below the threshold, or with one worker, they are scored in this process.
+Parallel scoring: with at least ``PARALLEL_MIN_ROWS`` rows and an executor of at least
+``PARALLEL_MIN_WORKERS`` workers, the rows are scored in ``workers`` parts, one executor task each
+(:mod:`fti.inference.batch_parts`); the output is still one commit, written here. Otherwise they are scored
+in this process, which already keeps about 1.5 cores busy (Arrow's and DuckDB's threads read while the model
+predicts): parts cost about a third more CPU in all (each task opens the project, loads the model and
+sends its predictions back; the commit is written after the parts), so they only pay off where the
+executor adds cores. Measured on 2 cores (benchmarks/batch_predict.py, 10M rows), two parts with the workers
+started took 38.6 s against 31.3 s in this process, hence no parts below 4 workers; below 4M rows (about
+2.5 s in this process at 1.6M rows/s) the parts' fixed cost (half a second per task once the workers run,
+several seconds to start them) outweighs what even 4 workers save.
 
 Memory: a given spine is joined slice by slice; a time range is joined by DuckDB and streamed in batches
 of ``chunk_rows`` (DuckDB spills what does not fit its memory limit), so neither path holds the input
@@ -39,12 +46,20 @@ if TYPE_CHECKING:
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "PARALLEL_MIN_ROWS", "BatchPredictions", "Parallelism", "batch_predict"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "PARALLEL_MIN_ROWS",
+    "PARALLEL_MIN_WORKERS",
+    "BatchPredictions",
+    "Parallelism",
+    "batch_predict",
+]
 
 DEFAULT_CHUNK_ROWS = 250_000
-#: Fewer rows are scored in this process: below it, starting the tasks (each opens the project, loads the
-#: model and reads its part) costs more than the parallel scoring saves (see benchmarks/batch_predict.py).
+#: Fewer rows are scored in this process: the tasks' fixed cost outweighs the saving (see the module docstring).
 PARALLEL_MIN_ROWS = 4_000_000
+#: An executor with fewer workers scores in this process: two parts lose to one process on two cores.
+PARALLEL_MIN_WORKERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,8 @@ class Parallelism:
     opener: ProjectOpener
     #: fewer rows are scored in this process
     min_rows: int = PARALLEL_MIN_ROWS
+    #: an executor with fewer workers is not used
+    min_workers: int = PARALLEL_MIN_WORKERS
 
 
 def batch_predict(
@@ -153,7 +170,7 @@ def _parallel_executor(
     if rows < parallelism.min_rows:
         return None
     executor = parallelism.executor()
-    return executor if executor.workers > 1 else None
+    return executor if executor.workers >= max(2, parallelism.min_workers) else None
 
 
 def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureView | None) -> FeatureView:

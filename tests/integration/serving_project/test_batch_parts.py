@@ -50,7 +50,7 @@ def project(folder: Path) -> Iterator[fti.Project]:
 
 
 def _in_parts(folder: Path, executor: Executor) -> Parallelism:
-    return Parallelism(lambda: executor, functools.partial(fti.connect, folder), min_rows=0)
+    return Parallelism(lambda: executor, functools.partial(fti.connect, folder), min_rows=0, min_workers=2)
 
 
 def _written(project: fti.Project, group: str) -> pd.DataFrame:
@@ -125,3 +125,11 @@ def test_small_inputs_are_scored_here(project: fti.Project, folder: Path) -> Non
         project.features, project.registry, "fraud:1", output="small", show_progress=False, parallelism=parallel
     )
     assert result.rows == len(card_frames()[1])
+
+
+def test_an_executor_with_too_few_workers_is_not_used(project: fti.Project, folder: Path, executor: Executor) -> None:
+    parallel = Parallelism(lambda: executor, functools.partial(fti.connect, folder), min_rows=0, min_workers=4)
+    result = batch_predict(
+        project.features, project.registry, "fraud:1", output="two_workers", show_progress=False, parallelism=parallel
+    )
+    assert result.rows == len(card_frames()[1]) and executor.workers == 2
