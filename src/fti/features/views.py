@@ -347,6 +347,8 @@ class FeatureView:
             condition = test if condition is None else condition & test
         columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
         if partition is not None:
+            if not isinstance(dataset, pads.FileSystemDataset):
+                return None  # no row groups to split: DuckDB reads the part by its keys
             dataset = _row_groups(dataset, condition, *partition)
         total = dataset.count_rows(filter=condition)
         if total == 0:
@@ -453,13 +455,11 @@ class FeatureView:
 
 
 def _row_groups(
-    dataset: pads.Dataset, condition: pads.Expression | None, index: int, count: int
+    dataset: pads.FileSystemDataset, condition: pads.Expression | None, index: int, count: int
 ) -> pads.FileSystemDataset:
     """Part ``index`` of ``count`` of ``dataset``: a run of its row groups (those ``condition`` may match)."""
     import pyarrow.dataset as pads
 
-    if not isinstance(dataset, pads.FileSystemDataset):
-        raise ValidationError(f"Only a dataset of files can be read in parts, got {type(dataset).__name__}.")
     groups = [
         group
         for fragment in dataset.get_fragments(filter=condition)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fti.core.lineage import TrainingDataRef
-from fti.errors import NotFoundError
+from fti.errors import NotFoundError, ValidationError
 from fti.training.automl import AutoMLResult, AutoMLSpec, automl
 from fti.training.evaluation import evaluate
 from fti.training.explain import permutation_importance
@@ -164,6 +164,11 @@ class TrainingService:
         With ``spec.n_workers`` > 1 the trials run as tasks on the project's executor, sharing one study (a
         journal file in the studies folder); each worker logs its trials' runs through the project it opens.
         """
+        if not isinstance(recipe.model, str):
+            raise ValidationError(
+                f"Tuning takes a model type such as 'xgboost', got a {type(recipe.model).__name__}: "
+                "train an estimator with train(), or tune a type over its params."
+            )
         splits = in_memory(data)
         name = settings.experiment_for(data, "tuning")
         run_name = settings.run_name or f"tune-{recipe.model}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,3 +47,16 @@ def test_automl_regression_within_a_tiny_budget(diabetes: Splits) -> None:
 def test_unknown_family_is_named(breast_cancer: Splits) -> None:
     with pytest.raises(ValidationError, match=r"Unknown AutoML families \['svm'\]"):
         AutoMLSpec(families=("svm",))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"time_budget": 0.0}, "time_budget must be a positive number of seconds, got 0.0."),
+        ({"trials_per_family": 0}, "trials_per_family must be >= 1, got 0."),
+        ({"families": ()}, "Unknown AutoML families []. Use some of: linear, random_forest, xgboost, lightgbm, mlp."),
+    ],
+)
+def test_a_spec_refuses_options_out_of_range(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        AutoMLSpec(**options)  # type: ignore[arg-type]

@@ -87,3 +87,7 @@ def test_tuning_options_are_checked_like_project_tune(tmp_path: Path) -> None:
         load_spec(_write(tmp_path, _SPEC.replace("n_trials: 3", "samples: 3")))
     with pytest.raises(ValidationError, match=r"tuning.sampler: Input should be 'tpe', 'random' or 'grid'"):
         load_spec(_write(tmp_path, _SPEC.replace("sampler: random", "sampler: cmaes")))
+    with pytest.raises(
+        ValidationError, match=r"tuning.space.C needs one of uniform, loguniform, int, choice with a list"
+    ):
+        load_spec(_write(tmp_path, _SPEC.replace("{loguniform: [0.01, 10]}", "{normal: [0, 1]}")))

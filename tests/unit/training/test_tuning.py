@@ -10,12 +10,15 @@ from typing import Any
 
 import optuna
 import pytest
+from sklearn.linear_model import LogisticRegression
 
+import fti
 from fti.backends.kinds import create_backend
 from fti.backends.ports import Executor
 from fti.errors import ValidationError
 from fti.training import space
 from fti.training.ports import Splits
+from fti.training.tracked import ModelRecipe
 from fti.training.tuning import StudyStorage, TrainObjective, TrialHooks, TuningSpec, tune
 
 from .conftest import FileTrialLoggers
@@ -219,3 +222,11 @@ def test_mlp_epochs_are_pruned(breast_cancer: Splits) -> None:
 
     assert result.n_pruned > 0
     assert result.best_params == {"lr": 1e-2}
+
+
+def test_tuning_takes_a_model_type(project: fti.Project, breast_cancer: Splits) -> None:
+    with pytest.raises(ValidationError, match="Tuning takes a model type such as 'xgboost', got a LogisticRegression"):
+        project.training.tune(
+            breast_cancer, ModelRecipe(LogisticRegression()), TuningSpec({"C": space.choice([1.0])}, n_trials=1)
+        )
+    assert project.runs().empty  # refused before any run
