@@ -13,9 +13,10 @@ in this process, which already keeps about 1.5 cores busy (Arrow's and DuckDB's 
 predicts): parts cost about a third more CPU in all (each task opens the project, loads the model and
 sends its predictions back; the commit is written after the parts), so they only pay off where the
 executor adds cores. Measured on 2 cores (benchmarks/batch_predict.py, 10M rows), two parts with the workers
-started took 38.6 s against 31.3 s in this process, hence no parts below 4 workers; below 4M rows (about
-2.5 s in this process at 1.6M rows/s) the parts' fixed cost (half a second per task once the workers run,
-several seconds to start them) outweighs what even 4 workers save.
+started took 8.8 s against 4.3 s in this process (the commit is written only after the parts, and their
+predictions travel back to it), hence no parts below 4 workers; below 4M rows (about 2.5 s in this process
+at 1.6M rows/s) the parts' fixed cost (half a second per task once the workers run, about 5 s more to start
+them) outweighs what even 4 workers save.
 
 Memory: a given spine is joined slice by slice; a time range is joined by DuckDB and streamed in batches
 of ``chunk_rows`` (DuckDB spills what does not fit its memory limit), so neither path holds the input
