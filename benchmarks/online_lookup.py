@@ -33,8 +33,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import OnlineStore
-from fti.backends.registry import create_backend
 from fti.testing.services import redis_server
 
 TABLE = "card_activity_1"

@@ -45,6 +45,7 @@ MODEL = "fraud"
 
 def build_app():  # type: ignore[no-untyped-def]
     """The app under test: a registry with one 20-feature logistic regression behind deployment 'fraud'."""
+    import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
     from fti.core.deployments import Deployment
@@ -54,7 +55,8 @@ def build_app():  # type: ignore[no-untyped-def]
     features, labels = _training_data()
     registry = InMemoryModelRegistry()
     schema = [(f"f{index}", "float64") for index in range(FEATURES)]
-    registry.register(MODEL, LogisticRegression().fit(features, labels), schema, output_name="probability")
+    frame = pd.DataFrame(features, columns=[column for column, _ in schema])  # served as a registered model is
+    registry.register(MODEL, LogisticRegression().fit(frame, labels), schema)
     registry.set_alias(MODEL, "champion", 1)
     deployments = InMemoryDeploymentSource([Deployment.create(MODEL, {f"{MODEL}@champion": 1.0})])
     settings = ServingSettings(batching=os.environ.get("FTI_BENCH_BATCHING") == "1", log_flush_seconds=1.0)

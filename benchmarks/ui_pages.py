@@ -148,7 +148,7 @@ def fill_runs(project: fti.Project, count: int, lineage: TrainingDataLineage) ->
                 python_version=python,
                 packages=packages,
             )
-            tx.tracking.create_run(info, lineage if index % 10 == 0 else None)
+            tx.tracking.add_run(info, lineage if index % 10 == 0 else None)
             tx.tracking.log_params(
                 run_id,
                 {

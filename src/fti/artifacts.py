@@ -123,7 +123,7 @@ class ArtifactService:
 
     def _save(self, record: ArtifactRecord) -> ArtifactRecord:
         with self._catalog.transaction() as tx:
-            tx.artifacts.upsert(record)
+            tx.artifacts.put(record)
         return record
 
 

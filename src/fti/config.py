@@ -17,7 +17,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from fti.backends.registry import backend_kind_for_uri, known_kinds
+from fti.backends.kinds import backend_kind_for_uri, known_kinds
 from fti.core.settings_errors import describe_settings_error
 from fti.errors import ValidationError
 
@@ -110,16 +110,27 @@ class OnlineStoreConfig(_Section):
 
 
 class ExecutorConfig(_Section):
-    """Where backfills, tuning trials and batch inference run."""
+    """Where tuning trials and batch predictions run in parallel."""
 
     type: str = "local"
     max_workers: pydantic.PositiveInt | None = None
+    #: kept so that files written by earlier versions (``address: null``) still load; no executor reads it yet
     address: str | None = None
 
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
         return _check_kind("executor", value)
+
+    @field_validator("address")
+    @classmethod
+    def _no_cluster(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                "a cluster address needs a cluster executor, and this version of fti has only 'local': "
+                "remove executor.address"
+            )
+        return value
 
 
 class ServingConfig(_Section):

@@ -45,12 +45,10 @@ artifact_store:
   region: null
 
 executor:
-  # Where backfills, tuning trials and batch inference run: local or ray.
+  # Where tuning trials and batch predictions run in parallel: local (worker processes).
   type: local
   # Parallel worker processes (default: the number of CPU cores).
   max_workers: null
-  # The Ray cluster address (type: ray), e.g. ray://head:10001
-  address: null
 
 serving:
   # `fti serve`: where to listen and how many worker processes.

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from fti.artifacts import ArtifactService
-from fti.backends.registry import ROLES, create_backend
+from fti.backends.kinds import ROLES, create_backend
+from fti.backends.ports import Connectable
 from fti.config import LoadedConfig, load_config
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore, OnlineStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
     from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataRef
     from fti.core.registry import RegisteredModel
@@ -61,13 +62,17 @@ if TYPE_CHECKING:
     from fti.monitoring.stats.performance import PerformancePoint
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
+    from fti.training.automl import AutoMLResult
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
     from fti.training.space import Distribution
-    from fti.training.tracked import Tracked
-    from fti.training.tuning import Direction, Sampler
+    from fti.training.study import Direction, Sampler, TuningResult
+    from fti.training.tracked import Tracked, TrainingService
+    from fti.training.trainers import TrainingResult
 
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
+
+BackendT = TypeVar("BackendT", bound=Connectable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,31 +86,31 @@ class BackendStatus:
     detail: str
 
 
-class _LazyOnlineStore:
-    """The configured online store, built and opened on first use (projects that never serve never connect)."""
+class _LazyBackend(Generic[BackendT]):
+    """A configured backend, built and opened on first use (a project that never serves or runs parallel work
+    never connects to the online store or starts worker processes), closed with the project."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
-        self._loaded = loaded
-        self._store: OnlineStore | None = None
+    def __init__(self, build: Callable[[], BackendT]) -> None:
+        self._build = build
+        self._backend: BackendT | None = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> OnlineStore:
-        store = self._store
-        if store is not None:
-            return store
+    def __call__(self) -> BackendT:
+        backend = self._backend
+        if backend is not None:
+            return backend
         with self._lock:
-            if self._store is None:
-                kind, options = self._loaded.backend("online_store")
-                opened: OnlineStore = create_backend("online_store", kind, options)
+            if self._backend is None:
+                opened = self._build()
                 opened.open()
-                self._store = opened
-            return self._store
+                self._backend = opened
+            return self._backend
 
     def close(self) -> None:
         with self._lock:
-            store, self._store = self._store, None
-        if store is not None:
-            store.close()
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
 
 
 class Project:
@@ -129,7 +134,13 @@ class Project:
         self.artifacts = ArtifactService(artifact_store, catalog)
         self.registry = ModelRegistry(catalog, self.artifacts, explainer=_explain_rows)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
-        self._online = _LazyOnlineStore(loaded)
+        self._online: _LazyBackend[OnlineStore] = _LazyBackend(
+            lambda: create_backend("online_store", *loaded.backend("online_store"))
+        )
+        self._executor: _LazyBackend[Executor] = _LazyBackend(
+            lambda: create_backend("executor", *loaded.backend("executor"))
+        )
+        self._training: TrainingService | None = None
         self.features = FeatureStore(
             catalog,
             offline_store,
@@ -149,6 +160,22 @@ class Project:
     def online_store(self) -> OnlineStore:
         """The configured online store, opened on first use."""
         return self._online()
+
+    @property
+    def training(self) -> TrainingService:
+        """Tracked training, tuning and AutoML (what :meth:`train`, :meth:`tune` and :meth:`automl` use)."""
+        if self._training is None:
+            from fti.training.tracked import TrainingService
+
+            studies = self.root / ".fti" / "studies"
+            self._training = TrainingService(
+                self.tracking, studies=studies, opener=self._opener(), executor=self._executor
+            )
+        return self._training
+
+    def _opener(self) -> Callable[[], Project]:
+        """Opens this project again, with the same settings, in a task's process (picklable)."""
+        return functools.partial(connect, self.root, overrides=_overrides(self._loaded))
 
     @property
     def name(self) -> str:
@@ -250,7 +277,7 @@ class Project:
         run_name: str | None = None,
         register: str | None = None,
         importance: bool = False,
-    ) -> Tracked:
+    ) -> Tracked[TrainingResult]:
         """Train ``model`` on a training dataset in a new run; log params, metrics and figures; register it.
 
         The fitted pipeline (preprocessing and model) is registered as ``register`` with a signature from
@@ -272,19 +299,11 @@ class Project:
             >>> trained = project.train(td, "xgboost", register="fraud-detector")  # doctest: +SKIP
             >>> trained.version.predict(X)  # doctest: +SKIP
         """
-        from fti.training.tracked import train_tracked
+        from fti.training.tracked import ModelRecipe, RunSettings
 
-        return train_tracked(
-            self,
-            training_data,
-            model,
-            task=task,
-            params=params,
-            preprocessing=preprocessing,
-            experiment=experiment,
-            run_name=run_name,
-            register=register,
-            importance=importance,
+        recipe = ModelRecipe(model, task, params or {}, preprocessing)
+        return self.training.train(
+            training_data, recipe, RunSettings(experiment, run_name, register), importance=importance
         )
 
     def tune(
@@ -306,12 +325,14 @@ class Project:
         params: Mapping[str, Any] | None = None,
         preprocessing: PreprocessingConfig | None = None,
         seed: int = 0,
-    ) -> Tracked:
+    ) -> Tracked[TuningResult]:
         """Tune ``model`` over ``space`` with Optuna: a study run, a nested run per trial, the best registered.
 
-        With ``n_workers`` > 1, trials run in that many processes sharing one study (a journal file under
-        the project's ``.fti/studies`` folder); each worker opens this project by its folder to log its
-        trials' runs.
+        The options of the search make a :class:`fti.training.TuningSpec` (one place for each). With
+        ``n_workers`` > 1, that many shares of the trials run as tasks on the project's executor (``executor:``
+        in ``fti.yaml``: local worker processes by default), sharing one study through a journal file under
+        the project's ``.fti/studies`` folder; each worker opens this project by its folder to log its trials'
+        runs.
 
         Args:
             training_data: the training dataset to tune on (its validation split ranks the trials).
@@ -322,7 +343,7 @@ class Project:
             sampler: ``"tpe"`` (default), ``"random"`` or ``"grid"``.
             n_trials: trials over all workers (the grid's size for grid search when None).
             timeout: seconds after which no new trial starts.
-            n_workers: processes running trials at once.
+            n_workers: trials running at once, as tasks on the executor.
             pruning: stop unpromising trials of iterative models (MLP epochs, boosting rounds) early.
             experiment: the runs' experiment (default: the registered name, else the feature view's name).
             register: the model name to register the best trial's pipeline under.
@@ -335,29 +356,12 @@ class Project:
             >>> tuned = project.tune(td, "xgboost", {"max_depth": fti.space.int(2, 8)}, n_trials=20,
             ...                      n_workers=2, register="fraud-detector")  # doctest: +SKIP
         """
-        from fti.training.tracked import tune_tracked
+        from fti.training.study import TuningSpec
+        from fti.training.tracked import ModelRecipe, RunSettings
 
-        return tune_tracked(
-            self,
-            training_data,
-            model,
-            space,
-            metric=metric,
-            direction=direction,
-            sampler=sampler,
-            n_trials=n_trials,
-            timeout=timeout,
-            n_workers=n_workers,
-            pruning=pruning,
-            experiment=experiment,
-            register=register,
-            task=task,
-            params=params,
-            preprocessing=preprocessing,
-            storage_dir=self.root / ".fti" / "studies",
-            opener=functools.partial(connect, self.root, overrides=_overrides(self._loaded)),
-            seed=seed,
-        )
+        search = TuningSpec(space, metric, direction, sampler, n_trials, timeout, n_workers, pruning, seed)
+        recipe = ModelRecipe(model, task, params or {}, preprocessing)
+        return self.training.tune(training_data, recipe, search, RunSettings(experiment, register=register))
 
     def automl(
         self,
@@ -371,7 +375,7 @@ class Project:
         experiment: str | None = None,
         register: str | None = None,
         seed: int = 0,
-    ) -> Tracked:
+    ) -> Tracked[AutoMLResult]:
         """Try several model families, each tuned within ``time_budget`` seconds; log all, register the best.
 
         Every trial is a run nested in the AutoML run, tagged with its family; the AutoML run holds the
@@ -381,21 +385,11 @@ class Project:
             >>> found = project.automl(td, time_budget=120, register="fraud-detector")  # doctest: +SKIP
             >>> found.result.leaderboard  # doctest: +SKIP
         """
-        from fti.training.automl import FAMILIES
-        from fti.training.tracked import automl_tracked
+        from fti.training.automl import FAMILIES, AutoMLSpec
+        from fti.training.tracked import RunSettings
 
-        return automl_tracked(
-            self,
-            training_data,
-            task=task,
-            time_budget=time_budget,
-            families=tuple(families or FAMILIES),
-            trials_per_family=trials_per_family,
-            metric=metric,
-            experiment=experiment,
-            register=register,
-            seed=seed,
-        )
+        search = AutoMLSpec(task, time_budget, tuple(families or FAMILIES), trials_per_family, metric, seed=seed)
+        return self.training.automl(training_data, search, RunSettings(experiment, register=register))
 
     # -- registry ----------------------------------------------------------------------------------
 
@@ -710,12 +704,13 @@ class Project:
         The feature view comes from the model's lineage unless ``feature_view`` names one. Rows are the
         view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
-        the event time, ``prediction``, ``model_name`` and ``model_version``.
+        the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
+        parts, one per worker of the project's executor, when it has several (``fti.inference.batch``).
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
         """
-        from fti.inference.batch import DEFAULT_CHUNK_ROWS, batch_predict
+        from fti.inference.batch import DEFAULT_CHUNK_ROWS, Parallelism, batch_predict
 
         return batch_predict(
             self.features,
@@ -728,15 +723,17 @@ class Project:
             feature_view=feature_view,
             chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
             show_progress=show_progress,
+            parallelism=Parallelism(self._executor, self._opener()),
         )
 
     def close(self) -> None:
-        """End active runs, write buffered metrics, and close every backend."""
+        """End active runs, write buffered metrics, stop the executor's workers, and close every backend."""
         try:
             self.tracking.close()
         finally:
             try:
                 self._online.close()
+                self._executor.close()
             finally:
                 self.offline_store.close()
                 self.artifact_store.close()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import ArtifactStore
-from fti.backends.registry import create_backend
 from fti.testing.artifact_store import ArtifactStoreContract
 
 

@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from fti.backends.ports import CatalogStore
-from fti.backends.registry import create_backend
 from fti.testing.catalog_store import CatalogStoreContract
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = create_backend("catalog", request.param, {"url": url})
-    store.open()
-    yield store
-    store.close()
 
 
 class TestCatalogStores(CatalogStoreContract):

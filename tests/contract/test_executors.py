@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import Executor
-from fti.backends.registry import create_backend
 from fti.testing.executor import ExecutorContract
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import OfflineStore
-from fti.backends.registry import create_backend
 from fti.errors import ValidationError
 from fti.testing.offline_store import OfflineStoreContract
 

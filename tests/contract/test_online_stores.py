@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import OnlineStore
-from fti.backends.registry import create_backend
 from fti.testing.online_store import OnlineStoreContract
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.ports import CatalogStore
-from fti.backends.registry import create_backend
 from fti.testing.source_records import SourceRecordsContract
 
 

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from fti.backends.catalog.schema import metadata
 from fti.backends.catalog.store import SqlCatalogStore
 from fti.backends.ports import CatalogStore
-from fti.backends.registry import create_backend
 from fti.testing.tracking_records import TrackingRecordsContract
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = create_backend("catalog", request.param, {"url": url})
-    store.open()
-    yield store
-    store.close()
 
 
 class TestTrackingRecords(TrackingRecordsContract):

@@ -138,3 +138,15 @@ def test_serving_section_matches_the_server_settings_and_takes_env_overrides(tmp
     assert loaded.sources["serving.port"] == "env FTI_SERVING_PORT"
     with pytest.raises(ValidationError, match="serving.workers"):
         load_config(tmp_path, env={"FTI_SERVING_WORKERS": "0"})
+
+
+def test_a_file_from_an_earlier_init_with_a_null_executor_address_still_loads(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: old\nexecutor:\n  type: local\n  max_workers: null\n  address: null\n")
+    loaded = load_config(tmp_path)
+    assert loaded.backend("executor") == ("local", {})
+
+
+def test_an_executor_address_is_refused_while_only_local_processes_exist(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: p\nexecutor:\n  address: ray://head:10001\n")
+    with pytest.raises(ValidationError, match=r"executor\.address.*remove executor\.address"):
+        load_config(tmp_path)

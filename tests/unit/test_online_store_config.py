@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.backends.online.redis import RedisOnlineStore
 from fti.backends.online.sqlite import SqliteOnlineStore
-from fti.backends.registry import create_backend
 from fti.config import load_config
 from fti.errors import BackendError, MissingExtraError, ValidationError
 

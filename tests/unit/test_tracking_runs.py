@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import subprocess
@@ -298,3 +299,23 @@ def test_interpreter_exit_writes_buffered_metrics(project_dir: Path, mode: str, 
         run = project.get_run(frame["run_id"].iloc[0])
         assert run.info.error == error
         assert len(run.metric_history("loss")) == 250
+
+
+def test_services_register_an_exit_hook_only_while_runs_may_be_left_open(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered: list[object] = []
+    unregistered: list[object] = []
+    monkeypatch.setattr(atexit, "register", registered.append)  # the interpreter's registry, recorded
+    monkeypatch.setattr(atexit, "unregister", unregistered.append)
+    project = fti.connect(project_dir)
+    try:
+        MetricBuffer(project.catalog)
+        assert registered == []  # creating the project, its services and a buffer registers nothing
+        with project.start_run("exp"):
+            assert len(registered) == 1
+        project.start_run("exp")
+        assert len(registered) == 1  # one hook per service, whatever the number of runs
+    finally:
+        project.close()
+    assert unregistered == registered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pydantic
@@ -14,7 +15,7 @@ __all__ = ["parse_backend_config"]
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 
 
-def parse_backend_config(model: type[ConfigT], options: dict[str, Any], role: str) -> ConfigT:
+def parse_backend_config(model: type[ConfigT], options: Mapping[str, Any], role: str) -> ConfigT:
     """Validate ``options`` against ``model``; errors name the ``role.key`` at fault."""
     try:
         return model.model_validate(options)

@@ -36,7 +36,7 @@ def train(config: SpecArgument, project: ProjectOption = Path()) -> None:
     spec = load_spec(config)
     with connect(project) as opened:
         data = _training_data(opened, spec)
-        experiment = spec.experiment or spec.registered_name.replace("-", "_")
+        experiment = spec.run_settings().experiment_for(data, "training")
         with opened.start_run(experiment, f"train-{spec.model.type}", training_data=data) as run:
             result = run_spec(spec, in_memory(data), run)
             version = run.log_model(result.model, spec.registered_name)
@@ -47,7 +47,7 @@ def tune(config: SpecArgument, project: ProjectOption = Path()) -> None:
     """Tune the spec's model over its ``tuning`` section, each trial a nested run; register the best model.
 
     The ``tuning`` section holds the search space (``max_depth: {int: [2, 8]}``), the sampler, the number
-    of trials, the metric, the direction, pruning and the number of worker processes.
+    of trials, the metric, the direction, pruning, the number of parallel workers and the seed.
     """
     from fti.errors import ValidationError
     from fti.training.spec import load_spec
@@ -55,26 +55,9 @@ def tune(config: SpecArgument, project: ProjectOption = Path()) -> None:
     spec = load_spec(config)
     if spec.tuning is None:
         raise ValidationError(f"Training spec '{config}' has no 'tuning' section: add one with a 'space' to tune over.")
-    tuning = spec.tuning
     with connect(project) as opened:
         data = _training_data(opened, spec)
-        tuned = opened.tune(
-            data,
-            spec.model.type,
-            tuning.distributions(),
-            metric=tuning.metric,
-            direction=tuning.direction,
-            sampler=tuning.sampler,
-            n_trials=tuning.n_trials,
-            timeout=tuning.timeout,
-            n_workers=tuning.n_workers,
-            pruning=tuning.pruning,
-            experiment=spec.experiment,
-            register=spec.registered_name,
-            task=spec.task,
-            params=spec.model.params,
-            preprocessing=spec.preprocessing,
-        )
+        tuned = opened.training.tune(data, spec.model_recipe(), spec.tuning, spec.run_settings())
         version = tuned.version
         registered = "-" if version is None else f"{version.name} v{version.version}"
         metrics = dict(tuned.metrics or {})

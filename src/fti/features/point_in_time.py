@@ -26,6 +26,7 @@ from fti.features.time_travel import Snapshot, snapshot
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow.dataset as pads
 
     from fti.features.queries import Query
     from fti.features.stores import FeatureStores
@@ -124,23 +125,27 @@ class PointInTimeReader:
         end: datetime | None,
         batch_rows: int,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]]:
         """The number of rows and the point-in-time join of :meth:`table`, streamed in no particular order.
 
         ``features`` limits the result to those feature columns (besides the spine's keys and event time),
-        so columns nobody uses are neither read nor joined.
+        so columns nobody uses are neither read nor joined. ``partition`` ``(index, count)`` gives only one of
+        ``count`` disjoint parts of the rows, which together are all of them: parallel tasks each read one.
 
         DuckDB produces the batches as they are consumed (within its memory limit), so a join larger than
         memory streams through; not sorting saves a full sort of the result. A view of one group with
         nothing to join or de-duplicate is scanned by Arrow's dataset reader instead (filters pushed down,
         about half the CPU of converting DuckDB's result to Arrow).
         """
-        scanned = self.scan_stream(snapshots, start, end, batch_rows, features)
+        scanned = self.scan_stream(snapshots, start, end, batch_rows, features, partition)
         if scanned is not None:
             return scanned
         connection = query_engine(memory_limit=_STREAM_MEMORY)
         try:
-            sql, spine = self._batch_sql(connection, snapshots, start, end, ordered=False, features=features)
+            sql, spine = self._batch_sql(
+                connection, snapshots, start, end, ordered=False, features=features, partition=partition
+            )
             total = int(connection.sql(f"SELECT count(*) FROM {spine}").fetchall()[0][0])
             if total == 0:
                 connection.close()
@@ -158,9 +163,11 @@ class PointInTimeReader:
         end: datetime | None,
         batch_rows: int,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]] | None:
         """:meth:`stream` by an Arrow dataset scan, or None when the view needs DuckDB (joins, repeated
-        keys to resolve, or a time range over an event time that is not a timestamp)."""
+        keys to resolve, or a time range over an event time that is not a timestamp). A partition is a run of
+        the table's row groups."""
         import pyarrow.dataset as pads
 
         spine = self._query.parts[0]
@@ -185,6 +192,10 @@ class PointInTimeReader:
             test = column >= value if keep == "ge" else column < value
             condition = test if condition is None else condition & test
         columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
+        if partition is not None:
+            if not isinstance(dataset, pads.FileSystemDataset):
+                return None  # no row groups to split: DuckDB reads the part by its keys
+            dataset = _row_groups(dataset, condition, *partition)
         total = dataset.count_rows(filter=condition)
         if total == 0:
             return 0, iter(())
@@ -203,8 +214,10 @@ class PointInTimeReader:
         *,
         ordered: bool,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[str, str]:
-        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given)."""
+        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given; only
+        the ``partition`` of the spine's keys, if given)."""
         spine = self._query.parts[0]
         record = snapshots[spine.group.record.id].record
         source = snapshots[record.id].register(connection, self._stores.offline, "g0")
@@ -213,6 +226,9 @@ class PointInTimeReader:
             conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
         if end is not None:
             conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
+        if partition is not None:
+            keys = ", ".join(quote(name) for name in record.primary_key)
+            conditions.append(f"hash({keys}) % {int(partition[1])} = {int(partition[0])}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = f"(SELECT * FROM {source}{where})"
         columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
@@ -284,6 +300,21 @@ class PointInTimeReader:
                 )
             )
         return joins
+
+
+def _row_groups(
+    dataset: pads.FileSystemDataset, condition: pads.Expression | None, index: int, count: int
+) -> pads.FileSystemDataset:
+    """Part ``index`` of ``count`` of ``dataset``: a run of its row groups (those ``condition`` may match)."""
+    import pyarrow.dataset as pads
+
+    groups = [
+        group
+        for fragment in dataset.get_fragments(filter=condition)
+        for group in fragment.split_by_row_group(filter=condition, schema=dataset.schema)
+    ]
+    first, last = len(groups) * index // count, len(groups) * (index + 1) // count
+    return pads.FileSystemDataset(groups[first:last], dataset.schema, dataset.format, dataset.filesystem)
 
 
 def _chosen(names: Sequence[str], wanted: Collection[str] | None) -> list[str]:

@@ -241,11 +241,12 @@ class FeatureView:
         end: datetime | None,
         batch_rows: int,
         features: Collection[str] | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]]:
         """The number of rows and the join of :meth:`batch_table`, streamed in batches in no particular order;
         ``features`` limits it to those feature columns (see
         :meth:`fti.features.point_in_time.PointInTimeReader.stream`)."""
-        return self._reader.stream(snapshots, start, end, batch_rows, features)
+        return self._reader.stream(snapshots, start, end, batch_rows, features, partition)
 
     def _what(self) -> str:
         return f"feature view '{self.name}' v{self.version}"

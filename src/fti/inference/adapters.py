@@ -13,7 +13,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,11 @@ import pyarrow as pa
 from fti.errors import ValidationError
 from fti.inference.deployments import DeploymentService, TokenService, hash_token
 from fti.registry.service import parse_model_ref
+from fti.registry.signatures import enforce_signature
 
 if TYPE_CHECKING:
     from fti.core.deployments import Deployment
+    from fti.core.registry import Signature
     from fti.features.service import FeatureStore
     from fti.features.views import FeatureView
     from fti.registry.service import ModelRegistry
@@ -34,8 +36,10 @@ __all__ = [
     "CatalogDeploymentSource",
     "CatalogTokenStore",
     "FeatureViewLookup",
+    "InputCheck",
     "RegistryModel",
     "RegistryResolver",
+    "first_output",
 ]
 
 
@@ -52,15 +56,50 @@ def _numpy_name(arrow_type: str) -> str:
         return "string"
 
 
+class InputCheck:
+    """A model's input checked against its signature before it predicts.
+
+    A frame with exactly the signature's columns, in order and of its types, passes as it is (the request
+    path's common case, without a copy); anything else goes through ``enforce_signature``, which names a
+    missing, extra or mistyped column and converts integers where floats are expected.
+    """
+
+    def __init__(self, signature: Signature | None, model: str) -> None:
+        self._signature = signature
+        self._model = model
+        inputs = () if signature is None else signature.inputs
+        #: ``(column, dtype name)`` pairs, as ``ServedModel.input_schema`` gives them
+        self.schema = [(column.name, _numpy_name(column.type)) for column in inputs]
+        self._columns = [column for column, _ in self.schema]
+        self._dtypes = [np.dtype(dtype) if dtype != "string" else None for _, dtype in self.schema]
+
+    def checked(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` as the model takes it; ValidationError names what does not fit the signature."""
+        if self._signature is None or self._is_conforming(frame):
+            return frame
+        return enforce_signature(self._signature, frame, model=self._model)
+
+    def _is_conforming(self, frame: pd.DataFrame) -> bool:
+        if not self._columns or list(frame.columns) != self._columns:
+            return False
+        dtypes = frame.dtypes.to_numpy()
+        return all(
+            expected is not None and actual == expected for actual, expected in zip(dtypes, self._dtypes, strict=True)
+        )
+
+
+def first_output(answer: object, rows: int) -> np.ndarray:
+    """The first output column of a model's answer for ``rows`` rows, as one value per row."""
+    return np.asarray(answer).reshape(rows, -1)[:, 0]
+
+
 class RegistryModel:
     """A registered model version as the server's ``ServedModel`` (its signature checks every input)."""
 
     def __init__(self, version: ModelVersion) -> None:
         self._version = version
         signature = version.signature
-        self._schema = (
-            [] if signature is None else [(column.name, _numpy_name(column.type)) for column in signature.inputs]
-        )
+        self._check = InputCheck(signature, f"Model '{version.name}' v{version.version}")
         outputs = () if signature is None else signature.outputs
         self._output = outputs[0].name if len(outputs) == 1 else "prediction"
         self._model = version.load()  # load the artifact now, off the request path
@@ -68,8 +107,6 @@ class RegistryModel:
 
         self._flavor = get_flavor(version.flavor)
         self._options = version.record.flavor_options
-        self._columns = [column for column, _ in self._schema]
-        self._dtypes = [np.dtype(dtype) if dtype != "string" else None for _, dtype in self._schema]
 
     @property
     def name(self) -> str:
@@ -84,7 +121,7 @@ class RegistryModel:
     @property
     def input_schema(self) -> Sequence[tuple[str, str]]:
         """``(column, dtype name)`` pairs from the version's signature."""
-        return self._schema
+        return self._check.schema
 
     @property
     def output_name(self) -> str:
@@ -93,20 +130,8 @@ class RegistryModel:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """One prediction per row (ValidationError names a missing, extra or mistyped column)."""
-        if self._is_conforming(frame):
-            # Exactly the signature's columns and types: what enforce_signature would hand the flavor.
-            answer = self._flavor.predict(self._model, frame, self._options)
-        else:
-            answer = self._version.predict(frame)
-        return np.asarray(answer).reshape(len(frame), -1)[:, 0]
-
-    def _is_conforming(self, frame: pd.DataFrame) -> bool:
-        if not self._columns or list(frame.columns) != self._columns:
-            return False
-        dtypes = frame.dtypes.to_numpy()
-        return all(
-            expected is not None and actual == expected for actual, expected in zip(dtypes, self._dtypes, strict=True)
-        )
+        answer = self._flavor.predict(self._model, self._check.checked(frame), self._options)
+        return first_output(answer, len(frame))
 
 
 class RegistryResolver:
@@ -198,10 +223,8 @@ class FeatureViewLookup:
     ) -> pd.DataFrame:
         """One row of model inputs per entity; ``passed_features`` take precedence over stored values."""
         view = self._view(deployment_or_view)
-        passed: Any = None if passed_features is None else passed_features.to_dict("records")
-        # The view's online read, ``FeatureView.get_feature_vectors``.
-        reader: Any = view
-        vectors: pd.DataFrame = reader.get_feature_vectors(
+        passed = None if passed_features is None else passed_features.to_dict("records")
+        vectors: pd.DataFrame = view.get_feature_vectors(
             entities.to_dict("records"), passed_features=passed, return_type="pandas"
         )
         labels = [column for column in view.labels if column in vectors.columns]

@@ -6,34 +6,61 @@ for the spine group's rows in ``[start, end)`` or for a given spine; rows are pr
 time-travelable version of the predictions. The output has the spine's keys and event time, the
 prediction, and the model's name and version.
 
+Parallel scoring: with at least ``PARALLEL_MIN_ROWS`` rows and an executor of at least
+``PARALLEL_MIN_WORKERS`` workers, the rows are scored in ``workers`` parts, one executor task each
+(:mod:`fti.inference.batch_parts`); the output is still one commit, written here. Otherwise they are scored
+in this process, which already keeps about 1.5 cores busy (Arrow's and DuckDB's threads read while the model
+predicts): parts cost about a third more CPU in all (each task opens the project, loads the model and
+sends its predictions back; the commit is written after the parts), so they only pay off where the
+executor adds cores. Measured on 2 cores (benchmarks/batch_predict.py, 10M rows), two parts with the workers
+started took 8.8 s against 4.3 s in this process (the commit is written only after the parts, and their
+predictions travel back to it), hence no parts below 4 workers; below 4M rows (about 2.5 s in this process
+at 1.6M rows/s) the parts' fixed cost (half a second per task once the workers run, about 5 s more to start
+them) outweighs what even 4 workers save.
+
 Memory: a given spine is joined slice by slice; a time range is joined by DuckDB and streamed in batches
 of ``chunk_rows`` (DuckDB spills what does not fit its memory limit), so neither path holds the input
-whole. The output is written as the batches are predicted.
+whole. The output is written as the batches are predicted (in parallel, as the parts come back).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from fti.errors import NotFoundError, ValidationError
 from fti.features.views import FeatureView
+from fti.inference.batch_parts import ProjectOpener, score_in_parts
+from fti.inference.scoring import ScoringPlan, coalesced, plan_scoring, scored, spine_slices
 
 if TYPE_CHECKING:
+    from fti.backends.ports import Executor
+    from fti.features.groups import FeatureGroup
     from fti.features.service import FeatureStore
+    from fti.features.time_travel import Snapshot
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
-__all__ = ["BatchPredictions", "batch_predict"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "PARALLEL_MIN_ROWS",
+    "PARALLEL_MIN_WORKERS",
+    "BatchPredictions",
+    "Parallelism",
+    "batch_predict",
+]
 
 DEFAULT_CHUNK_ROWS = 250_000
+#: Fewer rows are scored in this process: the tasks' fixed cost outweighs the saving (see the module docstring).
+PARALLEL_MIN_ROWS = 4_000_000
+#: An executor with fewer workers scores in this process: two parts lose to one process on two cores.
+PARALLEL_MIN_WORKERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +77,15 @@ class BatchPredictions:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    version: ModelVersion
-    view: FeatureView
-    keys: list[str]
-    event_time: str
-    inputs: list[str]
+class Parallelism:
+    """Where the parts of a large batch prediction run: the project's executor, and how a task opens the project."""
+
+    executor: Callable[[], Executor]
+    opener: ProjectOpener
+    #: fewer rows are scored in this process
+    min_rows: int = PARALLEL_MIN_ROWS
+    #: an executor with fewer workers is not used
+    min_workers: int = PARALLEL_MIN_WORKERS
 
 
 def batch_predict(
@@ -70,28 +100,40 @@ def batch_predict(
     feature_view: str | FeatureView | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     show_progress: bool = True,
+    parallelism: Parallelism | None = None,
 ) -> BatchPredictions:
     """Predict ``model`` over its feature view and write the predictions into the feature group ``output``."""
     if chunk_rows < 1:
         raise ValidationError(f"chunk_rows must be a positive number of rows, got {chunk_rows}.")
     if spine is not None and (start is not None or end is not None):
         raise ValidationError("Pass either a spine or a time range (start/end) to batch_predict, not both.")
-    plan = _plan(features, registry, model, feature_view)
-    if spine is not None:
-        spine_table = _as_arrow(spine)
+    version = registry.get_model(model) if isinstance(model, str) else model
+    plan = plan_scoring(version, _view(features, version, feature_view))
+    spine_table = None if spine is None else _as_arrow(spine)
+    if spine_table is None:
+        _check_inputs(plan)
+    snapshots = plan.view.latest_snapshots()
+    executor = _parallel_executor(plan, snapshots, spine_table, parallelism)
+    slices: Iterator[pa.Table]
+    if executor is not None and parallelism is not None:
+        parts = score_in_parts(
+            plan,
+            executor,
+            parallelism.opener,
+            snapshots=snapshots,
+            spine=spine_table,
+            start=start,
+            end=end,
+            chunk_rows=chunk_rows,
+        )
+        total, slices = sum(part.num_rows for part in parts), iter(parts)
+    elif spine_table is not None:
         total = spine_table.num_rows
-        slices: Iterator[pa.Table] = _spine_slices(plan.view, spine_table, chunk_rows)
+        slices = _scored_slices(plan, spine_slices(plan.view, spine_table, chunk_rows))
     else:
-        missing = [name for name in plan.inputs if name not in plan.view.query.columns()]
-        if missing:
-            raise ValidationError(
-                f"Model '{plan.version.name}' v{plan.version.version} takes input column(s) {missing} that feature "
-                f"view '{plan.view.name}' v{plan.view.version} does not have: pass a spine with them, or "
-                "feature_view= a view that has them."
-            )
-        total, batches = plan.view.batch_stream(plan.view.latest_snapshots(), start, end, chunk_rows, plan.inputs)
+        total, batches = plan.view.batch_stream(snapshots, start, end, chunk_rows, plan.inputs)
         # The next batch is read in a thread (releasing the GIL) while this one is predicted and written.
-        slices = _coalesced(_read_ahead(batches), chunk_rows)
+        slices = _scored_slices(plan, coalesced(_read_ahead(batches), chunk_rows))
     if total == 0:
         raise ValidationError(
             f"Feature view '{plan.view.name}' v{plan.view.version} has no rows to predict"
@@ -100,26 +142,36 @@ def batch_predict(
     group = _output_group(features, output, plan)
     with _progress(show_progress, total, f"{plan.version.name} v{plan.version.version} -> {output}") as advance:
         # A time range's rows come from the spine group's visible rows: one per (key, event time).
-        result = group.insert_rows(_predicted(plan, slices, advance), unique_keys=spine is None)
+        result = group.insert_rows(_labelled(plan, slices, advance), unique_keys=spine is None)
     return BatchPredictions(
         output, result.commit, total, plan.version.name, plan.version.version, plan.view.name, plan.view.version
     )
 
 
-def _plan(
-    features: FeatureStore, registry: ModelRegistry, model: str | ModelVersion, feature_view: str | FeatureView | None
-) -> _Plan:
-    version = registry.get_model(model) if isinstance(model, str) else model
-    view = _view(features, version, feature_view)
-    spine_group = view.query.parts[0].group
-    keys, event_time = list(spine_group.primary_key), spine_group.event_time
-    signature = version.signature
-    if signature is not None:
-        inputs = [column.name for column in signature.inputs]
-    else:
-        skip = {*keys, event_time, *view.labels}
-        inputs = [name for part in view.query.parts for name in part.features if name not in skip]
-    return _Plan(version, view, keys, event_time, inputs)
+def _check_inputs(plan: ScoringPlan) -> None:
+    missing = [name for name in plan.inputs if name not in plan.view.query.columns()]
+    if missing:
+        raise ValidationError(
+            f"Model '{plan.version.name}' v{plan.version.version} takes input column(s) {missing} that feature "
+            f"view '{plan.view.name}' v{plan.view.version} does not have: pass a spine with them, or "
+            "feature_view= a view that has them."
+        )
+
+
+def _parallel_executor(
+    plan: ScoringPlan, snapshots: dict[int, Snapshot], spine: pa.Table | None, parallelism: Parallelism | None
+) -> Executor | None:
+    """The executor to score in parts on, or None to score here: too few rows, or one worker to run them."""
+    if parallelism is None:
+        return None
+    if spine is not None:
+        rows = spine.num_rows
+    else:  # an upper bound, from the catalog: the spine group's rows as of the commit read
+        rows = sum(item.rows_inserted for item in snapshots[plan.view.query.parts[0].group.record.id].commits)
+    if rows < parallelism.min_rows:
+        return None
+    executor = parallelism.executor()
+    return executor if executor.workers >= max(2, parallelism.min_workers) else None
 
 
 def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureView | None) -> FeatureView:
@@ -148,13 +200,7 @@ def _as_arrow(spine: Any) -> pa.Table:
         ) from exc
 
 
-def _spine_slices(view: FeatureView, spine: pa.Table, chunk_rows: int) -> Iterator[pa.Table]:
-    for offset in range(0, spine.num_rows, chunk_rows):
-        frame = view.get_training_data(spine.slice(offset, chunk_rows))
-        yield pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _output_group(features: FeatureStore, output: str, plan: _Plan) -> Any:
+def _output_group(features: FeatureStore, output: str, plan: ScoringPlan) -> FeatureGroup:
     try:
         return features.get_feature_group(output)
     except NotFoundError:
@@ -181,45 +227,25 @@ def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             close()  # the worker is idle here: the pool waited for it
 
 
-def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """``batches`` gathered into tables of about ``rows`` rows (a scan yields a batch per row group, and each
-    model call and output batch has a fixed cost)."""
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in batches:
-        pending.append(batch)
-        held += batch.num_rows
-        if held >= rows:
-            yield pa.Table.from_batches(pending)
-            pending, held = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending)
-
-
-def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterator[pa.RecordBatch]:
+def _scored_slices(plan: ScoringPlan, slices: Iterator[pa.Table]) -> Iterator[pa.Table]:
     for part in slices:
-        missing = [name for name in (*plan.keys, plan.event_time) if name not in part.column_names]
-        if missing:
-            raise ValidationError(
-                f"Batch prediction rows of feature view '{plan.view.name}' lack the key or event-time column(s) "
-                f"{missing}: include them in the spine."
-            )
-        predictions = np.asarray(plan.version.predict(part.select(plan.inputs)))
-        columns: dict[str, Any] = {name: part.column(name) for name in (*plan.keys, plan.event_time)}
-        if predictions.ndim == 1:
-            columns["prediction"] = pa.array(predictions)
-        else:
-            for index in range(predictions.shape[1]):
-                columns[f"prediction_{index}"] = pa.array(predictions[:, index])
+        yield scored(plan, part)
+
+
+def _labelled(
+    plan: ScoringPlan, slices: Iterator[pa.Table], advance: Callable[[int], None]
+) -> Iterator[pa.RecordBatch]:
+    """Scored slices with the model's name and version, as the output group's batches."""
+    for part in slices:
         rows = part.num_rows
-        columns["model_name"] = pa.repeat(pa.scalar(plan.version.name, pa.string()), rows)
-        columns["model_version"] = pa.repeat(pa.scalar(plan.version.version, pa.int64()), rows)
-        yield from pa.table(columns).to_batches()
+        name = pa.repeat(pa.scalar(plan.version.name, pa.string()), rows)
+        version = pa.repeat(pa.scalar(plan.version.version, pa.int64()), rows)
+        yield from part.append_column("model_name", name).append_column("model_version", version).to_batches()
         advance(rows)
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int, description: str) -> Iterator[Any]:
+def _progress(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda _rows: None
         return

@@ -100,7 +100,7 @@ class DeploymentService:
         with self._catalog.transaction() as tx:
             deployment = tx.deployments.find(name)
             if deployment is None:
-                known = [item.name for item in tx.deployments.list_all()]
+                known = [item.name for item in tx.deployments.list()]
         if deployment is None:
             raise NotFoundError(
                 f"Deployment '{name}' does not exist (deployments: {', '.join(known) or 'none'}); "
@@ -111,7 +111,7 @@ class DeploymentService:
     def list_deployments(self) -> list[Deployment]:
         """Every deployment, by name."""
         with self._catalog.transaction() as tx:
-            return tx.deployments.list_all()
+            return tx.deployments.list()
 
     def undeploy(self, name: str) -> None:
         """Delete the deployment ``name``; NotFoundError if there is none."""
@@ -157,7 +157,7 @@ class TokenService:
         secret = _TOKEN_PREFIX + secrets.token_urlsafe(32)
         record = ApiToken(uuid.uuid4().hex, name, hash_token(secret), datetime.now(UTC))
         with self._catalog.transaction() as tx:
-            if tx.tokens.find_by_name(name) is not None:
+            if tx.tokens.find(name) is not None:
                 raise ConflictError(f"API token '{name}' already exists: pick another name or revoke and rename.")
             tx.tokens.add(record)
         return secret
@@ -165,9 +165,9 @@ class TokenService:
     def revoke_token(self, name: str) -> None:
         """Revoke the token ``name``; servers refuse it within their token cache time."""
         with self._catalog.transaction() as tx:
-            token = tx.tokens.find_by_name(name)
+            token = tx.tokens.find(name)
             if token is None:
-                known = ", ".join(item.name for item in tx.tokens.list_all()) or "none"
+                known = ", ".join(item.name for item in tx.tokens.list()) or "none"
                 raise NotFoundError(f"API token '{name}' does not exist (tokens: {known}).")
             if token.revoked_at is None:
                 tx.tokens.revoke(name, datetime.now(UTC))
@@ -175,7 +175,7 @@ class TokenService:
     def list_tokens(self) -> list[ApiToken]:
         """Every token record (never the secrets), oldest first."""
         with self._catalog.transaction() as tx:
-            return tx.tokens.list_all()
+            return tx.tokens.list()
 
     def active_hashes(self) -> frozenset[str]:
         """The sha256 of every unrevoked token."""

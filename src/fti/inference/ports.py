@@ -65,7 +65,10 @@ class ModelResolver(Protocol):
         """Load the model version ``reference`` names. Raises NotFoundError when there is none."""
 
     def current_version(self, reference: str) -> int:
-        """The version ``reference`` names right now, without loading it (cheap; polled for hot swap)."""
+        """The version ``reference`` names right now, without loading it (cheap; polled for hot swap).
+
+        A pinned ``name:3`` is 3 without a lookup; a missing model or alias raises NotFoundError.
+        """
 
 
 class DeploymentSource(Protocol):

@@ -267,7 +267,7 @@ class ModelRegistry:
         """The run and training data behind a version."""
         with self._catalog.transaction() as tx:
             run = None if record.run_id is None else tx.tracking.find_run(record.run_id)
-            training_data = None if record.run_id is None else tx.tracking.training_data(record.run_id)
+            training_data = None if record.run_id is None else tx.tracking.find_training_data(record.run_id)
         return ModelLineage(model=ModelVersionRef(record.name, record.version), run=run, training_data=training_data)
 
     def lineage_of(self, target: object) -> ModelLineage | RunLineage | TrainingDataUsage:
@@ -294,7 +294,7 @@ class ModelRegistry:
             run = tx.tracking.find_run(run_id)
             if run is None:
                 raise NotFoundError(f"Run '{run_id}' does not exist: list runs with `fti runs list`.")
-            training_data = tx.tracking.training_data(run_id)
+            training_data = tx.tracking.find_training_data(run_id)
             child_ids = tuple(item.id for item in tx.tracking.search_runs(children))
             versions = tx.registry.versions_for_runs([run_id])
         return RunLineage(

@@ -49,9 +49,9 @@ class CatalogStoreContract:
     def test_transaction_commits(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()
         with catalog_store.transaction() as tx:
-            tx.artifacts.upsert(_record("a/1"))
-            tx.artifacts.upsert(_record("a/2"))
-            tx.artifacts.upsert(_record("b/1"))
+            tx.artifacts.put(_record("a/1"))
+            tx.artifacts.put(_record("a/2"))
+            tx.artifacts.put(_record("b/1"))
         with catalog_store.transaction() as tx:
             assert tx.artifacts.find("a/1") == _record("a/1")
             assert [r.key for r in tx.artifacts.list("a/")] == ["a/1", "a/2"]
@@ -60,7 +60,7 @@ class CatalogStoreContract:
     def test_transaction_rolls_back_on_error(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()
         with pytest.raises(_BoomError), catalog_store.transaction() as tx:
-            tx.artifacts.upsert(_record("x"))
+            tx.artifacts.put(_record("x"))
             raise _BoomError
         with catalog_store.transaction() as tx:
             assert tx.artifacts.find("x") is None
@@ -68,8 +68,8 @@ class CatalogStoreContract:
     def test_upsert_replaces_and_delete_removes(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()
         with catalog_store.transaction() as tx:
-            tx.artifacts.upsert(_record("k", size=1))
-            tx.artifacts.upsert(_record("k", size=2))
+            tx.artifacts.put(_record("k", size=1))
+            tx.artifacts.put(_record("k", size=2))
         with catalog_store.transaction() as tx:
             found = tx.artifacts.find("k")
             assert found is not None and found.size == 2
@@ -80,8 +80,8 @@ class CatalogStoreContract:
     def test_prefix_search_escapes_wildcards(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()
         with catalog_store.transaction() as tx:
-            tx.artifacts.upsert(_record("a_b/1"))
-            tx.artifacts.upsert(_record("axb/1"))
+            tx.artifacts.put(_record("a_b/1"))
+            tx.artifacts.put(_record("axb/1"))
         with catalog_store.transaction() as tx:
             assert [r.key for r in tx.artifacts.list("a_b")] == ["a_b/1"]
 

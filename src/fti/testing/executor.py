@@ -23,6 +23,11 @@ def worker_pid(_: int) -> int:
     return os.getpid()
 
 
+def columns(rows: int) -> dict[str, list[int]]:
+    """A task returning a structure, as batch tasks return tables."""
+    return {"values": list(range(rows))}
+
+
 def fail_on_three(value: int) -> int:
     """A task that fails for one input."""
     if value == 3:
@@ -45,3 +50,16 @@ class ExecutorContract:
     def test_a_failing_task_raises(self, executor: Executor) -> None:
         with pytest.raises(ValueError, match="task 3 failed"):
             executor.map(fail_on_three, [1, 2, 3, 4])
+
+    def test_it_keeps_working_after_a_failure(self, executor: Executor) -> None:
+        with pytest.raises(ValueError, match="task 3 failed"):
+            executor.map(fail_on_three, list(range(10)))
+        assert executor.map(square, [3, 4]) == [9, 16]
+
+    def test_more_tasks_than_workers_all_run(self, executor: Executor) -> None:
+        assert executor.workers >= 1
+        count = executor.workers * 3 + 1
+        assert executor.map(square, list(range(count))) == [value * value for value in range(count)]
+
+    def test_tasks_return_what_they_compute_whole(self, executor: Executor) -> None:
+        assert executor.map(columns, [2, 0]) == [{"values": [0, 1]}, {"values": []}]

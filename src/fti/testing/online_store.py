@@ -9,6 +9,9 @@ Rules every store keeps: per key, the row with the newest event time wins whatev
 for equal event times the later write wins (within one ``write`` call, rows apply in order); a read
 returns one row per requested key in request order, nulls for missing keys; values come back with the
 exact type and value they were written with.
+
+Over 400 lines: it is one suite for one port (STYLE.md B8), a test per rule and per value type; split in
+two, a new store could pass half of it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from fti.backends.registry import create_backend
+from fti.backends.kinds import create_backend
 from fti.errors import ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -500,7 +503,7 @@ def _start_writer(kind: str, options: dict[str, Any], table: str, keys: int, ver
     source = Path(__file__).resolve().parents[2]
     code = (
         "import sys\n"
-        "from fti.backends.registry import create_backend\n"
+        "from fti.backends.kinds import create_backend\n"
         "from fti.testing.online_store import versioned_rows\n"
         f"store = create_backend('online_store', {kind!r}, {options!r})\n"
         "store.open()\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import re
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,27 +20,32 @@ import pandas as pd
 import pyarrow as pa
 
 from fti.core.deployments import Deployment
+from fti.core.registry import ColumnSpec, Signature
 from fti.errors import NotFoundError, ValidationError
+from fti.inference.adapters import InputCheck, first_output
+from fti.inference_log import REQUEST_LOG_SCHEMA
+from fti.registry.service import parse_model_ref
 from fti.testing.services import free_port
 
 __all__ = [
     "InMemoryDeploymentSource",
     "InMemoryFeatureLookup",
     "InMemoryModelRegistry",
+    "InMemoryServingWorld",
     "MemoryLogSink",
     "SklearnModel",
     "StaticTokenStore",
     "running_app",
 ]
 
-_REFERENCE = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
-
 
 class SklearnModel:
-    """A scikit-learn estimator as a served model version, checking its input columns and types.
+    """A scikit-learn estimator as a served model version, predicting as a registered one does.
 
-    Predicts the positive-class probability when the estimator has ``predict_proba`` (binary
-    classifiers), else ``predict``.
+    Inputs are checked against the signature ``input_schema`` describes, by the server's own check
+    (:class:`fti.inference.adapters.InputCheck`), and ``estimator.predict`` answers, as the registry's
+    scikit-learn flavor does: the serving-ports suite holds this fake and the registry's models to the same
+    answers and errors.
     """
 
     def __init__(
@@ -51,34 +56,16 @@ class SklearnModel:
         self.estimator = estimator
         self.input_schema = list(input_schema)
         self.output_name = output_name
-        self._columns = [column for column, _ in self.input_schema]
+        inputs = tuple(ColumnSpec(column, _arrow_name(dtype)) for column, dtype in self.input_schema)
+        self._check = InputCheck(Signature(inputs), f"Model '{name}' v{version}")
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predict every row; ValidationError names a missing, extra or mistyped column."""
-        self._check(frame)
-        ordered = frame if list(frame.columns) == self._columns else frame[self._columns]
-        matrix = ordered.to_numpy(dtype=np.float64)
-        if hasattr(self.estimator, "predict_proba"):
-            return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
-        return np.asarray(self.estimator.predict(matrix))
+        return first_output(self.estimator.predict(self._check.checked(frame)), len(frame))
 
-    def _check(self, frame: pd.DataFrame) -> None:
-        where = f"Model '{self.name}' v{self.version}"
-        present = set(frame.columns)
-        missing = [column for column in self._columns if column not in present]
-        if missing:
-            dtype = dict(self.input_schema)[missing[0]]
-            raise ValidationError(f"{where} needs column '{missing[0]}' ({dtype}) but the input lacks it: add it.")
-        extra = sorted(present - set(self._columns))
-        if extra:
-            raise ValidationError(f"{where} has no input column '{extra[0]}': remove it from the request.")
-        dtypes = dict(zip(frame.columns, frame.dtypes.to_numpy(), strict=True))
-        for column, dtype in self.input_schema:
-            actual = dtypes[column]
-            if not (isinstance(actual, np.dtype) and np.can_cast(actual, np.dtype(dtype), casting="safe")):
-                raise ValidationError(
-                    f"{where} expects column '{column}' as {dtype}, got {actual}: send {dtype} values."
-                )
+
+def _arrow_name(dtype: str) -> str:
+    return "string" if dtype == "string" else str(pa.from_numpy_dtype(np.dtype(dtype)))
 
 
 class InMemoryModelRegistry:
@@ -115,28 +102,31 @@ class InMemoryModelRegistry:
         return self._versions[name][version]
 
     def current_version(self, reference: str) -> int:
-        """The version ``reference`` names right now."""
-        return self._locate(reference)[1]
+        """The version ``reference`` names right now (a pinned ``name:3`` is 3, without a lookup)."""
+        _name, number, _alias = parse_model_ref(reference)
+        return number if number is not None else self._locate(reference)[1]
 
     def _locate(self, reference: str) -> tuple[str, int]:
-        match = _REFERENCE.match(reference)
-        if match is None:
-            raise ValidationError(f"Model reference '{reference}' is not 'name', 'name:3' or 'name@alias'.")
-        name = match["name"]
+        name, number, alias = parse_model_ref(reference)
         with self._lock:
             versions = self._versions.get(name)
             if not versions:
-                raise NotFoundError(f"Model '{name}' is not registered: register a version first.")
-            if match["alias"] is not None:
-                version = self._aliases.get((name, match["alias"]))
+                raise NotFoundError(f"No model '{name}' is registered: log one with run.log_model(model, '{name}').")
+            if alias is not None:
+                version = self._aliases.get((name, alias))
                 if version is None:
-                    raise NotFoundError(f"Model '{name}' has no alias '{match['alias']}': set it first.")
+                    known = ", ".join(sorted(key for model, key in self._aliases if model == name)) or "none"
+                    raise NotFoundError(
+                        f"Model '{name}' has no alias '{alias}' (its aliases: {known}). "
+                        f"Set it with project.get_model('{name}:<version>').set_alias('{alias}')."
+                    )
                 return name, version
-            if match["version"] is not None:
-                version = int(match["version"])
-                if version not in versions:
-                    raise NotFoundError(f"Model '{name}' has no version {version} (it has {sorted(versions)}).")
-                return name, version
+            if number is not None:
+                if number not in versions:
+                    raise NotFoundError(
+                        f"Model '{name}' has no version {number}: its versions are 1 to {max(versions)}."
+                    )
+                return name, number
             return name, max(versions)
 
 
@@ -152,27 +142,30 @@ class InMemoryDeploymentSource:
         with self._lock:
             self._deployments = {**self._deployments, deployment.name: deployment}
 
-    def remove(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         """Delete a deployment."""
         with self._lock:
             self._deployments = {key: value for key, value in self._deployments.items() if key != name}
 
     def list_deployments(self) -> list[Deployment]:
-        """Every deployment."""
-        return list(self._deployments.values())
+        """Every deployment, by name."""
+        current = self._deployments
+        return [current[name] for name in sorted(current)]
 
     def get_deployment(self, name: str) -> Deployment:
         """The deployment ``name``."""
-        deployment = self._deployments.get(name)
+        current = self._deployments
+        deployment = current.get(name)
         if deployment is None:
             raise NotFoundError(
-                f"Deployment '{name}' does not exist: deploy it first (known: {sorted(self._deployments)})."
+                f"Deployment '{name}' does not exist (deployments: {', '.join(sorted(current)) or 'none'}); "
+                f"create it with project.deploy('{name}', variants={{'model@champion': 1.0}})."
             )
         return deployment
 
 
 class InMemoryFeatureLookup:
-    """Latest feature values per entity, one table per feature view, looked up with a join."""
+    """Latest feature values per entity, one table per feature view (``"name:version"``), looked up with a join."""
 
     def __init__(self) -> None:
         self._tables: dict[str, tuple[list[str], pd.DataFrame]] = {}
@@ -184,13 +177,24 @@ class InMemoryFeatureLookup:
     def get_feature_vectors(
         self, deployment_or_view: str, entities: pd.DataFrame, passed_features: pd.DataFrame | None
     ) -> pd.DataFrame:
-        """One row of features per entity; ``passed_features`` override stored values."""
+        """One row of features per entity (nulls for one the table lacks); ``passed_features`` take precedence."""
+        name, _, version = deployment_or_view.partition(":")
+        where = f"feature view '{name}' v{version or 1}"
         if deployment_or_view not in self._tables:
-            raise NotFoundError(f"Feature view '{deployment_or_view}' has no online values: materialize it first.")
+            known = ", ".join(sorted({reference.partition(":")[0] for reference in self._tables})) or "none"
+            raise NotFoundError(f"Feature view '{name}' v{version or 1} does not exist; known: {known}.")
         keys, table = self._tables[deployment_or_view]
-        missing = [key for key in keys if key not in entities.columns]
-        if missing:
-            raise ValidationError(f"Entities lack the key column(s) {missing} of feature view '{deployment_or_view}'.")
+        for key in keys:
+            if key not in entities.columns:
+                raise ValidationError(
+                    f"Entity 0 for {where} lacks key column '{key}': pass {key}, e.g. {{'{key}': ...}}."
+                )
+            expected, given = table[key].dtype, entities[key].dtype
+            if expected.kind != given.kind and len(entities):
+                raise ValidationError(
+                    f"Key column '{key}' of {where} must be {expected}, got {type(entities[key].iloc[0]).__name__} "
+                    "values: convert the keys."
+                )
         joined = entities[keys].merge(table, on=keys, how="left")
         features = joined.drop(columns=keys)
         if passed_features is not None:
@@ -200,24 +204,24 @@ class InMemoryFeatureLookup:
 
 
 class MemoryLogSink:
-    """Keeps every request-log batch in memory."""
+    """Keeps every request-log batch in memory, in the log's schema (as the inference log stores it)."""
 
     def __init__(self) -> None:
         self.batches: list[pa.Table] = []
         self._lock = threading.Lock()
 
     def write(self, batch: pa.Table) -> None:
-        """Append a batch."""
-        with self._lock:
-            self.batches.append(batch)
+        """Append a batch (an empty one writes nothing)."""
+        if batch.num_rows:
+            conformed = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+            with self._lock:
+                self.batches.append(conformed)
 
     def table(self) -> pa.Table:
-        """Every logged row so far, in one table."""
+        """Every logged row so far, in one table (empty before the first write)."""
         with self._lock:
             batches = list(self.batches)
-        if not batches:
-            raise NotFoundError("The request log is empty: no batch was written yet.")
-        return pa.concat_tables(batches)
+        return pa.concat_tables(batches) if batches else REQUEST_LOG_SCHEMA.empty_table()
 
 
 class StaticTokenStore:
@@ -230,6 +234,71 @@ class StaticTokenStore:
         """Whether ``token`` is one of the tokens (constant-time comparison)."""
         candidate = token.encode()
         return any(hmac.compare_digest(candidate, known) for known in self._tokens)
+
+
+class InMemoryServingWorld:
+    """The in-memory fakes of every serving port, arranged the way a project arranges the real ones.
+
+    The serving-ports suite (:mod:`fti.testing.serving_ports`) runs on this world and on one over a real
+    project, so the fakes the server tests use answer as production does.
+    """
+
+    def __init__(self) -> None:
+        self.registry = InMemoryModelRegistry()
+        self.deployments = InMemoryDeploymentSource()
+        self.features = InMemoryFeatureLookup()
+        self.sink = MemoryLogSink()
+        self._tokens: dict[str, str] = {}
+        self._revoked: set[str] = set()
+
+    @property
+    def resolver(self) -> InMemoryModelRegistry:
+        """The model resolver."""
+        return self.registry
+
+    @property
+    def tokens(self) -> StaticTokenStore:
+        """The token store, as of now."""
+        return StaticTokenStore(secret for name, secret in self._tokens.items() if name not in self._revoked)
+
+    def register(self, name: str, estimator: Any, example: pd.DataFrame) -> int:
+        """Register a new version of ``name`` taking ``example``'s columns; its number."""
+        schema = [(str(column), str(dtype)) for column, dtype in example.dtypes.items()]
+        return self.registry.register(name, estimator, schema).version
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``name@alias`` at ``version``."""
+        self.registry.set_alias(name, alias, version)
+
+    def deploy(self, name: str, variants: dict[str, float]) -> None:
+        """Create or replace the deployment ``name``; every reference must resolve."""
+        for reference in variants:
+            self.registry.current_version(reference)
+        self.deployments.put(Deployment.create(name, variants))
+
+    def undeploy(self, name: str) -> None:
+        """Delete the deployment ``name``."""
+        self.deployments.delete(name)
+
+    def put_features(self, view: str, keys: Sequence[str], frame: pd.DataFrame) -> str:
+        """Serve ``frame``'s latest rows per key as feature view ``view``; the reference to look it up by."""
+        reference = f"{view}:1"
+        self.features.put(reference, keys, frame)
+        return reference
+
+    def create_token(self, name: str) -> str:
+        """A new API token's secret."""
+        secret = f"fti_{secrets.token_urlsafe(32)}"
+        self._tokens[name] = secret
+        return secret
+
+    def revoke_token(self, name: str) -> None:
+        """Revoke the token ``name``."""
+        self._revoked.add(name)
+
+    def logged(self) -> pa.Table:
+        """Every row the sink was given, as the log keeps it."""
+        return self.sink.table()
 
 
 @contextlib.contextmanager

@@ -101,13 +101,13 @@ class TrackingRecordsContract:
 
     def test_run_round_trip_with_training_data(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
-            tx.tracking.create_run(_run("r1"), LINEAGE)
-            tx.tracking.create_run(_run("r2", parent="r1"), None)
+            tx.tracking.add_run(_run("r1"), LINEAGE)
+            tx.tracking.add_run(_run("r2", parent="r1"), None)
         with store.transaction() as tx:
             assert tx.tracking.find_run("r1") == _run("r1")
             assert tx.tracking.find_run("missing") is None
-            assert tx.tracking.training_data("r1") == LINEAGE
-            assert tx.tracking.training_data("r2") is None
+            assert tx.tracking.find_training_data("r1") == LINEAGE
+            assert tx.tracking.find_training_data("r2") is None
             assert tx.tracking.runs_for_training_data("fraud", 1, 2) == ["r1"]
             tx.tracking.end_run("r1", RunStatus.FAILED, T0 + timedelta(hours=1), "ValueError: x")
         with store.transaction() as tx:
@@ -117,12 +117,12 @@ class TrackingRecordsContract:
 
     def test_params_conflict_tags_replace_and_artifacts(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
-            tx.tracking.create_run(_run("r1"), None)
+            tx.tracking.add_run(_run("r1"), None)
             tx.tracking.log_params("r1", {"depth": "3", "model": "xgb"})
             tx.tracking.log_params("r1", {"depth": "3"})
             tx.tracking.set_tags("r1", {"team": "a"})
             tx.tracking.set_tags("r1", {"team": "b", "stage": "dev"})
-            tx.tracking.add_artifacts("r1", {"b.txt": "runs/r1/artifacts/b.txt", "a.txt": "runs/r1/artifacts/a.txt"})
+            tx.tracking.set_artifacts("r1", {"b.txt": "runs/r1/artifacts/b.txt", "a.txt": "runs/r1/artifacts/a.txt"})
         with pytest.raises(ConflictError, match="already has param 'depth'"), store.transaction() as tx:
             tx.tracking.log_params("r1", {"depth": "4"})
         with store.transaction() as tx:
@@ -134,8 +134,8 @@ class TrackingRecordsContract:
 
     def test_metric_batches_keep_history_and_the_latest_step(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
-            tx.tracking.create_run(_run("r1"), None)
-            tx.tracking.create_run(_run("r2"), None)
+            tx.tracking.add_run(_run("r1"), None)
+            tx.tracking.add_run(_run("r2"), None)
             tx.tracking.log_metrics(_batch([("r1", "loss", 3.0, 0), ("r1", "loss", 2.0, 1), ("r2", "loss", 9.0, 5)]))
             tx.tracking.log_metrics(_batch([("r1", "loss", 1.0, 2), ("r2", "loss", 8.0, 4), ("r1", "acc", 0.5, 0)]))
             tx.tracking.log_metrics(_batch([("r1", "loss", 0.5, 2)]))
@@ -154,11 +154,11 @@ class TrackingRecordsContract:
         rows = [("a", 0.9, "xgb", "3"), ("b", 0.7, "xgb", "12"), ("c", 0.95, "lgbm", "5"), ("d", None, "xgb", "x")]
         with store.transaction() as tx:
             for index, (run_id, f1, model, depth) in enumerate(rows):
-                tx.tracking.create_run(_run(run_id, minutes=index), None)
+                tx.tracking.add_run(_run(run_id, minutes=index), None)
                 tx.tracking.log_params(run_id, {"model": model, "depth": depth})
                 if f1 is not None:
                     tx.tracking.log_metrics(_batch([(run_id, "f1", f1, 0)]))
-            tx.tracking.create_run(_run("e", experiment="other", minutes=9), None)
+            tx.tracking.add_run(_run("e", experiment="other", minutes=9), None)
             tx.tracking.set_tags("a", {"team": "risk"})
 
         def ids(search: RunSearch) -> list[str]:
@@ -202,7 +202,7 @@ class TrackingRecordsContract:
 
     def test_model_versions_tags_and_lookups(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
-            tx.tracking.create_run(_run("r1"), LINEAGE)
+            tx.tracking.add_run(_run("r1"), LINEAGE)
             assert [tx.registry.next_version("m", T0) for _ in range(3)] == [1, 2, 3]
             for version in (1, 2, 3):
                 tx.registry.add_version(_version("m", version, "r1" if version < 3 else None))

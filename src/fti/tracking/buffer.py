@@ -1,15 +1,14 @@
 """The metric buffer: ``log_metric`` appends in memory; points reach the catalog in batches.
 
 A batch is written when the buffer holds ``max_points``, every ``interval`` seconds from a daemon
-thread, when a run ends, and at interpreter exit, so nothing logged is lost on a normal exit or when
-the user's code raises.
+thread, when a run ends, and when the buffer is closed. Its owner closes it: the tracking service does on
+``close`` and, for a process that never closes its project, at interpreter exit (the exit hook its first run
+registers), so nothing logged is lost on a normal exit or when the user's code raises.
 """
 
 from __future__ import annotations
 
-import atexit
 import threading
-import weakref
 from typing import TYPE_CHECKING
 
 from fti.core.tracking import MetricBatch
@@ -35,10 +34,6 @@ class MetricBuffer:
         self._timer: threading.Thread | None = None
         self._stopped = threading.Event()
         self._closed = False
-        reference = weakref.ref(self)
-        # a weak reference: the exit hook must not keep a forgotten project's buffer alive
-        self._exit_hook = lambda: _flush_at_exit(reference)
-        atexit.register(self._exit_hook)
 
     def add(self, run_id: str, key: str, value: float, step: int, timestamp_ms: int) -> None:
         """Buffer one point; writes the buffer when it is full."""
@@ -90,7 +85,6 @@ class MetricBuffer:
         try:
             self.flush()
         finally:
-            atexit.unregister(self._exit_hook)
             if self._timer is not None and self._timer is not threading.current_thread():
                 self._timer.join(timeout=self._interval + 5)
 
@@ -104,12 +98,6 @@ class MetricBuffer:
                 self.flush()
             except Exception:  # the next flush (run end, exit) retries and raises to the user
                 continue
-
-
-def _flush_at_exit(reference: weakref.ref[MetricBuffer]) -> None:
-    buffer = reference()
-    if buffer is not None:
-        buffer.close()
 
 
 def _empty() -> MetricBatch:

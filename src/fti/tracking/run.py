@@ -266,7 +266,7 @@ class Run:
 
     def _record_artifacts(self, paths: dict[str, str]) -> None:
         with self._service.catalog.transaction() as tx:
-            tx.tracking.add_artifacts(self.id, paths)
+            tx.tracking.set_artifacts(self.id, paths)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class Run:
     def training_data(self) -> TrainingDataLineage | None:
         """The training dataset the run recorded, if any."""
         with self._service.catalog.transaction() as tx:
-            return tx.tracking.training_data(self.id)
+            return tx.tracking.find_training_data(self.id)
 
     def read_artifact(self, path: str) -> bytes:
         """The bytes of a stored artifact, verified against their checksum."""

@@ -7,7 +7,7 @@ import sys
 import threading
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,7 +35,13 @@ _BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_ti
 
 
 class TrackingService:
-    """Experiments and runs of one project."""
+    """Experiments and runs of one project.
+
+    Creating the service connects and registers nothing. Its first run registers an interpreter exit hook
+    that ends the runs still active (failed, when an uncaught exception ended the program) and writes the
+    buffered metrics, so a process that never closes its project loses nothing; :meth:`close` does the same
+    and removes the hook.
+    """
 
     def __init__(
         self,
@@ -54,9 +60,7 @@ class TrackingService:
         self._local = threading.local()
         self._active: dict[str, Run] = {}
         self._active_lock = threading.Lock()
-        reference = weakref.ref(self)
-        self._exit_hook = lambda: _end_at_exit(reference)
-        atexit.register(self._exit_hook)
+        self._exit_hook: Callable[[], None] | None = None
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -90,12 +94,15 @@ class TrackingService:
             tx.tracking.ensure_experiment(experiment, now)
             if parent_id is not None and tx.tracking.find_run(parent_id) is None:
                 raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
-            tx.tracking.create_run(info, lineage)
+            tx.tracking.add_run(info, lineage)
             tx.tracking.set_tags(info.id, tag_values)
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)
         with self._active_lock:
             self._active[run.id] = run
+            if self._exit_hook is None:
+                self._exit_hook = _exit_hook_for(self)
+                atexit.register(self._exit_hook)
         self._stack().append(run)
         return run
 
@@ -214,10 +221,12 @@ class TrackingService:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def close(self, *, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
-        """End the runs still active (as ``status``) and write every buffered metric."""
-        atexit.unregister(self._exit_hook)
+        """End the runs still active (as ``status``), write every buffered metric, and drop the exit hook."""
         with self._active_lock:
             active = list(self._active.values())
+            hook, self._exit_hook = self._exit_hook, None
+        if hook is not None:
+            atexit.unregister(hook)
         for run in reversed(active):
             run.end(status, error)
         self.buffer.close()
@@ -278,6 +287,15 @@ def _wide(table: pa.Table, prefix: str) -> pd.DataFrame:
     wide = wide[sorted(wide.columns)]
     wide.columns = [f"{prefix}{key}" for key in wide.columns]
     return wide
+
+
+def _exit_hook_for(service: TrackingService) -> Callable[[], None]:
+    """What interpreter exit runs for a process that started runs and never closed its project.
+
+    It holds the service weakly: a forgotten project's service may still be collected.
+    """
+    reference = weakref.ref(service)
+    return lambda: _end_at_exit(reference)
 
 
 def _end_at_exit(reference: weakref.ref[TrackingService]) -> None:

@@ -6,7 +6,7 @@ turn comes, so time a fast family does not use passes on to the next. Candidates
 validation split's metric; the test split is only reported.
 
 Example:
-    >>> result = automl(td, time_budget=120)  # doctest: +SKIP
+    >>> result = automl(td, AutoMLSpec(time_budget=120))  # doctest: +SKIP
     >>> result.leaderboard  # doctest: +SKIP
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +27,11 @@ from fti.training import space
 from fti.training.ports import RunLogger, SplitData
 from fti.training.preprocessing import PreprocessingConfig
 from fti.training.space import Distribution
+from fti.training.study import Direction, TuningResult, TuningSpec
 from fti.training.tasks import Task, default_metric, is_loss, validate_task
-from fti.training.tuning import TrainObjective, TuningResult, tune
+from fti.training.tuning import TrainObjective, tune
 
-__all__ = ["FAMILIES", "AutoMLResult", "Candidate", "automl", "family_space"]
+__all__ = ["FAMILIES", "AutoMLResult", "AutoMLSpec", "Candidate", "automl", "family_space"]
 
 FAMILIES = ("linear", "random_forest", "xgboost", "lightgbm", "mlp")
 #: Opens the run one trial of one family logs to, given the family and the trial number.
@@ -100,23 +101,11 @@ def family_space(family: str, task: Task) -> dict[str, Distribution]:
     return dict(spaces[family])
 
 
-def automl(
-    data: SplitData,
-    task: str | None = None,
-    *,
-    time_budget: float = 300.0,
-    families: Sequence[str] = FAMILIES,
-    trials_per_family: int = 10,
-    metric: str | None = None,
-    preprocessing: PreprocessingConfig | None = None,
-    n_jobs: int | None = None,
-    trial_logger: FamilyTrialLogger | None = None,
-    seed: int = 0,
-) -> AutoMLResult:
-    """Tune each model family briefly within ``time_budget`` seconds and rank the families' best models.
+@dataclass(frozen=True, slots=True)
+class AutoMLSpec:
+    """What AutoML searches: every option, once (``project.automl`` builds one).
 
     Args:
-        data: the training dataset's splits (a validation split is used for ranking when present).
         task: the learning task; inferred from the target when None.
         time_budget: seconds for the whole search; shared equally by the families still to run.
         families: which of :data:`FAMILIES` to try, in order.
@@ -124,19 +113,50 @@ def automl(
         metric: the metric to rank on (e.g. ``validation_roc_auc``); the task's default when None.
         preprocessing: the preprocessing for every family; the trainers' default when None.
         n_jobs: threads for the families that take them (random forest, XGBoost, LightGBM).
-        trial_logger: opens the run of one trial, given the family and the trial number.
         seed: seeds the samplers and the models.
+
+    Raises:
+        ValidationError: a family is unknown or none is given, or the budget or trials are not positive.
     """
-    resolved: Task = validate_task(task, data.train[1])
-    unknown = [family for family in families if family not in FAMILIES]
-    if unknown or not families:
-        raise ValidationError(f"Unknown AutoML families {unknown}. Use some of: {', '.join(FAMILIES)}.")
+
+    task: str | None = None
+    time_budget: float = 300.0
+    families: tuple[str, ...] = FAMILIES
+    trials_per_family: int = 10
+    metric: str | None = None
+    preprocessing: PreprocessingConfig | None = None
+    n_jobs: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [family for family in self.families if family not in FAMILIES]
+        if unknown or not self.families:
+            raise ValidationError(f"Unknown AutoML families {unknown}. Use some of: {', '.join(FAMILIES)}.")
+        if not self.time_budget > 0:
+            raise ValidationError(f"time_budget must be a positive number of seconds, got {self.time_budget}.")
+        if self.trials_per_family < 1:
+            raise ValidationError(f"trials_per_family must be >= 1, got {self.trials_per_family}.")
+
+
+def automl(
+    data: SplitData, spec: AutoMLSpec | None = None, *, trial_logger: FamilyTrialLogger | None = None
+) -> AutoMLResult:
+    """Tune each model family briefly within the spec's time budget and rank the families' best models.
+
+    Args:
+        data: the training dataset's splits (a validation split is used for ranking when present).
+        spec: what to search (default: every family, 300 seconds, 10 trials each).
+        trial_logger: opens the run of one trial, given the family and the trial number.
+    """
+    spec = spec or AutoMLSpec()
+    resolved: Task = validate_task(spec.task, data.train[1])
     split = "validation" if data.validation is not None else "test"
-    chosen_metric = metric or f"{split}_{default_metric(resolved)}"
-    direction = "minimize" if is_loss(chosen_metric) else "maximize"
-    deadline = time.monotonic() + time_budget
+    chosen_metric = spec.metric or f"{split}_{default_metric(resolved)}"
+    direction: Direction = "minimize" if is_loss(chosen_metric) else "maximize"
+    deadline = time.monotonic() + spec.time_budget
     candidates: list[Candidate] = []
     skipped: dict[str, str] = {}
+    families = spec.families
     for index, family in enumerate(families):
         if family == "mlp" and importlib.util.find_spec("torch") is None:
             skipped[family] = "needs the 'torch' extra: pip install 'fti[torch]'"
@@ -146,18 +166,18 @@ def automl(
             skipped[family] = "the time budget ran out before its turn"
             continue
         started = time.monotonic()
-        objective = TrainObjective(data, family, resolved, _fixed_params(family, n_jobs, seed), preprocessing)
+        params = _fixed_params(family, spec.n_jobs, spec.seed)
+        objective = TrainObjective(data, family, resolved, params, spec.preprocessing)
         logger = None if trial_logger is None else functools.partial(trial_logger, family)
-        tuned = tune(
-            objective,
+        search = TuningSpec(
             family_space(family, resolved),
             metric=chosen_metric,
-            direction=direction,  # type: ignore[arg-type]
-            n_trials=trials_per_family,
+            direction=direction,
+            n_trials=spec.trials_per_family,
             timeout=share,
-            trial_logger=logger,
-            seed=seed,
+            seed=spec.seed,
         )
+        tuned = tune(objective, search, trial_logger=logger)
         candidates.append(_candidate(family, tuned, objective, time.monotonic() - started))
     if not candidates:
         raise ValidationError(f"AutoML trained no model: {skipped}. Raise time_budget or choose other families.")

@@ -24,11 +24,11 @@ Example ``train.yaml``::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from fti.errors import NotFoundError, ValidationError
 from fti.training import space
@@ -36,16 +36,20 @@ from fti.training.evaluation import metric_names
 from fti.training.ports import NullRunLogger, RunLogger, SplitData
 from fti.training.preprocessing import PreprocessingConfig
 from fti.training.space import Distribution
+from fti.training.study import StudyStorage, TrialLoggerFactory, TuningResult, TuningSpec
 from fti.training.tasks import Task, validate_task
+from fti.training.tracked import ModelRecipe, RunSettings
 from fti.training.trainers import TrainingResult, train
-from fti.training.tuning import TrainObjective, TrialLoggerFactory, TuningResult, tune
+from fti.training.tuning import TrainObjective, tune
+
+if TYPE_CHECKING:
+    from fti.backends.ports import Executor
 
 __all__ = [
     "FeatureViewSpec",
     "ModelSpec",
     "SplitSpec",
     "TrainingSpec",
-    "TuningSpec",
     "load_spec",
     "run_spec",
     "tune_spec",
@@ -87,32 +91,6 @@ class ModelSpec(_Spec):
     params: dict[str, Any] = {}
 
 
-class TuningSpec(_Spec):
-    """A search space and how to search it."""
-
-    space: dict[str, dict[Literal["uniform", "loguniform", "int", "choice"], list[Any]]]
-    sampler: Literal["tpe", "random", "grid"] = "tpe"
-    n_trials: int | None = Field(default=20, ge=1)
-    timeout: float | None = Field(default=None, gt=0)
-    metric: str | None = None
-    direction: Literal["maximize", "minimize"] | None = None
-    pruning: bool = True
-    n_workers: int = Field(default=1, ge=1)
-
-    def distributions(self) -> dict[str, Distribution]:
-        """The search space as :mod:`fti.training.space` distributions."""
-        found: dict[str, Distribution] = {}
-        for name, entry in self.space.items():
-            if len(entry) != 1:
-                raise ValidationError(
-                    f"tuning.space.{name} needs exactly one of uniform, loguniform, int, choice; "
-                    f"got {sorted(entry) or 'none'}."
-                )
-            kind, values = next(iter(entry.items()))
-            found[name] = _distribution(f"tuning.space.{name}", kind, values)
-        return found
-
-
 class TrainingSpec(_Spec):
     """Everything ``fti train`` / ``fti tune`` need, as read from YAML."""
 
@@ -122,6 +100,7 @@ class TrainingSpec(_Spec):
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     model: ModelSpec
     metrics: list[str] = []
+    #: the search ``fti tune`` runs: TuningSpec's options, with ``space`` as ``name: {int: [2, 8]}`` entries
     tuning: TuningSpec | None = None
     #: the registered model's name; the feature view's name when None
     model_name: str | None = None
@@ -129,6 +108,26 @@ class TrainingSpec(_Spec):
     training_dataset: int | None = Field(default=None, ge=1)
     #: the runs' experiment; the model's name when None
     experiment: str | None = None
+
+    @field_validator("tuning", mode="wrap")
+    @classmethod
+    def _search(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """The YAML space (``name: {loguniform: [low, high]}``) as distributions; the options as TuningSpec
+        checks them, its refusals named as the ``tuning`` section's."""
+        if isinstance(value, dict) and isinstance(value.get("space"), dict):
+            value = {**value, "space": _space(value["space"])}
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise ValidationError(f"tuning: {exc}") from exc
+
+    def model_recipe(self) -> ModelRecipe:
+        """What to train, as the tracked training service takes it."""
+        return ModelRecipe(self.model.type, self.task, dict(self.model.params), self.preprocessing)
+
+    def run_settings(self) -> RunSettings:
+        """Where the runs are logged and what is registered."""
+        return RunSettings(self.experiment, register=self.registered_name)
 
     def split_fractions(self) -> dict[str, float]:
         """The split as ``fv.create_training_data(split=...)`` takes it (empty splits left out)."""
@@ -153,15 +152,14 @@ def load_spec(path: str | Path) -> TrainingSpec:
     if not isinstance(raw, dict):
         raise ValidationError(f"Training spec '{file}' must be a mapping with feature_view, model, ...; got {raw!r}.")
     try:
-        spec = TrainingSpec.model_validate(raw)
+        return TrainingSpec.model_validate(raw)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise ValidationError(f"Training spec '{file}' is invalid: {problems}.") from exc
-    if spec.tuning is not None:
-        spec.tuning.distributions()  # fail now, not after the data is read
-    return spec
+    except ValidationError as exc:  # a search space or tuning option the domain refused
+        raise ValidationError(f"Training spec '{file}' is invalid: {exc}") from exc
 
 
 def run_spec(spec: TrainingSpec, data: SplitData, logger: RunLogger | None = None) -> TrainingResult:
@@ -181,29 +179,35 @@ def tune_spec(
     *,
     trial_logger: TrialLoggerFactory | None = None,
     storage_dir: str | Path | None = None,
+    executor: Executor | None = None,
 ) -> TuningResult:
-    """Tune the spec's model over its ``tuning`` section on ``data``."""
+    """Tune the spec's model over its ``tuning`` section on ``data`` (parallel workers run on ``executor``)."""
     if spec.tuning is None:
         raise ValidationError("The training spec has no 'tuning' section: add one with a 'space' to tune over.")
-    tuning = spec.tuning
     task = validate_task(spec.task, data.train[1])
-    if tuning.metric is not None:
-        _check_metrics([tuning.metric], task, data)
+    if spec.tuning.metric is not None:
+        _check_metrics([spec.tuning.metric], task, data)
     objective = TrainObjective(data, spec.model.type, task, spec.model.params, spec.preprocessing)
-    return tune(
-        objective,
-        tuning.distributions(),
-        metric=tuning.metric,
-        direction=tuning.direction,
-        sampler=tuning.sampler,
-        n_trials=tuning.n_trials,
-        timeout=tuning.timeout,
-        pruning=tuning.pruning,
-        n_workers=tuning.n_workers,
-        storage_dir=storage_dir,
-        study_name=spec.feature_view.name,
-        trial_logger=trial_logger,
-    )
+    folder = None if storage_dir is None else Path(storage_dir)
+    storage = StudyStorage(spec.feature_view.name, folder)
+    return tune(objective, spec.tuning, storage=storage, trial_logger=trial_logger, executor=executor)
+
+
+def _space(entries: dict[str, Any]) -> dict[str, Distribution]:
+    found: dict[str, Distribution] = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict) or len(entry) != 1:
+            kinds = sorted(entry) if isinstance(entry, dict) else entry
+            raise ValidationError(
+                f"tuning.space.{name} needs exactly one of uniform, loguniform, int, choice; got {kinds or 'none'}."
+            )
+        kind, values = next(iter(entry.items()))
+        if kind not in ("uniform", "loguniform", "int", "choice") or not isinstance(values, list):
+            raise ValidationError(
+                f"tuning.space.{name} needs one of uniform, loguniform, int, choice with a list; got {entry}."
+            )
+        found[name] = _distribution(f"tuning.space.{name}", kind, values)
+    return found
 
 
 def _distribution(field: str, kind: str, values: list[Any]) -> Distribution:

@@ -1,13 +1,15 @@
 """Tracked training: train, tune or run AutoML inside tracking runs and register the best model with lineage.
 
-These are the functions behind ``project.train``, ``project.tune`` and ``project.automl``. Each opens one
-run in the experiment (the study's or AutoML's parent run, with a nested run per trial), logs params,
-metrics and figures to it, and registers the fitted pipeline (preprocessing and model) with
+:class:`TrainingService` is what ``project.train``, ``project.tune`` and ``project.automl`` delegate to. Each
+opens one run in the experiment (the study's or AutoML's parent run, with a nested run per trial), logs
+params, metrics and figures to it, and registers the fitted pipeline (preprocessing and model) with
 ``run.log_model``: the version's signature comes from the training data's feature columns and its lineage
-from the training dataset and the feature-group commits it read.
+from the training dataset and the feature-group commits it read. What to train is a :class:`ModelRecipe`,
+where to log it a :class:`RunSettings`, how to search a :class:`~fti.training.study.TuningSpec` or an
+:class:`~fti.training.automl.AutoMLSpec`: each option is spelled out once.
 
 Example:
-    >>> trained = train_tracked(project, td, "xgboost", register="fraud-detector")  # doctest: +SKIP
+    >>> trained = project.training.train(td, ModelRecipe("xgboost"), RunSettings(register="fraud"))  # doctest: +SKIP
     >>> trained.version.lineage()  # doctest: +SKIP
 """
 
@@ -15,35 +17,82 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fti.core.lineage import TrainingDataRef
 from fti.errors import NotFoundError, ValidationError
-from fti.training.automl import FAMILIES, AutoMLResult, automl
+from fti.training.automl import AutoMLResult, AutoMLSpec, automl
 from fti.training.evaluation import evaluate
 from fti.training.explain import permutation_importance
-from fti.training.ports import ModelRun, ProjectOpener, RunStarter, SplitData, Splits
+from fti.training.ports import Dataset, ModelRun, ProjectOpener, RunStarter, SplitData, Splits
 from fti.training.preprocessing import PreprocessingConfig
-from fti.training.space import Distribution
-from fti.training.trainers import train
-from fti.training.tuning import Direction, Sampler, TrainObjective, TuningResult, tune
+from fti.training.study import StudyStorage, TrialLoggerFactory, TuningResult, TuningSpec
+from fti.training.trainers import TrainingResult, train
+from fti.training.tuning import TrainObjective, tune
 
-__all__ = ["Tracked", "TrialRuns", "WorkerTrialRuns", "automl_tracked", "in_memory", "train_tracked", "tune_tracked"]
+if TYPE_CHECKING:
+    from fti.backends.ports import Executor
+
+__all__ = ["ModelRecipe", "RunSettings", "Tracked", "TrainingService", "TrialRuns", "WorkerTrialRuns", "in_memory"]
+
+
+ResultT = TypeVar("ResultT", TrainingResult, TuningResult, AutoMLResult)
 
 
 @dataclass(frozen=True, slots=True)
-class Tracked:
+class Tracked(Generic[ResultT]):
     """What a tracked command produced: the library's result, the run it logged to, the registered version."""
 
     #: a TrainingResult (train), TuningResult (tune) or AutoMLResult (automl)
-    result: Any
+    result: ResultT
     run_id: str
     #: the registered model version (None when nothing was registered)
     version: Any = None
     metrics: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecipe:
+    """What to train: a model family (or an unfitted estimator), the task, params and preprocessing.
+
+    Args:
+        model: a model type (``"logistic_regression"``, ``"xgboost"``, ...) or an unfitted scikit-learn
+            estimator (training only; tuning takes a type).
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the labels when None.
+        params: the model's params over the family's defaults (fixed for every trial when tuning).
+        preprocessing: imputation, scaling and encoding.
+    """
+
+    model: str | Any
+    task: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    preprocessing: PreprocessingConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Where a tracked command logs and what it registers.
+
+    Args:
+        experiment: the run's experiment (default: the registered name, else the feature view's name).
+        run_name: the run's name (default: the command's, e.g. ``tune-xgboost``).
+        register: the model name to register the fitted pipeline under (nothing is registered when None).
+    """
+
+    experiment: str | None = None
+    run_name: str | None = None
+    register: str | None = None
+
+    def experiment_for(self, data: SplitData, default: str) -> str:
+        """The experiment to log to."""
+        if self.experiment:
+            return self.experiment
+        if self.register:
+            return self.register.replace("-", "_")
+        return str(getattr(data, "feature_view_name", default))
 
 
 def in_memory(data: SplitData) -> Splits:
@@ -53,62 +102,124 @@ def in_memory(data: SplitData) -> Splits:
     return Splits(train=data.train, validation=_optional(data, "validation"), test=_optional(data, "test"))
 
 
-def _optional(data: SplitData, split: str) -> Any:
+def _optional(data: SplitData, split: str) -> Dataset | None:
     try:
-        return getattr(data, split)
+        found: Dataset | None = getattr(data, split)
+        return found
     except NotFoundError:  # a training dataset without that split
         return None
-
-
-def _experiment(experiment: str | None, register: str | None, data: SplitData, default: str) -> str:
-    if experiment:
-        return experiment
-    if register:
-        return register.replace("-", "_")
-    return str(getattr(data, "feature_view_name", default))
 
 
 def _lineage(data: SplitData) -> TrainingDataRef | None:
     return data if isinstance(data, TrainingDataRef) else None
 
 
-def train_tracked(
-    project: RunStarter,
-    data: SplitData,
-    model: str | Any,
-    *,
-    task: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    preprocessing: PreprocessingConfig | None = None,
-    experiment: str | None = None,
-    run_name: str | None = None,
-    register: str | None = None,
-    importance: bool = False,
-) -> Tracked:
-    """Train ``model`` on ``data`` in a new run, log it all, and register the pipeline as ``register``.
+class TrainingService:
+    """Train, tune and run AutoML in tracked runs of one project.
 
     Args:
-        project: starts the run (a project).
-        data: the training dataset (its lineage is recorded when it is a feature store training dataset).
-        model: a model type name or an unfitted scikit-learn-compatible estimator (see :func:`train`).
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred when None.
-        params: the model's params over the family's defaults.
-        preprocessing: imputation, scaling and encoding.
-        experiment: the run's experiment; the registered name (or the feature view's name) when None.
-        run_name: the run's name.
-        register: register the fitted pipeline under this model name.
-        importance: log permutation importance on the test split (or validation) as a table and a plot.
+        runs: starts the runs (the project's tracking).
+        studies: the folder of tuning studies run by parallel workers.
+        opener: opens the project again in a worker process, to log its trials.
+        executor: the project's executor, opened on first use; parallel trials run on it.
     """
-    with project.start_run(
-        _experiment(experiment, register, data, "training"), run_name, training_data=_lineage(data)
-    ) as run:
+
+    def __init__(
+        self, runs: RunStarter, *, studies: Path, opener: ProjectOpener, executor: Callable[[], Executor]
+    ) -> None:
+        self._runs = runs
+        self._studies = studies
+        self._opener = opener
+        self._executor = executor
+
+    def train(
+        self, data: SplitData, recipe: ModelRecipe, settings: RunSettings = RunSettings(), *, importance: bool = False
+    ) -> Tracked[TrainingResult]:
+        """Train ``recipe`` on ``data`` in a new run, log it all, and register the pipeline.
+
+        ``importance`` also logs permutation importance on the test split (or validation) as a table and a plot.
+        """
+        experiment = settings.experiment_for(data, "training")
+        with self._runs.start_run(experiment, settings.run_name, training_data=_lineage(data)) as run:
+            splits = in_memory(data)
+            result = train(
+                splits,
+                recipe.model,
+                task=recipe.task,
+                params=recipe.params,
+                preprocessing=recipe.preprocessing,
+                logger=run,
+            )
+            if importance:
+                held_out = splits.test or splits.validation or splits.train
+                permutation_importance(result.model, *held_out, task=result.task, logger=run)
+            version = run.log_model(result.model, settings.register) if settings.register else None
+            return Tracked(result, run.id, version, result.metrics)
+
+    def tune(
+        self, data: SplitData, recipe: ModelRecipe, spec: TuningSpec, settings: RunSettings = RunSettings()
+    ) -> Tracked[TuningResult]:
+        """Tune ``recipe``'s model over ``spec`` in a study run with a nested run per trial; register the best.
+
+        With ``spec.n_workers`` > 1 the trials run as tasks on the project's executor, sharing one study (a
+        journal file in the studies folder); each worker logs its trials' runs through the project it opens.
+        """
+        if not isinstance(recipe.model, str):
+            raise ValidationError(
+                f"Tuning takes a model type such as 'xgboost', got a {type(recipe.model).__name__}: "
+                "train an estimator with train(), or tune a type over its params."
+            )
         splits = in_memory(data)
-        result = train(splits, model, task=task, params=params, preprocessing=preprocessing, logger=run)
-        if importance:
-            held_out = splits.test or splits.validation or splits.train
-            permutation_importance(result.model, *held_out, task=result.task, logger=run)
-        version = run.log_model(result.model, register) if register else None
-        return Tracked(result, run.id, version, result.metrics)
+        name = settings.experiment_for(data, "tuning")
+        run_name = settings.run_name or f"tune-{recipe.model}"
+        with self._runs.start_run(name, run_name, training_data=_lineage(data), tags={"study": "tune"}) as run:
+            logged = {"sampler": spec.sampler, "n_trials": spec.n_trials, "n_workers": spec.n_workers}
+            run.log_params({"model": recipe.model, **logged, "pruning": spec.pruning})
+            trial_logger: TrialLoggerFactory
+            if spec.n_workers > 1:
+                trial_logger = WorkerTrialRuns(self._opener, name, run.id)
+            else:
+                trial_logger = TrialRuns(self._runs, name, run.id)
+            objective = TrainObjective(splits, recipe.model, recipe.task, dict(recipe.params), recipe.preprocessing)
+            result = tune(
+                objective,
+                spec,
+                storage=StudyStorage(f"{name}-{run.id}", self._studies),
+                trial_logger=trial_logger,
+                executor=self._executor() if spec.n_workers > 1 else None,
+            )
+            metrics = _log_best(run, result, splits, recipe.task)
+            register = settings.register
+            version = run.log_model(result.best_model, register) if register and result.best_model is not None else None
+            return Tracked(result, run.id, version, metrics)
+
+    def automl(self, data: SplitData, spec: AutoMLSpec, settings: RunSettings = RunSettings()) -> Tracked[AutoMLResult]:
+        """Run AutoML in a parent run, each family's trials as nested runs; register the best model."""
+        splits = in_memory(data)
+        name = settings.experiment_for(data, "automl")
+        run_name = settings.run_name or "automl"
+        with self._runs.start_run(name, run_name, training_data=_lineage(data), tags={"study": "automl"}) as run:
+            families = list(spec.families)
+            run.log_params(
+                {"time_budget": spec.time_budget, "families": families, "trials_per_family": spec.trials_per_family}
+            )
+            started = time.monotonic()
+
+            def family_trial(family: str, number: int) -> contextlib.AbstractContextManager[ModelRun]:
+                return _trial_run(self._runs, name, run.id, f"{family}-trial-{number}", number, family)
+
+            result = automl(splits, spec, trial_logger=family_trial)
+            best = result.best
+            run.set_tag("best_family", best.family)
+            run.log_dict(
+                {"leaderboard": result.leaderboard.to_dict("records"), "skipped": result.skipped}, "leaderboard.json"
+            )
+            metrics = {f"best_{result.metric}": best.value, "seconds": time.monotonic() - started}
+            if splits.test is not None:
+                metrics |= evaluate(best.model, splits.test, spec.task, run, prefix="test_").metrics
+            run.log_metrics(metrics)
+            version = run.log_model(best.model, settings.register) if settings.register else None
+            return Tracked(result, run.id, version, metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,72 +273,6 @@ def _trial_run(
     run.end("finished")
 
 
-def tune_tracked(
-    project: RunStarter,
-    data: SplitData,
-    model: str,
-    space: Mapping[str, Distribution],
-    *,
-    metric: str | None = None,
-    direction: Direction | None = None,
-    sampler: Sampler = "tpe",
-    n_trials: int | None = 20,
-    timeout: float | None = None,
-    n_workers: int = 1,
-    pruning: bool = True,
-    experiment: str | None = None,
-    register: str | None = None,
-    task: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    preprocessing: PreprocessingConfig | None = None,
-    storage_dir: Path | None = None,
-    storage_url: str | None = None,
-    opener: ProjectOpener | None = None,
-    seed: int = 0,
-) -> Tracked:
-    """Tune ``model`` over ``space`` in a study run with a nested run per trial; register the best model.
-
-    With ``n_workers`` > 1 the trials run in worker processes sharing one study (a journal file in
-    ``storage_dir``, or the database at ``storage_url``); each worker logs its trials' runs through a
-    project it opens with ``opener``.
-    """
-    if n_workers > 1 and opener is None:
-        raise ValidationError(
-            f"{n_workers} workers log their trials through the project: pass opener=..., or n_workers=1."
-        )
-    splits = in_memory(data)
-    name = _experiment(experiment, register, data, "tuning")
-    with project.start_run(name, f"tune-{model}", training_data=_lineage(data), tags={"study": "tune"}) as run:
-        run.log_params(
-            {"model": model, "sampler": sampler, "n_trials": n_trials, "n_workers": n_workers, "pruning": pruning}
-        )
-        trial_logger: Any
-        if n_workers > 1:
-            assert opener is not None
-            trial_logger = WorkerTrialRuns(opener, name, run.id)
-        else:
-            trial_logger = TrialRuns(project, name, run.id)
-        result = tune(
-            TrainObjective(splits, model, task, dict(params or {}), preprocessing),
-            space,
-            metric=metric,
-            direction=direction,
-            sampler=sampler,
-            n_trials=n_trials,
-            timeout=timeout,
-            pruning=pruning,
-            n_workers=n_workers,
-            storage_dir=storage_dir,
-            storage_url=storage_url,
-            study_name=f"{name}-{run.id}",
-            trial_logger=trial_logger,
-            seed=seed,
-        )
-        metrics = _log_best(run, result, splits, task)
-        version = run.log_model(result.best_model, register) if register and result.best_model is not None else None
-        return Tracked(result, run.id, version, metrics)
-
-
 def _log_best(run: ModelRun, result: TuningResult, data: Splits, task: str | None) -> dict[str, float]:
     run.log_params({f"best.{key}": value for key, value in result.best_params.items()})
     run.set_tag("best_trial", str(result.best_trial))
@@ -243,49 +288,3 @@ def _log_best(run: ModelRun, result: TuningResult, data: Splits, task: str | Non
                 metrics |= evaluate(result.best_model, held_out, task, run, prefix=f"{split}_").metrics
     run.log_metrics(metrics)
     return metrics
-
-
-def automl_tracked(
-    project: RunStarter,
-    data: SplitData,
-    *,
-    task: str | None = None,
-    time_budget: float = 300.0,
-    families: tuple[str, ...] = FAMILIES,
-    trials_per_family: int = 10,
-    metric: str | None = None,
-    experiment: str | None = None,
-    register: str | None = None,
-    seed: int = 0,
-) -> Tracked:
-    """Run AutoML in a parent run, each family's trials as nested runs; register the best model."""
-    splits = in_memory(data)
-    name = _experiment(experiment, register, data, "automl")
-    with project.start_run(name, "automl", training_data=_lineage(data), tags={"study": "automl"}) as run:
-        run.log_params({"time_budget": time_budget, "families": list(families), "trials_per_family": trials_per_family})
-        started = time.monotonic()
-
-        def family_trial(family: str, number: int) -> contextlib.AbstractContextManager[ModelRun]:
-            return _trial_run(project, name, run.id, f"{family}-trial-{number}", number, family)
-
-        result: AutoMLResult = automl(
-            splits,
-            task,
-            time_budget=time_budget,
-            families=families,
-            trials_per_family=trials_per_family,
-            metric=metric,
-            trial_logger=family_trial,
-            seed=seed,
-        )
-        best = result.best
-        run.set_tag("best_family", best.family)
-        run.log_dict(
-            {"leaderboard": result.leaderboard.to_dict("records"), "skipped": result.skipped}, "leaderboard.json"
-        )
-        metrics = {f"best_{result.metric}": best.value, "seconds": time.monotonic() - started}
-        if splits.test is not None:
-            metrics |= evaluate(best.model, splits.test, task, run, prefix="test_").metrics
-        run.log_metrics(metrics)
-        version = run.log_model(best.model, register) if register else None
-        return Tracked(result, run.id, version, metrics)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+import pandas as pd
 from fastapi import FastAPI
 from sklearn.linear_model import LogisticRegression
 
@@ -14,7 +14,7 @@ from fti.testing.serving import InMemoryDeploymentSource, InMemoryModelRegistry,
 def build_app() -> FastAPI:
     """Deployment 'fraud' over a two-feature logistic regression."""
     registry = InMemoryModelRegistry()
-    features = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.9]])
+    features = pd.DataFrame([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.9]], columns=["a", "b"])
     registry.register("fraud", LogisticRegression().fit(features, [0, 1, 0, 1]), [("a", "float64"), ("b", "float64")])
     deployments = InMemoryDeploymentSource([Deployment.create("fraud", {"fraud": 1.0})])
     return create_app(registry, deployments, None, MemoryLogSink(), ServingSettings())

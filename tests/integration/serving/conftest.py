@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression
 
 from fti.core.deployments import Deployment
 from fti.inference.server import ServingSettings, create_app
@@ -34,18 +34,18 @@ class Stack:
     deployments: InMemoryDeploymentSource
     features: InMemoryFeatureLookup
     sink: MemoryLogSink
-    estimators: dict[int, LogisticRegression]
+    estimators: dict[int, LinearRegression]
 
     def expected(self, version: int, frame: pd.DataFrame) -> np.ndarray:
         """What version ``version`` of 'fraud' predicts for ``frame``."""
-        return np.asarray(self.estimators[version].predict_proba(frame[COLUMNS].to_numpy(dtype=float))[:, 1])
+        return np.asarray(self.estimators[version].predict(frame[COLUMNS].astype(float)))
 
 
-def _fit(seed: int) -> LogisticRegression:
+def _fit(seed: int) -> LinearRegression:
+    """A fraud score: a linear model of the three inputs (continuous, so every version answers differently)."""
     random = np.random.default_rng(seed)
-    features = random.normal(size=(400, 3))
-    labels = (features @ random.normal(size=3) + random.normal(scale=0.5, size=400) > 0).astype(int)
-    return LogisticRegression().fit(features, labels)
+    features = pd.DataFrame(random.normal(size=(400, 3)), columns=COLUMNS)
+    return LinearRegression().fit(features, features.to_numpy() @ random.normal(size=3))
 
 
 def rows(count: int, seed: int = 0) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def stack() -> Stack:
     registry.set_alias("fraud", "champion", 1)
     registry.set_alias("fraud", "challenger", 2)
     registry.register("fraud-shadow", _fit(3), SCHEMA, output_name="fraud_probability")
-    registry.register("broken", LogisticRegression(), SCHEMA)  # never fitted: predicting fails
+    registry.register("broken", LinearRegression(), SCHEMA)  # never fitted: predicting fails
     deployments = InMemoryDeploymentSource(
         [
             Deployment.create("fraud", {"fraud@champion": 1.0}, entity_keys=["cc_num"], feature_lookup="cards"),

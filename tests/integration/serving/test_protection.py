@@ -64,15 +64,16 @@ def test_bodies_over_the_limit_get_413(serve: ServerFactory) -> None:
         ),
         (
             b'{"instances": [{"amount": 1, "hour": 2}]}',
-            "Model 'fraud' v1 needs column 'distance' (float64) but the input lacks it: add it.",
+            "Model 'fraud' v1 expects column 'distance' (double), but the input has no such column. "
+            "Expected columns: amount, hour, distance.",
         ),
         (
             b'{"instances": [{"amount": 1, "hour": 2, "distance": 3, "colour": 1}]}',
-            "Model 'fraud' v1 has no input column 'colour': remove it from the request.",
+            "Model 'fraud' v1 got unexpected column 'colour': remove it. Expected columns: amount, hour, distance.",
         ),
         (
             b'{"instances": [{"amount": "a lot", "hour": 2, "distance": 3}]}',
-            "Model 'fraud' v1 expects column 'amount' as float64, got str: send float64 values.",
+            "Model 'fraud' v1 expects column 'amount' as double, got string. Cast the column to double.",
         ),
     ],
     ids=["json", "not-object", "unknown-field", "empty", "ragged", "missing-column", "extra-column", "mistyped"],
@@ -101,7 +102,7 @@ def test_invalid_v2_and_invocations_input_gets_422(url: str) -> None:
 def test_unknown_deployments_and_models_get_404(url: str) -> None:
     response = httpx.post(f"{url}/v1/deployments/nothing/predict", json=ONE_ROW)
     assert response.status_code == 404
-    assert response.json()["error"].startswith("Deployment 'nothing' does not exist: deploy it first")
+    assert response.json()["error"].startswith("Deployment 'nothing' does not exist (deployments: ab, broken, fraud)")
     response = httpx.get(f"{url}/v2/models/nothing")
     assert response.status_code == 404
     assert response.json()["error"].startswith("'nothing' is neither a deployment nor a registered model")

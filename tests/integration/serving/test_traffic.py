@@ -65,7 +65,7 @@ def test_ab_assignment_is_sticky_and_the_shadow_gets_a_logged_copy(serve: Server
     assert set(shadow.request_id) == set(served.request_id)
     assert sorted(shadow.cc_num) == sorted(served.cc_num)
     inputs = pd.DataFrame(shadow.features.map(json.loads).tolist())[COLUMNS].to_numpy()
-    expected = stack.registry.resolve("fraud-shadow").estimator.predict_proba(inputs)[:, 1]
+    expected = stack.registry.resolve("fraud-shadow").estimator.predict(pd.DataFrame(inputs, columns=COLUMNS))
     np.testing.assert_allclose(shadow.prediction.to_numpy(), expected)
     assert (log["latency_ms"].to_numpy() > 0).all()
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from fti.backends.kinds import create_backend
 from fti.training import space
-from fti.training.tuning import TrialHooks, tune
+from fti.training.tuning import StudyStorage, TrialHooks, TuningSpec, tune
 
 pytestmark = pytest.mark.integration
 
@@ -18,16 +19,13 @@ def _quadratic(params: dict[str, Any], hooks: TrialHooks) -> float:
 
 
 def test_two_workers_share_a_study_in_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    result = tune(
-        _quadratic,
-        {"x": space.uniform(-3.0, 3.0)},
-        metric="loss",
-        n_trials=8,
-        n_workers=2,
-        storage_dir=tmp_path,
-        storage_url=postgres_url,
-        sampler="random",
-    )
+    spec = TuningSpec({"x": space.uniform(-3.0, 3.0)}, metric="loss", n_trials=8, n_workers=2, sampler="random")
+    executor = create_backend("executor", "local", {"max_workers": 2})
+    executor.open()
+    try:
+        result = tune(_quadratic, spec, storage=StudyStorage(folder=tmp_path, url=postgres_url), executor=executor)
+    finally:
+        executor.close()
 
     assert sorted(result.trials["number"]) == list(range(8))
     assert set(result.trials["state"]) == {"COMPLETE"}

@@ -11,7 +11,7 @@ import fti
 from fti.features.training import TrainingDataset
 from fti.project import _overrides
 from fti.training import space
-from fti.training.tracked import TrialRuns
+from fti.training.tracked import TrialRuns, in_memory
 
 
 def _trials(project: fti.Project, parent_id: str) -> pd.DataFrame:
@@ -49,6 +49,19 @@ def test_two_worker_processes_log_every_trial_once(shared_project: fti.Project, 
     assert version.lineage().training_data is not None
     X_test, _ = breast_cancer.test
     assert (version.predict(X_test) == tuned.result.best_model.predict(X_test)).all()
+
+
+def test_an_executor_of_one_worker_runs_every_share_in_turn(tmp_path: Path, breast_cancer: TrainingDataset) -> None:
+    with fti.connect(tmp_path, overrides={"executor.max_workers": 1}) as project:
+        tuned = project.tune(
+            in_memory(breast_cancer),
+            "logistic_regression",
+            {"C": space.loguniform(1e-2, 10.0)},
+            n_trials=4,
+            n_workers=2,
+        )
+        assert tuned.result.n_complete == 4
+        assert sorted(_trials(project, tuned.run_id)["tags.trial"].astype(int)) == [0, 1, 2, 3]
 
 
 def test_grid_search_visits_exactly_the_grid(shared_project: fti.Project, wine: TrainingDataset) -> None:

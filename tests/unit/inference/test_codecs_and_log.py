@@ -22,7 +22,9 @@ from fti.inference_log.writer import LogRecord, RequestLogConfig, RequestLogger,
 from fti.testing.serving import MemoryLogSink, SklearnModel
 
 SCHEMA = [("a", "float64"), ("b", "float64")]
-MODEL = SklearnModel("m", 3, LinearRegression().fit([[0, 0], [1, 0], [0, 1]], [0, 1, 2]), SCHEMA, "y")
+MODEL = SklearnModel(
+    "m", 3, LinearRegression().fit(pd.DataFrame([[0, 0], [1, 0], [0, 1]], columns=["a", "b"]), [0, 1, 2]), SCHEMA, "y"
+)
 
 
 def test_v1_and_invocation_formats_become_the_same_frame() -> None:

@@ -47,7 +47,7 @@ def test_load_train_and_tune_from_yaml(tmp_path: Path, breast_cancer: Splits, ru
     assert result.metrics["test_f1"] >= 0.93 and run.params["C"] == 0.5
     assert run.tags["feature_view"] == "cancer:2"
     assert spec.tuning is not None
-    assert spec.tuning.distributions() == {"C": LogUniform(0.01, 10.0), "max_iter": Int(200, 400, 100)}
+    assert spec.tuning.space == {"C": LogUniform(0.01, 10.0), "max_iter": Int(200, 400, 100)}
     assert len(tuned.trials) == 3 and tuned.metric == "validation_roc_auc"
 
 
@@ -78,3 +78,16 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
     with pytest.raises(ValidationError, match="is not valid YAML"):
         load_spec(_write(tmp_path, "model: [unclosed"))
+
+
+def test_tuning_options_are_checked_like_project_tune(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"train.yaml. is invalid: tuning: n_workers must be >= 1, got 0\."):
+        load_spec(_write(tmp_path, _SPEC.replace("n_trials: 3", "n_trials: 3\n  n_workers: 0")))
+    with pytest.raises(ValidationError, match=r"tuning.samples: Unexpected keyword argument"):
+        load_spec(_write(tmp_path, _SPEC.replace("n_trials: 3", "samples: 3")))
+    with pytest.raises(ValidationError, match=r"tuning.sampler: Input should be 'tpe', 'random' or 'grid'"):
+        load_spec(_write(tmp_path, _SPEC.replace("sampler: random", "sampler: cmaes")))
+    with pytest.raises(
+        ValidationError, match=r"tuning.space.C needs one of uniform, loguniform, int, choice with a list"
+    ):
+        load_spec(_write(tmp_path, _SPEC.replace("{loguniform: [0.01, 10]}", "{normal: [0, 1]}")))

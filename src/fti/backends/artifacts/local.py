@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class LocalArtifactStore:
         self.config = config
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> LocalArtifactConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> LocalArtifactConfig:
         """Validate this backend's options (``uri`` is a folder path or ``file://`` URL)."""
         options = dict(options)
         uri = str(options.pop("uri", options.pop("root", "")))

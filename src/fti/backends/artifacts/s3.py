@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ class S3ArtifactStore:
         self._client: S3Client | None = None
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> S3ArtifactConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> S3ArtifactConfig:
         """Validate options; ``uri`` is ``s3://bucket/prefix``."""
         options = dict(options)
         uri = str(options.pop("uri", ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +121,7 @@ class SqlCatalogStore:
         self._engine: Engine | None = None
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> SqlCatalogConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> SqlCatalogConfig:
         """Validate this backend's options."""
         return parse_backend_config(SqlCatalogConfig, options, "catalog")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -34,9 +34,8 @@ class LocalExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> LocalExecutorConfig:
-        """Validate options; ``address`` (a Ray setting) is ignored here."""
-        options = {key: value for key, value in options.items() if key != "address"}
+    def config_from(cls, options: Mapping[str, Any]) -> LocalExecutorConfig:
+        """Validate this backend's options."""
         return parse_backend_config(LocalExecutorConfig, options, "executor")
 
     @property

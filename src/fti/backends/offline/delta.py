@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,7 +53,7 @@ class DeltaOfflineStore:
         self._is_open = False
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> DeltaOfflineConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> DeltaOfflineConfig:
         """Validate options: ``uri`` is an absolute folder or ``s3://bucket/prefix``."""
         config = parse_backend_config(DeltaOfflineConfig, options, "offline_store")
         uri = config.uri

@@ -4,7 +4,7 @@ Implementations of :class:`fti.backends.ports.OnlineStore`: ``sqlite`` (embedded
 WAL mode) and ``redis`` (scale-out). Both pass the contract suite in ``fti.testing.online_store``.
 
 How the feature store service uses the port (it never imports this package; the project builds the
-configured store through ``fti.backends.registry`` and hands the service an ``OnlineStore``):
+configured store through ``fti.backends.kinds`` and hands the service an ``OnlineStore``):
 
 * **Tables.** One online table per feature group version, named from the group's name and version
   (e.g. ``card_activity_1``), created with ``create_table(name, primary_key, event_time, schema)`` when

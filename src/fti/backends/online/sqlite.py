@@ -3,8 +3,7 @@
 Each online table is a ``WITHOUT ROWID`` table clustered on its primary key. A write keeps each key's
 latest row of the batch, sorts by key (appends to the B-tree instead of random inserts; materialization
 streams rows in key order, so its batches touch disjoint key ranges and each page is written about once),
-and runs
-``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
+and runs ``INSERT ... VALUES (64 rows) ON CONFLICT DO UPDATE ... WHERE excluded.<event time> >= <event time>``
 statements in one ``BEGIN IMMEDIATE`` transaction: the newest event wins per key inside SQLite,
 atomically, and a process killed mid-write leaves the previous state (WAL rollback).
 
@@ -20,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -203,7 +202,7 @@ class SqliteOnlineStore:
         self._plans: dict[tuple[str, tuple[str, ...]], _ReadPlan] = {}
 
     @classmethod
-    def config_from(cls, options: dict[str, Any]) -> SqliteOnlineConfig:
+    def config_from(cls, options: Mapping[str, Any]) -> SqliteOnlineConfig:
         """Validate options: ``path`` is the database file (``url`` belongs to other backends)."""
         options = {key: value for key, value in options.items() if key != "url"}
         return parse_backend_config(SqliteOnlineConfig, options, "online_store")

@@ -21,7 +21,7 @@ class SqlArtifactRecords:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def upsert(self, record: ArtifactRecord) -> None:
+    def put(self, record: ArtifactRecord) -> None:
         """Insert or replace the record for ``record.key``."""
         self._connection.execute(sa.delete(artifacts).where(artifacts.c.key == record.key))
         self._connection.execute(

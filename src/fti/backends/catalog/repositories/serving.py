@@ -27,7 +27,7 @@ class SqlDeploymentRecords:
         row = self._connection.execute(sa.select(deployments).where(deployments.c.name == name)).first()
         return None if row is None else _deployment(row)
 
-    def list_all(self) -> list[Deployment]:
+    def list(self) -> list[Deployment]:
         """Every deployment, by name."""
         rows = self._connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()
         return [_deployment(row) for row in rows]
@@ -91,15 +91,10 @@ class SqlTokenRecords:
             )
         )
 
-    def find_by_name(self, name: str) -> ApiToken | None:
+    def find(self, name: str) -> ApiToken | None:
         """The token called ``name``, or None."""
         row = self._connection.execute(sa.select(api_tokens).where(api_tokens.c.name == name)).first()
         return None if row is None else _token(row)
-
-    def list_all(self) -> list[ApiToken]:
-        """Every token, oldest first."""
-        rows = self._connection.execute(sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.name))
-        return [_token(row) for row in rows]
 
     def active_hashes(self) -> list[str]:
         """The sha256 of every unrevoked token."""
@@ -109,6 +104,11 @@ class SqlTokenRecords:
     def revoke(self, name: str, revoked_at: datetime) -> None:
         """Mark the token ``name`` revoked."""
         self._connection.execute(sa.update(api_tokens).where(api_tokens.c.name == name).values(revoked_at=revoked_at))
+
+    def list(self) -> list[ApiToken]:
+        """Every token, oldest first (then by name)."""
+        rows = self._connection.execute(sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.name))
+        return [_token(row) for row in rows]
 
 
 def _token(row: sa.Row[Any]) -> ApiToken:

@@ -1,4 +1,4 @@
-"""Experiment and run records; run search translated from our filter tree to one SQL query."""
+"""Experiment and run records (run search as SQL is in :mod:`~fti.backends.catalog.repositories.run_search`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from fti.backends.catalog.repositories.run_search import narrowed, searched
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import (
     experiments,
@@ -25,14 +26,9 @@ from fti.backends.catalog.schema import (
 )
 from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
 from fti.core.tracking import (
-    And,
     CodeVersion,
-    Comparison,
     Experiment,
-    FilterNode,
     MetricBatch,
-    Or,
-    OrderKey,
     RunInfo,
     RunSearch,
     RunStatus,
@@ -40,17 +36,6 @@ from fti.core.tracking import (
 from fti.errors import ConflictError, NotFoundError
 
 __all__ = ["SqlTrackingRecords"]
-
-_ATTRIBUTES: dict[str, sa.ColumnElement[Any]] = {
-    "run_id": runs.c.id,
-    "name": runs.c.name,
-    "status": runs.c.status,
-    "start_time": runs.c.start_time,
-    "end_time": runs.c.end_time,
-    "parent_run_id": runs.c.parent_run_id,
-    "experiment": experiments.c.name,
-}
-_TIME_ATTRIBUTES = {"start_time", "end_time"}
 
 
 class SqlTrackingRecords:
@@ -81,7 +66,7 @@ class SqlTrackingRecords:
             _experiment(row) for row in self._connection.execute(sa.select(experiments).order_by(experiments.c.name))
         ]
 
-    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+    def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run and the training data it reads."""
         experiment = self._find_experiment(run.experiment)
         if experiment is None:
@@ -210,8 +195,8 @@ class SqlTrackingRecords:
             sa.insert(run_tags), [{"run_id": run_id, "key": key, "value": value} for key, value in tags.items()]
         )
 
-    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
-        """Record ``path within the run -> artifact key``."""
+    def set_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Insert or replace ``path within the run -> artifact key``."""
         if not paths:
             return
         self._connection.execute(
@@ -231,7 +216,7 @@ class SqlTrackingRecords:
         )
         return {str(path): str(key) for path, key in self._connection.execute(query)}
 
-    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+    def find_training_data(self, run_id: str) -> TrainingDataLineage | None:
         """The training data the run recorded, or None."""
         row = self._connection.execute(sa.select(run_training_data).where(run_training_data.c.run_id == run_id)).first()
         if row is None:
@@ -261,11 +246,11 @@ class SqlTrackingRecords:
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
         """Runs matching the search, in its order, skipping its offset, up to its limit."""
         if search.limit is None or search.limit > _PAGE_BY_IDS:
-            return [_run(row) for row in self._connection.execute(_searched(_run_select(), search))]
+            return [_run(row) for row in self._connection.execute(searched(_run_select(), search))]
         # a page: sort and cut the narrow id column first, so the database never sorts the wide rows
         # (the package list of every run) only to keep a few of them
         ids_query = sa.select(runs.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
-        ids = [str(run_id) for run_id in self._connection.execute(_searched(ids_query, search)).scalars()]
+        ids = [str(run_id) for run_id in self._connection.execute(searched(ids_query, search)).scalars()]
         if not ids:
             return []
         found = {str(row.id): _run(row) for row in self._connection.execute(_run_select().where(runs.c.id.in_(ids)))}
@@ -274,7 +259,7 @@ class SqlTrackingRecords:
     def count_runs(self, search: RunSearch) -> int:
         """How many runs match the search's experiments, ids and filter (its order, limit and offset aside)."""
         query = sa.select(sa.func.count()).select_from(runs.join(experiments, experiments.c.id == runs.c.experiment_id))
-        query = _narrowed(query, search)
+        query = narrowed(query, search)
         return int(self._connection.execute(query).scalar_one())
 
     def runs_for_training_data(self, feature_view_name: str, feature_view_version: int, version: int) -> list[str]:
@@ -335,105 +320,10 @@ class SqlTrackingRecords:
 _PAGE_BY_IDS = 1000
 
 
-def _narrowed(query: sa.Select[Any], search: RunSearch) -> sa.Select[Any]:
-    if search.experiments:
-        query = query.where(experiments.c.name.in_(list(search.experiments)))
-    if search.run_ids:
-        query = query.where(runs.c.id.in_(list(search.run_ids)))
-    if search.filter is not None:
-        query = query.where(_condition(search.filter))
-    return query
-
-
-def _searched(query: sa.Select[Any], search: RunSearch) -> sa.Select[Any]:
-    """``query`` (over runs joined with experiments) narrowed, ordered and paged as ``search`` says."""
-    query = _narrowed(query, search)
-    order = [_order(key) for key in search.order_by]
-    query = query.order_by(*order, runs.c.start_time.desc(), runs.c.id)
-    if search.limit is not None:
-        query = query.limit(search.limit)
-    if search.offset:
-        query = query.offset(search.offset)
-    return query
-
-
 def _run_select() -> sa.Select[Any]:
     return sa.select(runs, experiments.c.name.label("experiment_name")).join(
         experiments, experiments.c.id == runs.c.experiment_id
     )
-
-
-def _condition(node: FilterNode) -> sa.ColumnElement[bool]:
-    if isinstance(node, And):
-        return sa.and_(*(_condition(item) for item in node.operands))
-    if isinstance(node, Or):
-        return sa.or_(*(_condition(item) for item in node.operands))
-    return _comparison(node)
-
-
-def _comparison(node: Comparison) -> sa.ColumnElement[bool]:
-    if node.kind == "attribute":
-        value: Any = node.value
-        if node.key in _TIME_ATTRIBUTES:
-            value = tuple(map(_as_time, value)) if isinstance(value, tuple) else _as_time(value)
-        return _compare(_ATTRIBUTES[node.key], node.op, value)
-    value = node.value
-    if node.kind == "metric":
-        table, column = run_latest_metrics, run_latest_metrics.c.value
-    elif node.kind == "param" and node.op != "like" and all(isinstance(item, float) for item in _items(value)):
-        table, column = run_params, run_params.c.value_number
-    else:
-        table = run_params if node.kind == "param" else run_tags
-        column = table.c.value
-        value = tuple(_text(item) for item in value) if isinstance(value, tuple) else _text(value)
-    return sa.exists(
-        sa.select(sa.literal(1)).where(
-            table.c.run_id == runs.c.id, table.c.key == node.key, _compare(column, node.op, value)
-        )
-    )
-
-
-def _compare(column: sa.ColumnElement[Any], op: str, value: Any) -> sa.ColumnElement[bool]:
-    if op == "like":
-        return column.like(value)
-    if op == "in":
-        return column.in_(list(value))
-    operations: dict[str, sa.ColumnElement[bool]] = {
-        "=": column == value,
-        "!=": column != value,
-        "<": column < value,
-        "<=": column <= value,
-        ">": column > value,
-        ">=": column >= value,
-    }
-    return operations[op]
-
-
-def _order(key: OrderKey) -> sa.ColumnElement[Any]:
-    expression: sa.ColumnElement[Any]
-    if key.kind == "attribute":
-        expression = _ATTRIBUTES[key.key]
-    else:
-        table, column = {
-            "metric": (run_latest_metrics, "value"),
-            "param": (run_params, "value_number"),
-            "tag": (run_tags, "value"),
-        }[key.kind]
-        expression = (
-            sa.select(table.c[column]).where(table.c.run_id == runs.c.id, table.c.key == key.key).scalar_subquery()
-        )
-    ordered: sa.ColumnElement[Any] = sa.nulls_last(expression.desc() if key.is_descending else expression.asc())
-    return ordered
-
-
-def _items(value: Any) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else (value,)
-
-
-def _text(value: float | str) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _as_number(value: str) -> float | None:
@@ -442,10 +332,6 @@ def _as_number(value: str) -> float | None:
     except ValueError:
         return None
     return number if number == number and abs(number) != float("inf") else None
-
-
-def _as_time(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value))
 
 
 def _arrow(rows: Sequence[Any], types: dict[str, pa.DataType]) -> pa.Table:

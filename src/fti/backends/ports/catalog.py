@@ -1,32 +1,19 @@
-"""The Protocols every backend implements (STYLE.md B1-B8).
-
-Interfaces are narrow and storage-level: bytes for artifacts, transactional record CRUD for the
-catalog, keyed Arrow rows for the online store. Versioning, checksums, lineage, TTL and the other
-semantics live once in the services above. Every method is required; an optional capability is a separate Protocol.
-"""
+"""The catalog's ports: one record Protocol per domain, the transaction they hang off, and the store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fti.core.features import (
-    ColumnSpec,
-    CommitRecord,
-    FeatureGroupRecord,
-    FeatureViewRecord,
-    TableCompaction,
-    TrainingDatasetRecord,
-)
+from fti.backends.ports.storage import Connectable
+from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord, FeatureViewRecord, TrainingDatasetRecord
 from fti.core.records import ArtifactRecord, SchemaState
 from fti.core.sources import SourceCursorRecord
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import pyarrow.dataset as pads
 
     from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataLineage
@@ -35,17 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArtifactRecords",
-    "ArtifactStore",
     "CatalogStore",
     "CatalogTransaction",
-    "CompactingStore",
-    "Connectable",
     "DeploymentRecords",
-    "Executor",
     "FeatureGroupRecords",
     "FeatureViewRecords",
-    "OfflineStore",
-    "OnlineStore",
     "RegistryRecords",
     "SourceCursorRecords",
     "TokenRecords",
@@ -54,107 +35,10 @@ __all__ = [
 ]
 
 
-@runtime_checkable
-class Connectable(Protocol):
-    """Anything with an explicit connection lifecycle (STYLE.md B5)."""
-
-    def open(self) -> None:
-        """Connect; may be called again after ``close``."""
-
-    def close(self) -> None:
-        """Release connections and files; idempotent."""
-
-    def ping(self) -> None:
-        """Raise BackendError unless the backend is reachable and usable."""
-
-    def describe(self) -> str:
-        """Where the backend lives, for status output (no secrets)."""
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-class ArtifactStore(Connectable, Protocol):
-    """Bytes under relative keys. Writes are atomic: a reader never sees a partial object."""
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key``, replacing any previous object atomically."""
-
-    def put_file(self, key: str, path: Path) -> None:
-        """Store the file at ``path`` under ``key``, atomically."""
-
-    def get_bytes(self, key: str) -> bytes:
-        """Return the object's bytes; NotFoundError if there is none."""
-
-    def get_file(self, key: str, path: Path) -> None:
-        """Write the object to ``path``; NotFoundError if there is none."""
-
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored under ``key``."""
-
-    def list_keys(self, prefix: str = "") -> list[str]:
-        """Keys that start with ``prefix``, sorted."""
-
-    def delete(self, key: str) -> None:
-        """Remove the object; a missing key is not an error."""
-
-
-class OfflineStore(Connectable, Protocol):
-    """Versioned columnar tables under relative names; one write is one atomic transaction."""
-
-    def write(
-        self,
-        table: str,
-        data: pa.RecordBatchReader,
-        *,
-        mode: Literal["append", "overwrite"] = "append",
-        version: int | None = None,
-    ) -> int:
-        """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
-
-        If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
-        ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write
-        commits exactly that version or raises ConflictError, so concurrent writers never interleave.
-        """
-
-    def read(self, table: str, version: int | None = None) -> pads.Dataset:
-        """The table at ``version`` (default: latest); NotFoundError for a missing table or version."""
-
-    def added(self, table: str, version: int) -> pads.FileSystemDataset:
-        """The data files the commit of ``version`` added, as a dataset on the file system (and with the paths) of
-        :meth:`read`'s datasets: empty when the commit added none; NotFoundError for a missing table or version."""
-
-    def version(self, table: str) -> int | None:
-        """The table's latest version, or None if there is no such table."""
-
-    def exists(self, table: str) -> bool:
-        """Whether a table is stored under ``table``."""
-
-
-@runtime_checkable
-class CompactingStore(Protocol):
-    """An offline store that rewrites a table's small files into large ones and deletes files no read needs.
-
-    An optional capability of an :class:`OfflineStore`: compaction commits a new version holding the same
-    rows; vacuum deletes the files that only versions older than ``retain`` need, except those of
-    ``keep_versions``.
-    """
-
-    def compact(self, table: str) -> TableCompaction:
-        """Rewrite the newest version's small files into large ones, as one new version."""
-
-    def small_files(self, table: str) -> int:
-        """How many of the newest version's files are small enough to compact."""
-
-    def vacuum(self, table: str, retain: timedelta, keep_versions: Sequence[int]) -> int:
-        """Delete files no version newer than ``retain`` and none of ``keep_versions`` reads; how many were deleted."""
-
-
 class ArtifactRecords(Protocol):
     """Catalog records of artifacts and their checksums."""
 
-    def upsert(self, record: ArtifactRecord) -> None:
+    def put(self, record: ArtifactRecord) -> None:
         """Insert or replace the record for ``record.key``."""
 
     def find(self, key: str) -> ArtifactRecord | None:
@@ -176,7 +60,7 @@ class TrackingRecords(Protocol):
     def list_experiments(self) -> list[Experiment]:
         """Every experiment, by name."""
 
-    def create_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
+    def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run (its experiment must exist) and the training data it reads."""
 
     def find_run(self, run_id: str) -> RunInfo | None:
@@ -194,13 +78,13 @@ class TrackingRecords(Protocol):
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Insert or replace tags."""
 
-    def add_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
-        """Record ``path within the run -> artifact key`` for stored artifacts."""
+    def set_artifacts(self, run_id: str, paths: Mapping[str, str]) -> None:
+        """Insert or replace ``path within the run -> artifact key`` for stored artifacts."""
 
     def list_artifacts(self, run_id: str) -> dict[str, str]:
         """``path within the run -> artifact key``, sorted by path."""
 
-    def training_data(self, run_id: str) -> TrainingDataLineage | None:
+    def find_training_data(self, run_id: str) -> TrainingDataLineage | None:
         """The training data the run recorded, or None."""
 
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
@@ -351,7 +235,7 @@ class DeploymentRecords(Protocol):
     def find(self, name: str) -> Deployment | None:
         """The deployment ``name``, or None."""
 
-    def list_all(self) -> list[Deployment]:
+    def list(self) -> list[Deployment]:
         """Every deployment, by name."""
 
     def put(self, deployment: Deployment) -> None:
@@ -367,17 +251,17 @@ class TokenRecords(Protocol):
     def add(self, token: ApiToken) -> None:
         """Insert a token record."""
 
-    def find_by_name(self, name: str) -> ApiToken | None:
+    def find(self, name: str) -> ApiToken | None:
         """The token called ``name``, or None."""
-
-    def list_all(self) -> list[ApiToken]:
-        """Every token, oldest first."""
 
     def active_hashes(self) -> list[str]:
         """The sha256 of every unrevoked token."""
 
     def revoke(self, name: str, revoked_at: datetime) -> None:
         """Mark the token ``name`` revoked."""
+
+    def list(self) -> list[ApiToken]:
+        """Every token, oldest first (then by name)."""
 
 
 class CatalogTransaction(Protocol):
@@ -434,62 +318,3 @@ class CatalogStore(Connectable, Protocol):
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for status output."""
-
-
-class Executor(Connectable, Protocol):
-    """Runs independent tasks in parallel: local processes or a cluster."""
-
-    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """Apply ``function`` to every item; results in input order; the first failure is raised."""
-
-
-class OnlineStore(Connectable, Protocol):
-    """The latest row per primary key of each online table, for millisecond lookups.
-
-    An online table holds one row per primary key: the row with the newest event time written so far.
-    Writes are upserts guarded by the event time, atomic per row: an older event never overwrites a
-    newer one, whatever the arrival order, and for equal event times the later write wins (within one
-    ``write`` call, rows apply in order). A reader sees each key's whole old row or whole new row.
-
-    The store knows nothing of feature groups, versions or TTL: it returns each row's event time so the
-    service above can decide what is still fresh.
-    """
-
-    def create_table(self, table: str, key_columns: Sequence[str], event_time_column: str, schema: pa.Schema) -> None:
-        """Create ``table`` for rows of ``schema`` keyed by ``key_columns``.
-
-        Idempotent for the same definition; ConflictError if ``table`` exists with another one.
-        ValidationError for an invalid name, a missing column or an unsupported type.
-        """
-
-    def delete_table(self, table: str) -> None:
-        """Drop ``table`` and all its rows; a missing table is not an error."""
-
-    def write(self, table: str, rows: pa.Table) -> int:
-        """Upsert ``rows`` (every column of the table's schema) per key; return how many keys were written.
-
-        Per key, the row with the newest event time (of equal ones, the last) replaces the stored row
-        unless that one is newer. ValidationError (before any
-        write) if a column is missing or of the wrong type, or a key or event time is null.
-        """
-
-    def read(self, table: str, keys: pa.Table | Sequence[Any], columns: Sequence[str] | None = None) -> pa.Table:
-        """Look up many keys in one round trip.
-
-        ``keys`` is a table with the key columns, or key tuples in ``key_columns`` order (bare values
-        for a one-column key). The result has
-        one row per requested key, in request order: the key columns, the requested feature columns
-        (default: all) and the event time column; every value but the keys is null for a missing key.
-        """
-
-    def read_one(self, table: str, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
-        """Look up one key: its stored row as Python values, or None when the key is missing.
-
-        ``key`` is a tuple in ``key_columns`` order (a bare value for a one-column key). The dict maps
-        the requested feature columns (default: all) and the event time column to exactly the values
-        ``read(table, [key], columns).to_pylist()[0]`` gives for them: the single-entity path of online
-        serving, without the fixed cost of building Arrow arrays for one row.
-        """
-
-    def count(self, table: str) -> int:
-        """Number of keys stored in ``table``."""
