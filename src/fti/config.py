@@ -31,6 +31,7 @@ __all__ = [
     "LoadedConfig",
     "OfflineStoreConfig",
     "OnlineStoreConfig",
+    "SchedulerConfig",
     "ServingConfig",
     "find_config_file",
     "load_config",
@@ -140,6 +141,14 @@ class ServingConfig(_Section):
     invocations_deployment: str | None = None
 
 
+class SchedulerConfig(_Section):
+    """``fti scheduler``: how often it looks for due slots and new events, its lease, and runs at once."""
+
+    poll_interval: float = pydantic.Field(default=0.5, gt=0)
+    lease_seconds: float = pydantic.Field(default=30.0, gt=0)
+    max_runs: pydantic.PositiveInt = 4
+
+
 class FtiConfig(_Section):
     """The whole project configuration, as written in ``fti.yaml``."""
 
@@ -150,6 +159,9 @@ class FtiConfig(_Section):
     artifact_store: ArtifactStoreConfig = ArtifactStoreConfig()
     executor: ExecutorConfig = ExecutorConfig()
     serving: ServingConfig = ServingConfig()
+    #: modules defining pipelines: dotted module names or .py files relative to the project folder
+    pipelines: list[str] = []
+    scheduler: SchedulerConfig = SchedulerConfig()
 
 
 @dataclass(frozen=True, slots=True)

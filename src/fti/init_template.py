@@ -76,6 +76,17 @@ serving:
   seed: null
   # The deployment behind /invocations when there are several.
   invocations_deployment: null
+
+# Modules defining pipelines (@fti.pipeline): dotted module names or .py files relative to this folder.
+pipelines: []
+
+scheduler:
+  # `fti scheduler`: seconds between looks for due schedules and new events.
+  poll_interval: 0.5
+  # A run whose scheduler stops renewing its lease this long is marked lost and retried.
+  lease_seconds: 30.0
+  # Pipeline runs one scheduler runs at once.
+  max_runs: 4
 """
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fti.artifacts import ArtifactService
 from fti.backends.registry import ROLES, create_backend
 from fti.config import LoadedConfig, load_config
+from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.errors import CatalogSchemaError, FtiError
 from fti.features import FeatureGroup, FeatureStore, FeatureView
@@ -22,6 +23,7 @@ from fti.inference.log_table import InferenceLogTable
 from fti.observability import MonitoringService
 from fti.observability.ab_testing import ab_report as _ab_report
 from fti.observability.retraining import RetrainAction, retrain
+from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.tracking.service import TrackingService
 
@@ -31,9 +33,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, OfflineStore, OnlineStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
     from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataRef
+    from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
     from fti.monitoring.performance import PerformancePoint
     from fti.observability import ABReport, MonitorResult
     from fti.observability.retraining import AddToDeployment
+    from fti.orchestration import Pipeline
+    from fti.orchestration.definitions import Step
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.tracking.run import Run
@@ -66,22 +71,24 @@ class BackendStatus:
     detail: str
 
 
-class _LazyOnlineStore:
-    """The configured online store, built and opened on first use (projects that never serve never connect)."""
+class _LazyBackend:
+    """The configured backend of ``role``, built and opened on first use (projects that never serve or
+    schedule never connect an online store or start an executor)."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(self, loaded: LoadedConfig, role: str) -> None:
         self._loaded = loaded
-        self._store: OnlineStore | None = None
+        self._role = role
+        self._store: Any = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> OnlineStore:
+    def __call__(self) -> Any:
         store = self._store
         if store is not None:
             return store
         with self._lock:
             if self._store is None:
-                kind, options = self._loaded.backend("online_store")
-                opened: OnlineStore = create_backend("online_store", kind, options)
+                kind, options = self._loaded.backend(self._role)
+                opened = create_backend(self._role, kind, options)
                 opened.open()
                 self._store = opened
             return self._store
@@ -114,18 +121,38 @@ class Project:
         self.artifacts = ArtifactService(artifact_store, catalog)
         self.registry = ModelRegistry(catalog, self.artifacts)
         self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
-        self._online = _LazyOnlineStore(loaded)
+        self._online = _LazyBackend(loaded, "online_store")
+        self._executor = _LazyBackend(loaded, "executor")
         self.features = FeatureStore(catalog, offline_store, self._online)
         self.monitoring = MonitoringService(
             InferenceLogTable(offline_store), self.registry, self.features, self.artifacts
         )
         self.serving = DeploymentService(catalog, self.registry, self.features)
         self.api_tokens = TokenService(catalog)
+        scheduling = loaded.config.scheduler
+        self.orchestration = OrchestrationService(
+            catalog,
+            self.artifacts,
+            sources=loaded.config.pipelines,
+            root=loaded.root,
+            executor=self._executor,
+            opener=functools.partial(connect, loaded.root, overrides=_overrides(loaded)),
+            settings=SchedulerSettings(
+                scheduling.poll_interval, timedelta(seconds=scheduling.lease_seconds), scheduling.max_runs
+            ),
+        )
 
     @property
     def online_store(self) -> OnlineStore:
         """The configured online store, opened on first use."""
-        return self._online()
+        store: OnlineStore = self._online()
+        return store
+
+    @property
+    def executor(self) -> Executor:
+        """The configured executor, opened on first use."""
+        executor: Executor = self._executor()
+        return executor
 
     @property
     def name(self) -> str:
@@ -507,7 +534,10 @@ class Project:
 
             loaded = load_alerts(rules, retrain=lambda options: self._retrain_from(deployment, options))
             rules, actions = loaded.rules, (*loaded.actions, *actions)
-        return self.monitoring.check_alerts(deployment, rules, actions, **monitor_options)
+        fired = self.monitoring.check_alerts(deployment, rules, actions, **monitor_options)
+        # fired alerts are catalog events: pipelines with fti.on_alert(deployment) triggers start on them
+        self.orchestration.record([alert_event(deployment, alert.to_dict()) for alert in fired])
+        return fired
 
     def _retrain_from(self, deployment: str, options: Mapping[str, Any]) -> RetrainAction:
         from fti.observability.retraining import import_callable
@@ -679,6 +709,33 @@ class Project:
             show_progress=show_progress,
         )
 
+    # -- pipelines ---------------------------------------------------------------------------------
+
+    def register_pipeline(self, pipeline: Pipeline | Step | Sequence[Step], **options: Any) -> Pipeline:
+        """Register a pipeline beside those of the modules under ``pipelines:`` in ``fti.yaml``.
+
+        ``pipeline`` is a ``@fti.pipeline`` function, or a function or list of steps with the options of
+        :func:`fti.pipeline` (``name``, ``schedule``, ``triggers``, ``retries``, ``timeout``, ...).
+
+        Example:
+            >>> project.register_pipeline(build_features, schedule="0 * * * *")  # doctest: +SKIP
+        """
+        return self.orchestration.register(pipeline, **options)
+
+    def run_pipeline(
+        self, name: str, params: Mapping[str, Any] | None = None, *, wait: bool = True
+    ) -> PipelineRunRecord:
+        """Run the pipeline ``name`` now (a manual run, recorded in its history) and wait for it to end.
+
+        Example:
+            >>> run = project.run_pipeline("features", params={"days": "7"})  # doctest: +SKIP
+        """
+        return self.orchestration.run(name, params, wait=wait)
+
+    def pipeline_runs(self, name: str | None = None, *, limit: int = 50) -> list[PipelineRunRecord]:
+        """Pipeline runs (of one pipeline, or all), newest first."""
+        return self.orchestration.runs(name, limit=limit)
+
     def close(self) -> None:
         """End active runs, write buffered metrics, and close every backend."""
         try:
@@ -686,6 +743,7 @@ class Project:
         finally:
             try:
                 self._online.close()
+                self._executor.close()
             finally:
                 self.offline_store.close()
                 self.artifact_store.close()

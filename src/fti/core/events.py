@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "EventKind",
     "ProducingRun",
+    "alert_event",
     "current_pipeline_run",
     "new_event",
     "note_read",
@@ -107,3 +108,13 @@ def note_read(reference: str) -> None:
 def new_event(kind: EventKind, subject: str, **detail: Any) -> Event:
     """An event happening now, attributed to the current pipeline run (if any)."""
     return Event(kind, subject, detail, datetime.now(UTC), current_pipeline_run())
+
+
+#: what an alert is about, by the type of the rule that fired it
+_ALERT_KINDS = {"drift_share": "drift", "feature_drift": "drift", "quality": "quality", "metric_below": "performance"}
+
+
+def alert_event(deployment: str, alert: Mapping[str, Any]) -> Event:
+    """The event of an alert that fired on ``deployment`` (``alert`` as ``Alert.to_dict()`` gives it)."""
+    detail = {**alert, "kind": _ALERT_KINDS.get(str(alert.get("rule")), "other")}
+    return Event("alert", deployment, detail, datetime.now(UTC), current_pipeline_run())

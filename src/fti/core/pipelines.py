@@ -43,9 +43,7 @@ class RunState(StrEnum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset(
-    {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.LOST, RunState.CANCELLED}
-)
+FINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.LOST, RunState.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)

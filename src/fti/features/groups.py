@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from fti.core.events import new_event
 from fti.core.features import CommitRecord, FeatureGroupRecord
 from fti.errors import BackendError, ConflictError, FtiError, NotFoundError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
@@ -201,6 +202,7 @@ class FeatureGroup:
             if record.schema is None:
                 tx.feature_groups.set_schema(record.id, plan.specs)
             tx.feature_groups.add_commit(committed)
+            tx.events.append(new_event("commit", record.name, version=record.version, commit=commit, rows=stream.rows))
         fresh, history = self._reload()
         result = InsertResult(commit, committed.rows_inserted, replaced, committed.committed_at)
         if fresh.is_online:

@@ -50,8 +50,7 @@ def _is_alive(pid: int) -> bool:
         return False
     # a killed child of ours stays a zombie until reaped: count it as gone
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return True
 

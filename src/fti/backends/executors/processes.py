@@ -1,7 +1,8 @@
 """One task in a process of its own: started from a fork server, stoppable, and dying with its submitter.
 
 The fork server (on Linux and macOS; spawn elsewhere) is started once per process with the module of the
-first submitted function imported, so later tasks start in milliseconds instead of re-importing it. Each
+first submitted function imported, and every module of its package the submitting process has imported
+by then, so tasks start in milliseconds instead of re-importing them. Each
 task leads a new process group: stopping it kills every process it started too. A thread in the task
 watches a pipe whose other end only the submitter holds: when the submitter dies, even by SIGKILL, the
 pipe closes and the task's group is killed, so a task never outlives the scheduler that owns its lease.
@@ -9,9 +10,11 @@ pipe closes and the task's group is killed, so a task never outlives the schedul
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -21,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from fti.errors import BackendError
 
-__all__ = ["ProcessTask", "RemoteTraceback", "start_process_task"]
+__all__ = ["ProcessTask", "RemoteTracebackError", "start_process_task"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,20 +33,22 @@ _lock = threading.Lock()
 _context: BaseContext | None = None
 
 
-class RemoteTraceback(Exception):
+class RemoteTracebackError(Exception):
     """The traceback of an exception raised in a task's process (set as the re-raised exception's cause)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-def _task_context(preload: str) -> BaseContext:
+def _task_context(module: str) -> BaseContext:
     global _context
     with _lock:
         if _context is None:
             if "forkserver" in multiprocessing.get_all_start_methods():
+                package = module.partition(".")[0]
+                imported = sorted(name for name in list(sys.modules) if name.partition(".")[0] == package)
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([preload])
+                context.set_forkserver_preload([module, *imported])
                 _context = context
             else:
                 _context = multiprocessing.get_context("spawn")
@@ -51,10 +56,8 @@ def _task_context(preload: str) -> BaseContext:
 
 
 def _die_with_parent(alive: Connection) -> None:
-    try:
+    with contextlib.suppress(EOFError, OSError):
         alive.recv()
-    except (EOFError, OSError):
-        pass
     os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
@@ -103,7 +106,7 @@ class ProcessTask(Generic[R]):
         if is_ok:
             return value  # type: ignore[no-any-return]
         if isinstance(value, BaseException):
-            raise value from RemoteTraceback(remote)
+            raise value from RemoteTracebackError(remote)
         raise BackendError(f"The task failed: {value}")
 
     def cancel(self) -> None:
@@ -113,10 +116,9 @@ class ProcessTask(Generic[R]):
         self._cancelled = True
         pid = self._process.pid
         if pid is not None:
-            try:
+            # before it leads its own group there is no group to kill: the process alone is killed below
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:  # not yet the leader of its own group: the process alone is killed below
-                pass
         if self._process.is_alive():
             self._process.kill()
         self._process.join(10)

@@ -136,7 +136,9 @@ class SqlPipelineRecords:
             )
         if event_cursor is not None:
             self._connection.execute(
-                sa.update(pipelines).where(where, pipelines.c.event_cursor < event_cursor).values(event_cursor=event_cursor)
+                sa.update(pipelines)
+                .where(where, pipelines.c.event_cursor < event_cursor)
+                .values(event_cursor=event_cursor)
             )
 
     # -- runs --------------------------------------------------------------------------------------
