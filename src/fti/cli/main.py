@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, deployments, features, models, monitor, predict, project_commands, runs, serve, train, ui
+from fti.cli import (
+    db,
+    demo,
+    deployments,
+    features,
+    models,
+    monitor,
+    pipelines,
+    predict,
+    project_commands,
+    runs,
+    serve,
+    train,
+    ui,
+)
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -39,6 +53,8 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.add_typer(deployments.deployments_app, name="deployments")
 app.add_typer(deployments.tokens_app, name="tokens")
+app.add_typer(pipelines.app, name="pipelines")
+app.command("scheduler")(pipelines.scheduler)
 
 
 def _show_version(value: bool) -> None:

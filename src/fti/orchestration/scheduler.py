@@ -31,7 +31,7 @@ from fti.core.events import Event
 from fti.core.pipelines import PipelineRunRecord, PipelineSpec, RunState
 from fti.errors import FtiError
 from fti.orchestration.schedules import due_slots, next_slot
-from fti.orchestration.worker import PipelineTask, TaskOutcome, run_pipeline_task
+from fti.orchestration.worker import PipelineTask, TaskOutcome, run_pipeline_task, warm_up
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -126,6 +126,11 @@ class Scheduler:
         self._stop = threading.Event()
 
     @property
+    def running(self) -> list[str]:
+        """Ids of the runs this scheduler has in flight."""
+        return list(self._running)
+
+    @property
     def logs_dir(self) -> Path:
         """Where running runs write their logs (kept as artifacts when they end)."""
         return self._root / ".fti" / "pipelines" / "logs"
@@ -138,6 +143,7 @@ class Scheduler:
         A pass that fails (the catalog unreachable) is logged and tried again at the next interval.
         """
         try:
+            self._executor.submit(warm_up, None).result(timeout=120)
             while not self._stop.is_set():
                 try:
                     self.tick()

@@ -23,7 +23,7 @@ from fti.core.pipelines import PipelineRunRecord, PipelineSpec
 from fti.orchestration.context import PipelineContext
 from fti.orchestration.loading import resolve_step
 
-__all__ = ["PipelineTask", "TaskOutcome", "run_pipeline_task"]
+__all__ = ["PipelineTask", "TaskOutcome", "run_pipeline_task", "warm_up"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
@@ -97,6 +97,11 @@ def run_pipeline_task(task: PipelineTask) -> TaskOutcome:
         sys.stderr.flush()
     logger.info("succeeded")
     return TaskOutcome(True, None, tuple(reads), started)
+
+
+def warm_up(_: object) -> None:
+    """A task that does nothing: submitted when a scheduler starts, so that its executor's processes are ready
+    (the modules pipelines need imported) before the first run is due."""
 
 
 def _capture_output(path: str) -> None:
