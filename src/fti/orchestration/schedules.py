@@ -40,13 +40,15 @@ def validate_schedule(schedule: str, timezone: str, catchup: str) -> ZoneInfo:
         raise ValidationError(
             f"Time zone '{timezone}' is unknown: use an IANA name such as 'UTC' or 'Europe/Paris'."
         ) from None
-    if len(schedule.split()) not in (5, 6) or not croniter.is_valid(schedule):
-        try:
-            croniter(schedule)
-            reason = "expected 5 fields (minute hour day month weekday) or 6 (with seconds last)"
-        except (CroniterError, ValueError) as exc:
-            reason = str(exc)
-        raise ValidationError(f"Cron expression '{schedule}' does not parse: {reason}.")
+    if len(schedule.split()) not in (5, 6):
+        raise ValidationError(
+            f"Cron expression '{schedule}' does not parse: expected 5 fields (minute hour day month weekday) "
+            "or 6 (with seconds last)."
+        )
+    try:
+        croniter(schedule)
+    except (CroniterError, ValueError) as exc:
+        raise ValidationError(f"Cron expression '{schedule}' does not parse: {str(exc).rstrip('.')}.") from None
     if catchup not in get_args(Catchup):
         raise ValidationError(f"Catch-up policy '{catchup}' is unknown: use one of none, latest, all.")
     return zone

@@ -1,4 +1,4 @@
-"""Pipelines the tests with real scheduler processes run: each writes a line per run to marks/<pipeline>.jsonl in its project."""
+"""Pipelines the tests with real scheduler processes run: each writes a line per run to marks/<pipeline>.jsonl."""
 
 from __future__ import annotations
 

@@ -146,9 +146,10 @@ class SqlPipelineRecords:
     def add_runs(self, runs: Sequence[PipelineRunRecord]) -> int:
         """Insert the runs, skipping existing (pipeline, slot, attempt); return how many were inserted."""
         inserted = 0
-        statement = self._insert_ignoring(pipeline_runs, ["pipeline", "slot", "attempt"])
+        # RETURNING counts the rows inserted: the drivers' rowcount of INSERT ... ON CONFLICT is not reliable
+        statement = self._insert_ignoring(pipeline_runs, ["pipeline", "slot", "attempt"]).returning(pipeline_runs.c.id)
         for run in runs:
-            inserted += self._connection.execute(statement.values(**_run_values(run))).rowcount
+            inserted += len(self._connection.execute(statement.values(**_run_values(run))).all())
         return inserted
 
     def claim(
