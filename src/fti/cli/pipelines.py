@@ -130,7 +130,7 @@ def scheduler(
     project: ProjectOption = Path(),
 ) -> None:
     """Run pipelines on their schedules and triggers until stopped (Ctrl-C, SIGTERM), or once with --once."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("fti.scheduler").setLevel(logging.INFO)
     with connect(project) as opened:
         defaults = opened.orchestration.settings
