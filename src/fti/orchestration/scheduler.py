@@ -143,7 +143,7 @@ class Scheduler:
         A pass that fails (the catalog unreachable) is logged and tried again at the next interval.
         """
         try:
-            self._executor.submit(warm_up, None).result(timeout=120)
+            self.warm_up()
             while not self._stop.is_set():
                 try:
                     self.tick()
@@ -183,6 +183,10 @@ class Scheduler:
             self._start_followed_retries(now)
         return self.finished[first:]
 
+    def warm_up(self) -> None:
+        """Get the executor's processes ready (their imports done) before the first run is due."""
+        self._executor.submit(warm_up, None).result(timeout=300)
+
     def stop(self) -> None:
         """Ask :meth:`run_forever` (from another thread or a signal handler) to end after its current pass."""
         self._stop.set()
@@ -191,7 +195,7 @@ class Scheduler:
         """One pass: collect ended runs, keep leases, queue due slots and events, start queued runs."""
         now = self._clock()
         if not self._cursors:
-            self._register(now)
+            self.register()
         self._collect(now)
         if self._next_lease_check is None or now >= self._next_lease_check:
             self._keep_leases(now)
@@ -210,7 +214,10 @@ class Scheduler:
 
     # -- registering and queueing ------------------------------------------------------------------
 
-    def _register(self, now: datetime) -> None:
+    def register(self) -> None:
+        """Record the pipelines in the catalog (the first tick does it): a pipeline new to the catalog starts
+        reacting to the events recorded from now on, and its schedule's slots from now on."""
+        now = self._clock()
         with self._catalog.transaction() as tx:
             last_event = tx.events.last_id()
             for name, spec in self._specs.items():
