@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 from fti.core.naming import validate_identifier
 from fti.core.pipelines import Catchup, PipelineSpec, Trigger
 from fti.errors import ValidationError
-from fti.orchestration.schedules import parse_duration, validate_schedule
-from fti.orchestration.triggers import parse_trigger
+from fti.orchestration.triggers import parse_duration, parse_trigger, validate_schedule
 
 if TYPE_CHECKING:
     from fti.orchestration.context import PipelineContext

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from fti.core.events import Event
 from fti.core.pipelines import PipelineRunRecord, PipelineSpec, RunState
 from fti.errors import FtiError
-from fti.orchestration.schedules import due_slots, next_slot
+from fti.orchestration.triggers import due_slots, next_slot
 from fti.orchestration.worker import PipelineTask, TaskOutcome, run_pipeline_task, warm_up
 
 if TYPE_CHECKING:

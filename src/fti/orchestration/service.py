@@ -23,7 +23,7 @@ from fti.errors import NotFoundError, ValidationError
 from fti.orchestration.definitions import Pipeline, Step, define_pipeline
 from fti.orchestration.loading import add_unique, load_pipelines
 from fti.orchestration.scheduler import Clock, Scheduler, SchedulerSettings, log_key, new_run, utc_now
-from fti.orchestration.schedules import next_slot
+from fti.orchestration.triggers import next_slot
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager

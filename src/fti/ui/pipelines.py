@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fti.core.events import Event
 from fti.core.pipelines import PipelineRunRecord, RunState
 from fti.errors import NotFoundError
-from fti.orchestration.schedules import next_slot
+from fti.orchestration.triggers import next_slot
 from fti.ui import charts
 from fti.ui.pages import templates
 

@@ -6,8 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 from fti.core.events import Event, alert_event
 from fti.core.pipelines import Trigger
-from fti.orchestration.schedules import due_slots, next_slot, parse_duration
-from fti.orchestration.triggers import on_alert, on_alias, on_pipeline_run, parse_trigger
+from fti.orchestration.triggers import (
+    due_slots,
+    next_slot,
+    on_alert,
+    on_alias,
+    on_pipeline_run,
+    parse_duration,
+    parse_trigger,
+)
 
 T0 = datetime(2026, 1, 1, 10, 0, 30, tzinfo=UTC)
 
