@@ -7,7 +7,7 @@ A slot is one time the schedule names. The scheduler keeps, per pipeline, the la
 :data:`ON_TIME` late; slots missed while no scheduler ran are skipped).
 
 Example:
-    >>> @fti.pipeline(schedule="0 6 * * *", triggers=[fti.on_commit("transactions"), "alert:fraud/drift"])  # doctest: +SKIP
+    >>> @fti.pipeline(schedule="0 6 * * *", triggers=[fti.on_commit("cards"), "alert:fraud/drift"])  # doctest: +SKIP
     ... def features(ctx): ...
 """
 
