@@ -25,6 +25,7 @@ from fti.observability.ab_testing import ab_report as _ab_report
 from fti.observability.retraining import RetrainAction, retrain
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
+from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from fti.orchestration.definitions import Step
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
-    from fti.tracking.run import Run
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
     from fti.training.space import Distribution
@@ -413,7 +413,7 @@ class Project:
 
     def lineage(self, target: Any) -> ModelLineage | RunLineage | TrainingDataUsage:
         """Lineage from any end: a model version or reference, a run or run id, or a training dataset."""
-        return self.registry.lineage_of(target)
+        return self.registry.lineage_of(target.id if isinstance(target, Run) else target)
 
     # -- feature store -----------------------------------------------------------------------------
 

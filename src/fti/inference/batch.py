@@ -27,7 +27,7 @@ from fti.errors import NotFoundError, ValidationError
 from fti.features.views import FeatureView
 
 if TYPE_CHECKING:
-    from fti.features.store import FeatureStore
+    from fti.features.service import FeatureStore
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 

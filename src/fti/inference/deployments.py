@@ -24,7 +24,7 @@ from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore
-    from fti.features.store import FeatureStore
+    from fti.features.service import FeatureStore
     from fti.registry.service import ModelRegistry
 
 __all__ = ["DeploymentService", "TokenService", "hash_token"]
