@@ -526,6 +526,8 @@ class Project:
     ) -> list[Alert]:
         """Evaluate alert rules (a list, or a YAML file with rules and actions) and run the actions.
 
+        Each fired alert is recorded as a catalog event: pipelines with ``fti.on_alert(deployment)`` start on it.
+
         Example:
             >>> project.check_alerts("fraud", [DriftShareRule(0.5)], [WebhookAction(url)])  # doctest: +SKIP
         """
