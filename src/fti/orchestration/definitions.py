@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 
@@ -98,22 +99,11 @@ def define_pipeline(
     functions = [steps] if callable(steps) else list(steps)
     where = defined_at or (_location(functions[0]) if functions else _caller(2))
     chosen: str = name or (str(getattr(functions[0], "__name__", "")) if len(functions) == 1 else "")
+    options = _Options(
+        schedule, timezone, catchup, tuple(triggers), retries, retry_delay, timeout, concurrency, params, description
+    )
     try:
-        spec = _spec(
-            functions,
-            chosen,
-            where,
-            schedule,
-            timezone,
-            catchup,
-            triggers,
-            retries,
-            retry_delay,
-            timeout,
-            concurrency,
-            params,
-            description,
-        )
+        spec = _spec(functions, chosen, where, options)
     except ValidationError as exc:
         label = f"pipeline '{chosen}'" if chosen else "a pipeline"
         raise ValidationError(f"{where}: {label}: {exc}") from None
@@ -179,69 +169,65 @@ def pipeline(function: Step | None = None, /, **options: Any) -> Pipeline | Call
     return decorate
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The options of :func:`pipeline`, as given (checked by :func:`_spec`)."""
+
+    schedule: str | None = None
+    timezone: str = "UTC"
+    catchup: Catchup = "latest"
+    triggers: tuple[Trigger | str, ...] = ()
+    retries: int = 0
+    retry_delay: str | float | timedelta = "30s"
+    timeout: str | float | timedelta | None = None
+    concurrency: int = 1
+    params: Mapping[str, Any] | None = None
+    description: str | None = None
+
+
 def _check_options(where: str, options: Mapping[str, Any]) -> None:
     name = options.get("name")
+    label = f"pipeline '{name}'" if name else "a pipeline"
+    values = {key: value for key, value in options.items() if key != "name"}
+    unknown = sorted(set(values) - set(_Options.__dataclass_fields__))
+    if unknown:
+        raise ValidationError(f"{where}: {label}: unknown option '{unknown[0]}' of @fti.pipeline.")
+    if "triggers" in values:
+        values["triggers"] = tuple(values["triggers"])
     try:
-        _spec(
-            [],
-            name or "unnamed",
-            where,
-            options.get("schedule"),
-            options.get("timezone", "UTC"),
-            options.get("catchup", "latest"),
-            options.get("triggers", ()),
-            options.get("retries", 0),
-            options.get("retry_delay", "30s"),
-            options.get("timeout"),
-            options.get("concurrency", 1),
-            options.get("params"),
-            options.get("description"),
-        )
+        _spec([], name or "unnamed", where, _Options(**values))
     except ValidationError as exc:
-        label = f"pipeline '{name}'" if name else "a pipeline"
         raise ValidationError(f"{where}: {label}: {exc}") from None
 
 
-def _spec(
-    functions: Sequence[Step],
-    name: str,
-    where: str,
-    schedule: str | None,
-    timezone: str,
-    catchup: Catchup,
-    triggers: Sequence[Trigger | str],
-    retries: int,
-    retry_delay: str | float | timedelta,
-    timeout: str | float | timedelta | None,
-    concurrency: int,
-    params: Mapping[str, Any] | None,
-    description: str | None,
-) -> PipelineSpec:
+def _spec(functions: Sequence[Step], name: str, where: str, options: _Options) -> PipelineSpec:
     validate_identifier(name, "pipeline name")
-    if schedule is not None or timezone != "UTC" or catchup != "latest":
-        validate_schedule(schedule or "* * * * *", timezone, catchup)
-    parsed = tuple(parse_trigger(item) if isinstance(item, str) else item for item in triggers)
+    if options.schedule is not None or options.timezone != "UTC" or options.catchup != "latest":
+        validate_schedule(options.schedule or "* * * * *", options.timezone, options.catchup)
+    parsed = tuple(parse_trigger(item) if isinstance(item, str) else item for item in options.triggers)
     for trigger in parsed:
         if not isinstance(trigger, Trigger):
             raise ValidationError(f"trigger {trigger!r} is neither a trigger (fti.on_commit(...)) nor its text.")
         if trigger.kind == "pipeline_run" and trigger.subject == name:
             raise ValidationError(f"trigger '{trigger}' would start the pipeline after each of its own runs.")
+    retries, concurrency = options.retries, options.concurrency
     if not isinstance(retries, int) or retries < 0:
         raise ValidationError(f"retries must be a whole number of at least 0, got {retries!r}.")
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError(f"concurrency must be a whole number of at least 1, got {concurrency!r}.")
-    defaults = {validate_identifier(str(key), "param"): str(value) for key, value in (params or {}).items()}
+    defaults = {validate_identifier(str(key), "param"): str(value) for key, value in (options.params or {}).items()}
     first_doc = (functions[0].__doc__ or "").strip().splitlines() if len(functions) == 1 else []
+    description = options.description
     return PipelineSpec(
         name=name,
         steps=tuple(_reference(function) for function in functions),
-        schedule=schedule,
-        timezone=timezone,
-        catchup=catchup,
+        schedule=options.schedule,
+        timezone=options.timezone,
+        catchup=options.catchup,
         triggers=parsed,
         retries=retries,
-        retry_delay=parse_duration(retry_delay, "retry_delay"),
-        timeout=None if timeout is None else parse_duration(timeout, "timeout"),
+        retry_delay=parse_duration(options.retry_delay, "retry_delay"),
+        timeout=None if options.timeout is None else parse_duration(options.timeout, "timeout"),
         concurrency=concurrency,
         params=defaults,
         description=description if description is not None else (first_doc[0] if first_doc else ""),

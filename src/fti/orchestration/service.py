@@ -142,13 +142,12 @@ class OrchestrationService:
             )
         now = utc_now()
         run = new_run(name, f"manual:{uuid.uuid4().hex}", now, params=values)
-        scheduler = self.scheduler()
         with self._catalog.transaction() as tx:
             tx.pipelines.ensure(name, pipeline.spec.to_dict(), now, tx.events.last_id())
             tx.pipelines.add_runs([run])
         if not wait:
             return run
-        ended = scheduler.run_queued([run.id])
+        ended = self.scheduler().run_queued([run.id])
         return ended[-1] if ended else self.get_run(run.id)
 
     def record(self, events: Sequence[Event]) -> None:
