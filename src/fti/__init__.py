@@ -12,6 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from fti import errors, expect, sources
 from fti.config import load_config
+from fti.orchestration import (
+    PipelineContext,
+    on_alert,
+    on_alias,
+    on_commit,
+    on_model_version,
+    on_pipeline_run,
+    pipeline,
+)
 from fti.project import Project, connect
 
 try:
@@ -22,7 +31,24 @@ except PackageNotFoundError:  # running from a source tree without installation
 if TYPE_CHECKING:
     from fti.training import evaluate, space
 
-__all__ = ["Project", "__version__", "connect", "errors", "evaluate", "expect", "load_config", "sources", "space"]
+__all__ = [
+    "PipelineContext",
+    "Project",
+    "__version__",
+    "connect",
+    "errors",
+    "evaluate",
+    "expect",
+    "load_config",
+    "on_alert",
+    "on_alias",
+    "on_commit",
+    "on_model_version",
+    "on_pipeline_run",
+    "pipeline",
+    "sources",
+    "space",
+]
 
 #: public names whose modules need the 'ml' extra, imported on first use so `import fti` stays light
 _LAZY = {"evaluate": "fti.training.evaluation", "space": "fti.training"}

@@ -32,6 +32,7 @@ __all__ = [
     "LoadedConfig",
     "OfflineStoreConfig",
     "OnlineStoreConfig",
+    "SchedulerConfig",
     "ServingConfig",
     "find_config_file",
     "load_config",
@@ -158,6 +159,14 @@ class FeaturesConfig(_Section):
     compact_after: pydantic.PositiveInt | None = 64
 
 
+class SchedulerConfig(_Section):
+    """``fti scheduler``: how often it looks for due slots and new events, its lease, and runs at once."""
+
+    poll_interval: float = pydantic.Field(default=0.5, gt=0)
+    lease_seconds: float = pydantic.Field(default=30.0, gt=0)
+    max_runs: pydantic.PositiveInt = 4
+
+
 class FtiConfig(_Section):
     """The whole project configuration, as written in ``fti.yaml``."""
 
@@ -169,6 +178,9 @@ class FtiConfig(_Section):
     executor: ExecutorConfig = ExecutorConfig()
     serving: ServingConfig = ServingConfig()
     features: FeaturesConfig = FeaturesConfig()
+    #: modules defining pipelines: dotted module names or .py files relative to the project folder
+    pipelines: list[str] = []
+    scheduler: SchedulerConfig = SchedulerConfig()
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,17 @@ serving:
 features:
   # An insert compacts a feature group's small files into large ones once it has this many (null: never).
   compact_after: 64
+
+# Modules defining pipelines (@fti.pipeline): dotted module names or .py files relative to this folder.
+pipelines: []
+
+scheduler:
+  # `fti scheduler`: seconds between looks for due schedules and new events.
+  poll_interval: 0.5
+  # A run whose scheduler stops renewing its lease this long is marked lost and retried.
+  lease_seconds: 30.0
+  # Pipeline runs one scheduler runs at once.
+  max_runs: 4
 """
 
 

@@ -19,6 +19,7 @@ from fti.artifacts import ArtifactService
 from fti.backends.kinds import ROLES, create_backend
 from fti.backends.ports import Connectable
 from fti.config import LoadedConfig, load_config
+from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
 from fti.errors import CatalogSchemaError, FtiError, ValidationError
@@ -27,6 +28,7 @@ from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
 from fti.monitoring import MonitoringService
+from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
 from fti.tracking.environment import code_version
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
     from fti.core.deployments import ApiToken, Deployment
     from fti.core.lineage import TrainingDataRef
+    from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
     )
     from fti.monitoring.references import ReferenceInput
     from fti.monitoring.stats.performance import PerformancePoint
+    from fti.orchestration import Pipeline
+    from fti.orchestration.definitions import Step
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
     from fti.training.automl import AutoMLResult
@@ -151,15 +156,44 @@ class Project:
         )
         self.serving = DeploymentService(catalog, self.registry, self.features)
         self.inference_log = InferenceLog(offline_store)
+        scheduling = loaded.config.scheduler
+        self.orchestration = OrchestrationService(
+            catalog,
+            self.artifacts,
+            sources=loaded.config.pipelines,
+            root=loaded.root,
+            executor=self._executor,
+            opener=self._opener(),
+            settings=SchedulerSettings(
+                scheduling.poll_interval, timedelta(seconds=scheduling.lease_seconds), scheduling.max_runs
+            ),
+        )
         self.monitoring = MonitoringService(
-            self.inference_log, self.registry, self.features, self.artifacts, deployments=self.serving, context=self
+            self.inference_log,
+            self.registry,
+            self.features,
+            self.artifacts,
+            deployments=self.serving,
+            context=self,
+            on_alerts=self._record_alerts,
         )
         self.api_tokens = TokenService(catalog)
+
+    def _record_alerts(self, deployment: str, fired: Sequence[Alert]) -> None:
+        """Fired alerts are catalog events: pipelines with ``fti.on_alert(deployment)`` triggers start on them."""
+        self.orchestration.record([alert_event(deployment, alert.to_dict()) for alert in fired])
 
     @property
     def online_store(self) -> OnlineStore:
         """The configured online store, opened on first use."""
-        return self._online()
+        store: OnlineStore = self._online()
+        return store
+
+    @property
+    def executor(self) -> Executor:
+        """The configured executor, opened on first use."""
+        executor: Executor = self._executor()
+        return executor
 
     @property
     def training(self) -> TrainingService:
@@ -594,6 +628,8 @@ class Project:
     ) -> list[Alert]:
         """Evaluate alert rules (a list, or a YAML file with rules and actions) and run the actions.
 
+        Each fired alert is recorded as a catalog event: pipelines with ``fti.on_alert(deployment)`` start on it.
+
         Example:
             >>> project.check_alerts("fraud", [DriftShareRule(0.5)], [WebhookAction(url)])  # doctest: +SKIP
         """
@@ -725,6 +761,33 @@ class Project:
             show_progress=show_progress,
             parallelism=Parallelism(self._executor, self._opener()),
         )
+
+    # -- pipelines ---------------------------------------------------------------------------------
+
+    def register_pipeline(self, pipeline: Pipeline | Step | Sequence[Step], **options: Any) -> Pipeline:
+        """Register a pipeline beside those of the modules under ``pipelines:`` in ``fti.yaml``.
+
+        ``pipeline`` is a ``@fti.pipeline`` function, or a function or list of steps with the options of
+        :func:`fti.pipeline` (``name``, ``schedule``, ``triggers``, ``retries``, ``timeout``, ...).
+
+        Example:
+            >>> project.register_pipeline(build_features, schedule="0 * * * *")  # doctest: +SKIP
+        """
+        return self.orchestration.register(pipeline, **options)
+
+    def run_pipeline(
+        self, name: str, params: Mapping[str, Any] | None = None, *, wait: bool = True
+    ) -> PipelineRunRecord:
+        """Run the pipeline ``name`` now (a manual run, recorded in its history) and wait for it to end.
+
+        Example:
+            >>> run = project.run_pipeline("features", params={"days": "7"})  # doctest: +SKIP
+        """
+        return self.orchestration.run(name, params, wait=wait)
+
+    def pipeline_runs(self, name: str | None = None, *, limit: int = 50) -> list[PipelineRunRecord]:
+        """Pipeline runs (of one pipeline, or all), newest first."""
+        return self.orchestration.runs(name, limit=limit)
 
     def close(self) -> None:
         """End active runs, write buffered metrics, stop the executor's workers, and close every backend."""

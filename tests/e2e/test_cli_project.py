@@ -139,6 +139,30 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
             "fraud-detector@champion"
         ]
         assert project.get_model("fraud-detector:1").metrics["test_roc_auc"] > 0.75
+        # no script called the loop: the scheduler started each stage on the event before it
+        runs = list(reversed(project.pipeline_runs()))
+        assert all(run.state.value == "succeeded" for run in runs)
+        started_by = [
+            (run.pipeline, (lineage.trigger_event.kind if lineage.trigger_event else run.trigger))
+            for run in runs
+            for lineage in [project.orchestration.lineage(run.id)]
+        ]
+        for expected in (
+            ("features", "commit"),
+            ("training", "pipeline_run"),
+            ("deploy", "alias"),
+            ("monitoring", "manual"),
+            ("retraining", "alert"),
+            ("ab_analysis", "commit"),
+        ):
+            assert expected in started_by
+        [retrained] = [
+            run for run in runs if run.pipeline == "retraining" and project.orchestration.lineage(run.id).produced
+        ]
+        produced = {event.kind for event in project.orchestration.lineage(retrained.id).produced}
+        assert {"model_version", "alias", "deployment"} <= produced
+        assert [run.pipeline for run in runs].count("deploy") == 2  # the first champion, then the promoted one
+    assert "Pipeline runs" in result.stdout
     assert (folder / "reports" / "travel-season.html").read_text().startswith("<!DOCTYPE html>")
     assert "demo-here/reports/travel-season.html" in result.stdout
     again = run_cli("demo", "--fast", "--keep", "demo-here", cwd=tmp_path, timeout=600)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
             "fg.materialize()",
         ),
         (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
+        (["scheduler.py", "--quick"], "event -> run started"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

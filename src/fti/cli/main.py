@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fti import __version__
 from fti.cli import (
@@ -17,6 +18,7 @@ from fti.cli import (
     ingest,
     models,
     monitor,
+    pipelines,
     predict,
     project_commands,
     runs,
@@ -54,6 +56,8 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.add_typer(deployments.deployments_app, name="deployments")
 app.add_typer(deployments.tokens_app, name="tokens")
+app.add_typer(pipelines.app, name="pipelines")
+app.command("scheduler")(pipelines.scheduler)
 
 
 def _show_version(value: bool) -> None:
@@ -77,7 +81,8 @@ def main() -> None:
     try:
         app()
     except FtiError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", markup=True, soft_wrap=True)
+        # the message is text, not markup: a message naming '[/DETAIL]' or '[bold]' prints as written
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("Interrupted.")
@@ -86,7 +91,7 @@ def main() -> None:
         if os.environ.get("FTI_DEBUG"):
             raise
         err.print(
-            f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}. "
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
             "Run again with FTI_DEBUG=1 for the traceback, and please report it.",
             markup=True,
             soft_wrap=True,

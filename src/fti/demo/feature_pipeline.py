@@ -15,7 +15,7 @@ is set-based: no Python loop over rows.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from fti.features import FeatureGroup
 
-__all__ = ["LABEL_COLUMNS", "card_activity", "insert_labels", "merchant_stats", "run_feature_pipeline"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "build_window_features",
+    "card_activity",
+    "insert_labels",
+    "insert_transactions",
+    "merchant_stats",
+    "run_feature_pipeline",
+]
 
 LABEL_COLUMNS = ["tx_id", "cc_num", "merchant_id", "ts", "is_fraud"]
 
@@ -78,6 +86,64 @@ def merchant_stats(transactions: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: the demo's feature groups and how each is created
+_GROUPS: dict[str, dict[str, Any]] = {
+    "transactions": dict(
+        primary_key=["tx_id"],
+        event_time="ts",
+        description="Raw card transactions, with where they happened and the card's home.",
+        expectations=[fti.expect.between("amount", 0, 1e6), fti.expect.not_null("cc_num")],
+    ),
+    "card_activity": dict(
+        primary_key=["cc_num"],
+        event_time="ts",
+        description="Per-card spending over 1 h / 1 d / 7 d windows, time since last transaction, km from home.",
+        online=True,
+        ttl=timedelta(days=30),
+    ),
+    "merchant_stats": dict(
+        primary_key=["merchant_id"], event_time="ts", description="Per-merchant activity over 1 d / 7 d windows."
+    ),
+    "fraud_labels": dict(primary_key=["tx_id"], event_time="ts", description="Fraud labels per transaction."),
+}
+_RAW_COLUMNS = ["tx_id", "cc_num", "merchant_id", "category", "amount", "ts", "lat", "lon", "home_lat", "home_lon"]
+
+
+def _insert(project: fti.Project, frames: dict[str, pd.DataFrame]) -> list[FeatureGroup]:
+    existing = {group.name for group in project.feature_groups()}
+    written = []
+    for name, frame in frames.items():
+        group = (
+            project.get_feature_group(name) if name in existing else project.create_feature_group(name, **_GROUPS[name])
+        )
+        group.insert(frame)
+        written.append(group)
+    return written
+
+
+def insert_transactions(
+    project: fti.Project, transactions: pd.DataFrame, cards: pd.DataFrame, *, labelled_until: datetime | None = None
+) -> list[FeatureGroup]:
+    """Raw transactions (with the card's home) land as a commit of ``transactions``; the labels known so far
+    (before ``labelled_until``; all when None) as a commit of ``fraud_labels``."""
+    raw = transactions.merge(cards[["cc_num", "home_lat", "home_lon"]], on="cc_num")[_RAW_COLUMNS]
+    labels = (
+        transactions[LABEL_COLUMNS]
+        if labelled_until is None
+        else transactions.loc[transactions["ts"] < labelled_until, LABEL_COLUMNS]
+    )
+    return _insert(project, {"transactions": raw, "fraud_labels": labels})
+
+
+def build_window_features(project: fti.Project, transactions: pd.DataFrame) -> list[FeatureGroup]:
+    """``card_activity`` and ``merchant_stats`` from raw transactions that carry the card's home."""
+    cards = transactions[["cc_num", "home_lat", "home_lon"]].drop_duplicates("cc_num")
+    return _insert(
+        project,
+        {"card_activity": card_activity(transactions, cards), "merchant_stats": merchant_stats(transactions)},
+    )
+
+
 def run_feature_pipeline(
     project: fti.Project,
     transactions: pd.DataFrame,
@@ -85,46 +151,11 @@ def run_feature_pipeline(
     *,
     labelled_until: datetime | None = None,
 ) -> list[FeatureGroup]:
-    """Create (or reuse) the demo's feature groups and insert one batch of transactions into each.
-
-    Labels go in only for transactions before ``labelled_until`` (all when None).
-    """
-    groups = {
-        "transactions": dict(
-            primary_key=["tx_id"],
-            event_time="ts",
-            description="Raw card transactions.",
-            expectations=[fti.expect.between("amount", 0, 1e6), fti.expect.not_null("cc_num")],
-        ),
-        "card_activity": dict(
-            primary_key=["cc_num"],
-            event_time="ts",
-            description="Per-card spending over 1 h / 1 d / 7 d windows, time since last transaction, km from home.",
-            online=True,
-            ttl=timedelta(days=30),
-        ),
-        "merchant_stats": dict(
-            primary_key=["merchant_id"], event_time="ts", description="Per-merchant activity over 1 d / 7 d windows."
-        ),
-        "fraud_labels": dict(primary_key=["tx_id"], event_time="ts", description="Fraud labels per transaction."),
-    }
-    frames = {
-        "transactions": transactions[["tx_id", "cc_num", "merchant_id", "category", "amount", "ts"]],
-        "card_activity": card_activity(transactions, cards),
-        "merchant_stats": merchant_stats(transactions),
-        "fraud_labels": transactions[LABEL_COLUMNS]
-        if labelled_until is None
-        else transactions.loc[transactions["ts"] < labelled_until, LABEL_COLUMNS],
-    }
-    created = []
-    existing = {group.name for group in project.feature_groups()}
-    for name, options in groups.items():
-        group = (
-            project.get_feature_group(name) if name in existing else project.create_feature_group(name, **options)  # type: ignore[arg-type]
-        )
-        group.insert(frames[name])
-        created.append(group)
-    return created
+    """Create (or reuse) the demo's feature groups and insert one batch of transactions into each: the raw
+    transactions, their window features and the labels (before ``labelled_until``; all when None)."""
+    raw, labels = insert_transactions(project, transactions, cards, labelled_until=labelled_until)
+    windows = build_window_features(project, raw.read())
+    return [raw, *windows, labels]
 
 
 def insert_labels(project: fti.Project, transactions: pd.DataFrame) -> int:

@@ -1,15 +1,20 @@
 """The whole FTI loop on generated card transactions, stage by stage, as ``fti demo`` runs it.
 
 The data covers a history (features and labels: the training data) and three live days that the model
-server scores: a normal day, then two days of a travel season (injected drift). The monitoring stage
-finds the drift in the travel-season window only, an alert retrains the model on the labels that came
-in, the challenger gets half of the traffic, and the A/B test on the third day's labels promotes it.
+server scores: a normal day, then two days of a travel season (injected drift). The script only plays the
+world: data and labels arriving, requests to the model server, a monitoring check asked for each window.
+Everything else runs as pipelines (:mod:`fti.demo.pipelines`) that the scheduler starts on catalog events:
+the new transactions start the feature pipeline, which starts training, whose champion starts the
+deployment; the drift alert of the travel-season window starts retraining, whose challenger gets half of
+the traffic; the third day's labels start the A/B analysis, which promotes the challenger, which starts
+the deployment again. Each pass of the scheduler runs until nothing is left to start (``--once``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -22,13 +27,16 @@ import pandas as pd
 
 import fti
 from fti.config import CONFIG_FILE, load_config
-from fti.demo.feature_pipeline import insert_labels, run_feature_pipeline
-from fti.demo.monitoring_pipeline import DEPLOYMENT, ab_test, check_window, log_delayed_labels, wait_for_log
+from fti.core.pipelines import RunState
+from fti.demo.feature_pipeline import insert_labels, insert_transactions
+from fti.demo.monitoring_pipeline import DEPLOYMENT, log_delayed_labels, wait_for_log
+from fti.demo.pipelines import CHAMPION, REPORTS_FOLDER, SETTINGS_KEY
 from fti.demo.traffic import ModelServer, send_transactions
-from fti.demo.training_pipeline import MODEL_NAME, create_feature_view, retrain_boosted, run_training_pipeline
+from fti.demo.training_pipeline import MODEL_NAME
 from fti.demo.transactions import generate_transactions, travel_season
-from fti.errors import ConflictError, NotFoundError
+from fti.errors import BackendError, ConflictError, NotFoundError
 from fti.init_template import render_config_template
+from fti.orchestration import Scheduler
 
 __all__ = [
     "DEMO_PROJECT",
@@ -43,12 +51,10 @@ __all__ = [
 ]
 
 DEMO_PROJECT = "fti_demo"
-REPORTS_FOLDER = "reports"
 #: the 7-day windows are not full before this; training starts after it
 WARMUP_DAYS = 7
 #: live days the server scores: a normal one, then two of the travel season
 LIVE_DAYS = 3
-CHAMPION = f"{MODEL_NAME}@champion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +123,8 @@ def prepare_folder(folder: Path) -> None:
         shutil.rmtree(folder / ".fti", ignore_errors=True)
         shutil.rmtree(folder / REPORTS_FOLDER, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_FILE).write_text(render_config_template(DEMO_PROJECT), encoding="utf-8")
+    config = render_config_template(DEMO_PROJECT).replace("pipelines: []", "pipelines: [fti.demo.pipelines]")
+    (folder / CONFIG_FILE).write_text(config, encoding="utf-8")
 
 
 def run_demo(folder: Path, settings: DemoSettings, reporter: DemoReporter | None = None) -> StageTiming:
@@ -126,7 +133,11 @@ def run_demo(folder: Path, settings: DemoSettings, reporter: DemoReporter | None
     timing = StageTiming()
     report = reporter or _Silent()
     with fti.connect(folder) as project, contextlib.ExitStack() as cleanup:
-        demo = _Demo(project, settings, report, folder, cleanup)
+        demo = _Demo(project, settings, report, folder, cleanup, project.orchestration.scheduler())
+        cleanup.callback(demo.scheduler.close)
+        demo.scheduler.register()  # the pipelines react to the data that lands from now on
+        # the pipelines' processes get ready while the data is generated
+        threading.Thread(target=demo.scheduler.warm_up, name="fti-demo-warm-up", daemon=True).start()
         for name, description, stage in _STAGES:
             report.stage(name, description)
             start = time.perf_counter()
@@ -144,7 +155,25 @@ class _Demo:
     report: DemoReporter
     folder: Path
     cleanup: contextlib.ExitStack
+    scheduler: Scheduler
     state: dict[str, Any] = field(default_factory=dict)
+
+    def run_pipelines(self) -> None:
+        """One pass of the scheduler (``fti scheduler --once``): what is due, and what that starts, to the end."""
+        orchestration = self.project.orchestration
+        for run in self.scheduler.run_once():
+            lineage = orchestration.lineage(run.id)
+            why = lineage.trigger_event.describe() if lineage.trigger_event else f"{run.trigger} run"
+            produced = [event.describe() for event in lineage.produced if event.kind not in ("run", "alias")]
+            seconds = run.duration.total_seconds() if run.duration else 0.0
+            outcome = f" -> {'; '.join(produced[:4])}" if produced else ""
+            self.report.note(f"pipeline {run.pipeline} ({why}): {run.state.value} in {seconds:.1f} s{outcome}")
+            if run.state is not RunState.SUCCEEDED:
+                last = (run.error or "").strip().splitlines()[-1:] or ["no error recorded"]
+                raise BackendError(
+                    f"Demo pipeline '{run.pipeline}' {run.state.value}: {last[0]} "
+                    f"(see `fti pipelines logs {run.id} -p {self.folder}`)."
+                )
 
     @property
     def reports(self) -> Path:
@@ -170,55 +199,43 @@ class _Demo:
 
 
 def _generate(demo: _Demo) -> None:
-    settings = demo.settings
+    settings, project = demo.settings, demo.project
     data = generate_transactions(cards=settings.cards, days=settings.days + LIVE_DAYS, seed=settings.seed)
     first_day = data.transactions["ts"].min().floor("D").to_pydatetime()
     live_start = first_day + timedelta(days=settings.days)
     season = live_start + timedelta(days=1)
     data = travel_season(data, season, seed=settings.seed)
-    demo.state.update(
-        data=data, live_start=live_start, warmup_end=first_day + timedelta(days=WARMUP_DAYS), season_start=season
+    warmup_end = first_day + timedelta(days=WARMUP_DAYS)
+    demo.state.update(data=data, live_start=live_start, season_start=season)
+    project.artifacts.put_json(
+        SETTINGS_KEY,
+        {
+            "trials": settings.trials,
+            "epochs": settings.epochs,
+            "seed": settings.seed,
+            "warmup_end": warmup_end.isoformat(),
+            "challenger_share": settings.challenger_share,
+        },
     )
+    insert_transactions(project, data.transactions, data.cards, labelled_until=live_start)
     demo.report.note(
         f"{len(data.transactions):,} transactions of {settings.cards:,} cards over {settings.days + LIVE_DAYS} days, "
         f"{data.fraud_rate:.2%} fraud; the last {LIVE_DAYS} days are live traffic, the travel season "
         f"(injected drift) starts {season:%Y-%m-%d}"
     )
-
-
-def _features(demo: _Demo) -> None:
-    data = demo.state["data"]
-    groups = run_feature_pipeline(demo.project, data.transactions, data.cards, labelled_until=demo.state["live_start"])
-    demo.state["groups"] = groups
     demo.report.note(
-        f"{len(groups)} feature groups; labels up to {demo.state['live_start']:%Y-%m-%d} (later ones arrive late)"
+        f"commits of transactions and fraud_labels (labels up to {live_start:%Y-%m-%d}; later ones arrive late)"
     )
 
 
-def _training(demo: _Demo) -> None:
-    settings, project = demo.settings, demo.project
-    view = create_feature_view(project, demo.state["groups"])
-    outcome = run_training_pipeline(
-        project,
-        view,
-        start=demo.state["warmup_end"],
-        trials=settings.trials,
-        epochs=settings.epochs,
-        seed=settings.seed,
-    )
-    demo.state["training"] = outcome
-    for version in (outcome.boosted, outcome.mlp):
-        demo.report.note(
-            f"{version.name}:{version.version} ({'XGBoost' if version is outcome.boosted else 'MLP'}): "
-            f"test ROC-AUC {outcome.scores[version.version]:.4f}"
-        )
-    demo.report.note(f"champion: {outcome.champion.name}:{outcome.champion.version}")
+def _pipelines(demo: _Demo) -> None:
+    demo.run_pipelines()
+    demo.report.note(f"champion: {demo.project.get_model(CHAMPION).name}:{demo.project.get_model(CHAMPION).version}")
 
 
 def _inference(demo: _Demo) -> None:
     project, state = demo.project, demo.state
     live_start: datetime = state["live_start"]
-    deployment = project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num")
     server = ModelServer(
         demo.folder,
         log_file=demo.folder / ".fti" / "demo-server.log",
@@ -231,9 +248,11 @@ def _inference(demo: _Demo) -> None:
         CHAMPION, start=live_start - timedelta(days=1), output="fraud_predictions", show_progress=False
     )
     demo.report.note(f"batch: {predictions.rows:,} predictions for {live_start - timedelta(days=1):%Y-%m-%d}")
-    demo.report.note(f"deployment '{deployment.name}': {CHAMPION} takes all traffic, sticky by card")
+    demo.report.note(f"deployment '{DEPLOYMENT}': {CHAMPION} takes all traffic, sticky by card")
     # the live transactions with their features, as a client computes them at request time
-    frames = {group.name: group.read() for group in state["groups"][:3]}
+    frames = {
+        name: project.get_feature_group(name).read() for name in ("transactions", "card_activity", "merchant_stats")
+    }
     inputs = [column.name for column in project.get_model(CHAMPION).signature.inputs]  # type: ignore[union-attr]
     live = state["data"].transactions
     live = live[live["ts"] >= live_start][["tx_id", "cc_num", "merchant_id", "ts"]]
@@ -253,51 +272,41 @@ def _inference(demo: _Demo) -> None:
 
 
 def _monitoring(demo: _Demo) -> None:
-    project, state, settings = demo.project, demo.state, demo.settings
-    server: ModelServer = state["server"]
+    project, state = demo.project, demo.state
     transactions = state["data"].transactions
     wait_for_log(project, sum(len(served) for served in state["served"]))
     first_days = pd.concat(state["served"])
     labels = insert_labels(project, transactions[transactions["tx_id"].isin(first_days["tx_id"])])
     demo.report.note(f"{labels:,} late labels of the scored transactions arrived: a new fraud_labels commit")
-    outcome = state["training"]
-    retraining = project.retraining(
-        DEPLOYMENT,
-        lambda project: retrain_boosted(
-            project, params=outcome.boosted_params, start=state["warmup_end"], seed=settings.seed
-        ),
-        share=settings.challenger_share,
-    )
     start, middle, end = state["windows"]
     for name, window_start, window_end in (("normal-day", start, middle), ("travel-season", middle, end)):
-        checked = check_window(project, name, window_start, window_end, reports=demo.reports, actions=(retraining,))
-        drifted = ", ".join(checked.result.drifted_features) or "none"
-        demo.report.note(f"{name}: {checked.result.window['rows']:,} requests, drifted features: {drifted}")
-        for alert in checked.alerts:
-            demo.report.note(f"  alert: {alert.message}")
+        params = {"window": name, "start": window_start.isoformat(), "end": window_end.isoformat()}
+        project.run_pipeline("monitoring", params, wait=False)
+    demo.report.note("a drift check of each window is asked for (`fti pipelines run monitoring --no-wait`)")
+    demo.run_pipelines()
+
+
+def _ab_day(demo: _Demo) -> None:
+    project, state, settings = demo.project, demo.state, demo.settings
+    server: ModelServer = state["server"]
+    transactions = state["data"].transactions
     try:
         challenger = project.get_model(f"{MODEL_NAME}@challenger")
     except NotFoundError:
-        demo.report.note("no alert fired: nothing to retrain")
+        demo.report.note("no alert fired: nothing was retrained")
         server.stop()
         return
     champion = project.get_model(CHAMPION)
-    demo.report.note(
-        f"retrained: {challenger.name}:{challenger.version} is the challenger with "
-        f"{settings.challenger_share:.0%} of the traffic"
-    )
     server.wait_for_versions(DEPLOYMENT, {champion.version, challenger.version})
     served = demo.stream(server, "travel season, day 2 (A/B)", demo.live_day(2, settings.ab_requests))
     server.stop()  # graceful: the request log is flushed
     wait_for_log(project, sum(len(part) for part in state["served"]))
     labels = log_delayed_labels(project, served, transactions)
     demo.report.note(f"{labels:,} late labels of the A/B day arrived: in the request log and fraud_labels")
-    ab = ab_test(project, reports=demo.reports)
-    for variant in ab.variants:
-        demo.report.note(f"A/B {variant.model}: accuracy {variant.value:.4f} on {variant.rows:,} labelled requests")
-    if ab.promoted:
-        project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num")
-        demo.report.note(f"promoted: {ab.promoted} is the champion and takes all traffic again")
+    demo.run_pipelines()
+    promoted = project.get_model(CHAMPION)
+    if promoted.version != champion.version:
+        demo.report.note(f"promoted: {promoted.name}:{promoted.version} is the champion and takes all traffic again")
     else:
         demo.report.note("no significant winner: the champion stays")
 
@@ -306,9 +315,13 @@ Stage = Callable[[_Demo], None]
 
 #: (name, what the user sees, the stage): each reads and adds to the shared state
 _STAGES: list[tuple[str, str, Stage]] = [
-    ("data", "Generating card transactions", _generate),
-    ("features", "Feature pipeline: four feature groups", _features),
-    ("training", "Training pipeline: tuned XGBoost and a PyTorch MLP", _training),
+    ("data", "New data: card transactions and their labels land in the feature store", _generate),
+    (
+        "pipelines",
+        "Scheduler: feature pipeline -> training pipeline -> deployment, started by catalog events",
+        _pipelines,
+    ),
     ("inference", "Inference pipeline: batch predictions, fti serve, a stream of requests", _inference),
-    ("monitoring", "Monitoring: drift, alert, retraining, A/B test, promotion", _monitoring),
+    ("monitoring", "Monitoring: drift checks; the drift alert starts retraining, a challenger", _monitoring),
+    ("ab", "A/B day: the labels start the A/B analysis, the winner is promoted and deployed", _ab_day),
 ]

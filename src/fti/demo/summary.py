@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,8 @@ __all__ = ["report_files", "summary_tables"]
 
 
 def summary_tables(project: fti.Project) -> list[Table]:
-    """Feature groups, training datasets, runs, model versions, deployments, drift findings, the A/B test
-    and the champion's history, as the catalog and the stored reports record them."""
+    """Feature groups, training datasets, runs, model versions, deployments, drift findings, the A/B test,
+    the champion's history and the pipeline runs, as the catalog and the stored reports record them."""
     return [
         _feature_groups(project),
         _training_datasets(project),
@@ -28,7 +29,33 @@ def summary_tables(project: fti.Project) -> list[Table]:
         _drift(project),
         _ab(project),
         _champion_history(project),
+        _pipeline_runs(project),
     ]
+
+
+def _pipeline_runs(project: fti.Project) -> Table:
+    table = Table(
+        "pipeline",
+        "started by",
+        "state",
+        "seconds",
+        "wrote",
+        title="Pipeline runs (the scheduler's history)",
+        title_justify="left",
+    )
+    for run in reversed(project.pipeline_runs(limit=100)):
+        lineage = project.orchestration.lineage(run.id)
+        why = lineage.trigger_event.describe() if lineage.trigger_event else run.trigger
+        wrote = Counter(event.kind.replace("_", " ") for event in lineage.produced)
+        duration = run.duration
+        table.add_row(
+            run.pipeline,
+            why,
+            run.state.value,
+            "" if duration is None else f"{duration.total_seconds():.1f}",
+            ", ".join(f"{count} {kind}" for kind, count in sorted(wrote.items())),
+        )
+    return table
 
 
 def _feature_groups(project: fti.Project) -> Table:

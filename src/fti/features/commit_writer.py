@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from fti.core.events import new_event
 from fti.core.features import CommitRecord, FeatureGroupRecord
 from fti.core.sources import CommitLineage, SourceCursorRecord
 from fti.errors import BackendError, ConflictError, ValidationError
@@ -120,6 +121,7 @@ def write_commit(
                 record.id, cursor.source, cursor.kind, cursor.location, cursor.cursor(), commit, committed_at
             )
             tx.source_cursors.advance(moved, cursor.previous_commit)
+        tx.events.append(new_event("commit", record.name, version=record.version, commit=commit, rows=stream.rows))
     return WrittenCommit(commit, stream.rows, replaced, committed_at)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from fti.core.events import note_read
 from fti.errors import NotFoundError, ValidationError
 from fti.features.schema import schema_from_specs
 from fti.features.sql import quote, register_dataset
@@ -58,6 +59,8 @@ class Snapshot:
                 f"{describe_group(record).capitalize()} has no schema yet: insert data into it first."
             )
         columns = ", ".join(quote(spec.name) for spec in record.schema)
+        if self.commit is not None:
+            note_read(f"commit:{record.name}:v{record.version}#{self.commit}")
         if self.commit is None:
             schema = schema_from_specs(record.schema)
             if schema is None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fti.core.deployments import ApiToken, Deployment
+from fti.core.events import new_event
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.registry.service import parse_model_ref
@@ -73,6 +74,7 @@ class DeploymentService:
                 updated_at=now,
             )
             tx.deployments.put(deployment)
+            tx.events.append(new_event("deployment", name, etag=deployment.etag, variants=dict(split)))
         return deployment
 
     def add_variant(self, name: str, reference: str, share: float) -> Deployment:

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,8 +92,10 @@ class MonitoringService:
         *,
         deployments: TrafficSplits | None = None,
         context: object = None,
+        on_alerts: Callable[[str, Sequence[Alert]], None] | None = None,
     ) -> None:
         self.log = log
+        self._on_alerts = on_alerts
         self._registry = registry
         self._features = features
         self._artifacts = artifacts
@@ -299,6 +301,8 @@ class MonitoringService:
         needs_metrics = any(isinstance(rule, MetricBelowRule) for rule in chosen)
         points = self.performance(deployment, bucket=bucket) if needs_metrics else None
         fired = evaluate_rules(chosen, drift=checked.drift, quality=checked.quality, performance=points)
+        if fired and self._on_alerts is not None:
+            self._on_alerts(deployment, fired)  # recorded before the actions run, whatever they do
         if fired:
             # retraining answers the check, not each alert: it runs once, after the notifications
             retraining = [action for action in actions if isinstance(action, RetrainAction)]

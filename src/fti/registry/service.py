@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fti.core.events import new_event, note_read
 from fti.core.lineage import TrainingDataLineage, TrainingDataRef
 from fti.core.registry import (
     AliasMove,
@@ -123,6 +124,7 @@ class ModelRegistry:
                 training_dataset_version=None if training_data is None else training_data.training_dataset_version,
             )
             tx.registry.add_version(record)
+            tx.events.append(new_event("model_version", name, version=version, run_id=origin.run_id))
         return ModelVersion(self, record)
 
     def _signature(
@@ -164,6 +166,7 @@ class ModelRegistry:
             raise NotFoundError(
                 f"Model '{name}' has no version {version}: its versions are 1 to {model.latest_version}."
             )
+        note_read(f"model_version:{name}:{record.version}")
         return ModelVersion(self, record)
 
     def get_record(self, name: str, version: int) -> ModelVersionRecord:
@@ -227,6 +230,7 @@ class ModelRegistry:
             is_protected = protected or (current is not None and current.is_protected)
             move = self._move(name, alias, current, version, is_protected, force, reason)
             tx.registry.set_alias(ModelAlias(name, alias, version, is_protected), move)
+            tx.events.append(new_event("alias", name, alias=alias, from_version=move.from_version, to_version=version))
 
     def delete_alias(self, name: str, alias: str, *, force: bool, reason: str | None) -> None:
         """Remove ``alias``, recording it; a protected alias needs ``force``."""
@@ -242,6 +246,7 @@ class ModelRegistry:
             tx.registry.delete_alias(
                 name, alias, self._move(name, alias, current, None, current.is_protected, force, reason)
             )
+            tx.events.append(new_event("alias", name, alias=alias, from_version=current.version, to_version=None))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every recorded alias move of ``name``."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import pyarrow as pa
 
+from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
 from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
@@ -96,6 +97,7 @@ class TrackingService:
                 raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
             tx.tracking.add_run(info, lineage)
             tx.tracking.set_tags(info.id, tag_values)
+            tx.events.append(new_event("run", experiment, run_id=info.id, name=name))
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)
         with self._active_lock:

@@ -25,6 +25,7 @@ from fti.backends.catalog.repositories.features import (
     SqlFeatureViewRecords,
     SqlTrainingDatasetRecords,
 )
+from fti.backends.catalog.repositories.orchestration import SqlEventRecords, SqlPipelineRecords
 from fti.backends.catalog.repositories.registry import SqlRegistryRecords
 from fti.backends.catalog.repositories.serving import SqlDeploymentRecords, SqlTokenRecords
 from fti.backends.catalog.repositories.sources import SqlSourceCursorRecords
@@ -37,8 +38,10 @@ if TYPE_CHECKING:
     from fti.backends.ports import (
         ArtifactRecords,
         DeploymentRecords,
+        EventRecords,
         FeatureGroupRecords,
         FeatureViewRecords,
+        PipelineRecords,
         RegistryRecords,
         SourceCursorRecords,
         TokenRecords,
@@ -111,6 +114,16 @@ class SqlCatalogTransaction:
     def source_cursors(self) -> SourceCursorRecords:
         """The last cursor of each source of each feature group."""
         return SqlSourceCursorRecords(self._connection)
+
+    @property
+    def events(self) -> EventRecords:
+        """The event log."""
+        return SqlEventRecords(self._connection)
+
+    @property
+    def pipelines(self) -> PipelineRecords:
+        """Pipelines and pipeline runs."""
+        return SqlPipelineRecords(self._connection)
 
 
 class SqlCatalogStore:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
+from fti.backends.executors.processes import ProcessTask, start_process_task
 from fti.backends.settings import parse_backend_config
 from fti.errors import BackendError
 
@@ -69,3 +70,9 @@ class LocalExecutor:
         if self._pool is None:
             raise BackendError("The local executor is not open: call open() first.")
         return list(self._pool.map(function, items))
+
+    def submit(self, function: Callable[[T], R], item: T) -> ProcessTask[R]:
+        """Start ``function(item)`` in a new local process (see :mod:`fti.backends.executors.processes`)."""
+        if self._pool is None:
+            raise BackendError("The local executor is not open: call open() first.")
+        return start_process_task(function, item)

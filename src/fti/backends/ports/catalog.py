@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.core.deployments import ApiToken, Deployment
+    from fti.core.events import Event
     from fti.core.lineage import TrainingDataLineage
+    from fti.core.pipelines import PipelineRecord, PipelineRunRecord, RunState
     from fti.core.registry import AliasMove, ModelAlias, ModelVersionRecord, RegisteredModel
     from fti.core.tracking import Experiment, MetricBatch, RunInfo, RunSearch, RunStatus
 
@@ -25,8 +27,10 @@ __all__ = [
     "CatalogStore",
     "CatalogTransaction",
     "DeploymentRecords",
+    "EventRecords",
     "FeatureGroupRecords",
     "FeatureViewRecords",
+    "PipelineRecords",
     "RegistryRecords",
     "SourceCursorRecords",
     "TokenRecords",
@@ -303,6 +307,14 @@ class CatalogTransaction(Protocol):
     def source_cursors(self) -> SourceCursorRecords:
         """The last cursor of each source of each feature group."""
 
+    @property
+    def events(self) -> EventRecords:
+        """The event log."""
+
+    @property
+    def pipelines(self) -> PipelineRecords:
+        """Pipelines and pipeline runs."""
+
 
 class CatalogStore(Connectable, Protocol):
     """The metadata database: schema lifecycle plus transactions."""
@@ -318,3 +330,70 @@ class CatalogStore(Connectable, Protocol):
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for status output."""
+
+
+class EventRecords(Protocol):
+    """The event log: one increasing id over every event, in commit order (the scheduler's cursor)."""
+
+    def append(self, event: Event) -> int:
+        """Record ``event`` and return its id. Call it last in a transaction: ids must commit in order, so
+        writers of events queue from here to their commit."""
+
+    def after(self, cursor: int, limit: int = 1000) -> list[Event]:
+        """Events with an id above ``cursor``, oldest first, at most ``limit``."""
+
+    def last_id(self) -> int:
+        """The id of the newest event (0 when there is none)."""
+
+    def produced_by(self, pipeline_run_ids: Sequence[str]) -> list[Event]:
+        """Events written inside any of the pipeline runs, oldest first."""
+
+
+class PipelineRecords(Protocol):
+    """Pipelines (definition, schedule and event cursors) and pipeline runs, with their leases."""
+
+    def ensure(self, name: str, definition: Mapping[str, Any], now: datetime, event_cursor: int) -> PipelineRecord:
+        """The pipeline's record with ``definition`` stored; created with both cursors at ``now`` and
+        ``event_cursor`` when new (so it neither catches up on old slots nor reacts to old events)."""
+
+    def find(self, name: str) -> PipelineRecord | None:
+        """The pipeline's record, or None."""
+
+    def advance(self, name: str, *, schedule_cursor: datetime | None = None, event_cursor: int | None = None) -> None:
+        """Move the cursors forward (never back)."""
+
+    def add_runs(self, runs: Sequence[PipelineRunRecord]) -> int:
+        """Insert the runs, skipping any whose (pipeline, slot, attempt) exists; return how many were inserted."""
+
+    def claim(
+        self, owner: str, now: datetime, lease_until: datetime, concurrency: Mapping[str, int], limit: int
+    ) -> list[PipelineRunRecord]:
+        """Start up to ``limit`` queued runs due at ``now`` of the pipelines in ``concurrency``, oldest first,
+        never more running runs of a pipeline than its concurrency, whichever scheduler runs them: each is
+        set running, owned by ``owner`` with a lease until ``lease_until``, and returned."""
+
+    def claim_run(self, run_id: str, owner: str, now: datetime, lease_until: datetime) -> PipelineRunRecord | None:
+        """Start one queued run (any due time) as :meth:`claim` does, or None when it is not queued."""
+
+    def renew(self, owner: str, lease_until: datetime) -> int:
+        """Extend the leases of ``owner``'s running runs; return how many."""
+
+    def expire(self, now: datetime) -> list[PipelineRunRecord]:
+        """Mark lost every running run whose lease ended before ``now``; return them (as they are now)."""
+
+    def finish(
+        self, run_id: str, owner: str, state: RunState, ended_at: datetime, error: str | None, reads: Sequence[str]
+    ) -> bool:
+        """Record the end of a run ``owner`` holds; False (and nothing changed) when it no longer holds it."""
+
+    def find_run(self, run_id: str) -> PipelineRunRecord | None:
+        """The run, or None."""
+
+    def runs(self, pipeline: str | None = None, limit: int = 50, offset: int = 0) -> list[PipelineRunRecord]:
+        """Runs (of one pipeline, or all), newest first."""
+
+    def count_queued(self, pipelines: Sequence[str]) -> int:
+        """How many runs of ``pipelines`` wait to start (whatever their due time)."""
+
+    def list(self) -> list[PipelineRecord]:
+        """Every pipeline's record, by name."""

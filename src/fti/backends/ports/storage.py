@@ -21,6 +21,7 @@ __all__ = [
     "Executor",
     "OfflineStore",
     "OnlineStore",
+    "TaskHandle",
 ]
 
 
@@ -43,6 +44,7 @@ class Connectable(Protocol):
 
 T = TypeVar("T")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 ConfigT = TypeVar("ConfigT")
 BackendT_co = TypeVar("BackendT_co", covariant=True)
 
@@ -193,6 +195,20 @@ class CompactingStore(Protocol):
         """Delete files no version newer than ``retain`` and none of ``keep_versions`` reads; how many were deleted."""
 
 
+class TaskHandle(Protocol[R_co]):
+    """One task started by :meth:`Executor.submit`."""
+
+    def done(self) -> bool:
+        """Whether the task ended (returned, raised or was stopped)."""
+
+    def result(self, timeout: float | None = None) -> R_co:
+        """The task's return value; its exception re-raised; TimeoutError when not done within ``timeout`` seconds;
+        BackendError when the task was stopped or its process died."""
+
+    def cancel(self) -> None:
+        """Stop the task now (its process and every process it started); idempotent."""
+
+
 class Executor(Connectable, Protocol):
     """Runs independent tasks in parallel: local processes or a cluster.
 
@@ -209,4 +225,10 @@ class Executor(Connectable, Protocol):
         """Apply ``function`` to every item; results in input order; the first failure is raised.
 
         The error a task raised is raised here, with its type and message; the remaining tasks are cancelled.
+        """
+
+    def submit(self, function: Callable[[T], R], item: T) -> TaskHandle[R]:
+        """Start ``function(item)`` in a process of its own (on a cluster: a task) and return at once.
+
+        The task can be stopped (:meth:`TaskHandle.cancel`), and it dies with the process that submitted it.
         """

@@ -14,6 +14,7 @@ from fti.backends.catalog.schema.features import (
     training_dataset_sources,
     training_datasets,
 )
+from fti.backends.catalog.schema.orchestration import events, pipeline_runs, pipelines
 from fti.backends.catalog.schema.registry import (
     model_alias_history,
     model_aliases,
@@ -39,6 +40,7 @@ __all__ = [
     "api_tokens",
     "artifacts",
     "deployments",
+    "events",
     "experiments",
     "feature_group_commits",
     "feature_groups",
@@ -48,6 +50,8 @@ __all__ = [
     "model_aliases",
     "model_version_tags",
     "model_versions",
+    "pipeline_runs",
+    "pipelines",
     "registered_models",
     "run_artifacts",
     "run_feature_group_commits",
