@@ -131,7 +131,8 @@ class InferenceLog:
         names = every if columns is None else list(dict.fromkeys(["timestamp", *columns]))
         if log.reader is None:
             return REQUEST_LOG_SCHEMA.empty_table().select(names)
-        return queries.rows(log, deployment, start, end, names, include_shadow=include_shadow)
+        rows = queries.rows(log, deployment, start, end, names, include_shadow=include_shadow)
+        return _as_logged(rows)
 
     def read_window(
         self,
@@ -229,6 +230,13 @@ class InferenceLog:
 
     def _files(self, table: TableSpec, max_age: float) -> TableFiles:
         return self._cache.files(table, max_age=max_age)
+
+
+def _as_logged(rows: pa.Table) -> pa.Table:
+    """``rows`` with the log schema's fields (the files read back lose their columns' non-null flags)."""
+    known = set(REQUEST_LOG_SCHEMA.names)
+    fields = [REQUEST_LOG_SCHEMA.field(name) if name in known else rows.schema.field(name) for name in rows.column_names]
+    return rows.cast(pa.schema(fields))
 
 
 def _reader(table: pa.Table) -> pa.RecordBatchReader:
