@@ -91,6 +91,11 @@ class RegistryModel:
         """The signature's single output name, else ``prediction``."""
         return self._output
 
+    @property
+    def loaded(self) -> Any:
+        """The framework's model object (a ``fti.llm.TextGenerator`` for text generation models)."""
+        return self._model
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """One prediction per row (ValidationError names a missing, extra or mistyped column)."""
         if self._is_conforming(frame):

@@ -36,7 +36,7 @@ class GenerationRequest:
         text: the generated text (without the stop sequence or EOS).
         completion_tokens: tokens generated.
         finish_reason: ``"stop"`` (EOS or a stop sequence) or ``"length"`` (``max_new_tokens``).
-        first_token_seconds: from the start of :func:`decode` to the first generated token.
+        first_token_at: when the first token was generated (``time.perf_counter()``).
     """
 
     prompt_ids: Sequence[int]
@@ -45,7 +45,7 @@ class GenerationRequest:
     text: str = ""
     completion_tokens: int = 0
     finish_reason: str = ""
-    first_token_seconds: float | None = None
+    first_token_at: float | None = None
     _ids: list[int] = field(default_factory=list, repr=False)
     _emitted: int = 0
 
@@ -57,12 +57,11 @@ class _Rows:
         self.requests = list(requests)
         self._tokenizer = tokenizer
         self._eos = eos_ids
-        self._started = time.perf_counter()
 
     def push(self, request: GenerationRequest, token: int) -> bool:
         """Add ``token`` to ``request``; whether the request is finished."""
-        if request.first_token_seconds is None:
-            request.first_token_seconds = time.perf_counter() - self._started
+        if request.first_token_at is None:
+            request.first_token_at = time.perf_counter()
         request.completion_tokens += 1
         if token in self._eos:
             return self._finish(request, request.text, "stop")

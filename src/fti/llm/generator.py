@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,10 +145,15 @@ class TextGenerator:
         """Complete several prompts in one batch, with the same parameters."""
         chosen = self.params(params, **overrides)
         requests = [self.request(prompt, chosen) for prompt in prompts]
+        started = time.perf_counter()
         self.run(requests)
         return [
             Completion(
-                item.text, len(item.prompt_ids), item.completion_tokens, item.finish_reason, item.first_token_seconds
+                item.text,
+                len(item.prompt_ids),
+                item.completion_tokens,
+                item.finish_reason,
+                None if item.first_token_at is None else item.first_token_at - started,
             )
             for item in requests
         ]
