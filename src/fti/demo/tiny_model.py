@@ -47,6 +47,8 @@ class TinyRecipe:
 
     files: int = 80
     max_code_chars: int = 250
+    #: the pretraining text is cut to this many characters (tokenizer training and encoding scale with it)
+    pretrain_chars: int = 300_000
     vocab_size: int = 1024
     n_layer: int = 2
     n_embd: int = 64
@@ -62,7 +64,7 @@ class TinyRecipe:
     def demo(cls) -> TinyRecipe:
         """The demo's size: more files, a larger vocabulary and network, longer pretraining (about a minute)."""
         return cls(
-            files=300, max_code_chars=300, vocab_size=2048, n_embd=128, n_head=4, n_positions=256, steps=300,
+            files=300, max_code_chars=300, pretrain_chars=1_500_000, vocab_size=2048, n_embd=128, n_head=4, n_positions=256, steps=300,
             block=128, learning_rate=3e-3,
         )  # fmt: skip
 
@@ -98,7 +100,7 @@ def build_tiny_model(
         files = stdlib_files(recipe.files)
         if pairs is None:
             pairs = code_pairs(files, max_code_chars=recipe.max_code_chars)
-        text = pretraining_text(files, skip=held_out_files(pairs))
+        text = pretraining_text(files, skip=held_out_files(pairs))[: recipe.pretrain_chars]
         with tempfile.TemporaryDirectory(prefix="fti-tiny-", dir=target.parent) as scratch:
             final_loss = _pretrain(Path(scratch), text, recipe)
             summary = {"recipe": wanted, "final_loss": final_loss, "seconds": time.perf_counter() - started}

@@ -188,7 +188,7 @@ def finetune(
     model = apply_lora(base.model, config.lora) if config.method == "lora" else base.model
     model.to(device.name)
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     train = tokenized["train"]
     evaluation = next((tokenized[name] for name in ("validation", "test") if name in tokenized), None)
     total = _total_steps(config, len(train))
@@ -225,7 +225,7 @@ def finetune(
         eval_loss = best[0]
     model.eval()
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_disable()
+        model.activation_checkpointing_disable()
     generator = TextGenerator(model, base.tokenizer, defaults=base.defaults, base_model=base.base_model)
     return FinetuneResult(
         generator=generator,
