@@ -41,8 +41,9 @@ def _in_range(name: str, value: Any, low: float, high: float, *, integer: bool =
     number = _number(name, value, integer=integer)
     if number < low or number > high or (open_low and number == low):
         bracket = "(" if open_low else "["
+        shown = (f"{int(low)}", f"{int(high)}") if integer else (f"{low:g}", f"{high:g}")
         raise ParameterError(
-            name, f"Generation parameter '{name}' must be in {bracket}{low:g}, {high:g}], got {value!r}."
+            name, f"Generation parameter '{name}' must be in {bracket}{shown[0]}, {shown[1]}], got {value!r}."
         )
 
 
