@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, deployments, features, models, monitor, predict, project_commands, runs, serve, train, ui
+from fti.cli import (
+    db,
+    demo,
+    demo_llm,
+    deployments,
+    features,
+    models,
+    monitor,
+    predict,
+    project_commands,
+    runs,
+    serve,
+    train,
+    ui,
+)
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -24,7 +38,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 project_commands.register(app)
-app.command("demo")(demo.demo)
+demo.app.command("llm")(demo_llm.llm)
+app.add_typer(demo.app, name="demo")
 app.command("ui")(ui.ui)
 app.command("train")(train.train)
 app.command("tune")(train.tune)
