@@ -23,7 +23,16 @@ def _blocks(language: str) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize(("where", "code"), _blocks("python"), ids=[w for w, _ in _blocks("python")])
+def _python_blocks() -> list[object]:
+    """The Python blocks; the LLM guide's run with the other LLM tests (one worker imports torch once)."""
+    llm = pytest.mark.xdist_group("llm")
+    return [
+        pytest.param(where, code, id=where, marks=[llm] if where.startswith("docs/llm.md") else [])
+        for where, code in _blocks("python")
+    ]
+
+
+@pytest.mark.parametrize(("where", "code"), _python_blocks())
 def test_python_blocks_run(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, where, "exec"), {"__name__": "__docs__"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fti
@@ -37,7 +37,7 @@ DEPLOYMENT = "code_writer"
 class LlmDemoSettings:
     """Sizes of the LLM demo: the full one, or a fast one for CI."""
 
-    recipe: TinyRecipe = TinyRecipe.demo()
+    recipe: TinyRecipe = field(default_factory=TinyRecipe.demo)
     steps: int = 150
     learning_rate: float = 3e-3
     eval_samples: int = 32

@@ -64,8 +64,8 @@ class TinyRecipe:
     def demo(cls) -> TinyRecipe:
         """The demo's size: more files, a larger vocabulary and network, longer pretraining (about a minute)."""
         return cls(
-            files=300, max_code_chars=300, pretrain_chars=1_500_000, vocab_size=2048, n_embd=128, n_head=4, n_positions=256, steps=300,
-            block=128, learning_rate=3e-3,
+            files=300, max_code_chars=300, pretrain_chars=1_500_000, vocab_size=2048, n_embd=128, n_head=4,
+            n_positions=256, steps=300, block=128, learning_rate=3e-3,
         )  # fmt: skip
 
 

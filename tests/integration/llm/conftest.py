@@ -46,7 +46,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, pairs: pd.DataFrame) ->
 
 
 @pytest.fixture(scope="module")
-def llm_project(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, pairs: pd.DataFrame) -> Iterator[fti.Project]:
+def llm_project(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, pairs: pd.DataFrame
+) -> Iterator[fti.Project]:
     """A project with the pairs as a feature group, a training dataset of them, and 'tiny-gpt2' v1 registered."""
     with fti.connect(tmp_path_factory.mktemp("llm-project")) as project:
         group = project.create_feature_group("code_pairs", primary_key=["pair_id"], event_time="ts")

@@ -42,7 +42,10 @@ def test_generate_answers_with_text_usage_and_the_model_version(server: str) -> 
     assert first["model_name"] == "tiny-gpt2" and first["model_version"] == 1
     assert first["finish_reason"] in ("stop", "length")
     usage = first["usage"]
-    assert usage["completion_tokens"] <= 12 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert (
+        usage["completion_tokens"] <= 12
+        and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    )
 
 
 def test_generate_streams_server_sent_events(server: str) -> None:
@@ -59,7 +62,14 @@ def test_generate_streams_server_sent_events(server: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("temperature", 3.0), ("top_p", 0), ("top_k", -2), ("max_new_tokens", 0), ("repetition_penalty", -1), ("seed", "x")],
+    [
+        ("temperature", 3.0),
+        ("top_p", 0),
+        ("top_k", -2),
+        ("max_new_tokens", 0),
+        ("repetition_penalty", -1),
+        ("seed", "x"),
+    ],
 )
 def test_out_of_range_parameters_answer_422_naming_the_field(server: str, field: str, value: object) -> None:
     answer = httpx.post(f"{server}/v1/deployments/writer/generate", json={"prompt": PROMPT, field: value})
@@ -116,7 +126,9 @@ def test_concurrent_requests_are_batched(server: str) -> None:
 def _batches(server: str) -> tuple[float, float]:
     """Requests decoded so far and the batches they were decoded in."""
     lines = httpx.get(f"{server}/metrics").text.splitlines()
-    values = {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("fti_generation_batch")}
+    values = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("fti_generation_batch")
+    }
     return values.get("fti_generation_batch_requests_sum", 0.0), values.get("fti_generation_batch_requests_count", 0.0)
 
 

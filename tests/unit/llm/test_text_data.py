@@ -36,7 +36,9 @@ def test_rows_of_a_document_stay_in_one_split() -> None:
 
 
 def test_the_layout_is_detected_and_columns_can_be_renamed() -> None:
-    instruction = TextDataset([{"instruction": "Add", "input": "1, 2", "output": "3"}, {"instruction": "Hi", "output": "x"}])
+    instruction = TextDataset(
+        [{"instruction": "Add", "input": "1, 2", "output": "3"}, {"instruction": "Hi", "output": "x"}]
+    )
     rows = instruction.rows()
     assert instruction.layout == "instruction"
     assert rows["prompt"].tolist()[0] == "### Instruction:\nAdd\n\n### Input:\n1, 2\n\n### Response:\n"
@@ -84,7 +86,12 @@ def test_empty_and_long_rows_are_counted_and_refused_or_handled() -> None:
         "without them, or raise max_length."
     )
     truncated = tokenize_pairs(rows, CharTokenizer(), RowChecks(5, on_long="truncate", on_empty="drop"), split="t")
-    assert (truncated.report.kept, truncated.report.empty, truncated.report.long, truncated.report.truncated) == (2, 1, 2, 1)
+    assert (truncated.report.kept, truncated.report.empty, truncated.report.long, truncated.report.truncated) == (
+        2,
+        1,
+        2,
+        1,
+    )
     assert truncated.input_ids.tolist() == [97, 98, 120, 121, 0, 100, 122, 122, 122, 122]
     dropped = tokenize_pairs(rows, CharTokenizer(), RowChecks(5, on_long="drop", on_empty="drop"), split="t")
     assert dropped.report.kept == 1 and len(dropped) == 1
