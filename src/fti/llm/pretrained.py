@@ -9,8 +9,9 @@ and the hub is offline). A source is
   importing it, since such packages often import heavy optional dependencies).
 
 The model must be a causal language model; a tokenizer without a pad token gets one (its EOS token by
-default, ``pad_token`` otherwise). Saved generators (the registry's files) are a folder with the model
-(or a peft adapter), the tokenizer, and ``fti_generation.json`` with the generation defaults.
+default, ``pad_token`` otherwise). Loaded models are put on the CUDA device when there is one. Saved
+generators (the registry's files) are a folder with the model (or a peft adapter), the tokenizer, and
+``fti_generation.json`` with the generation defaults.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from fti.errors import NotFoundError, ValidationError
 from fti.llm.generation import GenerationParams
 from fti.llm.generator import TextGenerator
-from fti.llm.runtime import peft_module, quiet_peft, torch_module, transformers_module
+from fti.llm.runtime import peft_module, pick_device, quiet_peft, torch_module, transformers_module
 
 __all__ = [
     "describe_source",
@@ -137,7 +138,7 @@ def load_pretrained(source: str | Path, *, pad_token: str | None = "eos") -> Tex
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-    model.eval()
+    model.to(pick_device().name).eval()
     ensure_pad_token(tokenizer, pad_token)
     defaults = _read_defaults(folder)
     return TextGenerator(model, tokenizer, defaults=defaults, base_model=describe_source(source))
@@ -198,5 +199,5 @@ def load_saved(folder: Path, options: dict[str, Any], base: TextGenerator | None
         target = folder / _MODEL_FOLDER
         model = transformers.AutoModelForCausalLM.from_pretrained(target, local_files_only=True, dtype=torch.float32)
         tokenizer = transformers.AutoTokenizer.from_pretrained(target, local_files_only=True)
-    model.eval()
+    model.to(pick_device().name).eval()
     return TextGenerator(model, tokenizer, defaults=defaults, base_model=options.get("base_model"))

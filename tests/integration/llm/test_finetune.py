@@ -9,6 +9,7 @@ import pytest
 
 import fti
 import fti.llm
+from fti.tracking import Run
 
 pytestmark = pytest.mark.xdist_group("llm")
 
@@ -40,11 +41,12 @@ def test_lora_lowers_perplexity_and_registers_an_adapter_with_lineage(
     lineage = version.lineage()
     assert lineage.base_model == "tiny-gpt2:1"
     assert lineage.feature_view == ("code_pairs", 1) and lineage.training_dataset_version == 1
-    assert _reloaded_perplexity(llm_project, "code-writer:1", text_data) == metrics["perplexity"]
+    assert _reloaded_perplexity(llm_project, f"code-writer:{version.version}", text_data) == metrics["perplexity"]
+    _check_tracking(llm_project.get_run(version.run_id))
 
 
-def test_each_step_is_tracked_with_the_evaluations_and_samples(llm_project: fti.Project) -> None:
-    run = llm_project.get_run(llm_project.get_model("code-writer:1").run_id)
+def _check_tracking(run: Run) -> None:
+    """Every step's loss and learning rate, the evaluations and the sample tables are in the run."""
     assert list(run.metric_history("train_loss")["step"]) == list(range(1, STEPS + 1))
     assert len(run.metric_history("learning_rate")) == STEPS
     assert list(run.metric_history("eval_loss")["step"]) == [20, 40, 60]
@@ -68,7 +70,8 @@ def test_full_finetuning_lowers_perplexity_and_registers_the_whole_model(
     assert tuned.metrics["perplexity"] < 0.97 * tuned.metrics["base_perplexity"]
     assert tuned.result.trainable_parameters == tuned.result.total_parameters
     assert tuned.version.record.flavor_options["kind"] == "model"
-    assert _reloaded_perplexity(llm_project, "code-writer:2", text_data) == tuned.metrics["perplexity"]
+    reference = f"code-writer:{tuned.version.version}"
+    assert _reloaded_perplexity(llm_project, reference, text_data) == tuned.metrics["perplexity"]
 
 
 def test_lora_from_a_folder_is_merged_and_names_the_folder(
@@ -81,7 +84,8 @@ def test_lora_from_a_folder_is_merged_and_names_the_folder(
     assert tuned.result.trainable_parameters == 2 * 4 * (64 + 192)  # rank 4 on c_attn (64 -> 192) in 2 layers
     options = tuned.version.record.flavor_options
     assert options["kind"] == "model" and options["base_model"].startswith("folder:")
-    assert _reloaded_perplexity(llm_project, "from-folder:1", text_data) == tuned.metrics["perplexity"]
+    reference = f"from-folder:{tuned.version.version}"
+    assert _reloaded_perplexity(llm_project, reference, text_data) == tuned.metrics["perplexity"]
 
 
 def test_early_stopping_keeps_the_best_weights(llm_project: fti.Project, pairs: object) -> None:
