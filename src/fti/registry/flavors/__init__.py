@@ -63,11 +63,11 @@ class ReferencingFlavor(Protocol):
 
 
 FLAVORS: tuple[Flavor, ...] = (
-    TransformersFlavor(),
     PytorchFlavor(),
     XgboostFlavor(),
     LightGbmFlavor(),
     SklearnFlavor(),
+    TransformersFlavor(),  # before pyfunc: a TextGenerator has predict() too
     PyfuncFlavor(),
 )
 
