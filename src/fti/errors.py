@@ -6,6 +6,7 @@ the servers answer with and the exit code the CLI ends with::
     FtiError                     500 / exit 1   internal error (a bug: please report it)
     ├── UserError                400 / exit 2   the caller can fix it
     │   ├── ValidationError      422 / exit 2   bad input: config, names, schemas, data
+    │   │   └── ParameterError   422 / exit 2   one named parameter out of its range
     │   ├── NotFoundError        404 / exit 2   no such object
     │   ├── ConflictError        409 / exit 2   the object exists or changed meanwhile
     │   └── AuthError            401 / exit 2   missing or invalid credentials
@@ -28,6 +29,7 @@ __all__ = [
     "IntegrityError",
     "MissingExtraError",
     "NotFoundError",
+    "ParameterError",
     "UserError",
     "ValidationError",
 ]
@@ -51,6 +53,14 @@ class ValidationError(UserError):
     """Input that does not meet its contract: a config key, a name, a column, a row."""
 
     http_status = 422
+
+
+class ParameterError(ValidationError):
+    """One parameter of a call or a request is out of its range; ``name`` says which (REST answers name it)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class NotFoundError(UserError):

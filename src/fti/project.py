@@ -27,6 +27,7 @@ from fti.features import FeatureGroup, FeatureStore, FeatureView
 from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
+from fti.llm.tracked import Finetuned, finetune_tracked, options_config
 from fti.monitoring import MonitoringService
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
+    from fti.llm.finetune_config import FinetuneConfig, Method
+    from fti.llm.generation import GenerationParams
     from fti.monitoring import ABReport, MonitorResult, RetrainAction
     from fti.monitoring.actions import AlertAction
     from fti.monitoring.alerts import Alert, AlertRule
@@ -424,6 +427,62 @@ class Project:
 
         search = AutoMLSpec(task, time_budget, tuple(families or FAMILIES), trials_per_family, metric, seed=seed)
         return self.training.automl(training_data, search, RunSettings(experiment, register=register))
+
+    def finetune(
+        self,
+        base_model: Any,
+        training_data: Any,
+        method: Method | None = None,
+        *,
+        config: FinetuneConfig | None = None,
+        register: str | None = None,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        evaluation: GenerationParams | None = None,
+        **options: Any,
+    ) -> Finetuned:
+        """Fine-tune a pretrained causal LM on text data in a new run; evaluate it before and after; register it.
+
+        Every setting, the base model, the tokenizer and every data row are checked before the run starts.
+        The run logs each step's ``train_loss``, ``learning_rate`` and ``eval_loss``, and perplexity, BLEU,
+        ROUGE-1/2/L, exact match and generated samples before (``base_*``) and after fine-tuning. The
+        registered version keeps the lineage of its training dataset and of its base model.
+
+        Args:
+            base_model: a registered model (``"tiny-gpt2:1"``, ``"base@champion"``, a model version), a local
+                folder, or ``"package:<name>"`` for a model shipped by an installed package. Nothing is
+                downloaded.
+            training_data: a ``fti.llm.TextDataset``, or a training dataset (prompt/response,
+                instruction/input/output or chat messages) to read as one.
+            method: ``"lora"`` or ``"full"`` (default: the config's, LoRA).
+            config: the settings (``fti.llm.FinetuneConfig``); ``options`` override single ones, such as
+                ``learning_rate=1e-4, max_steps=200, lora_rank=8``.
+            register: register the fine-tuned model under this name.
+            experiment: the run's experiment (default: the registered name).
+            run_name: the run's name.
+            evaluation: generation parameters of the evaluation samples (default: greedy).
+
+        Raises:
+            ValidationError: bad settings, a base model that is not a causal LM, a tokenizer that cannot pad,
+                empty or over-long rows (counted), or a LoRA target the model lacks (the message lists them).
+
+        Example:
+            >>> tuned = project.finetune("tiny-gpt2:1", data, method="lora", learning_rate=2e-4,
+            ...                          register="code-writer")  # doctest: +SKIP
+            >>> tuned.metrics["perplexity"] < tuned.metrics["base_perplexity"]  # doctest: +SKIP
+            True
+        """
+        return finetune_tracked(
+            self.tracking,
+            self.registry,
+            base_model,
+            training_data,
+            options_config(config, method, options),
+            register=register,
+            experiment=experiment,
+            run_name=run_name,
+            evaluation=evaluation,
+        )
 
     # -- registry ----------------------------------------------------------------------------------
 

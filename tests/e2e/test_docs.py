@@ -37,7 +37,16 @@ def _write_data_files(where: str, folder: Path) -> None:
         path.write_text(match.group(2))
 
 
-@pytest.mark.parametrize(("where", "code"), _blocks("python"), ids=[w for w, _ in _blocks("python")])
+def _python_blocks() -> list[object]:
+    """The Python blocks; the LLM guide's run with the other LLM tests (one worker imports torch once)."""
+    llm = pytest.mark.xdist_group("llm")
+    return [
+        pytest.param(where, code, id=where, marks=[llm] if where.startswith("docs/llm.md") else [])
+        for where, code in _blocks("python")
+    ]
+
+
+@pytest.mark.parametrize(("where", "code"), _python_blocks())
 def test_python_blocks_run(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_data_files(where, tmp_path)
     monkeypatch.chdir(tmp_path)

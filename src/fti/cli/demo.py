@@ -16,10 +16,12 @@ from fti.demo.loop import DemoSettings, run_demo
 from fti.demo.summary import report_files, summary_tables
 from fti.project import connect
 
-__all__ = ["demo"]
+__all__ = ["RichReporter", "app", "demo"]
+
+app = typer.Typer(help="Demos: the FTI loop on card transactions (`fti demo`), or the LLM workflow (`fti demo llm`).")
 
 
-class _RichReporter:
+class RichReporter:
     """Stages as headed lines with their time, notes under them, progress bars for request streams."""
 
     def __init__(self) -> None:
@@ -55,19 +57,23 @@ class _RichReporter:
             self._current = None
 
 
+@app.callback(invoke_without_command=True)
 def demo(
+    context: typer.Context,
     keep: Annotated[
         Path, typer.Option("--keep", help="Folder for the demo project (replaced if it holds a demo).")
     ] = Path("fti-demo"),
     fast: Annotated[bool, typer.Option("--fast", help="Small data and few trials: under a minute, for CI.")] = False,
 ) -> None:
     """Run the FTI loop on generated card-fraud data: features, training, serving, monitoring, A/B, promotion."""
+    if context.invoked_subcommand is not None:
+        return
     import optuna  # the demo's study summarizes itself; Optuna's per-trial log lines would drown the stages
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings = DemoSettings.fast() if fast else DemoSettings()
     started = time.perf_counter()
-    reporter = _RichReporter()
+    reporter = RichReporter()
     timing = run_demo(keep, settings, reporter)
     reporter.finish()
     with connect(keep) as project:

@@ -13,6 +13,7 @@ from fti import __version__
 from fti.cli import (
     db,
     demo,
+    demo_llm,
     deployments,
     features,
     ingest,
@@ -40,7 +41,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 project_commands.register(app)
-app.command("demo")(demo.demo)
+demo.app.command("llm")(demo_llm.llm)
+app.add_typer(demo.app, name="demo")
 app.command("ui")(ui.ui)
 app.command("train")(train.train)
 app.command("tune")(train.tune)

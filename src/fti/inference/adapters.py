@@ -13,7 +13,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -127,6 +127,11 @@ class RegistryModel:
     def output_name(self) -> str:
         """The signature's single output name, else ``prediction``."""
         return self._output
+
+    @property
+    def loaded(self) -> Any:
+        """The framework's model object (a ``fti.llm.TextGenerator`` for text generation models)."""
+        return self._model
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """One prediction per row (ValidationError names a missing, extra or mistyped column)."""

@@ -10,6 +10,8 @@ Endpoints:
   ``{model}`` that names a deployment goes through its traffic split; otherwise it is a registered model.
 - MLflow scoring: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``, ``instances``,
   ``inputs``), ``GET /ping``.
+- Text generation (``fti.inference.generation``): ``POST /v1/deployments/{name}/generate`` and the
+  OpenAI-compatible ``/v1/completions``, ``/v1/chat/completions`` and ``/v1/models``.
 - ``GET /metrics`` for Prometheus.
 
 Request bodies are parsed by hand (``payloads``, ``v2``) instead of pydantic models: it keeps the hot path
@@ -37,6 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fti.errors import AuthError, BackendError, NotFoundError, UserError, ValidationError
 from fti.inference.batching import BatchingConfig
+from fti.inference.generation import mount_generation
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from fti.inference.payloads import parse_invocations, parse_json, parse_v1
@@ -206,10 +209,12 @@ class _Server:
             frame, keys = await self.lookup(loaded, parsed.entities, parsed.passed_features), parsed.entities
         prediction = await self.predictor.predict_deployment(loaded, frame, keys, request_id, started)
         self.observe(prediction, started)
+        predictions = prediction.predictions
         answer = {
             "request_id": request_id,
             "deployment": prediction.deployment,
-            "predictions": prediction.predictions,
+            # text (a generation model's answers) is not a numpy type orjson writes
+            "predictions": predictions.tolist() if predictions.dtype.kind in "OUS" else predictions,
             "model_names": prediction.model_names,
             "model_versions": prediction.model_versions,
         }
@@ -393,6 +398,7 @@ def create_app(
         app.add_route(f"{prefix}/ready", server.route("v2", server.v2_ready), methods=get)
         app.add_route(f"{prefix}/infer", server.route("v2", server.v2_infer), methods=post)
     app.add_route("/invocations", server.route("invocations", server.invocations), methods=post)
+    mount_generation(app, server)  # /v1/deployments/{name}/generate and the OpenAI-compatible /v1 routes
 
     async def live(_request: Request) -> Response:
         return Response(status_code=200)

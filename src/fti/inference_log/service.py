@@ -235,7 +235,9 @@ class InferenceLog:
 def _as_logged(rows: pa.Table) -> pa.Table:
     """``rows`` with the log schema's fields (the files read back lose their columns' non-null flags)."""
     known = set(REQUEST_LOG_SCHEMA.names)
-    fields = [REQUEST_LOG_SCHEMA.field(name) if name in known else rows.schema.field(name) for name in rows.column_names]
+    fields = [
+        REQUEST_LOG_SCHEMA.field(name) if name in known else rows.schema.field(name) for name in rows.column_names
+    ]
     return rows.cast(pa.schema(fields))
 
 

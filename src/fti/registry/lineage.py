@@ -23,11 +23,16 @@ class ModelVersionRef:
 
 @dataclass(frozen=True, slots=True)
 class ModelLineage:
-    """Where a model version came from: its run, training dataset, feature view and feature-group commits."""
+    """Where a model version came from: its run, training dataset, feature view and feature-group commits.
+
+    A fine-tuned model also names its ``base_model``: the model version it was trained from (``name:3``),
+    or the local folder (``folder:...``) or package (``package:...``) it was read from.
+    """
 
     model: ModelVersionRef
     run: RunInfo | None
     training_data: TrainingDataLineage | None
+    base_model: str | None = None
 
     @property
     def feature_view(self) -> tuple[str, int] | None:

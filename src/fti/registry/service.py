@@ -26,7 +26,7 @@ from fti.core.registry import (
 )
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
-from fti.registry.flavors import detect_flavor, get_flavor
+from fti.registry.flavors import ReferencingFlavor, detect_flavor, get_flavor
 from fti.registry.lineage import ModelLineage, ModelVersionRef, RunLineage, TrainingDataUsage
 from fti.registry.signatures import as_arrow, infer_signature, to_signature
 from fti.registry.version import ModelVersion
@@ -207,7 +207,13 @@ class ModelRegistry:
                     self._artifacts.get_file(item.key, Path(scratch) / relative)
                 except IntegrityError as exc:
                     raise IntegrityError(f"Refusing to load model '{record.name}' v{record.version}: {exc}") from exc
+            if isinstance(flavor, ReferencingFlavor):
+                return flavor.load_referencing(Path(scratch), record.flavor_options, self._load_reference)
             return flavor.load(Path(scratch), record.flavor_options)
+
+    def _load_reference(self, ref: str) -> Any:
+        """The loaded model of another version a model builds on (a LoRA adapter's base model)."""
+        return self.get_model(ref).load()
 
     # -- changing ----------------------------------------------------------------------------------
 
@@ -273,7 +279,13 @@ class ModelRegistry:
         with self._catalog.transaction() as tx:
             run = None if record.run_id is None else tx.tracking.find_run(record.run_id)
             training_data = None if record.run_id is None else tx.tracking.find_training_data(record.run_id)
-        return ModelLineage(model=ModelVersionRef(record.name, record.version), run=run, training_data=training_data)
+        base = record.flavor_options.get("base_model")
+        return ModelLineage(
+            model=ModelVersionRef(record.name, record.version),
+            run=run,
+            training_data=training_data,
+            base_model=None if base is None else str(base),
+        )
 
     def lineage_of(self, target: object) -> ModelLineage | RunLineage | TrainingDataUsage:
         """Lineage from any end: a model version (or its reference), a run id, a training dataset."""

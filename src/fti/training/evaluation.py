@@ -6,12 +6,15 @@ The metrics are computed by :mod:`fti.monitoring.stats.metrics`, the implementat
 deployment's live metrics with, so a model's test metrics and its metrics in production mean the same thing;
 scikit-learn draws the curves. Figures are plain :class:`matplotlib.figure.Figure` objects drawn without pyplot
 (no global state).
+
+Text generation (``task="text-generation"``, or any :class:`~fti.llm.TextGenerator`) is evaluated by
+:func:`fti.llm.evaluate_text`: perplexity, BLEU, ROUGE, exact match and generated samples.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,8 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
 from fti.errors import ValidationError
+from fti.llm.evaluation import TEXT_TASK, TextEvaluation, as_text_evaluation_input, evaluate_text
+from fti.llm.generator import TextGenerator
 from fti.monitoring.stats.metrics import (
     accuracy,
     averaged,
@@ -60,6 +65,19 @@ class EvaluationResult:
     labels: tuple[Any, ...] = ()
 
 
+@overload
+def evaluate(
+    model: TextGenerator,
+    data: Any,
+    task: str | None = None,
+    logger: RunLogger | None = None,
+    *,
+    prefix: str = "",
+    figures: bool = True,
+) -> TextEvaluation: ...
+
+
+@overload
 def evaluate(
     model: Any,
     data: Dataset | SplitData,
@@ -68,13 +86,27 @@ def evaluate(
     *,
     prefix: str = "",
     figures: bool = True,
-) -> EvaluationResult:
+) -> EvaluationResult: ...
+
+
+def evaluate(
+    model: Any,
+    data: Any,
+    task: str | None = None,
+    logger: RunLogger | None = None,
+    *,
+    prefix: str = "",
+    figures: bool = True,
+) -> EvaluationResult | TextEvaluation:
     """Evaluate a fitted model on held-out data and log the results to the run.
 
     Args:
-        model: any fitted estimator with ``predict`` (and ``predict_proba`` for probability metrics).
-        data: an ``(X, y)`` pair, or a training dataset's splits (its test split, else validation).
-        task: ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the target when None.
+        model: any fitted estimator with ``predict`` (and ``predict_proba`` for probability metrics), or a
+            text generation model (``fti.llm.TextGenerator``).
+        data: an ``(X, y)`` pair, or a training dataset's splits (its test split, else validation); for text
+            generation, a ``fti.llm.TextDataset`` or the rows it reads (its test split, else validation).
+        task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"text-generation"``; inferred from the
+            target (or the model) when None.
         logger: the run to log metrics, figures and the confusion matrix to.
         prefix: put before every metric and figure name, e.g. ``"test_"``.
         figures: draw the figures (turn off for many quick evaluations, e.g. tuning trials).
@@ -87,6 +119,9 @@ def evaluate(
         >>> result.metrics["f1"]  # doctest: +SKIP
         0.97
     """
+    if task == TEXT_TASK or isinstance(model, TextGenerator):
+        generator, text = as_text_evaluation_input(model, data)
+        return evaluate_text(generator, text, logger=logger, prefix=prefix)
     X, y = _held_out(data)
     resolved = validate_task(task, y)
     if resolved == "regression":

@@ -7,17 +7,22 @@ sklearn     joblib pickle (estimators and Pipelines)         yes, for scikit-lea
 xgboost     XGBoost's native JSON model                      yes
 lightgbm    LightGBM's native text model                     yes
 pytorch     the pickled nn.Module plus its state_dict        no: the module's class must import
+transformers a causal LM (or its LoRA adapter), tokenizer,     yes (an adapter loads its base
+            generation defaults (fti.llm.TextGenerator)      model version first)
 pyfunc      a pickle of any object with ``predict``          no: the object's class must import
 =========== ================================================ ===================================
 
 Flavors are tried in the order of :data:`FLAVORS`; the first whose ``matches`` is true saves the model.
-Framework modules are imported only when a model of theirs is saved or loaded.
+Framework modules are imported only when a model of theirs is saved or loaded. A flavor whose models
+build on another model version (a LoRA adapter on its base model) is a :class:`ReferencingFlavor`: the
+registry hands it a way to load that version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -26,8 +31,9 @@ from fti.registry.flavors.gradient_boosting import LightGbmFlavor, XgboostFlavor
 from fti.registry.flavors.pyfunc import PyfuncFlavor
 from fti.registry.flavors.pytorch import PytorchFlavor
 from fti.registry.flavors.sklearn import SklearnFlavor
+from fti.registry.flavors.transformers import TransformersFlavor
 
-__all__ = ["FLAVORS", "Flavor", "detect_flavor", "get_flavor"]
+__all__ = ["FLAVORS", "Flavor", "ReferencingFlavor", "detect_flavor", "get_flavor"]
 
 
 class Flavor(Protocol):
@@ -48,7 +54,22 @@ class Flavor(Protocol):
         """Predictions for ``frame`` (columns already checked against the signature)."""
 
 
-FLAVORS: tuple[Flavor, ...] = (PytorchFlavor(), XgboostFlavor(), LightGbmFlavor(), SklearnFlavor(), PyfuncFlavor())
+@runtime_checkable
+class ReferencingFlavor(Protocol):
+    """A flavor whose saved models may build on another registered model version."""
+
+    def load_referencing(self, folder: Path, options: dict[str, Any], load_version: Callable[[str], Any]) -> Any:
+        """Read the model, loading the versions it builds on with ``load_version(reference)``."""
+
+
+FLAVORS: tuple[Flavor, ...] = (
+    PytorchFlavor(),
+    XgboostFlavor(),
+    LightGbmFlavor(),
+    SklearnFlavor(),
+    TransformersFlavor(),  # before pyfunc: a TextGenerator has predict() too
+    PyfuncFlavor(),
+)
 
 
 def detect_flavor(model: Any) -> Flavor:

@@ -1,0 +1,41 @@
+"""LLM workflow: text data, LoRA and full fine-tuning, text metrics and generation of causal LMs.
+
+Every module here imports torch, transformers and peft only when a function needs them (about ten
+seconds of imports), so importing :mod:`fti.llm` costs nothing until a model is loaded.
+
+Example:
+    >>> import fti.llm
+    >>> data = fti.llm.TextDataset(td, split={"train": 0.9, "test": 0.1}, split_by="file")  # doctest: +SKIP
+    >>> tuned = project.finetune("tiny-gpt2:1", data, method="lora", register="code-writer")  # doctest: +SKIP
+    >>> tuned.generator.generate("# Task: Return the sum of a and b.\\n", temperature=0.7)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from fti.llm.evaluation import TextEvaluation, evaluate_text, text_metrics
+from fti.llm.finetune import FinetuneResult, finetune, prepare
+from fti.llm.finetune_config import FinetuneConfig
+from fti.llm.generation import GenerationParams
+from fti.llm.generator import Completion, TextGenerator
+from fti.llm.pretrained import load_pretrained
+from fti.llm.text_data import TextDataset
+from fti.llm.tokenized import RowChecks, RowReport
+from fti.llm.tracked import Finetuned
+
+__all__ = [
+    "Completion",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "Finetuned",
+    "GenerationParams",
+    "RowChecks",
+    "RowReport",
+    "TextDataset",
+    "TextEvaluation",
+    "TextGenerator",
+    "evaluate_text",
+    "finetune",
+    "load_pretrained",
+    "prepare",
+    "text_metrics",
+]
