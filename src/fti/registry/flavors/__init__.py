@@ -12,12 +12,16 @@ pyfunc      a pickle of any object with ``predict``          no: the object's cl
 
 Flavors are tried in the order of :data:`FLAVORS`; the first whose ``matches`` is true saves the model.
 Framework modules are imported only when a model of theirs is saved or loaded.
+
+Classifiers also give class scores: a flavor that can is a :class:`ScoringFlavor`, and saves the model's
+classes (``classes_``) in its options as ``classes``, the column order of ``predict_proba``. Every flavor
+but pytorch is one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -27,7 +31,7 @@ from fti.registry.flavors.pyfunc import PyfuncFlavor
 from fti.registry.flavors.pytorch import PytorchFlavor
 from fti.registry.flavors.sklearn import SklearnFlavor
 
-__all__ = ["FLAVORS", "Flavor", "detect_flavor", "get_flavor"]
+__all__ = ["FLAVORS", "Flavor", "ScoringFlavor", "detect_flavor", "get_flavor"]
 
 
 class Flavor(Protocol):
@@ -46,6 +50,14 @@ class Flavor(Protocol):
 
     def predict(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
         """Predictions for ``frame`` (columns already checked against the signature)."""
+
+
+@runtime_checkable
+class ScoringFlavor(Flavor, Protocol):
+    """A flavor whose classifiers give one score per class (``options["classes"]`` is their order)."""
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """Class scores for ``frame``: one row per input row, one column per class."""
 
 
 FLAVORS: tuple[Flavor, ...] = (PytorchFlavor(), XgboostFlavor(), LightGbmFlavor(), SklearnFlavor(), PyfuncFlavor())
