@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from fti.errors import ValidationError
 from fti.inference.deployments import DeploymentService, TokenService, hash_token
+from fti.registry.flavors import ScoringFlavor, get_flavor
 from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ __all__ = [
     "CatalogDeploymentSource",
     "CatalogTokenStore",
     "FeatureViewLookup",
+    "RegistryClassifier",
     "RegistryModel",
     "RegistryResolver",
+    "served_model",
 ]
 
 
@@ -64,8 +67,6 @@ class RegistryModel:
         outputs = () if signature is None else signature.outputs
         self._output = outputs[0].name if len(outputs) == 1 else "prediction"
         self._model = version.load()  # load the artifact now, off the request path
-        from fti.registry.flavors import get_flavor
-
         self._flavor = get_flavor(version.flavor)
         self._options = version.record.flavor_options
         self._columns = [column for column, _ in self._schema]
@@ -100,6 +101,15 @@ class RegistryModel:
             answer = self._version.predict(frame)
         return np.asarray(answer).reshape(len(frame), -1)[:, 0]
 
+    def _scores(self, frame: pd.DataFrame) -> np.ndarray:
+        flavor = self._flavor
+        assert isinstance(flavor, ScoringFlavor)
+        if self._is_conforming(frame):
+            answer = flavor.predict_proba(self._model, frame, self._options)
+        else:
+            answer = self._version.predict_proba(frame)
+        return np.asarray(answer, dtype=np.float64).reshape(len(frame), -1)
+
     def _is_conforming(self, frame: pd.DataFrame) -> bool:
         if not self._columns or list(frame.columns) != self._columns:
             return False
@@ -107,6 +117,30 @@ class RegistryModel:
         return all(
             expected is not None and actual == expected for actual, expected in zip(dtypes, self._dtypes, strict=True)
         )
+
+
+class RegistryClassifier(RegistryModel):
+    """A registered classifier as the server's ``ServedClassifier``: predictions and class scores."""
+
+    def __init__(self, version: ModelVersion) -> None:
+        super().__init__(version)
+        self._classes = tuple(version.classes or ())
+
+    @property
+    def classes(self) -> Sequence[Any]:
+        """The classes, the column order of :meth:`predict_proba`."""
+        return self._classes
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores per row (ValidationError names a missing, extra or mistyped column)."""
+        return self._scores(frame)
+
+
+def served_model(version: ModelVersion) -> RegistryModel:
+    """``version`` loaded for serving: a classifier when it records classes and its flavor gives scores."""
+    if version.classes is not None and isinstance(get_flavor(version.flavor), ScoringFlavor):
+        return RegistryClassifier(version)
+    return RegistryModel(version)
 
 
 class RegistryResolver:
@@ -126,7 +160,7 @@ class RegistryResolver:
         version = self._registry.get_model(reference)
         with self._lock:
             self._versions[reference] = (self._clock(), version.version)
-        return RegistryModel(version)
+        return served_model(version)
 
     def current_version(self, reference: str) -> int:
         """The version ``reference`` names, at most ``ttl_seconds`` old."""

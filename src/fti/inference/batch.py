@@ -4,7 +4,8 @@ The feature view (from the model's lineage, or the one given) is read point-in-t
 for the spine group's rows in ``[start, end)`` or for a given spine; rows are predicted in slices of
 ``chunk_rows`` and streamed into the output feature group as one commit, so each call is a new,
 time-travelable version of the predictions. The output has the spine's keys and event time, the
-prediction, and the model's name and version.
+prediction, and the model's name and version; with ``output_kind="proba"`` or ``"both"`` a classifier's
+class scores as one ``proba_<class>`` column per class (instead of, or beside, the prediction).
 
 Memory: a given spine is joined slice by slice; a time range is joined by DuckDB and streamed in batches
 of ``chunk_rows`` (DuckDB spills what does not fit its memory limit), so neither path holds the input
@@ -14,6 +15,7 @@ whole. The output is written as the batches are predicted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from fti.core.deployments import OutputKind
 from fti.errors import NotFoundError, ValidationError
 from fti.features.views import FeatureView
+from fti.inference.outputs import check_output_kind, labels_of
 
 if TYPE_CHECKING:
     from fti.features.store import FeatureStore
@@ -56,6 +60,7 @@ class _Plan:
     keys: list[str]
     event_time: str
     inputs: list[str]
+    output_kind: OutputKind = "predict"
 
 
 def batch_predict(
@@ -70,13 +75,20 @@ def batch_predict(
     feature_view: str | FeatureView | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     show_progress: bool = True,
+    output_kind: str = "predict",
 ) -> BatchPredictions:
     """Predict ``model`` over its feature view and write the predictions into the feature group ``output``."""
     if chunk_rows < 1:
         raise ValidationError(f"chunk_rows must be a positive number of rows, got {chunk_rows}.")
     if spine is not None and (start is not None or end is not None):
         raise ValidationError("Pass either a spine or a time range (start/end) to batch_predict, not both.")
-    plan = _plan(features, registry, model, feature_view)
+    kind = check_output_kind(output_kind, "output_kind")
+    plan = dataclasses.replace(_plan(features, registry, model, feature_view), output_kind=kind)
+    if kind != "predict" and plan.version.classes is None:
+        raise ValidationError(
+            f"Model '{plan.version.name}' v{plan.version.version} records no classes, so it has no class scores "
+            f"for output_kind='{kind}': use output_kind='predict', or a classifier logged with its classes."
+        )
     if spine is not None:
         spine_table = _as_arrow(spine)
         total = spine_table.num_rows
@@ -204,18 +216,30 @@ def _predicted(plan: _Plan, slices: Iterator[pa.Table], advance: Any) -> Iterato
                 f"Batch prediction rows of feature view '{plan.view.name}' lack the key or event-time column(s) "
                 f"{missing}: include them in the spine."
             )
-        predictions = np.asarray(plan.version.predict(part.select(plan.inputs)))
         columns: dict[str, Any] = {name: part.column(name) for name in (*plan.keys, plan.event_time)}
-        if predictions.ndim == 1:
-            columns["prediction"] = pa.array(predictions)
-        else:
-            for index in range(predictions.shape[1]):
-                columns[f"prediction_{index}"] = pa.array(predictions[:, index])
+        columns |= _outputs(plan, part.select(plan.inputs))
         rows = part.num_rows
         columns["model_name"] = pa.repeat(pa.scalar(plan.version.name, pa.string()), rows)
         columns["model_version"] = pa.repeat(pa.scalar(plan.version.version, pa.int64()), rows)
         yield from pa.table(columns).to_batches()
         advance(rows)
+
+
+def _outputs(plan: _Plan, inputs: pa.Table) -> dict[str, pa.Array]:
+    """The prediction column(s) and, when asked for, one ``proba_<class>`` column per class."""
+    columns: dict[str, pa.Array] = {}
+    if plan.output_kind == "predict":
+        predictions = np.asarray(plan.version.predict(inputs))
+        if predictions.ndim == 1:
+            return {"prediction": pa.array(predictions)}
+        return {f"prediction_{index}": pa.array(predictions[:, index]) for index in range(predictions.shape[1])}
+    scores = plan.version.predict_proba(inputs)
+    classes = plan.version.classes or ()
+    if plan.output_kind == "both":
+        columns["prediction"] = pa.array(labels_of(scores, classes))
+    for index, label in enumerate(classes):
+        columns[f"proba_{label}"] = pa.array(scores[:, index])
+    return columns
 
 
 @contextlib.contextmanager

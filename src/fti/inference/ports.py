@@ -8,7 +8,7 @@ implementations (``fti.testing.serving``) alike. Every method is required.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,6 +22,7 @@ __all__ = [
     "FeatureLookup",
     "ModelResolver",
     "RequestLogSink",
+    "ServedClassifier",
     "ServedModel",
     "TokenStore",
 ]
@@ -53,6 +54,22 @@ class ServedModel(Protocol):
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """One prediction per row of ``frame``.
+
+        Raises:
+            ValidationError: naming the missing, extra or mistyped column.
+        """
+
+
+@runtime_checkable
+class ServedClassifier(ServedModel, Protocol):
+    """A loaded classifier: a served model that also gives one score per class."""
+
+    @property
+    def classes(self) -> Sequence[Any]:
+        """The classes, the column order of :meth:`predict_proba`."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores for ``frame``: ``[rows, classes]``.
 
         Raises:
             ValidationError: naming the missing, extra or mistyped column.

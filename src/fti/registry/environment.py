@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
-import os
 import shutil
 import sys
 import tempfile
@@ -169,7 +168,7 @@ def install_code(folder: Path) -> Path | None:
             scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
             shutil.copytree(code, scratch, dirs_exist_ok=True)
             try:
-                os.replace(scratch, target)
+                scratch.replace(target)
             except OSError:  # another process installed the same code first: use theirs
                 shutil.rmtree(scratch, ignore_errors=True)
         if str(target) not in sys.path:

@@ -24,7 +24,7 @@ from fti.core.registry import (
 )
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
-from fti.registry.environment import check_requirements, install_code, package_code, write_requirements
+from fti.registry.environment import CODE_FOLDER, check_requirements, install_code, package_code, write_requirements
 from fti.registry.flavors import detect_flavor, get_flavor
 from fti.registry.lineage import ModelLineage, ModelVersionRef, RunLineage, TrainingDataUsage
 from fti.registry.signatures import as_arrow, infer_signature, to_signature
@@ -205,6 +205,11 @@ class ModelRegistry:
             check_requirements(Path(scratch), model=f"Model '{record.name}' v{record.version}")
             install_code(Path(scratch))
             return flavor.load(Path(scratch), record.flavor_options)
+
+    def code_files(self, record: ModelVersionRecord) -> list[str]:
+        """Relative paths of the code packaged with a version (its ``code_paths``), without downloading it."""
+        prefix = f"{record.artifact_prefix}/{CODE_FOLDER}/"
+        return sorted(item.key[len(prefix) :] for item in self._artifacts.list(prefix))
 
     # -- changing ----------------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ class SklearnModel:
     """A scikit-learn estimator as a served model version, checking its input columns and types.
 
     Predicts the positive-class probability when the estimator has ``predict_proba`` (binary
-    classifiers), else ``predict``.
+    classifiers), else ``predict``. A classifier is also a ``ServedClassifier``: ``classes`` and
+    ``predict_proba`` are the estimator's.
     """
 
     def __init__(
@@ -61,6 +62,19 @@ class SklearnModel:
         if hasattr(self.estimator, "predict_proba"):
             return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
         return np.asarray(self.estimator.predict(matrix))
+
+    @property
+    def classes(self) -> list[Any]:
+        """The estimator's classes (AttributeError for a regressor, which is no ``ServedClassifier``)."""
+        if not hasattr(self.estimator, "predict_proba"):
+            raise AttributeError(f"Model '{self.name}' v{self.version} is not a classifier: it has no classes.")
+        return list(self.estimator.classes_)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores of every row, in ``classes`` order."""
+        self._check(frame)
+        ordered = frame if list(frame.columns) == self._columns else frame[self._columns]
+        return np.asarray(self.estimator.predict_proba(ordered.to_numpy(dtype=np.float64)), dtype=np.float64)
 
     def _check(self, frame: pd.DataFrame) -> None:
         where = f"Model '{self.name}' v{self.version}"
