@@ -9,7 +9,22 @@ from typing import Annotated
 import typer
 
 from fti import __version__
-from fti.cli import db, demo, deployments, features, models, monitor, predict, project_commands, runs, serve, train, ui
+from fti.cli import (
+    db,
+    demo,
+    deployment_commands,
+    deployments,
+    features,
+    model_gate,
+    models,
+    monitor,
+    predict,
+    project_commands,
+    runs,
+    serve,
+    train,
+    ui,
+)
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
@@ -39,6 +54,10 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.add_typer(deployments.deployments_app, name="deployments")
 app.add_typer(deployments.tokens_app, name="tokens")
+deployments.deployments_app.command("create")(deployment_commands.create)
+deployments.deployments_app.command("export")(deployment_commands.export)
+models.app.command("validate")(model_gate.validate)
+models.app.command("promote")(model_gate.promote)
 
 
 def _show_version(value: bool) -> None:

@@ -60,13 +60,13 @@ def build_app(
     from fti.inference.server import ServingSettings, create_app
 
     config = serving or project.settings.config.serving
-    values = config.model_dump(exclude={"require_tokens"})
+    values = config.model_dump(exclude={"require_tokens", "deployments"})
     settings = ServingSettings(**values, multiprocess_dir=multiprocess_dir)
     resolver = RegistryResolver(project.registry, ttl_seconds=settings.refresh_seconds)
     tokens = CatalogTokenStore(project.api_tokens) if config.require_tokens else None
     app = create_app(
         resolver,
-        CatalogDeploymentSource(project.serving),
+        CatalogDeploymentSource(project.serving, only=config.deployments),
         FeatureViewLookup(project.features),
         InferenceLogTable(project.offline_store),
         settings,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fti.errors import ValidationError
+from fti.errors import NotFoundError, ValidationError
 from fti.inference.deployments import DeploymentService, TokenService, hash_token
 from fti.registry.flavors import ScoringFlavor, get_flavor
 from fti.registry.service import parse_model_ref
@@ -179,17 +179,23 @@ class RegistryResolver:
 
 
 class CatalogDeploymentSource:
-    """Deployments as stored in the catalog by ``project.deploy``."""
+    """Deployments as stored in the catalog by ``project.deploy``; only those named in ``only`` when given."""
 
-    def __init__(self, service: DeploymentService) -> None:
+    def __init__(self, service: DeploymentService, *, only: Sequence[str] | None = None) -> None:
         self._service = service
+        self._only = None if only is None else frozenset(only)
 
     def list_deployments(self) -> list[Deployment]:
-        """Every deployment with its etag."""
-        return self._service.list_deployments()
+        """Every deployment (served here) with its etag."""
+        return [item for item in self._service.list_deployments() if self._only is None or item.name in self._only]
 
     def get_deployment(self, name: str) -> Deployment:
-        """The deployment ``name`` (NotFoundError when there is none)."""
+        """The deployment ``name`` (NotFoundError when there is none, or it is not served here)."""
+        if self._only is not None and name not in self._only:
+            raise NotFoundError(
+                f"Deployment '{name}' is not served here: this server serves {', '.join(sorted(self._only))} "
+                "(serving.deployments)."
+            )
         return self._service.get_deployment(name)
 
 
