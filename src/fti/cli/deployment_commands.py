@@ -91,7 +91,9 @@ def create(
         )
     variants = ", ".join(f"{item.reference} {item.share:.0%}" for item in deployment.variants)
     how = f"an ensemble ({deployment.combine}) of" if deployment.combine else "traffic split between"
-    out.print(f"Deployment '{deployment.name}' serves {how} {variants}; it answers {deployment.output_kind}.")
+    out.print(
+        f"Deployment '{deployment.name}' serves {how} {variants}; it answers {deployment.output_kind}.", soft_wrap=True
+    )
 
 
 def export(
@@ -133,6 +135,7 @@ def export(
         if not file_name.startswith("models/"):
             out.print(f"  {file_name}", soft_wrap=True)
     if result.secret_keys:
-        out.print(f"The server needs these from a secret or its environment: {', '.join(result.secret_keys)}.")
+        keys = ", ".join(result.secret_keys)
+        out.print(f"The server needs these from a secret or its environment: {keys}.", soft_wrap=True)
     for warning in result.warnings:
         err.print(f"Warning: {warning}", soft_wrap=True)

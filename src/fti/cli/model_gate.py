@@ -116,7 +116,7 @@ def promote(
         report = promote_model(opened, model, spec, alias)
     _print(report)
     report.raise_if_failed()
-    out.print(f"Alias '{alias}' of model {report.model} now points at v{report.version}.")
+    out.print(f"Alias '{alias}' of model {report.model} now points at v{report.version}.", soft_wrap=True)
 
 
 def _spec(
@@ -143,4 +143,4 @@ def _print(report: GateReport) -> None:
         table.add_row(check.name, check.value, check.threshold, "pass" if check.passed else "FAIL")
     out.print(table)
     verdict = "passed" if report.passed else f"failed {len(report.failed)} of {len(report.checks)} checks"
-    out.print(f"Model {report.model} v{report.version} {verdict}.")
+    out.print(f"Model {report.model} v{report.version} {verdict}.", soft_wrap=True)
