@@ -25,17 +25,16 @@ import contextlib
 import gc
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fti.errors import AuthError, BackendError, NotFoundError, UserError, ValidationError
+from fti.errors import BackendError, NotFoundError, UserError, ValidationError
 from fti.inference.batching import BatchingConfig
+from fti.inference.guard import BodyTooLargeError, Guard, caller_request_id, error_response, too_large
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from fti.inference.outputs import invocations_kind, invocations_predictions, needs_proba, v1_fields
@@ -48,9 +47,7 @@ from fti.inference.v2 import encode_response, model_metadata, parse_infer, reque
 __all__ = ["ServingSettings", "create_app"]
 
 _logger = logging.getLogger(__name__)
-_OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
 _JSON = "application/json"
-_MAX_REQUEST_ID = 128
 
 
 class ServingSettings(BaseModel):
@@ -167,7 +164,7 @@ class _Server:
 
         async def guarded(request: Request) -> Response:
             started = time.perf_counter()
-            request_id = _request_id(request.headers.get("x-request-id"))
+            request_id = caller_request_id(request.headers.get("x-request-id"))
             try:
                 response = await handler(request, request_id, started)
             except (UserError, BackendError) as exc:
@@ -185,7 +182,7 @@ class _Server:
 
     @staticmethod
     def error(status: int, message: str, request_id: str) -> Response:
-        return Response(orjson.dumps({"error": message, "request_id": request_id}), status, media_type=_JSON)
+        return error_response(status, message, request_id)
 
     async def body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -194,7 +191,7 @@ class _Server:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _BodyTooLargeError(_too_large(size, limit))
+                raise BodyTooLargeError(too_large(size, limit))
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -335,64 +332,6 @@ class _Server:
         return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
 
 
-def _request_id(given: str | None) -> str:
-    """The caller's request id when it is a sane one (short, printable), else a new one."""
-    if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
-        return given
-    return uuid.uuid4().hex
-
-
-class _BodyTooLargeError(UserError):
-    http_status = 413
-
-
-def _too_large(size: int, limit: int) -> str:
-    return (
-        f"The request body has {size} bytes or more, over the server's limit of {limit}: send fewer rows "
-        "per request or raise serving.max_body_bytes."
-    )
-
-
-class _Guard:
-    """ASGI middleware: API tokens (401) and declared body size (413) before any handler runs."""
-
-    def __init__(self, app: ASGIApp, server: _Server) -> None:
-        self.app = app
-        self.server = server
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        rejection = self._reject(scope["path"], headers)
-        if rejection is None:
-            await self.app(scope, receive, send)
-            return
-        status, message = rejection
-        request_id = _request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
-        self.server.metrics.errors.labels("guard", str(status)).inc()
-        response = self.server.error(status, message, request_id)
-        response.headers["x-request-id"] = request_id
-        if status == 401:
-            response.headers["www-authenticate"] = "Bearer"
-        await response(scope, receive, send)
-
-    def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
-        tokens = self.server.tokens
-        if tokens is not None and path not in _OPEN_PATHS:
-            scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
-            if scheme.lower() != "bearer" or not token or not tokens.verify(token.strip()):
-                return AuthError.http_status, (
-                    "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "
-                    "from `fti tokens create`."
-                )
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.server.settings.max_body_bytes:
-            return _BodyTooLargeError.http_status, _too_large(int(declared), self.server.settings.max_body_bytes)
-        return None
-
-
 def create_app(
     resolver: ModelResolver,
     deployments: DeploymentSource,
@@ -418,7 +357,12 @@ def create_app(
     """
     server = _Server(resolver, deployments, features, sink, settings or ServingSettings(), tokens)
     app = FastAPI(title="FTI Stack model server", lifespan=server.lifespan, docs_url=None, redoc_url=None)
-    app.add_middleware(_Guard, server=server)
+    app.add_middleware(
+        Guard,
+        tokens=server.tokens,
+        max_body_bytes=server.settings.max_body_bytes,
+        on_reject=lambda status: server.metrics.errors.labels("guard", str(status)).inc(),
+    )
     # Plain Starlette routes: handlers take the Request and parse bodies themselves, so FastAPI's
     # dependency solving (a third of the framework's time per request) has nothing to do.
     post, get = ["POST"], ["GET"]
