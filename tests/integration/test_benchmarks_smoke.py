@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
             "fg.materialize()",
         ),
         (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
+        (["serving.py", "--seconds", "0.3", "--concurrency", "1"], "fraud_ensemble"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from fti.inference.hooks import run_postprocess, run_preprocess
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import ServerMetrics
 from fti.inference.outputs import ProbaView, labels_of, needs_proba, require_classifier
-from fti.inference.ports import ServedModel
+from fti.inference.ports import ServedClassifier, ServedModel
 from fti.inference.request_log import LogRecord, RequestLogger
 
 __all__ = ["Prediction", "Predictor"]
@@ -183,7 +184,8 @@ class Predictor:
     async def call(self, model: ServedModel, frame: pd.DataFrame, *, proba: bool = False) -> np.ndarray:
         """``model.predict(frame)`` (or a classifier's ``predict_proba``), through the model's micro-batcher
         when batching is on."""
-        target: ServedModel = ProbaView(require_classifier(model, "")) if proba else model
+        # scores are asked only of classifiers (checked by the caller, once per request)
+        target: ServedModel = ProbaView(cast(ServedClassifier, model)) if proba else model
         ordered = _in_schema_order(model, frame) if self._batching.enabled else None
         if ordered is None:
             # Unbatched, or wrong columns: the frame goes alone, so its error reaches only its own request.
