@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import fti
+from fti.cli.serve import build_app
+from fti.config import ServingConfig
 from fti.errors import ValidationError
+from fti.inference.log_table import InferenceLogTable
+from fti.testing.serving import running_app
 from tests.integration.serving_project.conftest import FEATURES, build_project
 
 
@@ -130,3 +135,21 @@ def test_batch_predictions_write_class_scores(project: fti.Project) -> None:
         "output_kind='predict', or a classifier logged with its classes."
     )
     assert "never" not in {group.name for group in project.feature_groups()}
+
+
+def test_an_ensemble_with_hooks_is_served_logged_and_monitored(project: fti.Project) -> None:
+    project.deploy("blend", {"fraud:1": 0.7, "fraud:2": 0.3}, combine="weighted_mean", output_kind="both")
+    frame = project.get_feature_view("fraud").get_training_dataset(1).test[0][FEATURES]
+    app = build_app(project, ServingConfig(log_flush_seconds=0.05))
+    with running_app(app) as url:
+        answer = httpx.post(f"{url}/v1/deployments/blend/predict", json={"instances": frame.to_dict("records")})
+    assert answer.status_code == 200, answer.text
+    scores = 0.7 * project.get_model("fraud:1").predict_proba(frame) + 0.3 * project.get_model("fraud:2").predict_proba(
+        frame
+    )
+    np.testing.assert_allclose(answer.json()["proba"], scores)
+    logged = InferenceLogTable(project.offline_store).read("blend")
+    assert logged.num_rows == len(frame)
+    assert set(logged.column("variant").to_pylist()) == {"weighted_mean(fraud:1, fraud:2)"}
+    result = project.monitor("blend")
+    assert set(result.drift.features) == set(FEATURES)
