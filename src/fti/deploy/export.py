@@ -144,7 +144,7 @@ def _container_config(
         elif source == "fti.yaml" and section != "serving":
             target = written.setdefault(section, {}) if setting else written
             target[setting or section] = values[section][setting] if setting else values[section]
-    serving = {key: values["serving"][key] for key, source in _serving_sources(loaded.sources).items() if source}
+    serving = {key: values["serving"][key] for key in _serving_from_file(loaded.sources)}
     # every interface of the container, its one port, and only this deployment
     serving |= {"host": "0.0.0.0", "port": PORT, "deployments": [deployment.name]}
     written["serving"] = serving
@@ -164,13 +164,15 @@ def _container_config(
     return text + yaml.safe_dump(written, sort_keys=False), tuple(secrets), tuple(warnings)
 
 
-def _serving_sources(sources: dict[str, str]) -> dict[str, bool]:
-    """Serving settings the project's file sets (kept), by name."""
-    return {
-        key.partition(".")[2]: source == "fti.yaml"
+def _serving_from_file(sources: dict[str, str]) -> list[str]:
+    """The serving settings the project's file sets, but the address and deployments (the container's own)."""
+    return [
+        key.removeprefix("serving.")
         for key, source in sources.items()
-        if key.startswith("serving.") and key.partition(".")[2] not in ("host", "port", "deployments")
-    }
+        if key.startswith("serving.")
+        and source == "fti.yaml"
+        and key.removeprefix("serving.") not in ("host", "port", "deployments")
+    ]
 
 
 def _location(section: dict[str, Any]) -> str:
