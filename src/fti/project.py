@@ -23,6 +23,7 @@ from fti.observability import MonitoringService
 from fti.observability.ab_testing import ab_report as _ab_report
 from fti.observability.retraining import RetrainAction, retrain
 from fti.registry.service import ModelRegistry
+from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from fti.observability.retraining import AddToDeployment
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
-    from fti.tracking.run import Run
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
     from fti.training.space import Distribution
@@ -386,7 +386,7 @@ class Project:
 
     def lineage(self, target: Any) -> ModelLineage | RunLineage | TrainingDataUsage:
         """Lineage from any end: a model version or reference, a run or run id, or a training dataset."""
-        return self.registry.lineage_of(target)
+        return self.registry.lineage_of(target.id if isinstance(target, Run) else target)
 
     # -- feature store -----------------------------------------------------------------------------
 

@@ -188,12 +188,12 @@ def test_batch_stream_of_one_group_equals_the_sorted_join(
     cards.insert(cards_frame(0, 5))
     cards.insert(cards_frame(5, 5))  # appended: no repeated keys, so Arrow scans it
     view = project.create_feature_view("cards", query=cards.select_all())
-    assert view._scan_stream(view.latest_snapshots(), start, end, 4) is not None
+    assert view._reader.scan_stream(view.latest_snapshots(), start, end, 4) is not None
     expected = view.batch_table(view.latest_snapshots(), start, end).to_pandas()
     streamed = _streamed(view, start, end).sort_values(["ts", "cc_num"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(streamed, expected)
     cards.insert(cards_frame(2, 2).assign(amount=-1.0))  # replaces rows: resolved by the DuckDB path
-    assert view._scan_stream(view.latest_snapshots(), start, end, 4) is None
+    assert view._reader.scan_stream(view.latest_snapshots(), start, end, 4) is None
     expected = view.batch_table(view.latest_snapshots(), start, end).to_pandas()
     streamed = _streamed(view, start, end).sort_values(["ts", "cc_num"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(streamed, expected)
@@ -218,7 +218,7 @@ def test_batch_stream_reads_only_the_features_asked_for(project: fti.Project, fe
     pd.testing.assert_frame_equal(narrowed, full[expected])
     cards = project.get_feature_group("cards")
     alone = project.create_feature_view("cards_only", query=cards.select_all())  # one group: the Arrow scan
-    assert alone._scan_stream(alone.latest_snapshots(), None, None, 7) is not None
+    assert alone._reader.scan_stream(alone.latest_snapshots(), None, None, 7) is not None
     whole = alone.batch_table(alone.latest_snapshots(), None, None).to_pandas()
     kept = [name for name in ["cc_num", "ts", "amount", "country"] if name in {"cc_num", "ts", *features}]
     pd.testing.assert_frame_equal(_narrowed(alone, features), whole[kept])

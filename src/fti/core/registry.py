@@ -5,14 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fti.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from fti.core.lineage import TrainingDataLineage
 
 __all__ = [
     "AliasMove",
     "ColumnSpec",
     "ModelAlias",
+    "ModelOrigin",
     "ModelVersionRecord",
     "RegisteredModel",
     "Signature",
@@ -128,3 +134,18 @@ class ModelAlias:
     alias: str
     version: int
     is_protected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOrigin:
+    """The run a model version is logged from, as the registry records it.
+
+    The run fills it in (``run.log_model``), so registering a model needs the run's values, not the run.
+    ``feature_schema`` is the feature columns of the run's training data, when it describes them: the
+    signature of a model logged without one.
+    """
+
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    training_data: TrainingDataLineage | None = None
+    feature_schema: pa.Schema | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fti.features.groups import FeatureGroup, InsertResult
 from fti.features.online import OnlineWriteWarning
 from fti.features.queries import Query
-from fti.features.store import FeatureStore
+from fti.features.service import FeatureStore
 from fti.features.training import TrainingDataset
 from fti.features.views import FeatureView
 

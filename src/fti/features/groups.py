@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
-
 from fti.core.features import CommitRecord, FeatureGroupRecord
 from fti.errors import BackendError, ConflictError, FtiError, NotFoundError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
@@ -20,20 +18,17 @@ from fti.features.online import (
     report_online_failure,
     write_latest,
 )
-from fti.features.schema import plan_schema, schema_from_specs
-from fti.features.statistics import compute_statistics, quote
-from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.queries import Query, check_features
+from fti.features.schema import plan_schema
+from fti.features.sql import query_engine, quote
+from fti.features.statistics import measure_commit, measure_snapshot
+from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fti.features.queries import Query
-
 __all__ = ["FeatureGroup", "InsertResult"]
-
-#: statistics of a large commit spill to disk rather than grow the inserting process
-_MEASURE_MEMORY = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +183,7 @@ class FeatureGroup:
             raise ConflictError(
                 f"{what}: another insert committed at the same time, so nothing of this one was written. Insert again."
             ) from exc
-        statistics, replaced = self._measure(record, commits, commit, plan.target, unique_keys=unique_keys)
+        statistics, replaced = measure_commit(offline, record, commits, commit, plan.target, unique_keys=unique_keys)
         committed = CommitRecord(
             feature_group_id=record.id,
             commit=commit,
@@ -267,46 +262,6 @@ class FeatureGroup:
             task = progress.add_task(f"Materializing {record.name} v{record.version}", total=total)
             return write_latest(store, table, rows, lambda done: progress.advance(task, done))
 
-    def _measure(
-        self,
-        record: FeatureGroupRecord,
-        commits: list[CommitRecord],
-        commit: int,
-        schema: pa.Schema,
-        *,
-        unique_keys: bool = False,
-    ) -> tuple[dict[str, Any], int]:
-        """Statistics of commit ``commit``, its repeated (key, event time) pairs, and how many rows it replaced.
-
-        The replaced count joins the new rows with the visible ones only when their event-time ranges
-        (from the commits' statistics) overlap: appending newer data, the common case, skips the join.
-        ``unique_keys`` says the caller built the rows with one per (key, event time), so the count of
-        distinct pairs is skipped too.
-        """
-        keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
-        connection = query_engine(memory_limit=_MEASURE_MEMORY)
-        try:
-            register_dataset(connection, "written", self._stores.offline.read(record.table, version=commit))
-            new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
-            statistics = compute_statistics(connection, new_rows, schema)
-            distinct = (
-                statistics["rows"]
-                if unique_keys
-                else _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
-            )
-            statistics["duplicate_keys"] = statistics["rows"] - distinct
-            replaced = 0
-            if commits and _times_overlap(record.event_time, statistics, commits):
-                visible = ", ".join(str(item.commit) for item in commits)
-                replaced = _scalar(
-                    connection,
-                    f"SELECT count(*) FROM {new_rows} AS n SEMI JOIN "
-                    f"(SELECT {keys} FROM written WHERE _fti_commit IN ({visible})) AS o USING ({keys})",
-                )
-        finally:
-            connection.close()
-        return statistics, replaced
-
     # -- reading -----------------------------------------------------------------------------------
 
     def read(self, as_of: AsOf = None) -> pd.DataFrame:
@@ -362,16 +317,7 @@ class FeatureGroup:
         return self._group_statistics(commits, chosen.commit)
 
     def _group_statistics(self, commits: list[CommitRecord], commit: int) -> dict[str, Any]:
-        view = snapshot(self._record, commits, commit)
-        schema = schema_from_specs(self._record.schema or ())
-        connection = query_engine(memory_limit=_MEASURE_MEMORY)
-        try:
-            source = view.register(connection, self._stores.offline, "group_rows")
-            if schema is None:
-                schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
-            statistics = compute_statistics(connection, source, schema)
-        finally:
-            connection.close()
+        statistics = measure_snapshot(self._stores.offline, snapshot(self._record, commits, commit))
         with self._stores.catalog.transaction() as tx:
             tx.feature_groups.set_group_statistics(self._record.id, commit, statistics)
         return statistics
@@ -380,8 +326,6 @@ class FeatureGroup:
 
     def select(self, features: list[str]) -> Query:
         """A query of these features (keys and event time are always included)."""
-        from fti.features.queries import Query
-
         return Query.of(self, features)
 
     def select_all(self) -> Query:
@@ -390,8 +334,6 @@ class FeatureGroup:
 
     def select_except(self, features: list[str]) -> Query:
         """A query of every feature but these."""
-        from fti.features.queries import check_features
-
         check_features(self, features)
         return self.select([name for name in self.features if name not in set(features)])
 
@@ -403,36 +345,3 @@ class FeatureGroup:
             commits = tx.feature_groups.commits(record.id)
         self._record = record
         return record, commits
-
-
-def _time_range(statistics: dict[str, Any], column: str) -> tuple[datetime, datetime] | None:
-    """The (min, max) event time a commit's statistics recorded, or None when unknown."""
-    stats = statistics.get("columns", {}).get(column, {})
-    try:
-        return datetime.fromisoformat(str(stats["min"])), datetime.fromisoformat(str(stats["max"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
-    """Whether the new rows' event times may meet a visible commit's (unknown ranges count as overlapping)."""
-    if not new.get("rows"):
-        return False
-    fresh = _time_range(new, event_time)
-    if fresh is None:
-        return True
-    for item in commits:
-        old = _time_range(item.statistics, event_time)
-        if old is None:
-            return True
-        try:
-            if fresh[0] <= old[1] and old[0] <= fresh[1]:
-                return True
-        except TypeError:  # a date against a timestamp: do not guess
-            return True
-    return False
-
-
-def _scalar(connection: Any, sql: str) -> int:
-    rows = connection.sql(sql).fetchall()
-    return int(rows[0][0]) if rows else 0

@@ -25,11 +25,13 @@ import pyarrow as pa
 
 from fti.errors import FtiError, ValidationError
 from fti.features.schema import schema_from_specs
-from fti.features.statistics import quote
-from fti.features.stores import FeatureStores, query_engine, register_dataset
+from fti.features.sql import query_engine, quote, register_dataset, time_literal
+from fti.features.stores import FeatureStores
 from fti.features.time_travel import Snapshot, describe_group
 
 if TYPE_CHECKING:
+    import duckdb
+
     from fti.backends.ports import OnlineStore
     from fti.core.features import FeatureGroupRecord
 
@@ -99,8 +101,6 @@ def latest_rows(
         end: only rows with event time before it.
         batch_rows: rows per yielded table.
     """
-    from fti.features.views import time_literal
-
     record = view.record
     if view.commit is None or record.schema is None:
         return 0, iter(())
@@ -140,13 +140,13 @@ def latest_rows(
     return total, _tables(connection, reader)
 
 
-def _tables(connection: object, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+def _tables(connection: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
     try:
         for batch in reader:
             if batch.num_rows:
                 yield pa.Table.from_batches([batch])
     finally:
-        connection.close()  # type: ignore[attr-defined]
+        connection.close()
 
 
 def write_latest(

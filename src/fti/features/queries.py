@@ -7,19 +7,54 @@ row with the same key and the latest event time at or before the spine row's (wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fti.core.naming import validate_identifier
 from fti.errors import ValidationError
 from fti.features.time_travel import describe_group
 
 if TYPE_CHECKING:
-    from fti.features.groups import FeatureGroup
+    from fti.core.features import FeatureGroupRecord
 
-__all__ = ["Query", "QueryPart", "check_features"]
+__all__ = ["Query", "QueryPart", "SelectedGroup", "check_features"]
 
 
-def check_features(group: FeatureGroup, features: list[str]) -> list[str]:
+class SelectedGroup(Protocol):
+    """A feature group as a query holds it (a :class:`fti.features.FeatureGroup` is one): its catalog record
+    and the names a query is built from."""
+
+    @property
+    def record(self) -> FeatureGroupRecord:
+        """The group's catalog record."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The group's name."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """The group's version."""
+        ...
+
+    @property
+    def primary_key(self) -> list[str]:
+        """The primary-key columns."""
+        ...
+
+    @property
+    def event_time(self) -> str:
+        """The event-time column."""
+        ...
+
+    @property
+    def features(self) -> list[str]:
+        """The columns that are neither primary key nor event time."""
+        ...
+
+
+def check_features(group: SelectedGroup, features: list[str]) -> list[str]:
     """``features`` if each is a feature of ``group``; otherwise a ValidationError naming the unknown ones."""
     if isinstance(features, str) or not isinstance(features, list | tuple):
         raise ValidationError(f"Select features of {describe_group(group.record)} as a list of names, e.g. ['amount'].")
@@ -43,7 +78,7 @@ def check_features(group: FeatureGroup, features: list[str]) -> list[str]:
 class QueryPart:
     """One group of a query: its selected features, the spine columns it joins on, and a name prefix."""
 
-    group: FeatureGroup
+    group: SelectedGroup
     features: tuple[str, ...]
     on: tuple[str, ...] = ()
     prefix: str = ""
@@ -61,12 +96,12 @@ class Query:
         self.columns()  # fail early on colliding names
 
     @classmethod
-    def of(cls, group: FeatureGroup, features: list[str]) -> Query:
+    def of(cls, group: SelectedGroup, features: list[str]) -> Query:
         """Select ``features`` of ``group``."""
         return cls((QueryPart(group, tuple(check_features(group, features))),))
 
     @property
-    def spine(self) -> FeatureGroup:
+    def spine(self) -> SelectedGroup:
         """The leftmost feature group, whose rows the result has."""
         return self.parts[0].group
 

@@ -1,4 +1,5 @@
-"""Descriptive statistics of a table, computed by DuckDB in two vectorized passes (summary, histograms).
+"""Descriptive statistics of a table, computed by DuckDB in two vectorized passes (summary, histograms), and
+of what feature groups hold: the rows one commit wrote, or all of a group's rows at a commit.
 
 Numbers get count, nulls, min, max, mean, std, quartiles (from a reservoir sample of 8,192 values) and a
 10-bin histogram; strings and booleans
@@ -8,21 +9,27 @@ get count, nulls, approximate distinct count and top values; times and dates get
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from fti.features.schema import schema_from_specs
+from fti.features.sql import query_engine, quote, register_dataset
+
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["compute_statistics", "quote"]
+    from fti.backends.ports import OfflineStore
+    from fti.core.features import CommitRecord, FeatureGroupRecord
+    from fti.features.time_travel import Snapshot
+
+__all__ = ["compute_statistics", "measure_commit", "measure_snapshot"]
+
+#: statistics of a large commit or group spill to disk rather than grow the measuring process
+_MEASURE_MEMORY = "256MB"
 
 _BINS = 10
-
-
-def quote(name: str) -> str:
-    """A SQL identifier in double quotes (names are validated identifiers; this guards keywords)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _kind(arrow_type: pa.DataType) -> str:
@@ -102,3 +109,91 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def measure_commit(
+    offline: OfflineStore,
+    record: FeatureGroupRecord,
+    commits: list[CommitRecord],
+    commit: int,
+    schema: pa.Schema,
+    *,
+    unique_keys: bool = False,
+) -> tuple[dict[str, Any], int]:
+    """Statistics of the rows commit ``commit`` wrote (with their repeated (key, event time) pairs as
+    ``duplicate_keys``), and how many rows of the visible ``commits`` they replaced.
+
+    The replaced count joins the new rows with the visible ones only when their event-time ranges
+    (from the commits' statistics) overlap: appending newer data, the common case, skips the join.
+    ``unique_keys`` says the caller built the rows with one per (key, event time), so the count of
+    distinct pairs is skipped too.
+    """
+    keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
+    connection = query_engine(memory_limit=_MEASURE_MEMORY)
+    try:
+        register_dataset(connection, "written", offline.read(record.table, version=commit))
+        new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
+        statistics = compute_statistics(connection, new_rows, schema)
+        distinct = (
+            statistics["rows"]
+            if unique_keys
+            else _scalar(connection, f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {new_rows})")
+        )
+        statistics["duplicate_keys"] = statistics["rows"] - distinct
+        replaced = 0
+        if commits and _times_overlap(record.event_time, statistics, commits):
+            visible = ", ".join(str(item.commit) for item in commits)
+            replaced = _scalar(
+                connection,
+                f"SELECT count(*) FROM {new_rows} AS n SEMI JOIN "
+                f"(SELECT {keys} FROM written WHERE _fti_commit IN ({visible})) AS o USING ({keys})",
+            )
+    finally:
+        connection.close()
+    return statistics, replaced
+
+
+def measure_snapshot(offline: OfflineStore, view: Snapshot) -> dict[str, Any]:
+    """Statistics of every visible row of a feature group at the commit of ``view``."""
+    schema = schema_from_specs(view.record.schema or ())
+    connection = query_engine(memory_limit=_MEASURE_MEMORY)
+    try:
+        source = view.register(connection, offline, "group_rows")
+        if schema is None:
+            schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+        return compute_statistics(connection, source, schema)
+    finally:
+        connection.close()
+
+
+def _time_range(statistics: dict[str, Any], column: str) -> tuple[datetime, datetime] | None:
+    """The (min, max) event time a commit's statistics recorded, or None when unknown."""
+    stats = statistics.get("columns", {}).get(column, {})
+    try:
+        return datetime.fromisoformat(str(stats["min"])), datetime.fromisoformat(str(stats["max"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
+    """Whether the new rows' event times may meet a visible commit's (unknown ranges count as overlapping)."""
+    if not new.get("rows"):
+        return False
+    fresh = _time_range(new, event_time)
+    if fresh is None:
+        return True
+    for item in commits:
+        old = _time_range(item.statistics, event_time)
+        if old is None:
+            return True
+        try:
+            if fresh[0] <= old[1] and old[0] <= fresh[1]:
+                return True
+        except TypeError:  # a date against a timestamp: do not guess
+            return True
+    return False
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
+    rows = connection.sql(sql).fetchall()
+    return int(rows[0][0]) if rows else 0

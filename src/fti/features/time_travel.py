@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 from fti.errors import NotFoundError, ValidationError
 from fti.features.schema import schema_from_specs
-from fti.features.statistics import quote
-from fti.features.stores import register_dataset
+from fti.features.sql import quote, register_dataset
 
 if TYPE_CHECKING:
     import duckdb

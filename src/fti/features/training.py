@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.core.features import TrainingDatasetRecord
+from fti.core.features import FeatureViewRecord, TrainingDatasetRecord
 from fti.errors import NotFoundError, ValidationError
+from fti.features.point_in_time import PointInTimeReader
+from fti.features.sql import query_engine
 from fti.features.statistics import compute_statistics
-from fti.features.stores import FeatureStores, query_engine
+from fti.features.stores import FeatureStores
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fti.features.views import FeatureView
+    from fti.features.queries import Query
 
-__all__ = ["SPLITS", "TrainingDataset", "assign_splits", "create_training_dataset"]
+__all__ = ["SPLITS", "DatasetView", "TrainingDataset", "assign_splits", "create_training_dataset"]
 
 SPLITS = ("train", "validation", "test")
+
+
+class DatasetView(Protocol):
+    """The feature view a training dataset is read from, as the dataset sees it (a
+    :class:`fti.features.FeatureView` is one): its record, labels and point-in-time query."""
+
+    @property
+    def record(self) -> FeatureViewRecord:
+        """The view's catalog record."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The view's name."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """The view's version."""
+        ...
+
+    @property
+    def labels(self) -> list[str]:
+        """The label columns."""
+        ...
+
+    @property
+    def query(self) -> Query:
+        """The groups and features the view joins."""
+        ...
 
 
 def _check_split(split: dict[str, float] | None, split_by: str) -> dict[str, float] | None:
@@ -57,9 +90,11 @@ def assign_splits(rows: int, split: dict[str, float] | None, split_by: str, seed
     return pa.array(names, pa.string())
 
 
-def _materialize(view: FeatureView, record: TrainingDatasetRecord, table_name: str) -> dict[str, Any]:
-    snapshots = view.snapshots_at(record.sources)
-    joined = view.batch_table(snapshots, record.start, record.end)
+def _materialize(
+    stores: FeatureStores, view: DatasetView, record: TrainingDatasetRecord, table_name: str
+) -> dict[str, Any]:
+    reader = PointInTimeReader(stores, view.query)
+    joined = reader.table(reader.snapshots_at(record.sources), record.start, record.end)
     splits = assign_splits(joined.num_rows, record.split, record.split_by, record.seed)
     connection = query_engine()
     try:
@@ -70,16 +105,17 @@ def _materialize(view: FeatureView, record: TrainingDatasetRecord, table_name: s
     stored = joined.append_column("_fti_split", splits).append_column(
         "_fti_order", pa.array(np.arange(joined.num_rows, dtype=np.int64))
     )
-    view._stores.offline.write(table_name, stored.to_reader(max_chunksize=131_072), mode="overwrite")
+    stores.offline.write(table_name, stored.to_reader(max_chunksize=131_072), mode="overwrite")
     return statistics
 
 
-def _table_name(view: FeatureView, version: int) -> str:
+def _table_name(view: DatasetView, version: int) -> str:
     return f"training_datasets/{view.name}_v{view.version}_{version}"
 
 
 def create_training_dataset(
-    view: FeatureView,
+    stores: FeatureStores,
+    view: DatasetView,
     *,
     start: datetime | None,
     end: datetime | None,
@@ -92,8 +128,7 @@ def create_training_dataset(
     fractions = _check_split(split, split_by)
     if seed is None and split_by == "random" and fractions is not None:
         seed = secrets.randbits(31)
-    stores = view._stores
-    snapshots = view.latest_snapshots()
+    snapshots = PointInTimeReader(stores, view.query).latest_snapshots()
     empty = [item.record.name for item in snapshots.values() if item.commit is None]
     if empty:
         raise ValidationError(
@@ -117,15 +152,13 @@ def create_training_dataset(
         sources=sources,
         created_at=datetime.now(UTC),
     )
-    statistics = _materialize(view, record, _table_name(view, version))
+    statistics = _materialize(stores, view, record, _table_name(view, version))
     with stores.catalog.transaction() as tx:
         record = tx.training_datasets.add(_with_statistics(record, statistics))
     return TrainingDataset(stores, view, record)
 
 
 def _with_statistics(record: TrainingDatasetRecord, statistics: dict[str, Any]) -> TrainingDatasetRecord:
-    from dataclasses import replace
-
     return replace(record, statistics=statistics)
 
 
@@ -137,7 +170,7 @@ class TrainingDataset:
         >>> X_train, y_train = td.train  # doctest: +SKIP
     """
 
-    def __init__(self, stores: FeatureStores, view: FeatureView, record: TrainingDatasetRecord) -> None:
+    def __init__(self, stores: FeatureStores, view: DatasetView, record: TrainingDatasetRecord) -> None:
         self._stores = stores
         self.feature_view = view
         self.record = record
@@ -228,7 +261,7 @@ class TrainingDataset:
 
     def rebuild(self) -> TrainingDataset:
         """Recompute the dataset from the recorded feature-group commits and rewrite it; identical by design."""
-        _materialize(self.feature_view, self.record, _table_name(self.feature_view, self.version))
+        _materialize(self._stores, self.feature_view, self.record, _table_name(self.feature_view, self.version))
         return self
 
     def _split_names(self) -> list[str]:

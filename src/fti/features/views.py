@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Collection, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from fti.core.features import FeatureViewRecord
 from fti.errors import NotFoundError, ValidationError
-from fti.features.point_in_time import JoinedGroup, point_in_time_sql
-from fti.features.schema import schema_from_specs
-from fti.features.statistics import quote
-from fti.features.stores import FeatureStores, query_engine
-from fti.features.time_travel import Snapshot, snapshot
+from fti.features.online_vectors import (
+    ReturnType,
+    VectorPlan,
+    check_return_type,
+    plan_vectors,
+    shape_many,
+    shape_one,
+    vector_one,
+    vectors,
+)
+from fti.features.point_in_time import PointInTimeReader
+from fti.features.stores import FeatureStores
+from fti.features.training import TrainingDataset, create_training_dataset
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
 
     from fti.features.queries import Query
-    from fti.features.serving import ReturnType, ServingPlan
-    from fti.features.training import TrainingDataset
+    from fti.features.time_travel import Snapshot
 
-__all__ = ["FeatureView", "time_literal"]
-
-#: DuckDB's memory while streaming a join (batch predictions): larger joins spill instead of growing
-_STREAM_MEMORY = "1GB"
-
-
-def time_literal(moment: datetime) -> str:
-    """A SQL timestamp literal in UTC for a datetime we were given (naive means UTC)."""
-    if not isinstance(moment, datetime):
-        raise ValidationError(f"Expected a datetime for start/end, got {type(moment).__name__}.")
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    return f"TIMESTAMP '{utc.replace(tzinfo=None).isoformat(sep=' ')}'"
+__all__ = ["FeatureView"]
 
 
 class FeatureView:
@@ -52,7 +46,8 @@ class FeatureView:
         self._stores = stores
         self._record = record
         self.query = query
-        self._serving: ServingPlan | None = None
+        self._reader = PointInTimeReader(stores, query)
+        self._vectors: VectorPlan | None = None
 
     @property
     def record(self) -> FeatureViewRecord:
@@ -86,7 +81,7 @@ class FeatureView:
 
     def get_batch_data(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
         """The joined rows of the spine whose event time is in ``[start, end)``, ordered by event time and key."""
-        frame: pd.DataFrame = self.batch_table(self.latest_snapshots(), start, end).to_pandas()
+        frame: pd.DataFrame = self._reader.table(self._reader.latest_snapshots(), start, end).to_pandas()
         return frame
 
     def get_training_data(self, spine: Any) -> pd.DataFrame:
@@ -95,7 +90,8 @@ class FeatureView:
         The result has the spine's rows in the spine's order, its columns, and each feature of the view
         not already in it, as of each row's event time.
         """
-        frame: pd.DataFrame = self._spine_table(spine, self.latest_snapshots()).to_pandas()
+        joined = self._reader.onto(_as_table(spine), self._reader.latest_snapshots(), self._what())
+        frame: pd.DataFrame = joined.to_pandas()
         return frame
 
     # -- online feature vectors --------------------------------------------------------------------
@@ -106,7 +102,7 @@ class FeatureView:
         Raises:
             ValidationError: a group giving the view a feature is not online.
         """
-        return dict(self._serving_plan().entity_keys)
+        return dict(self._vector_plan().entity_keys)
 
     def get_feature_vector(
         self,
@@ -139,8 +135,6 @@ class FeatureView:
             >>> fv.get_feature_vector({"cc_num": 4242})  # doctest: +SKIP
             {'amount': 12.5, 'country': 'DE'}
         """
-        from fti.features.serving import check_return_type, shape_one, vector_one, vectors
-
         chosen = check_return_type(return_type)
         if not isinstance(entity, dict):
             raise ValidationError(
@@ -149,7 +143,7 @@ class FeatureView:
             )
         if passed_features is not None and not isinstance(passed_features, dict):
             raise ValidationError(f"passed_features must be a dict, got {type(passed_features).__name__}.")
-        plan = self._serving_plan()
+        plan = self._vector_plan()
         if passed_features is None and chosen != "pandas":
             found = vector_one(plan, entity, allow_missing=allow_missing, now=now)
             if found is not None:
@@ -178,18 +172,14 @@ class FeatureView:
         Example:
             >>> fv.get_feature_vectors([{"cc_num": 1}, {"cc_num": 2}], return_type="pandas")  # doctest: +SKIP
         """
-        from fti.features.serving import check_return_type, shape_many, vectors
-
         chosen = check_return_type(return_type)
-        table = vectors(self._serving_plan(), entities, passed_features, allow_missing=allow_missing, now=now)
+        table = vectors(self._vector_plan(), entities, passed_features, allow_missing=allow_missing, now=now)
         return shape_many(table, chosen)
 
-    def _serving_plan(self) -> ServingPlan:
-        if self._serving is None:
-            from fti.features.serving import plan_serving
-
-            self._serving = plan_serving(self._stores, self)
-        return self._serving
+    def _vector_plan(self) -> VectorPlan:
+        if self._vectors is None:
+            self._vectors = plan_vectors(self._stores, self._what(), self.query, self.labels)
+        return self._vectors
 
     # -- training datasets -------------------------------------------------------------------------
 
@@ -209,16 +199,12 @@ class FeatureView:
             split_by: ``"time"`` (no validation/test row older than a training row) or ``"random"``.
             seed: for a random split (default: a random seed, recorded so the dataset can be rebuilt).
         """
-        from fti.features.training import create_training_dataset
-
         return create_training_dataset(
-            self, start=start, end=end, split=split, split_by=split_by, seed=seed, description=description
+            self._stores, self, start=start, end=end, split=split, split_by=split_by, seed=seed, description=description
         )
 
     def get_training_dataset(self, version: int | None = None) -> TrainingDataset:
         """A training dataset of this view (default: the latest)."""
-        from fti.features.training import TrainingDataset
-
         with self._stores.catalog.transaction() as tx:
             record = tx.training_datasets.find(self._record.id, version)
         if record is None:
@@ -230,8 +216,6 @@ class FeatureView:
 
     def training_datasets(self) -> list[TrainingDataset]:
         """Every training dataset of this view, oldest first."""
-        from fti.features.training import TrainingDataset
-
         with self._stores.catalog.transaction() as tx:
             records = tx.training_datasets.list(self._record.id)
         return [TrainingDataset(self._stores, self, record) for record in records]
@@ -240,29 +224,15 @@ class FeatureView:
 
     def latest_snapshots(self) -> dict[int, Snapshot]:
         """Every group of the query at its latest commit, by catalog id."""
-        return self.snapshots_at({})
+        return self._reader.latest_snapshots()
 
     def snapshots_at(self, commits: dict[int, int]) -> dict[int, Snapshot]:
         """Every group of the query at the given commits (by group id; missing ones at their latest)."""
-        result = {}
-        with self._stores.catalog.transaction() as tx:
-            for part in self.query.parts:
-                record = part.group.record
-                if record.id in result:
-                    continue
-                fresh = tx.feature_groups.find_by_id(record.id) or record
-                history = tx.feature_groups.commits(record.id)
-                result[record.id] = snapshot(fresh, history, commits.get(record.id))
-        return result
+        return self._reader.snapshots_at(commits)
 
     def batch_table(self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None) -> pa.Table:
         """The point-in-time join over the spine group's rows in ``[start, end)`` as an Arrow table."""
-        connection = query_engine()
-        try:
-            sql, _ = self._batch_sql(connection, snapshots, start, end, ordered=True)
-            return connection.sql(sql).to_arrow_table()
-        finally:
-            connection.close()
+        return self._reader.table(snapshots, start, end)
 
     def batch_stream(
         self,
@@ -272,170 +242,13 @@ class FeatureView:
         batch_rows: int,
         features: Collection[str] | None = None,
     ) -> tuple[int, Iterator[pa.RecordBatch]]:
-        """The number of rows and the point-in-time join of ``batch_table``, streamed in no particular order.
+        """The number of rows and the join of :meth:`batch_table`, streamed in batches in no particular order;
+        ``features`` limits it to those feature columns (see
+        :meth:`fti.features.point_in_time.PointInTimeReader.stream`)."""
+        return self._reader.stream(snapshots, start, end, batch_rows, features)
 
-        ``features`` limits the result to those feature columns (besides the spine's keys and event time),
-        so columns nobody uses are neither read nor joined.
-
-        DuckDB produces the batches as they are consumed (within its memory limit), so a join larger than
-        memory streams through; not sorting saves a full sort of the result. A view of one group with
-        nothing to join or de-duplicate is scanned by Arrow's dataset reader instead (filters pushed down,
-        about half the CPU of converting DuckDB's result to Arrow).
-        """
-        scanned = self._scan_stream(snapshots, start, end, batch_rows, features)
-        if scanned is not None:
-            return scanned
-        connection = query_engine(memory_limit=_STREAM_MEMORY)
-        try:
-            sql, spine = self._batch_sql(connection, snapshots, start, end, ordered=False, features=features)
-            total = int(connection.sql(f"SELECT count(*) FROM {spine}").fetchall()[0][0])
-            if total == 0:
-                connection.close()
-                return 0, iter(())
-            reader = connection.sql(sql).to_arrow_reader(batch_rows)
-        except BaseException:
-            connection.close()
-            raise
-        return total, _closing_batches(connection, reader)
-
-    def _scan_stream(
-        self,
-        snapshots: dict[int, Snapshot],
-        start: datetime | None,
-        end: datetime | None,
-        batch_rows: int,
-        features: Collection[str] | None = None,
-    ) -> tuple[int, Iterator[pa.RecordBatch]] | None:
-        """``batch_stream`` by an Arrow dataset scan, or None when the view needs DuckDB (joins, repeated
-        keys to resolve, or a time range over an event time that is not a timestamp)."""
-        import pyarrow.dataset as pads
-
-        spine = self.query.parts[0]
-        view = snapshots[spine.group.record.id]
-        record = view.record
-        schema = schema_from_specs(record.schema or ())
-        if len(self.query.parts) != 1 or view.commit is None or view.needs_dedupe or schema is None:
-            return None
-        time_type = schema.field(record.event_time).type
-        if (start is not None or end is not None) and not pa.types.is_timestamp(time_type):
-            return None
-        dataset = self._stores.offline.read(record.table, version=view.commit)
-        numbers = [item.commit for item in view.commits]
-        condition: pads.Expression | None = None
-        if numbers != list(range(view.commit + 1)):
-            condition = pads.field("_fti_commit").isin(numbers)
-        for bound, keep in ((start, "ge"), (end, "lt")):
-            if bound is None:
-                continue
-            time_literal(bound)  # the same check of the bound as the SQL path
-            utc = bound.astimezone(UTC).replace(tzinfo=None) if bound.tzinfo else bound
-            value = pa.scalar(utc, pa.timestamp("us")).cast(pa.timestamp(time_type.unit, tz=time_type.tz))
-            column = pads.field(record.event_time)
-            test = column >= value if keep == "ge" else column < value
-            condition = test if condition is None else condition & test
-        columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
-        total = dataset.count_rows(filter=condition)
-        if total == 0:
-            return 0, iter(())
-        # Little read-ahead: memory stays a few batches deep whatever the table size.
-        batches = dataset.to_batches(
-            columns=columns, filter=condition, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1
-        )
-        return total, (batch for batch in batches if batch.num_rows)
-
-    def _batch_sql(
-        self,
-        connection: duckdb.DuckDBPyConnection,
-        snapshots: dict[int, Snapshot],
-        start: datetime | None,
-        end: datetime | None,
-        *,
-        ordered: bool,
-        features: Collection[str] | None = None,
-    ) -> tuple[str, str]:
-        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given)."""
-        spine = self.query.parts[0]
-        record = snapshots[spine.group.record.id].record
-        source = snapshots[record.id].register(connection, self._stores.offline, "g0")
-        conditions = []
-        if start is not None:
-            conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")
-        if end is not None:
-            conditions.append(f"{quote(record.event_time)} < {time_literal(end)}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = f"(SELECT * FROM {source}{where})"
-        columns = list(dict.fromkeys([*record.primary_key, record.event_time, *_chosen(spine.features, features)]))
-        joins = self._joins(connection, snapshots, start=1)
-        if features is not None:
-            # ASOF LEFT JOINs keep one row per spine row: a group none of whose features is wanted is left out
-            kept = [
-                replace(join, features=tuple(pair for pair in join.features if pair[1] in features)) for join in joins
-            ]
-            joins = [join for join in kept if join.features]
-        order = [record.event_time, *record.primary_key] if ordered else []
-        return point_in_time_sql(rows, record.event_time, columns, joins, order), rows
-
-    def _spine_table(self, spine: Any, snapshots: dict[int, Snapshot]) -> pa.Table:
-        table = _as_table(spine)
-        first = self.query.parts[0]
-        record = first.group.record
-        needed = [record.event_time, *(name for part in self.query.parts[1:] for name in part.on)]
-        missing_spine = [name for name in first.features if name not in table.column_names]
-        if missing_spine:
-            needed += list(record.primary_key)
-        absent = [name for name in dict.fromkeys(needed) if name not in table.column_names]
-        if absent:
-            raise ValidationError(
-                f"The spine for feature view '{self.name}' v{self.version} has no column "
-                f"{', '.join(repr(n) for n in absent)}; it needs the event time '{record.event_time}' and the "
-                "join keys of every feature group."
-            )
-        order = pa.array(range(table.num_rows), pa.int64())
-        table = table.append_column("_fti_spine_row", order)
-        connection = query_engine()
-        try:
-            connection.register("spine_rows", table)
-            joins = self._joins(connection, snapshots, start=1)
-            if missing_spine:
-                source = snapshots[record.id].register(connection, self._stores.offline, "g0")
-                joins.insert(
-                    0,
-                    JoinedGroup(
-                        source=source,
-                        on=tuple((name, name) for name in record.primary_key),
-                        event_time=record.event_time,
-                        ttl_seconds=record.ttl_seconds,
-                        features=tuple((name, name) for name in missing_spine),
-                    ),
-                )
-            columns = [name for name in table.column_names if name != "_fti_spine_row"]
-            sql = point_in_time_sql("spine_rows", record.event_time, columns, joins, ["_fti_spine_row"])
-            return connection.sql(sql).to_arrow_table()
-        finally:
-            connection.close()
-
-    def _joins(
-        self, connection: duckdb.DuckDBPyConnection, snapshots: dict[int, Snapshot], start: int
-    ) -> list[JoinedGroup]:
-        joins = []
-        for i, part in enumerate(self.query.parts[start:], start=start):
-            view = snapshots[part.group.record.id]
-            record = view.record
-            joins.append(
-                JoinedGroup(
-                    source=view.register(connection, self._stores.offline, f"g{i}"),
-                    on=tuple(zip(part.on, record.primary_key, strict=True)),
-                    event_time=record.event_time,
-                    ttl_seconds=record.ttl_seconds,
-                    features=tuple((name, part.prefix + name) for name in part.features),
-                )
-            )
-        return joins
-
-
-def _chosen(names: Sequence[str], wanted: Collection[str] | None) -> list[str]:
-    """``names`` in their order, only those in ``wanted`` (all when ``wanted`` is None)."""
-    return list(names) if wanted is None else [name for name in names if name in wanted]
+    def _what(self) -> str:
+        return f"feature view '{self.name}' v{self.version}"
 
 
 def _as_table(data: Any) -> pa.Table:
@@ -449,12 +262,3 @@ def _as_table(data: Any) -> pa.Table:
     raise ValidationError(
         f"A spine must be a pandas or Polars DataFrame or a pyarrow Table, got {type(data).__name__}."
     )
-
-
-def _closing_batches(connection: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-    try:
-        for batch in reader:
-            if batch.num_rows:
-                yield batch
-    finally:
-        connection.close()

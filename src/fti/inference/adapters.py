@@ -26,7 +26,7 @@ from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:
     from fti.core.deployments import Deployment
-    from fti.features.store import FeatureStore
+    from fti.features.service import FeatureStore
     from fti.features.views import FeatureView
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion

@@ -31,7 +31,7 @@ from fti.features.views import FeatureView
 from fti.inference.outputs import check_output_kind, labels_of
 
 if TYPE_CHECKING:
-    from fti.features.store import FeatureStore
+    from fti.features.service import FeatureStore
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 

@@ -29,7 +29,7 @@ from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore
-    from fti.features.store import FeatureStore
+    from fti.features.service import FeatureStore
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 

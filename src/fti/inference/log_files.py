@@ -29,7 +29,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from fti.features.stores import local_paths, parquet_scan, shared_engine
+from fti.features.sql import local_paths, parquet_scan, shared_engine
 
 if TYPE_CHECKING:
     from fti.backends.ports import OfflineStore

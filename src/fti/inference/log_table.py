@@ -21,7 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
 from fti.errors import ValidationError
-from fti.features.stores import shared_engine
+from fti.features.sql import shared_engine
 from fti.inference.log_summaries import summarize_commit
 from fti.inference.request_log import REQUEST_LOG_SCHEMA
 

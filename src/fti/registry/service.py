@@ -16,6 +16,7 @@ from fti.core.lineage import TrainingDataLineage, TrainingDataRef
 from fti.core.registry import (
     AliasMove,
     ModelAlias,
+    ModelOrigin,
     ModelVersionRecord,
     RegisteredModel,
     Signature,
@@ -33,7 +34,6 @@ from fti.registry.version import ModelVersion
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
     from fti.backends.ports import CatalogStore
-    from fti.tracking.run import Run
 
 __all__ = ["ModelRegistry", "parse_model_ref"]
 
@@ -72,7 +72,7 @@ class ModelRegistry:
 
     def log_model(
         self,
-        run: Run,
+        origin: ModelOrigin,
         model: Any,
         name: str,
         *,
@@ -83,7 +83,7 @@ class ModelRegistry:
         code_paths: Sequence[str | Path] = (),
         pip_requirements: Sequence[str] = (),
     ) -> ModelVersion:
-        """Save ``model`` with ``run`` and register it as the next version of ``name``.
+        """Save ``model`` with the run of ``origin`` and register it as the next version of ``name``.
 
         ``code_paths`` (the model's own modules) and ``pip_requirements`` travel with the model files; see
         :mod:`fti.registry.environment`.
@@ -91,15 +91,14 @@ class ModelRegistry:
         validate_model_name(name)
         tag_values = {validate_value_key(key, "tag"): str(value) for key, value in (tags or {}).items()}
         flavor = detect_flavor(model)
-        resolved = self._signature(model, flavor.name, signature, input_example, run)
-        prefix = f"runs/{run.id}/models/{name}-{uuid.uuid4().hex[:8]}"
+        resolved = self._signature(model, flavor.name, signature, input_example, origin)
+        prefix = f"runs/{origin.run_id}/models/{name}-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory(prefix="fti-model-") as scratch:
             package_code(code_paths, Path(scratch), model=name)
             write_requirements(Path(scratch), flavor.name, pip_requirements, model=name)
             options = flavor.save(model, Path(scratch))
             self._artifacts.put_dir(prefix, scratch)
-        training_data = run.training_data
-        metrics = run.metrics
+        training_data = origin.training_data
         now = datetime.now(UTC)
         with self._catalog.transaction() as tx:
             version = tx.registry.next_version(name, now)
@@ -109,10 +108,10 @@ class ModelRegistry:
                 flavor=flavor.name,
                 artifact_prefix=prefix,
                 created_at=now,
-                run_id=run.id,
+                run_id=origin.run_id,
                 signature=resolved,
                 flavor_options=json.loads(json.dumps(options, default=str)),
-                metrics=metrics,
+                metrics=dict(origin.metrics),
                 description=description,
                 tags=tag_values,
                 training_dataset_name=None if training_data is None else training_data.feature_view_name,
@@ -121,7 +120,9 @@ class ModelRegistry:
             tx.registry.add_version(record)
         return ModelVersion(self, record)
 
-    def _signature(self, model: Any, flavor: str, signature: Any, example: Any, run: Run) -> Signature | None:
+    def _signature(
+        self, model: Any, flavor: str, signature: Any, example: Any, origin: ModelOrigin
+    ) -> Signature | None:
         if signature is not None:
             return to_signature(signature)
         if example is not None:
@@ -130,7 +131,7 @@ class ModelRegistry:
             frame = table.to_pandas()
             prediction = get_flavor(flavor).predict(model, frame, {})
             return infer_signature(table, prediction)
-        schema = run.feature_schema
+        schema = origin.feature_schema
         if schema is not None:
             return to_signature(schema)
         return None
@@ -275,14 +276,10 @@ class ModelRegistry:
             training_data = None if record.run_id is None else tx.tracking.training_data(record.run_id)
         return ModelLineage(model=ModelVersionRef(record.name, record.version), run=run, training_data=training_data)
 
-    def lineage_of(self, target: Any) -> ModelLineage | RunLineage | TrainingDataUsage:
-        """Lineage from any end: a model version (or its reference), a run (or its id), a training dataset."""
-        from fti.tracking.run import Run
-
+    def lineage_of(self, target: object) -> ModelLineage | RunLineage | TrainingDataUsage:
+        """Lineage from any end: a model version (or its reference), a run id, a training dataset."""
         if isinstance(target, ModelVersion):
             return target.lineage()
-        if isinstance(target, Run):
-            return self.run_lineage(target.id)
         if isinstance(target, TrainingDataLineage):
             return self.training_data_usage(target)
         if isinstance(target, TrainingDataRef):

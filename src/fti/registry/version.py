@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -14,9 +15,46 @@ from fti.registry.signatures import as_arrow, enforce_signature
 
 if TYPE_CHECKING:
     from fti.registry.lineage import ModelLineage
-    from fti.registry.service import ModelRegistry
 
-__all__ = ["ModelVersion"]
+__all__ = ["ModelVersion", "VersionRegistry"]
+
+
+class VersionRegistry(Protocol):
+    """What a model version asks of the registry that holds it (a :class:`fti.registry.ModelRegistry` is one)."""
+
+    def get_record(self, name: str, version: int) -> ModelVersionRecord:
+        """The version's record as the catalog holds it now."""
+        ...
+
+    def load_model(self, record: ModelVersionRecord) -> Any:
+        """The version's model object, read from the artifact store."""
+        ...
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, protected: bool, force: bool, reason: str | None
+    ) -> None:
+        """Point an alias of model ``name`` at ``version``."""
+        ...
+
+    def delete_alias(self, name: str, alias: str, *, force: bool, reason: str | None) -> None:
+        """Remove an alias of model ``name``."""
+        ...
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every recorded move of the aliases of model ``name``."""
+        ...
+
+    def set_tags(self, name: str, version: int, tags: Mapping[str, Any]) -> None:
+        """Set tags on a version."""
+        ...
+
+    def set_description(self, name: str, version: int, text: str) -> None:
+        """Replace a version's description."""
+        ...
+
+    def lineage(self, record: ModelVersionRecord) -> ModelLineage:
+        """The run and training data behind a version."""
+        ...
 
 
 class ModelVersion:
@@ -27,7 +65,7 @@ class ModelVersion:
         >>> version.predict(features)  # doctest: +SKIP
     """
 
-    def __init__(self, registry: ModelRegistry, record: ModelVersionRecord) -> None:
+    def __init__(self, registry: VersionRegistry, record: ModelVersionRecord) -> None:
         self._registry = registry
         self._record = record
         self._model: Any = None

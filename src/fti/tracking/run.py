@@ -9,22 +9,66 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pandas as pd
 
 from fti.core.naming import validate_artifact_key
+from fti.core.registry import ModelOrigin
 from fti.core.tracking import RunInfo, RunStatus, validate_value_key
 from fti.errors import ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from fti.artifacts import ArtifactService
+    from fti.backends.ports import CatalogStore
     from fti.core.lineage import TrainingDataLineage
+    from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
-    from fti.tracking.service import TrackingService
+    from fti.tracking.buffer import MetricBuffer
 
-__all__ = ["Run"]
+__all__ = ["Run", "RunTracker"]
+
+
+class RunTracker(Protocol):
+    """What a run asks of the tracking service that started it (a :class:`fti.tracking.TrackingService` is one)."""
+
+    @property
+    def catalog(self) -> CatalogStore:
+        """Where the run's params, tags, artifacts and end are written."""
+        ...
+
+    @property
+    def artifacts(self) -> ArtifactService:
+        """Where the run's files go."""
+        ...
+
+    @property
+    def buffer(self) -> MetricBuffer:
+        """Where logged metric points wait for their batch write."""
+        ...
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """Where the run registers its models."""
+        ...
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        """The run's attributes as the catalog holds them."""
+        ...
+
+    def values(self, run_id: str, kind: Literal["params", "metrics", "tags"]) -> dict[str, Any]:
+        """The run's params, latest metrics or tags."""
+        ...
+
+    def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        """Every logged value of one metric."""
+        ...
+
+    def end_run(self, run: Run, status: RunStatus, error: str | None) -> None:
+        """Write the run's buffered metrics and record its end."""
+        ...
 
 
 class Run:
@@ -41,7 +85,7 @@ class Run:
     """
 
     def __init__(
-        self, service: TrackingService, info: RunInfo, *, is_active: bool, feature_schema: pa.Schema | None = None
+        self, service: RunTracker, info: RunInfo, *, is_active: bool, feature_schema: pa.Schema | None = None
     ) -> None:
         self._service = service
         self._info = info
@@ -206,8 +250,11 @@ class Run:
             >>> run.log_model(model, "fraud", code_paths=["fraud_models/"])  # doctest: +SKIP
         """
         self._check_active("log models")
+        origin = ModelOrigin(
+            run_id=self.id, metrics=self.metrics, training_data=self.training_data, feature_schema=self.feature_schema
+        )
         return self._service.registry.log_model(
-            self,
+            origin,
             model,
             name,
             signature=signature,

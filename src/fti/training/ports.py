@@ -3,6 +3,7 @@
 The training library works against these two seams only: a :class:`SplitData` (a training dataset's
 splits, as the feature store hands them out) and a :class:`RunLogger` (what a tracking run offers).
 :class:`Splits` is the plain in-memory :class:`SplitData`; :class:`NullRunLogger` records nothing.
+An :data:`IterationCallback` is how a trainer reports progress to whoever drives it (tuning, a study).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Dataset",
+    "IterationCallback",
     "ModelRun",
     "NullRunLogger",
     "ProjectOpener",
@@ -34,6 +36,9 @@ __all__ = [
 
 #: Features and target of one split.
 Dataset = tuple[pd.DataFrame, pd.Series]
+
+#: Called after each iteration (epoch, boosting round) with its number and the validation loss.
+IterationCallback = Callable[[int, float], None]
 
 
 @runtime_checkable

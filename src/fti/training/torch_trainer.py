@@ -25,12 +25,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from fti.errors import MissingExtraError, ValidationError
-from fti.training.ports import NullRunLogger, RunLogger
+from fti.training.ports import IterationCallback, NullRunLogger, RunLogger
 
 if TYPE_CHECKING:
     import torch
-
-    from fti.training.trainers import IterationCallback
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor", "import_torch", "iterate_batches"]
 

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,14 +23,11 @@ from sklearn.pipeline import Pipeline
 
 from fti.training.estimators import EncodedLabelClassifier, default_params, make_estimator
 from fti.training.evaluation import evaluate
-from fti.training.ports import Dataset, NullRunLogger, RunLogger, SplitData
+from fti.training.ports import Dataset, IterationCallback, NullRunLogger, RunLogger, SplitData
 from fti.training.preprocessing import PreprocessingConfig, build_preprocessor
 from fti.training.tasks import Task, validate_task
 
 __all__ = ["IterationCallback", "TrainingResult", "train"]
-
-#: Called after each iteration (epoch, boosting round) with its number and the validation loss.
-IterationCallback = Callable[[int, float], None]
 
 _EARLY_STOPPING_ROUNDS = 20
 

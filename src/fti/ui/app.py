@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from fti import __version__
 from fti.errors import FtiError
-from fti.features.stores import shared_engine
+from fti.features.sql import shared_engine
 from fti.ui import api, pages
 from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.features.stores import local_paths, parquet_scan, shared_engine
+from fti.features.sql import local_paths, parquet_scan, shared_engine
 from fti.inference import log_files
 from fti.inference.log_files import REFRESH_SECONDS, DataFile, TableFiles, each, microseconds, read_tables
 from fti.inference.log_rollup import HOUR, FileRollup, bucket_figures, footer_spans, joined

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["FeatureStore"]
 
 
-def _check_version(version: Any, what: str) -> int:
+def _check_version(version: object, what: str) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValidationError(f"Invalid {what} version {version!r}: use a whole number from 1 up.")
     return version

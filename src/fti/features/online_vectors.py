@@ -1,6 +1,6 @@
-"""Feature vectors: a feature view's features for given entities, read from the online store.
+"""Online feature vectors: a feature view's features for given entities, read from the online store.
 
-A :class:`ServingPlan` is worked out once per feature view object: which online table each group of the
+A :class:`VectorPlan` is worked out once per feature view object: which online table each group of the
 view reads, which entity columns give its key (the spine's primary key for the spine's own features,
 the join's ``on`` columns for a joined group), and where each feature goes in the vector. A lookup then
 validates the entities into one Arrow table, reads every group with one ``OnlineStore.read`` call for
@@ -10,9 +10,9 @@ all entities, blanks values older than the group's ttl (relative to ``now``) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -26,17 +26,26 @@ from fti.features.time_travel import describe_group
 
 if TYPE_CHECKING:
     from fti.backends.ports import OnlineStore
+    from fti.features.queries import Query
     from fti.features.stores import FeatureStores
-    from fti.features.views import FeatureView
 
-__all__ = ["ReturnType", "ServingPlan", "plan_serving", "vector_one", "vectors"]
+__all__ = [
+    "ReturnType",
+    "VectorPlan",
+    "check_return_type",
+    "plan_vectors",
+    "shape_many",
+    "shape_one",
+    "vector_one",
+    "vectors",
+]
 
 ReturnType = Literal["dict", "list", "pandas"]
 _RETURN_TYPES = ("dict", "list", "pandas")
 
 
 @dataclass(frozen=True, slots=True)
-class _ServedGroup:
+class _VectorGroup:
     """One group of the view as the online store serves it."""
 
     group: str  # 'feature group ... v1' for messages
@@ -51,34 +60,34 @@ class _ServedGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class ServingPlan:
+class VectorPlan:
     """How one feature view reads its vectors from the online store."""
 
     view: str  # "feature view 'fraud' v1" for messages
     store: OnlineStore
-    groups: tuple[_ServedGroup, ...]
+    groups: tuple[_VectorGroup, ...]
     entity_keys: dict[str, pa.DataType]
     features: tuple[str, ...]
 
 
-def plan_serving(stores: FeatureStores, view: FeatureView) -> ServingPlan:
-    """Check every group that gives the view a feature is online, and create their online tables.
+def plan_vectors(stores: FeatureStores, what: str, query: Query, labels: Collection[str]) -> VectorPlan:
+    """Check every group that gives the view (``what``, for messages) a feature is online, and create their
+    online tables.
 
     Raises:
         ValidationError: a group giving a (non-label) feature to the view is not online.
     """
-    what = f"feature view '{view.name}' v{view.version}"
-    labels = set(view.labels)
-    spine = view.query.parts[0].group.record
+    excluded = set(labels)
+    spine = query.parts[0].group.record
     spine_schema = schema_from_specs(spine.schema or ())
     if spine_schema is None:
         raise ValidationError(f"The spine {describe_group(spine)} of {what} has no schema yet: insert data first.")
-    groups: list[_ServedGroup] = []
+    groups: list[_VectorGroup] = []
     entity_keys: dict[str, pa.DataType] = {}
     store: OnlineStore | None = None
-    for index, part in enumerate(view.query.parts):
+    for index, part in enumerate(query.parts):
         record = part.group.record
-        selected = [(name, part.prefix + name) for name in part.features if part.prefix + name not in labels]
+        selected = [(name, part.prefix + name) for name in part.features if part.prefix + name not in excluded]
         if not selected:
             continue
         if not record.is_online:
@@ -94,7 +103,7 @@ def plan_serving(stores: FeatureStores, view: FeatureView) -> ServingPlan:
         for column in entity_columns:
             entity_keys.setdefault(column, spine_schema.field(column).type)
         groups.append(
-            _ServedGroup(
+            _VectorGroup(
                 group=describe_group(record),
                 table=ensure_online_table(store, record),
                 entity_columns=entity_columns,
@@ -107,14 +116,14 @@ def plan_serving(stores: FeatureStores, view: FeatureView) -> ServingPlan:
             )
         )
     features = tuple(name for group in groups for name in group.names)
-    order = [name for name in view.query.columns() if name in set(features)]
+    order = [name for name in query.columns() if name in set(features)]
     if store is None:
         raise ValidationError(f"{what.capitalize()} has no features besides its labels, so it has no feature vectors.")
-    return ServingPlan(what, store, tuple(groups), entity_keys, tuple(order))
+    return VectorPlan(what, store, tuple(groups), entity_keys, tuple(order))
 
 
 def vectors(
-    plan: ServingPlan,
+    plan: VectorPlan,
     entities: Any,
     passed_features: Any,
     *,
@@ -145,7 +154,7 @@ def vectors(
 
 
 def vector_one(
-    plan: ServingPlan, entity: Mapping[str, Any], *, allow_missing: bool, now: datetime | None
+    plan: VectorPlan, entity: Mapping[str, Any], *, allow_missing: bool, now: datetime | None
 ) -> dict[str, Any] | None:
     """One entity's vector as a dict through ``OnlineStore.read_one`` (no Arrow: one row costs far less).
 
@@ -175,13 +184,13 @@ def vector_one(
     return {name: values[name] for name in plan.features}
 
 
-def _is_plain(value: Any, data_type: pa.DataType) -> bool:
+def _is_plain(value: object, data_type: pa.DataType) -> bool:
     if pa.types.is_string(data_type):
         return isinstance(value, str)
     return pa.types.is_integer(data_type) and isinstance(value, int) and not isinstance(value, bool)
 
 
-def _as_utc(value: Any) -> datetime:
+def _as_utc(value: date) -> datetime:
     """An event time as an aware datetime (naive ones are UTC, dates are their midnight UTC)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -233,7 +242,7 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _entity_table(plan: ServingPlan, entities: Any) -> pa.Table:
+def _entity_table(plan: VectorPlan, entities: Any) -> pa.Table:
     if isinstance(entities, pa.Table):
         return _conform_frame(plan, entities)
     module = type(entities).__module__
@@ -268,7 +277,7 @@ def _entity_table(plan: ServingPlan, entities: Any) -> pa.Table:
     )
 
 
-def _conform_frame(plan: ServingPlan, frame: pa.Table) -> pa.Table:
+def _conform_frame(plan: VectorPlan, frame: pa.Table) -> pa.Table:
     arrays = []
     for name, data_type in plan.entity_keys.items():
         if name not in frame.column_names:
@@ -298,7 +307,9 @@ def _family(data_type: pa.DataType) -> str:
     return str(data_type)
 
 
-def _cast_key(plan: ServingPlan, column: Any, data_type: pa.DataType, name: str) -> Any:
+def _cast_key(
+    plan: VectorPlan, column: pa.Array | pa.ChunkedArray, data_type: pa.DataType, name: str
+) -> pa.Array | pa.ChunkedArray:
     if column.type == data_type:
         return column
     try:
@@ -310,7 +321,7 @@ def _cast_key(plan: ServingPlan, column: Any, data_type: pa.DataType, name: str)
         ) from None
 
 
-def _refuse_null_keys(plan: ServingPlan, keys: pa.Table) -> pa.Table:
+def _refuse_null_keys(plan: VectorPlan, keys: pa.Table) -> pa.Table:
     for name in keys.column_names:
         column = keys.column(name)
         if column.null_count:
@@ -319,11 +330,11 @@ def _refuse_null_keys(plan: ServingPlan, keys: pa.Table) -> pa.Table:
     return keys
 
 
-def _example(plan: ServingPlan) -> str:
+def _example(plan: VectorPlan) -> str:
     return "{" + ", ".join(f"'{name}': ..." for name in plan.entity_keys) + "}"
 
 
-def _raise_missing(plan: ServingPlan, group: _ServedGroup, keys: pa.Table, found: Any) -> None:
+def _raise_missing(plan: VectorPlan, group: _VectorGroup, keys: pa.Table, found: pa.ChunkedArray) -> None:
     row = pc.index(found, False).as_py()
     entity = ", ".join(f"{name}={keys.column(name)[row].as_py()!r}" for name in group.entity_columns)
     raise NotFoundError(
@@ -332,7 +343,7 @@ def _raise_missing(plan: ServingPlan, group: _ServedGroup, keys: pa.Table, found
     )
 
 
-def _apply_passed(plan: ServingPlan, table: pa.Table, passed: Any) -> pa.Table:
+def _apply_passed(plan: VectorPlan, table: pa.Table, passed: Any) -> pa.Table:
     count = table.num_rows
     if isinstance(passed, Mapping):
         rows: Sequence[Mapping[str, Any]] = [passed] * count
