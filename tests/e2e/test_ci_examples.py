@@ -3,7 +3,8 @@
 Each workflow is parsed; every `run:` (GitHub Actions) or `script:` (GitLab CI) line that is an `fti` or
 `python` command runs in order, through a shell, in a checkout holding the project (embedded stores: the
 workflows' store settings and secrets are not applied), with the CI's own variables set to test values.
-Installing fti (pip) is skipped: this checkout's sources are used.
+Installing fti (pip) is skipped: this checkout's sources are used. The latency budget is raised so that no
+assertion depends on the machine's speed; the check itself still runs.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def _run(lines: list[str], root: Path) -> list[str]:
         command = _EXPRESSION.sub(lambda match: match.group(1).replace(".", "-"), line.strip())
         if command.split(" ", 1)[0] not in ("fti", "python"):
             continue
+        # the latency budget is a measurement: the test keeps the check but not the number (no timed assertions)
+        command = re.sub(r"--max-latency-ms \S+", "--max-latency-ms 60000", command)
         command = re.sub(r"^fti ", f"{sys.executable} -m fti ", command)
         command = re.sub(r"^python ", f"{sys.executable} ", command)
         result = subprocess.run(["bash", "-c", command], cwd=root, env=env, capture_output=True, text=True, check=False)
