@@ -66,15 +66,15 @@ def validate(
 
     spec = _spec(
         metric,
-        minimum,
-        maximum,
-        min_delta,
-        champion,
-        deployment,
-        max_latency_ms,
-        latency_rows,
-        max_size_mb,
-        require_lineage,
+        minimum=minimum,
+        maximum=maximum,
+        min_delta=min_delta,
+        champion=champion,
+        deployment=deployment,
+        max_latency_ms=max_latency_ms,
+        latency_rows=latency_rows,
+        max_size_mb=max_size_mb,
+        require_lineage=require_lineage,
     )
     with connect(project) as opened:
         report = validate_model(opened, model, spec)
@@ -102,15 +102,15 @@ def promote(
 
     spec = _spec(
         metric,
-        minimum,
-        maximum,
-        min_delta,
-        champion,
-        deployment,
-        max_latency_ms,
-        latency_rows,
-        max_size_mb,
-        require_lineage,
+        minimum=minimum,
+        maximum=maximum,
+        min_delta=min_delta,
+        champion=champion,
+        deployment=deployment,
+        max_latency_ms=max_latency_ms,
+        latency_rows=latency_rows,
+        max_size_mb=max_size_mb,
+        require_lineage=require_lineage,
     )
     with connect(project) as opened:
         report = promote_model(opened, model, spec, alias)
@@ -121,6 +121,7 @@ def promote(
 
 def _spec(
     metrics: list[str] | None,
+    *,
     minimum: float | None,
     maximum: float | None,
     min_delta: float | None,
@@ -134,7 +135,15 @@ def _spec(
     from fti.deploy.gate import GateSpec, MetricThreshold
 
     thresholds = tuple(MetricThreshold(name, minimum, maximum, min_delta) for name in metrics or ())
-    return GateSpec(thresholds, champion, deployment, max_latency_ms, latency_rows, max_size_mb, require_lineage)
+    return GateSpec(
+        metrics=thresholds,
+        champion=champion,
+        deployment=deployment,
+        max_latency_ms=max_latency_ms,
+        latency_rows=latency_rows,
+        max_size_mb=max_size_mb,
+        require_lineage=require_lineage,
+    )
 
 
 def _print(report: GateReport) -> None:

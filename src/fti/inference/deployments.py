@@ -92,7 +92,9 @@ class DeploymentService:
             reference: self._check_model(name, reference)
             for reference in (*split, *(ref for ref in (stacker, shadow) if ref is not None))
         }
-        self._check_serving(name, split, versions, output_kind, combine, stacker)
+        self._check_serving(
+            name, split=split, versions=versions, output_kind=output_kind, combine=combine, stacker=stacker
+        )
         for role, hook in (("preprocess", preprocess), ("postprocess", postprocess)):
             if hook is not None:
                 served = [versions[reference] for reference in (*split, *([stacker] if stacker else []))]
@@ -172,6 +174,7 @@ class DeploymentService:
     @staticmethod
     def _check_serving(
         name: str,
+        *,
         split: Mapping[str, float],
         versions: Mapping[str, ModelVersion],
         output_kind: str,
