@@ -1,13 +1,18 @@
-"""Model server throughput and latency: a 20-feature logistic regression behind /v1 and /v2.
+"""Model server throughput and latency: a 20-feature logistic regression behind /v1 and /v2, alone, answering
+class scores, and in an ensemble of three.
 
 Starts the server in its own process on 127.0.0.1 and drives it from this process with a light
 keep-alive HTTP/1.1 load generator (one asyncio connection per concurrent client, each sending its next
 request when the previous answer is in). For each case and concurrency (1, 8, 32) it runs for a fixed
-time and prints requests/s, rows/s and p50/p99 latency. Every answer is checked for status 200.
+time and prints requests/s, rows/s and p50/p99 latency. Every answer is checked for status 200. Three
+deployments are measured side by side: ``fraud`` (the model's predictions), ``fraud_proba`` (the same model
+answering class scores, ``output_kind="proba"``) and ``fraud_ensemble`` (three such models combined by
+mean of their scores).
 
     python benchmarks/serving.py            # 20 s per cell
     python benchmarks/serving.py --quick    # 3 s per cell
     python benchmarks/serving.py --no-batching  # with micro-batching off (the server's default is on)
+    python benchmarks/serving.py --deployments fraud  # only the single model
 
     python benchmarks/serving.py --compare  # also mlflow models serve and MLServer, same model and load
 
@@ -41,10 +46,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = 20
 MODEL = "fraud"
+DEPLOYMENTS = (MODEL, f"{MODEL}_proba", f"{MODEL}_ensemble")
 
 
 def build_app():  # type: ignore[no-untyped-def]
-    """The app under test: a registry with one 20-feature logistic regression behind deployment 'fraud'."""
+    """The app under test: 20-feature logistic regressions behind deployments 'fraud' (predictions),
+    'fraud_proba' (class scores) and 'fraud_ensemble' (three models, mean of their scores)."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
@@ -56,9 +63,17 @@ def build_app():  # type: ignore[no-untyped-def]
     registry = InMemoryModelRegistry()
     schema = [(f"f{index}", "float64") for index in range(FEATURES)]
     frame = pd.DataFrame(features, columns=[column for column, _ in schema])  # served as a registered model is
-    registry.register(MODEL, LogisticRegression().fit(frame, labels), schema)
+    for strength in (1.0, 0.1, 0.01):
+        registry.register(MODEL, LogisticRegression(C=strength).fit(frame, labels), schema, output_name="probability")
     registry.set_alias(MODEL, "champion", 1)
-    deployments = InMemoryDeploymentSource([Deployment.create(MODEL, {f"{MODEL}@champion": 1.0})])
+    members = {f"{MODEL}:{version}": 1 / 3 for version in (1, 2, 3)}
+    deployments = InMemoryDeploymentSource(
+        [
+            Deployment.create(MODEL, {f"{MODEL}@champion": 1.0}),
+            Deployment.create(f"{MODEL}_proba", {f"{MODEL}@champion": 1.0}, output_kind="proba"),
+            Deployment.create(f"{MODEL}_ensemble", members, combine="mean"),
+        ]
+    )
     settings = ServingSettings(batching=os.environ.get("FTI_BENCH_BATCHING") == "1", log_flush_seconds=1.0)
     return create_app(registry, deployments, None, _DiscardingSink(), settings)
 
@@ -245,6 +260,9 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="serve this project's deployment with `fti serve` instead")
     parser.add_argument("--deployment", help="the project's deployment to load (default: its only one)")
     parser.add_argument("--token", help="API token to send (when the project's server requires tokens)")
+    parser.add_argument(
+        "--deployments", nargs="+", choices=DEPLOYMENTS, default=list(DEPLOYMENTS), help="which deployments to drive"
+    )
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 20.0)
 
@@ -257,21 +275,25 @@ def main() -> None:
     except ImportError:
         pass
     port = free_port()
-    cases = _cases()
+    targets = {name: _cases(deployment=name) for name in args.deployments}
     if args.project is not None:
         deployment, columns = _project_target(args.project, args.deployment)
-        cases = _cases(columns, deployment, {"Authorization": f"Bearer {args.token}"} if args.token else None)
+        targets = {
+            deployment: _cases(columns, deployment, {"Authorization": f"Bearer {args.token}"} if args.token else None)
+        }
         server = _start_project_server(port, args.project, args.workers, args.batching)
     else:
         server = _start_server(port, args.workers, args.batching)
-    table = Table("endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests")
+    table = Table("deployment", "endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests")
     table.title = (
-        f"Model server, {FEATURES}-feature logistic regression, {args.workers} worker(s), "
+        f"Model server, {FEATURES}-feature logistic regression(s), {args.workers} worker(s), "
         f"batching {'on' if args.batching else 'off'}, {seconds:g} s per cell"
     )
     try:
         wait_for_port(port)
-        _measure(port, cases, args.concurrency, seconds, table, "")
+        for deployment, cases in targets.items():
+            _measure(port, cases, args.concurrency, seconds, table, deployment)
+            table.add_section()
         if args.compare and args.project is None:
             comparison = Table(
                 "server", "endpoint", "concurrency", "requests/s", "rows/s", "p50 ms", "p99 ms", "requests"

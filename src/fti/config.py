@@ -151,6 +151,16 @@ class ServingConfig(_Section):
     refresh_seconds: float = pydantic.Field(default=5.0, gt=0)
     seed: int | None = None
     invocations_deployment: str | None = None
+    deployments: list[str] | None = pydantic.Field(
+        default=None, description="serve only these deployments (a list, or names separated by commas); all if unset"
+    )
+
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
 
 class FeaturesConfig(_Section):

@@ -13,7 +13,8 @@ the servers answer with and the exit code the CLI ends with::
     └── BackendError             503 / exit 1   a store or service failed or is unreachable
         ├── CatalogSchemaError   503 / exit 1   the catalog needs `fti db upgrade` (or a newer fti)
         ├── IntegrityError       503 / exit 1   stored bytes do not match their recorded checksum
-        └── MissingExtraError    503 / exit 1   an optional dependency is not installed
+        ├── MissingExtraError    503 / exit 1   an optional dependency is not installed
+        └── RequirementError     503 / exit 1   a model version's recorded requirement is missing or mismatched
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "MissingExtraError",
     "NotFoundError",
     "ParameterError",
+    "RequirementError",
     "UserError",
     "ValidationError",
 ]
@@ -103,3 +105,7 @@ class MissingExtraError(BackendError):
     def for_backend(cls, backend: str, extra: str) -> MissingExtraError:
         """Build the standard message for a backend whose driver is missing."""
         return cls(f"Backend '{backend}' needs the '{extra}' extra: pip install 'fti[{extra}]'")
+
+
+class RequirementError(BackendError):
+    """A package a model version recorded as a requirement is not installed here, or in another version."""

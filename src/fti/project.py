@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
-    from fti.core.deployments import ApiToken, Deployment
+    from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
@@ -726,11 +726,16 @@ class Project:
     def deploy(
         self,
         name: str,
-        variants: Mapping[str, float] | str,
+        variants: Mapping[str, float] | Sequence[str] | str,
         *,
         shadow: str | None = None,
         feature_view: str | tuple[str, int] | None = None,
         entity_key: str | Sequence[str] | None = None,
+        output_kind: OutputKind = "predict",
+        preprocess: str | None = None,
+        postprocess: str | None = None,
+        combine: Combine | None = None,
+        stacker: str | None = None,
     ) -> Deployment:
         """Create or update the deployment ``name``: model references with traffic shares.
 
@@ -745,6 +750,13 @@ class Project:
             shadow: a model reference that gets a copy of all traffic; its answers are logged, never returned.
             feature_view: ``"name"`` or ``"name:2"``: where ``entities`` requests read their features.
             entity_key: column(s) that pin a caller to a variant (sticky A/B); None assigns at random.
+            output_kind: what a classifier answers: ``"predict"`` (labels), ``"proba"`` (class scores) or
+                ``"both"``.
+            preprocess: ``"package.module:function"`` turning each request's rows into the models' inputs.
+            postprocess: ``"package.module:function"`` turning ``(predictions, features)`` into what is returned.
+            combine: serve the variants as one ensemble: ``"mean"``, ``"weighted_mean"`` (by their shares),
+                ``"vote"`` or ``"stacking"`` (with ``stacker``); None splits the traffic between them.
+            stacker: the model reference combining the members' outputs when ``combine="stacking"``.
 
         Raises:
             ValidationError: a name, reference or share is invalid.
@@ -755,7 +767,18 @@ class Project:
             ...                entity_key="cc_num")  # doctest: +SKIP
         """
         return self.monitoring.profile_deployment(
-            self.serving.deploy(name, variants, shadow=shadow, feature_view=feature_view, entity_key=entity_key)
+            self.serving.deploy(
+                name,
+                variants,
+                shadow=shadow,
+                feature_view=feature_view,
+                entity_key=entity_key,
+                output_kind=output_kind,
+                preprocess=preprocess,
+                postprocess=postprocess,
+                combine=combine,
+                stacker=stacker,
+            )
         )
 
     def get_deployment(self, name: str) -> Deployment:
@@ -793,6 +816,7 @@ class Project:
         feature_view: str | FeatureView | None = None,
         chunk_rows: int | None = None,
         show_progress: bool = True,
+        output_kind: OutputKind = "predict",
     ) -> BatchPredictions:
         """Predict ``model`` over its feature view and write the predictions as a feature-group commit.
 
@@ -801,6 +825,9 @@ class Project:
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
         the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
         parts, one per worker of the project's executor, when it has several (``fti.inference.batch``).
+        A classifier's class scores
+        come as ``proba_<class>`` columns with ``output_kind="proba"`` (instead of ``prediction``) or
+        ``"both"``.
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
@@ -819,6 +846,7 @@ class Project:
             chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
             show_progress=show_progress,
             parallelism=Parallelism(self._executor, self._opener()),
+            output_kind=output_kind,
         )
 
     # -- pipelines ---------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ def test_monitor_check_report_and_ab_report(project_dir: Path, run_cli: RunCli, 
     assert "x4" in checked.stdout and "features drifted" in checked.stdout
     assert "Alert (warning) feature_drift" in checked.stdout
     assert json.loads(marker.read_text())["subject"] == "x4"
+    failing = run_cli("monitor", "check", DEPLOYMENT, "--window", "800", "--fail-on-drift", cwd=project_dir)
+    assert failing.returncode == 3 and "features drifted" in failing.stdout  # a scheduled check alerts on it
 
     html, report_json = tmp_path / "out.html", tmp_path / "out.json"
     written = run_cli(

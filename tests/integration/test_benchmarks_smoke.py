@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
         (["scheduler.py", "--quick"], "event -> run started"),
         (["finetune.py", "--quick", "--steps", "3", "--requests", "2", "--new-tokens", "8"], "LoRA training step"),
+        (["serving.py", "--seconds", "0.3", "--concurrency", "1"], "fraud_ensemble"),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

@@ -130,7 +130,13 @@ def test_serving_section_matches_the_server_settings_and_takes_env_overrides(tmp
     from fti.config import ServingConfig
     from fti.inference.server import ServingSettings
 
-    assert set(ServingConfig.model_fields) - {"require_tokens"} == set(ServingSettings.model_fields)
+    # tokens and the deployments served are applied by `fti serve` around the app; so is the metrics folder
+    server_only = set(ServingSettings.model_fields) - {"multiprocess_dir"}
+    assert set(ServingConfig.model_fields) - {"require_tokens", "deployments"} == server_only
+    assert load_config(tmp_path, env={"FTI_SERVING_DEPLOYMENTS": "fraud, ab"}).config.serving.deployments == [
+        "fraud",
+        "ab",
+    ]
     (tmp_path / "fti.yaml").write_text("serving:\n  port: 9000\n  require_tokens: true\n")
     loaded = load_config(tmp_path, env={"FTI_SERVING_PORT": "9100", "FTI_SERVING_BATCHING": "true"})
     serving = loaded.config.serving

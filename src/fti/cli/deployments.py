@@ -13,7 +13,7 @@ from fti.project import connect
 
 __all__ = ["deployments_app", "tokens_app"]
 
-deployments_app = typer.Typer(help="List and show deployments (create them with project.deploy).", no_args_is_help=True)
+deployments_app = typer.Typer(help="Create, list, show and export deployments.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Create, revoke and list API tokens of the model server.", no_args_is_help=True)
 
 ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]

@@ -14,9 +14,11 @@ from fti.cli import (
     db,
     demo,
     demo_llm,
+    deployment_commands,
     deployments,
     features,
     ingest,
+    model_gate,
     models,
     monitor,
     pipelines,
@@ -60,6 +62,10 @@ app.add_typer(deployments.deployments_app, name="deployments")
 app.add_typer(deployments.tokens_app, name="tokens")
 app.add_typer(pipelines.app, name="pipelines")
 app.command("scheduler")(pipelines.scheduler)
+deployments.deployments_app.command("create")(deployment_commands.create)
+deployments.deployments_app.command("export")(deployment_commands.export)
+models.app.command("validate")(model_gate.validate)
+models.app.command("promote")(model_gate.promote)
 
 
 def _show_version(value: bool) -> None:

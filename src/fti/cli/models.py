@@ -16,7 +16,10 @@ from fti.registry.service import parse_model_ref
 
 __all__ = ["app"]
 
-app = typer.Typer(help="List registered models, show their versions and move aliases.", no_args_is_help=True)
+app = typer.Typer(
+    help="List registered models, show their versions, move aliases, validate and promote versions.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")

@@ -24,6 +24,9 @@ monitor_app = typer.Typer(
 )
 ab_app = typer.Typer(help="Analyse a deployment's A/B split from logged predictions and labels.", no_args_is_help=True)
 
+#: ``fti monitor check --fail-on-drift`` found drift (1 and 2 are errors)
+DRIFT_EXIT_CODE = 3
+
 DeploymentArgument = Annotated[str, typer.Argument(help="The deployment's name in the inference log.")]
 WindowOption = Annotated[
     str | None,
@@ -42,16 +45,23 @@ def check(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A YAML file of alert rules and actions to evaluate.")
     ] = None,
+    fail_on_drift: Annotated[
+        bool,
+        typer.Option("--fail-on-drift", help=f"Exit with {DRIFT_EXIT_CODE} when a feature or the prediction drifted."),
+    ] = False,
     project: ProjectOption = Path(),
 ) -> None:
     """Check DEPLOYMENT's logged traffic: drifted features, data-quality findings and fired alerts.
 
-    Drift is reported, not an error: the exit code is 0 unless the check itself fails.
+    Drift is reported, not an error: the exit code is 0 unless the check itself fails, or drift was found
+    and --fail-on-drift is given (a scheduled check that alerts when it fails).
     """
     with connect(project) as opened:
         result = opened.monitor(deployment, window=_window(window))
         alerts = opened.check_alerts(deployment, rules, result=result) if rules is not None else []
     _print_check(result, alerts)
+    if fail_on_drift and (result.drift.drifted_features or result.is_prediction_drifted):
+        raise typer.Exit(DRIFT_EXIT_CODE)
 
 
 def _print_check(result: MonitorResult, alerts: list[Alert]) -> None:

@@ -34,12 +34,22 @@ def predict(
     feature_view: Annotated[
         str | None, typer.Option("--feature-view", help="NAME or NAME:VERSION (default: the model's lineage).")
     ] = None,
+    output_kind: Annotated[
+        str, typer.Option("--output-kind", help="predict, proba (a classifier's class scores) or both.")
+    ] = "predict",
     project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
 ) -> None:
     """Predict a model over its feature view and write the predictions as a new feature-group commit."""
     begin, finish = _moment(start, "--start"), _moment(end, "--end")
     with connect(project) as opened:
-        result = opened.batch_predict(model, begin, finish, output=output, feature_view=feature_view)
+        result = opened.batch_predict(
+            model,
+            begin,
+            finish,
+            output=output,
+            feature_view=feature_view,
+            output_kind=output_kind,  # type: ignore[arg-type]
+        )
     out.print(
         f"Wrote {result.rows} predictions of {result.model} v{result.model_version} "
         f"(feature view {result.feature_view} v{result.feature_view_version}) to feature group "

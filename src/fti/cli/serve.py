@@ -3,13 +3,17 @@
 Each uvicorn worker process opens the project itself (``app_factory``), from the folder and settings the
 command passes down in the environment (``FTI_SERVE_PROJECT`` and ``FTI_SERVING_*``), so the command's
 flags win over ``fti.yaml`` in every worker. SIGTERM or Ctrl-C shut down gracefully: requests in flight
-finish and the request log is flushed to the offline store.
+finish and the request log is flushed to the offline store. With several workers the command makes a
+fresh folder for Prometheus' multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``) before they start, so
+``/metrics`` answers the totals of all workers, and removes it when they have stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,15 +31,24 @@ if TYPE_CHECKING:
 __all__ = ["app_factory", "build_app", "serve"]
 
 PROJECT_ENV = "FTI_SERVE_PROJECT"
+#: where prometheus_client keeps the values of all workers (it reads this name when it is imported)
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def build_app(project: Project, serving: ServingConfig | None = None, *, close_project: bool = False) -> FastAPI:
+def build_app(
+    project: Project,
+    serving: ServingConfig | None = None,
+    *,
+    close_project: bool = False,
+    multiprocess_dir: str | None = None,
+) -> FastAPI:
     """The model server app over ``project``: its deployments, registry, feature views and inference log.
 
     Args:
         project: an open project.
         serving: server settings (default: the project's ``serving:`` section).
         close_project: close the project when the app shuts down (after the request log is flushed).
+        multiprocess_dir: the workers' shared Prometheus folder, when several workers serve.
     """
     from fti.inference.adapters import (
         CatalogDeploymentSource,
@@ -46,13 +59,13 @@ def build_app(project: Project, serving: ServingConfig | None = None, *, close_p
     from fti.inference.server import ServingSettings, create_app
 
     config = serving or project.settings.config.serving
-    values = config.model_dump(exclude={"require_tokens"})
-    settings = ServingSettings(**values)
+    values = config.model_dump(exclude={"require_tokens", "deployments"})
+    settings = ServingSettings(**values, multiprocess_dir=multiprocess_dir)
     resolver = RegistryResolver(project.registry, ttl_seconds=settings.refresh_seconds)
     tokens = CatalogTokenStore(project.api_tokens) if config.require_tokens else None
     app = create_app(
         resolver,
-        CatalogDeploymentSource(project.serving),
+        CatalogDeploymentSource(project.serving, only=config.deployments),
         FeatureViewLookup(project.features),
         project.inference_log,
         settings,
@@ -77,7 +90,7 @@ def app_factory() -> FastAPI:
     """Open the project named by ``FTI_SERVE_PROJECT`` and build its app (one per uvicorn worker)."""
     project = connect(os.environ.get(PROJECT_ENV) or None)
     try:
-        return build_app(project, close_project=True)
+        return build_app(project, close_project=True, multiprocess_dir=os.environ.get(METRICS_ENV) or None)
     except BaseException:
         project.close()
         raise
@@ -112,13 +125,20 @@ def serve(
         f"Serving {count} deployment(s) of {root} on http://{config.host}:{config.port} "
         f"with {config.workers} worker(s){', tokens required' if config.require_tokens else ''}."
     )
-    uvicorn.run(
-        "fti.cli.serve:app_factory",
-        factory=True,
-        host=config.host,
-        port=config.port,
-        workers=config.workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    metrics_dir = tempfile.mkdtemp(prefix="fti-metrics-") if config.workers > 1 else None
+    if metrics_dir is not None:
+        os.environ[METRICS_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "fti.cli.serve:app_factory",
+            factory=True,
+            host=config.host,
+            port=config.port,
+            workers=config.workers,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -2,21 +2,35 @@
 
 A deployment is a frozen value. The server compares ``etag`` to notice that it changed, and each model
 reference (``"fraud"``, ``"fraud:3"``, ``"fraud@champion"``) is resolved by the model registry.
+
+Its variants are alternatives sharing the traffic, or, with ``combine``, the members of an ensemble
+that answers every row together (``weighted_mean`` weighs them by their shares). ``output_kind`` says
+what a classifier answers: its ``predict`` labels, its class scores (``proba``) or ``both``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast, get_args
 
 from fti.errors import ValidationError
 
-__all__ = ["ApiToken", "Deployment", "Variant"]
+__all__ = ["COMBINE_METHODS", "OUTPUT_KINDS", "ApiToken", "Combine", "Deployment", "OutputKind", "Variant"]
 
 _SHARE_TOLERANCE = 1e-6
+_HOOK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+
+OutputKind = Literal["predict", "proba", "both"]
+"""What a deployment answers: predictions (a classifier's labels), class scores, or both."""
+Combine = Literal["mean", "weighted_mean", "vote", "stacking"]
+"""How an ensemble's members are combined."""
+OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
+COMBINE_METHODS: tuple[str, ...] = get_args(Combine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,13 @@ class Deployment:
         shadow: a model reference that gets a copy of all traffic; its answers are logged, never returned.
         entity_keys: columns whose values pin a caller to a variant (sticky assignment); empty means random.
         feature_lookup: the feature view the server reads features from for ``entities`` requests.
+        output_kind: ``predict`` (labels of a classifier, values of a regressor), ``proba`` (class scores)
+            or ``both``.
+        preprocess: ``"module:function"`` turning each request's frame into the models' inputs.
+        postprocess: ``"module:function"`` turning ``(predictions, features)`` into the predictions returned.
+        combine: None for a traffic split; else the variants are an ensemble's members, combined by
+            ``mean``, ``weighted_mean`` (by their shares), ``vote`` or ``stacking``.
+        stacker: the model reference that combines the members' outputs when ``combine`` is ``stacking``.
         etag: changes whenever anything above changes; the server reloads when it does.
         created_at: when the deployment was first deployed (None for one that was never stored).
         updated_at: when it was last deployed.
@@ -47,6 +68,11 @@ class Deployment:
     shadow: str | None = None
     entity_keys: tuple[str, ...] = ()
     feature_lookup: str | None = None
+    output_kind: OutputKind = "predict"
+    preprocess: str | None = None
+    postprocess: str | None = None
+    combine: Combine | None = None
+    stacker: str | None = None
     etag: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -60,6 +86,11 @@ class Deployment:
         shadow: str | None = None,
         entity_keys: Sequence[str] = (),
         feature_lookup: str | None = None,
+        output_kind: str = "predict",
+        preprocess: str | None = None,
+        postprocess: str | None = None,
+        combine: str | None = None,
+        stacker: str | None = None,
     ) -> Deployment:
         """Validate the traffic split and build a deployment whose etag hashes its contents.
 
@@ -88,8 +119,10 @@ class Deployment:
             raise ValidationError(
                 f"Deployment '{name}' uses '{shadow}' both as a variant and as its shadow: pick one role."
             )
+        _check_serving(name, list(variants), shadow, output_kind, preprocess, postprocess, combine, stacker)
         keys = tuple(entity_keys)
-        body = repr((name, sorted(variants.items()), shadow, keys, feature_lookup))
+        serving = (output_kind, preprocess, postprocess, combine, stacker)
+        body = repr((name, sorted(variants.items()), shadow, keys, feature_lookup, *serving))
         etag = hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
         return cls(
             name=name,
@@ -97,6 +130,11 @@ class Deployment:
             shadow=shadow,
             entity_keys=keys,
             feature_lookup=feature_lookup,
+            output_kind=cast(OutputKind, output_kind),
+            preprocess=preprocess,
+            postprocess=postprocess,
+            combine=cast(Combine | None, combine),
+            stacker=stacker,
             etag=etag,
         )
 
@@ -104,6 +142,60 @@ class Deployment:
     def references(self) -> tuple[str, ...]:
         """The variants' model references, in order."""
         return tuple(variant.reference for variant in self.variants)
+
+    @property
+    def loaded_references(self) -> tuple[str, ...]:
+        """Every model reference the server loads: the variants, the stacker, then the shadow."""
+        extra = tuple(reference for reference in (self.stacker, self.shadow) if reference is not None)
+        return (*self.references, *extra)
+
+
+def _check_serving(
+    name: str,
+    references: list[str],
+    shadow: str | None,
+    output_kind: str,
+    preprocess: str | None,
+    postprocess: str | None,
+    combine: str | None,
+    stacker: str | None,
+) -> None:
+    """What answers and how: output kind, hooks, ensemble (names only; the registry checks the models)."""
+    if output_kind not in OUTPUT_KINDS:
+        raise ValidationError(
+            f"Deployment '{name}' has output_kind {output_kind!r}: use one of {', '.join(OUTPUT_KINDS)}."
+        )
+    for role, hook in (("preprocess", preprocess), ("postprocess", postprocess)):
+        if hook is not None and not _HOOK.match(hook):
+            raise ValidationError(
+                f"Deployment '{name}' has {role} {hook!r}: name a function as 'package.module:function'."
+            )
+    if postprocess is not None and output_kind == "proba":
+        raise ValidationError(
+            f"Deployment '{name}' has a postprocess function but answers class scores only (output_kind='proba'); "
+            "postprocessing turns predictions: use output_kind='predict' or 'both'."
+        )
+    if combine is None:
+        if stacker is not None:
+            raise ValidationError(f"Deployment '{name}' names a stacker but no ensemble: add combine='stacking'.")
+        return
+    if combine not in COMBINE_METHODS:
+        raise ValidationError(f"Deployment '{name}' has combine {combine!r}: use one of {', '.join(COMBINE_METHODS)}.")
+    if len(references) < 2:
+        raise ValidationError(
+            f"Deployment '{name}' combines {len(references)} model(s) by {combine}: an ensemble needs two or more."
+        )
+    if (combine == "stacking") != (stacker is not None):
+        raise ValidationError(
+            f"Deployment '{name}' combines by stacking without a stacker: pass stacker='model@alias'."
+            if stacker is None
+            else f"Deployment '{name}' names a stacker but combines by {combine}: use combine='stacking'."
+        )
+    for role, reference in (("stacker", stacker), ("shadow", shadow)):
+        if reference is not None and reference in references:
+            raise ValidationError(
+                f"Deployment '{name}' uses '{reference}' both as an ensemble member and as its {role}: pick one role."
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fti.errors import ValidationError
+from fti.errors import NotFoundError, ValidationError
 from fti.inference.deployments import DeploymentService, TokenService, hash_token
+from fti.registry.flavors import ScoringFlavor, get_flavor
 from fti.registry.service import parse_model_ref
 from fti.registry.signatures import enforce_signature
 
@@ -37,9 +38,11 @@ __all__ = [
     "CatalogTokenStore",
     "FeatureViewLookup",
     "InputCheck",
+    "RegistryClassifier",
     "RegistryModel",
     "RegistryResolver",
     "first_output",
+    "served_model",
 ]
 
 
@@ -103,8 +106,6 @@ class RegistryModel:
         outputs = () if signature is None else signature.outputs
         self._output = outputs[0].name if len(outputs) == 1 else "prediction"
         self._model = version.load()  # load the artifact now, off the request path
-        from fti.registry.flavors import get_flavor
-
         self._flavor = get_flavor(version.flavor)
         self._options = version.record.flavor_options
 
@@ -138,6 +139,36 @@ class RegistryModel:
         answer = self._flavor.predict(self._model, self._check.checked(frame), self._options)
         return first_output(answer, len(frame))
 
+    def _scores(self, frame: pd.DataFrame) -> np.ndarray:
+        flavor = self._flavor
+        assert isinstance(flavor, ScoringFlavor)
+        answer = flavor.predict_proba(self._model, self._check.checked(frame), self._options)
+        return np.asarray(answer, dtype=np.float64).reshape(len(frame), -1)
+
+
+class RegistryClassifier(RegistryModel):
+    """A registered classifier as the server's ``ServedClassifier``: predictions and class scores."""
+
+    def __init__(self, version: ModelVersion) -> None:
+        super().__init__(version)
+        self._classes = tuple(version.classes or ())
+
+    @property
+    def classes(self) -> Sequence[Any]:
+        """The classes, the column order of :meth:`predict_proba`."""
+        return self._classes
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores per row (ValidationError names a missing, extra or mistyped column)."""
+        return self._scores(frame)
+
+
+def served_model(version: ModelVersion) -> RegistryModel:
+    """``version`` loaded for serving: a classifier when it records classes and its flavor gives scores."""
+    if version.classes is not None and isinstance(get_flavor(version.flavor), ScoringFlavor):
+        return RegistryClassifier(version)
+    return RegistryModel(version)
+
 
 class RegistryResolver:
     """Loads model versions from the registry; ``current_version`` is cached for ``ttl_seconds``."""
@@ -156,7 +187,7 @@ class RegistryResolver:
         version = self._registry.get_model(reference)
         with self._lock:
             self._versions[reference] = (self._clock(), version.version)
-        return RegistryModel(version)
+        return served_model(version)
 
     def current_version(self, reference: str) -> int:
         """The version ``reference`` names, at most ``ttl_seconds`` old."""
@@ -175,17 +206,23 @@ class RegistryResolver:
 
 
 class CatalogDeploymentSource:
-    """Deployments as stored in the catalog by ``project.deploy``."""
+    """Deployments as stored in the catalog by ``project.deploy``; only those named in ``only`` when given."""
 
-    def __init__(self, service: DeploymentService) -> None:
+    def __init__(self, service: DeploymentService, *, only: Sequence[str] | None = None) -> None:
         self._service = service
+        self._only = None if only is None else frozenset(only)
 
     def list_deployments(self) -> list[Deployment]:
-        """Every deployment with its etag."""
-        return self._service.list_deployments()
+        """Every deployment (served here) with its etag."""
+        return [item for item in self._service.list_deployments() if self._only is None or item.name in self._only]
 
     def get_deployment(self, name: str) -> Deployment:
-        """The deployment ``name`` (NotFoundError when there is none)."""
+        """The deployment ``name`` (NotFoundError when there is none, or it is not served here)."""
+        if self._only is not None and name not in self._only:
+            raise NotFoundError(
+                f"Deployment '{name}' is not served here: this server serves {', '.join(sorted(self._only))} "
+                "(serving.deployments)."
+            )
         return self._service.get_deployment(name)
 
 

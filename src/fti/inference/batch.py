@@ -4,7 +4,8 @@ The feature view (from the model's lineage, or the one given) is read point-in-t
 for the spine group's rows in ``[start, end)`` or for a given spine; rows are predicted in slices of
 ``chunk_rows`` and streamed into the output feature group as one commit, so each call is a new,
 time-travelable version of the predictions. The output has the spine's keys and event time, the
-prediction, and the model's name and version.
+prediction, and the model's name and version; with ``output_kind="proba"`` or ``"both"`` a classifier's
+class scores as one ``proba_<class>`` column per class (instead of, or beside, the prediction).
 
 Parallel scoring: with at least ``PARALLEL_MIN_ROWS`` rows and an executor of at least
 ``PARALLEL_MIN_WORKERS`` workers, the rows are scored in ``workers`` parts, one executor task each
@@ -37,6 +38,7 @@ import pyarrow as pa
 from fti.errors import NotFoundError, ValidationError
 from fti.features.views import FeatureView
 from fti.inference.batch_parts import ProjectOpener, score_in_parts
+from fti.inference.outputs import check_output_kind
 from fti.inference.scoring import ScoringPlan, coalesced, plan_scoring, scored, spine_slices
 
 if TYPE_CHECKING:
@@ -101,14 +103,21 @@ def batch_predict(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     show_progress: bool = True,
     parallelism: Parallelism | None = None,
+    output_kind: str = "predict",
 ) -> BatchPredictions:
     """Predict ``model`` over its feature view and write the predictions into the feature group ``output``."""
     if chunk_rows < 1:
         raise ValidationError(f"chunk_rows must be a positive number of rows, got {chunk_rows}.")
     if spine is not None and (start is not None or end is not None):
         raise ValidationError("Pass either a spine or a time range (start/end) to batch_predict, not both.")
+    kind = check_output_kind(output_kind, "output_kind")
     version = registry.get_model(model) if isinstance(model, str) else model
-    plan = plan_scoring(version, _view(features, version, feature_view))
+    if kind != "predict" and version.classes is None:
+        raise ValidationError(
+            f"Model '{version.name}' v{version.version} records no classes, so it has no class scores "
+            f"for output_kind='{kind}': use output_kind='predict', or a classifier logged with its classes."
+        )
+    plan = plan_scoring(version, _view(features, version, feature_view), kind)
     spine_table = None if spine is None else _as_arrow(spine)
     if spine_table is None:
         _check_inputs(plan)

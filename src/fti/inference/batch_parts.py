@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
+from fti.core.deployments import OutputKind
 from fti.inference.scoring import ScoringPlan, coalesced, plan_scoring, scored, spine_slices
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Part:
     chunk_rows: int
     #: this part's slice of a given spine (None: the part of the view's rows in [start, end))
     spine: pa.Table | None = None
+    output_kind: OutputKind = "predict"
 
 
 def score_part(part: Part) -> list[pa.Table]:
@@ -68,7 +70,7 @@ def score_part(part: Part) -> list[pa.Table]:
     with part.opener() as project:
         version = project.registry.get_model(part.model)
         view = project.features.get_feature_view(*part.view)
-        plan = plan_scoring(version, view)
+        plan = plan_scoring(version, view, part.output_kind)
         if part.spine is not None:
             return [scored(plan, rows) for rows in spine_slices(view, part.spine, part.chunk_rows)]
         snapshots = view.snapshots_at(part.commits)
@@ -98,10 +100,13 @@ def score_in_parts(
         bounds = [spine.num_rows * index // count for index in range(count + 1)]
         slices = [spine.slice(bounds[index], bounds[index + 1] - bounds[index]) for index in range(count)]
         parts = [
-            Part(opener, reference, view, commits, None, None, index, count, chunk_rows, rows)
+            Part(opener, reference, view, commits, None, None, index, count, chunk_rows, rows, plan.output_kind)
             for index, rows in enumerate(slices)
             if rows.num_rows
         ]
     else:
-        parts = [Part(opener, reference, view, commits, start, end, index, count, chunk_rows) for index in range(count)]
+        parts = [
+            Part(opener, reference, view, commits, start, end, index, count, chunk_rows, None, plan.output_kind)
+            for index in range(count)
+        ]
     return [table for tables in executor.map(score_part, parts) for table in tables]

@@ -2,13 +2,17 @@
 
 A deployment names model references (resolved by the registry on every refresh, so a moved alias is
 served without re-deploying), an optional shadow, routing keys and the feature view that ``entities``
-requests read from. Re-deploying a name replaces it and gives it a new etag, which the server notices.
-API tokens are stored as their sha256 only; the secret is returned once, when created.
+requests read from, what it answers (``output_kind``), its pre- and postprocessing functions and, for an
+ensemble, how its variants are combined. Everything is checked before it is written: the models exist,
+answer scores when asked to, an ensemble's members fit together, the functions can be imported.
+Re-deploying a name replaces it and gives it a new etag, which the server notices. API tokens are stored
+as their sha256 only; the secret is returned once, when created.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import secrets
 import uuid
@@ -20,12 +24,15 @@ from fti.core.deployments import ApiToken, Deployment
 from fti.core.events import new_event
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.inference.ensembles import check_ensemble
+from fti.inference.hooks import check_hook
 from fti.registry.service import parse_model_ref
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore
     from fti.features.service import FeatureStore
     from fti.registry.service import ModelRegistry
+    from fti.registry.version import ModelVersion
 
 __all__ = ["DeploymentService", "TokenService", "hash_token"]
 
@@ -48,22 +55,53 @@ class DeploymentService:
     def deploy(
         self,
         name: str,
-        variants: Mapping[str, float] | str,
+        variants: Mapping[str, float] | Sequence[str] | str,
         *,
         shadow: str | None = None,
         feature_view: str | tuple[str, int] | None = None,
         entity_key: str | Sequence[str] | None = None,
+        output_kind: str = "predict",
+        preprocess: str | None = None,
+        postprocess: str | None = None,
+        combine: str | None = None,
+        stacker: str | None = None,
     ) -> Deployment:
-        """Create the deployment ``name``, or replace it (same created time, new etag)."""
+        """Create the deployment ``name``, or replace it (same created time, new etag).
+
+        ``variants`` is one reference, references with traffic shares, or a list of references (equal
+        shares, as an ensemble's members usually are).
+        """
         validate_identifier(name, "deployment name")
-        split = {variants: 1.0} if isinstance(variants, str) else dict(variants)
-        for reference in (*split, *((shadow,) if shadow is not None else ())):
-            self._check_model(name, reference)
-        lookup = self._feature_view(name, feature_view)
+        split = _split(variants)
         keys = [entity_key] if isinstance(entity_key, str) else list(entity_key or ())
         for key in keys:
             validate_identifier(key, f"entity key of deployment '{name}'")
-        created = Deployment.create(name, split, shadow=shadow, entity_keys=keys, feature_lookup=lookup)
+        serving = functools.partial(
+            Deployment.create,
+            name,
+            split,
+            shadow=shadow,
+            entity_keys=keys,
+            output_kind=output_kind,
+            preprocess=preprocess,
+            postprocess=postprocess,
+            combine=combine,
+            stacker=stacker,
+        )
+        serving()  # the names and the split, before the registry is asked
+        versions = {
+            reference: self._check_model(name, reference)
+            for reference in (*split, *(ref for ref in (stacker, shadow) if ref is not None))
+        }
+        self._check_serving(
+            name, split=split, versions=versions, output_kind=output_kind, combine=combine, stacker=stacker
+        )
+        for role, hook in (("preprocess", preprocess), ("postprocess", postprocess)):
+            if hook is not None:
+                served = [versions[reference] for reference in (*split, *([stacker] if stacker else []))]
+                self._check_hook(name, role, hook, served)
+        lookup = self._feature_view(name, feature_view)
+        created = serving(feature_lookup=lookup)
         now = datetime.now(UTC)
         with self._catalog.transaction() as tx:
             existing = tx.deployments.find(name)
@@ -95,6 +133,11 @@ class DeploymentService:
             shadow=current.shadow,
             feature_view=_parse_view(current.feature_lookup),
             entity_key=list(current.entity_keys),
+            output_kind=current.output_kind,
+            preprocess=current.preprocess,
+            postprocess=current.postprocess,
+            combine=current.combine,
+            stacker=current.stacker,
         )
 
     def get_deployment(self, name: str) -> Deployment:
@@ -121,14 +164,46 @@ class DeploymentService:
             if not tx.deployments.delete(name):
                 raise NotFoundError(f"Deployment '{name}' does not exist: nothing to undeploy.")
 
-    def _check_model(self, deployment: str, reference: str) -> None:
+    def _check_model(self, deployment: str, reference: str) -> ModelVersion:
         parse_model_ref(reference)
         try:
-            self._registry.get_model(reference)
+            return self._registry.get_model(reference)
         except NotFoundError as exc:
             raise NotFoundError(
                 f"Deployment '{deployment}' refers to model '{reference}', which is missing: {exc}"
             ) from exc
+
+    @staticmethod
+    def _check_serving(
+        name: str,
+        *,
+        split: Mapping[str, float],
+        versions: Mapping[str, ModelVersion],
+        output_kind: str,
+        combine: str | None,
+        stacker: str | None,
+    ) -> None:
+        """An ensemble's members fit together; a deployment answering scores serves classifiers."""
+        members = [versions[reference] for reference in split]
+        if combine is not None:
+            chosen = versions[stacker] if stacker is not None else None
+            classes = check_ensemble(name, combine, members, chosen)  # type: ignore[arg-type]
+            scorers = [] if classes is not None else [chosen or members[0]]
+        else:
+            scorers = [version for version in members if version.classes is None]
+        if output_kind != "predict" and scorers:
+            version = scorers[0]
+            raise ValidationError(
+                f"Deployment '{name}' answers class scores (output_kind='{output_kind}') but model "
+                f"'{version.name}' v{version.version} records no classes: serve classifiers logged with their "
+                "classes (scikit-learn, XGBoost, LightGBM, or an object with classes_ and predict_proba), or use "
+                "output_kind='predict'."
+            )
+
+    def _check_hook(self, name: str, role: str, hook: str, versions: list[ModelVersion]) -> None:
+        packaged = {path for version in versions for path in self._registry.code_files(version.record)}
+        served = ", ".join(f"'{version.name}' v{version.version}" for version in versions)
+        check_hook(hook, deployment=name, role=role, packaged=packaged, packaged_by=served)
 
     def _feature_view(self, deployment: str, feature_view: str | tuple[str, int] | None) -> str | None:
         if feature_view is None:
@@ -183,6 +258,17 @@ class TokenService:
         """The sha256 of every unrevoked token."""
         with self._catalog.transaction() as tx:
             return frozenset(tx.tokens.active_hashes())
+
+
+def _split(variants: Mapping[str, float] | Sequence[str] | str) -> dict[str, float]:
+    if isinstance(variants, str):
+        return {variants: 1.0}
+    if isinstance(variants, Mapping):
+        return dict(variants)
+    references = list(variants)
+    if len(set(references)) != len(references):
+        raise ValidationError(f"The variants {references} name a model reference twice: name each once.")
+    return {reference: 1.0 / len(references) for reference in references} if references else {}
 
 
 def _parse_view(lookup: str | None) -> tuple[str, int] | None:

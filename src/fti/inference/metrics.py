@@ -1,15 +1,19 @@
 """Prometheus metrics of the model server, served on ``GET /metrics``.
 
-Each app gets its own registry, so several servers in one process (tests) do not collide. With
-``--workers N`` every worker process keeps its own counters; a scrape reaches one of them (run one
-worker per container, or scrape each worker's port, for exact totals).
+Each app gets its own registry, so several servers in one process (tests) do not collide. With several
+worker processes (``fti serve --workers N``) the server runs in Prometheus' multiprocess mode: every
+worker writes its values to files in one shared folder (``PROMETHEUS_MULTIPROC_DIR``, which must be set
+before the workers start), and a scrape answered by any worker reads all of them, so counters and
+histograms are the totals of all workers. The request-log queue gauge is then the sum over the live
+workers of each one's depth when it last answered a scrape.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
@@ -19,10 +23,16 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
 
 class ServerMetrics:
-    """The server's counters, histograms and gauges, in a registry of their own."""
+    """The server's counters, histograms and gauges, in a registry of their own.
 
-    def __init__(self) -> None:
+    Args:
+        multiprocess_dir: the folder shared by all worker processes (multiprocess mode), or None.
+    """
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess_dir = multiprocess_dir
+        self._queue_depth: Callable[[], int] | None = None
         self.requests = Counter(
             "fti_requests",
             "Prediction requests answered, by deployment, model and model version.",
@@ -59,6 +69,7 @@ class ServerMetrics:
             "fti_request_log_queue_rows",
             "Rows of the request log waiting to be written.",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.log_dropped = Counter(
             "fti_request_log_dropped_rows",
@@ -74,7 +85,10 @@ class ServerMetrics:
 
     def watch_log_queue(self, depth: Callable[[], int]) -> None:
         """Read the log queue depth from ``depth`` at every scrape."""
-        self.log_queue_depth.set_function(lambda: float(depth()))
+        if self._multiprocess_dir is None:
+            self.log_queue_depth.set_function(lambda: float(depth()))
+        else:  # a function's value is not written to the shared files: set it when scraped
+            self._queue_depth = depth
 
     def batch_observer(self, model: str) -> Callable[[int], None]:
         """A callback recording the row count of each batch of ``model``."""
@@ -82,5 +96,16 @@ class ServerMetrics:
         return histogram.observe
 
     def render(self) -> bytes:
-        """The text exposition format of every metric."""
-        return generate_latest(self.registry)
+        """The text exposition format of every metric (of every worker, in multiprocess mode)."""
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        if self._queue_depth is not None:
+            self.log_queue_depth.set(self._queue_depth())
+        collected = CollectorRegistry()
+        multiprocess.MultiProcessCollector(collected, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(collected)
+
+    def close(self) -> None:
+        """In multiprocess mode, drop this worker's live gauges (its counters stay in the totals)."""
+        if self._multiprocess_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), self._multiprocess_dir)  # type: ignore[no-untyped-call]

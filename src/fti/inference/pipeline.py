@@ -1,8 +1,11 @@
-"""One prediction request through a deployment: route, predict, shadow, log, count.
+"""One prediction request through a deployment: preprocess, route, predict, shadow, log, postprocess, count.
 
 Rows are split by variant (vectorized), each variant's rows go to its model (through its micro-batcher
-when batching is on), and the answers are put back in request order. The shadow model gets a copy of
-the rows in a background task after the answer is ready; its predictions are logged, never returned.
+when batching is on), and the answers are put back in request order. When class scores are asked for,
+each model is called for its scores and its prediction is the class scoring highest (``outputs``). The
+shadow model gets a copy of the rows in a background task after the answer is ready; its predictions
+are logged, never returned. The deployment's preprocessing runs first (the log keeps the models'
+inputs), its postprocessing last (the log keeps the models' predictions).
 """
 
 from __future__ import annotations
@@ -12,14 +15,19 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
+from fti.core.deployments import OutputKind
+from fti.errors import ValidationError
 from fti.inference.batching import BatchingConfig, MicroBatcher
+from fti.inference.hooks import run_postprocess, run_preprocess
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import ServerMetrics
-from fti.inference.ports import ServedModel
+from fti.inference.outputs import ProbaView, labels_of, needs_proba, require_classifier
+from fti.inference.ports import ServedClassifier, ServedModel
 from fti.inference_log.writer import LogRecord, RequestLogger
 
 __all__ = ["Prediction", "Predictor"]
@@ -29,7 +37,7 @@ _logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """The answer to one request: a prediction, model name and model version per row."""
+    """The answer to one request: a prediction, model name and model version per row (and class scores)."""
 
     request_id: str
     deployment: str
@@ -39,6 +47,16 @@ class Prediction:
     output_name: str
     #: the models that answered (one per variant that got rows)
     models: tuple[ServedModel, ...]
+    #: ``[rows, classes]`` class scores when they were asked for, else None
+    proba: np.ndarray | None = None
+    classes: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    predictions: np.ndarray
+    proba: np.ndarray | None = None
+    classes: tuple[object, ...] = ()
 
 
 class Predictor:
@@ -58,14 +76,27 @@ class Predictor:
         self._logger = logger
         self._metrics = metrics
         self._batching = batching
-        self._batchers: dict[tuple[str, int], MicroBatcher] = {}
+        # by the served model object (an ensemble's first member may also be served alone) and scores or not
+        self._batchers: dict[tuple[int, bool], MicroBatcher] = {}
         self._shadow_tasks: set[asyncio.Task[None]] = set()
 
     async def predict_deployment(
-        self, loaded: LoadedDeployment, frame: pd.DataFrame, keys: pd.DataFrame | None, request_id: str, started: float
+        self,
+        loaded: LoadedDeployment,
+        frame: pd.DataFrame,
+        keys: pd.DataFrame | None,
+        request_id: str,
+        started: float,
+        kind: OutputKind | None = None,
     ) -> Prediction:
-        """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants."""
+        """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants.
+
+        ``kind`` overrides the deployment's ``output_kind`` (a request's choice of outputs).
+        """
         deployment = loaded.deployment
+        proba = needs_proba(kind or deployment.output_kind)
+        if loaded.preprocess is not None:
+            frame = run_preprocess(loaded.preprocess, frame, deployment.name)
         assignment = loaded.router.assign(keys, len(frame)) if len(loaded.models) > 1 else None
         variants = np.unique(assignment) if assignment is not None else np.zeros(1, dtype=np.intp)
         parts: list[np.ndarray | None] = [None]
@@ -80,9 +111,12 @@ class Predictor:
             for index, part in zip(variants, requested, strict=True)
         ]
         answers = await asyncio.gather(
-            *(self.call(loaded.models[index], part) for index, part in zip(variants, inputs, strict=True))
+            *(
+                self._answer(loaded.models[index], part, proba, deployment.name)
+                for index, part in zip(variants, inputs, strict=True)
+            )
         )
-        predictions = np.empty(len(frame), dtype=np.result_type(*answers)) if len(answers) > 1 else answers[0]
+        predictions, scores = _merged(answers, len(frame), parts, deployment.name)
         versions = np.empty(len(frame), dtype=np.int64)
         names = np.empty(len(frame), dtype=object)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -90,23 +124,23 @@ class Predictor:
         for index, rows, features, answer in zip(variants, parts, requested, answers, strict=True):
             model = loaded.models[index]
             target = slice(None) if rows is None else rows
-            if len(answers) > 1:
-                predictions[target] = answer
             versions[target] = model.version
             names[target] = model.name
             self._record(
                 request_id,
                 now,
                 deployment.name,
-                deployment.variants[index].reference,
+                loaded.variant_names[index],
                 model,
                 features,
-                answer,
+                answer.predictions,
                 latency_ms,
                 is_shadow=False,
             )
         if loaded.shadow is not None:
             self._start_shadow(loaded, logged, request_id, started)
+        if loaded.postprocess is not None and (kind or deployment.output_kind) != "proba":
+            predictions = run_postprocess(loaded.postprocess, predictions, logged, deployment.name)
         return Prediction(
             request_id,
             deployment.name,
@@ -115,13 +149,16 @@ class Predictor:
             versions,
             loaded.models[0].output_name,
             tuple(loaded.models[index] for index in variants),
+            scores,
+            answers[0].classes,
         )
 
     async def predict_model(
-        self, model: ServedModel, frame: pd.DataFrame, request_id: str, started: float
-    ) -> np.ndarray:
-        """Predict ``frame`` with one directly addressed model (no traffic split, no shadow)."""
-        answer = await self.call(model, frame)
+        self, model: ServedModel, frame: pd.DataFrame, request_id: str, started: float, *, proba: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predict ``frame`` with one directly addressed model (no traffic split, no shadow): its predictions,
+        and its class scores when ``proba``."""
+        answer = await self._answer(model, frame, proba, "")
         latency_ms = (time.perf_counter() - started) * 1000
         self._record(
             request_id,
@@ -130,30 +167,41 @@ class Predictor:
             f"{model.name}:{model.version}",
             model,
             frame,
-            answer,
+            answer.predictions,
             latency_ms,
             is_shadow=False,
         )
-        return answer
+        return answer.predictions, answer.proba
 
-    async def call(self, model: ServedModel, frame: pd.DataFrame) -> np.ndarray:
-        """``model.predict(frame)``, through the model's micro-batcher when batching is on."""
+    async def _answer(self, model: ServedModel, frame: pd.DataFrame, proba: bool, deployment: str) -> _Answer:
+        if not proba:
+            return _Answer(await self.call(model, frame))
+        classifier = require_classifier(model, deployment)
+        scores = await self.call(model, frame, proba=True)
+        classes = tuple(classifier.classes)
+        return _Answer(labels_of(scores, classes), scores, classes)
+
+    async def call(self, model: ServedModel, frame: pd.DataFrame, *, proba: bool = False) -> np.ndarray:
+        """``model.predict(frame)`` (or a classifier's ``predict_proba``), through the model's micro-batcher
+        when batching is on."""
+        # scores are asked only of classifiers (checked by the caller, once per request)
+        target: ServedModel = ProbaView(cast(ServedClassifier, model)) if proba else model
         ordered = _in_schema_order(model, frame) if self._batching.enabled else None
         if ordered is None:
             # Unbatched, or wrong columns: the frame goes alone, so its error reaches only its own request.
-            return np.ascontiguousarray(model.predict(frame))
+            return np.ascontiguousarray(target.predict(frame))
         frame = ordered
-        key = (model.name, model.version)
+        key = (id(model), proba)
         batcher = self._batchers.get(key)
-        if batcher is None or batcher.model is not model:
-            batcher = MicroBatcher(model, self._batching, self._metrics.batch_observer(model.name))
+        if batcher is None or _source(batcher.model) is not model:
+            batcher = MicroBatcher(target, self._batching, self._metrics.batch_observer(model.name))
             self._batchers[key] = batcher
         return await batcher.predict(frame)
 
     async def prune(self) -> None:
         """Stop the batchers of models no longer served (after a hot swap), once their queues drain."""
-        used = self._table.in_use()
-        stale = [key for key in self._batchers if key not in used]
+        used = {id(model) for model in self._table.served_models()}
+        stale = [key for key in self._batchers if key[0] not in used]
         for key in stale:
             await self._batchers.pop(key).close()
 
@@ -210,6 +258,33 @@ class Predictor:
             request_id, now, deployment, variant, model.name, model.version, features, answer, latency_ms, is_shadow
         )
         self._logger.log(record)
+
+
+def _merged(
+    answers: list[_Answer], rows: int, parts: list[np.ndarray | None], deployment: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The variants' predictions (and scores) put back in request order."""
+    if len(answers) == 1:
+        return answers[0].predictions, answers[0].proba
+    predictions = np.empty(rows, dtype=np.result_type(*(answer.predictions for answer in answers)))
+    for answer, part in zip(answers, parts, strict=True):
+        predictions[part] = answer.predictions
+    if answers[0].proba is None:
+        return predictions, None
+    if any(answer.classes != answers[0].classes for answer in answers):
+        raise ValidationError(
+            f"Deployment '{deployment}' splits its traffic between classifiers of different classes "
+            f"({[list(answer.classes) for answer in answers]}), so their scores cannot be answered together: "
+            "serve classifiers of the same classes."
+        )
+    scores = np.empty((rows, len(answers[0].classes)), dtype=np.float64)
+    for answer, part in zip(answers, parts, strict=True):
+        scores[part] = answer.proba
+    return predictions, scores
+
+
+def _source(model: ServedModel) -> ServedModel:
+    return model.source if isinstance(model, ProbaView) else model
 
 
 def _model_inputs(model: ServedModel, frame: pd.DataFrame, routing_keys: tuple[str, ...]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ inference log's port, :class:`fti.inference_log.writer.RequestLogSink`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,7 @@ __all__ = [
     "DeploymentSource",
     "FeatureLookup",
     "ModelResolver",
+    "ServedClassifier",
     "ServedModel",
     "TokenStore",
 ]
@@ -52,6 +53,22 @@ class ServedModel(Protocol):
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """One prediction per row of ``frame``.
+
+        Raises:
+            ValidationError: naming the missing, extra or mistyped column.
+        """
+
+
+@runtime_checkable
+class ServedClassifier(ServedModel, Protocol):
+    """A loaded classifier: a served model that also gives one score per class."""
+
+    @property
+    def classes(self) -> Sequence[Any]:
+        """The classes, the column order of :meth:`predict_proba`."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores for ``frame``: ``[rows, classes]``.
 
         Raises:
             ValidationError: naming the missing, extra or mistyped column.

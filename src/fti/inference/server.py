@@ -3,16 +3,18 @@
 Endpoints:
 
 - ``POST /v1/deployments/{name}/predict``: ``{"instances": [...]}`` or ``{"entities": [...],
-  "passed_features": [...]}``; answers ``request_id``, ``deployment`` and, per row, ``predictions``,
-  ``model_names`` and ``model_versions``.
+  "passed_features": [...]}``; answers ``request_id``, ``deployment`` and, per row, ``predictions`` (and
+  ``proba`` with ``classes`` for a deployment answering class scores), ``model_names`` and ``model_versions``.
+- ``GET /v1/status``: each deployment's state (``ready`` or ``failed`` with the reason) and versions.
 - Open Inference Protocol V2 (with Triton's binary tensors): ``GET /v2``, ``/v2/health/live``,
   ``/v2/health/ready``, ``/v2/models/{model}[/versions/{v}]``, ``.../ready``, ``POST .../infer``. A
   ``{model}`` that names a deployment goes through its traffic split; otherwise it is a registered model.
+  Readiness is 503 while a deployment failed to load.
 - MLflow scoring: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``, ``instances``,
-  ``inputs``), ``GET /ping``.
+  ``inputs``; ``params`` may ask for ``output_kind`` or MLflow's ``predict_method``), ``GET /ping``.
 - Text generation (``fti.inference.generation``): ``POST /v1/deployments/{name}/generate`` and the
   OpenAI-compatible ``/v1/completions``, ``/v1/chat/completions`` and ``/v1/models``.
-- ``GET /metrics`` for Prometheus.
+- ``GET /metrics`` for Prometheus (all workers' metrics together when ``multiprocess_dir`` is set).
 
 Request bodies are parsed by hand (``payloads``, ``v2``) instead of pydantic models: it keeps the hot path
 short and lets every 422 name its field. Errors answer ``{"error": message, "request_id": id}``.
@@ -28,32 +30,30 @@ import contextlib
 import gc
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fti.errors import AuthError, BackendError, NotFoundError, UserError, ValidationError
+from fti.errors import BackendError, NotFoundError, UserError, ValidationError
 from fti.inference.batching import BatchingConfig
 from fti.inference.generation import mount_generation
+from fti.inference.guard import BodyTooLargeError, Guard, caller_request_id, error_response, too_large
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from fti.inference.outputs import invocations_kind, invocations_predictions, needs_proba, v1_fields
 from fti.inference.payloads import parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
 from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, ServedModel, TokenStore
-from fti.inference.v2 import encode_response, model_metadata, parse_infer
+from fti.inference.v2 import encode_response, model_metadata, parse_infer, requested_kind
 from fti.inference_log.writer import RequestLogConfig, RequestLogger, RequestLogSink
 
 __all__ = ["ServingSettings", "create_app"]
 
 _logger = logging.getLogger(__name__)
-_OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
 _JSON = "application/json"
-_MAX_REQUEST_ID = 128
 
 
 class ServingSettings(BaseModel):
@@ -74,6 +74,9 @@ class ServingSettings(BaseModel):
     refresh_seconds: float = Field(default=5.0, gt=0, description="how often deployments and aliases are checked")
     seed: int | None = Field(default=None, description="seed of random variant assignment (rows without entity keys)")
     invocations_deployment: str | None = Field(default=None, description="deployment behind /invocations")
+    multiprocess_dir: str | None = Field(
+        default=None, description="Prometheus multiprocess folder shared by all workers (PROMETHEUS_MULTIPROC_DIR)"
+    )
 
 
 class _Server:
@@ -91,7 +94,7 @@ class _Server:
         self.settings = settings
         self.tokens = tokens
         self.features = features
-        self.metrics = ServerMetrics()
+        self.metrics = ServerMetrics(settings.multiprocess_dir)
         self.table = ModelTable(
             resolver, deployments, seed=settings.seed, on_swap=lambda name: self.metrics.model_swaps.labels(name).inc()
         )
@@ -127,6 +130,27 @@ class _Server:
                 await self.predictor.close()
         finally:
             await asyncio.to_thread(self.logger.close)
+            self.metrics.close()
+
+    @property
+    def is_ready(self) -> bool:
+        """Started, and every deployment serves its current models."""
+        return self.ready and not self.table.failures
+
+    def status(self) -> dict[str, Any]:
+        """Each deployment's state and versions: the ``/v1/status`` answer."""
+        failures = self.table.failures
+        deployments: dict[str, Any] = {
+            name: {"state": "failed", "error": reason} for name, reason in sorted(failures.items())
+        }
+        for name in self.table.deployment_names:
+            loaded = self.table.find_deployment(name)
+            if loaded is None:
+                continue
+            entry = deployments.setdefault(name, {"state": "ready"})
+            references = loaded.deployment.loaded_references
+            entry["versions"] = dict(zip(references, loaded.versions, strict=True))
+        return {"ready": self.is_ready, "deployments": deployments}
 
     async def _poll(self) -> None:
         while True:
@@ -146,7 +170,7 @@ class _Server:
 
         async def guarded(request: Request) -> Response:
             started = time.perf_counter()
-            request_id = _request_id(request.headers.get("x-request-id"))
+            request_id = caller_request_id(request.headers.get("x-request-id"))
             try:
                 response = await handler(request, request_id, started)
             except (UserError, BackendError) as exc:
@@ -164,7 +188,7 @@ class _Server:
 
     @staticmethod
     def error(status: int, message: str, request_id: str) -> Response:
-        return Response(orjson.dumps({"error": message, "request_id": request_id}), status, media_type=_JSON)
+        return error_response(status, message, request_id)
 
     async def body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -173,7 +197,7 @@ class _Server:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _BodyTooLargeError(_too_large(size, limit))
+                raise BodyTooLargeError(too_large(size, limit))
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -209,12 +233,10 @@ class _Server:
             frame, keys = await self.lookup(loaded, parsed.entities, parsed.passed_features), parsed.entities
         prediction = await self.predictor.predict_deployment(loaded, frame, keys, request_id, started)
         self.observe(prediction, started)
-        predictions = prediction.predictions
         answer = {
             "request_id": request_id,
             "deployment": prediction.deployment,
-            # text (a generation model's answers) is not a numpy type orjson writes
-            "predictions": predictions.tolist() if predictions.dtype.kind in "OUS" else predictions,
+            **v1_fields(loaded.deployment.output_kind, prediction.predictions, prediction.proba, prediction.classes),
             "model_names": prediction.model_names,
             "model_versions": prediction.model_versions,
         }
@@ -259,7 +281,10 @@ class _Server:
             metadata["versions"] = sorted({str(version) for version in loaded.versions})
         return Response(orjson.dumps(metadata), media_type=_JSON)
 
-    async def v2_ready(self, request: Request, _request_id: str, _started: float) -> Response:
+    async def v2_ready(self, request: Request, request_id: str, _started: float) -> Response:
+        failure = self.table.failures.get(request.path_params["model"])
+        if failure is not None:
+            return self.error(503, f"Deployment '{request.path_params['model']}' failed to load: {failure}", request_id)
         await self.v2_target(request)
         return Response(status_code=200 if self.ready else 503)
 
@@ -268,25 +293,31 @@ class _Server:
         body = await self.body(request)
         parsed = parse_infer(body, request.headers.get("inference-header-content-length"), model)
         request_id = parsed.id or request_id
+        kind = requested_kind(parsed, model, loaded.deployment.output_kind if loaded is not None else "predict")
         if loaded is not None:
             prediction = await self.predictor.predict_deployment(
-                loaded, parsed.frame, loaded.router.key_frame(parsed.frame), request_id, started
+                loaded, parsed.frame, loaded.router.key_frame(parsed.frame), request_id, started, kind
             )
             self.observe(prediction, started)
-            predictions, answered = prediction.predictions, prediction.models[0]
+            predictions, proba, answered = prediction.predictions, prediction.proba, prediction.models[0]
         else:
-            predictions = await self.predictor.predict_model(model, parsed.frame, request_id, started)
+            predictions, proba = await self.predictor.predict_model(
+                model, parsed.frame, request_id, started, proba=needs_proba(kind)
+            )
             answered = model
             self.metrics.requests.labels("", model.name, str(model.version)).inc()
             self.metrics.latency.labels("", model.name, str(model.version)).observe(time.perf_counter() - started)
-        content, headers = encode_response(parsed, answered, request.path_params["model"], predictions, request_id)
+        content, headers = encode_response(
+            parsed, answered, request.path_params["model"], (kind, predictions, proba), request_id
+        )
         media = "application/octet-stream" if headers else _JSON
         return Response(content, headers=headers, media_type=media)
 
     # -- MLflow scoring ------------------------------------------------------------------------------
 
     async def invocations(self, request: Request, request_id: str, started: float) -> Response:
-        frame = parse_invocations(parse_json(await self.body(request)))
+        payload = parse_json(await self.body(request))
+        frame = parse_invocations(payload)
         name = self.settings.invocations_deployment
         if name is None:
             names = self.table.deployment_names
@@ -297,70 +328,14 @@ class _Server:
                 )
             name = names[0]
         loaded = await self.deployment(name)
+        kind = invocations_kind(payload.get("params"), loaded.deployment.output_kind)
         prediction = await self.predictor.predict_deployment(
-            loaded, frame, loaded.router.key_frame(frame), request_id, started
+            loaded, frame, loaded.router.key_frame(frame), request_id, started, kind
         )
         self.observe(prediction, started)
-        answer = {"predictions": prediction.predictions}
+        predictions = invocations_predictions(kind, prediction.output_name, prediction.predictions, prediction.proba)
+        answer = {"predictions": predictions}
         return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
-
-
-def _request_id(given: str | None) -> str:
-    """The caller's request id when it is a sane one (short, printable), else a new one."""
-    if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
-        return given
-    return uuid.uuid4().hex
-
-
-class _BodyTooLargeError(UserError):
-    http_status = 413
-
-
-def _too_large(size: int, limit: int) -> str:
-    return (
-        f"The request body has {size} bytes or more, over the server's limit of {limit}: send fewer rows "
-        "per request or raise serving.max_body_bytes."
-    )
-
-
-class _Guard:
-    """ASGI middleware: API tokens (401) and declared body size (413) before any handler runs."""
-
-    def __init__(self, app: ASGIApp, server: _Server) -> None:
-        self.app = app
-        self.server = server
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        rejection = self._reject(scope["path"], headers)
-        if rejection is None:
-            await self.app(scope, receive, send)
-            return
-        status, message = rejection
-        request_id = _request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
-        self.server.metrics.errors.labels("guard", str(status)).inc()
-        response = self.server.error(status, message, request_id)
-        response.headers["x-request-id"] = request_id
-        if status == 401:
-            response.headers["www-authenticate"] = "Bearer"
-        await response(scope, receive, send)
-
-    def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
-        tokens = self.server.tokens
-        if tokens is not None and path not in _OPEN_PATHS:
-            scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
-            if scheme.lower() != "bearer" or not token or not tokens.verify(token.strip()):
-                return AuthError.http_status, (
-                    "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "
-                    "from `fti tokens create`."
-                )
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.server.settings.max_body_bytes:
-            return _BodyTooLargeError.http_status, _too_large(int(declared), self.server.settings.max_body_bytes)
-        return None
 
 
 def create_app(
@@ -388,7 +363,12 @@ def create_app(
     """
     server = _Server(resolver, deployments, features, sink, settings or ServingSettings(), tokens)
     app = FastAPI(title="FTI Stack model server", lifespan=server.lifespan, docs_url=None, redoc_url=None)
-    app.add_middleware(_Guard, server=server)
+    app.add_middleware(
+        Guard,
+        tokens=server.tokens,
+        max_body_bytes=server.settings.max_body_bytes,
+        on_reject=lambda status: server.metrics.errors.labels("guard", str(status)).inc(),
+    )
     # Plain Starlette routes: handlers take the Request and parse bodies themselves, so FastAPI's
     # dependency solving (a third of the framework's time per request) has nothing to do.
     post, get = ["POST"], ["GET"]
@@ -404,7 +384,10 @@ def create_app(
         return Response(status_code=200)
 
     async def ready(_request: Request) -> Response:
-        return Response(status_code=200 if server.ready else 503)
+        return Response(status_code=200 if server.is_ready else 503)
+
+    async def status(_request: Request) -> Response:
+        return Response(orjson.dumps(server.status()), media_type=_JSON)
 
     async def metadata(_request: Request) -> Response:
         return Response(orjson.dumps({"name": "fti", "version": "1", "extensions": ["binary_tensor_data"]}))
@@ -415,6 +398,7 @@ def create_app(
     app.add_route("/v2/health/live", live, methods=get)
     app.add_route("/v2/health/ready", ready, methods=get)
     app.add_route("/ping", ready, methods=get)
+    app.add_route("/v1/status", status, methods=get)
     app.add_route("/v2", metadata, methods=get)
     app.add_route("/metrics", metrics, methods=get)
     app.state.server = server

@@ -8,6 +8,10 @@ the same way.
 
 Inputs map to the model's columns in one of two ways: one tensor per column (named after it, shape
 ``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor whose columns are the model's ``k`` inputs in order.
+
+A classifier has two outputs: its predictions (named after the model's output) and its class scores
+(``proba``, ``[n, classes]``). A request names the outputs it wants; without ``outputs`` it gets what the
+deployment's ``output_kind`` says (a registered model addressed directly: its predictions).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from fti.core.deployments import OutputKind
 from fti.errors import ValidationError
+from fti.inference.outputs import PROBA_OUTPUT
 from fti.inference.payloads import column_index
-from fti.inference.ports import ServedModel
+from fti.inference.ports import ServedClassifier, ServedModel
 
-__all__ = ["InferRequest", "datatype_of", "encode_response", "model_metadata", "parse_infer"]
+__all__ = ["InferRequest", "datatype_of", "encode_response", "model_metadata", "parse_infer", "requested_kind"]
 
 _DATATYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -73,8 +79,25 @@ def model_metadata(model: ServedModel, name: str) -> dict[str, Any]:
         "inputs": [
             {"name": column, "datatype": datatype_of(dtype), "shape": [-1]} for column, dtype in model.input_schema
         ],
-        "outputs": [{"name": model.output_name, "datatype": "FP64", "shape": [-1]}],
+        "outputs": [
+            {"name": model.output_name, "datatype": "FP64", "shape": [-1]},
+            *(
+                [{"name": PROBA_OUTPUT, "datatype": "FP64", "shape": [-1, len(model.classes)]}]
+                if isinstance(model, ServedClassifier)
+                else []
+            ),
+        ],
     }
+
+
+def requested_kind(request: InferRequest, model: ServedModel, default: OutputKind) -> OutputKind:
+    """The output kind the request's ``outputs`` ask for (``default`` when it names none)."""
+    if not request.outputs:
+        return default
+    names = {output.get("name") for output in request.outputs}
+    if names == {PROBA_OUTPUT}:
+        return "proba"
+    return "both" if PROBA_OUTPUT in names else "predict"
 
 
 def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> InferRequest:
@@ -102,10 +125,12 @@ def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> I
     outputs = request.get("outputs")
     if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)):
         raise ValidationError("Field 'outputs' must be a list of objects with a 'name'.")
+    known = [model.output_name, *([PROBA_OUTPUT] if isinstance(model, ServedClassifier) else [])]
     for output in outputs or ():
-        if output.get("name") != model.output_name:
+        if output.get("name") not in known:
             raise ValidationError(
-                f"Model '{model.name}' has no output '{output.get('name')}'; its output is '{model.output_name}'."
+                f"Model '{model.name}' has no output '{output.get('name')}'; its outputs are "
+                f"{', '.join(repr(name) for name in known)}."
             )
     parameters = request.get("parameters") or {}
     request_id = request.get("id")
@@ -118,29 +143,48 @@ def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> I
 
 
 def encode_response(
-    request: InferRequest, model: ServedModel, name: str, predictions: np.ndarray, request_id: str
+    request: InferRequest,
+    model: ServedModel,
+    name: str,
+    answer: tuple[OutputKind, np.ndarray, np.ndarray | None],
+    request_id: str,
 ) -> tuple[bytes, dict[str, str]]:
-    """The V2 response body and its extra headers (``Inference-Header-Content-Length`` when binary)."""
-    requested = (request.outputs or [{}])[0]
-    wants_binary = bool((requested.get("parameters") or {}).get("binary_data", request.binary_output))
-    values = np.ascontiguousarray(predictions)
-    output: dict[str, Any] = {"name": model.output_name, "datatype": datatype_of(values.dtype), "shape": [len(values)]}
-    binary = b""
-    if wants_binary:
-        binary = _to_bytes(values, output["datatype"])
-        output["parameters"] = {"binary_data_size": len(binary)}
-    else:
-        output["data"] = values.tolist()
-    answer = {
+    """The V2 response body and its extra headers (``Inference-Header-Content-Length`` when binary).
+
+    ``answer`` is the output kind answered, the predictions and the class scores (None unless asked for).
+    """
+    kind, predictions, proba = answer
+    wanted = {output.get("name"): output for output in request.outputs or ()}
+    tensors: list[tuple[str, np.ndarray]] = []
+    if kind != "proba":
+        tensors.append((model.output_name, np.ascontiguousarray(predictions)))
+    if proba is not None and kind != "predict":
+        tensors.append((PROBA_OUTPUT, np.ascontiguousarray(proba)))
+    outputs: list[dict[str, Any]] = []
+    binary: list[bytes] = []
+    for output_name, values in tensors:
+        parameters = (wanted.get(output_name) or {}).get("parameters") or {}
+        output: dict[str, Any] = {
+            "name": output_name,
+            "datatype": datatype_of(values.dtype),
+            "shape": list(values.shape),
+        }
+        if bool(parameters.get("binary_data", request.binary_output)):
+            binary.append(_to_bytes(values.reshape(-1), output["datatype"]))
+            output["parameters"] = {"binary_data_size": len(binary[-1])}
+        else:
+            output["data"] = values.reshape(-1).tolist()
+        outputs.append(output)
+    body = {
         "model_name": name,
         "model_version": str(model.version),
         "id": request.id if request.id is not None else request_id,
-        "outputs": [output],
+        "outputs": outputs,
     }
-    head = orjson.dumps(answer)
-    if not wants_binary:
+    head = orjson.dumps(body)
+    if not binary:
         return head, {}
-    return head + binary, {"Inference-Header-Content-Length": str(len(head))}
+    return head + b"".join(binary), {"Inference-Header-Content-Length": str(len(head))}
 
 
 def _decode_inputs(inputs: list[Any], binary: bytes) -> list[tuple[str, np.ndarray]]:

@@ -7,7 +7,7 @@ import json
 import re
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from fti.core.registry import (
 )
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
+from fti.registry.environment import CODE_FOLDER, check_requirements, install_code, package_code, write_requirements
 from fti.registry.flavors import ReferencingFlavor, detect_flavor, get_flavor
 from fti.registry.lineage import ModelLineage, ModelVersionRef, RunLineage, TrainingDataUsage
 from fti.registry.signatures import as_arrow, infer_signature, to_signature
@@ -94,14 +95,22 @@ class ModelRegistry:
         input_example: Any = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        code_paths: Sequence[str | Path] = (),
+        pip_requirements: Sequence[str] = (),
     ) -> ModelVersion:
-        """Save ``model`` with the run of ``origin`` and register it as the next version of ``name``."""
+        """Save ``model`` with the run of ``origin`` and register it as the next version of ``name``.
+
+        ``code_paths`` (the model's own modules) and ``pip_requirements`` travel with the model files; see
+        :mod:`fti.registry.environment`.
+        """
         validate_model_name(name)
         tag_values = {validate_value_key(key, "tag"): str(value) for key, value in (tags or {}).items()}
         flavor = detect_flavor(model)
         resolved = self._signature(model, flavor.name, signature, input_example, origin)
         prefix = f"runs/{origin.run_id}/models/{name}-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory(prefix="fti-model-") as scratch:
+            package_code(code_paths, Path(scratch), model=name)
+            write_requirements(Path(scratch), flavor.name, pip_requirements, model=name)
             options = flavor.save(model, Path(scratch))
             self._artifacts.put_dir(prefix, scratch)
         training_data = origin.training_data
@@ -192,7 +201,11 @@ class ModelRegistry:
         return [ModelVersion(self, record) for record in records]
 
     def load_model(self, record: ModelVersionRecord) -> Any:
-        """Download the version's files (each verified against its sha256) and load them with its flavor."""
+        """Download the version's files (each verified against its sha256) and load them with its flavor.
+
+        Its recorded requirements are checked first (RequirementError names a missing or mismatched one),
+        and its packaged code is put on ``sys.path``.
+        """
         flavor = get_flavor(record.flavor)
         files = self._artifacts.list(record.artifact_prefix + "/")
         if not files:
@@ -207,6 +220,8 @@ class ModelRegistry:
                     self._artifacts.get_file(item.key, Path(scratch) / relative)
                 except IntegrityError as exc:
                     raise IntegrityError(f"Refusing to load model '{record.name}' v{record.version}: {exc}") from exc
+            check_requirements(Path(scratch), model=f"Model '{record.name}' v{record.version}")
+            install_code(Path(scratch))
             if isinstance(flavor, ReferencingFlavor):
                 return flavor.load_referencing(Path(scratch), record.flavor_options, self._load_reference)
             return flavor.load(Path(scratch), record.flavor_options)
@@ -214,6 +229,11 @@ class ModelRegistry:
     def _load_reference(self, ref: str) -> Any:
         """The loaded model of another version a model builds on (a LoRA adapter's base model)."""
         return self.get_model(ref).load()
+
+    def code_files(self, record: ModelVersionRecord) -> list[str]:
+        """Relative paths of the code packaged with a version (its ``code_paths``), without downloading it."""
+        prefix = f"{record.artifact_prefix}/{CODE_FOLDER}/"
+        return sorted(item.key[len(prefix) :] for item in self._artifacts.list(prefix))
 
     # -- changing ----------------------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from fti.core.registry import AliasMove, ModelVersionRecord, Signature
 from fti.errors import ValidationError
+from fti.registry.flavors import ScoringFlavor, get_flavor
 from fti.registry.signatures import as_arrow, enforce_signature
 
 if TYPE_CHECKING:
@@ -146,21 +149,46 @@ class ModelVersion:
             self._is_loaded = True
         return self._model
 
+    @property
+    def classes(self) -> tuple[Any, ...] | None:
+        """A classifier's classes, the column order of :meth:`predict_proba`; None for other models."""
+        classes = self._record.flavor_options.get("classes")
+        return None if classes is None else tuple(classes)
+
     def predict(self, data: Any) -> Any:
         """Predictions for ``data`` (pandas, Polars, Arrow or a dict of columns).
 
         The input is checked against the signature first: a missing, extra or mistyped column raises a
         ValidationError naming it; integer columns are converted where floats are expected.
         """
-        from fti.registry.flavors import get_flavor
-
         model = self.load()
-        label = f"Model '{self.name}' v{self.version}"
-        if self.signature is not None:
-            frame = enforce_signature(self.signature, data, model=label)
-        else:
-            frame = as_arrow(data).to_pandas()
-        return get_flavor(self.flavor).predict(model, frame, self._record.flavor_options)
+        return get_flavor(self.flavor).predict(model, self._frame(data), self._record.flavor_options)
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """A classifier's class scores for ``data``: one row per input row, one column per class in
+        :attr:`classes` order. The input is checked as in :meth:`predict`.
+
+        Raises:
+            ValidationError: the model version is not a classifier that gives scores.
+
+        Example:
+            >>> scores = project.get_model("fraud@champion").predict_proba(X)  # doctest: +SKIP
+        """
+        flavor = get_flavor(self.flavor)
+        if self.classes is None or not isinstance(flavor, ScoringFlavor):
+            raise ValidationError(
+                f"Model '{self.name}' v{self.version} ({self.flavor}) gives no class scores: it is not a "
+                "classifier with classes_ and predict_proba. Ask for its predictions instead."
+            )
+        model = self.load()
+        frame = self._frame(data)
+        scores = np.asarray(flavor.predict_proba(model, frame, self._record.flavor_options), dtype=np.float64)
+        return scores.reshape(len(frame), -1)
+
+    def _frame(self, data: Any) -> Any:
+        if self.signature is None:
+            return as_arrow(data).to_pandas()
+        return enforce_signature(self.signature, data, model=f"Model '{self.name}' v{self.version}")
 
     def explain(self, data: Any) -> pd.DataFrame:
         """Per-row SHAP attributions of a tree model's prediction, one column per model input (``shap`` extra).

@@ -46,6 +46,7 @@ class SklearnModel:
     (:class:`fti.inference.adapters.InputCheck`), and ``estimator.predict`` answers, as the registry's
     scikit-learn flavor does: the serving-ports suite holds this fake and the registry's models to the same
     answers and errors.
+    A classifier is also a ``ServedClassifier``: ``classes`` and ``predict_proba`` are the estimator's.
     """
 
     def __init__(
@@ -62,6 +63,18 @@ class SklearnModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predict every row; ValidationError names a missing, extra or mistyped column."""
         return first_output(self.estimator.predict(self._check.checked(frame)), len(frame))
+
+    @property
+    def classes(self) -> list[Any]:
+        """The estimator's classes (AttributeError for a regressor, which is no ``ServedClassifier``)."""
+        if not hasattr(self.estimator, "predict_proba"):
+            raise AttributeError(f"Model '{self.name}' v{self.version} is not a classifier: it has no classes.")
+        return list(self.estimator.classes_)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class scores of every row, in ``classes`` order."""
+        scores = self.estimator.predict_proba(self._check.checked(frame))
+        return np.asarray(scores, dtype=np.float64).reshape(len(frame), -1)
 
 
 def _arrow_name(dtype: str) -> str:

@@ -6,7 +6,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -233,12 +233,21 @@ class Run:
         input_example: Any = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        code_paths: Sequence[str | Path] = (),
+        pip_requirements: Sequence[str] = (),
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``, with its run and training-data lineage.
 
         The flavor (scikit-learn, XGBoost, LightGBM, PyTorch or any object with ``predict``) is
         detected from the model. The signature is taken from ``signature``, else inferred from
         ``input_example``, else from the run's training data when it describes its feature schema.
+
+        ``code_paths`` are files or folders of the model's own code (a custom class, a helper module):
+        they are stored with the model and put on the import path wherever it is loaded. The framework's
+        version and ``pip_requirements`` (``["rapidfuzz>=3"]``) are recorded and checked at load.
+
+        Example:
+            >>> run.log_model(model, "fraud", code_paths=["fraud_models/"])  # doctest: +SKIP
         """
         self._check_active("log models")
         origin = ModelOrigin(
@@ -252,6 +261,8 @@ class Run:
             input_example=input_example,
             description=description,
             tags=tags,
+            code_paths=code_paths,
+            pip_requirements=pip_requirements,
         )
 
     def _put(self, artifact_file: str, data: bytes) -> str:

@@ -82,7 +82,7 @@ def test_v2_binary_tensors_round_trip() -> None:
     request = parse_infer(body, length, MODEL)
     assert request.id == "q" and request.binary_output
     predictions = MODEL.predict(request.frame)
-    content, headers = encode_response(request, MODEL, "m", predictions, "rid")
+    content, headers = encode_response(request, MODEL, "m", ("predict", predictions, None), "rid")
     size = int(headers["Inference-Header-Content-Length"])
     answer = json.loads(content[:size])
     assert answer["outputs"][0]["parameters"] == {"binary_data_size": 16}
@@ -92,13 +92,13 @@ def test_v2_binary_tensors_round_trip() -> None:
 def test_v2_json_output_when_asked_and_unknown_outputs_rejected() -> None:
     body, length = _binary_request({"a": np.array([1.0]), "b": np.array([1.0])}, [{"name": "y"}])
     request = parse_infer(body, length, MODEL)
-    content, headers = encode_response(request, MODEL, "m", MODEL.predict(request.frame), "rid")
+    content, headers = encode_response(request, MODEL, "m", ("predict", MODEL.predict(request.frame), None), "rid")
     assert headers == {}
     assert json.loads(content)["outputs"][0]["data"] == pytest.approx([3.0])
     body, length = _binary_request({"a": np.array([1.0])}, [{"name": "z"}])
     with pytest.raises(ValidationError) as caught:
         parse_infer(body, length, MODEL)
-    assert str(caught.value) == "Model 'm' has no output 'z'; its output is 'y'."
+    assert str(caught.value) == "Model 'm' has no output 'z'; its outputs are 'y'."
 
 
 def test_v2_rejects_binary_sizes_beyond_the_body() -> None:

@@ -16,6 +16,10 @@ Flavors are tried in the order of :data:`FLAVORS`; the first whose ``matches`` i
 Framework modules are imported only when a model of theirs is saved or loaded. A flavor whose models
 build on another model version (a LoRA adapter on its base model) is a :class:`ReferencingFlavor`: the
 registry hands it a way to load that version.
+
+Classifiers also give class scores: a flavor that can is a :class:`ScoringFlavor`, and saves the model's
+classes (``classes_``) in its options as ``classes``, the column order of ``predict_proba``. Every flavor
+but pytorch and transformers is one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from fti.registry.flavors.pytorch import PytorchFlavor
 from fti.registry.flavors.sklearn import SklearnFlavor
 from fti.registry.flavors.transformers import TransformersFlavor
 
-__all__ = ["FLAVORS", "Flavor", "ReferencingFlavor", "detect_flavor", "get_flavor"]
+__all__ = ["FLAVORS", "Flavor", "ReferencingFlavor", "ScoringFlavor", "detect_flavor", "get_flavor"]
 
 
 class Flavor(Protocol):
@@ -52,6 +56,14 @@ class Flavor(Protocol):
 
     def predict(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
         """Predictions for ``frame`` (columns already checked against the signature)."""
+
+
+@runtime_checkable
+class ScoringFlavor(Flavor, Protocol):
+    """A flavor whose classifiers give one score per class (``options["classes"]`` is their order)."""
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """Class scores for ``frame``: one row per input row, one column per class."""
 
 
 @runtime_checkable

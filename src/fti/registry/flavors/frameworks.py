@@ -6,9 +6,11 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from fti.errors import MissingExtraError
 
-__all__ = ["module_in_hierarchy", "require"]
+__all__ = ["classes_of", "module_in_hierarchy", "require"]
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -19,6 +21,14 @@ def require(module: str, extra: str) -> ModuleType:
         raise MissingExtraError(
             f"This model needs '{module.split('.')[0]}', which is not installed: pip install 'fti[{extra}]'"
         ) from exc
+
+
+def classes_of(model: Any) -> dict[str, Any]:
+    """``{"classes": [...]}`` for a classifier with ``classes_`` (JSON values), else nothing."""
+    classes = getattr(model, "classes_", None)
+    if classes is None or not callable(getattr(model, "predict_proba", None)):
+        return {}
+    return {"classes": np.asarray(classes).tolist()}
 
 
 def module_in_hierarchy(model: Any, package: str) -> bool:

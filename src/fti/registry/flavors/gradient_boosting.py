@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fti.registry.flavors.frameworks import module_in_hierarchy, require
+from fti.registry.flavors.frameworks import classes_of, module_in_hierarchy, require
 
 __all__ = ["LightGbmFlavor", "XgboostFlavor"]
 
@@ -26,7 +26,7 @@ class XgboostFlavor:
         """``save_model`` to model.json; remember the estimator class."""
         xgboost = require("xgboost", "ml")
         model.save_model(folder / "model.json")
-        return {"class": type(model).__name__, "xgboost_version": xgboost.__version__}
+        return {"class": type(model).__name__, "xgboost_version": xgboost.__version__, **classes_of(model)}
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         """Rebuild the same estimator class (or a Booster) from model.json."""
@@ -44,6 +44,10 @@ class XgboostFlavor:
         if isinstance(model, xgboost.Booster):
             return model.predict(xgboost.DMatrix(frame))
         return model.predict(frame)
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """A classifier's ``predict_proba(frame)``."""
+        return model.predict_proba(frame)
 
 
 class LightGbmFlavor:
@@ -83,3 +87,8 @@ class LightGbmFlavor:
             return raw
         index = (raw > 0.5).astype(int) if raw.ndim == 1 else raw.argmax(axis=1)
         return np.asarray(classes)[index]
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """The Booster's probabilities, one column per class (a binary model's single column made two)."""
+        raw = np.asarray(model.predict(frame), dtype=np.float64)
+        return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw

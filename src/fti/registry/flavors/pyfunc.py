@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from fti.registry.flavors.frameworks import classes_of
+
 __all__ = ["PyfuncFlavor"]
 
 
@@ -24,7 +26,7 @@ class PyfuncFlavor:
         """Pickle the object."""
         with (folder / "model.pkl").open("wb") as handle:
             pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return {"class": f"{type(model).__module__}.{type(model).__qualname__}"}
+        return {"class": f"{type(model).__module__}.{type(model).__qualname__}", **classes_of(model)}
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         """Unpickle the object (our own artifact, verified against its sha256 first)."""
@@ -34,3 +36,7 @@ class PyfuncFlavor:
     def predict(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
         """``model.predict(frame)``."""
         return model.predict(frame)
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """``model.predict_proba(frame)`` (for objects with ``classes_`` and ``predict_proba``)."""
+        return model.predict_proba(frame)

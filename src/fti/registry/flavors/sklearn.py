@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fti.registry.flavors.frameworks import module_in_hierarchy, require
+from fti.registry.flavors.frameworks import classes_of, module_in_hierarchy, require
 
 __all__ = ["SklearnFlavor"]
 
@@ -28,7 +28,7 @@ class SklearnFlavor:
         joblib = require("joblib", "ml")
         sklearn = require("sklearn", "ml")
         joblib.dump(model, folder / _FILE)
-        return {"sklearn_version": sklearn.__version__, "class": type(model).__name__}
+        return {"sklearn_version": sklearn.__version__, "class": type(model).__name__, **classes_of(model)}
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         """Unpickle the estimator."""
@@ -39,3 +39,7 @@ class SklearnFlavor:
     def predict(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
         """``model.predict(frame)``."""
         return model.predict(frame)
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame, options: dict[str, Any]) -> Any:
+        """``model.predict_proba(frame)``."""
+        return model.predict_proba(frame)

@@ -1,4 +1,4 @@
-"""Serving: deployments (variants, shadow, routing keys, feature view) and API tokens."""
+"""Serving: deployments (variants, shadow, routing keys, feature view, output kind, hooks, ensemble) and API tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ deployments = Table(
     Column("entity_keys", Text, nullable=False),
     Column("feature_view_name", String(128), nullable=True),
     Column("feature_view_version", Integer, nullable=True),
+    Column("output_kind", String(16), nullable=True),
+    Column("preprocess", String(300), nullable=True),
+    Column("postprocess", String(300), nullable=True),
+    Column("combine", String(32), nullable=True),
+    Column("stacker", String(300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("etag", String(64), nullable=False),

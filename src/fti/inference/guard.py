@@ -1,0 +1,100 @@
+"""What the model server checks before any handler runs, and how it answers errors.
+
+``Guard`` is ASGI middleware: a request without a valid API token gets 401 (health checks stay open, so
+probes need no token), one whose declared body is over the limit gets 413, both before the body is read.
+Every error answer is ``{"error": message, "request_id": id}`` with the request id in ``x-request-id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import orjson
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fti.errors import AuthError, UserError
+from fti.inference.ports import TokenStore
+
+__all__ = ["OPEN_PATHS", "BodyTooLargeError", "Guard", "caller_request_id", "error_response", "too_large"]
+
+#: paths answered without a token: health checks and the MLflow ping
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
+_MAX_REQUEST_ID = 128
+
+
+def caller_request_id(given: str | None) -> str:
+    """The caller's request id when it is a sane one (short, printable), else a new one."""
+    if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+def error_response(status: int, message: str, request_id: str) -> Response:
+    """The JSON error answer."""
+    return Response(orjson.dumps({"error": message, "request_id": request_id}), status, media_type="application/json")
+
+
+class BodyTooLargeError(UserError):
+    """A request body over the server's limit (413)."""
+
+    http_status = 413
+
+
+def too_large(size: int, limit: int) -> str:
+    """The message of a 413."""
+    return (
+        f"The request body has {size} bytes or more, over the server's limit of {limit}: send fewer rows "
+        "per request or raise serving.max_body_bytes."
+    )
+
+
+class Guard:
+    """ASGI middleware: API tokens (401) and declared body size (413) before any handler runs.
+
+    Args:
+        app: the app it guards.
+        tokens: checks API tokens; None lets every request through.
+        max_body_bytes: the largest declared body accepted.
+        on_reject: called with the status of every rejected request (metrics).
+    """
+
+    def __init__(
+        self, app: ASGIApp, tokens: TokenStore | None, max_body_bytes: int, on_reject: Callable[[int], None]
+    ) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.max_body_bytes = max_body_bytes
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rejection = self._reject(scope["path"], headers)
+        if rejection is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = rejection
+        request_id = caller_request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
+        self.on_reject(status)
+        response = error_response(status, message, request_id)
+        response.headers["x-request-id"] = request_id
+        if status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        await response(scope, receive, send)
+
+    def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        if self.tokens is not None and path not in OPEN_PATHS:
+            scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
+            if scheme.lower() != "bearer" or not token or not self.tokens.verify(token.strip()):
+                return AuthError.http_status, (
+                    "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "
+                    "from `fti tokens create`."
+                )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return BodyTooLargeError.http_status, too_large(int(declared), self.max_body_bytes)
+        return None
