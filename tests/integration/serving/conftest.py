@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ class Stack:
     deployments: InMemoryDeploymentSource
     features: InMemoryFeatureLookup
     sink: MemoryLogSink
-    estimators: dict[int, LinearRegression]
+    estimators: dict[int, Any]
 
     def expected(self, version: int, frame: pd.DataFrame) -> np.ndarray:
         """What version ``version`` of 'fraud' predicts for ``frame``."""
@@ -57,13 +58,18 @@ def rows(count: int, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def stack() -> Stack:
     """'fraud' v1 (champion) and v2 (challenger), a shadow model, a broken model and four deployments."""
+    return build_stack(_fit)
+
+
+def build_stack(fit: Callable[[int], Any]) -> Stack:
+    """The registry, deployments and features behind a server, with ``fit(seed)`` as 'fraud' v1, v2 and its shadow."""
     registry = InMemoryModelRegistry()
-    estimators = {1: _fit(1), 2: _fit(2)}
+    estimators = {1: fit(1), 2: fit(2)}
     for version in (1, 2):
         registry.register("fraud", estimators[version], SCHEMA, output_name="fraud_probability")
     registry.set_alias("fraud", "champion", 1)
     registry.set_alias("fraud", "challenger", 2)
-    registry.register("fraud-shadow", _fit(3), SCHEMA, output_name="fraud_probability")
+    registry.register("fraud-shadow", fit(3), SCHEMA, output_name="fraud_probability")
     registry.register("broken", LinearRegression(), SCHEMA)  # never fitted: predicting fails
     deployments = InMemoryDeploymentSource(
         [

@@ -53,10 +53,7 @@ def test_v1_looks_features_up_for_entities_with_passed_features_winning(url: str
 def test_v2_metadata_and_readiness_of_deployments_and_registered_models(url: str) -> None:
     metadata = httpx.get(f"{url}/v2/models/fraud").json()
     assert metadata["inputs"][0] == {"name": "amount", "datatype": "FP64", "shape": [-1]}
-    assert metadata["outputs"] == [
-        {"name": "fraud_probability", "datatype": "FP64", "shape": [-1]},
-        {"name": "proba", "datatype": "FP64", "shape": [-1, 2]},
-    ]
+    assert metadata["outputs"] == [{"name": "fraud_probability", "datatype": "FP64", "shape": [-1]}]  # a regressor
     assert httpx.get(f"{url}/v2/models/ab").json()["versions"] == ["1", "2"]
     assert httpx.get(f"{url}/v2/models/fraud/versions/2").json()["versions"] == ["2"]
     assert httpx.get(f"{url}/v2/models/fraud-shadow/ready").status_code == 200

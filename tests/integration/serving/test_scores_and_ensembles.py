@@ -14,19 +14,25 @@ import tritonclient.http as triton
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from fti.core.deployments import Deployment
-from tests.integration.serving.conftest import COLUMNS, SCHEMA, ServerFactory, Stack, rows
+from tests.integration.serving.conftest import COLUMNS, SCHEMA, ServerFactory, Stack, build_stack, rows
 
 pytestmark = [pytest.mark.e2e]
 
 
+@pytest.fixture
+def stack() -> Stack:
+    """The server's stack with binary classifiers as 'fraud' v1, v2 and its shadow: models with class scores."""
+    return build_stack(_fit)
+
+
 def _scores(stack: Stack, version: int, frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray(stack.estimators[version].predict_proba(frame[COLUMNS].to_numpy(dtype=float)))
+    return np.asarray(stack.estimators[version].predict_proba(frame[COLUMNS].astype(float)))
 
 
 @pytest.fixture
 def scored(stack: Stack, serve: ServerFactory) -> Iterator[str]:
     """Deployments answering scores ('proba'), both ('both'), and one regressor asked for scores."""
-    stack.registry.register("amounts", LinearRegression().fit(rows(20).to_numpy(), np.arange(20.0)), SCHEMA)
+    stack.registry.register("amounts", LinearRegression().fit(rows(20), np.arange(20.0)), SCHEMA)
     stack.deployments.put(Deployment.create("proba", {"fraud@champion": 1.0}, output_kind="proba"))
     stack.deployments.put(
         Deployment.create("both", {"fraud@champion": 0.5, "fraud@challenger": 0.5}, output_kind="both")
@@ -50,6 +56,10 @@ def test_v1_answers_scores_and_labels_as_the_deployment_says(scored: str, stack:
 
 
 def test_v2_outputs_are_chosen_by_name(scored: str, stack: Stack) -> None:
+    assert httpx.get(f"{scored}/v2/models/fraud").json()["outputs"] == [
+        {"name": "fraud_probability", "datatype": "FP64", "shape": [-1]},
+        {"name": "proba", "datatype": "FP64", "shape": [-1, 2]},
+    ]
     frame = rows(5, seed=3)
     client = triton.InferenceServerClient(url=scored.removeprefix("http://"))
     try:
@@ -90,7 +100,7 @@ def test_invocations_params(serve: ServerFactory, stack: Stack, params: dict[str
         assert [row["fraud_probability"] for row in predictions] == scores.argmax(axis=1).tolist()
         np.testing.assert_allclose([row["proba"] for row in predictions], scores)
     else:
-        np.testing.assert_allclose(predictions, scores[:, 1])  # the in-memory model predicts the score
+        np.testing.assert_array_equal(predictions, scores.argmax(axis=1))  # a classifier predicts labels
 
 
 def test_scores_of_a_regressor_are_refused_with_the_reason(scored: str) -> None:
@@ -114,8 +124,8 @@ def test_invocations_params_are_checked(serve: ServerFactory) -> None:
 
 def _fit(seed: int, regression: bool = False) -> LogisticRegression | LinearRegression:
     random = np.random.default_rng(seed)
-    features = random.normal(size=(300, 3))
-    target = features @ random.normal(size=3)
+    features = pd.DataFrame(random.normal(size=(300, 3)), columns=COLUMNS)
+    target = features.to_numpy() @ random.normal(size=3)
     if regression:
         return LinearRegression().fit(features, target)
     return LogisticRegression().fit(features, (target > 0).astype(int))
@@ -126,7 +136,8 @@ def test_ensembles_combine_members_by_mean_weighted_mean_vote_and_stacking(serve
     third = stack.registry.register("fraud", _fit(9), SCHEMA, output_name="fraud_probability")
     members[third.version] = third.estimator
     references = {f"fraud:{version}": 1 / 3 for version in members}
-    stacker = LogisticRegression().fit(np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 2)
+    stacked_inputs = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=["m1", "m2", "m3"])
+    stacker = LogisticRegression().fit(stacked_inputs, np.arange(50) % 2)
     stack.registry.register("stacker", stacker, [("m1", "float64"), ("m2", "float64"), ("m3", "float64")])
     weights = {"fraud:1": 0.5, "fraud:2": 0.3, "fraud:3": 0.2}
     deployments = [
@@ -138,13 +149,13 @@ def test_ensembles_combine_members_by_mean_weighted_mean_vote_and_stacking(serve
     for deployment in deployments:
         stack.deployments.put(deployment)
     frame = rows(40, seed=8)
-    matrix = frame[COLUMNS].to_numpy()
+    matrix = frame[COLUMNS]
     scores = np.stack([members[version].predict_proba(matrix) for version in sorted(members)])
     expected = {
         "mean": scores.mean(axis=0),
         "weighted": np.tensordot([0.5, 0.3, 0.2], scores, axes=1),
         "vote": np.stack([(scores.argmax(axis=2) == label).mean(axis=0) for label in (0, 1)], axis=1),
-        "stacked": stacker.predict_proba(scores[:, :, 1].T),
+        "stacked": stacker.predict_proba(pd.DataFrame(scores[:, :, 1].T, columns=["m1", "m2", "m3"])),
     }
     with serve() as url:
         answers = {
@@ -177,7 +188,7 @@ def test_a_regression_ensemble_averages_and_a_mixed_one_fails_to_load(serve: Ser
         body = httpx.post(f"{url}/v1/deployments/amounts/predict", json={"instances": frame.to_dict("records")}).json()
         ready = httpx.get(f"{url}/v2/health/ready")
         status = httpx.get(f"{url}/v1/status").json()
-    matrix = frame[COLUMNS].to_numpy()
+    matrix = frame[COLUMNS]
     expected = 0.25 * regressors[0].estimator.predict(matrix) + 0.75 * regressors[1].estimator.predict(matrix)
     np.testing.assert_allclose(body["predictions"], expected)
     assert ready.status_code == 503
@@ -237,7 +248,7 @@ def test_a_deployment_that_fails_to_load_makes_the_server_unready_with_the_reaso
         short = httpx.post(f"{url}/v1/deployments/short/predict", json={"instances": rows(2).to_dict("records")})
         status = httpx.get(f"{url}/v1/status").json()
         assert httpx.get(f"{url}/v2/models/fraud/ready").status_code == 200
-        stack.deployments.remove("unloadable")
+        stack.deployments.delete("unloadable")
         assert _becomes_ready(url)
     reason = (
         "ValidationError: Deployment 'unloadable' has preprocess 'tests.integration.serving.nowhere:f', whose module "
