@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from fti.core.durations import parse_duration
 from fti.errors import NotFoundError
-from fti.inference_log.window import parse_duration
 from fti.monitoring import promotion
 from fti.monitoring.actions import notify
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules

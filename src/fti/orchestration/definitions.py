@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 
+from fti.core.durations import parse_duration
 from fti.core.naming import validate_identifier
 from fti.core.pipelines import Catchup, PipelineSpec, Trigger
 from fti.errors import ValidationError
-from fti.orchestration.triggers import parse_duration, parse_trigger, validate_schedule
+from fti.orchestration.triggers import parse_trigger, validate_schedule
 
 if TYPE_CHECKING:
     from fti.orchestration.context import PipelineContext
@@ -226,8 +227,8 @@ def _spec(functions: Sequence[Step], name: str, where: str, options: _Options) -
         catchup=options.catchup,
         triggers=parsed,
         retries=retries,
-        retry_delay=parse_duration(options.retry_delay, "retry_delay"),
-        timeout=None if options.timeout is None else parse_duration(options.timeout, "timeout"),
+        retry_delay=parse_duration(options.retry_delay, what="retry_delay"),
+        timeout=None if options.timeout is None else parse_duration(options.timeout, what="timeout"),
         concurrency=concurrency,
         params=defaults,
         description=description if description is not None else (first_doc[0] if first_doc else ""),

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +33,6 @@ __all__ = [
     "on_commit",
     "on_model_version",
     "on_pipeline_run",
-    "parse_duration",
     "parse_trigger",
     "validate_schedule",
 ]
@@ -108,8 +106,6 @@ def _checked(trigger: Trigger) -> Trigger:
 ON_TIME = timedelta(minutes=1)
 #: catch-up ``all`` queues at most this many slots at once (the oldest first)
 MAX_CATCHUP = 1000
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 def validate_schedule(schedule: str, timezone: str, catchup: str) -> ZoneInfo:
@@ -173,25 +169,3 @@ def due_slots(
             break
         slots.append(slot.astimezone(UTC))
     return slots, (slots[-1] if slots else cursor)
-
-
-def parse_duration(value: str | float | timedelta, what: str) -> timedelta:
-    """``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"250ms"``, seconds as a number, or a timedelta.
-
-    Raises:
-        ValidationError: the value is not a positive duration.
-    """
-    if isinstance(value, timedelta):
-        duration = value
-    elif isinstance(value, int | float):
-        duration = timedelta(seconds=value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValidationError(
-                f"{what} '{value}' is not a duration: write a number with a unit, e.g. '30s', '5m', '2h' or '1d'."
-            )
-        duration = timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    if duration <= timedelta(0):
-        raise ValidationError(f"{what} must be positive, got {value!r}.")
-    return duration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fti.core.durations import parse_duration
 from fti.core.events import Event, alert_event
 from fti.core.pipelines import Trigger
 from fti.orchestration.triggers import (
@@ -12,7 +13,6 @@ from fti.orchestration.triggers import (
     on_alert,
     on_alias,
     on_pipeline_run,
-    parse_duration,
     parse_trigger,
 )
 
@@ -57,9 +57,9 @@ def test_a_local_schedule_across_the_spring_change() -> None:
 
 
 def test_durations() -> None:
-    assert parse_duration("30m", "timeout") == timedelta(minutes=30)
-    assert parse_duration("250ms", "timeout") == timedelta(milliseconds=250)
-    assert parse_duration(2, "timeout") == timedelta(seconds=2)
+    assert parse_duration("30m", what="timeout") == timedelta(minutes=30)
+    assert parse_duration("250ms", what="timeout") == timedelta(milliseconds=250)
+    assert parse_duration(2, what="timeout") == timedelta(seconds=2)
 
 
 def _event(kind: str, subject: str, **detail: object) -> Event:
