@@ -2,11 +2,15 @@
 
 Order (STYLE.md C1): defaults < ``fti.yaml`` < environment < explicit overrides (CLI flags).
 Every environment variable is ``FTI_<SECTION>_<KEY>`` in upper case, e.g. ``FTI_CATALOG_URL`` or
-``FTI_ONLINE_STORE_TYPE``. Secrets (S3 keys, database passwords) come only from the environment.
+``FTI_ONLINE_STORE_TYPE``. Secrets (S3 keys, database passwords) come only from the environment. An
+``FTI_*`` variable that is no setting (and none of :data:`OTHER_VARIABLES`) is refused with the closest
+valid name, as an unknown key in ``fti.yaml`` is: a typo must not silently leave a setting at its default.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from fti.errors import ValidationError
 __all__ = [
     "CONFIG_FILE",
     "DATA_DIR",
+    "OTHER_VARIABLES",
     "ArtifactStoreConfig",
     "CatalogConfig",
     "ExecutorConfig",
@@ -40,6 +45,11 @@ __all__ = [
 
 CONFIG_FILE = "fti.yaml"
 DATA_DIR = ".fti"
+#: ``FTI_*`` environment variables that are not settings: the CLI's traceback switch, the dashboard's token,
+#: the project a model server's workers open, the package a Docker build installs, the test suite's switch
+OTHER_VARIABLES = frozenset({"FTI_DEBUG", "FTI_UI_TOKEN", "FTI_SERVE_PROJECT", "FTI_PACKAGE", "FTI_REQUIRE_BROWSER"})
+#: prefixes of variables read by the benchmarks, not by fti
+_OTHER_PREFIXES = ("FTI_BENCH_",)
 
 
 class _Section(BaseModel):
@@ -276,8 +286,10 @@ def load_config(
     try:
         config = FtiConfig.model_validate(raw)
     except pydantic.ValidationError as exc:
-        where = str(config_file) if config_file else "configuration"
-        raise ValidationError(describe_settings_error(exc, where)) from None
+        origin = functools.partial(_origin, sources)
+        elsewhere = any(origin(".".join(str(part) for part in err["loc"])) for err in exc.errors())
+        where = str(config_file) if config_file is not None and not elsewhere else "configuration"
+        raise ValidationError(describe_settings_error(exc, where, origin=origin)) from None
     return LoadedConfig(config=config, root=root, config_file=config_file, sources=sources)
 
 
@@ -296,7 +308,21 @@ def _read_yaml(config_file: Path) -> dict[str, Any]:
     return loaded
 
 
-def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+def _origin(sources: Mapping[str, str], path: str) -> str | None:
+    """The environment variable or command-line option that set ``path`` (or the key above it); None for
+    values from the file."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        source = sources.get(".".join(parts[:end]), "default")
+        if source.startswith("env "):
+            return "environment variable " + source.removeprefix("env ")
+        if source == "override":
+            return "a command-line option"
+    return None
+
+
+def _variable_names() -> dict[str, str]:
+    """``FTI_<SECTION>_<KEY>`` -> ``section.key`` for every setting."""
     names: dict[str, str] = {}
     for section, field in FtiConfig.model_fields.items():
         annotation = field.annotation
@@ -305,6 +331,29 @@ def _env_values(env: Mapping[str, str]) -> dict[str, str]:
                 names[f"FTI_{section}_{key}".upper()] = f"{section}.{key}"
         else:
             names[f"FTI_{section}".upper()] = section
+    return names
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    names = _variable_names()
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("FTI_")
+        and name not in names
+        and name not in OTHER_VARIABLES
+        and not name.startswith(_OTHER_PREFIXES)
+    )
+    if unknown:
+        known = [*names, *OTHER_VARIABLES]
+        problems = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            problems.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise ValidationError(
+            f"Unknown environment variable{'s' if len(unknown) > 1 else ''} {', '.join(problems)}: no setting "
+            "has that name, so it would change nothing. Rename or unset it (`fti config show` lists the settings)."
+        )
     return {names[name]: value for name, value in env.items() if name in names}
 
 

@@ -156,3 +156,28 @@ def test_an_executor_address_is_refused_while_only_local_processes_exist(tmp_pat
     (tmp_path / "fti.yaml").write_text("project: p\nexecutor:\n  address: ray://head:10001\n")
     with pytest.raises(ValidationError, match=r"executor\.address.*remove executor\.address"):
         load_config(tmp_path)
+
+
+def test_a_misspelt_variable_is_refused_with_the_closest_name(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as raised:
+        load_config(tmp_path, env={"FTI_SERVING_REQUIRE_TOKEN": "true", "FTI_DEBUG": "1"})
+    assert str(raised.value).startswith(
+        "Unknown environment variable FTI_SERVING_REQUIRE_TOKEN (did you mean FTI_SERVING_REQUIRE_TOKENS?): "
+    )
+
+
+def test_variables_that_are_no_settings_are_accepted(tmp_path: Path) -> None:
+    env = {"FTI_DEBUG": "1", "FTI_UI_TOKEN": "t", "FTI_SERVE_PROJECT": "/p", "FTI_BENCH_BATCHING": "0", "PATH": "/x"}
+    assert load_config(tmp_path, env=env).config == load_config(tmp_path, env={}).config
+
+
+def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("serving:\n  port: 8000\n")
+    with pytest.raises(ValidationError) as raised:
+        load_config(tmp_path, env={"FTI_SERVING_WORKERS": "many"})
+    message = str(raised.value)
+    assert message.startswith("Invalid configuration: serving.workers (from environment variable FTI_SERVING_WORKERS)")
+    assert "fti.yaml" not in message
+    with pytest.raises(ValidationError, match=r"Invalid .*fti\.yaml: serving\.port = 'x'"):
+        (tmp_path / "fti.yaml").write_text("serving:\n  port: x\n")
+        load_config(tmp_path, env={})
