@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,16 @@ def ui(
         typer.Option(
             "--token",
             envvar="FTI_UI_TOKEN",
-            help="Require this token on every page and API request (Bearer header or the login form).",
+            help="Require this token on every page and API request (Bearer header or the login form). Prefer "
+            "FTI_UI_TOKEN or --token-file: a token on the command line shows in the process list.",
+            show_default=False,
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="Read the token from this file (its first line), instead of --token.",
             show_default=False,
         ),
     ] = None,
@@ -41,6 +51,12 @@ def ui(
     JSON API under /api."""
     if not 0 < port < 65536:
         raise ValidationError(f"--port must be between 1 and 65535, got {port}.")
+    if token_file is not None:
+        if token is not None:
+            raise ValidationError("Give the token once: --token (or FTI_UI_TOKEN) or --token-file, not both.")
+        token = _read_token(token_file)
+    elif token is not None and os.environ.get("FTI_UI_TOKEN") != token:
+        err.print("Warning: a token given with --token shows in the process list; use FTI_UI_TOKEN or --token-file.")
     try:
         import uvicorn
 
@@ -58,3 +74,15 @@ def ui(
             f"FTI dashboard for '{opened.name}' on http://{shown}:{port}" + (" (token required)" if token else "")
         )
         uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _read_token(path: Path) -> str:
+    """The first line of ``path``, stripped; a missing, unreadable or empty file is an error naming it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"--token-file {path} cannot be read ({exc}).") from None
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise ValidationError(f"--token-file {path} is empty: write the token on its first line.")
+    return token

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from fti import charts
 from fti.monitoring.report import render_body, when
 from fti.ui import deployments, monitoring, summaries
-from fti.ui.auth import COOKIE, TokenGate, session_value
+from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -254,15 +254,31 @@ async def login(request: Request) -> Response:
     token = form.get("token", [""])[0]
     target = _safe_next(form.get("next", ["/"])[0])
     gate = _gate(request)
-    if not gate.is_valid(token):
+    client = request.client.host if request.client is not None else "unknown"
+    wait = gate.retry_after(client)
+    if wait:
+        return HTMLResponse(
+            f"Too many wrong tokens from this address: try again in {wait} s.",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if not gate.check(client, token):
         return RedirectResponse(f"/login?failed=1&next={target}", status_code=303)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict")
+    response.set_cookie(
+        COOKIE,
+        gate.start_session(),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+    )
     return response
 
 
 @router.get("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    _gate(request).end_session(request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

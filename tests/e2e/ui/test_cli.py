@@ -78,3 +78,32 @@ def test_serves_the_project_with_the_token_from_the_environment(tmp_path: Path) 
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_serves_with_the_token_from_a_file(tmp_path: Path) -> None:
+    port = _free_port()
+    (tmp_path / "token").write_text("from-file\n")
+    env = {key: value for key, value in os.environ.items() if key != "FTI_UI_TOKEN"}
+    env |= {"PYTHONPATH": str(SRC), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "fti", "ui", "--port", str(port), "--project", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--token-file", str(tmp_path / "token")], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert _wait_for_health(client, process).status_code == 200
+            assert client.get("/api/runs", headers={"Authorization": "Bearer from-file"}).status_code == 200
+            assert client.get("/api/runs", headers={"Authorization": "Bearer from"}).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_a_token_file_must_hold_a_token_and_comes_alone(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    empty = run_cli("ui", "--token-file", str(tmp_path / "empty"), "--project", str(tmp_path), cwd=tmp_path)
+    assert empty.returncode == 2 and "is empty: write the token on its first line." in empty.stderr
+    both = run_cli("ui", "--token", "t", "--token-file", str(tmp_path / "empty"), cwd=tmp_path)
+    assert both.returncode == 2 and "Give the token once" in both.stderr
