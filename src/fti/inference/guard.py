@@ -88,7 +88,7 @@ class Guard:
 
     def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         if self.tokens is not None and path not in OPEN_PATHS:
-            scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
+            scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
             if scheme.lower() != "bearer" or not token or not self.tokens.verify(token.strip()):
                 return AuthError.http_status, (
                     "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "

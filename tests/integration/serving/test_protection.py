@@ -19,12 +19,13 @@ def test_tokens_guard_everything_but_health(serve: ServerFactory) -> None:
     with serve(tokens=["s3cret"]) as url:
         missing = httpx.post(f"{url}/v1/deployments/fraud/predict", json=ONE_ROW)
         wrong = httpx.get(f"{url}/v2/models/fraud", headers={"Authorization": "Bearer nope"})
+        undecodable = httpx.get(f"{url}/v2/models/fraud", headers={"Authorization": b"Bearer \xff\xfe"})
         metrics = httpx.get(f"{url}/metrics")
         good = httpx.post(
             f"{url}/v1/deployments/fraud/predict", json=ONE_ROW, headers={"Authorization": "Bearer s3cret"}
         )
         health = httpx.get(f"{url}/v2/health/ready")
-    for rejected in (missing, wrong, metrics):
+    for rejected in (missing, wrong, undecodable, metrics):
         assert rejected.status_code == 401
         assert rejected.json()["error"].startswith("Missing or invalid API token: send 'Authorization: Bearer <token>'")
         assert rejected.headers["www-authenticate"] == "Bearer"
