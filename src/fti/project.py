@@ -23,7 +23,8 @@ from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
 from fti.errors import CatalogSchemaError, FtiError, ValidationError
-from fti.features import FeatureGroup, FeatureStore, FeatureView
+from fti.features import AggregationGroup, FeatureGroup, FeatureStore, FeatureView
+from fti.features.aggregations import AggregationSpec
 from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
+    from fti.features.aggregations import Aggregation, ValueType
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
@@ -578,6 +580,56 @@ class Project:
             tags=tags,
             schema=schema,
         )
+
+    def create_aggregation_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        key: Sequence[str],
+        event_time: str,
+        aggregations: Sequence[Aggregation],
+        lateness: str | timedelta = timedelta(0),
+        stream: str | None = None,
+        key_types: Mapping[str, ValueType] | None = None,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+    ) -> AggregationGroup:
+        """Create a feature group defined by windowed aggregations over events, computed the same way by its
+        backfill and by a stream job (``fti stream run NAME``).
+
+        Each event gets one row: its key, its event time and every aggregate over the key's events in
+        ``(t - window, t]``. ``lateness`` is how far behind the newest event an event may arrive and still
+        count; ``stream`` names the stream its events arrive on; ``key_types`` how key columns are read
+        (default ``"string"``). Windows and lateness are checked before anything is created.
+
+        Raises:
+            ValidationError: a window, lateness, name or type is invalid.
+            ConflictError: ``name`` already has ``version``.
+
+        Example:
+            >>> windows = project.create_aggregation_group(
+            ...     "card_windows", key=["cc_num"], event_time="ts",
+            ...     aggregations=[fti.agg.count(window="1h"), fti.agg.mean("amount", window="7d")])  # doctest: +SKIP
+            >>> windows.backfill(transactions)  # doctest: +SKIP
+        """
+        spec = AggregationSpec.of(
+            name,
+            key=key,
+            event_time=event_time,
+            aggregations=aggregations,
+            lateness=lateness,
+            stream=stream,
+            key_types=key_types,
+        )
+        return self.features.create_aggregation_group(
+            name, version, spec=spec, description=description, online=online, ttl=ttl
+        )
+
+    def get_aggregation_group(self, name: str, version: int | None = None) -> AggregationGroup:
+        """The aggregation group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        return self.features.get_aggregation_group(name, version)
 
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
+from fti.core.durations import parse_duration
 from fti.errors import ValidationError
 from fti.inference_log.features import parse_features
 
@@ -20,24 +20,6 @@ WindowSpec = str | timedelta | int | None
 
 #: the log columns a check reads: when, which model, what it was given and what it answered
 CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-
-
-def parse_duration(text: str | timedelta, *, what: str = "window") -> timedelta:
-    """``"30s"``, ``"15m"``, ``"1h"``, ``"7d"`` or ``"2w"`` as a timedelta."""
-    if isinstance(text, timedelta):
-        duration = text
-    else:
-        match = _DURATION.match(text)
-        if match is None:
-            raise ValidationError(
-                f"The {what} {text!r} is not a duration: write a number and a unit (s, m, h, d, w), e.g. '1h' or '7d'."
-            )
-        duration = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-    if duration <= timedelta(0):
-        raise ValidationError(f"The {what} {text!r} must be longer than zero.")
-    return duration
 
 
 @dataclass(frozen=True, slots=True)
