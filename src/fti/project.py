@@ -33,6 +33,7 @@ from fti.monitoring import MonitoringService
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
+from fti.streams import StreamJob, StreamJobOptions, publish
 from fti.tracking.environment import code_version
 from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore, StreamBroker
     from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
@@ -150,6 +151,9 @@ class Project:
         self._executor: _LazyBackend[Executor] = _LazyBackend(
             lambda: create_backend("executor", *loaded.backend("executor"))
         )
+        self._broker: _LazyBackend[StreamBroker] = _LazyBackend(
+            lambda: create_backend("stream_broker", *loaded.backend("stream_broker"))
+        )
         self._training: TrainingService | None = None
         self.features = FeatureStore(
             catalog,
@@ -193,6 +197,12 @@ class Project:
         """The configured online store, opened on first use."""
         store: OnlineStore = self._online()
         return store
+
+    @property
+    def stream_broker(self) -> StreamBroker:
+        """The configured stream broker, connected on first use."""
+        broker: StreamBroker = self._broker()
+        return broker
 
     @property
     def executor(self) -> Executor:
@@ -631,6 +641,28 @@ class Project:
         """The aggregation group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_aggregation_group(name, version)
 
+    def publish(
+        self, stream: str, events: Any, *, key: Sequence[str] | None = None, partitions: int | None = None
+    ) -> int:
+        """Append events to a stream of the configured broker (see :func:`fti.streams.publish`).
+
+        Example:
+            >>> project.publish("transactions", df, key=["cc_num"], partitions=4)  # doctest: +SKIP
+        """
+        return publish(self.stream_broker, stream, events, key=key, partitions=partitions)
+
+    def stream_job(
+        self, name: str, version: int | None = None, *, worker: int = 0, workers: int = 1, **options: Any
+    ) -> StreamJob:
+        """Worker ``worker`` of ``workers`` of the stream job keeping aggregation group ``name`` up to date from
+        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``).
+
+        Example:
+            >>> project.stream_job("card_windows").run(should_stop=lambda: False)  # doctest: +SKIP
+        """
+        group = self.get_aggregation_group(name, version)
+        return StreamJob(group, self.stream_broker, worker=worker, workers=workers, options=StreamJobOptions(**options))
+
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_group(name, version)
@@ -935,6 +967,7 @@ class Project:
         finally:
             try:
                 self._online.close()
+                self._broker.close()
                 self._executor.close()
             finally:
                 self.offline_store.close()

@@ -20,12 +20,14 @@ from fti.core.sources import Source
 from fti.errors import NotFoundError, ValidationError
 from fti.features.aggregations import AGGREGATION_TAG, AggregationSpec, typed_events_sql, window_query
 from fti.features.ingest import source_batches
+from fti.features.online import ensure_online_table, online_store
 from fti.features.sql import query_engine, quote
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from fti.features.groups import FeatureGroup, InsertResult
+    from fti.features.stores import FeatureStores
 
 __all__ = ["AggregationGroup", "compute_aggregates", "spec_of"]
 
@@ -49,9 +51,11 @@ class AggregationGroup:
         >>> card_windows.read().columns  # doctest: +SKIP
     """
 
-    def __init__(self, group: FeatureGroup) -> None:
+    def __init__(self, stores: FeatureStores, group: FeatureGroup) -> None:
+        self._stores = stores
         self._group = group
         self._spec = spec_of(group)
+        self._online_table: str | None = None
 
     @property
     def feature_group(self) -> FeatureGroup:
@@ -95,6 +99,40 @@ class AggregationGroup:
     def read(self) -> pd.DataFrame:
         """The group's rows (see :meth:`FeatureGroup.read`)."""
         return self._group.read()
+
+    def write_online(self, rows: pa.Table) -> int:
+        """Upsert aggregate rows into the online store, guarded by event time (a replay never moves a value
+        back); return how many keys were written. Nothing happens for an offline-only group."""
+        record = self._group.record
+        if not record.is_online or rows.num_rows == 0:
+            return 0
+        store = online_store(self._stores, record)
+        if self._online_table is None:
+            self._online_table = ensure_online_table(store, record)
+        return store.write(self._online_table, rows)
+
+    def append(self, rows: pa.Table) -> InsertResult | None:
+        """Commit aggregate rows to the offline store as one commit: the last row given per (key, event time)
+        wins, and replaces the group's stored one. None when there are no rows.
+
+        For an online group the commit's rows are written online as well, like any insert.
+        """
+        if rows.num_rows == 0:
+            return None
+        keys = ", ".join(quote(column) for column in (*self._spec.key, self._spec.event_time))
+        numbered = rows.append_column("__seq", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        connection = query_engine()
+        try:
+            connection.register("__rows", numbered)
+            latest = connection.sql(
+                f"SELECT * EXCLUDE (__seq) FROM __rows QUALIFY row_number() OVER (PARTITION BY {keys} "
+                "ORDER BY __seq DESC) = 1"
+            ).to_arrow_table()
+        finally:
+            connection.unregister("__rows")
+            connection.close()
+        result: InsertResult = self._group.insert(latest.cast(rows.schema))
+        return result
 
 
 def compute_aggregates(spec: AggregationSpec, events: Any, what: str) -> pa.RecordBatchReader:

@@ -210,11 +210,11 @@ class FeatureStore:
             tags={AGGREGATION_TAG: spec.to_json()},
             schema=output_schema(spec),
         )
-        return AggregationGroup(group)
+        return AggregationGroup(self._stores, group)
 
     def get_aggregation_group(self, name: str, version: int | None = None) -> AggregationGroup:
         """The aggregation group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
-        return AggregationGroup(self.get_feature_group(name, version))
+        return AggregationGroup(self._stores, self.get_feature_group(name, version))
 
     def preview(self, source: Source, group: FeatureGroup | None, rows: int, preparation: Preparation) -> pa.Table:
         """The first ``rows`` prepared rows of ``source`` since ``group``'s cursor (see :meth:`fti.Project.preview`)."""
