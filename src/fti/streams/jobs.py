@@ -16,6 +16,7 @@ none counts twice. Refused events go to the dead-letter stream ``<stream>:dead``
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from fti.errors import ValidationError
+from fti.errors import FtiError, ValidationError
 from fti.streams.engine import WindowEngine
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["JobProgress", "StreamJob", "StreamJobOptions", "dead_letter_stream"]
 
 _FRESHNESS_SAMPLES = 100_000
+_FIRST_RETRY = 0.5
+_LAST_RETRY = 30.0
+_log = logging.getLogger(__name__)
 
 
 def dead_letter_stream(stream: str) -> str:
@@ -149,20 +153,53 @@ class StreamJob:
             self.commit()
         return read
 
-    def run(self, should_stop: Callable[[], bool], *, exit_when_idle: float | None = None) -> JobProgress:
+    def run(
+        self,
+        should_stop: Callable[[], bool],
+        *,
+        exit_when_idle: float | None = None,
+        on_progress: Callable[[JobProgress], None] | None = None,
+        on_error: Callable[[FtiError, float], None] | None = None,
+    ) -> JobProgress:
         """Process until ``should_stop()`` (or, with ``exit_when_idle``, until no event came for that many
-        seconds), then commit and return the progress."""
-        self.start()
-        idle_since = time.monotonic()
-        try:
-            while not should_stop():
+        seconds), then commit and return the progress.
+
+        ``on_progress`` is called about once a second. When the broker or a store fails, the job drops what it
+        has not committed, reports the error and the seconds it waits (``on_error``; default: a log warning),
+        waits with exponential backoff (up to 30 s), and starts again from the last checkpoint.
+        """
+        started, delay = False, _FIRST_RETRY
+        idle_since = shown = time.monotonic()
+        while not should_stop():
+            try:
+                if not started:
+                    self.start()
+                    started, idle_since = True, time.monotonic()
                 if self.step():
                     idle_since = time.monotonic()
                 elif exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
                     break
-        finally:
+                delay = _FIRST_RETRY
+            except FtiError as exc:
+                if isinstance(exc, ValidationError):
+                    raise
+                (on_error or _log_error)(exc, delay)
+                self._reset()
+                started = False
+                _sleep(delay, should_stop)
+                delay = min(delay * 2, _LAST_RETRY)
+            if on_progress is not None and time.monotonic() - shown >= 1.0:
+                on_progress(self.progress)
+                shown = time.monotonic()
+        if started:
             self.commit()
         return self.progress
+
+    def _reset(self) -> None:
+        """Forget everything since the last commit (the next :meth:`start` restores and replays it)."""
+        self.close()
+        self._acks.clear()
+        self._buffer = []
 
     def commit(self) -> None:
         """Append the buffered rows offline as one commit, then checkpoint each partition's state together with
@@ -232,3 +269,13 @@ class StreamJob:
             return
         arrived = np.asarray(arrived_ms[:: max(len(arrived_ms) // 100, 1)], dtype=np.float64)
         sample.extend((time.time() * 1000 - arrived).tolist())
+
+
+def _log_error(error: FtiError, delay: float) -> None:
+    _log.warning("%s Retrying in %.1f s from the last checkpoint.", error, delay)
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not should_stop() and time.monotonic() < deadline:
+        time.sleep(min(0.1, seconds))

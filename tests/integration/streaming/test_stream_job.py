@@ -39,7 +39,8 @@ def test_a_job_keeps_the_group_equal_to_the_backfill_and_refuses_bad_events(
     assert progress.dead_letters == 2
     assert job.lag() == 0
     assert_equal_to_backfill(project, "cards", events)
-    dead = redis.Redis.from_url(redis_url).xrange(dead_letter_stream(stream_name))
+    with redis.Redis.from_url(redis_url) as client:
+        dead = client.xrange(dead_letter_stream(stream_name))
     reasons = sorted(fields[b"reason"].decode() for _, fields in dead)
     assert reasons[0] == "missing key 'cc_num'"
     assert reasons[1].startswith("too late: event time 2023-12-31T00:00:00+00:00 is older than the watermark")

@@ -136,9 +136,7 @@ class RedisStreamBroker:
         def run(client: redis.Redis) -> int:
             claimed, start = 0, "0-0"
             while True:
-                reply = client.execute_command(  # type: ignore[no-untyped-call]
-                    "XAUTOCLAIM", key, group, consumer, 0, start, "COUNT", 1000, "JUSTID"
-                )
+                reply = client.xautoclaim(key, group, consumer, 0, start, count=1000)
                 start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
                 claimed += len(reply[1])
                 if start == "0-0":
