@@ -358,15 +358,14 @@ def window_query(spec: AggregationSpec, events: str, *, since: str | None = None
     )
     outputs = ", ".join(item.sql(f"__w{item.window_us}") for item in spec.aggregations)
     longest = frames[-1]
-    source = events
-    if since is not None:
-        source = f"(SELECT e.* FROM {events} AS e JOIN {since} AS s USING ({keys}) WHERE e.__t > s.__since - {longest})"
-    computed = f"SELECT {keys}, __t, {outputs} FROM {source} WINDOW {windows}"
     event_time = f"make_timestamptz(__t) AS {quote(spec.event_time)}"
     names = ", ".join(quote(item.name) for item in spec.aggregations)
     if since is None:
+        computed = f"SELECT {keys}, __t, {outputs} FROM {events} WINDOW {windows}"
         return f"SELECT {keys}, {event_time}, {names} FROM ({computed}) ORDER BY {keys}, __t"
-    return (
-        f"SELECT {keys}, {event_time}, {names} FROM ({computed}) AS c JOIN {since} AS s USING ({keys}) "
-        f"WHERE c.__t >= s.__since ORDER BY {keys}, __t"
+    relevant = (
+        f"(SELECT e.*, s.__since FROM {events} AS e JOIN {since} AS s USING ({keys}) "
+        f"WHERE e.__t > s.__since - {longest})"
     )
+    computed = f"SELECT {keys}, __t, __since, {outputs} FROM {relevant} WINDOW {windows}"
+    return f"SELECT {keys}, {event_time}, {names} FROM ({computed}) WHERE __t >= __since ORDER BY {keys}, __t"
