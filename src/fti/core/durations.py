@@ -10,7 +10,7 @@ from fti.errors import ValidationError
 __all__ = ["format_duration", "parse_duration"]
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}  # weeks read, never written: "7d", not "1w"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
