@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -22,6 +23,7 @@ from fti.errors import FtiError, ValidationError
 from fti.project import connect
 from fti.sources import open_source
 from fti.streams import JobProgress
+from fti.streams.metrics import JobMetrics
 
 __all__ = ["app"]
 
@@ -60,6 +62,9 @@ def run(
     live: Annotated[
         bool | None, typer.Option("--live/--no-live", help="Show a live view (default: on a terminal).")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics here (worker i: PORT + i).")
+    ] = None,
     project: ProjectOption = Path(),
 ) -> None:
     """Keep an aggregation group up to date from its stream until stopped (Ctrl-C, SIGTERM: checkpoint, then exit)."""
@@ -70,6 +75,8 @@ def run(
         arguments += ["--commit-seconds", str(commit_seconds), "--no-live"]
         if exit_when_idle is not None:
             arguments += ["--exit-when-idle", str(exit_when_idle)]
+        if metrics_port is not None:
+            arguments += ["--metrics-port", str(metrics_port)]
         _run_workers(workers, arguments)
         return
     stop = threading.Event()
@@ -91,20 +98,30 @@ def run(
         )
         err.print(f"Stream job {escape(name)}: worker {worker or 0} of {workers}, partitions {job.partitions}")
         show = sys.stdout.isatty() if live is None else live
+        metrics = None
+        if metrics_port is not None:
+            metrics = JobMetrics(group_name, worker=worker or 0)
+            metrics.serve(metrics_port + (worker or 0))
         started = time.monotonic()
-        try:
-            if show:
-                with Live(_view(name, job.progress, 0.0, None), console=err, refresh_per_second=2) as view:
-                    progress = job.run(
-                        stop.is_set,
-                        exit_when_idle=exit_when_idle,
-                        on_progress=lambda p: view.update(_view(name, p, time.monotonic() - started, job.lag())),
-                        on_error=_report,
-                    )
-            else:
-                progress = job.run(stop.is_set, exit_when_idle=exit_when_idle, on_error=_report)
-        finally:
-            job.close()
+        with (
+            Live(_view(name, job.progress, 0.0, None), console=err, refresh_per_second=2)
+            if show
+            else nullcontext() as view
+        ):
+
+            def report(progress: JobProgress) -> None:
+                lag = job.lag()
+                if view is not None:
+                    view.update(_view(name, progress, time.monotonic() - started, lag))
+                if metrics is not None:
+                    metrics.update(progress, lag=lag)
+
+            try:
+                progress = job.run(stop.is_set, exit_when_idle=exit_when_idle, on_progress=report, on_error=_report)
+            finally:
+                job.close()
+        if metrics is not None:
+            metrics.update(progress, lag=job.lag())
     out.print(_summary(progress, time.monotonic() - started))
 
 

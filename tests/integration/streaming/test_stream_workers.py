@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
 
 import fti
+from fti.testing.services import free_port
 
 from .conftest import assert_equal_to_backfill, create_group, transactions
 
@@ -29,6 +31,14 @@ def _start(folder: Path, *options: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(SRC), "NO_COLOR": "1"}
     command = [sys.executable, "-m", "fti", "stream", "run", "cards", "-p", str(folder), "--no-live", *options]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _scrape(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+    except OSError:
+        return ""
 
 
 def _wait_for(condition: object, what: str, timeout: float = 120) -> None:
@@ -84,10 +94,13 @@ def test_sigterm_checkpoints_then_exits(
         create_group(project, "cards", stream_name)
         events = transactions(2_000, cards=50, seed=3)
         project.publish(stream_name, events, key=["cc_num"])
-    worker = _start(project_dir, "--commit-seconds", "60")
+    port = free_port()
+    worker = _start(project_dir, "--commit-seconds", "60", "--metrics-port", str(port))
     client = redis.Redis.from_url(redis_url)
     request.addfinalizer(client.close)
     _wait_for(lambda: client.xinfo_groups(stream_name) and client.xinfo_groups(stream_name)[0]["lag"] == 0, "reads")
+    counted = 'fti_stream_events_in_total{group="cards",worker="0"} 2000.0'
+    _wait_for(lambda: counted in _scrape(port), "the metrics to count every event")
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=60)
     assert worker.returncode == 0, output
