@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 import redis
 
 import fti
+from fti.errors import NotFoundError, ValidationError
 from fti.streams import dead_letter_stream
 
-from .conftest import T0, assert_equal_to_backfill, create_group, transactions
+from .conftest import T0, aggregations, assert_equal_to_backfill, create_group, transactions
 
 
 def test_a_job_keeps_the_group_equal_to_the_backfill_and_refuses_bad_events(
@@ -44,3 +46,18 @@ def test_a_job_keeps_the_group_equal_to_the_backfill_and_refuses_bad_events(
     reasons = sorted(fields[b"reason"].decode() for _, fields in dead)
     assert reasons[0] == "missing key 'cc_num'"
     assert reasons[1].startswith("too late: event time 2023-12-31T00:00:00+00:00 is older than the watermark")
+
+
+def test_a_job_is_refused_before_anything_runs_for_a_group_it_cannot_stream(streaming_project: fti.Project) -> None:
+    project = streaming_project
+    project.create_aggregation_group("offline_only", key=["cc_num"], event_time="ts", aggregations=aggregations())
+    with pytest.raises(ValidationError, match="Aggregation group 'offline_only' v1 names no stream: create it"):
+        project.stream_job("offline_only")
+    project.create_feature_group("plain", primary_key=["cc_num"], event_time="ts")
+    with pytest.raises(NotFoundError, match="Feature group 'plain' v1 is not an aggregation group"):
+        project.stream_job("plain")
+    with pytest.raises(NotFoundError, match="Feature group 'absent'"):
+        project.stream_job("absent")
+    with pytest.raises(ValidationError, match="Worker 2 of 2: use a worker index from 0 to 1"):
+        create_group(project, "cards", "tx_refused")
+        project.stream_job("cards", worker=2, workers=2)
