@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from fti import errors, expect, sources
+from fti import agg, errors, expect, sources, streams
 from fti.config import load_config
 from fti.orchestration import (
     PipelineContext,
@@ -35,6 +35,7 @@ __all__ = [
     "PipelineContext",
     "Project",
     "__version__",
+    "agg",
     "connect",
     "errors",
     "evaluate",
@@ -48,6 +49,7 @@ __all__ = [
     "pipeline",
     "sources",
     "space",
+    "streams",
 ]
 
 #: public names whose modules need the 'ml' extra, imported on first use so `import fti` stays light

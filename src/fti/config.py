@@ -144,6 +144,18 @@ class ExecutorConfig(_Section):
         return value
 
 
+class StreamBrokerConfig(_Section):
+    """The broker stream jobs read events from (``fti stream run``) and ``fti stream produce`` writes to."""
+
+    type: str = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return _check_kind("stream_broker", value)
+
+
 class ServingConfig(_Section):
     """The model server (``fti serve``): address, workers, request limits, batching, request log, tokens."""
 
@@ -196,6 +208,7 @@ class FtiConfig(_Section):
     online_store: OnlineStoreConfig = OnlineStoreConfig()
     artifact_store: ArtifactStoreConfig = ArtifactStoreConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    stream_broker: StreamBrokerConfig = StreamBrokerConfig()
     serving: ServingConfig = ServingConfig()
     features: FeaturesConfig = FeaturesConfig()
     #: modules defining pipelines: dotted module names or .py files relative to the project folder

@@ -23,7 +23,8 @@ from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
 from fti.errors import CatalogSchemaError, FtiError, ValidationError
-from fti.features import FeatureGroup, FeatureStore, FeatureView
+from fti.features import AggregationGroup, FeatureGroup, FeatureStore, FeatureView
+from fti.features.aggregations import AggregationSpec
 from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
 from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
@@ -32,6 +33,7 @@ from fti.monitoring import MonitoringService
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
+from fti.streams import StreamJob, StreamJobOptions, publish
 from fti.tracking.environment import code_version
 from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
@@ -42,11 +44,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore
+    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore, StreamBroker
     from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
+    from fti.features.aggregations import Aggregation, ValueType
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
@@ -148,6 +151,9 @@ class Project:
         self._executor: _LazyBackend[Executor] = _LazyBackend(
             lambda: create_backend("executor", *loaded.backend("executor"))
         )
+        self._broker: _LazyBackend[StreamBroker] = _LazyBackend(
+            lambda: create_backend("stream_broker", *loaded.backend("stream_broker"))
+        )
         self._training: TrainingService | None = None
         self.features = FeatureStore(
             catalog,
@@ -191,6 +197,12 @@ class Project:
         """The configured online store, opened on first use."""
         store: OnlineStore = self._online()
         return store
+
+    @property
+    def stream_broker(self) -> StreamBroker:
+        """The configured stream broker, connected on first use."""
+        broker: StreamBroker = self._broker()
+        return broker
 
     @property
     def executor(self) -> Executor:
@@ -579,6 +591,78 @@ class Project:
             schema=schema,
         )
 
+    def create_aggregation_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        key: Sequence[str],
+        event_time: str,
+        aggregations: Sequence[Aggregation],
+        lateness: str | timedelta = timedelta(0),
+        stream: str | None = None,
+        key_types: Mapping[str, ValueType] | None = None,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+    ) -> AggregationGroup:
+        """Create a feature group defined by windowed aggregations over events, computed the same way by its
+        backfill and by a stream job (``fti stream run NAME``).
+
+        Each event gets one row: its key, its event time and every aggregate over the key's events in
+        ``(t - window, t]``. ``lateness`` is how far behind the newest event an event may arrive and still
+        count; ``stream`` names the stream its events arrive on; ``key_types`` how key columns are read
+        (default ``"string"``). Windows and lateness are checked before anything is created.
+
+        Raises:
+            ValidationError: a window, lateness, name or type is invalid.
+            ConflictError: ``name`` already has ``version``.
+
+        Example:
+            >>> windows = project.create_aggregation_group(
+            ...     "card_windows", key=["cc_num"], event_time="ts",
+            ...     aggregations=[fti.agg.count(window="1h"), fti.agg.mean("amount", window="7d")])  # doctest: +SKIP
+            >>> windows.backfill(transactions)  # doctest: +SKIP
+        """
+        spec = AggregationSpec.of(
+            name,
+            key=key,
+            event_time=event_time,
+            aggregations=aggregations,
+            lateness=lateness,
+            stream=stream,
+            key_types=key_types,
+        )
+        return self.features.create_aggregation_group(
+            name, version, spec=spec, description=description, online=online, ttl=ttl
+        )
+
+    def get_aggregation_group(self, name: str, version: int | None = None) -> AggregationGroup:
+        """The aggregation group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        return self.features.get_aggregation_group(name, version)
+
+    def publish(
+        self, stream: str, events: Any, *, key: Sequence[str] | None = None, partitions: int | None = None
+    ) -> int:
+        """Append events to a stream of the configured broker (see :func:`fti.streams.publish`).
+
+        Example:
+            >>> project.publish("transactions", df, key=["cc_num"], partitions=4)  # doctest: +SKIP
+        """
+        return publish(self.stream_broker, stream, events, key=key, partitions=partitions)
+
+    def stream_job(
+        self, name: str, version: int | None = None, *, worker: int = 0, workers: int = 1, **options: Any
+    ) -> StreamJob:
+        """Worker ``worker`` of ``workers`` of the stream job keeping aggregation group ``name`` up to date from
+        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``).
+
+        Example:
+            >>> project.stream_job("card_windows").run(should_stop=lambda: False)  # doctest: +SKIP
+        """
+        group = self.get_aggregation_group(name, version)
+        return StreamJob(group, self.stream_broker, worker=worker, workers=workers, options=StreamJobOptions(**options))
+
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_group(name, version)
@@ -883,6 +967,7 @@ class Project:
         finally:
             try:
                 self._online.close()
+                self._broker.close()
                 self._executor.close()
             finally:
                 self.offline_store.close()

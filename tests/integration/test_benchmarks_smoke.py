@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SMALL_BACKFILL = ["--backfill-events", "20000"]
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
         (["scheduler.py", "--quick"], "event -> run started"),
         (["finetune.py", "--quick", "--steps", "3", "--requests", "2", "--new-tokens", "8"], "LoRA training step"),
         (["serving.py", "--seconds", "0.3", "--concurrency", "1"], "fraud_ensemble"),
+        (
+            ["streaming.py", "--events", "5000", "--keys", "500", "--rate", "500", "--seconds", "1", *SMALL_BACKFILL],
+            "freshness at 500 events/s",
+        ),
     ],
 )
 def test_benchmark_runs_quick(script: list[str], expected: str) -> None:

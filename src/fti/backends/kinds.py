@@ -22,11 +22,12 @@ if TYPE_CHECKING:
         Executor,
         OfflineStore,
         OnlineStore,
+        StreamBroker,
     )
 
 __all__ = ["BACKENDS", "ROLES", "Role", "backend_kind_for_uri", "create_backend", "known_kinds"]
 
-Role = Literal["catalog", "offline_store", "online_store", "artifact_store", "executor"]
+Role = Literal["catalog", "offline_store", "online_store", "artifact_store", "executor", "stream_broker"]
 ROLES: tuple[Role, ...] = ("catalog", "offline_store", "online_store", "artifact_store", "executor")
 
 #: role -> kind -> "module:Class". A backend class takes one argument: its own validated config.
@@ -49,6 +50,9 @@ BACKENDS: dict[str, dict[str, str]] = {
     },
     "executor": {
         "local": "fti.backends.executors.local:LocalExecutor",
+    },
+    "stream_broker": {
+        "redis": "fti.backends.streams.redis:RedisStreamBroker",
     },
 }
 
@@ -79,6 +83,8 @@ def create_backend(role: Literal["online_store"], kind: str, options: Mapping[st
 def create_backend(role: Literal["artifact_store"], kind: str, options: Mapping[str, Any]) -> ArtifactStore: ...
 @overload
 def create_backend(role: Literal["executor"], kind: str, options: Mapping[str, Any]) -> Executor: ...
+@overload
+def create_backend(role: Literal["stream_broker"], kind: str, options: Mapping[str, Any]) -> StreamBroker: ...
 @overload
 def create_backend(role: Role, kind: str, options: Mapping[str, Any]) -> Connectable: ...
 def create_backend(role: Role, kind: str, options: Mapping[str, Any]) -> Connectable:
@@ -116,6 +122,7 @@ if TYPE_CHECKING:  # mypy checks that every class of the table builds its role's
     from fti.backends.offline.delta import DeltaOfflineConfig, DeltaOfflineStore
     from fti.backends.online.redis import RedisOnlineConfig, RedisOnlineStore
     from fti.backends.online.sqlite import SqliteOnlineConfig, SqliteOnlineStore
+    from fti.backends.streams.redis import RedisStreamBroker, RedisStreamConfig
 
     _catalog: BackendFactory[SqlCatalogConfig, CatalogStore] = SqlCatalogStore
     _local_artifacts: BackendFactory[LocalArtifactConfig, ArtifactStore] = LocalArtifactStore
@@ -124,3 +131,4 @@ if TYPE_CHECKING:  # mypy checks that every class of the table builds its role's
     _sqlite_online: BackendFactory[SqliteOnlineConfig, OnlineStore] = SqliteOnlineStore
     _redis_online: BackendFactory[RedisOnlineConfig, OnlineStore] = RedisOnlineStore
     _local_executor: BackendFactory[LocalExecutorConfig, Executor] = LocalExecutor
+    _redis_streams: BackendFactory[RedisStreamConfig, StreamBroker] = RedisStreamBroker

@@ -26,6 +26,7 @@ from fti.cli import (
     project_commands,
     runs,
     serve,
+    streams,
     train,
     ui,
 )
@@ -62,6 +63,7 @@ app.add_typer(deployments.deployments_app, name="deployments")
 app.add_typer(deployments.tokens_app, name="tokens")
 app.add_typer(pipelines.app, name="pipelines")
 app.command("scheduler")(pipelines.scheduler)
+app.add_typer(streams.app, name="stream")
 deployments.deployments_app.command("create")(deployment_commands.create)
 deployments.deployments_app.command("export")(deployment_commands.export)
 models.app.command("validate")(model_gate.validate)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from fti.errors import ValidationError
 
-__all__ = ["parse_duration"]
+__all__ = ["format_duration", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -46,3 +46,16 @@ def parse_duration(value: str | float | timedelta, *, what: str = "duration") ->
     if duration <= timedelta(0):
         raise ValidationError(f"The {what} {value!r} must be longer than zero.")
     return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The shortest text :func:`parse_duration` reads back as ``duration`` in whole units: ``"1h"``, ``"90s"``.
+
+    Weeks are read, never written: ``"7d"``, not ``"1w"``.
+    """
+    seconds = duration.total_seconds()
+    for unit in ("d", "h", "m", "s"):
+        size = _SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

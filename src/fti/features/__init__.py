@@ -4,6 +4,7 @@ views, training datasets, and online serving (materialization and feature vector
 
 from __future__ import annotations
 
+from fti.features.aggregation_groups import AggregationGroup
 from fti.features.groups import FeatureGroup, InsertResult
 from fti.features.online import OnlineWriteWarning
 from fti.features.queries import Query
@@ -12,6 +13,7 @@ from fti.features.training import TrainingDataset
 from fti.features.views import FeatureView
 
 __all__ = [
+    "AggregationGroup",
     "FeatureGroup",
     "FeatureStore",
     "FeatureView",

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.features.aggregation_groups import AggregationGroup
+from fti.features.aggregations import AGGREGATION_TAG, AggregationSpec, output_schema
 from fti.features.definitions import differences
 from fti.features.expectations import Expectation
 from fti.features.groups import FeatureGroup
@@ -185,6 +187,34 @@ class FeatureStore:
         needle = (search or "").lower()
         found = [record for record in records if not needle or needle in _searchable(record)]
         return [FeatureGroup(self._stores, record) for record in found]
+
+    def create_aggregation_group(
+        self,
+        name: str,
+        version: int = 1,
+        *,
+        spec: AggregationSpec,
+        description: str = "",
+        online: bool = False,
+        ttl: timedelta | None = None,
+    ) -> AggregationGroup:
+        """Create an aggregation group version (see :meth:`fti.Project.create_aggregation_group`)."""
+        group = self.create_feature_group(
+            name,
+            version,
+            primary_key=list(spec.key),
+            event_time=spec.event_time,
+            description=description,
+            online=online,
+            ttl=ttl,
+            tags={AGGREGATION_TAG: spec.to_json()},
+            schema=output_schema(spec),
+        )
+        return AggregationGroup(self._stores, group)
+
+    def get_aggregation_group(self, name: str, version: int | None = None) -> AggregationGroup:
+        """The aggregation group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
+        return AggregationGroup(self._stores, self.get_feature_group(name, version))
 
     def preview(self, source: Source, group: FeatureGroup | None, rows: int, preparation: Preparation) -> pa.Table:
         """The first ``rows`` prepared rows of ``source`` since ``group``'s cursor (see :meth:`fti.Project.preview`)."""

@@ -40,6 +40,7 @@ from fti.backends.ports.storage import (
     OnlineStore,
     TaskHandle,
 )
+from fti.backends.ports.streams import StreamBroker, StreamMessages
 
 __all__ = [
     "ArtifactRecords",
@@ -59,6 +60,8 @@ __all__ = [
     "PipelineRecords",
     "RegistryRecords",
     "SourceCursorRecords",
+    "StreamBroker",
+    "StreamMessages",
     "TaskHandle",
     "TokenRecords",
     "TrackingRecords",

@@ -1,0 +1,173 @@
+"""Streaming feature pipelines: a stream job's throughput and freshness, and the backfill of the same definition.
+
+Three figures for one aggregation group of 8 aggregations (count, sum, mean, max, min, std, last,
+count_distinct over 1 h and 1 d windows), keyed by card, on a local redis-server:
+
+* **throughput**: events already in the stream (Redis -> window state -> online store + offline commits), one
+  worker process, events/s while it drains them. Target >= 50,000 events/s per core.
+* **freshness**: a producer publishes at a steady rate while the job runs; milliseconds from an event reaching
+  the broker to its aggregates being written to the online store, p50 and p99. Target p99 < 100 ms at 5k/s.
+* **backfill**: ``group.backfill(events)`` (DuckDB window query, then one commit), rows/s.
+
+    python benchmarks/streaming.py            # 1M events over 100k keys; 20 s at 5k events/s; backfill of 10M
+    python benchmarks/streaming.py --quick    # 100k events over 10k keys; 5 s at 2k/s; backfill of 1M
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+T0 = np.datetime64("2024-01-01T00:00:00", "us")
+
+
+def aggregations() -> list[Any]:
+    import fti
+
+    return [
+        fti.agg.count(window="1h"),
+        fti.agg.sum("amount", window="1h"),
+        fti.agg.mean("amount", window="1d"),
+        fti.agg.max("amount", window="1h"),
+        fti.agg.min("amount", window="1d"),
+        fti.agg.std("amount", window="1d"),
+        fti.agg.last("merchant", window="1h", value_type="string"),
+        fti.agg.count_distinct("merchant", window="1d"),
+    ]
+
+
+def events(count: int, keys: int, seed: int = 0, start: np.datetime64 = T0, span_s: int = 86_400) -> pa.Table:
+    """Card transactions in event-time order over ``span_s`` seconds."""
+    rng = np.random.default_rng(seed)
+    offsets = np.sort(rng.integers(0, span_s * 1_000_000, count)).astype("timedelta64[us]")
+    return pa.table(
+        {
+            "cc_num": pa.array(rng.integers(0, keys, count)).cast(pa.string()),
+            "ts": pa.array(start + offsets, pa.timestamp("us", tz="UTC")),
+            "amount": np.round(rng.gamma(2.0, 30.0, count), 2),
+            "merchant": pa.array(rng.integers(0, 500, count)).cast(pa.string()),
+        }
+    )
+
+
+def throughput(project: Any, count: int, keys: int) -> dict[str, float]:
+    project.create_aggregation_group(
+        "throughput", key=["cc_num"], event_time="ts", aggregations=aggregations(), stream="bench_tx", online=True
+    )
+    data = events(count, keys)
+    started = time.perf_counter()
+    project.publish("bench_tx", data, key=["cc_num"])
+    published = time.perf_counter() - started
+    job = project.stream_job("throughput", batch_size=20_000, commit_seconds=5.0)
+    job.start()
+    started = time.perf_counter()
+    while job.progress.events_in < count:
+        job.step()
+    job.commit()
+    seconds = time.perf_counter() - started
+    job.close()
+    return {"events/s": count / seconds, "publish events/s": count / published, "seconds": seconds}
+
+
+def freshness(project: Any, rate: int, seconds: float, keys: int) -> dict[str, float]:
+    project.create_aggregation_group(
+        "fresh",
+        key=["cc_num"],
+        event_time="ts",
+        aggregations=aggregations(),
+        stream="bench_live",
+        online=True,
+        lateness="10s",
+    )
+    stop = threading.Event()
+    tick = 0.01
+    per_tick = max(int(rate * tick), 1)
+
+    def produce() -> None:
+        rng_seed = 1
+        deadline = time.perf_counter()
+        while not stop.is_set():
+            now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us")
+            batch = events(per_tick, keys, seed=rng_seed, start=now, span_s=1)
+            rng_seed += 1
+            project.publish("bench_live", batch, key=["cc_num"])
+            deadline += tick
+            time.sleep(max(deadline - time.perf_counter(), 0))
+
+    job = project.stream_job("fresh", batch_size=5_000, block_ms=5, commit_seconds=1.0)
+    job.start()
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    ends = time.perf_counter() + seconds
+    while time.perf_counter() < ends:
+        job.step()
+    stop.set()
+    producer.join()
+    job.commit()
+    job.close()
+    progress = job.progress
+    return {
+        "p50 ms": progress.freshness(50) or float("nan"),
+        "p99 ms": progress.freshness(99) or float("nan"),
+        "events": float(progress.events_in),
+    }
+
+
+def backfill(project: Any, count: int, keys: int) -> dict[str, float]:
+    group = project.create_aggregation_group("backfilled", key=["cc_num"], event_time="ts", aggregations=aggregations())
+    data = events(count, keys, span_s=30 * 86_400)
+    started = time.perf_counter()
+    group.backfill(data)
+    seconds = time.perf_counter() - started
+    return {"rows/s": count / seconds, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--events", type=int, help="events drained for the throughput figure")
+    parser.add_argument("--keys", type=int, help="distinct cards")
+    parser.add_argument("--rate", type=int, help="events/s published for the freshness figure")
+    parser.add_argument("--seconds", type=float, help="how long the freshness figure runs")
+    parser.add_argument("--backfill-events", type=int, help="events of the backfill figure")
+    args = parser.parse_args()
+    count = args.events or (100_000 if args.quick else 1_000_000)
+    keys = args.keys or (10_000 if args.quick else 100_000)
+    rate = args.rate or (2_000 if args.quick else 5_000)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    backfill_count = args.backfill_events or (1_000_000 if args.quick else 10_000_000)
+
+    import fti
+    from fti.testing.services import redis_server
+
+    with redis_server() as url, tempfile.TemporaryDirectory() as folder:
+        Path(folder, "fti.yaml").write_text(f"stream_broker:\n  url: {url}\nfeatures:\n  compact_after: 64\n")
+        with fti.connect(folder) as project:
+            drained = throughput(project, count, keys)
+            fresh = freshness(project, rate, seconds, keys)
+            filled = backfill(project, backfill_count, keys)
+
+    print(f"Streaming, 8 aggregations, cpu count {os.cpu_count()}, online store: embedded default")
+    print(f"{'figure':<58} {'value':>14} {'target':>14}")
+    rows = [
+        (f"throughput: {count:,} events over {keys:,} keys, events/s", f"{drained['events/s']:,.0f}", ">= 50,000"),
+        ("  (publish, pipelined XADD), events/s", f"{drained['publish events/s']:,.0f}", ""),
+        (f"freshness at {rate:,} events/s for {seconds:g} s, p50 ms", f"{fresh['p50 ms']:,.1f}", ""),
+        (f"freshness at {rate:,} events/s for {seconds:g} s, p99 ms", f"{fresh['p99 ms']:,.1f}", "< 100"),
+        (f"backfill of {backfill_count:,} events, rows/s", f"{filled['rows/s']:,.0f}", ""),
+    ]
+    for label, value, target in rows:
+        print(f"{label:<58} {value:>14} {target:>14}")
+
+
+if __name__ == "__main__":
+    main()

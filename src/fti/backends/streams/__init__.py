@@ -1,0 +1,1 @@
+"""Stream brokers: Redis Streams."""

@@ -1,0 +1,170 @@
+"""``fti stream produce FILE --to STREAM`` and ``fti stream run NAME [--workers N]``."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from fti.cli.console import err, out
+from fti.cli.options import ProjectOption
+from fti.errors import FtiError, ValidationError
+from fti.project import connect
+from fti.sources import open_source
+from fti.streams import JobProgress
+from fti.streams.metrics import JobMetrics
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Streams: publish events, run stream jobs.", no_args_is_help=True)
+
+
+@app.command("produce")
+def produce(
+    file: Annotated[str, typer.Argument(help="Events to publish: a CSV, Parquet or JSON file, folder or glob.")],
+    to: Annotated[str, typer.Option("--to", help="The stream to publish to.")],
+    key: Annotated[
+        list[str] | None, typer.Option("--key", help="Key column: its events stay on one partition (repeat).")
+    ] = None,
+    partitions: Annotated[
+        int | None, typer.Option("--partitions", help="Create the stream with this many partitions.")
+    ] = None,
+    project: ProjectOption = Path(),
+) -> None:
+    """Publish every event of FILE to a stream, each key's events to one partition."""
+    source = open_source(file)
+    with connect(project) as opened:
+        count = opened.publish(to, (batch.data for batch in source.read(None)), key=key, partitions=partitions)
+    out.print(f"Published {count} events from {escape(source.info.name)} to stream {escape(to)}.")
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="The aggregation group: NAME or NAME:VERSION.")],
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes, consumers of one group.")] = 1,
+    worker: Annotated[int | None, typer.Option("--worker", help="Run only this worker (0 to N-1).")] = None,
+    exit_when_idle: Annotated[
+        float | None, typer.Option("--exit-when-idle", help="Stop after this many seconds without events.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Most events per partition and read.")] = 5_000,
+    commit_seconds: Annotated[float, typer.Option("--commit-seconds", help="Seconds between checkpoints.")] = 1.0,
+    live: Annotated[
+        bool | None, typer.Option("--live/--no-live", help="Show a live view (default: on a terminal).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics here (worker i: PORT + i).")
+    ] = None,
+    project: ProjectOption = Path(),
+) -> None:
+    """Keep an aggregation group up to date from its stream until stopped (Ctrl-C, SIGTERM: checkpoint, then exit)."""
+    if workers < 1:
+        raise ValidationError(f"--workers must be 1 or more, got {workers}.")
+    if workers > 1 and worker is None:
+        arguments = [name, "--workers", str(workers), "--project", str(project), "--batch-size", str(batch_size)]
+        arguments += ["--commit-seconds", str(commit_seconds), "--no-live"]
+        if exit_when_idle is not None:
+            arguments += ["--exit-when-idle", str(exit_when_idle)]
+        if metrics_port is not None:
+            arguments += ["--metrics-port", str(metrics_port)]
+        _run_workers(workers, arguments)
+        return
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    group_name, _, version = name.partition(":")
+    with connect(project) as opened:
+        job = opened.stream_job(
+            group_name,
+            int(version) if version else None,
+            worker=worker or 0,
+            workers=workers,
+            batch_size=batch_size,
+            commit_seconds=commit_seconds,
+        )
+        err.print(f"Stream job {escape(name)}: worker {worker or 0} of {workers}, partitions {job.partitions}")
+        show = sys.stdout.isatty() if live is None else live
+        metrics = None
+        if metrics_port is not None:
+            metrics = JobMetrics(group_name, worker=worker or 0)
+            metrics.serve(metrics_port + (worker or 0))
+        started = time.monotonic()
+        with (
+            Live(_view(name, job.progress, 0.0, None), console=err, refresh_per_second=2)
+            if show
+            else nullcontext() as view
+        ):
+
+            def report(progress: JobProgress) -> None:
+                lag = job.lag()
+                if view is not None:
+                    view.update(_view(name, progress, time.monotonic() - started, lag))
+                if metrics is not None:
+                    metrics.update(progress, lag=lag)
+
+            try:
+                progress = job.run(stop.is_set, exit_when_idle=exit_when_idle, on_progress=report, on_error=_report)
+            finally:
+                job.close()
+        if metrics is not None:
+            metrics.update(progress, lag=job.lag())
+    out.print(_summary(progress, time.monotonic() - started))
+
+
+def _run_workers(workers: int, arguments: list[str]) -> None:
+    """Start one process per worker and pass SIGTERM and Ctrl-C on to them; exit when all have."""
+    base = [sys.executable, "-m", "fti", "stream", "run", *arguments]
+    children = [subprocess.Popen([*base, "--worker", str(index)]) for index in range(workers)]
+
+    def _forward(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    codes = [child.wait() for child in children]
+    if any(codes):
+        raise typer.Exit(max(codes))
+
+
+def _report(error: FtiError, delay: float) -> None:
+    err.print(f"[yellow]{escape(str(error))}[/yellow] Retrying in {delay:.1f} s from the last checkpoint.")
+
+
+def _view(name: str, progress: JobProgress, seconds: float, lag: int | None) -> Table:
+    table = Table(title=f"Stream job {escape(name)}", show_header=False)
+    rate = progress.events_in / seconds if seconds else 0.0
+    p99 = progress.freshness(99)
+    for label, value in (
+        ("events in", f"{progress.events_in:,} ({rate:,.0f}/s)"),
+        ("rows out", f"{progress.rows_out:,}"),
+        ("lag", "—" if lag is None else f"{lag:,}"),
+        ("watermark", progress.watermark or "—"),
+        ("late or malformed", f"{progress.dead_letters:,}"),
+        ("freshness p99", "—" if p99 is None else f"{p99:,.0f} ms"),
+    ):
+        table.add_row(label, value)
+    return table
+
+
+def _summary(progress: JobProgress, seconds: float) -> str:
+    return (
+        f"Processed {progress.events_in} events ({progress.replayed} replayed) in {seconds:.1f} s: "
+        f"{progress.rows_out} rows, {progress.duplicates} duplicates, {progress.dead_letters} dead letters, "
+        f"{progress.commits} checkpoints."
+    )

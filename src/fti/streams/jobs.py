@@ -1,0 +1,281 @@
+"""Stream jobs: an aggregation group kept up to date from its stream, exactly once in effect.
+
+One worker owns some partitions of the stream (partition ``p`` goes to worker ``p % workers``) and keeps a
+:class:`~fti.streams.engine.WindowEngine` per partition. Each round reads a micro-batch per partition, folds it
+into the window state, writes the changed aggregates to the online store at once (event-time guarded
+upserts) and buffers them for the offline store. Every ``commit_seconds`` the buffered rows are appended to
+the offline store as one commit, then each partition's window state is saved as a checkpoint together with the
+acknowledgement of the messages it covers, atomically.
+
+A worker killed at any moment leaves its messages since the last commit unacknowledged. Its successor (the same
+worker restarted, or one that took its partitions over and claimed them) restores the checkpoint and reads the
+pending messages again in order: the engine decides every event exactly as before, and the rows it writes again
+replace equal ones (offline, by key and event time) or are refused as not newer (online). No event is lost and
+none counts twice. Refused events go to the dead-letter stream ``<stream>:dead`` with the reason, at least once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from fti.errors import FtiError, ValidationError
+from fti.streams.engine import WindowEngine
+
+if TYPE_CHECKING:
+    from fti.backends.ports import StreamBroker, StreamMessages
+    from fti.features.aggregation_groups import AggregationGroup
+
+__all__ = ["JobProgress", "StreamJob", "StreamJobOptions", "dead_letter_stream"]
+
+_FRESHNESS_SAMPLES = 100_000
+_FIRST_RETRY = 0.5
+_LAST_RETRY = 30.0
+_log = logging.getLogger(__name__)
+
+
+def dead_letter_stream(stream: str) -> str:
+    """Where a stream's refused events go, each with its reason."""
+    return f"{stream}:dead"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamJobOptions:
+    """How a stream job reads and commits.
+
+    ``group`` is the consumer group (default: the aggregation group's ``<name>_v<version>``); ``batch_size``
+    the most messages read per partition and round; ``block_ms`` how long a round waits for new messages;
+    ``commit_seconds`` how often rows are appended offline and state and offsets checkpointed.
+    """
+
+    group: str | None = None
+    batch_size: int = 5_000
+    block_ms: int = 100
+    commit_seconds: float = 1.0
+
+
+@dataclass
+class JobProgress:
+    """What a job did so far: events read, rows written, refusals, commits, lag and freshness."""
+
+    events_in: int = 0
+    rows_out: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    commits: int = 0
+    replayed: int = 0
+    watermark: str | None = None
+    #: milliseconds from an event's arrival in the broker to its aggregates being readable online (a sample)
+    freshness_ms: list[float] = field(default_factory=list)
+
+    def freshness(self, percentile: float) -> float | None:
+        """A percentile of the freshness sample, in milliseconds (None before any event)."""
+        return float(np.percentile(self.freshness_ms, percentile)) if self.freshness_ms else None
+
+
+class StreamJob:
+    """One worker of an aggregation group's stream job.
+
+    Example:
+        >>> job = project.stream_job("card_windows")  # doctest: +SKIP
+        >>> job.run(should_stop=lambda: False)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        group: AggregationGroup,
+        broker: StreamBroker,
+        *,
+        worker: int = 0,
+        workers: int = 1,
+        options: StreamJobOptions | None = None,
+    ) -> None:
+        stream = group.spec.stream
+        if stream is None:
+            raise ValidationError(
+                f"Aggregation group '{group.name}' v{group.version} names no stream: create it with stream='...'."
+            )
+        if not 0 <= worker < workers:
+            raise ValidationError(f"Worker {worker} of {workers}: use a worker index from 0 to {workers - 1}.")
+        self._group = group
+        self._broker = broker
+        self._stream = stream
+        self._options = options or StreamJobOptions()
+        self._consumer_group = self._options.group or f"{group.name}_v{group.version}"
+        self._consumer = f"worker-{worker}"
+        self._partitions = [p for p in range(broker.partitions(stream)) if p % workers == worker]
+        self._fields = [*group.spec.key, group.spec.event_time, *group.spec.value_columns]
+        self._engines: dict[int, WindowEngine] = {}
+        self._acks: dict[int, list[str]] = {}
+        self._buffer: list[pa.Table] = []
+        self._last_commit = time.monotonic()
+        self.progress = JobProgress()
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this worker owns."""
+        return list(self._partitions)
+
+    def start(self) -> None:
+        """Restore each partition's checkpoint, claim what other consumers left pending, and process the
+        pending messages again (they were delivered before the last stop and never acknowledged)."""
+        for partition in self._partitions:
+            engine = WindowEngine(self._group.spec)
+            saved = self._broker.checkpoint(self._stream, partition, self._consumer_group)
+            if saved is not None:
+                engine.restore(saved)
+            self._engines[partition] = engine
+            self._acks[partition] = []
+            self._broker.claim(self._stream, partition, self._consumer_group, self._consumer)
+            while True:
+                messages = self._read(partition, is_pending=True)
+                if not messages.ids:
+                    break
+                self.progress.replayed += len(messages.ids)
+                self._process(messages)
+                self.commit()
+
+    def step(self) -> int:
+        """Read and process one micro-batch per partition; commit when it is time. Return the events read."""
+        read = 0
+        for partition in self._partitions:
+            messages = self._read(partition, is_pending=False)
+            if messages.ids:
+                read += len(messages.ids)
+                self._process(messages)
+        if time.monotonic() - self._last_commit >= self._options.commit_seconds:
+            self.commit()
+        return read
+
+    def run(
+        self,
+        should_stop: Callable[[], bool],
+        *,
+        exit_when_idle: float | None = None,
+        on_progress: Callable[[JobProgress], None] | None = None,
+        on_error: Callable[[FtiError, float], None] | None = None,
+    ) -> JobProgress:
+        """Process until ``should_stop()`` (or, with ``exit_when_idle``, until no event came for that many
+        seconds), then commit and return the progress.
+
+        ``on_progress`` is called about once a second. When the broker or a store fails, the job drops what it
+        has not committed, reports the error and the seconds it waits (``on_error``; default: a log warning),
+        waits with exponential backoff (up to 30 s), and starts again from the last checkpoint.
+        """
+        started, delay = False, _FIRST_RETRY
+        idle_since = shown = time.monotonic()
+        while not should_stop():
+            try:
+                if not started:
+                    self.start()
+                    started, idle_since = True, time.monotonic()
+                if self.step():
+                    idle_since = time.monotonic()
+                elif exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
+                    break
+                delay = _FIRST_RETRY
+            except FtiError as exc:
+                if isinstance(exc, ValidationError):
+                    raise
+                (on_error or _log_error)(exc, delay)
+                self._reset()
+                started = False
+                _sleep(delay, should_stop)
+                delay = min(delay * 2, _LAST_RETRY)
+            if on_progress is not None and time.monotonic() - shown >= 1.0:
+                on_progress(self.progress)
+                shown = time.monotonic()
+        if started:
+            self.commit()
+        return self.progress
+
+    def _reset(self) -> None:
+        """Forget everything since the last commit (the next :meth:`start` restores and replays it)."""
+        self.close()
+        self._acks.clear()
+        self._buffer = []
+
+    def commit(self) -> None:
+        """Append the buffered rows offline as one commit, then checkpoint each partition's state together with
+        the acknowledgement of its messages."""
+        if self._buffer:
+            self._group.append(pa.concat_tables(self._buffer))
+            self._buffer = []
+        for partition, engine in self._engines.items():
+            ids = self._acks[partition]
+            if ids:
+                self._broker.commit(self._stream, partition, self._consumer_group, ids, engine.checkpoint())
+                self._acks[partition] = []
+                self.progress.commits += 1
+        self._last_commit = time.monotonic()
+
+    def lag(self) -> int:
+        """Messages of this worker's partitions not yet acknowledged."""
+        return sum(self._broker.pending(self._stream, p, self._consumer_group) for p in self._partitions)
+
+    def close(self) -> None:
+        """Release the window state (commit first: :meth:`run` does)."""
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+    def _read(self, partition: int, *, is_pending: bool) -> StreamMessages:
+        block = max(self._options.block_ms // max(len(self._partitions), 1), 1)
+        return self._broker.read(
+            self._stream,
+            partition,
+            self._consumer_group,
+            self._consumer,
+            fields=self._fields,
+            count=self._options.batch_size,
+            block_ms=block,
+            is_pending=is_pending,
+        )
+
+    def _process(self, messages: StreamMessages) -> None:
+        engine = self._engines[messages.partition]
+        result = engine.process(messages.events)
+        if result.dead_letters:
+            self._dead_letters(messages, result.dead_letters)
+        if result.rows.num_rows:
+            self._group.write_online(result.rows)
+            self._buffer.append(result.rows)
+        self._record_freshness(messages.arrived_ms)
+        self._acks[messages.partition].extend(messages.ids)
+        progress = self.progress
+        progress.events_in += len(messages.ids)
+        progress.rows_out += result.rows.num_rows
+        progress.dead_letters += len(result.dead_letters)
+        progress.duplicates += result.duplicates
+        watermark = engine.watermark
+        progress.watermark = None if watermark is None else watermark.isoformat()
+
+    def _dead_letters(self, messages: StreamMessages, refused: Sequence[tuple[int, str]]) -> None:
+        positions = pa.array([position for position, _ in refused], pa.int64())
+        events = messages.events.take(positions)
+        events = events.append_column("reason", pa.array([reason for _, reason in refused], pa.string()))
+        events = events.append_column("message_id", pa.array([messages.ids[p] for p, _ in refused], pa.string()))
+        self._broker.publish(dead_letter_stream(self._stream), events, [0] * len(refused))
+
+    def _record_freshness(self, arrived_ms: Sequence[int]) -> None:
+        sample = self.progress.freshness_ms
+        if len(sample) >= _FRESHNESS_SAMPLES or not arrived_ms:
+            return
+        arrived = np.asarray(arrived_ms[:: max(len(arrived_ms) // 100, 1)], dtype=np.float64)
+        sample.extend((time.time() * 1000 - arrived).tolist())
+
+
+def _log_error(error: FtiError, delay: float) -> None:
+    _log.warning("%s Retrying in %.1f s from the last checkpoint.", error, delay)
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not should_stop() and time.monotonic() < deadline:
+        time.sleep(min(0.1, seconds))
