@@ -82,6 +82,20 @@ __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_sche
 
 BackendT = TypeVar("BackendT", bound=Connectable)
 
+#: what ``fti status`` counts, in the words of DESIGN.md, and the catalog table holding each
+_OBJECT_TABLES = {
+    "feature groups": "feature_groups",
+    "feature views": "feature_views",
+    "training datasets": "training_datasets",
+    "experiments": "experiments",
+    "runs": "runs",
+    "models": "registered_models",
+    "model versions": "model_versions",
+    "deployments": "deployments",
+    "pipelines": "pipelines",
+    "pipeline runs": "pipeline_runs",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class BackendStatus:
@@ -236,6 +250,16 @@ class Project:
     def counts(self) -> dict[str, int]:
         """Number of rows per catalog table."""
         return self.catalog.counts()
+
+    def object_counts(self) -> dict[str, int]:
+        """How many of each thing the user made: feature groups, runs, models, deployments and so on.
+
+        Example:
+            >>> project.object_counts()["runs"]  # doctest: +SKIP
+            12
+        """
+        rows = self.catalog.counts()
+        return {label: rows.get(table, 0) for label, table in _OBJECT_TABLES.items()}
 
     # -- tracking ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from fti.cli.console import out
+from fti.cli.options import ProjectOption
 from fti.errors import ValidationError
 from fti.project import connect
 
@@ -37,7 +38,7 @@ def predict(
     output_kind: Annotated[
         str, typer.Option("--output-kind", help="predict, proba (a classifier's class scores) or both.")
     ] = "predict",
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
+    project: ProjectOption = Path(),
 ) -> None:
     """Predict a model over its feature view and write the predictions as a new feature-group commit."""
     begin, finish = _moment(start, "--start"), _moment(end, "--end")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fti.cli.console import err
+from fti.cli.options import ProjectOption
 from fti.project import Project, connect
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: serving.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: serving.port, 8080).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: serving.workers, 1).")] = None,
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
+    project: ProjectOption = Path(),
     batching: Annotated[
         bool | None,
         typer.Option(

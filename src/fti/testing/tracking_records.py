@@ -99,6 +99,17 @@ class TrackingRecordsContract:
             assert [item.name for item in tx.tracking.list_experiments()] == ["exp", "other"]
             assert first.created_at == T0
 
+    def test_run_ids_are_found_by_prefix_taken_literally(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            for run_id in ("ab12", "ab34", "a_99", "cd56"):
+                tx.tracking.add_run(_run(run_id), None)
+        with store.transaction() as tx:
+            assert tx.tracking.run_ids_starting_with("ab", 10) == ["ab12", "ab34"]
+            assert tx.tracking.run_ids_starting_with("ab", 1) == ["ab12"]
+            assert tx.tracking.run_ids_starting_with("a_", 10) == ["a_99"]
+            assert tx.tracking.run_ids_starting_with("%", 10) == []
+            assert tx.tracking.run_ids_starting_with("zz", 10) == []
+
     def test_run_round_trip_with_training_data(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
             tx.tracking.add_run(_run("r1"), LINEAGE)

@@ -70,6 +70,9 @@ class TrackingRecords(Protocol):
     def find_run(self, run_id: str) -> RunInfo | None:
         """The run, or None."""
 
+    def run_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Ids of at most ``limit`` runs whose id starts with ``prefix`` (taken literally), sorted."""
+
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
 

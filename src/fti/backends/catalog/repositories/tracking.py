@@ -117,6 +117,11 @@ class SqlTrackingRecords:
         row = self._connection.execute(_run_select().where(runs.c.id == run_id)).first()
         return None if row is None else _run(row)
 
+    def run_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Ids of at most ``limit`` runs whose id starts with ``prefix`` (taken literally), sorted."""
+        query = sa.select(runs.c.id).where(runs.c.id.startswith(prefix, autoescape=True)).order_by(runs.c.id)
+        return list(self._connection.execute(query.limit(limit)).scalars())
+
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
         self._connection.execute(
