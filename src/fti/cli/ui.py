@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from fti.cli.addresses import ensure_port_free
 from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
-from fti.errors import MissingExtraError, ValidationError
+from fti.errors import MissingExtraError
 from fti.project import connect
 
 __all__ = ["ui"]
@@ -39,8 +40,7 @@ def ui(
 ) -> None:
     """Serve the dashboard: feature groups, feature views, runs, models, deployments and monitoring, with a
     JSON API under /api."""
-    if not 0 < port < 65536:
-        raise ValidationError(f"--port must be between 1 and 65535, got {port}.")
+    ensure_port_free(host, port)
     try:
         import uvicorn
 
