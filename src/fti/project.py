@@ -667,6 +667,26 @@ class Project:
         """
         return self.features.create_feature_view(name, version, query=query, labels=labels, description=description)
 
+    def get_or_create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """The feature view ``name`` v``version``, created as :meth:`create_feature_view` would if absent.
+
+        For code that runs again and again (a notebook, a pipeline). A view found with another query, labels
+        or description is refused, naming what differs.
+
+        Raises:
+            ConflictError: the view exists with another definition.
+
+        Example:
+            >>> fv = project.get_or_create_feature_view(
+            ...     "fraud", query=labels.select(["is_fraud"]).join(cards.select_all()),
+            ...     labels=["is_fraud"])  # doctest: +SKIP
+        """
+        return self.features.get_or_create_feature_view(
+            name, version, query=query, labels=labels, description=description
+        )
+
     def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
         """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_view(name, version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
@@ -75,7 +75,8 @@ class FeatureStore:
             if tx.feature_groups.find(name, version) is not None:
                 raise ConflictError(
                     f"Feature group '{name}' v{version} already exists: get it with get_feature_group('{name}', "
-                    f"version={version}) or create version {version + 1}."
+                    f"version={version}) (or get_or_create_feature_group in code that runs again) or create "
+                    f"version {version + 1}."
                 )
             record = tx.feature_groups.add(record)
         return FeatureGroup(self._stores, record)
@@ -198,6 +199,47 @@ class FeatureStore:
         self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
     ) -> FeatureView:
         """Create a feature view version (see :meth:`fti.Project.create_feature_view`)."""
+        record = self._new_view(name, version, query, labels, description)
+        with self._stores.catalog.transaction() as tx:
+            if tx.feature_views.find(name, version) is not None:
+                raise ConflictError(
+                    f"Feature view '{name}' v{version} already exists: get it with get_feature_view('{name}', "
+                    f"version={version}) (or get_or_create_feature_view in code that runs again) or create "
+                    f"version {version + 1}."
+                )
+            record = tx.feature_views.add(record)
+        return FeatureView(self._stores, record, query)
+
+    def get_or_create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """The view ``name`` v``version``, created if absent (see :meth:`fti.Project.get_or_create_feature_view`)."""
+        wanted = self._new_view(name, version, query, labels, description)
+        with self._stores.catalog.transaction() as tx:
+            existing = tx.feature_views.find(name, version)
+            record = existing or tx.feature_views.add(wanted)
+            found = query if existing is None else self._load_query(tx, existing)
+        if existing is not None:
+            different = [
+                f"{what} is {was!r}, not {asked!r}"
+                for what, was, asked in (
+                    ("the query", _query_text(existing.query), _query_text(wanted.query)),
+                    ("labels", list(existing.labels), list(wanted.labels)),
+                    ("description", existing.description, wanted.description),
+                )
+                if was != asked
+            ]
+            if different:
+                raise ConflictError(
+                    f"Feature view '{name}' v{version} exists with another definition: {'; '.join(different)}. "
+                    f"Pass the same arguments as when it was created, or create version {version + 1}."
+                )
+        return FeatureView(self._stores, record, found)
+
+    @staticmethod
+    def _new_view(
+        name: str, version: int, query: Query, labels: Sequence[str] | None, description: str
+    ) -> FeatureViewRecord:
         validate_identifier(name, "feature view name")
         _check_version(version, f"feature view '{name}'")
         if not isinstance(query, Query):
@@ -213,7 +255,7 @@ class FeatureStore:
                 f"Feature view '{name}': label {', '.join(map(repr, unknown))} is not a feature of the query; "
                 f"choose among {', '.join(features)}."
             )
-        record = FeatureViewRecord(
+        return FeatureViewRecord(
             id=0,
             name=name,
             version=version,
@@ -222,14 +264,6 @@ class FeatureStore:
             labels=tuple(label_names),
             created_at=datetime.now(UTC),
         )
-        with self._stores.catalog.transaction() as tx:
-            if tx.feature_views.find(name, version) is not None:
-                raise ConflictError(
-                    f"Feature view '{name}' v{version} already exists: get it with get_feature_view('{name}', "
-                    f"version={version}) or create version {version + 1}."
-                )
-            record = tx.feature_views.add(record)
-        return FeatureView(self._stores, record, query)
 
     def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
         """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
@@ -271,6 +305,16 @@ class FeatureStore:
                 )
             )
         return Query(tuple(parts))
+
+
+def _query_text(query: Mapping[str, Any]) -> str:
+    """A stored query as one line: each group's name, version, features, join keys and prefix."""
+    parts = []
+    for part in query["parts"]:
+        joined = f" on {','.join(part['on'])}" if part["on"] else ""
+        prefix = f" prefix {part['prefix']!r}" if part["prefix"] else ""
+        parts.append(f"{part['group']}:{part['version']}[{', '.join(part['features'])}]{joined}{prefix}")
+    return " + ".join(parts)
 
 
 def _searchable(record: FeatureGroupRecord) -> str:
