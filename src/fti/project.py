@@ -864,8 +864,12 @@ class Project:
     ) -> BatchPredictions:
         """Predict ``model`` over its feature view and write the predictions as a feature-group commit.
 
-        The feature view comes from the model's lineage unless ``feature_view`` names one. Rows are the
-        view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
+        The feature view comes from the model's lineage unless ``feature_view`` names one. The rows scored
+        are, by default, the view's spine rows with event time in ``[start, end)``: for a view whose spine is
+        its labels, only the labelled rows. To score other rows (new, unlabelled ones: what batch inference
+        is for), pass ``spine``: a DataFrame or Arrow table of the spine's keys and event time (each row
+        scored with the features as of its time), or a feature group whose rows in ``[start, end)`` are
+        scored (``spine=project.get_feature_group("card_activity")``). The feature group
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
         the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
         parts, one per worker of the project's executor, when it has several (``fti.inference.batch``).
@@ -875,6 +879,7 @@ class Project:
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
+            >>> project.batch_predict("fraud@champion", spine=cards, output="fraud_scores")  # doctest: +SKIP
         """
         from fti.inference.batch import DEFAULT_CHUNK_ROWS, Parallelism, batch_predict
 
