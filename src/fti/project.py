@@ -68,8 +68,10 @@ if TYPE_CHECKING:
     from fti.monitoring.stats.performance import PerformancePoint
     from fti.orchestration import Pipeline
     from fti.orchestration.definitions import Step
+    from fti.registry.deletion import DeletedVersion
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
+    from fti.tracking.deletion import DeletedRuns
     from fti.training.automl import AutoMLResult
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
@@ -298,6 +300,24 @@ class Project:
         """The run with ``run_id``; NotFoundError if there is none."""
         return self.tracking.get_run(run_id)
 
+    def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
+        """Delete a run with everything logged to it: params, metrics, tags and its files.
+
+        Refused (nothing deleted) while lineage needs the run: the model versions it logged must be deleted
+        first (:meth:`delete_model_version`); nested runs (tuning trials) go with it only with ``force``.
+
+        Args:
+            run_id: the run's id or any unique prefix of it.
+            force: delete the run's nested runs with it.
+
+        Raises:
+            ConflictError: the run logged model versions, is running here, or has nested runs without ``force``.
+
+        Example:
+            >>> project.delete_run("526dfce8")  # doctest: +SKIP
+        """
+        return self.tracking.delete_run(run_id, force=force)
+
     def runs(
         self,
         experiment: str | Sequence[str] | None = None,
@@ -513,6 +533,27 @@ class Project:
     def get_model(self, ref: str) -> ModelVersion:
         """A model version: ``"name"`` (latest), ``"name:3"`` or ``"name@champion"``."""
         return self.registry.get_model(ref)
+
+    def delete_model_version(self, ref: str, *, force: bool = False) -> DeletedVersion:
+        """Delete a model version with its tags and files; its number is not given again.
+
+        Refused (nothing deleted) while a deployment serves the version, whatever ``force`` says, and while an
+        alias points at it unless ``force`` (which removes the alias, recorded in its history).
+
+        Args:
+            ref: ``"name:3"`` or ``"name@alias"`` (a bare name, the latest version, is refused as too loose).
+            force: remove the aliases pointing at the version with it.
+
+        Raises:
+            ValidationError: ``ref`` names no version.
+            ConflictError: a deployment serves the version, or an alias points at it without ``force``.
+
+        Example:
+            >>> project.delete_model_version("fraud-detector:1")  # doctest: +SKIP
+        """
+        if ":" not in ref and "@" not in ref:
+            raise ValidationError(f"Name the version to delete: '{ref}:VERSION' (or '{ref}@ALIAS'), not '{ref}' alone.")
+        return self.registry.delete_model_version(ref, force=force)
 
     def models(self) -> list[RegisteredModel]:
         """Every registered model with its latest version and aliases."""

@@ -204,6 +204,25 @@ def show(
             out.print(table)
 
 
+@app.command("delete")
+def delete(
+    run_id: Annotated[str, typer.Argument(help="The run's id, or any unique prefix of it.")],
+    force: Annotated[bool, typer.Option("--force", help="Also delete the run's nested runs (tuning trials).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete a run with its params, metrics, tags and files; refused while model versions it logged exist."""
+    with connect(project) as opened:
+        info = opened.get_run(run_id).info
+        if not yes:
+            typer.confirm(
+                f"Delete run {info.id} ({info.experiment}, {info.name or 'unnamed'}) and its files?", abort=True
+            )
+        deleted = opened.delete_run(info.id, force=force)
+    nested = f" and {len(deleted.run_ids) - 1} nested run(s)" if len(deleted.run_ids) > 1 else ""
+    out.print(f"Deleted run {info.id}{nested} ({deleted.files} file(s)).")
+
+
 @app.command("compare")
 def compare(
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes).")],

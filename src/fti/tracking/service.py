@@ -21,6 +21,7 @@ from fti.core.naming import validate_identifier
 from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
 from fti.errors import NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
+from fti.tracking.deletion import DeletedRuns, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
 from fti.tracking.run import Run
 from fti.tracking.search import parse_filter, parse_order_by
@@ -151,6 +152,13 @@ class TrackingService:
             if info is None:
                 info = _run_by_prefix(tx.tracking, run_id)
         return info
+
+    def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
+        """Delete a run (or unique id prefix) with what was logged to it (see :mod:`fti.tracking.deletion`)."""
+        self.buffer.flush()
+        with self._active_lock:
+            active = set(self._active)
+        return delete_run(self.catalog, self.artifacts, self.get_run_info(run_id).id, force=force, active=active)
 
     def _full_id(self, run_id: str) -> str:
         """The full id of the run whose id is or starts with ``run_id``; as given when there is none."""

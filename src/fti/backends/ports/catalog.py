@@ -73,6 +73,12 @@ class TrackingRecords(Protocol):
     def run_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
         """Ids of at most ``limit`` runs whose id starts with ``prefix`` (taken literally), sorted."""
 
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Remove the runs with everything logged to them (params, metrics, tags, artifact paths, lineage).
+
+        Nested runs of a run that is removed must be among ``run_ids``; model versions must be gone already.
+        """
+
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
 
@@ -142,6 +148,9 @@ class RegistryRecords(Protocol):
 
     def versions_for_training_data(self, name: str, version: int) -> list[ModelVersionRecord]:
         """Versions trained on the training dataset ``name`` (its feature view) version ``version``."""
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove a version with its tags; its aliases must be gone already. Numbers are never reused."""
 
     def set_description(self, name: str, version: int, description: str) -> None:
         """Replace a version's description."""
