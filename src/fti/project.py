@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
+    from fti.features.deletion import DeletedFeatureGroup
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
@@ -647,6 +648,21 @@ class Project:
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_group(name, version)
+
+    def delete_feature_group(self, name: str, version: int) -> DeletedFeatureGroup:
+        """Delete a feature group version with its commits, source cursors and data (offline and online).
+
+        Refused (nothing deleted) while a feature view reads the version: the view's training datasets and
+        the models trained on them need it. The version can be created again afterwards, empty.
+
+        Raises:
+            NotFoundError: there is no such version.
+            ConflictError: a feature view reads it.
+
+        Example:
+            >>> project.delete_feature_group("cards", version=1)  # doctest: +SKIP
+        """
+        return self.features.delete_feature_group(name, version)
 
     def ingest(
         self, source: Source | str, *, into: FeatureGroup | str, **options: Unpack[InsertOptions]

@@ -90,3 +90,34 @@ def test_fti_runs_delete_and_fti_models_delete(project_dir: Path) -> None:
     assert f"Deleted run {run_id} (" in gone.output
     with fti.connect(project_dir) as project:
         assert project.runs().empty and project.object_counts()["model versions"] == 0
+
+
+def _cards(project: fti.Project, version: int) -> fti.FeatureGroup:
+    group = project.create_feature_group("cards", version, primary_key=["cc_num"], event_time="ts", online=True)
+    ts = pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)
+    group.insert(pd.DataFrame({"cc_num": [1, 2], "ts": ts, "amount": [1.0, 2.0]}))
+    return group
+
+
+def test_a_feature_group_version_is_deleted_with_its_data_unless_a_view_reads_it(project_dir: Path) -> None:
+    with fti.connect(project_dir) as project:
+        first, second = _cards(project, 1), _cards(project, 2)
+        project.create_feature_view("fraud", query=first.select_all())
+        with pytest.raises(ConflictError, match=r"Feature group 'cards' v1 is read by feature view\(s\) fraud v1"):
+            project.delete_feature_group("cards", 1)
+        assert project.offline_store.exists(second.record.table)
+        assert project.online_store.count("cards_2") == 2
+    runner = CliRunner()
+    loose = runner.invoke(app, ["features", "delete", "cards", "--yes", "-p", str(project_dir)])
+    assert loose.exit_code != 0 and "Name the version to delete: 'cards:VERSION'" in str(loose.exception)
+    deleted = runner.invoke(app, ["features", "delete", "cards:2", "--yes", "-p", str(project_dir)])
+    assert deleted.exit_code == 0, deleted.output
+    assert "Deleted feature group cards v2: 1 commit(s) and its online rows." in deleted.output
+    with fti.connect(project_dir) as project:
+        assert not project.offline_store.exists(second.record.table)
+        with pytest.raises(NotFoundError, match="Online table 'cards_2' does not exist"):
+            project.online_store.count("cards_2")
+        assert [group.version for group in project.feature_groups()] == [1]
+        with pytest.raises(NotFoundError):
+            project.get_feature_group("cards", 2)
+        assert _cards(project, 2).read()["amount"].tolist() == [1.0, 2.0]  # created again, from nothing

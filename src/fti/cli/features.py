@@ -110,6 +110,24 @@ def parse_entity(pairs: list[str], types: dict[str, pa.DataType], what: str) -> 
     return entity
 
 
+@features_app.command("delete")
+def delete_feature_group(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION of the feature group version to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete a feature group version with its commits and data; refused while a feature view reads it."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise ValidationError(f"Name the version to delete: '{name}:VERSION', not '{name}' alone.")
+    with connect(project) as opened:
+        if not yes:
+            typer.confirm(f"Delete feature group {name} v{version} with its commits and data?", abort=True)
+        deleted = opened.delete_feature_group(name, version)
+    online = " and its online rows" if deleted.was_online else ""
+    out.print(f"Deleted feature group {deleted.name} v{deleted.version}: {deleted.commits} commit(s){online}.")
+
+
 @features_app.command("show")
 def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> None:
     """Show a feature group's schema, commits and the statistics of its latest commit."""

@@ -10,6 +10,7 @@ from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.features.definitions import differences
+from fti.features.deletion import DeletedFeatureGroup, delete_feature_group
 from fti.features.expectations import Expectation
 from fti.features.groups import FeatureGroup
 from fti.features.ingestion import preview
@@ -178,6 +179,11 @@ class FeatureStore:
                     _missing("Feature group", name, version, [r.name for r in tx.feature_groups.list()])
                 )
         return FeatureGroup(self._stores, record)
+
+    def delete_feature_group(self, name: str, version: int) -> DeletedFeatureGroup:
+        """Delete a feature group version with its data (see :meth:`fti.Project.delete_feature_group`)."""
+        validate_identifier(name, "feature group name")
+        return delete_feature_group(self._stores, name, _check_version(version, f"feature group '{name}'"))
 
     def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
         """Every feature group version, or those whose name, description, features or tags contain ``search``."""

@@ -201,6 +201,9 @@ class FeatureGroupRecords(Protocol):
     def delete_empty(self, group_id: int) -> bool:
         """Delete the group if it has no commits (what a failed first insert leaves); whether it was deleted."""
 
+    def delete(self, group_id: int) -> None:
+        """Delete the group with its commits and source cursors; no training dataset may read it any more."""
+
 
 class SourceCursorRecords(Protocol):
     """Catalog records of the last cursor of each source a feature group reads from."""
