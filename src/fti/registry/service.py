@@ -1,4 +1,8 @@
-"""The model registry service: registers versions from runs, resolves references, moves aliases."""
+"""The model registry service: registers versions from runs, resolves references, moves aliases, deletes versions.
+
+It runs a little past 400 lines: one class, each method a registry verb over the catalog; what a verb needs
+beyond a few lines lives in its own module (lineage, flavors, environments, deletion).
+"""
 
 from __future__ import annotations
 
