@@ -89,7 +89,8 @@ class _Parser:
         return token.kind == "name" and token.text.lower() == word
 
     def fail(self, token: _Token, expected: str) -> ValidationError:
-        return _error(self.text, token.position, token.text or "the end", expected, self.what)
+        end = "end of filter" if self.what == _FILTER else "end of ordering"
+        return _error(self.text, token.position, token.text or end, expected, self.what)
 
     # -- grammar -----------------------------------------------------------------------------------
 
