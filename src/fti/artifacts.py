@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fti.core.naming import validate_artifact_key
 from fti.core.records import ArtifactRecord
-from fti.errors import IntegrityError, NotFoundError
+from fti.errors import IntegrityError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from fti.backends.ports import ArtifactStore, CatalogStore
@@ -120,6 +120,19 @@ class ArtifactService:
         with self._catalog.transaction() as tx:
             tx.artifacts.delete([key])
         self._store.delete(key)
+
+    def delete_files(self, prefix: str) -> int:
+        """Remove the stored bytes of every key under ``prefix`` (after their catalog rows are gone); how many.
+
+        Raises:
+            ValidationError: ``prefix`` is empty or not a folder (``runs/<id>/``): nothing is removed.
+        """
+        if not prefix.endswith("/") or len(prefix) < 2:
+            raise ValidationError(f"Artifact prefix {prefix!r} must name a folder ending in '/', like 'runs/<id>/'.")
+        keys = self._store.list_keys(prefix)
+        for key in keys:
+            self._store.delete(key)
+        return len(keys)
 
     def _save(self, record: ArtifactRecord) -> ArtifactRecord:
         with self._catalog.transaction() as tx:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
     from fti.features.aggregations import Aggregation, ValueType
+    from fti.features.deletion import DeletedFeatureGroup
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
     from fti.inference.batch import BatchPredictions
@@ -71,8 +72,10 @@ if TYPE_CHECKING:
     from fti.monitoring.stats.performance import PerformancePoint
     from fti.orchestration import Pipeline
     from fti.orchestration.definitions import Step
+    from fti.registry.deletion import DeletedVersion
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
+    from fti.tracking.deletion import DeletedRuns
     from fti.training.automl import AutoMLResult
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
@@ -84,6 +87,20 @@ if TYPE_CHECKING:
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
 
 BackendT = TypeVar("BackendT", bound=Connectable)
+
+#: what ``fti status`` counts, in the words of DESIGN.md, and the catalog table holding each
+_OBJECT_TABLES = {
+    "feature groups": "feature_groups",
+    "feature views": "feature_views",
+    "training datasets": "training_datasets",
+    "experiments": "experiments",
+    "runs": "runs",
+    "models": "registered_models",
+    "model versions": "model_versions",
+    "deployments": "deployments",
+    "pipelines": "pipelines",
+    "pipeline runs": "pipeline_runs",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +266,16 @@ class Project:
         """Number of rows per catalog table."""
         return self.catalog.counts()
 
+    def object_counts(self) -> dict[str, int]:
+        """How many of each thing the user made: feature groups, runs, models, deployments and so on.
+
+        Example:
+            >>> project.object_counts()["runs"]  # doctest: +SKIP
+            12
+        """
+        rows = self.catalog.counts()
+        return {label: rows.get(table, 0) for label, table in _OBJECT_TABLES.items()}
+
     # -- tracking ----------------------------------------------------------------------------------
 
     def start_run(
@@ -285,6 +312,24 @@ class Project:
     def get_run(self, run_id: str) -> Run:
         """The run with ``run_id``; NotFoundError if there is none."""
         return self.tracking.get_run(run_id)
+
+    def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
+        """Delete a run with everything logged to it: params, metrics, tags and its files.
+
+        Refused (nothing deleted) while lineage needs the run: the model versions it logged must be deleted
+        first (:meth:`delete_model_version`); nested runs (tuning trials) go with it only with ``force``.
+
+        Args:
+            run_id: the run's id or any unique prefix of it.
+            force: delete the run's nested runs with it.
+
+        Raises:
+            ConflictError: the run logged model versions, is running here, or has nested runs without ``force``.
+
+        Example:
+            >>> project.delete_run("526dfce8")  # doctest: +SKIP
+        """
+        return self.tracking.delete_run(run_id, force=force)
 
     def runs(
         self,
@@ -502,6 +547,27 @@ class Project:
         """A model version: ``"name"`` (latest), ``"name:3"`` or ``"name@champion"``."""
         return self.registry.get_model(ref)
 
+    def delete_model_version(self, ref: str, *, force: bool = False) -> DeletedVersion:
+        """Delete a model version with its tags and files; its number is not given again.
+
+        Refused (nothing deleted) while a deployment serves the version, whatever ``force`` says, and while an
+        alias points at it unless ``force`` (which removes the alias, recorded in its history).
+
+        Args:
+            ref: ``"name:3"`` or ``"name@alias"`` (a bare name, the latest version, is refused as too loose).
+            force: remove the aliases pointing at the version with it.
+
+        Raises:
+            ValidationError: ``ref`` names no version.
+            ConflictError: a deployment serves the version, or an alias points at it without ``force``.
+
+        Example:
+            >>> project.delete_model_version("fraud-detector:1")  # doctest: +SKIP
+        """
+        if ":" not in ref and "@" not in ref:
+            raise ValidationError(f"Name the version to delete: '{ref}:VERSION' (or '{ref}@ALIAS'), not '{ref}' alone.")
+        return self.registry.delete_model_version(ref, force=force)
+
     def models(self) -> list[RegisteredModel]:
         """Every registered model with its latest version and aliases."""
         return self.registry.list_models()
@@ -667,6 +733,21 @@ class Project:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
         return self.features.get_feature_group(name, version)
 
+    def delete_feature_group(self, name: str, version: int) -> DeletedFeatureGroup:
+        """Delete a feature group version with its commits, source cursors and data (offline and online).
+
+        Refused (nothing deleted) while a feature view reads the version: the view's training datasets and
+        the models trained on them need it. The version can be created again afterwards, empty.
+
+        Raises:
+            NotFoundError: there is no such version.
+            ConflictError: a feature view reads it.
+
+        Example:
+            >>> project.delete_feature_group("cards", version=1)  # doctest: +SKIP
+        """
+        return self.features.delete_feature_group(name, version)
+
     def ingest(
         self, source: Source | str, *, into: FeatureGroup | str, **options: Unpack[InsertOptions]
     ) -> IngestResult:
@@ -726,6 +807,26 @@ class Project:
             ...     labels=["is_fraud"])  # doctest: +SKIP
         """
         return self.features.create_feature_view(name, version, query=query, labels=labels, description=description)
+
+    def get_or_create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """The feature view ``name`` v``version``, created as :meth:`create_feature_view` would if absent.
+
+        For code that runs again and again (a notebook, a pipeline). A view found with another query, labels
+        or description is refused, naming what differs.
+
+        Raises:
+            ConflictError: the view exists with another definition.
+
+        Example:
+            >>> fv = project.get_or_create_feature_view(
+            ...     "fraud", query=labels.select(["is_fraud"]).join(cards.select_all()),
+            ...     labels=["is_fraud"])  # doctest: +SKIP
+        """
+        return self.features.get_or_create_feature_view(
+            name, version, query=query, labels=labels, description=description
+        )
 
     def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
         """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
@@ -904,8 +1005,12 @@ class Project:
     ) -> BatchPredictions:
         """Predict ``model`` over its feature view and write the predictions as a feature-group commit.
 
-        The feature view comes from the model's lineage unless ``feature_view`` names one. Rows are the
-        view's spine rows with event time in ``[start, end)``, or the given ``spine``. The feature group
+        The feature view comes from the model's lineage unless ``feature_view`` names one. The rows scored
+        are, by default, the view's spine rows with event time in ``[start, end)``: for a view whose spine is
+        its labels, only the labelled rows. To score other rows (new, unlabelled ones: what batch inference
+        is for), pass ``spine``: a DataFrame or Arrow table of the spine's keys and event time (each row
+        scored with the features as of its time), or a feature group whose rows in ``[start, end)`` are
+        scored (``spine=project.get_feature_group("card_activity")``). The feature group
         ``output`` (created on first use, keyed like the spine) gets one commit per call with the keys,
         the event time, ``prediction``, ``model_name`` and ``model_version``. Millions of rows are scored in
         parts, one per worker of the project's executor, when it has several (``fti.inference.batch``).
@@ -915,6 +1020,7 @@ class Project:
 
         Example:
             >>> project.batch_predict("fraud@champion", output="fraud_scores")  # doctest: +SKIP
+            >>> project.batch_predict("fraud@champion", spine=cards, output="fraud_scores")  # doctest: +SKIP
         """
         from fti.inference.batch import DEFAULT_CHUNK_ROWS, Parallelism, batch_predict
 

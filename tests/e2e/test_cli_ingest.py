@@ -12,6 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_dry_run_then_ingest_then_nothing_new(run_cli: RunCli, project_dir: Path) -> None:
+    assert run_cli("init", cwd=project_dir).returncode == 0
     data = project_dir / "data"
     data.mkdir()
     (data / "a.csv").write_text("id,ts,Monthly Spend\n1,2024-01-01T00:00:00Z,3.5\n2,2024-01-02T00:00:00Z,4\n")
@@ -44,6 +45,7 @@ def test_dry_run_then_ingest_then_nothing_new(run_cli: RunCli, project_dir: Path
 
 
 def test_a_yaml_spec_with_ingest_options(run_cli: RunCli, project_dir: Path) -> None:
+    assert run_cli("init", cwd=project_dir).returncode == 0
     (project_dir / "a.tsv").write_text("id\twhen\tamount\n1\t01/05/2024 12:00\t2.5\n")
     (project_dir / "events.yaml").write_text(
         'kind: csv\npath: a.tsv\ndelimiter: "\\t"\ncolumn_types: {when: string}\n'

@@ -51,6 +51,7 @@ def test_invalid_config_is_one_line_and_exit_2(run_cli: RunCli, tmp_path: Path) 
 
 
 def test_unreachable_catalog_exits_1(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: unreachable\n")
     result = run_cli("status", cwd=tmp_path, env={"FTI_CATALOG_URL": "postgresql://nobody@127.0.0.1:1/x"})
     assert result.returncode == 1
     assert "Catalog unreachable" in result.stdout + result.stderr

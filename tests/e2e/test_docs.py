@@ -62,3 +62,18 @@ def test_fti_shell_lines_run(where: str, code: str, tmp_path: Path, run_cli: Run
             continue
         result = run_cli(*command[1:], cwd=tmp_path)
         assert result.returncode == 0, f"{where}: {line}\n{result.stdout}\n{result.stderr}"
+
+
+def test_readme_quickstart_runs_twice_in_one_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user runs the quickstart, changes nothing, and runs it again: no error the second time."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Quickstart") :]
+    code = next(match.group(2) for match in BLOCK.finditer(section) if match.group(1) == "python")
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        exec(compile(code, "README.md#quickstart", "exec"), {"__name__": "__docs__"})
+    import fti
+
+    with fti.connect(tmp_path) as project:
+        assert [group.version for group in project.feature_groups()] == [1, 1]
+        assert project.get_model("fraud-detector@champion").version == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -49,9 +50,29 @@ def test_features_show(filled: Path) -> None:
     output = _run("features", "show", "cards:1", "-p", str(filled))
     assert "Feature group cards v1" in output
     assert "timestamp[us, tz=UTC]" in output and "amount" in output
-    assert "Statistics of the rows commit 0 wrote" in output
-    assert "Statistics of the feature group at commit 0" in output
+    assert "Statistics of the rows commit 0 wrote" not in output  # one commit: its rows are the whole group
+    assert output.count("Statistics of") == 1 and "Statistics of the feature group at commit 0" in output
+    assert "First 5 rows (by event time)" in output
     assert "team=risk" in output
+
+
+def test_features_show_prints_commit_and_group_statistics_once_each(filled: Path) -> None:
+    with fti.connect(filled) as project:
+        frame = cards_frame()
+        project.get_feature_group("cards").insert(frame.assign(ts=frame["ts"] + pd.Timedelta(days=1)))
+    output = _run("features", "show", "cards", "-p", str(filled))
+    assert output.count("Statistics of the rows commit 1 wrote") == 1
+    assert output.count("Statistics of the feature group at commit 1") == 1
+
+
+def test_head_reads_the_first_rows_by_event_time(filled: Path) -> None:
+    with fti.connect(filled) as project:
+        cards = project.get_feature_group("cards")
+        everything = cards.read()
+        assert cards.head(3).equals(everything.head(3))
+        assert cards.head(0).empty and list(cards.head(0).columns) == list(everything.columns)
+        with pytest.raises(ValidationError, match=r"head\(n\): n must be a whole number from 0 up, got -1"):
+            cards.head(-1)
 
 
 def test_views_list_and_show(filled: Path) -> None:

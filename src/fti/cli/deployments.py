@@ -9,14 +9,13 @@ import typer
 from rich.table import Table
 
 from fti.cli.console import err, out
+from fti.cli.options import ProjectOption
 from fti.project import connect
 
 __all__ = ["deployments_app", "tokens_app"]
 
 deployments_app = typer.Typer(help="Create, list, show and export deployments.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Create, revoke and list API tokens of the model server.", no_args_is_help=True)
-
-ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")]
 
 
 @deployments_app.command("list")

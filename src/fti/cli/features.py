@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import pyarrow as pa
 import typer
 from rich.markup import escape
@@ -109,6 +110,24 @@ def parse_entity(pairs: list[str], types: dict[str, pa.DataType], what: str) -> 
     return entity
 
 
+@features_app.command("delete")
+def delete_feature_group(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION of the feature group version to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete a feature group version with its commits and data; refused while a feature view reads it."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise ValidationError(f"Name the version to delete: '{name}:VERSION', not '{name}' alone.")
+    with connect(project) as opened:
+        if not yes:
+            typer.confirm(f"Delete feature group {name} v{version} with its commits and data?", abort=True)
+        deleted = opened.delete_feature_group(name, version)
+    online = " and its online rows" if deleted.was_online else ""
+    out.print(f"Deleted feature group {deleted.name} v{deleted.version}: {deleted.commits} commit(s){online}.")
+
+
 @features_app.command("show")
 def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> None:
     """Show a feature group's schema, commits and the statistics of its latest commit."""
@@ -159,9 +178,11 @@ def show_feature_group(ref: RefArgument, project: ProjectOption = Path()) -> Non
                 )
             out.print(sources)
         if commits:
+            out.print(_preview_table(group.head(_PREVIEW_ROWS), f"First {_PREVIEW_ROWS} rows (by event time)"))
             latest = commits[-1].commit
-            out.print(_statistics_table(commits[-1].statistics, f"Statistics of the rows commit {latest} wrote"))
             whole = group.statistics(scope="feature_group")
+            if len(commits) > 1:  # with one commit, its rows are the whole group: one table says it all
+                out.print(_statistics_table(commits[-1].statistics, f"Statistics of the rows commit {latest} wrote"))
             out.print(_statistics_table(whole, f"Statistics of the feature group at commit {latest}"))
 
 
@@ -181,6 +202,20 @@ def lineage_cells(lineage: CommitLineage | None) -> tuple[str, str, str]:
     if code is not None and code.entry_point and not lineage.pipeline:
         parts.append(code.entry_point)
     return source, lineage.describe_span(), ", ".join(parts)
+
+
+_PREVIEW_ROWS = 5
+
+
+def _preview_table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(*(escape(str(column)) for column in frame.columns), title=title, title_justify="left")
+    for row in frame.itertuples(index=False):  # a handful of rows, for the eye
+        table.add_row(*(_cell(None if _is_missing(value) else value) for value in row))
+    return table
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _statistics_table(statistics: dict[str, Any], title: str) -> Table:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 from typing import Annotated
 
 import typer
+import typer.main
 from rich.markup import escape
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from fti import __version__
 from fti.cli import (
@@ -33,7 +37,7 @@ from fti.cli import (
 from fti.cli.console import err, out
 from fti.errors import FtiError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command", "main"]
 
 app = typer.Typer(
     name="fti",
@@ -86,10 +90,46 @@ def _root(
     """FTI Stack: feature, training and inference pipelines with a feature store and a model registry."""
 
 
+def command() -> TyperCommand | TyperGroup:
+    """The Click command tree of :data:`app` as ``fti`` runs it, its help made for a terminal (:func:`_tidy_help`)."""
+    root = typer.main.get_command(app)
+    _tidy_help(root)
+    return root  # type: ignore[return-value]  # Typer builds its own command classes
+
+
+def _tidy_help(node: object) -> None:
+    """Help written once for the docs reads well in a terminal: paragraphs flow (no line breaks where the
+    docstring wrapped), ``code`` shows in bold instead of as backticks, and a flag names no ``<bool>`` value."""
+    if not isinstance(node, TyperCommand | TyperGroup):
+        return
+    node.help = _terminal_text(node.help)
+    for param in [*node.params, node.get_help_option(typer.Context(node))]:
+        if isinstance(param, TyperOption):
+            param.help = _terminal_text(param.help)
+            if param.is_flag:
+                param.metavar = ""
+        elif isinstance(param, TyperArgument):
+            param.help = _terminal_text(param.help)
+    if isinstance(node, TyperGroup):
+        for child in node.commands.values():
+            _tidy_help(child)
+
+
+_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
+
+
+def _terminal_text(text: str | None) -> str | None:
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    flowing = [" ".join(line.strip() for line in paragraph.splitlines()) for paragraph in paragraphs]
+    return _CODE.sub(lambda match: f"[bold]{escape(match.group(1) or match.group(2))}[/bold]", "\n\n".join(flowing))
+
+
 def main() -> None:
     """Run the CLI: FTI errors print one line and exit 2 (user errors) or 1 (backend errors)."""
     try:
-        app()
+        command()(prog_name="fti")
     except FtiError as exc:
         # the message is text, not markup: a message naming '[/DETAIL]' or '[bold]' prints as written
         err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)

@@ -103,6 +103,24 @@ def alias(
     out.print(f"Alias '{alias_name}' of model {name} now points at v{version}.")
 
 
+@app.command("delete")
+def delete(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION or NAME@ALIAS.")],
+    force: Annotated[bool, typer.Option("--force", help="Also remove the aliases pointing at the version.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete a model version with its files; refused while a deployment serves it or (without --force) an alias
+    points at it."""
+    with connect(project) as opened:
+        target = opened.get_model(ref)
+        if not yes:
+            typer.confirm(f"Delete model {target.name} v{target.version} and its files?", abort=True)
+        deleted = opened.delete_model_version(f"{target.name}:{target.version}", force=force)
+    aliases = f", and its alias(es) {', '.join(deleted.aliases)}" if deleted.aliases else ""
+    out.print(f"Deleted model {deleted.name} v{deleted.version} ({deleted.files} file(s)){aliases}.")
+
+
 def _print_versions(name: str, versions: list[Any]) -> None:
     table = Table("version", "flavor", "aliases", "run", "registered", "description", title=f"Model {name}")
     for item in versions:

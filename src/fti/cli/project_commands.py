@@ -36,16 +36,16 @@ def _default_name(folder: Path) -> str:
 
 
 def render_status(project: Project, statuses: list[BackendStatus] | None = None) -> None:
-    """Print the backends with their reachability and the catalog's object counts."""
+    """Print the backends with their reachability and how many of each object the catalog holds."""
     out.print(f"[bold]Project[/] {project.name}  ({project.root})")
     backends = Table("role", "kind", "where", "status", title="Backends", title_justify="left")
     for item in project.status() if statuses is None else statuses:
         state = "[green]reachable[/]" if item.is_reachable else f"[red]unreachable[/]: {item.detail}"
         backends.add_row(item.role, item.kind, item.location, state)
     out.print(backends)
-    counts = Table("object", "count", title="Catalog", title_justify="left")
-    for table, count in project.counts().items():
-        counts.add_row(table, str(count))
+    counts = Table("object", "count", title="Objects", title_justify="left")
+    for label, count in project.object_counts().items():
+        counts.add_row(label, str(count))
     out.print(counts)
 
 

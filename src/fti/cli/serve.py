@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fti.cli.addresses import ensure_port_free
 from fti.cli.console import err
+from fti.cli.options import ProjectOption
 from fti.project import Project, connect
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: serving.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: serving.port, 8080).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: serving.workers, 1).")] = None,
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder (default: here).")] = Path(),
+    project: ProjectOption = Path(),
     batching: Annotated[
         bool | None,
         typer.Option(
@@ -121,6 +123,13 @@ def serve(
     with connect(root) as opened:  # fail here, with one line, when the project cannot be opened
         config = opened.settings.config.serving
         count = len(opened.deployments())
+    ensure_port_free(config.host, config.port)
+    if count == 0:
+        err.print(
+            "No deployments yet: prediction routes answer 404 until one exists. Create one with "
+            "`fti deployments create NAME --variant MODEL@ALIAS` (or project.deploy); the running server picks it "
+            "up within serving.refresh_seconds."
+        )
     err.print(
         f"Serving {count} deployment(s) of {root} on http://{config.host}:{config.port} "
         f"with {config.workers} worker(s){', tokens required' if config.require_tokens else ''}."

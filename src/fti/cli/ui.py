@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
+from fti.cli.addresses import ensure_port_free
 from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
-from fti.errors import MissingExtraError, ValidationError
+from fti.errors import MissingExtraError
 from fti.project import connect
 
 __all__ = ["ui"]
@@ -49,8 +50,7 @@ def ui(
 ) -> None:
     """Serve the dashboard: feature groups, feature views, runs, models, deployments and monitoring, with a
     JSON API under /api."""
-    if not 0 < port < 65536:
-        raise ValidationError(f"--port must be between 1 and 65535, got {port}.")
+    ensure_port_free(host, port)
     if token_file is not None:
         if token is not None:
             raise ValidationError("Give the token once: --token (or FTI_UI_TOKEN) or --token-file, not both.")

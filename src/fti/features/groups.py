@@ -330,12 +330,26 @@ class FeatureGroup:
         Args:
             as_of: a commit number, a timestamp (the last commit at or before it), or None for now.
         """
+        return self._rows(as_of, None)
+
+    def head(self, n: int = 5, as_of: AsOf = None) -> pd.DataFrame:
+        """The first ``n`` rows by event time then key, as :meth:`read` orders them, read without the rest.
+
+        Example:
+            >>> cards.head(3)  # doctest: +SKIP
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValidationError(f"head(n): n must be a whole number from 0 up, got {n!r}.")
+        return self._rows(as_of, n)
+
+    def _rows(self, as_of: AsOf, limit: int | None) -> pd.DataFrame:
         view = snapshot(*self._reload(), as_of)
         connection = query_engine()
         try:
             source = view.register(connection, self._stores.offline, "group_rows")
             order = ", ".join(quote(name) for name in (self._record.event_time, *self._record.primary_key))
-            table = connection.sql(f"SELECT * FROM {source} ORDER BY {order}").to_arrow_table()
+            bounded = "" if limit is None else f" LIMIT {int(limit)}"
+            table = connection.sql(f"SELECT * FROM {source} ORDER BY {order}{bounded}").to_arrow_table()
         finally:
             connection.close()
         frame: pd.DataFrame = table.to_pandas()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
@@ -12,6 +12,7 @@ from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.features.aggregation_groups import AggregationGroup
 from fti.features.aggregations import AGGREGATION_TAG, AggregationSpec, output_schema
 from fti.features.definitions import differences
+from fti.features.deletion import DeletedFeatureGroup, delete_feature_group
 from fti.features.expectations import Expectation
 from fti.features.groups import FeatureGroup
 from fti.features.ingestion import preview
@@ -77,7 +78,8 @@ class FeatureStore:
             if tx.feature_groups.find(name, version) is not None:
                 raise ConflictError(
                     f"Feature group '{name}' v{version} already exists: get it with get_feature_group('{name}', "
-                    f"version={version}) or create version {version + 1}."
+                    f"version={version}) (or get_or_create_feature_group in code that runs again) or create "
+                    f"version {version + 1}."
                 )
             record = tx.feature_groups.add(record)
         return FeatureGroup(self._stores, record)
@@ -180,6 +182,11 @@ class FeatureStore:
                 )
         return FeatureGroup(self._stores, record)
 
+    def delete_feature_group(self, name: str, version: int) -> DeletedFeatureGroup:
+        """Delete a feature group version with its data (see :meth:`fti.Project.delete_feature_group`)."""
+        validate_identifier(name, "feature group name")
+        return delete_feature_group(self._stores, name, _check_version(version, f"feature group '{name}'"))
+
     def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
         """Every feature group version, or those whose name, description, features or tags contain ``search``."""
         with self._stores.catalog.transaction() as tx:
@@ -228,6 +235,47 @@ class FeatureStore:
         self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
     ) -> FeatureView:
         """Create a feature view version (see :meth:`fti.Project.create_feature_view`)."""
+        record = self._new_view(name, version, query, labels, description)
+        with self._stores.catalog.transaction() as tx:
+            if tx.feature_views.find(name, version) is not None:
+                raise ConflictError(
+                    f"Feature view '{name}' v{version} already exists: get it with get_feature_view('{name}', "
+                    f"version={version}) (or get_or_create_feature_view in code that runs again) or create "
+                    f"version {version + 1}."
+                )
+            record = tx.feature_views.add(record)
+        return FeatureView(self._stores, record, query)
+
+    def get_or_create_feature_view(
+        self, name: str, version: int = 1, *, query: Query, labels: Sequence[str] | None = None, description: str = ""
+    ) -> FeatureView:
+        """The view ``name`` v``version``, created if absent (see :meth:`fti.Project.get_or_create_feature_view`)."""
+        wanted = self._new_view(name, version, query, labels, description)
+        with self._stores.catalog.transaction() as tx:
+            existing = tx.feature_views.find(name, version)
+            record = existing or tx.feature_views.add(wanted)
+            found = query if existing is None else self._load_query(tx, existing)
+        if existing is not None:
+            different = [
+                f"{what} is {was!r}, not {asked!r}"
+                for what, was, asked in (
+                    ("the query", _query_text(existing.query), _query_text(wanted.query)),
+                    ("labels", list(existing.labels), list(wanted.labels)),
+                    ("description", existing.description, wanted.description),
+                )
+                if was != asked
+            ]
+            if different:
+                raise ConflictError(
+                    f"Feature view '{name}' v{version} exists with another definition: {'; '.join(different)}. "
+                    f"Pass the same arguments as when it was created, or create version {version + 1}."
+                )
+        return FeatureView(self._stores, record, found)
+
+    @staticmethod
+    def _new_view(
+        name: str, version: int, query: Query, labels: Sequence[str] | None, description: str
+    ) -> FeatureViewRecord:
         validate_identifier(name, "feature view name")
         _check_version(version, f"feature view '{name}'")
         if not isinstance(query, Query):
@@ -243,7 +291,7 @@ class FeatureStore:
                 f"Feature view '{name}': label {', '.join(map(repr, unknown))} is not a feature of the query; "
                 f"choose among {', '.join(features)}."
             )
-        record = FeatureViewRecord(
+        return FeatureViewRecord(
             id=0,
             name=name,
             version=version,
@@ -252,14 +300,6 @@ class FeatureStore:
             labels=tuple(label_names),
             created_at=datetime.now(UTC),
         )
-        with self._stores.catalog.transaction() as tx:
-            if tx.feature_views.find(name, version) is not None:
-                raise ConflictError(
-                    f"Feature view '{name}' v{version} already exists: get it with get_feature_view('{name}', "
-                    f"version={version}) or create version {version + 1}."
-                )
-            record = tx.feature_views.add(record)
-        return FeatureView(self._stores, record, query)
 
     def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
         """The feature view ``name`` at ``version`` (None: the latest); NotFoundError if absent."""
@@ -301,6 +341,16 @@ class FeatureStore:
                 )
             )
         return Query(tuple(parts))
+
+
+def _query_text(query: Mapping[str, Any]) -> str:
+    """A stored query as one line: each group's name, version, features, join keys and prefix."""
+    parts = []
+    for part in query["parts"]:
+        joined = f" on {','.join(part['on'])}" if part["on"] else ""
+        prefix = f" prefix {part['prefix']!r}" if part["prefix"] else ""
+        parts.append(f"{part['group']}:{part['version']}[{', '.join(part['features'])}]{joined}{prefix}")
+    return " + ".join(parts)
 
 
 def _searchable(record: FeatureGroupRecord) -> str:

@@ -34,8 +34,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fti.errors import NotFoundError, ValidationError
+from fti.features.groups import FeatureGroup
 from fti.features.views import FeatureView
 from fti.inference.batch_parts import ProjectOpener, score_in_parts
 from fti.inference.outputs import check_output_kind
@@ -43,7 +45,6 @@ from fti.inference.scoring import ScoringPlan, coalesced, plan_scoring, scored, 
 
 if TYPE_CHECKING:
     from fti.backends.ports import Executor
-    from fti.features.groups import FeatureGroup
     from fti.features.service import FeatureStore
     from fti.features.time_travel import Snapshot
     from fti.registry.service import ModelRegistry
@@ -56,6 +57,7 @@ __all__ = [
     "BatchPredictions",
     "Parallelism",
     "batch_predict",
+    "group_spine",
 ]
 
 DEFAULT_CHUNK_ROWS = 250_000
@@ -108,8 +110,12 @@ def batch_predict(
     """Predict ``model`` over its feature view and write the predictions into the feature group ``output``."""
     if chunk_rows < 1:
         raise ValidationError(f"chunk_rows must be a positive number of rows, got {chunk_rows}.")
-    if spine is not None and (start is not None or end is not None):
-        raise ValidationError("Pass either a spine or a time range (start/end) to batch_predict, not both.")
+    is_group_spine = isinstance(spine, FeatureGroup)
+    if spine is not None and not is_group_spine and (start is not None or end is not None):
+        raise ValidationError(
+            "Pass either a spine table or a time range (start/end) to batch_predict, not both: filter the table, "
+            "or pass a feature group as the spine with start/end."
+        )
     kind = check_output_kind(output_kind, "output_kind")
     version = registry.get_model(model) if isinstance(model, str) else model
     if kind != "predict" and version.classes is None:
@@ -118,7 +124,11 @@ def batch_predict(
             f"for output_kind='{kind}': use output_kind='predict', or a classifier logged with its classes."
         )
     plan = plan_scoring(version, _view(features, version, feature_view), kind)
-    spine_table = None if spine is None else _as_arrow(spine)
+    if is_group_spine:
+        spine_table: pa.Table | None = group_spine(spine, plan.view, start, end)
+        start = end = None
+    else:
+        spine_table = None if spine is None else _as_arrow(spine)
     if spine_table is None:
         _check_inputs(plan)
     snapshots = plan.view.latest_snapshots()
@@ -198,6 +208,33 @@ def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureVie
     return features.get_feature_view(*traced)
 
 
+def group_spine(group: FeatureGroup, view: FeatureView, start: datetime | None, end: datetime | None) -> pa.Table:
+    """The keys and event times of ``group``'s rows in ``[start, end)``, named as ``view``'s spine names them.
+
+    Scoring a feature group's rows scores what the view's own spine (often the labels) may not have: new,
+    unlabelled rows, which is what batch inference is for.
+
+    Raises:
+        ValidationError: the group lacks a key column of the view's spine.
+    """
+    target = view.query.spine
+    missing = [column for column in target.primary_key if column not in (*group.primary_key, *group.features)]
+    if missing:
+        raise ValidationError(
+            f"Feature group '{group.name}' v{group.version} has no column {', '.join(map(repr, missing))}, a key of "
+            f"feature view '{view.name}' v{view.version} (its rows are keyed by {', '.join(target.primary_key)}): "
+            "choose a group with those keys as the spine."
+        )
+    rows = pa.Table.from_pandas(group.read()[[*target.primary_key, group.event_time]], preserve_index=False)
+    times = rows.column(group.event_time)
+    if start is not None:
+        rows = rows.filter(pc.greater_equal(times, pa.scalar(start, times.type)))
+        times = rows.column(group.event_time)
+    if end is not None:
+        rows = rows.filter(pc.less(times, pa.scalar(end, times.type)))
+    return rows.rename_columns([*target.primary_key, target.event_time])
+
+
 def _as_arrow(spine: Any) -> pa.Table:
     if isinstance(spine, pa.Table):
         return spine
@@ -205,7 +242,7 @@ def _as_arrow(spine: Any) -> pa.Table:
         return pa.Table.from_pandas(spine, preserve_index=False)
     except (TypeError, AttributeError) as exc:
         raise ValidationError(
-            f"The spine must be a pandas DataFrame or a pyarrow Table, got {type(spine).__name__}."
+            f"The spine must be a pandas DataFrame, a pyarrow Table or a feature group, got {type(spine).__name__}."
         ) from exc
 
 

@@ -1,4 +1,8 @@
-"""The model registry service: registers versions from runs, resolves references, moves aliases."""
+"""The model registry service: registers versions from runs, resolves references, moves aliases, deletes versions.
+
+It runs a little past 400 lines: one class, each method a registry verb over the catalog; what a verb needs
+beyond a few lines lives in its own module (lineage, flavors, environments, deletion).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from fti.core.registry import (
 )
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
+from fti.registry.deletion import DeletedVersion, delete_version
 from fti.registry.environment import CODE_FOLDER, check_requirements, install_code, package_code, write_requirements
 from fti.registry.flavors import ReferencingFlavor, detect_flavor, get_flavor
 from fti.registry.lineage import ModelLineage, ModelVersionRef, RunLineage, TrainingDataUsage
@@ -356,6 +361,27 @@ class ModelRegistry:
             training_dataset_version=training_data.training_dataset_version,
             run_ids=tuple(sorted(run_ids)),
             model_versions=tuple(ModelVersionRef(item.name, item.version) for item in versions),
+        )
+
+    def delete_model_version(self, ref: str, *, force: bool = False) -> DeletedVersion:
+        """Delete the version ``ref`` names, with its files (see :mod:`fti.registry.deletion`)."""
+        target = self.get_model(ref)
+
+        def resolves_to(reference: str) -> tuple[str, int] | None:
+            try:
+                found = self.get_model(reference)
+            except NotFoundError:
+                return None
+            return found.name, found.version
+
+        return delete_version(
+            self._catalog,
+            self._artifacts,
+            target.name,
+            target.version,
+            force=force,
+            resolves_to=resolves_to,
+            changed_by=_user(),
         )
 
     @staticmethod

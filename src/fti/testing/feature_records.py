@@ -103,6 +103,20 @@ class FeatureRecordsContract:
         with catalog_store.transaction() as tx:
             assert len(tx.feature_groups.list()) == 1
 
+    def test_a_feature_group_is_deleted_with_its_commits(self, catalog_store: CatalogStore) -> None:
+        with catalog_store.transaction() as tx:
+            first = tx.feature_groups.add(_group())
+            second = tx.feature_groups.add(_group(version=2))
+            for group in (first, second):
+                tx.feature_groups.add_commit(CommitRecord(group.id, 0, NOW, 10, 0, {"rows": 10}))
+        with catalog_store.transaction() as tx:
+            tx.feature_groups.delete(second.id)
+        with catalog_store.transaction() as tx:
+            assert [(r.name, r.version) for r in tx.feature_groups.list()] == [("cards", 1)]
+            assert tx.feature_groups.commits(second.id) == [] and len(tx.feature_groups.commits(first.id)) == 1
+            again = tx.feature_groups.add(_group(version=2))  # the version can be created again
+        assert again.id != first.id
+
     def test_feature_views_and_training_datasets(self, catalog_store: CatalogStore) -> None:
         with catalog_store.transaction() as tx:
             group = tx.feature_groups.add(_group())

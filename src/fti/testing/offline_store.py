@@ -146,6 +146,17 @@ class OfflineStoreContract:
         with pytest.raises(ValidationError, match="Invalid artifact key"):
             offline_store.exists(name)
 
+    def test_delete_table_removes_every_version(self, offline_store: OfflineStore) -> None:
+        offline_store.write("gone", pa.table({"x": [1]}).to_reader())
+        offline_store.write("gone", pa.table({"x": [2]}).to_reader())
+        offline_store.write("kept", pa.table({"x": [3]}).to_reader())
+        offline_store.delete_table("gone")
+        assert not offline_store.exists("gone") and offline_store.version("gone") is None
+        offline_store.delete_table("gone")  # a missing table is not an error
+        assert offline_store.read("kept").to_table().column("x").to_pylist() == [3]
+        offline_store.write("gone", pa.table({"x": [4]}).to_reader())  # the name can be used again
+        assert offline_store.version("gone") == 0
+
     def test_ping_and_describe(self, offline_store: OfflineStore) -> None:
         offline_store.ping()
         assert offline_store.describe()

@@ -99,6 +99,17 @@ class TrackingRecordsContract:
             assert [item.name for item in tx.tracking.list_experiments()] == ["exp", "other"]
             assert first.created_at == T0
 
+    def test_run_ids_are_found_by_prefix_taken_literally(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            for run_id in ("ab12", "ab34", "a_99", "cd56"):
+                tx.tracking.add_run(_run(run_id), None)
+        with store.transaction() as tx:
+            assert tx.tracking.run_ids_starting_with("ab", 10) == ["ab12", "ab34"]
+            assert tx.tracking.run_ids_starting_with("ab", 1) == ["ab12"]
+            assert tx.tracking.run_ids_starting_with("a_", 10) == ["a_99"]
+            assert tx.tracking.run_ids_starting_with("%", 10) == []
+            assert tx.tracking.run_ids_starting_with("zz", 10) == []
+
     def test_run_round_trip_with_training_data(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
             tx.tracking.add_run(_run("r1"), LINEAGE)
@@ -219,6 +230,33 @@ class TrackingRecordsContract:
         assert latest == _version("m", 3, None)
         assert first is not None and first.tags == {"owner": "you", "stage": "prod"}
         assert model is not None and model.latest_version == 3
+
+    def test_runs_and_versions_are_deleted_with_what_was_logged_to_them(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.add_run(_run("r1"), LINEAGE)
+            tx.tracking.add_run(_run("r2", parent="r1"), LINEAGE)
+            tx.tracking.add_run(_run("r3"), None)
+            for run_id in ("r1", "r2", "r3"):
+                tx.tracking.log_params(run_id, {"p": "1"})
+                tx.tracking.set_tags(run_id, {"t": "x"})
+                tx.tracking.set_artifacts(run_id, {"a.json": f"runs/{run_id}/a.json"})
+            tx.tracking.log_metrics(_batch([("r1", "f1", 0.5, 0), ("r2", "f1", 0.6, 0), ("r3", "f1", 0.7, 0)]))
+            for version in (1, 2):
+                tx.registry.next_version("m", T0)
+                tx.registry.add_version(_version("m", version, "r3"))
+            tx.registry.set_version_tags("m", 2, {"stage": "prod"})
+        with store.transaction() as tx:
+            tx.tracking.delete_runs(["r1", "r2"])
+            tx.registry.delete_version("m", 2)
+        with store.transaction() as tx:
+            assert [run.id for run in tx.tracking.search_runs(RunSearch())] == ["r3"]
+            assert tx.tracking.find_training_data("r1") is None
+            assert tx.tracking.list_artifacts("r3") == {"a.json": "runs/r3/a.json"}
+            assert tx.registry.find_version("m", 2) is None and tx.registry.find_version("m", None) == _version(
+                "m", 1, "r3"
+            )
+            assert tx.registry.next_version("m", T0) == 3  # a deleted number is not given again
+        assert store.counts()["run_params"] == 1 and store.counts()["run_metrics"] == 1
 
     def test_aliases_and_their_history(self, store: CatalogStore) -> None:
         with store.transaction() as tx:

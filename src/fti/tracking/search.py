@@ -63,10 +63,15 @@ class _Token:
     position: int
 
 
+_FILTER = "run filter"
+_ORDERING = "run ordering (order_by, --order-by/-o)"
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, what: str = _FILTER) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self.what = what
+        self.tokens = _tokenize(text, what)
         self.index = 0
 
     # -- token access ------------------------------------------------------------------------------
@@ -84,7 +89,8 @@ class _Parser:
         return token.kind == "name" and token.text.lower() == word
 
     def fail(self, token: _Token, expected: str) -> ValidationError:
-        return _error(self.text, token.position, token.text or "end of filter", expected)
+        end = "end of filter" if self.what == _FILTER else "end of ordering"
+        return _error(self.text, token.position, token.text or end, expected, self.what)
 
     # -- grammar -----------------------------------------------------------------------------------
 
@@ -146,7 +152,9 @@ class _Parser:
         kind = _PREFIXES[prefix]
         key = ".".join(parts)
         if kind == "attribute" and key not in RUN_ATTRIBUTES:
-            raise _error(self.text, start.position, start.text, f"a run attribute: {', '.join(RUN_ATTRIBUTES)}")
+            raise _error(
+                self.text, start.position, start.text, f"a run attribute: {', '.join(RUN_ATTRIBUTES)}", self.what
+            )
         return kind, key, start
 
     def key_part(self) -> str:
@@ -215,24 +223,30 @@ def parse_order_by(terms: list[str] | tuple[str, ...] | str | None) -> tuple[Ord
         if len(words) == 2 and words[1].lower() in ("asc", "desc"):
             is_descending = words[1].lower() == "desc"
             body = words[0]
-        parser = _Parser(body)
+        parser = _Parser(body, _ORDERING)
         kind, key, _ = parser.field()
         if parser.peek().kind != "end":
             trailing = parser.peek()
             raise _error(
-                term, text.find(trailing.text), trailing.text, "the end of the ordering term ('asc' or 'desc')"
+                term,
+                text.find(trailing.text),
+                trailing.text,
+                "the end of the ordering term ('asc' or 'desc')",
+                _ORDERING,
             )
         keys.append(OrderKey(kind=kind, key=key, is_descending=is_descending))
     return tuple(keys)
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, what: str = _FILTER) -> list[_Token]:
     tokens = []
     position = 0
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise _error(text, position, text[position], "a field, a comparison, a value, 'and', 'or' or parentheses")
+            raise _error(
+                text, position, text[position], "a field, a comparison, a value, 'and', 'or' or parentheses", what
+            )
         kind = match.lastgroup or ""
         if kind != "space":
             tokens.append(_Token(kind, match.group(), position))
@@ -266,8 +280,8 @@ def _check(text: str, node: Comparison, field: _Token, value_token: _Token) -> C
     return node
 
 
-def _error(text: str, position: int, token: str, expected: str) -> ValidationError:
+def _error(text: str, position: int, token: str, expected: str, what: str = _FILTER) -> ValidationError:
     pointer = " " * position + "^"
     return ValidationError(
-        f"Invalid run filter at position {position}, near {token!r}: expected {expected}.\n  {text}\n  {pointer}"
+        f"Invalid {what} at position {position}, near {token!r}: expected {expected}.\n  {text}\n  {pointer}"
     )

@@ -21,13 +21,14 @@ from fti.core.naming import validate_identifier
 from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
 from fti.errors import NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
+from fti.tracking.deletion import DeletedRuns, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
 from fti.tracking.run import Run
 from fti.tracking.search import parse_filter, parse_order_by
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
-    from fti.backends.ports import CatalogStore
+    from fti.backends.ports import CatalogStore, TrackingRecords
     from fti.registry.service import ModelRegistry
 
 __all__ = ["TrackingService"]
@@ -132,15 +133,39 @@ class TrackingService:
             return run_id
         with self._active_lock:
             active = self._active.get(run_id)
-        return active if active is not None else Run(self, self.get_run_info(run_id), is_active=False)
+        if active is not None:
+            return active
+        info = self.get_run_info(run_id)
+        with self._active_lock:
+            active = self._active.get(info.id)
+        return active if active is not None else Run(self, info, is_active=False)
 
     def get_run_info(self, run_id: str) -> RunInfo:
-        """The run's attributes; NotFoundError if there is no such run."""
+        """The run's attributes; ``run_id`` may be any unique prefix of the id, as in git.
+
+        Raises:
+            NotFoundError: no run's id is or starts with ``run_id``.
+            ValidationError: ``run_id`` is empty, or the prefix of several runs' ids.
+        """
         with self.catalog.transaction() as tx:
             info = tx.tracking.find_run(run_id)
-        if info is None:
-            raise NotFoundError(f"Run '{run_id}' does not exist: list runs with `fti runs list`.")
+            if info is None:
+                info = _run_by_prefix(tx.tracking, run_id)
         return info
+
+    def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
+        """Delete a run (or unique id prefix) with what was logged to it (see :mod:`fti.tracking.deletion`)."""
+        self.buffer.flush()
+        with self._active_lock:
+            active = set(self._active)
+        return delete_run(self.catalog, self.artifacts, self.get_run_info(run_id).id, force=force, active=active)
+
+    def _full_id(self, run_id: str) -> str:
+        """The full id of the run whose id is or starts with ``run_id``; as given when there is none."""
+        try:
+            return self.get_run_info(run_id).id
+        except NotFoundError:
+            return run_id  # named with the other missing ones
 
     def experiments(self) -> list[str]:
         """Names of every experiment."""
@@ -192,7 +217,7 @@ class TrackingService:
 
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
         """Params and latest metrics side by side: one column per run, one row per param or metric."""
-        ids = [item.id if isinstance(item, Run) else item for item in run_ids]
+        ids = [item.id if isinstance(item, Run) else self._full_id(item) for item in run_ids]
         frame = self.runs(run_ids=ids)
         missing = sorted(set(ids) - set(frame["run_id"]))
         if missing:
@@ -310,3 +335,25 @@ def _end_at_exit(reference: weakref.ref[TrackingService]) -> None:
         service.close(status=RunStatus.FAILED, error=f"{type(failure).__name__}: {failure}")
     else:
         service.close()
+
+
+#: how many of the runs a prefix matches an ambiguity error names
+_SHOWN_MATCHES = 5
+
+
+def _run_by_prefix(records: TrackingRecords, prefix: str) -> RunInfo:
+    """The one run whose id starts with ``prefix``."""
+    if not prefix.strip():
+        raise ValidationError("A run id is empty: give the run's id or a unique prefix of it (see `fti runs list`).")
+    matches = records.run_ids_starting_with(prefix, _SHOWN_MATCHES + 1)
+    if not matches:
+        raise NotFoundError(f"Run '{prefix}' does not exist: list runs with `fti runs list`.")
+    if len(matches) > 1:
+        shown = ", ".join(matches[:_SHOWN_MATCHES]) + (", ..." if len(matches) > _SHOWN_MATCHES else "")
+        raise ValidationError(
+            f"Run id prefix '{prefix}' matches several runs ({shown}): give more characters of the id."
+        )
+    found = records.find_run(matches[0])
+    if found is None:  # deleted between the two reads
+        raise NotFoundError(f"Run '{prefix}' does not exist: list runs with `fti runs list`.")
+    return found

@@ -105,6 +105,9 @@ def _opened(study: Study, worker: int) -> Iterator[optuna.Study]:
         if study.spec.pruning
         else optuna.pruners.NopPruner()
     )
+    # every trial is a tracked, nested run: Optuna's own line per trial would only repeat it, under any progress bar
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         yield optuna.create_study(
             storage=storage,
@@ -115,6 +118,7 @@ def _opened(study: Study, worker: int) -> Iterator[optuna.Study]:
             load_if_exists=True,
         )
     finally:
+        optuna.logging.set_verbosity(verbosity)
         if isinstance(storage, optuna.storages.RDBStorage):
             storage.engine.dispose()
 

@@ -47,12 +47,14 @@ def test_help_names_the_options(run_cli: RunCli, tmp_path: Path) -> None:
 
 
 def test_a_bad_port_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: ui_port\n")
     result = run_cli("ui", "--port", "0", "--project", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert "--port must be between 1 and 65535, got 0." in result.stderr
 
 
 def test_serves_the_project_with_the_token_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: ui_token\n")
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(SRC), "FTI_UI_TOKEN": "from-env", "NO_COLOR": "1"}
     process = subprocess.Popen(
@@ -81,6 +83,7 @@ def test_serves_the_project_with_the_token_from_the_environment(tmp_path: Path) 
 
 
 def test_serves_with_the_token_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: ui_token_file\n")
     port = _free_port()
     (tmp_path / "token").write_text("from-file\n")
     env = {key: value for key, value in os.environ.items() if key != "FTI_UI_TOKEN"}

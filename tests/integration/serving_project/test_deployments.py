@@ -149,7 +149,7 @@ def test_batch_predict_writes_a_versioned_feature_group(project: fti.Project) ->
 
 
 def test_batch_predict_errors(project: fti.Project) -> None:
-    with pytest.raises(ValidationError, match="Pass either a spine or a time range"):
+    with pytest.raises(ValidationError, match="Pass either a spine table or a time range"):
         project.batch_predict("fraud", spine=pd.DataFrame(), start=pd.Timestamp("2026-01-01"), output="o")
     late = pd.Timestamp("2030-01-01", tz="UTC").to_pydatetime()
     with pytest.raises(ValidationError, match="Feature view 'fraud' v1 has no rows to predict in the given time range"):
@@ -172,7 +172,9 @@ def test_fti_predict_on_the_cli(folder: Path) -> None:
         ["predict", "fraud@challenger", "--output", "cli_scores", "--start", "2026-01-05", "--project", str(folder)],
     )
     assert result.exit_code == 0, result.output
-    assert "predictions of fraud v2" in result.output and "'cli_scores', commit 0" in result.output
+    assert "Scored 144 rows (the spine rows of feature view fraud from 2026-01-05 to the last" in result.output
+    assert "with fraud v2" in result.output and "'cli_scores', commit 0" in result.output
+    assert "pass --group NAME or --spine FILE" in result.output
     bad = runner.invoke(app, ["predict", "fraud", "--output", "x", "--start", "soon", "--project", str(folder)])
     assert bad.exit_code != 0 and "--start 'soon' is not an ISO date" in str(bad.exception)
 
@@ -196,3 +198,44 @@ def test_served_model_takes_the_signature_path_for_anything_but_exact_inputs(pro
     np.testing.assert_array_equal(model.predict(integers), version.predict(integers.astype(float)))
     with pytest.raises(ValidationError, match="Model 'fraud' v1 got unexpected column 'extra': remove it"):
         model.predict(exact.assign(extra=1.0))
+
+
+def _unlabelled_rows(project: fti.Project, name: str) -> fti.FeatureGroup:
+    """Card transactions after the last label: rows the view's spine (its labels) does not have."""
+    group = project.get_or_create_feature_group(name, primary_key=["cc_num"], event_time="ts")
+    ts = pd.to_datetime("2026-01-12", utc=True) + pd.to_timedelta(np.arange(6), unit="h")
+    group.insert(pd.DataFrame({"cc_num": np.arange(6) % 4, "ts": ts, "amount_seen": np.ones(6)}))
+    return group
+
+
+def test_batch_predict_scores_a_feature_group_s_unlabelled_rows(project: fti.Project) -> None:
+    group = _unlabelled_rows(project, "new_activity")
+    start = pd.Timestamp("2026-01-12 02:00", tz="UTC").to_pydatetime()
+    result = project.batch_predict("fraud@champion", spine=group, start=start, output="new_scores", show_progress=False)
+    assert result.rows == 4
+    written = project.get_feature_group("new_scores").read()
+    assert written["ts"].min() == pd.Timestamp("2026-01-12 02:00", tz="UTC") and set(written["cc_num"]) == {0, 1, 2, 3}
+    wrong = project.get_or_create_feature_group("by_merchant", primary_key=["merchant"], event_time="ts")
+    with pytest.raises(ValidationError, match=r"Feature group 'by_merchant' v1 has no column 'cc_num', a key of "):
+        project.batch_predict("fraud@champion", spine=wrong, output="new_scores", show_progress=False)
+
+
+def test_fti_predict_scores_unlabelled_rows_of_a_group_or_a_file(folder: Path) -> None:
+    with fti.connect(folder) as project:
+        _unlabelled_rows(project, "cli_activity")
+    result = runner.invoke(
+        app, ["predict", "fraud@champion", "--group", "cli_activity", "--output", "cli_new", "--project", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Scored 6 rows (the rows of feature group cli_activity) with fraud v1" in result.output
+    spine = folder / "spine.csv"
+    spine.write_text("cc_num,ts\n1,2026-01-13T00:00:00Z\n2,2026-01-13T01:00:00Z\n")
+    result = runner.invoke(
+        app, ["predict", "fraud@champion", "--spine", str(spine), "--output", "cli_new", "--project", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Scored 2 rows (every row of {spine})" in result.output
+    both = runner.invoke(
+        app, ["predict", "fraud", "--group", "a", "--spine", str(spine), "--output", "x", "--project", str(folder)]
+    )
+    assert both.exit_code != 0 and "Pass --group or --spine, not both" in str(both.exception)

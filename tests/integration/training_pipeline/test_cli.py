@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import fti
@@ -55,7 +56,7 @@ def test_fti_train_registers_and_summarizes(
 
 
 def test_fti_tune_reuses_the_named_training_dataset(
-    shared_project: fti.Project, diabetes: TrainingDataset, tmp_path: Path
+    shared_project: fti.Project, diabetes: TrainingDataset, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "tune.yaml"
     spec.write_text(TUNE_SPEC)
@@ -64,6 +65,7 @@ def test_fti_tune_reuses_the_named_training_dataset(
 
     assert result.exit_code == 0, result.output
     assert "3 trials complete" in result.output
+    assert "Trial 0 finished" not in capfd.readouterr().err  # each trial is a nested run, not an Optuna log line
     version = shared_project.get_model("diabetes-cli-tuned")
     lineage = version.lineage().training_data
     assert lineage is not None and lineage.training_dataset_version == diabetes.version
@@ -81,6 +83,7 @@ def test_train_and_tune_have_help() -> None:
 def test_a_bad_spec_is_one_line_naming_file_and_field(tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text("feature_view: {name: diabetes, version: 1}\nmodel: {params: {alpha: 1}}\n")
+    (tmp_path / "fti.yaml").write_text("project: bad_spec\n")
     env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "400", "NO_COLOR": "1"}
 
     result = subprocess.run(

@@ -199,6 +199,20 @@ class DeltaOfflineStore:
         except Exception as exc:  # driver errors at the adapter edge
             raise BackendError(f"Offline store {self.describe()} is unreachable: {_short(exc)}") from exc
 
+    def delete_table(self, table: str) -> None:
+        """Remove ``table`` with every version and file; a missing table is not an error."""
+        path = self._uri(table)
+        filesystem: pafs.FileSystem = self._s3 if self._is_s3 else pafs.LocalFileSystem()
+        if self._is_s3:
+            path = path.removeprefix("s3://")
+        try:
+            if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+                filesystem.delete_dir(path)
+        except OSError as exc:  # driver errors at the adapter edge (STYLE.md E5)
+            raise BackendError(
+                f"Offline store {self.describe()} could not delete table '{table}': {_short(exc)}"
+            ) from exc
+
     # -- maintenance -------------------------------------------------------------------------------
 
     def compact(self, table: str) -> TableCompaction:

@@ -70,6 +70,15 @@ class TrackingRecords(Protocol):
     def find_run(self, run_id: str) -> RunInfo | None:
         """The run, or None."""
 
+    def run_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Ids of at most ``limit`` runs whose id starts with ``prefix`` (taken literally), sorted."""
+
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Remove the runs with everything logged to them (params, metrics, tags, artifact paths, lineage).
+
+        Nested runs of a run that is removed must be among ``run_ids``; model versions must be gone already.
+        """
+
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
 
@@ -140,6 +149,9 @@ class RegistryRecords(Protocol):
     def versions_for_training_data(self, name: str, version: int) -> list[ModelVersionRecord]:
         """Versions trained on the training dataset ``name`` (its feature view) version ``version``."""
 
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove a version with its tags; its aliases must be gone already. Numbers are never reused."""
+
     def set_description(self, name: str, version: int, description: str) -> None:
         """Replace a version's description."""
 
@@ -188,6 +200,9 @@ class FeatureGroupRecords(Protocol):
 
     def delete_empty(self, group_id: int) -> bool:
         """Delete the group if it has no commits (what a failed first insert leaves); whether it was deleted."""
+
+    def delete(self, group_id: int) -> None:
+        """Delete the group with its commits and source cursors; no training dataset may read it any more."""
 
 
 class SourceCursorRecords(Protocol):

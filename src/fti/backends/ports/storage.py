@@ -123,6 +123,9 @@ class OfflineStore(Connectable, Protocol):
     def exists(self, table: str) -> bool:
         """Whether a table is stored under ``table``."""
 
+    def delete_table(self, table: str) -> None:
+        """Remove ``table`` with every version and file; a missing table is not an error."""
+
 
 class OnlineStore(Connectable, Protocol):
     """The latest row per primary key of each online table, for millisecond lookups.

@@ -13,6 +13,7 @@ from fti.backends.catalog.schema import (
     feature_group_commits,
     feature_groups,
     feature_views,
+    source_cursors,
     training_dataset_sources,
     training_datasets,
 )
@@ -114,6 +115,12 @@ class SqlFeatureGroupRecords:
             sa.delete(feature_groups).where(feature_groups.c.id == group_id, ~has_commits)
         )
         return bool(result.rowcount)
+
+    def delete(self, group_id: int) -> None:
+        """Delete the group with its commits and source cursors; no training dataset may read it any more."""
+        for table in (feature_group_commits, source_cursors):
+            self._connection.execute(sa.delete(table).where(table.c.feature_group_id == group_id))
+        self._connection.execute(sa.delete(feature_groups).where(feature_groups.c.id == group_id))
 
 
 class SqlFeatureViewRecords:

@@ -99,6 +99,17 @@ class SqlRegistryRecords:
         records = self._records(query)
         return records[0] if records else None
 
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove a version with its tags; its aliases must be gone already. Numbers are never reused."""
+        self._connection.execute(
+            sa.delete(model_version_tags).where(
+                model_version_tags.c.name == name, model_version_tags.c.version == version
+            )
+        )
+        self._connection.execute(
+            sa.delete(model_versions).where(model_versions.c.name == name, model_versions.c.version == version)
+        )
+
     def list_versions(self, name: str) -> list[ModelVersionRecord]:
         """Every version of ``name``, oldest first."""
         return self._records(sa.select(model_versions).where(model_versions.c.name == name))

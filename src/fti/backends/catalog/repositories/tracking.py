@@ -117,6 +117,30 @@ class SqlTrackingRecords:
         row = self._connection.execute(_run_select().where(runs.c.id == run_id)).first()
         return None if row is None else _run(row)
 
+    def run_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Ids of at most ``limit`` runs whose id starts with ``prefix`` (taken literally), sorted."""
+        query = sa.select(runs.c.id).where(runs.c.id.startswith(prefix, autoescape=True)).order_by(runs.c.id)
+        return list(self._connection.execute(query.limit(limit)).scalars())
+
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Remove the runs with everything logged to them (params, metrics, tags, artifact paths, lineage)."""
+        ids = list(run_ids)
+        if not ids:
+            return
+        for table in (
+            run_params,
+            run_metrics,
+            run_latest_metrics,
+            run_tags,
+            run_artifacts,
+            run_feature_group_commits,
+            run_training_data,
+        ):
+            self._connection.execute(sa.delete(table).where(table.c.run_id.in_(ids)))
+        # nested runs first: a run's parent_run_id points at a run that is still there
+        self._connection.execute(sa.update(runs).where(runs.c.id.in_(ids)).values(parent_run_id=None))
+        self._connection.execute(sa.delete(runs).where(runs.c.id.in_(ids)))
+
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
         self._connection.execute(
