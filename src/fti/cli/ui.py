@@ -11,7 +11,7 @@ import typer
 from fti.cli.addresses import ensure_port_free
 from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
-from fti.errors import MissingExtraError
+from fti.errors import MissingExtraError, ValidationError
 from fti.project import connect
 
 __all__ = ["ui"]
