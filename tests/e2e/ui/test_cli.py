@@ -105,6 +105,7 @@ def test_serves_with_the_token_from_a_file(tmp_path: Path) -> None:
 
 
 def test_a_token_file_must_hold_a_token_and_comes_alone(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: ui_token_file\n")
     (tmp_path / "empty").write_text("\n")
     empty = run_cli("ui", "--token-file", str(tmp_path / "empty"), "--project", str(tmp_path), cwd=tmp_path)
     assert empty.returncode == 2 and "is empty: write the token on its first line." in empty.stderr
