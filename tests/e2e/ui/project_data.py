@@ -1,5 +1,6 @@
 """A small project for the dashboard tests: feature groups with commits, a view, a training dataset,
-20 runs with params, stepped metrics and a figure, a model with two versions whose aliases moved, and an A/B
+20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
+three trials under it, a model with two versions whose aliases moved, and an A/B
 deployment with a day of logged requests (the last hours shifted), a shadow, and labels."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from fti.inference_log.writer import LogRecord, to_table
 from fti.monitoring.alerts import DriftShareRule
 
 RUNS = 20
+TUNING_PARAMS = 30
+TUNING_TRIALS = 3
 LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
 REQUESTS = 480
 SHIFTED_FROM = 360
@@ -87,6 +90,7 @@ def populate(project: fti.Project) -> dict[str, str]:
             best, ids["best_run"] = f1, run.id
         if index == 3:
             ids["other_run"] = run.id
+    log_tuning(project)
     X_train, y_train = td.train
     for index in range(2):
         with project.start_run("fraud", f"model-{index + 1}", training_data=td) as run:
@@ -99,6 +103,17 @@ def populate(project: fti.Project) -> dict[str, str]:
     project.get_model("fraud-detector:2").set_alias("champion", reason="better f1")
     log_deployment(project)
     return ids
+
+
+def log_tuning(project: fti.Project) -> None:
+    """A tuning search in experiment ``tuning``: a parent run with many params and three trials under it."""
+    with project.start_run("tuning", "search") as parent:
+        parent.log_params({f"p{index:02d}": index for index in range(TUNING_PARAMS)})
+        parent.log_metric("roc_auc", 0.912345678)
+    for index in range(TUNING_TRIALS):
+        with project.start_run("tuning", f"search-trial-{index}", parent=parent) as trial:
+            trial.log_params({"p00": index})
+            trial.log_metric("roc_auc", 0.8 + 0.01 * index)
 
 
 def log_deployment(project: fti.Project) -> None:

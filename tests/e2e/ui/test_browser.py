@@ -111,7 +111,7 @@ def test_feature_store_pages(browser: Browser) -> None:
 def test_runs_filter_sort_and_compare(browser: Browser) -> None:
     page = browser.open("/runs")
     page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
-    assert page.locator("#runs tbody tr").count() == 22  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr:not([hidden])").count() == 23  # type: ignore[attr-defined]
     page.fill("#filter", "metrics.f1 > 0.8 and params.model = 'xgb'")  # type: ignore[attr-defined]
     page.fill("#order-by", "-metrics.f1")  # type: ignore[attr-defined]
     page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
@@ -136,6 +136,29 @@ def test_runs_filter_sort_and_compare(browser: Browser) -> None:
     assert page.locator("#compare-table tr.differs").count() >= 1  # type: ignore[attr-defined]
     assert page.locator("#curves polyline").count() >= 2  # type: ignore[attr-defined]
     browser.shot("compare")
+
+
+def test_runs_table_shows_metrics_first_rounded_with_remembered_columns_and_nested_trials(browser: Browser) -> None:
+    page = browser.open("/runs?experiment=tuning")
+    page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
+    headers = page.locator("#runs thead th").evaluate_all("ths => ths.map(th => th.dataset.column || '')")  # type: ignore[attr-defined]
+    assert "metrics.roc_auc" in headers, f"30 params pushed the metric out: {headers}"
+    assert headers.index("metrics.roc_auc") < min(i for i, c in enumerate(headers) if c.startswith("params."))
+    search = page.locator("#runs tbody tr:not([hidden])")  # type: ignore[attr-defined]
+    assert search.count() == 1, "the trials are nested under their parent, collapsed"
+    assert "0.9123" in search.first.inner_text() and "0.912345678" not in search.first.inner_text()
+    browser.shot("runs-nested-collapsed")
+    page.click("#runs .expand-trials")  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr.trial:not([hidden])").count() == 3  # type: ignore[attr-defined]
+    browser.shot("runs-nested-expanded")
+    page.click("#columns summary")  # type: ignore[attr-defined]
+    page.uncheck("#column-list input[value='params.p00']")  # type: ignore[attr-defined]
+    page.check("#column-list input[value='params.p29']")  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
+    headers = page.locator("#runs thead th").evaluate_all("ths => ths.map(th => th.dataset.column || '')")  # type: ignore[attr-defined]
+    assert "params.p29" in headers and "params.p00" not in headers, "the chosen columns are remembered"
+    browser.shot("runs-chosen-columns")
 
 
 def test_run_page_shows_charts_images_and_downloads(browser: Browser, dashboard: Dashboard) -> None:
