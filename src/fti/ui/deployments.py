@@ -149,16 +149,33 @@ def deployment_detail(project: Project, name: str, window: str = DEFAULT_WINDOW)
     span = log.spans(max_age=REFRESH_SECONDS).get(name)
     chosen = time_window(window, span)
     traffic = log.traffic(name, chosen.start, chosen.end, chosen.bucket, max_age=REFRESH_SECONDS)
+    item = _deployment_item(deployment, models, span)
     return finite(
-        _deployment_item(deployment, models, span)
+        item
         | {
             "window": chosen.to_dict(),
             "windows": list(WINDOWS),
             "buckets": traffic.buckets,
             "totals": traffic.variants,
+            "former_variants": _former_variants(item, traffic.variants, models),
             "errors": traffic.errors,
         }
     )
+
+
+def _former_variants(
+    item: dict[str, Any], totals: list[dict[str, Any]], models: dict[str, RegisteredModel]
+) -> list[dict[str, Any]]:
+    """What the window logged from variants (or a shadow) that the deployment no longer has: the split was
+    changed since, and the charts and the header count their requests too."""
+    current = {(variant["reference"], False) for variant in item["variants"]}
+    if item["shadow"] is not None:
+        current.add((item["shadow"]["reference"], True))
+    return [
+        total | _resolve(total["variant"], models)
+        for total in totals
+        if total["variant"] is not None and (total["variant"], total["is_shadow"]) not in current
+    ]
 
 
 def ab_analysis(

@@ -1,7 +1,8 @@
 """A small project for the dashboard tests: feature groups with commits, a view, a training dataset,
 20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
 three trials under it, a model with two versions whose aliases moved, and an A/B
-deployment with a day of logged requests (the last hours shifted), a shadow, and labels."""
+deployment with a day of logged requests (the last hours shifted), a shadow, and labels; a second
+deployment whose split changed after it logged requests."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from fti.monitoring.alerts import DriftShareRule
 RUNS = 20
 TUNING_PARAMS = 30
 TUNING_TRIALS = 3
+MOVED_BEFORE = 6
+MOVED_AFTER = 4
 LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
 REQUESTS = 480
 SHIFTED_FROM = 360
@@ -116,6 +119,38 @@ def log_tuning(project: fti.Project) -> None:
             trial.log_metric("roc_auc", 0.8 + 0.01 * index)
 
 
+def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.ndarray) -> None:
+    """Deploy ``moved``: v1 served ``MOVED_BEFORE`` requests, then the split changed to the champion alone,
+    which served ``MOVED_AFTER``; the log keeps both, every request labelled with its answer."""
+    project.deploy("moved", "fraud-detector:1")
+    project.deploy("moved", "fraud-detector@champion")
+    records = []
+    for index in range(MOVED_BEFORE + MOVED_AFTER):
+        variant, version = ("fraud-detector:1", 1) if index < MOVED_BEFORE else ("fraud-detector@champion", 2)
+        moment = (LOG_START + pd.Timedelta(minutes=10 * index)).to_pydatetime()
+        row = frame.iloc[[index]].reset_index(drop=True)
+        records.append(
+            LogRecord(
+                f"moved-{index:04d}",
+                moment,
+                "moved",
+                variant,
+                "fraud-detector",
+                version,
+                row,
+                answers[[index]],
+                5.0,
+                False,
+            )
+        )
+    project.inference_log.write(to_table(records))
+    # every answer right: accuracy 1, where the sample size for a 5-point move can only be sized downwards
+    count = MOVED_BEFORE + MOVED_AFTER
+    project.log_labels(
+        "moved", pd.DataFrame({"request_id": [f"moved-{i:04d}" for i in range(count)], "label": answers[:count]})
+    )
+
+
 def log_deployment(project: fti.Project) -> None:
     """Deploy ``fraud`` (champion 80%, challenger 20%, v1 as shadow) and log a day of single-row requests:
     ``amount_avg`` is shifted up for the last quarter, every request is labelled."""
@@ -167,6 +202,7 @@ def log_deployment(project: fti.Project) -> None:
             )
         )
     project.inference_log.write(to_table(records))
+    log_moved_deployment(project, frame, answers[1])
     labels = (amounts > 55).astype(np.float64)
     project.log_labels(
         "fraud", pd.DataFrame({"request_id": [f"req-{i:04d}" for i in range(REQUESTS)], "label": labels})

@@ -198,10 +198,10 @@ def test_api_docs(browser: Browser) -> None:
 
 def test_deployments_and_a_deployment(browser: Browser) -> None:
     page = browser.open("/deployments")
-    assert page.locator("#deployments tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert page.locator("#deployments tbody tr").count() == 2  # type: ignore[attr-defined]
     assert "fraud-detector@champion (v2) 80%" in page.inner_text("#deployments .splitbar")  # type: ignore[attr-defined]
     browser.shot("deployments")
-    page.click("#deployments >> text=fraud")  # type: ignore[attr-defined]
+    page.click("#deployments >> text=fraud >> nth=0")  # type: ignore[attr-defined]
     page.wait_for_selector("#traffic svg polyline")  # type: ignore[attr-defined]
     variants = page.inner_text("#variants")  # type: ignore[attr-defined]
     assert "fraud-detector v2" in variants and "shadow" in variants
@@ -234,3 +234,15 @@ def test_monitoring_and_a_drift_report(browser: Browser) -> None:
     page.wait_for_selector("#fired-alerts")  # type: ignore[attr-defined]
     assert "drift_share" in page.inner_text("#fired-alerts")  # type: ignore[attr-defined]
     browser.shot("stored-drift-report")
+
+
+def test_a_deployment_whose_split_changed_explains_its_counts_and_sizes_the_ab_test(browser: Browser) -> None:
+    page = browser.open("/deployments/moved")
+    former = page.locator("#variants tr.former")  # type: ignore[attr-defined]
+    assert former.count() == 1 and "no longer in the split" in former.inner_text()
+    assert "fraud-detector:1" in former.inner_text()
+    assert "served traffic in this window before the split changed" in page.inner_text("#variants-note")  # type: ignore[attr-defined]
+    # the default analysis (mde 0.05) on a perfect champion: the sample size is sized for a fall, not refused
+    assert page.locator("#ab-decisions tbody tr").count() == 1, page.inner_text("#ab")  # type: ignore[attr-defined]
+    assert "rate test needs" not in page.inner_text("#ab")  # type: ignore[attr-defined]
+    browser.shot("deployment-moved")
