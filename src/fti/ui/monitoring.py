@@ -230,4 +230,10 @@ def stored_report(project: Project, deployment: str, stamp: str) -> dict[str, An
             f"Deployment '{deployment}' has no stored report {stamp!r}: see /monitoring/{deployment} for its reports."
         )
     content = restore(project.artifacts.get_json(key))
-    return finite(content | {"stamp": stamp})
+    return finite(content | {"stamp": stamp, "kind": report_kind(content)})
+
+
+def report_kind(content: dict[str, Any]) -> str:
+    """``ab`` for a stored A/B report (``ABReport.to_dict()``: variants and decisions), else ``drift`` (a
+    monitoring result): the two are stored side by side and drawn with different templates."""
+    return "ab" if "decisions" in content and "drift" not in content else "drift"

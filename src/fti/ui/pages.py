@@ -229,6 +229,8 @@ def drift_report(
 @router.get("/monitoring/{name}/reports/{stamp}")
 def stored_report(request: Request, name: str, stamp: str) -> HTMLResponse:
     data = monitoring.stored_report(_project(request), name, stamp) | {"deployment": name}
+    if data["kind"] == "ab":
+        return _render(request, "ab_report.html", "monitoring", ab=data)
     return _render(request, "drift_report.html", "monitoring", report=data, body=render_body(data), windows=[])
 
 

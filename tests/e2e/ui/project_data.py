@@ -30,6 +30,7 @@ LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
 REQUESTS = 480
 SHIFTED_FROM = 360
 STORED_REPORT = "20260106T000000000000Z"
+STORED_AB_REPORT = "ab"
 
 
 def populate(project: fti.Project) -> dict[str, str]:
@@ -121,7 +122,7 @@ def log_tuning(project: fti.Project) -> None:
 
 def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.ndarray) -> None:
     """Deploy ``moved``: v1 served ``MOVED_BEFORE`` requests, then the split changed to the champion alone,
-    which served ``MOVED_AFTER``; the log keeps both, every request labelled with its answer."""
+    which served ``MOVED_AFTER``; the log keeps both, every request labelled with its answer; its A/B report is stored."""
     project.deploy("moved", "fraud-detector:1")
     project.deploy("moved", "fraud-detector@champion")
     records = []
@@ -148,6 +149,9 @@ def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.
     count = MOVED_BEFORE + MOVED_AFTER
     project.log_labels(
         "moved", pd.DataFrame({"request_id": [f"moved-{i:04d}" for i in range(count)], "label": answers[:count]})
+    )
+    project.artifacts.put_json(
+        f"monitoring/reports/moved/{STORED_AB_REPORT}/report.json", project.ab_report("moved").to_dict()
     )
 
 

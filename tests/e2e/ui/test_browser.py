@@ -246,3 +246,13 @@ def test_a_deployment_whose_split_changed_explains_its_counts_and_sizes_the_ab_t
     assert page.locator("#ab-decisions tbody tr").count() == 1, page.inner_text("#ab")  # type: ignore[attr-defined]
     assert "rate test needs" not in page.inner_text("#ab")  # type: ignore[attr-defined]
     browser.shot("deployment-moved")
+
+
+def test_a_stored_ab_report_is_drawn_as_an_ab_report(browser: Browser) -> None:
+    page = browser.open("/monitoring/moved/reports/ab")
+    assert page.inner_text("h1").startswith("A/B report: moved")  # type: ignore[attr-defined]
+    assert "control fraud-detector:2" in page.inner_text("#ab-facts")  # type: ignore[attr-defined]
+    assert page.locator("#ab-variants tbody tr").count() == 2  # type: ignore[attr-defined]
+    assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert "(mde" not in page.inner_text("#ab-decisions thead")  # type: ignore[attr-defined]  # not stored
+    browser.shot("stored-ab-report")
