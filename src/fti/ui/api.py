@@ -27,7 +27,10 @@ Limit = Annotated[int, Query(ge=1, le=summaries.MAX_PAGE, description="Items per
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 Window = Annotated[
     str,
-    Query(description="The time window, ending at the deployment's last logged request: 1h, 6h, 24h, 7d or 30d."),
+    Query(
+        description="The time window, ending at the deployment's last logged request: 1h, 6h, 24h, 7d or 30d; "
+        "all (the default) spans every logged request."
+    ),
 ]
 
 

@@ -222,7 +222,7 @@ def drift_report(
         "monitoring",
         report=data,
         body=render_body(data),
-        windows=list(deployments.WINDOWS),
+        windows=[deployments.ALL, *deployments.WINDOWS],
     )
 
 

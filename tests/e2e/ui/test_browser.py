@@ -206,7 +206,7 @@ def test_deployments_and_a_deployment(browser: Browser) -> None:
     variants = page.inner_text("#variants")  # type: ignore[attr-defined]
     assert "fraud-detector v2" in variants and "shadow" in variants
     assert page.locator("#traffic figure").count() == 2  # type: ignore[attr-defined]
-    assert "24h up to the last logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+    assert "Every logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
     assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
     assert "not reached" in page.inner_text("#ab-decisions")  # type: ignore[attr-defined]
     browser.shot("deployment")
@@ -256,3 +256,26 @@ def test_a_stored_ab_report_is_drawn_as_an_ab_report(browser: Browser) -> None:
     assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
     assert "(mde" not in page.inner_text("#ab-decisions thead")  # type: ignore[attr-defined]  # not stored
     browser.shot("stored-ab-report")
+
+
+def test_time_charts_fit_the_traffic_draw_gaps_and_keep_the_legend_off_the_plot(browser: Browser) -> None:
+    page = browser.open("/deployments/moved")
+    requests, latency = page.locator("#traffic figure svg").all()  # type: ignore[attr-defined]
+    # ten requests in 90 minutes fill the fitted window from its left edge, not one spike at the right
+    assert "0 UTC – 2026-01-05 01:32:00 UTC, one point per 2 min bucket" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+    # latency exists only in the ten buckets with requests: dots, no line drawn across the empty buckets
+    assert latency.locator("polyline").count() == 0 and latency.locator("circle").count() == 20
+    plot = requests.locator("rect.plot").bounding_box()
+    for item in requests.locator("text.legend").all():
+        box = item.bounding_box()
+        assert box["y"] >= plot["y"] + plot["height"], "the legend is drawn below the plot"
+    browser.shot("deployment-fitted-window")
+    page = browser.open("/monitoring/fraud")
+    chart = page.locator("#over-time svg")  # type: ignore[attr-defined]
+    plot = chart.locator("rect.plot").bounding_box()
+    styles = chart.locator(".legend-swatch").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('stroke') + ' ' + (l.getAttribute('stroke-dasharray') || ''))"
+    )
+    assert len(styles) == len(set(styles)) >= 2, f"every series looks different: {styles}"
+    assert all(item.bounding_box()["y"] >= plot["y"] + plot["height"] for item in chart.locator("text.legend").all())
+    browser.shot("drift-over-time-legend")
