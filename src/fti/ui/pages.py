@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,12 +88,14 @@ def runs(request: Request) -> HTMLResponse:
 def compare(request: Request, ids: str) -> HTMLResponse:
     data = summaries.compare_runs(_project(request), [item for item in ids.split(",") if item])
     labels = [item["name"] or item["run_id"][:8] for item in data["runs"]]
+    # a metric logged once per run is a number, in the table: only metrics logged over steps get a curve
     curves = {
         key: charts.line_chart(
             [(label, series["steps"], series["values"]) for label, series in zip(labels, histories, strict=True)],
             title=key,
         )
         for key, histories in data["curves"].items()
+        if any(len(series["steps"]) > 1 for series in histories)
     }
     return _render(request, "compare.html", "runs", data=data, labels=labels, curves=curves)
 
@@ -101,11 +104,24 @@ def compare(request: Request, ids: str) -> HTMLResponse:
 def run(request: Request, run_id: str) -> HTMLResponse:
     project = _project(request)
     data = summaries.run_detail(project, run_id)
+    # single values are the metrics table; only metrics logged over steps are drawn
     curves = {}
     for key in data["metrics"]:
         history = summaries.metric_history(project, run_id, key)
-        curves[key] = charts.line_chart([(key, history["steps"], history["values"])], title=key, width=420, height=180)
-    return _render(request, "run.html", "runs", run=data, curves=curves)
+        if len(history["steps"]) > 1:
+            curves[key] = charts.line_chart(
+                [(key, history["steps"], history["values"])], title=key, width=420, height=180
+            )
+    images = sorted((item for item in data["artifacts"] if item["is_image"]), key=_figure_order)
+    return _render(request, "run.html", "runs", run=data, curves=curves, images=images)
+
+
+_EVALUATION_FIGURES = re.compile(r"roc|precision|recall|\bpr\b|pr_curve|confusion|calibration", re.IGNORECASE)
+
+
+def _figure_order(artifact: dict[str, Any]) -> tuple[bool, str]:
+    """ROC, precision-recall and confusion figures first (what a model is judged by), then the rest by path."""
+    return _EVALUATION_FIGURES.search(artifact["path"]) is None, artifact["path"]
 
 
 @router.get("/models")

@@ -312,7 +312,8 @@ def metric_history(project: Project, run_id: str, key: str) -> dict[str, Any]:
 
 
 def compare_runs(project: Project, run_ids: list[str]) -> dict[str, Any]:
-    """Runs side by side: params (with whether they differ), latest metrics and metric curves over steps."""
+    """Runs side by side: params (whether the values logged differ, whether some run did not log it), latest
+    metrics and metric curves over steps."""
     if not 2 <= len(run_ids) <= 20:
         raise ValidationError(f"Compare between 2 and 20 runs, got {len(run_ids)}: select runs in the runs table.")
     table = project.compare_runs(run_ids)
@@ -323,7 +324,9 @@ def compare_runs(project: Project, run_ids: list[str]) -> dict[str, Any]:
         values = [None if _is_missing(value) else value for value in row.tolist()]
         if label.startswith("params."):
             shown = [None if value is None else str(value) for value in values]
-            params.append({"key": label[7:], "values": shown, "differs": len(set(shown)) > 1})
+            present = {value for value in shown if value is not None}
+            # a param only some runs logged (another model kind's, say) is not a difference between them
+            params.append({"key": label[7:], "values": shown, "differs": len(present) > 1, "is_partial": None in shown})
         elif label.startswith("metrics."):
             numbers = [None if v is None else _number(float(v)) for v in values]
             metrics.append({"key": label[8:], "values": numbers, "best": _best(label[8:], numbers)})

@@ -279,3 +279,26 @@ def test_time_charts_fit_the_traffic_draw_gaps_and_keep_the_legend_off_the_plot(
     assert len(styles) == len(set(styles)) >= 2, f"every series looks different: {styles}"
     assert all(item.bounding_box()["y"] >= plot["y"] + plot["height"] for item in chart.locator("text.legend").all())
     browser.shot("drift-over-time-legend")
+
+
+def test_compare_highlights_only_differing_params_and_draws_only_stepped_metrics(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    runs = dashboard.project.runs(filter="attributes.name = 'search' or attributes.name = 'search-trial-1'")
+    page = browser.open("/runs/compare?ids=" + ",".join(runs["run_id"]))
+    assert page.locator("#compare-table tr.differs th").all_inner_texts() == ["p00"]  # type: ignore[attr-defined]
+    assert page.locator("#compare-table tr.partial").count() == 29  # type: ignore[attr-defined]
+    assert page.locator("#curves svg").count() == 0, "roc_auc was logged once per run: a number, not a chart"  # type: ignore[attr-defined]
+    browser.shot("compare-partial-params")
+
+
+def test_run_page_tables_single_values_and_charts_only_stepped_metrics(browser: Browser, dashboard: Dashboard) -> None:
+    run_id = dashboard.project.runs(filter="attributes.name = 'trial-00'")["run_id"].iloc[0]
+    page = browser.open(f"/runs/{run_id}")
+    assert page.locator("#metric-charts svg").count() == 1  # type: ignore[attr-defined]  # loss, not f1
+    assert "f1" in page.inner_text("#metrics")  # type: ignore[attr-defined]
+    figures = page.locator("#figures figcaption").all_inner_texts()  # type: ignore[attr-defined]
+    assert figures[0] == "roc.png"
+    # the figures come before the charts
+    assert page.locator("#figures").bounding_box()["y"] < page.locator("#metric-charts").bounding_box()["y"]  # type: ignore[attr-defined]
+    browser.shot("run-figures-first")
