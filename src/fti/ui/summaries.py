@@ -396,14 +396,23 @@ def _version_item(version: ModelVersion) -> dict[str, Any]:
 
 
 def model_detail(project: Project, name: str) -> dict[str, Any]:
-    """A registered model: its versions (newest first) with metrics, its aliases and their history."""
+    """A registered model: its versions (newest first) with metrics, the best version per metric, its aliases
+    and their history."""
     versions = project.registry.list_versions(name)
     if not versions:
         raise NotFoundError(f"Model '{name}' does not exist: list registered models with `fti models list`.")
     history = project.registry.alias_history(name)
+    items = [_version_item(version) for version in sorted(versions, key=lambda v: v.version, reverse=True)]
+    keys = sorted({key for item in items for key in item["metrics"]})
+    best = {}
+    for key in keys:
+        index = _best(key, [item["metrics"].get(key) for item in items])
+        if index is not None:
+            best[key] = items[index]["version"]
     return {
         "name": name,
-        "versions": [_version_item(version) for version in sorted(versions, key=lambda v: v.version, reverse=True)],
+        "versions": items,
+        "best": best,
         "aliases": {alias: version.version for version in versions for alias in version.aliases},
         "alias_history": [
             {

@@ -179,6 +179,10 @@ def test_models_and_lineage(browser: Browser) -> None:
     page.click("#models >> text=fraud-detector")  # type: ignore[attr-defined]
     page.wait_for_selector("#alias-history tbody tr")  # type: ignore[attr-defined]
     assert page.locator("#alias-history tbody tr").count() == 4  # type: ignore[attr-defined]
+    # 31 metrics are rows of their own table: the page is no wider than the window
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1360  # type: ignore[attr-defined]
+    assert page.locator("#version-metrics tbody tr").count() == 31  # type: ignore[attr-defined]
+    assert page.locator("#version-metrics td.best").count() == 31  # type: ignore[attr-defined]  # v2 is better
     browser.shot("model")
     page.click("#versions >> text=v2 >> nth=0")  # type: ignore[attr-defined]
     page.wait_for_selector("#lineage svg")  # type: ignore[attr-defined]
