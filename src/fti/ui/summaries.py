@@ -228,9 +228,7 @@ def _view_item(view: FeatureView) -> dict[str, Any]:
                 if index == 0
                 else [
                     {"spine": spine, "key": key}
-                    for spine, key in zip(
-                        part.on or part.group.primary_key, part.group.primary_key, strict=True
-                    )
+                    for spine, key in zip(part.on or part.group.primary_key, part.group.primary_key, strict=True)
                 ],
                 "primary_key": list(part.group.primary_key),
             }

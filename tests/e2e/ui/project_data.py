@@ -1,5 +1,5 @@
-"""A small project for the dashboard tests: feature groups with commits (one with ids and a heavy tail), a view, a training dataset,
-20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
+"""A small project for the dashboard tests: feature groups with commits (one with ids and a heavy tail), a
+view, a training dataset, 20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
 three trials under it, a model with two versions whose aliases moved, and an A/B
 deployment with a day of logged requests (the last hours shifted), a shadow, and labels; a second
 deployment whose split changed after it logged requests."""
