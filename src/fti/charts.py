@@ -20,13 +20,29 @@ __all__ = [
     "distribution_chart",
     "drift_over_time_chart",
     "drift_strength",
+    "duration",
     "histogram",
     "line_chart",
     "lineage_graph",
     "score_bar",
 ]
 
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
+PALETTE = (
+    "#2563eb",
+    "#dc2626",
+    "#16a34a",
+    "#9333ea",
+    "#ea580c",
+    "#0891b2",
+    "#ca8a04",
+    "#db2777",
+    "#4b5563",
+    "#65a30d",
+    "#7c2d12",
+    "#1e3a8a",
+)
+#: past the palette, lines repeat its colours with these dashes, so no two series look alike
+_DASHES = ("", "6 3", "2 2", "8 3 2 3")
 
 
 def _format(value: float) -> str:
@@ -36,6 +52,14 @@ def _format(value: float) -> str:
     if magnitude >= 1e5 or magnitude < 1e-3:
         return f"{value:.2e}"
     return f"{value:.4g}"
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as the largest whole unit that fits: ``30 s``, ``5 min``, ``6 h``, ``2 d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:g} s"
 
 
 def histogram(statistics: dict[str, Any], *, width: int = 260, height: int = 90) -> Markup:
@@ -75,7 +99,8 @@ def line_chart(
     height: int = 220,
     x_labels: tuple[str, str] | None = None,
 ) -> Markup:
-    """Lines of ``(label, steps, values)`` overlaid on shared axes, with a legend; single points as dots.
+    """Lines of ``(label, steps, values)`` overlaid on shared axes, with a legend below the plot; single points
+    as dots. A None value is a gap: the line stops there and starts again at the next value.
 
     ``x_labels`` names the two ends of the x axis (times, say) instead of the first and last step.
     """
@@ -88,6 +113,10 @@ def line_chart(
     if not points:
         return Markup('<p class="muted">No values logged.</p>')
     left, right, top, bottom = 56, 12, 22, 28
+    legend_columns = max(1, (width - left - right) // _LEGEND_WIDTH)
+    legend_rows = math.ceil(len(series) / legend_columns) if len(series) > 1 else 0
+    chart_height = height
+    height += legend_rows * 16
     low_x, high_x = min(p[0] for p in points), max(p[0] for p in points)
     first_step, last_step = low_x, high_x
     low_y, high_y = min(p[1] for p in points), max(p[1] for p in points)
@@ -96,7 +125,7 @@ def line_chart(
     if high_y == low_y:
         pad = abs(high_y) * 0.1 or 1.0
         low_y, high_y = low_y - pad, high_y + pad
-    plot_w, plot_h = width - left - right, height - top - bottom
+    plot_w, plot_h = width - left - right, chart_height - top - bottom
 
     def x_of(step: float) -> float:
         return left + plot_w * (step - low_x) / (high_x - low_x)
@@ -110,44 +139,89 @@ def line_chart(
         y = y_of(value)
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_format(value)}</text>')
+    axis_y = chart_height - 8
     if x_labels is not None:
-        parts.append(f'<text x="{left}" y="{height - 8}" class="axis">{escape(x_labels[0])}</text>')
+        parts.append(f'<text x="{left}" y="{axis_y}" class="axis">{escape(x_labels[0])}</text>')
         parts.append(
-            f'<text x="{left + plot_w}" y="{height - 8}" class="axis" text-anchor="end">{escape(x_labels[1])}</text>'
+            f'<text x="{left + plot_w}" y="{axis_y}" class="axis" text-anchor="end">{escape(x_labels[1])}</text>'
         )
     elif first_step == last_step:
         parts.append(
-            f'<text x="{x_of(first_step):.1f}" y="{height - 8}" class="axis" text-anchor="middle">step '
+            f'<text x="{x_of(first_step):.1f}" y="{axis_y}" class="axis" text-anchor="middle">step '
             f"{_format(first_step)}</text>"
         )
     else:
-        parts.append(f'<text x="{left}" y="{height - 8}" class="axis">step {_format(first_step)}</text>')
+        parts.append(f'<text x="{left}" y="{axis_y}" class="axis">step {_format(first_step)}</text>')
         parts.append(
-            f'<text x="{left + plot_w}" y="{height - 8}" class="axis" text-anchor="end">{_format(last_step)}</text>'
+            f'<text x="{left + plot_w}" y="{axis_y}" class="axis" text-anchor="end">{_format(last_step)}</text>'
         )
     if title:
         parts.append(f'<text x="{left}" y="14" class="title">{escape(title)}</text>')
     for index, (label, steps, values) in enumerate(series):
-        color = PALETTE[index % len(PALETTE)]
-        xy = [(x_of(s), y_of(v)) for s, v in zip(steps, values, strict=True) if v is not None]
-        if len(xy) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        color, dash = _style(index)
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        runs = _runs([(x_of(s), y_of(v)) if v is not None else None for s, v in zip(steps, values, strict=True)])
+        for run in runs:
+            if len(run) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+                parts.append(
+                    f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dashed} class="series">'
+                    f"<title>{escape(label)}</title></polyline>"
+                )
+        xy = [point for run in runs for point in run]
+        if len(xy) <= 60:
+            # a lone value between gaps has no line: its dot is what shows it
+            parts += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{4 if len(run) == 1 else 2.5}" fill="{color}"/>'
+                for run in runs
+                for x, y in run
+            ]
+        else:
+            parts += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>'
+                for run in runs
+                if len(run) == 1
+                for x, y in run
+            ]
+        if legend_rows:
+            legend_x = left + (index % legend_columns) * _LEGEND_WIDTH
+            legend_y = chart_height + 6 + 16 * (index // legend_columns)
             parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2" class="series">'
-                f"<title>{escape(label)}</title></polyline>"
+                f'<line x1="{legend_x}" x2="{legend_x + 16}" y1="{legend_y}" y2="{legend_y}" stroke="{color}" '
+                f'stroke-width="3"{dashed} class="legend-swatch"/>'
             )
-        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>' for x, y in xy[-200:] if len(xy) <= 60]
-        if len(xy) == 1:
-            parts.append(f'<circle cx="{xy[0][0]:.1f}" cy="{xy[0][1]:.1f}" r="4" fill="{color}"/>')
-        if len(series) > 1:
-            legend_x = left + plot_w - 150
-            legend_y = top + 14 + 14 * index
-            parts.append(f'<rect x="{legend_x}" y="{legend_y - 8}" width="10" height="10" fill="{color}"/>')
-            parts.append(f'<text x="{legend_x + 14}" y="{legend_y + 1}" class="legend">{escape(label[:22])}</text>')
+            parts.append(
+                f'<text x="{legend_x + 20}" y="{legend_y + 4}" class="legend">{escape(_elide(label, 24))}'
+                f"<title>{escape(label)}</title></text>"
+            )
     return Markup(
         f'<svg class="chart line" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title or "metric chart")}">{"".join(parts)}</svg>'
     )
+
+
+_LEGEND_WIDTH = 170
+
+
+def _style(index: int) -> tuple[str, str]:
+    """The colour and dash pattern of the ``index``-th series: distinct for ``len(PALETTE) * 4`` series."""
+    return PALETTE[index % len(PALETTE)], _DASHES[(index // len(PALETTE)) % len(_DASHES)]
+
+
+def _runs(points: Sequence[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
+    """The stretches of consecutive points between gaps (None)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point in points:
+        if point is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
+
+
+def _elide(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def distribution_chart(

@@ -28,7 +28,7 @@ from fti.features.online import (
 from fti.features.preparation import Preparation
 from fti.features.queries import Query, check_features
 from fti.features.sql import query_engine, quote
-from fti.features.statistics import measure_snapshot
+from fti.features.statistics import has_current_bins, measure_snapshot
 from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
@@ -355,6 +355,25 @@ class FeatureGroup:
         frame: pd.DataFrame = table.to_pandas()
         return frame
 
+    def head(self, rows: int = 10, as_of: AsOf = None) -> pd.DataFrame:
+        """The first ``rows`` rows of :meth:`read` (by event time, then key), reading no more than that.
+
+        Example:
+            >>> cards.head(5)  # doctest: +SKIP
+        """
+        if rows < 0:
+            raise ValidationError(f"rows must be zero or positive, got {rows}.")
+        view = snapshot(*self._reload(), as_of)
+        connection = query_engine()
+        try:
+            source = view.register(connection, self._stores.offline, "group_rows")
+            order = ", ".join(quote(name) for name in (self._record.event_time, *self._record.primary_key))
+            table = connection.sql(f"SELECT * FROM {source} ORDER BY {order} LIMIT {int(rows)}").to_arrow_table()
+        finally:
+            connection.close()
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
     def commits(self) -> list[CommitRecord]:
         """Every commit, oldest first, with its time, row counts and statistics."""
         return self._reload()[1]
@@ -386,7 +405,7 @@ class FeatureGroup:
             )
         if scope == "commit":
             return chosen.statistics
-        if chosen.group_statistics is not None:
+        if chosen.group_statistics is not None and has_current_bins(chosen.group_statistics):
             return chosen.group_statistics
         return self._group_statistics(commits, chosen.commit)
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from fti.errors import ValidationError
-from fti.ui import deployments, monitoring, summaries
+from fti.ui import deployments, feature_store, monitoring, summaries
+from fti.ui.home import home as home_summary
 from fti.ui.summaries import IMAGE_TYPES
 
 if TYPE_CHECKING:
@@ -27,7 +28,10 @@ Limit = Annotated[int, Query(ge=1, le=summaries.MAX_PAGE, description="Items per
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 Window = Annotated[
     str,
-    Query(description="The time window, ending at the deployment's last logged request: 1h, 6h, 24h, 7d or 30d."),
+    Query(
+        description="The time window, ending at the deployment's last logged request: 1h, 6h, 24h, 7d or 30d; "
+        "all (the default) spans every logged request."
+    ),
 ]
 
 
@@ -48,18 +52,25 @@ def overview(request: Request) -> dict[str, Any]:
     return summaries.overview(_project(request))
 
 
+@router.get("/home", tags=["dashboard"])
+def home(request: Request) -> dict[str, Any]:
+    """The home page: counts, each deployment with its champion and latest drift report (and its alerts), the
+    latest runs, and failed runs and pipeline runs."""
+    return deployments.finite(home_summary(_project(request)))
+
+
 @router.get("/feature-groups", tags=["feature store"])
 def feature_groups(
     request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     """Feature group versions whose name, description, features or tags contain ``search``."""
-    return summaries.feature_groups(_project(request), search, limit, offset)
+    return feature_store.feature_groups(_project(request), search, limit, offset)
 
 
 @router.get("/feature-groups/{name}/{version}", tags=["feature store"])
 def feature_group(request: Request, name: str, version: int) -> dict[str, Any]:
     """A feature group version: schema, expectations and commits."""
-    return summaries.feature_group_detail(_project(request), name, version)
+    return feature_store.feature_group_detail(_project(request), name, version)
 
 
 @router.get("/feature-groups/{name}/{version}/statistics", tags=["feature store"])
@@ -67,19 +78,19 @@ def feature_group_statistics(
     request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
 ) -> dict[str, Any]:
     """Per-feature statistics and histograms of a commit (``scope=commit``) or of the group as of it."""
-    return summaries.feature_group_statistics(_project(request), name, version, commit, scope)
+    return feature_store.feature_group_statistics(_project(request), name, version, commit, scope)
 
 
 @router.get("/feature-views", tags=["feature store"])
 def feature_views(request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Feature view versions whose name or description contain ``search``."""
-    return summaries.feature_views(_project(request), search, limit, offset)
+    return feature_store.feature_views(_project(request), search, limit, offset)
 
 
 @router.get("/feature-views/{name}/{version}", tags=["feature store"])
 def feature_view(request: Request, name: str, version: int) -> dict[str, Any]:
     """A feature view version with its training datasets (splits, sizes, source commits)."""
-    return summaries.feature_view_detail(_project(request), name, version)
+    return feature_store.feature_view_detail(_project(request), name, version)
 
 
 @router.get("/runs", tags=["experiments"])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AB_METRICS",
+    "ALL",
     "DEFAULT_WINDOW",
     "REFRESH_SECONDS",
     "WINDOWS",
@@ -43,7 +44,12 @@ WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
     "7d": (timedelta(days=7), timedelta(hours=6)),
     "30d": (timedelta(days=30), timedelta(days=1)),
 }
-DEFAULT_WINDOW = "24h"
+#: the window fitted to the logged traffic: from the first to the last request, whatever their span
+ALL = "all"
+DEFAULT_WINDOW = ALL
+#: bucket widths the fitted window picks from (seconds): the first that cuts the span into at most _BUCKETS
+_NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+_BUCKETS = 48
 #: how old the dashboard's look at the inference log's tables may be (seconds): a page reads the log as it was
 #: then, so it costs no look at the tables (``refresh=true`` and "Check again" look now)
 REFRESH_SECONDS = 5.0
@@ -85,12 +91,22 @@ class TimeWindow:
 
 
 def time_window(name: str, span: LogSpan | None) -> TimeWindow:
-    """The window ``name`` (``1h``, ``6h``, ``24h``, ``7d``, ``30d``) that ends with the bucket holding the last
-    logged request (whole buckets, so charts start and end on bucket boundaries)."""
-    if name not in WINDOWS:
-        raise ValidationError(f"Unknown window {name!r}: use one of {', '.join(WINDOWS)}.")
-    length, bucket = WINDOWS[name]
+    """The window ``name`` that ends with the bucket holding the last logged request (whole buckets, so charts
+    start and end on bucket boundaries): ``1h``, ``6h``, ``24h``, ``7d``, ``30d``, or ``all``, fitted to the
+    logged requests' span with at most 48 buckets (so traffic that filled a few minutes, or a few months, has a
+    shape rather than one spike at the edge of a fixed window)."""
+    if name != ALL and name not in WINDOWS:
+        raise ValidationError(f"Unknown window {name!r}: use one of {', '.join([ALL, *WINDOWS])}.")
     last = span.last if span is not None else datetime.now(UTC)
+    if name == ALL:
+        first = span.first if span is not None else last - timedelta(hours=1)
+        seconds = (last - first).total_seconds()
+        fitting = (nice for nice in _NICE_BUCKETS if seconds < nice * _BUCKETS)
+        width = next(fitting, math.ceil(seconds / _BUCKETS / 86400) * 86400)
+        start = datetime.fromtimestamp(int(first.timestamp()) // width * width, UTC)
+        end = datetime.fromtimestamp((int(last.timestamp()) // width + 1) * width, UTC)
+        return TimeWindow(name, start, end, timedelta(seconds=width))
+    length, bucket = WINDOWS[name]
     width = int(bucket.total_seconds())
     end = datetime.fromtimestamp((int(last.timestamp()) // width + 1) * width, UTC)
     return TimeWindow(name, end - length, end, bucket)
@@ -149,16 +165,33 @@ def deployment_detail(project: Project, name: str, window: str = DEFAULT_WINDOW)
     span = log.spans(max_age=REFRESH_SECONDS).get(name)
     chosen = time_window(window, span)
     traffic = log.traffic(name, chosen.start, chosen.end, chosen.bucket, max_age=REFRESH_SECONDS)
+    item = _deployment_item(deployment, models, span)
     return finite(
-        _deployment_item(deployment, models, span)
+        item
         | {
             "window": chosen.to_dict(),
-            "windows": list(WINDOWS),
+            "windows": [ALL, *WINDOWS],
             "buckets": traffic.buckets,
             "totals": traffic.variants,
+            "former_variants": _former_variants(item, traffic.variants, models),
             "errors": traffic.errors,
         }
     )
+
+
+def _former_variants(
+    item: dict[str, Any], totals: list[dict[str, Any]], models: dict[str, RegisteredModel]
+) -> list[dict[str, Any]]:
+    """What the window logged from variants (or a shadow) that the deployment no longer has: the split was
+    changed since, and the charts and the header count their requests too."""
+    current = {(variant["reference"], False) for variant in item["variants"]}
+    if item["shadow"] is not None:
+        current.add((item["shadow"]["reference"], True))
+    return [
+        total | _resolve(total["variant"], models)
+        for total in totals
+        if total["variant"] is not None and (total["variant"], total["is_shadow"]) not in current
+    ]
 
 
 def ab_analysis(

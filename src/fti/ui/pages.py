@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,9 @@ from markupsafe import Markup
 
 from fti import charts
 from fti.monitoring.report import render_body, when
-from fti.ui import deployments, monitoring, summaries
+from fti.ui import deployments, feature_store, monitoring, summaries
 from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https
+from fti.ui.home import home as home_summary
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -46,12 +48,12 @@ def _gate(request: Request) -> TokenGate:
 
 @router.get("/")
 def home(request: Request) -> HTMLResponse:
-    return _render(request, "overview.html", "overview", overview=summaries.overview(_project(request)))
+    return _render(request, "overview.html", "overview", home=home_summary(_project(request)))
 
 
 @router.get("/feature-groups")
 def feature_groups(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
-    data = summaries.feature_groups(_project(request), search, 50, max(offset, 0))
+    data = feature_store.feature_groups(_project(request), search, 50, max(offset, 0))
     return _render(request, "feature_groups.html", "features", data=data, search=search)
 
 
@@ -60,20 +62,25 @@ def feature_group(
     request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
 ) -> HTMLResponse:
     project = _project(request)
-    group = summaries.feature_group_detail(project, name, version)
-    statistics = summaries.feature_group_statistics(project, name, version, commit, scope) if group["commits"] else None
-    return _render(request, "feature_group.html", "features", group=group, statistics=statistics, scope=scope)
+    group = feature_store.feature_group_detail(project, name, version)
+    statistics = (
+        feature_store.feature_group_statistics(project, name, version, commit, scope) if group["commits"] else None
+    )
+    preview = feature_store.feature_group_preview(project, name, version) if group["commits"] else None
+    return _render(
+        request, "feature_group.html", "features", group=group, statistics=statistics, scope=scope, preview=preview
+    )
 
 
 @router.get("/feature-views")
 def feature_views(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
-    data = summaries.feature_views(_project(request), search, 50, max(offset, 0))
+    data = feature_store.feature_views(_project(request), search, 50, max(offset, 0))
     return _render(request, "feature_views.html", "views", data=data, search=search)
 
 
 @router.get("/feature-views/{name}/{version}")
 def feature_view(request: Request, name: str, version: int) -> HTMLResponse:
-    view = summaries.feature_view_detail(_project(request), name, version)
+    view = feature_store.feature_view_detail(_project(request), name, version)
     return _render(request, "feature_view.html", "views", view=view)
 
 
@@ -87,12 +94,14 @@ def runs(request: Request) -> HTMLResponse:
 def compare(request: Request, ids: str) -> HTMLResponse:
     data = summaries.compare_runs(_project(request), [item for item in ids.split(",") if item])
     labels = [item["name"] or item["run_id"][:8] for item in data["runs"]]
+    # a metric logged once per run is a number, in the table: only metrics logged over steps get a curve
     curves = {
         key: charts.line_chart(
             [(label, series["steps"], series["values"]) for label, series in zip(labels, histories, strict=True)],
             title=key,
         )
         for key, histories in data["curves"].items()
+        if any(len(series["steps"]) > 1 for series in histories)
     }
     return _render(request, "compare.html", "runs", data=data, labels=labels, curves=curves)
 
@@ -101,11 +110,24 @@ def compare(request: Request, ids: str) -> HTMLResponse:
 def run(request: Request, run_id: str) -> HTMLResponse:
     project = _project(request)
     data = summaries.run_detail(project, run_id)
+    # single values are the metrics table; only metrics logged over steps are drawn
     curves = {}
     for key in data["metrics"]:
         history = summaries.metric_history(project, run_id, key)
-        curves[key] = charts.line_chart([(key, history["steps"], history["values"])], title=key, width=420, height=180)
-    return _render(request, "run.html", "runs", run=data, curves=curves)
+        if len(history["steps"]) > 1:
+            curves[key] = charts.line_chart(
+                [(key, history["steps"], history["values"])], title=key, width=420, height=180
+            )
+    images = sorted((item for item in data["artifacts"] if item["is_image"]), key=_figure_order)
+    return _render(request, "run.html", "runs", run=data, curves=curves, images=images)
+
+
+_EVALUATION_FIGURES = re.compile(r"roc|precision|recall|\bpr\b|pr_curve|confusion|calibration", re.IGNORECASE)
+
+
+def _figure_order(artifact: dict[str, Any]) -> tuple[bool, str]:
+    """ROC, precision-recall and confusion figures first (what a model is judged by), then the rest by path."""
+    return _EVALUATION_FIGURES.search(artifact["path"]) is None, artifact["path"]
 
 
 @router.get("/models")
@@ -188,7 +210,9 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
             p50[index], p99[index] = item["p50_ms"], item["p99_ms"]
         else:
             counts[(item["variant"], item["is_shadow"])][index] = float(item["requests"])
-    ends = (_short(window["start"]), _short(window["end"]))
+    # buckets under a minute need the seconds to tell the two ends apart
+    size = 19 if width < 60 else 16
+    ends = (_short(window["start"], size), _short(window["end"], size))
     series = [
         (f"{variant} (shadow)" if is_shadow else variant, steps, counts[(variant, is_shadow)])
         for variant, is_shadow in names
@@ -200,8 +224,8 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
     return requests_chart, latency_chart
 
 
-def _short(stamp: str) -> str:
-    return stamp.replace("T", " ")[:16]
+def _short(stamp: str, size: int = 16) -> str:
+    return stamp.replace("T", " ")[:size]
 
 
 @router.get("/monitoring")
@@ -222,13 +246,15 @@ def drift_report(
         "monitoring",
         report=data,
         body=render_body(data),
-        windows=list(deployments.WINDOWS),
+        windows=[deployments.ALL, *deployments.WINDOWS],
     )
 
 
 @router.get("/monitoring/{name}/reports/{stamp}")
 def stored_report(request: Request, name: str, stamp: str) -> HTMLResponse:
     data = monitoring.stored_report(_project(request), name, stamp) | {"deployment": name}
+    if data["kind"] == "ab":
+        return _render(request, "ab_report.html", "monitoring", ab=data)
     return _render(request, "drift_report.html", "monitoring", report=data, body=render_body(data), windows=[])
 
 

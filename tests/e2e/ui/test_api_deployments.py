@@ -14,13 +14,13 @@ from fti.errors import NotFoundError, ValidationError
 from fti.ui import create_app
 from fti.ui.monitoring import CheckCache, drift_report, load_rules
 from tests.e2e.ui.conftest import Dashboard, _Server
-from tests.e2e.ui.project_data import REQUESTS, SHIFTED_FROM, STORED_REPORT
+from tests.e2e.ui.project_data import MOVED_AFTER, MOVED_BEFORE, REQUESTS, SHIFTED_FROM, STORED_REPORT
 
 pytestmark = pytest.mark.e2e
 
 
 def test_deployments_list_variants_shadow_and_logged_traffic(client: httpx.Client) -> None:
-    (item,) = client.get("/api/deployments").json()["items"]
+    (item,) = [item for item in client.get("/api/deployments").json()["items"] if item["name"] == "fraud"]
     assert item["name"] == "fraud"
     assert [(v["reference"], v["share"], v["version"]) for v in item["variants"]] == [
         ("fraud-detector@champion", 0.8, 2),
@@ -32,7 +32,7 @@ def test_deployments_list_variants_shadow_and_logged_traffic(client: httpx.Clien
 
 
 def test_traffic_is_bucketed_per_variant_with_latency_percentiles(client: httpx.Client) -> None:
-    body = client.get("/api/deployments/fraud").json()
+    body = client.get("/api/deployments/fraud", params={"window": "24h"}).json()
     assert body["window"] == {
         "name": "24h",
         "start": "2026-01-05T00:00:00+00:00",
@@ -51,13 +51,26 @@ def test_traffic_is_bucketed_per_variant_with_latency_percentiles(client: httpx.
     assert sum(item["requests"] for item in last_hour["buckets"] if item["variant"] is None) == 20
 
 
+def test_the_default_window_is_fitted_to_the_logged_span(client: httpx.Client) -> None:
+    # ten requests over 90 minutes: 2-minute buckets from the first request's to the last's, not a fixed day
+    body = client.get("/api/deployments/moved").json()
+    assert body["window"] == {
+        "name": "all",
+        "start": "2026-01-05T00:00:00+00:00",
+        "end": "2026-01-05T01:32:00+00:00",
+        "bucket_seconds": 120,
+    }
+    served = [item for item in body["buckets"] if item["variant"] is None]
+    assert sum(item["requests"] for item in served) == MOVED_BEFORE + MOVED_AFTER
+
+
 def test_a_bad_window_or_deployment_is_refused_with_a_message(client: httpx.Client) -> None:
     bad = client.get("/api/deployments/fraud", params={"window": "2h"})
     assert bad.status_code == 422
-    assert bad.json()["detail"] == "Unknown window '2h': use one of 1h, 6h, 24h, 7d, 30d."
+    assert bad.json()["detail"] == "Unknown window '2h': use one of all, 1h, 6h, 24h, 7d, 30d."
     missing = client.get("/api/deployments/nope")
     assert missing.status_code == 404
-    assert missing.json()["detail"].startswith("Deployment 'nope' does not exist (deployments: fraud)")
+    assert missing.json()["detail"].startswith("Deployment 'nope' does not exist (deployments: fraud, moved)")
     metric = client.get("/api/deployments/fraud/ab", params={"metric": "f1"})
     assert metric.status_code == 422
     assert metric.json()["detail"] == (
@@ -111,7 +124,7 @@ def test_a_check_reads_only_the_latest_rows_of_the_window(dashboard: Dashboard) 
 
 def test_stored_reports_with_their_alerts(client: httpx.Client) -> None:
     overview = client.get("/api/monitoring").json()
-    assert overview["items"] == [
+    assert [item for item in overview["items"] if item["name"] == "fraud"] == [
         {
             "name": "fraud",
             "logged_rows": REQUESTS,

@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.e2e.ui.conftest import Dashboard
+import fti
+from fti.cli.main import app
+from fti.ui import create_app
+from tests.e2e.ui.conftest import Dashboard, _Server
+from tests.e2e.ui.project_data import STORED_REPORT
 
 pytestmark = pytest.mark.e2e
 
@@ -86,6 +91,12 @@ def browser(chromium: object, dashboard: Dashboard) -> Iterator[Browser]:
 def test_feature_store_pages(browser: Browser) -> None:
     page = browser.open("/")
     assert page.locator(".card").count() >= 5  # type: ignore[attr-defined]
+    fraud = page.locator("#home-deployments tr", has_text="fraud-detector@champion").first  # type: ignore[attr-defined]
+    text = fraud.inner_text()
+    assert "fraud-detector v2" in text and "drifted" in text and "1 fired" in text and "amount_avg" in text
+    assert STORED_REPORT in page.locator("#home-deployments tr", has_text="moved").inner_text()  # type: ignore[attr-defined]
+    assert page.locator("#recent-runs tbody tr").count() == 5  # type: ignore[attr-defined]
+    assert "crashed" in page.inner_text("#failures")  # type: ignore[attr-defined]
     browser.shot("overview")
     page = browser.open("/feature-groups")
     page.fill("#fg-search", "spending")  # type: ignore[attr-defined]
@@ -111,7 +122,7 @@ def test_feature_store_pages(browser: Browser) -> None:
 def test_runs_filter_sort_and_compare(browser: Browser) -> None:
     page = browser.open("/runs")
     page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
-    assert page.locator("#runs tbody tr").count() == 22  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr:not([hidden])").count() == 24  # type: ignore[attr-defined]
     page.fill("#filter", "metrics.f1 > 0.8 and params.model = 'xgb'")  # type: ignore[attr-defined]
     page.fill("#order-by", "-metrics.f1")  # type: ignore[attr-defined]
     page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
@@ -138,6 +149,29 @@ def test_runs_filter_sort_and_compare(browser: Browser) -> None:
     browser.shot("compare")
 
 
+def test_runs_table_shows_metrics_first_rounded_with_remembered_columns_and_nested_trials(browser: Browser) -> None:
+    page = browser.open("/runs?experiment=tuning")
+    page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
+    headers = page.locator("#runs thead th").evaluate_all("ths => ths.map(th => th.dataset.column || '')")  # type: ignore[attr-defined]
+    assert "metrics.roc_auc" in headers, f"30 params pushed the metric out: {headers}"
+    assert headers.index("metrics.roc_auc") < min(i for i, c in enumerate(headers) if c.startswith("params."))
+    search = page.locator("#runs tbody tr:not([hidden])")  # type: ignore[attr-defined]
+    assert search.count() == 1, "the trials are nested under their parent, collapsed"
+    assert "0.9123" in search.first.inner_text() and "0.912345678" not in search.first.inner_text()
+    browser.shot("runs-nested-collapsed")
+    page.click("#runs .expand-trials")  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr.trial:not([hidden])").count() == 3  # type: ignore[attr-defined]
+    browser.shot("runs-nested-expanded")
+    page.click("#columns summary")  # type: ignore[attr-defined]
+    page.uncheck("#column-list input[value='params.p00']")  # type: ignore[attr-defined]
+    page.check("#column-list input[value='params.p29']")  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
+    headers = page.locator("#runs thead th").evaluate_all("ths => ths.map(th => th.dataset.column || '')")  # type: ignore[attr-defined]
+    assert "params.p29" in headers and "params.p00" not in headers, "the chosen columns are remembered"
+    browser.shot("runs-chosen-columns")
+
+
 def test_run_page_shows_charts_images_and_downloads(browser: Browser, dashboard: Dashboard) -> None:
     run_id = dashboard.project.runs(filter="attributes.name = 'trial-00'")["run_id"].iloc[0]
     page = browser.open(f"/runs/{run_id}")
@@ -156,6 +190,10 @@ def test_models_and_lineage(browser: Browser) -> None:
     page.click("#models >> text=fraud-detector")  # type: ignore[attr-defined]
     page.wait_for_selector("#alias-history tbody tr")  # type: ignore[attr-defined]
     assert page.locator("#alias-history tbody tr").count() == 4  # type: ignore[attr-defined]
+    # 31 metrics are rows of their own table: the page is no wider than the window
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1360  # type: ignore[attr-defined]
+    assert page.locator("#version-metrics tbody tr").count() == 31  # type: ignore[attr-defined]
+    assert page.locator("#version-metrics td.best").count() == 31  # type: ignore[attr-defined]  # v2 is better
     browser.shot("model")
     page.click("#versions >> text=v2 >> nth=0")  # type: ignore[attr-defined]
     page.wait_for_selector("#lineage svg")  # type: ignore[attr-defined]
@@ -175,15 +213,15 @@ def test_api_docs(browser: Browser) -> None:
 
 def test_deployments_and_a_deployment(browser: Browser) -> None:
     page = browser.open("/deployments")
-    assert page.locator("#deployments tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert page.locator("#deployments tbody tr").count() == 2  # type: ignore[attr-defined]
     assert "fraud-detector@champion (v2) 80%" in page.inner_text("#deployments .splitbar")  # type: ignore[attr-defined]
     browser.shot("deployments")
-    page.click("#deployments >> text=fraud")  # type: ignore[attr-defined]
+    page.click("#deployments >> text=fraud >> nth=0")  # type: ignore[attr-defined]
     page.wait_for_selector("#traffic svg polyline")  # type: ignore[attr-defined]
     variants = page.inner_text("#variants")  # type: ignore[attr-defined]
     assert "fraud-detector v2" in variants and "shadow" in variants
     assert page.locator("#traffic figure").count() == 2  # type: ignore[attr-defined]
-    assert "24h up to the last logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+    assert "Every logged request" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
     assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
     assert "not reached" in page.inner_text("#ab-decisions")  # type: ignore[attr-defined]
     browser.shot("deployment")
@@ -211,3 +249,130 @@ def test_monitoring_and_a_drift_report(browser: Browser) -> None:
     page.wait_for_selector("#fired-alerts")  # type: ignore[attr-defined]
     assert "drift_share" in page.inner_text("#fired-alerts")  # type: ignore[attr-defined]
     browser.shot("stored-drift-report")
+
+
+def test_a_deployment_whose_split_changed_explains_its_counts_and_sizes_the_ab_test(browser: Browser) -> None:
+    page = browser.open("/deployments/moved")
+    former = page.locator("#variants tr.former")  # type: ignore[attr-defined]
+    assert former.count() == 1 and "no longer in the split" in former.inner_text()
+    assert "fraud-detector:1" in former.inner_text()
+    assert "served traffic in this window before the split changed" in page.inner_text("#variants-note")  # type: ignore[attr-defined]
+    # the default analysis (mde 0.05) on a perfect champion: the sample size is sized for a fall, not refused
+    assert page.locator("#ab-decisions tbody tr").count() == 1, page.inner_text("#ab")  # type: ignore[attr-defined]
+    assert "rate test needs" not in page.inner_text("#ab")  # type: ignore[attr-defined]
+    browser.shot("deployment-moved")
+
+
+def test_a_stored_ab_report_is_drawn_as_an_ab_report(browser: Browser) -> None:
+    page = browser.open("/monitoring/moved/reports/ab")
+    assert page.inner_text("h1").startswith("A/B report: moved")  # type: ignore[attr-defined]
+    assert "control fraud-detector:2" in page.inner_text("#ab-facts")  # type: ignore[attr-defined]
+    assert page.locator("#ab-variants tbody tr").count() == 2  # type: ignore[attr-defined]
+    assert page.locator("#ab-decisions tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert "(mde" not in page.inner_text("#ab-decisions thead")  # type: ignore[attr-defined]  # not stored
+    browser.shot("stored-ab-report")
+
+
+def test_time_charts_fit_the_traffic_draw_gaps_and_keep_the_legend_off_the_plot(browser: Browser) -> None:
+    page = browser.open("/deployments/moved")
+    requests, latency = page.locator("#traffic figure svg").all()  # type: ignore[attr-defined]
+    # ten requests in 90 minutes fill the fitted window from its left edge, not one spike at the right
+    assert "0 UTC – 2026-01-05 01:32:00 UTC, one point per 2 min bucket" in page.inner_text("#traffic-window")  # type: ignore[attr-defined]
+    # latency exists only in the ten buckets with requests: dots, no line drawn across the empty buckets
+    assert latency.locator("polyline").count() == 0 and latency.locator("circle").count() == 20
+    plot = requests.locator("rect.plot").bounding_box()
+    for item in requests.locator("text.legend").all():
+        box = item.bounding_box()
+        assert box["y"] >= plot["y"] + plot["height"], "the legend is drawn below the plot"
+    browser.shot("deployment-fitted-window")
+    page = browser.open("/monitoring/fraud")
+    chart = page.locator("#over-time svg")  # type: ignore[attr-defined]
+    plot = chart.locator("rect.plot").bounding_box()
+    styles = chart.locator(".legend-swatch").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('stroke') + ' ' + (l.getAttribute('stroke-dasharray') || ''))"
+    )
+    assert len(styles) == len(set(styles)) >= 2, f"every series looks different: {styles}"
+    assert all(item.bounding_box()["y"] >= plot["y"] + plot["height"] for item in chart.locator("text.legend").all())
+    # a slice table with a column per feature scrolls inside the page instead of widening it
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1360  # type: ignore[attr-defined]
+    browser.shot("drift-over-time-legend")
+
+
+def test_compare_highlights_only_differing_params_and_draws_only_stepped_metrics(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    runs = dashboard.project.runs(filter="attributes.name = 'search' or attributes.name = 'search-trial-1'")
+    page = browser.open("/runs/compare?ids=" + ",".join(runs["run_id"]))
+    assert page.locator("#compare-table tr.differs th").all_inner_texts() == ["p00"]  # type: ignore[attr-defined]
+    assert page.locator("#compare-table tr.partial").count() == 29  # type: ignore[attr-defined]
+    assert page.locator("#curves svg").count() == 0, "roc_auc was logged once per run: a number, not a chart"  # type: ignore[attr-defined]
+    browser.shot("compare-partial-params")
+
+
+def test_run_page_tables_single_values_and_charts_only_stepped_metrics(browser: Browser, dashboard: Dashboard) -> None:
+    run_id = dashboard.project.runs(filter="attributes.name = 'trial-00'")["run_id"].iloc[0]
+    page = browser.open(f"/runs/{run_id}")
+    assert page.locator("#metric-charts svg").count() == 1  # type: ignore[attr-defined]  # loss, not f1
+    assert "f1" in page.inner_text("#metrics")  # type: ignore[attr-defined]
+    figures = page.locator("#figures figcaption").all_inner_texts()  # type: ignore[attr-defined]
+    assert figures[0] == "roc.png"
+    # the figures come before the charts
+    assert page.locator("#figures").bounding_box()["y"] < page.locator("#metric-charts").bounding_box()["y"]  # type: ignore[attr-defined]
+    browser.shot("run-figures-first")
+
+
+def test_feature_statistics_bin_heavy_tails_show_keys_as_keys_a_preview_and_join_keys(browser: Browser) -> None:
+    page = browser.open("/feature-groups/payments/1")
+    cards = {
+        card.locator("h3").inner_text().split()[0]: card
+        for card in page.locator("#statistics .stat").all()  # type: ignore[attr-defined]
+    }
+    assert "primary key, not profiled as a number" in cards["tx_id"].locator("h3").inner_text()
+    assert "id, not profiled as a number" in cards["cc_num"].locator("h3").inner_text()
+    for key in ("tx_id", "cc_num"):
+        assert "min" not in cards[key].locator("dl").inner_text() and cards[key].locator("svg").count() == 0
+    amount = cards["amount"]
+    assert "log-spaced bins" in amount.inner_text()
+    heights = amount.locator("svg.histogram rect.bar").evaluate_all(
+        "bars => bars.map(b => Number(b.getAttribute('height')))"
+    )
+    assert sum(height > 1 for height in heights) >= 5, f"the tail spreads over the bars: {heights}"
+    assert page.locator("#preview tbody tr").count() == 10  # type: ignore[attr-defined]
+    assert page.locator("#preview thead th").all_inner_texts() == ["tx_id", "cc_num", "amount", "ts"]  # type: ignore[attr-defined]
+    browser.shot("feature-group-heavy-tail")
+    page = browser.open("/feature-views/fraud/1")
+    joined = page.inner_text("#query")  # type: ignore[attr-defined]
+    assert "cc_num = card_activity.cc_num" in joined and "spine" in joined
+    legend = page.locator("#training-datasets .split-legend li")  # type: ignore[attr-defined]
+    assert legend.all_inner_texts() == ["train 80% · ≈64 rows", "test 20% · ≈16 rows"]
+    clipped = legend.evaluate_all("items => items.filter(i => i.scrollWidth > i.clientWidth).length")
+    assert clipped == 0, "no split label is cut off"
+    browser.shot("feature-view-joins")
+
+
+def test_the_live_drift_page_decides_with_the_rules_of_the_stored_reports(browser: Browser) -> None:
+    page = browser.open("/monitoring/moved")
+    page.wait_for_selector("#drift-scores")  # type: ignore[attr-defined]
+    thresholds = page.locator("#drift-scores tbody tr td:nth-child(5)").all_inner_texts()  # type: ignore[attr-defined]
+    assert thresholds and set(thresholds) == {"0.345"}, thresholds
+    assert STORED_REPORT in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
+    # the entity key the log keeps beside the features is not an extra column
+    assert "cc_num" not in page.inner_text("main")  # type: ignore[attr-defined]
+    browser.shot("drift-report-configured-rules")
+    page = browser.open("/monitoring/fraud")
+    assert "latest stored report" in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
+
+
+def test_an_empty_project_suggests_a_command_that_exists(chromium: object, tmp_path: Path) -> None:
+    with fti.connect(tmp_path / "empty") as project, _Server(create_app(project)) as url:
+        context = chromium.new_context(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        page = context.new_page()
+        assert page.goto(url + "/deployments").status == 200
+        hint = page.inner_text("#no-deployments")
+        assert "fti deployments create NAME --variant MODEL@champion" in hint
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "deployments-empty.png"), full_page=True)
+        context.close()
+    # the suggested command is there, with the option the hint names
+    result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, ["deployments", "create", "--help"])
+    assert result.exit_code == 0 and "--variant" in result.output

@@ -50,8 +50,11 @@ def test_sample_sizes_by_hand() -> None:
     # means: 2 * (1.95996 + 0.84162)^2 * 1^2 / 0.2^2 = 392.4
     assert samples_needed_means(1.0, 0.2) == 393
     assert samples_needed_means(1.0, 0.2, power=0.9) > 393
-    with pytest.raises(ValidationError, match=r"A rate test needs 0 < baseline < 1 .*got baseline 0.95 and mde 0.1"):
-        samples_needed_proportions(0.95, 0.1)
+    # a rate near 1 can only fall: 95% -> 85% is the move sized, as 85% -> 95% would be
+    assert samples_needed_proportions(0.95, 0.1) == samples_needed_proportions(0.85, 0.1)
+    assert samples_needed_proportions(0.999999, 0.05) > 0
+    with pytest.raises(ValidationError, match=r"A rate test needs 0 < baseline < 1 .*got baseline 0.5 and mde 0.6"):
+        samples_needed_proportions(0.5, 0.6)
 
 
 def test_bootstrap_interval_is_seeded_and_covers_the_difference() -> None:

@@ -164,18 +164,24 @@ def _z(probability: float) -> float:
 
 
 def samples_needed_proportions(baseline: float, mde: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Samples per variant to detect a rate moving from ``baseline`` by ``mde`` (absolute), two-sided."""
+    """Samples per variant to detect a rate moving from ``baseline`` by ``mde`` (absolute), two-sided.
+
+    Near 0 or 1 a rate can move only away from the bound (a 99.7% accuracy cannot rise by 5 points), so the
+    move by ``mde`` in the direction that stays a rate is the one sized.
+    """
     treated = baseline + mde
+    if not 0 < treated < 1:
+        treated = baseline - mde
     if not (0 < baseline < 1 and 0 < treated < 1 and mde != 0):
         raise ValidationError(
-            f"A rate test needs 0 < baseline < 1 and 0 < baseline + mde < 1 with mde != 0, got baseline {baseline} "
-            f"and mde {mde}."
+            f"A rate test needs 0 < baseline < 1 and 0 < baseline ± mde < 1 with mde != 0, got baseline {baseline} "
+            f"and mde {mde}: pass a smaller mde."
         )
     mean = (baseline + treated) / 2
     spread = _z(1 - alpha / 2) * math.sqrt(2 * mean * (1 - mean)) + _z(power) * math.sqrt(
         baseline * (1 - baseline) + treated * (1 - treated)
     )
-    return math.ceil(spread**2 / mde**2)
+    return math.ceil(spread**2 / (treated - baseline) ** 2)
 
 
 def samples_needed_means(std: float, mde: float, *, alpha: float = 0.05, power: float = 0.8) -> int:

@@ -16,9 +16,16 @@
   }
   state.offset = Number(params.get("offset") || 0);
 
+  const COLUMNS_KEY = "fti.runs.columns";
+  const DEFAULT_METRICS = 12;
+  const DEFAULT_PARAMS = 6;
+  const round = new Intl.NumberFormat("en", { maximumSignificantDigits: 4 });
+  const expanded = new Set();
+
+  // numbers are rounded for display (the title keeps the exact value)
   function text(value) {
     if (value === null || value === undefined) return "";
-    if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+    if (typeof value === "number") return Number.isInteger(value) ? String(value) : round.format(value);
     return String(value);
   }
 
@@ -29,15 +36,68 @@
     return element;
   }
 
-  function shownColumns(columns) {
-    const first = ["name", "experiment", "status", "start_time"];
-    const rest = columns.filter((c) => c.startsWith("params.") || c.startsWith("metrics."));
-    return first.filter((c) => columns.includes(c)).concat(rest.slice(0, 24));
+  function chosenColumns() {
+    try {
+      const saved = JSON.parse(window.localStorage.getItem(COLUMNS_KEY) || "null");
+      return Array.isArray(saved) ? saved : null;
+    } catch (error) {
+      return null;
+    }
   }
 
+  // metrics first (what a run is judged by), then params; the user's choice, remembered, wins
+  function shownColumns(columns) {
+    const first = ["name", "experiment", "status", "start_time"].filter((c) => columns.includes(c));
+    const metrics = columns.filter((c) => c.startsWith("metrics."));
+    const params = columns.filter((c) => c.startsWith("params."));
+    const chosen = chosenColumns();
+    if (chosen) return first.concat(metrics.concat(params).filter((c) => chosen.includes(c)));
+    return first.concat(metrics.slice(0, DEFAULT_METRICS), params.slice(0, DEFAULT_PARAMS));
+  }
+
+  function renderChooser(columns, shown) {
+    const list = document.getElementById("column-list");
+    const options = columns.filter((c) => c.startsWith("metrics.")).concat(columns.filter((c) => c.startsWith("params.")));
+    list.replaceChildren(...options.map((column) => {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = column;
+      box.checked = shown.includes(column);
+      box.addEventListener("change", () => {
+        const picked = Array.from(list.querySelectorAll("input:checked")).map((input) => input.value);
+        window.localStorage.setItem(COLUMNS_KEY, JSON.stringify(picked));
+        render(lastData);
+      });
+      label.append(box, " " + column);
+      return label;
+    }));
+  }
+
+  // tuning trials (runs whose parent is on this page) go under their parent, collapsed
+  function nest(items) {
+    const onPage = new Set(items.map((item) => item.run_id));
+    const children = new Map();
+    const top = [];
+    for (const item of items) {
+      const parent = item.parent_run_id;
+      if (parent && onPage.has(parent)) {
+        if (!children.has(parent)) children.set(parent, []);
+        children.get(parent).push(item);
+      } else {
+        top.push(item);
+      }
+    }
+    return { top, children };
+  }
+
+  let lastData = null;
+
   function render(data) {
+    lastData = data;
     document.getElementById("run-count").textContent = data.total + " matching";
     const columns = shownColumns(data.columns);
+    renderChooser(data.columns, columns);
     const head = document.createElement("tr");
     head.appendChild(cell("th", ""));
     const [orderKey, descending] = state.order.startsWith("-") ? [state.order.slice(1), true] : [state.order, false];
@@ -52,36 +112,62 @@
       head.appendChild(th);
     }
     table.tHead.replaceChildren(head);
-    const rows = data.items.map((item) => {
-      const row = document.createElement("tr");
-      row.dataset.runId = item.run_id;
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.className = "select-run";
-      box.checked = state.selected.has(item.run_id);
-      box.addEventListener("change", () => toggle(item.run_id, box.checked, row));
-      const first = document.createElement("td");
-      first.appendChild(box);
-      row.appendChild(first);
-      if (box.checked) row.classList.add("checked");
-      for (const column of columns) {
-        const value = item[column];
-        if (column === "name") {
-          const td = document.createElement("td");
-          const link = cell("a", value || item.run_id.slice(0, 8));
-          link.href = "/runs/" + encodeURIComponent(item.run_id);
-          td.appendChild(link);
-          row.appendChild(td);
-        } else if (column === "start_time") {
-          row.appendChild(cell("td", text(value).replace("T", " ").replace("Z", ""), "time"));
-        } else {
-          row.appendChild(cell("td", text(value), column.startsWith("metrics.") ? "num" : ""));
-        }
-      }
-      return row;
-    });
+    const { top, children } = nest(data.items);
+    const rows = [];
+    for (const item of top) {
+      const trials = children.get(item.run_id) || [];
+      rows.push(runRow(item, columns, trials, false));
+      for (const trial of trials) rows.push(runRow(trial, columns, [], true));
+    }
     table.tBodies[0].replaceChildren(...rows);
     renderPager(data);
+  }
+
+  function runRow(item, columns, trials, isTrial) {
+    const row = document.createElement("tr");
+    row.dataset.runId = item.run_id;
+    if (isTrial) {
+      row.dataset.parent = item.parent_run_id;
+      row.classList.add("trial");
+      row.hidden = !expanded.has(item.parent_run_id);
+    }
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "select-run";
+    box.checked = state.selected.has(item.run_id);
+    box.addEventListener("change", () => toggle(item.run_id, box.checked, row));
+    const first = document.createElement("td");
+    first.appendChild(box);
+    row.appendChild(first);
+    if (box.checked) row.classList.add("checked");
+    for (const column of columns) {
+      const value = item[column];
+      if (column === "name") {
+        const td = document.createElement("td");
+        if (trials.length) td.appendChild(expander(item.run_id, trials.length));
+        const link = cell("a", value || item.run_id.slice(0, 8));
+        link.href = "/runs/" + encodeURIComponent(item.run_id);
+        td.appendChild(link);
+        row.appendChild(td);
+      } else if (column === "start_time") {
+        row.appendChild(cell("td", text(value).replace("T", " ").replace("Z", ""), "time"));
+      } else {
+        const td = cell("td", text(value), column.startsWith("metrics.") ? "num" : "");
+        if (typeof value === "number") td.title = String(value);
+        row.appendChild(td);
+      }
+    }
+    return row;
+  }
+
+  function expander(runId, count) {
+    const button = cell("button", (expanded.has(runId) ? "▾ " : "▸ ") + count + " trials", "expand-trials");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      if (expanded.has(runId)) expanded.delete(runId); else expanded.add(runId);
+      render(lastData);
+    });
+    return button;
   }
 
   function renderPager(data) {
