@@ -341,6 +341,25 @@ class FeatureGroup:
         frame: pd.DataFrame = table.to_pandas()
         return frame
 
+    def head(self, rows: int = 10, as_of: AsOf = None) -> pd.DataFrame:
+        """The first ``rows`` rows of :meth:`read` (by event time, then key), reading no more than that.
+
+        Example:
+            >>> cards.head(5)  # doctest: +SKIP
+        """
+        if rows < 0:
+            raise ValidationError(f"rows must be zero or positive, got {rows}.")
+        view = snapshot(*self._reload(), as_of)
+        connection = query_engine()
+        try:
+            source = view.register(connection, self._stores.offline, "group_rows")
+            order = ", ".join(quote(name) for name in (self._record.event_time, *self._record.primary_key))
+            table = connection.sql(f"SELECT * FROM {source} ORDER BY {order} LIMIT {int(rows)}").to_arrow_table()
+        finally:
+            connection.close()
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
     def commits(self) -> list[CommitRecord]:
         """Every commit, oldest first, with its time, row counts and statistics."""
         return self._reload()[1]

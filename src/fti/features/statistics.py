@@ -4,6 +4,11 @@ of what feature groups hold: the rows one commit wrote, or all of a group's rows
 Numbers get count, nulls, min, max, mean, std, quartiles (from a reservoir sample of 8,192 values) and a
 10-bin histogram; strings and booleans
 get count, nulls, approximate distinct count and top values; times and dates get count, nulls, min, max.
+
+A heavy-tailed column (amounts, say: most values small, a few huge) would put nearly every row in the first
+of ten equal bins; when one bin holds more than half the rows, the bins are drawn again (see
+:func:`tail_edges`): log-spaced for positive values, else equal up to the upper fence (Q3 + 3 IQR) with one
+bin for the tail. The histogram's ``scale`` says which: ``linear``, ``log`` or ``fenced``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
     from fti.core.features import CommitRecord, FeatureGroupRecord
     from fti.features.time_travel import Snapshot
 
-__all__ = ["compute_statistics", "kind_of", "measure_commit", "measure_snapshot"]
+__all__ = ["compute_statistics", "equal_edges", "kind_of", "measure_commit", "measure_snapshot", "tail_edges"]
 
 #: statistics of a large commit or group spill to disk rather than grow the measuring process
 _MEASURE_MEMORY = "256MB"
@@ -81,14 +86,63 @@ def compute_statistics(connection: duckdb.DuckDBPyConnection, source: str, schem
     return {"rows": total, "columns": columns}
 
 
+def equal_edges(low: float, high: float) -> list[float]:
+    """The upper edges of ten equal bins over ``[low, high]`` (one edge when they are equal)."""
+    width = (high - low) / _BINS
+    return [low + width * step for step in range(1, _BINS)] + [high] if width > 0 else [high]
+
+
+def tail_edges(low: float, high: float, quartiles: list[float] | None) -> tuple[list[float], str] | None:
+    """Upper bin edges for a heavy-tailed column and their scale (``log`` or ``fenced``), or None when neither
+    applies: log-spaced when every value is positive and the range spans two decades, else equal bins up to the
+    upper fence (Q3 + 3 IQR) and one bin from there to the maximum."""
+    if low > 0 and high / low >= 100:
+        ratio = (high / low) ** (1 / _BINS)
+        return [low * ratio**step for step in range(1, _BINS)] + [high], "log"
+    if quartiles and len(quartiles) == 3:
+        fence = quartiles[2] + 3 * (quartiles[2] - quartiles[0])
+        if low < fence < high:
+            width = (fence - low) / (_BINS - 1)
+            return [low + width * step for step in range(1, _BINS)] + [high], "fenced"
+    return None
+
+
+def _is_heavy(counts: list[int]) -> bool:
+    total = sum(counts)
+    return len(counts) > 1 and total > 0 and max(counts) > total / 2
+
+
 def _add_histograms(connection: duckdb.DuckDBPyConnection, source: str, columns: dict[str, dict[str, Any]]) -> None:
     bounds: dict[str, list[float]] = {}
     for name, stats in columns.items():
         low, high = stats.get("min"), stats.get("max")
         if stats["type"] != "number" or low is None or high is None or not math.isfinite(low - high):
             continue
-        width = (high - low) / _BINS
-        bounds[name] = [low + width * step for step in range(1, _BINS)] + [high] if width > 0 else [high]
+        bounds[name] = equal_edges(low, high)
+    _count_bins(connection, source, columns, bounds, "linear")
+    redrawn: dict[str, list[float]] = {}
+    scales: dict[str, str] = {}
+    for name in bounds:
+        stats = columns[name]
+        tail = (
+            tail_edges(stats["min"], stats["max"], stats.get("quantiles"))
+            if _is_heavy(stats["histogram"]["counts"])
+            else None
+        )
+        if tail is not None:
+            redrawn[name], scales[name] = tail
+    for scale in set(scales.values()):
+        _count_bins(connection, source, columns, {n: e for n, e in redrawn.items() if scales[n] == scale}, scale)
+
+
+def _count_bins(
+    connection: duckdb.DuckDBPyConnection,
+    source: str,
+    columns: dict[str, dict[str, Any]],
+    bounds: dict[str, list[float]],
+    scale: str,
+) -> None:
+    """Count each column's values per bin (one pass over ``source`` for every column)."""
     if not bounds:
         return
     expressions = [
@@ -101,6 +155,7 @@ def _add_histograms(connection: duckdb.DuckDBPyConnection, source: str, columns:
         columns[name]["histogram"] = {
             "edges": [columns[name]["min"], *edges],
             "counts": [int(counts.get(edge, 0)) for edge in edges],
+            "scale": scale,
         }
 
 

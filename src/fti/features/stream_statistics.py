@@ -19,12 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.features.statistics import kind_of
+from fti.features.statistics import equal_edges, kind_of, tail_edges
 
 __all__ = ["StreamStatistics"]
 
 _SAMPLE_ROWS = 65_536
-_BINS = 10
 
 
 class _Moments:
@@ -52,6 +51,12 @@ class _Moments:
         self.m2 += m2 + delta * delta * self.count * count / total
         self.mean += delta * count / total
         self.count = total
+
+
+def _bin_counts(edges: list[float], values: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:
+    # a value falls in the first bin whose upper edge is at or above it, as SQL's histogram() counts
+    counts = np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1)
+    return counts[: len(edges)]
 
 
 class StreamStatistics:
@@ -145,14 +150,17 @@ class StreamStatistics:
         low, high = moments.low, moments.high
         if low is None or high is None or not math.isfinite(low - high) or not len(values):
             return None
-        width = (high - low) / _BINS
-        edges = [low + width * step for step in range(1, _BINS)] + [high] if width > 0 else [high]
-        # a value falls in the first bin whose upper edge is at or above it, as SQL's histogram() counts
-        counts = np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1)
-        counts = counts[: len(edges)]
+        edges, scale = equal_edges(low, high), "linear"
+        counts = _bin_counts(edges, values)
+        if len(counts) > 1 and counts.max() > len(values) / 2:
+            quartiles = [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75], method="nearest")]
+            tail = tail_edges(low, high, quartiles)
+            if tail is not None:
+                edges, scale = tail
+                counts = _bin_counts(edges, values)
         if len(values) < moments.count:
             counts = _scaled(counts, moments.count)
-        return {"edges": [low, *edges], "counts": [int(count) for count in counts]}
+        return {"edges": [low, *edges], "counts": [int(count) for count in counts], "scale": scale}
 
     def _add_sample(self, batch: pa.RecordBatch) -> None:
         """Keep the rows with the smallest random keys: a uniform sample of every row so far."""

@@ -63,7 +63,10 @@ def feature_group(
     project = _project(request)
     group = summaries.feature_group_detail(project, name, version)
     statistics = summaries.feature_group_statistics(project, name, version, commit, scope) if group["commits"] else None
-    return _render(request, "feature_group.html", "features", group=group, statistics=statistics, scope=scope)
+    preview = summaries.feature_group_preview(project, name, version) if group["commits"] else None
+    return _render(
+        request, "feature_group.html", "features", group=group, statistics=statistics, scope=scope, preview=preview
+    )
 
 
 @router.get("/feature-views")

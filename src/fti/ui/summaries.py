@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PAGE",
     "compare_runs",
     "feature_group_detail",
+    "feature_group_preview",
     "feature_group_statistics",
     "feature_groups",
     "feature_view_detail",
@@ -160,7 +161,31 @@ def feature_group_statistics(
     group = project.get_feature_group(name, version)
     statistics = group.statistics(commit, scope="commit" if scope == "commit" else "feature_group")
     chosen = commit if commit is not None else group.commits()[-1].commit
-    return {"name": name, "version": version, "commit": chosen, "scope": scope, **statistics}
+    keys = set(group.primary_key)
+    columns = {
+        column: _as_key(stats, "primary key" if column in keys else "id")
+        if column in keys or _ID_NAME.search(column)
+        else stats
+        for column, stats in statistics.get("columns", {}).items()
+    }
+    return {"name": name, "version": version, "commit": chosen, "scope": scope, **statistics, "columns": columns}
+
+
+#: columns named like identifiers (``tx_id``, ``cc_num``, ``merchant_key``): their min, mean and histogram say
+#: nothing, so they are shown as keys
+_ID_NAME = re.compile(r"(^|_)(id|ids|num|key|uuid)$", re.IGNORECASE)
+
+
+def _as_key(stats: dict[str, Any], role: str) -> dict[str, Any]:
+    """A key column's statistics: how many values, nulls and (for strings) distinct values; no number profile."""
+    kept = {key: stats[key] for key in ("count", "nulls", "distinct") if key in stats}
+    return kept | {"type": "key", "role": role, "profiled_as": stats.get("type")}
+
+
+def feature_group_preview(project: Project, name: str, version: int, rows: int = 10) -> dict[str, Any]:
+    """The first ``rows`` rows of a feature group version (by event time), as column names and JSON rows."""
+    frame = project.get_feature_group(name, version).head(rows)
+    return {"columns": [str(column) for column in frame.columns], "rows": _records(frame)}
 
 
 def _dataset_item(dataset: TrainingDataset) -> dict[str, Any]:
@@ -193,8 +218,21 @@ def _view_item(view: FeatureView) -> dict[str, Any]:
         "description": view.description,
         "labels": view.labels,
         "feature_groups": [
-            {"name": part.group.name, "version": part.group.version, "features": list(part.output_names())}
-            for part in view.query.parts
+            {
+                "name": part.group.name,
+                "version": part.group.version,
+                "features": list(part.output_names()),
+                # the spine (first group) gives the rows; every other group joins on its primary key, matched
+                # to spine columns, as of each spine row's event time
+                "join": None
+                if index == 0
+                else [
+                    {"spine": spine, "key": key}
+                    for spine, key in zip(part.on or part.group.primary_key, part.group.primary_key, strict=True)
+                ],
+                "primary_key": list(part.group.primary_key),
+            }
+            for index, part in enumerate(view.query.parts)
         ],
         "created_at": _time(view.record.created_at),
     }

@@ -1,5 +1,5 @@
-"""A small project for the dashboard tests: feature groups with commits, a view, a training dataset,
-20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
+"""A small project for the dashboard tests: feature groups with commits (one with ids and a heavy tail), a
+view, a training dataset, 20 runs with params, stepped metrics and a figure, a tuning run with 30 params and
 three trials under it, a model with two versions whose aliases moved, and an A/B
 deployment with a day of logged requests (the last hours shifted), a shadow, and labels; a second
 deployment whose split changed after it logged requests."""
@@ -24,6 +24,7 @@ from fti.monitoring.alerts import DriftShareRule
 RUNS = 20
 TUNING_PARAMS = 30
 TUNING_TRIALS = 3
+PAYMENTS = 500
 MOVED_BEFORE = 6
 MOVED_AFTER = 4
 LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
@@ -64,6 +65,7 @@ def populate(project: fti.Project) -> dict[str, str]:
             {"cc_num": np.arange(rows) % 8, "ts": ts + pd.Timedelta(minutes=5), "is_fraud": np.arange(rows) % 4 == 0}
         )
     )
+    log_payments(project, rng)
     view = project.create_feature_view(
         "fraud",
         query=labels.select(["is_fraud"]).join(cards.select(["amount_avg"])),
@@ -114,6 +116,24 @@ def populate(project: fti.Project) -> dict[str, str]:
     project.get_model("fraud-detector:2").set_alias("champion", reason="better f1")
     log_deployment(project)
     return ids
+
+
+def log_payments(project: fti.Project, rng: np.random.Generator) -> None:
+    """``payments``: keyed by ``tx_id``, with a card id and a heavy-tailed amount (lognormal, one huge payment)."""
+    payments = project.create_feature_group("payments", primary_key=["tx_id"], event_time="ts")
+    count = PAYMENTS
+    amounts = rng.lognormal(3, 1, count)
+    amounts[-1] = 50_000.0
+    payments.insert(
+        pd.DataFrame(
+            {
+                "tx_id": np.arange(count) + 10_000,
+                "cc_num": 4_000_000_000_000_000 + np.arange(count) % 50,
+                "amount": amounts,
+                "ts": pd.to_datetime("2026-01-01", utc=True) + pd.to_timedelta(np.arange(count), unit="min"),
+            }
+        )
+    )
 
 
 def log_tuning(project: fti.Project) -> None:

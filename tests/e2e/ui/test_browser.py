@@ -306,3 +306,32 @@ def test_run_page_tables_single_values_and_charts_only_stepped_metrics(browser: 
     # the figures come before the charts
     assert page.locator("#figures").bounding_box()["y"] < page.locator("#metric-charts").bounding_box()["y"]  # type: ignore[attr-defined]
     browser.shot("run-figures-first")
+
+
+def test_feature_statistics_bin_heavy_tails_show_keys_as_keys_a_preview_and_join_keys(browser: Browser) -> None:
+    page = browser.open("/feature-groups/payments/1")
+    cards = {
+        card.locator("h3").inner_text().split()[0]: card
+        for card in page.locator("#statistics .stat").all()  # type: ignore[attr-defined]
+    }
+    assert "primary key, not profiled as a number" in cards["tx_id"].locator("h3").inner_text()
+    assert "id, not profiled as a number" in cards["cc_num"].locator("h3").inner_text()
+    for key in ("tx_id", "cc_num"):
+        assert "min" not in cards[key].locator("dl").inner_text() and cards[key].locator("svg").count() == 0
+    amount = cards["amount"]
+    assert "log-spaced bins" in amount.inner_text()
+    heights = amount.locator("svg.histogram rect.bar").evaluate_all(
+        "bars => bars.map(b => Number(b.getAttribute('height')))"
+    )
+    assert sum(height > 1 for height in heights) >= 5, f"the tail spreads over the bars: {heights}"
+    assert page.locator("#preview tbody tr").count() == 10  # type: ignore[attr-defined]
+    assert page.locator("#preview thead th").all_inner_texts() == ["tx_id", "cc_num", "amount", "ts"]  # type: ignore[attr-defined]
+    browser.shot("feature-group-heavy-tail")
+    page = browser.open("/feature-views/fraud/1")
+    joined = page.inner_text("#query")  # type: ignore[attr-defined]
+    assert "cc_num = card_activity.cc_num" in joined and "spine" in joined
+    legend = page.locator("#training-datasets .split-legend li")  # type: ignore[attr-defined]
+    assert legend.all_inner_texts() == ["train 80% · ≈64 rows", "test 20% · ≈16 rows"]
+    clipped = legend.evaluate_all("items => items.filter(i => i.scrollWidth > i.clientWidth).length")
+    assert clipped == 0, "no split label is cut off"
+    browser.shot("feature-view-joins")
