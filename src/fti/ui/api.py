@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from fti.errors import ValidationError
 from fti.ui import deployments, monitoring, summaries
+from fti.ui.home import home as home_summary
 from fti.ui.summaries import IMAGE_TYPES
 
 if TYPE_CHECKING:
@@ -49,6 +50,13 @@ def health() -> dict[str, str]:
 def overview(request: Request) -> dict[str, Any]:
     """Counts of feature groups, views, training datasets, experiments, runs and models."""
     return summaries.overview(_project(request))
+
+
+@router.get("/home", tags=["dashboard"])
+def home(request: Request) -> dict[str, Any]:
+    """The home page: counts, each deployment with its champion and latest drift report (and its alerts), the
+    latest runs, and failed runs and pipeline runs."""
+    return deployments.finite(home_summary(_project(request)))
 
 
 @router.get("/feature-groups", tags=["feature store"])

@@ -36,8 +36,10 @@ __all__ = [
     "CheckCache",
     "StoredCheck",
     "drift_report",
+    "latest_drift",
     "load_rules",
     "monitoring_overview",
+    "report_kind",
     "stored_report",
 ]
 
@@ -207,6 +209,11 @@ def drift_report(
 
 def _stored_reports(project: Project, deployment: str | None) -> list[dict[str, Any]]:
     """Reports saved by ``result.save()`` / ``fti monitor report --save``, newest first."""
+    found = _stored_reports_all(project, deployment)
+    return found[:_RECENT_REPORTS] if deployment is not None else found
+
+
+def _stored_reports_all(project: Project, deployment: str | None) -> list[dict[str, Any]]:
     records = project.artifacts.list(f"{_REPORTS}/")
     found = []
     for record in records:
@@ -217,7 +224,7 @@ def _stored_reports(project: Project, deployment: str | None) -> list[dict[str, 
             continue
         found.append({"deployment": parts[2], "stamp": parts[3], "created_at": record.created_at.isoformat()})
     found.sort(key=lambda item: item["stamp"], reverse=True)
-    return found[:_RECENT_REPORTS] if deployment is not None else found
+    return found
 
 
 def stored_report(project: Project, deployment: str, stamp: str) -> dict[str, Any]:
@@ -237,3 +244,23 @@ def report_kind(content: dict[str, Any]) -> str:
     """``ab`` for a stored A/B report (``ABReport.to_dict()``: variants and decisions), else ``drift`` (a
     monitoring result): the two are stored side by side and drawn with different templates."""
     return "ab" if "decisions" in content and "drift" not in content else "drift"
+
+
+def latest_drift(project: Project, deployment: str) -> dict[str, Any] | None:
+    """The newest stored drift report of ``deployment`` (by when it was stored; A/B reports skipped) in short:
+    its stamp, whether the data drifted, the drifted features and the alerts it fired; None if there is none."""
+    stored = sorted(_stored_reports_all(project, deployment), key=lambda item: item["created_at"], reverse=True)
+    for item in stored:
+        content = stored_report(project, deployment, item["stamp"])
+        if content["kind"] != "drift":
+            continue
+        drift = content.get("drift") or {}
+        return {
+            "stamp": item["stamp"],
+            "generated_at": content.get("generated_at"),
+            "dataset_drift": bool(drift.get("dataset_drift")),
+            "share_drifted": drift.get("share_drifted"),
+            "drifted_features": list(drift.get("drifted_features") or []),
+            "alerts": [alert.get("message", alert.get("rule")) for alert in content.get("alerts") or []],
+        }
+    return None

@@ -17,6 +17,7 @@ from fti import charts
 from fti.monitoring.report import render_body, when
 from fti.ui import deployments, monitoring, summaries
 from fti.ui.auth import COOKIE, TokenGate, session_value
+from fti.ui.home import home as home_summary
 
 if TYPE_CHECKING:
     from fti.project import Project
@@ -47,7 +48,7 @@ def _gate(request: Request) -> TokenGate:
 
 @router.get("/")
 def home(request: Request) -> HTMLResponse:
-    return _render(request, "overview.html", "overview", overview=summaries.overview(_project(request)))
+    return _render(request, "overview.html", "overview", home=home_summary(_project(request)))
 
 
 @router.get("/feature-groups")

@@ -39,6 +39,7 @@ __all__ = [
     "models",
     "overview",
     "page",
+    "records",
     "run_detail",
     "runs",
 ]
@@ -185,7 +186,7 @@ def _as_key(stats: dict[str, Any], role: str) -> dict[str, Any]:
 def feature_group_preview(project: Project, name: str, version: int, rows: int = 10) -> dict[str, Any]:
     """The first ``rows`` rows of a feature group version (by event time), as column names and JSON rows."""
     frame = project.get_feature_group(name, version).head(rows)
-    return {"columns": [str(column) for column in frame.columns], "rows": _records(frame)}
+    return {"columns": [str(column) for column in frame.columns], "rows": records(frame)}
 
 
 def _dataset_item(dataset: TrainingDataset) -> dict[str, Any]:
@@ -260,7 +261,8 @@ def feature_view_detail(project: Project, name: str, version: int) -> dict[str, 
 # -- experiments -----------------------------------------------------------------------------------
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame``'s rows as JSON-ready dicts (times in ISO format, NaN as None)."""
     items: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
     return items
 
@@ -285,7 +287,7 @@ def runs(
         "offset": offset,
         "columns": [str(column) for column in frame.columns],
         "experiments": tracking.experiments(),
-        "items": _records(frame),
+        "items": records(frame),
     }
 
 

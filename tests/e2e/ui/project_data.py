@@ -6,6 +6,7 @@ deployment whose split changed after it logged requests."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import matplotlib
@@ -137,7 +138,10 @@ def log_payments(project: fti.Project, rng: np.random.Generator) -> None:
 
 
 def log_tuning(project: fti.Project) -> None:
-    """A tuning search in experiment ``tuning``: a parent run with many params and three trials under it."""
+    """A tuning search in experiment ``tuning``: a parent run with many params and three trials under it; and a
+    run that failed, in experiment ``broken``."""
+    with contextlib.suppress(RuntimeError), project.start_run("broken", "crashed"):
+        raise RuntimeError("out of memory on purpose")
     with project.start_run("tuning", "search") as parent:
         parent.log_params({f"p{index:02d}": index for index in range(TUNING_PARAMS)})
         parent.log_metric("roc_auc", 0.912345678)

@@ -86,6 +86,12 @@ def browser(chromium: object, dashboard: Dashboard) -> Iterator[Browser]:
 def test_feature_store_pages(browser: Browser) -> None:
     page = browser.open("/")
     assert page.locator(".card").count() >= 5  # type: ignore[attr-defined]
+    fraud = page.locator("#home-deployments tr", has_text="fraud-detector@champion").first  # type: ignore[attr-defined]
+    text = fraud.inner_text()
+    assert "fraud-detector v2" in text and "drifted" in text and "1 fired" in text and "amount_avg" in text
+    assert "none stored" in page.locator("#home-deployments tr", has_text="moved").inner_text()  # type: ignore[attr-defined]
+    assert page.locator("#recent-runs tbody tr").count() == 5  # type: ignore[attr-defined]
+    assert "crashed" in page.inner_text("#failures")  # type: ignore[attr-defined]
     browser.shot("overview")
     page = browser.open("/feature-groups")
     page.fill("#fg-search", "spending")  # type: ignore[attr-defined]
@@ -111,7 +117,7 @@ def test_feature_store_pages(browser: Browser) -> None:
 def test_runs_filter_sort_and_compare(browser: Browser) -> None:
     page = browser.open("/runs")
     page.wait_for_selector("#runs tbody tr")  # type: ignore[attr-defined]
-    assert page.locator("#runs tbody tr:not([hidden])").count() == 23  # type: ignore[attr-defined]
+    assert page.locator("#runs tbody tr:not([hidden])").count() == 24  # type: ignore[attr-defined]
     page.fill("#filter", "metrics.f1 > 0.8 and params.model = 'xgb'")  # type: ignore[attr-defined]
     page.fill("#order-by", "-metrics.f1")  # type: ignore[attr-defined]
     page.click("#run-query button[type=submit]")  # type: ignore[attr-defined]
