@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from fti.errors import NotFoundError, ValidationError
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules, rule_to_dict
 from fti.monitoring.report import restore
 from fti.monitoring.rules_file import parse_alerts, read_alerts_file
+from fti.monitoring.stats.drift import DriftConfig, FeatureDriftConfig
+from fti.monitoring.stats.feature_drift import DriftMethod
 from fti.ui.deployments import DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_CHECK_ROWS",
     "CheckCache",
     "StoredCheck",
+    "deployment_rules",
     "drift_report",
     "latest_drift",
     "load_rules",
@@ -65,6 +68,8 @@ class StoredCheck:
     """A check as the dashboard keeps it: the result, the window it covered, and when it was made."""
 
     result: MonitorResult
+    #: the stored report whose drift rules the check used (None: the methods' defaults)
+    rules_from: str | None
     window: TimeWindow
     is_row_bounded: bool
     checked_at: datetime
@@ -130,10 +135,12 @@ class CheckCache:
         current = log.read_window(
             deployment, self.max_rows, start=chosen.start, end=chosen.end, max_age=REFRESH_SECONDS
         )
-        result = project.monitoring.monitor_window(current)
+        config, rules_from = deployment_rules(project, deployment)
+        result = project.monitoring.monitor_window(current, config=config)
         start = current.start or chosen.start
         return StoredCheck(
             result=result,
+            rules_from=rules_from,
             window=chosen,
             is_row_bounded=current.rows >= self.max_rows,
             checked_at=datetime.now(UTC),
@@ -196,6 +203,7 @@ def drift_report(
                 "is_row_bounded": check.is_row_bounded,
             },
             "checked_at": check.checked_at.isoformat(timespec="seconds"),
+            "rules_from": check.rules_from,
             "is_cached": is_cached,
             "cache_seconds": cache.ttl_seconds,
             "drift": content["drift"],
@@ -249,18 +257,51 @@ def report_kind(content: dict[str, Any]) -> str:
 def latest_drift(project: Project, deployment: str) -> dict[str, Any] | None:
     """The newest stored drift report of ``deployment`` (by when it was stored; A/B reports skipped) in short:
     its stamp, whether the data drifted, the drifted features and the alerts it fired; None if there is none."""
+    found = _latest_drift_report(project, deployment)
+    if found is None:
+        return None
+    stamp, content = found
+    drift = content.get("drift") or {}
+    return {
+        "stamp": stamp,
+        "generated_at": content.get("generated_at"),
+        "dataset_drift": bool(drift.get("dataset_drift")),
+        "share_drifted": drift.get("share_drifted"),
+        "drifted_features": list(drift.get("drifted_features") or []),
+        "alerts": [alert.get("message", alert.get("rule")) for alert in content.get("alerts") or []],
+    }
+
+
+def deployment_rules(project: Project, deployment: str) -> tuple[DriftConfig | None, str | None]:
+    """The drift rules ``deployment`` is checked with: each feature's method and threshold and the drift share of
+    its newest stored drift report (what ``fti monitor report --save`` or a monitoring pipeline was configured
+    with), and that report's stamp; ``(None, None)`` (the methods' defaults) when it has none. The live page
+    then decides drift as the stored reports do."""
+    found = _latest_drift_report(project, deployment)
+    if found is None:
+        return None, None
+    stamp, content = found
+    drift = content.get("drift") or {}
+    decided = dict(drift.get("features") or {})
+    if isinstance(drift.get("prediction"), dict):
+        decided["prediction"] = drift["prediction"]
+    features = {
+        name: FeatureDriftConfig(method=item.get("method"), threshold=item.get("threshold"))
+        for name, item in decided.items()
+        if isinstance(item, dict) and item.get("method") in _METHODS
+    }
+    share = drift.get("drift_share")
+    config = DriftConfig(features=features, drift_share=float(share) if isinstance(share, int | float) else 0.5)
+    return config, stamp
+
+
+_METHODS = set(get_args(DriftMethod))
+
+
+def _latest_drift_report(project: Project, deployment: str) -> tuple[str, dict[str, Any]] | None:
     stored = sorted(_stored_reports_all(project, deployment), key=lambda item: item["created_at"], reverse=True)
     for item in stored:
         content = stored_report(project, deployment, item["stamp"])
-        if content["kind"] != "drift":
-            continue
-        drift = content.get("drift") or {}
-        return {
-            "stamp": item["stamp"],
-            "generated_at": content.get("generated_at"),
-            "dataset_drift": bool(drift.get("dataset_drift")),
-            "share_drifted": drift.get("share_drifted"),
-            "drifted_features": list(drift.get("drifted_features") or []),
-            "alerts": [alert.get("message", alert.get("rule")) for alert in content.get("alerts") or []],
-        }
+        if content["kind"] == "drift":
+            return item["stamp"], content
     return None

@@ -20,12 +20,14 @@ from sklearn.linear_model import LogisticRegression
 
 import fti
 from fti.inference_log.writer import LogRecord, to_table
+from fti.monitoring import DriftConfig
 from fti.monitoring.alerts import DriftShareRule
 
 RUNS = 20
 TUNING_PARAMS = 30
 TUNING_TRIALS = 3
 PAYMENTS = 500
+MOVED_THRESHOLD = 0.345
 MOVED_BEFORE = 6
 MOVED_AFTER = 4
 LOG_START = pd.Timestamp("2026-01-05", tz="UTC")
@@ -154,7 +156,7 @@ def log_tuning(project: fti.Project) -> None:
 def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.ndarray) -> None:
     """Deploy ``moved``: v1 served ``MOVED_BEFORE`` requests, then the split changed to the champion alone,
     which served ``MOVED_AFTER``; the log keeps both, every request labelled with its answer; its A/B report
-    is stored."""
+    and a drift report checked with threshold ``MOVED_THRESHOLD`` are stored."""
     project.deploy("moved", "fraud-detector:1")
     project.deploy("moved", "fraud-detector@champion")
     records = []
@@ -182,6 +184,9 @@ def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.
     project.log_labels(
         "moved", pd.DataFrame({"request_id": [f"moved-{i:04d}" for i in range(count)], "label": answers[:count]})
     )
+    # a drift report checked with rules of its own (threshold 0.345): the live page must decide with them too
+    checked = project.monitor("moved", start=LOG_START.to_pydatetime(), config=DriftConfig(threshold=MOVED_THRESHOLD))
+    checked.save(prefix=f"monitoring/reports/moved/{STORED_REPORT}")
     project.artifacts.put_json(
         f"monitoring/reports/moved/{STORED_AB_REPORT}/report.json", project.ab_report("moved").to_dict()
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.ui.conftest import Dashboard
+from tests.e2e.ui.project_data import STORED_REPORT
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +90,7 @@ def test_feature_store_pages(browser: Browser) -> None:
     fraud = page.locator("#home-deployments tr", has_text="fraud-detector@champion").first  # type: ignore[attr-defined]
     text = fraud.inner_text()
     assert "fraud-detector v2" in text and "drifted" in text and "1 fired" in text and "amount_avg" in text
-    assert "none stored" in page.locator("#home-deployments tr", has_text="moved").inner_text()  # type: ignore[attr-defined]
+    assert STORED_REPORT in page.locator("#home-deployments tr", has_text="moved").inner_text()  # type: ignore[attr-defined]
     assert page.locator("#recent-runs tbody tr").count() == 5  # type: ignore[attr-defined]
     assert "crashed" in page.inner_text("#failures")  # type: ignore[attr-defined]
     browser.shot("overview")
@@ -341,3 +342,14 @@ def test_feature_statistics_bin_heavy_tails_show_keys_as_keys_a_preview_and_join
     clipped = legend.evaluate_all("items => items.filter(i => i.scrollWidth > i.clientWidth).length")
     assert clipped == 0, "no split label is cut off"
     browser.shot("feature-view-joins")
+
+
+def test_the_live_drift_page_decides_with_the_rules_of_the_stored_reports(browser: Browser) -> None:
+    page = browser.open("/monitoring/moved")
+    page.wait_for_selector("#drift-scores")  # type: ignore[attr-defined]
+    thresholds = page.locator("#drift-scores tbody tr td:nth-child(5)").all_inner_texts()  # type: ignore[attr-defined]
+    assert thresholds and set(thresholds) == {"0.345"}, thresholds
+    assert STORED_REPORT in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
+    browser.shot("drift-report-configured-rules")
+    page = browser.open("/monitoring/fraud")
+    assert "latest stored report" in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
