@@ -172,7 +172,9 @@ class MonitoringService:
         data = current.current if has_prediction else current.current.drop_columns(["prediction"])
         drift, series = self._drift(current, profile, data, features, prediction, options)
         quality = options.get("quality") or QualityConfig()
-        ignored = tuple({*quality.ignore, *([] if has_prediction else ["prediction"])})
+        # the request log keeps the entity keys (sticky assignment, feature lookups) by design: not a finding
+        keys = [name for name in self._entity_keys(deployment) if name not in profile.columns]
+        ignored = tuple({*quality.ignore, *keys, *([] if has_prediction else ["prediction"])})
         quality_report = check_quality(profile, data, config=replace(quality, ignore=ignored))
         return MonitorResult(
             deployment=deployment,
@@ -185,6 +187,13 @@ class MonitoringService:
             over_time=series,
             _artifacts=self._artifacts,
         )
+
+    def _entity_keys(self, deployment: str) -> tuple[str, ...]:
+        """The entity keys of ``deployment`` (none when it is not deployed here, or no deployments are known)."""
+        if self._deployments is None:
+            return ()
+        found = next((item for item in self._deployments.list_deployments() if item.name == deployment), None)
+        return () if found is None else tuple(found.entity_keys)
 
     def _drift(
         self,

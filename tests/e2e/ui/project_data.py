@@ -158,12 +158,13 @@ def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.
     which served ``MOVED_AFTER``; the log keeps both, every request labelled with its answer; its A/B report
     and a drift report checked with threshold ``MOVED_THRESHOLD`` are stored."""
     project.deploy("moved", "fraud-detector:1")
-    project.deploy("moved", "fraud-detector@champion")
+    # sticky on cc_num: the log keeps the key beside the features, by design (not a data-quality finding)
+    project.deploy("moved", "fraud-detector@champion", entity_key="cc_num")
     records = []
     for index in range(MOVED_BEFORE + MOVED_AFTER):
         variant, version = ("fraud-detector:1", 1) if index < MOVED_BEFORE else ("fraud-detector@champion", 2)
         moment = (LOG_START + pd.Timedelta(minutes=10 * index)).to_pydatetime()
-        row = frame.iloc[[index]].reset_index(drop=True)
+        row = frame.iloc[[index]].reset_index(drop=True).assign(cc_num=index % 3)
         records.append(
             LogRecord(
                 f"moved-{index:04d}",

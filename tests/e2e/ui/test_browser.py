@@ -350,6 +350,8 @@ def test_the_live_drift_page_decides_with_the_rules_of_the_stored_reports(browse
     thresholds = page.locator("#drift-scores tbody tr td:nth-child(5)").all_inner_texts()  # type: ignore[attr-defined]
     assert thresholds and set(thresholds) == {"0.345"}, thresholds
     assert STORED_REPORT in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
+    # the entity key the log keeps beside the features is not an extra column
+    assert "cc_num" not in page.inner_text("main")  # type: ignore[attr-defined]
     browser.shot("drift-report-configured-rules")
     page = browser.open("/monitoring/fraud")
     assert "latest stored report" in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
