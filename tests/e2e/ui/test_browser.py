@@ -10,8 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.e2e.ui.conftest import Dashboard
+import fti
+from fti.cli.main import app
+from fti.ui import create_app
+from tests.e2e.ui.conftest import Dashboard, _Server
 from tests.e2e.ui.project_data import STORED_REPORT
 
 pytestmark = pytest.mark.e2e
@@ -355,3 +359,18 @@ def test_the_live_drift_page_decides_with_the_rules_of_the_stored_reports(browse
     browser.shot("drift-report-configured-rules")
     page = browser.open("/monitoring/fraud")
     assert "latest stored report" in page.inner_text("#drift-rules")  # type: ignore[attr-defined]
+
+
+def test_an_empty_project_suggests_a_command_that_exists(chromium: object, tmp_path: Path) -> None:
+    with fti.connect(tmp_path / "empty") as project, _Server(create_app(project)) as url:
+        context = chromium.new_context(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        page = context.new_page()
+        assert page.goto(url + "/deployments").status == 200
+        hint = page.inner_text("#no-deployments")
+        assert "fti deployments create NAME --variant MODEL@champion" in hint
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "deployments-empty.png"), full_page=True)
+        context.close()
+    # the suggested command is there, with the option the hint names
+    result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, ["deployments", "create", "--help"])
+    assert result.exit_code == 0 and "--variant" in result.output
