@@ -208,7 +208,9 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
             p50[index], p99[index] = item["p50_ms"], item["p99_ms"]
         else:
             counts[(item["variant"], item["is_shadow"])][index] = float(item["requests"])
-    ends = (_short(window["start"]), _short(window["end"]))
+    # buckets under a minute need the seconds to tell the two ends apart
+    size = 19 if width < 60 else 16
+    ends = (_short(window["start"], size), _short(window["end"], size))
     series = [
         (f"{variant} (shadow)" if is_shadow else variant, steps, counts[(variant, is_shadow)])
         for variant, is_shadow in names
@@ -220,8 +222,8 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
     return requests_chart, latency_chart
 
 
-def _short(stamp: str) -> str:
-    return stamp.replace("T", " ")[:16]
+def _short(stamp: str, size: int = 16) -> str:
+    return stamp.replace("T", " ")[:size]
 
 
 @router.get("/monitoring")
