@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from fti.features.sql import query_engine
-from fti.features.statistics import compute_statistics, tail_edges
+from fti.features.statistics import compute_statistics, has_current_bins, tail_edges
 from fti.features.stream_statistics import StreamStatistics
 
 
@@ -46,3 +46,12 @@ def test_a_heavy_tail_spreads_over_the_bins_in_both_passes() -> None:
             assert sum(histogram["counts"]) == table.num_rows
             assert max(histogram["counts"]) < table.num_rows / 2, histogram
         assert columns["id"]["histogram"]["scale"] == "linear"
+
+
+def test_statistics_kept_from_before_the_scale_are_not_current() -> None:
+    old = {"columns": {"amount": {"type": "number", "histogram": {"edges": [0.0, 1.0], "counts": [3]}}}}
+    new = {
+        "columns": {"amount": {"type": "number", "histogram": {"edges": [0.0, 1.0], "counts": [3], "scale": "linear"}}}
+    }
+    assert not has_current_bins(old) and has_current_bins(new)
+    assert has_current_bins({"columns": {"name": {"type": "category"}}})

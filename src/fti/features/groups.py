@@ -28,7 +28,7 @@ from fti.features.online import (
 from fti.features.preparation import Preparation
 from fti.features.queries import Query, check_features
 from fti.features.sql import query_engine, quote
-from fti.features.statistics import measure_snapshot
+from fti.features.statistics import has_current_bins, measure_snapshot
 from fti.features.stores import FeatureStores
 from fti.features.time_travel import AsOf, describe_group, snapshot
 
@@ -391,7 +391,7 @@ class FeatureGroup:
             )
         if scope == "commit":
             return chosen.statistics
-        if chosen.group_statistics is not None:
+        if chosen.group_statistics is not None and has_current_bins(chosen.group_statistics):
             return chosen.group_statistics
         return self._group_statistics(commits, chosen.commit)
 

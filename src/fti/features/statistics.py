@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from fti.core.features import CommitRecord, FeatureGroupRecord
     from fti.features.time_travel import Snapshot
 
-__all__ = ["compute_statistics", "equal_edges", "kind_of", "measure_commit", "measure_snapshot", "tail_edges"]
+__all__ = [
+    "compute_statistics",
+    "equal_edges",
+    "has_current_bins",
+    "kind_of",
+    "measure_commit",
+    "measure_snapshot",
+    "tail_edges",
+]
 
 #: statistics of a large commit or group spill to disk rather than grow the measuring process
 _MEASURE_MEMORY = "256MB"
@@ -105,6 +113,13 @@ def tail_edges(low: float, high: float, quartiles: list[float] | None) -> tuple[
             width = (fence - low) / (_BINS - 1)
             return [low + width * step for step in range(1, _BINS)] + [high], "fenced"
     return None
+
+
+def has_current_bins(statistics: dict[str, Any]) -> bool:
+    """Whether every histogram of ``statistics`` says its ``scale``: kept statistics from before heavy tails got
+    their own bins do not, and a group's are measured again rather than shown with one bar."""
+    columns = statistics.get("columns", {}).values()
+    return all("scale" in stats["histogram"] for stats in columns if "histogram" in stats)
 
 
 def _is_heavy(counts: list[int]) -> bool:
