@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from fti.errors import ValidationError
-from fti.ui import deployments, monitoring, summaries
+from fti.ui import deployments, feature_store, monitoring, summaries
 from fti.ui.home import home as home_summary
 from fti.ui.summaries import IMAGE_TYPES
 
@@ -64,13 +64,13 @@ def feature_groups(
     request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     """Feature group versions whose name, description, features or tags contain ``search``."""
-    return summaries.feature_groups(_project(request), search, limit, offset)
+    return feature_store.feature_groups(_project(request), search, limit, offset)
 
 
 @router.get("/feature-groups/{name}/{version}", tags=["feature store"])
 def feature_group(request: Request, name: str, version: int) -> dict[str, Any]:
     """A feature group version: schema, expectations and commits."""
-    return summaries.feature_group_detail(_project(request), name, version)
+    return feature_store.feature_group_detail(_project(request), name, version)
 
 
 @router.get("/feature-groups/{name}/{version}/statistics", tags=["feature store"])
@@ -78,19 +78,19 @@ def feature_group_statistics(
     request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
 ) -> dict[str, Any]:
     """Per-feature statistics and histograms of a commit (``scope=commit``) or of the group as of it."""
-    return summaries.feature_group_statistics(_project(request), name, version, commit, scope)
+    return feature_store.feature_group_statistics(_project(request), name, version, commit, scope)
 
 
 @router.get("/feature-views", tags=["feature store"])
 def feature_views(request: Request, search: str | None = None, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Feature view versions whose name or description contain ``search``."""
-    return summaries.feature_views(_project(request), search, limit, offset)
+    return feature_store.feature_views(_project(request), search, limit, offset)
 
 
 @router.get("/feature-views/{name}/{version}", tags=["feature store"])
 def feature_view(request: Request, name: str, version: int) -> dict[str, Any]:
     """A feature view version with its training datasets (splits, sizes, source commits)."""
-    return summaries.feature_view_detail(_project(request), name, version)
+    return feature_store.feature_view_detail(_project(request), name, version)
 
 
 @router.get("/runs", tags=["experiments"])

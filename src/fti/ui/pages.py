@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from fti import charts
 from fti.monitoring.report import render_body, when
-from fti.ui import deployments, monitoring, summaries
+from fti.ui import deployments, feature_store, monitoring, summaries
 from fti.ui.auth import COOKIE, TokenGate, session_value
 from fti.ui.home import home as home_summary
 
@@ -53,7 +53,7 @@ def home(request: Request) -> HTMLResponse:
 
 @router.get("/feature-groups")
 def feature_groups(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
-    data = summaries.feature_groups(_project(request), search, 50, max(offset, 0))
+    data = feature_store.feature_groups(_project(request), search, 50, max(offset, 0))
     return _render(request, "feature_groups.html", "features", data=data, search=search)
 
 
@@ -62,9 +62,11 @@ def feature_group(
     request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
 ) -> HTMLResponse:
     project = _project(request)
-    group = summaries.feature_group_detail(project, name, version)
-    statistics = summaries.feature_group_statistics(project, name, version, commit, scope) if group["commits"] else None
-    preview = summaries.feature_group_preview(project, name, version) if group["commits"] else None
+    group = feature_store.feature_group_detail(project, name, version)
+    statistics = (
+        feature_store.feature_group_statistics(project, name, version, commit, scope) if group["commits"] else None
+    )
+    preview = feature_store.feature_group_preview(project, name, version) if group["commits"] else None
     return _render(
         request, "feature_group.html", "features", group=group, statistics=statistics, scope=scope, preview=preview
     )
@@ -72,13 +74,13 @@ def feature_group(
 
 @router.get("/feature-views")
 def feature_views(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
-    data = summaries.feature_views(_project(request), search, 50, max(offset, 0))
+    data = feature_store.feature_views(_project(request), search, 50, max(offset, 0))
     return _render(request, "feature_views.html", "views", data=data, search=search)
 
 
 @router.get("/feature-views/{name}/{version}")
 def feature_view(request: Request, name: str, version: int) -> HTMLResponse:
-    view = summaries.feature_view_detail(_project(request), name, version)
+    view = feature_store.feature_view_detail(_project(request), name, version)
     return _render(request, "feature_view.html", "views", view=view)
 
 
