@@ -69,6 +69,7 @@ def test_monitor_check_report_and_ab_report(project_dir: Path, run_cli: RunCli, 
 
 
 def test_monitor_errors_are_one_line(project_dir: Path, run_cli: RunCli) -> None:
+    (project_dir / "fti.yaml").write_text("project: monitor_errors\n")
     missing = run_cli("monitor", "check", "ghost", "--window", "1h", cwd=project_dir)
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
