@@ -203,7 +203,7 @@ def main() -> None:
         search_times, matched = bench_search(project, sizes["search"], args.repeats)
         search_s = statistics.median(search_times)
         peer_search_s, mlflow_s, peer_matched = bench_peer_search(
-            project, sizes["peer_search"], max(args.repeats, 5), peer_python
+            project, sizes["peer_search"], max(args.repeats, 15), peer_python
         )
         page_s = bench_page(project, sizes["page"], max(args.repeats, 5))
     title = f"fti tracking on SQLite, median of {args.repeats}" + (" (quick)" if args.quick else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from fti.backends.catalog import schema
 from fti.backends.catalog.repositories.run_search import narrowed, searched, split_by_value
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import (
@@ -265,25 +267,29 @@ class SqlTrackingRecords:
         query = query.join(experiments, experiments.c.id == runs.c.experiment_id)
         parts = None if search.limit is None else split_by_value(query, search)
         if parts is None:
-            return list(self._connection.execute(searched(query, search)))
+            return list(self._connection.execute(searched(query, search)).all())
         having, lacking = parts
         limit = search.limit or 0
-        rows = list(self._connection.execute(having.limit(limit).offset(search.offset)))
+        rows = list(self._connection.execute(having.limit(limit).offset(search.offset)).all())
         if len(rows) == limit:
             return rows
         # the page reaches past the runs having the value: the rest comes from the runs lacking it
         had = search.offset + len(rows) if rows else self._count(having)
         rest = lacking.limit(limit - len(rows)).offset(max(0, search.offset - had))
-        return rows + list(self._connection.execute(rest))
+        return rows + list(self._connection.execute(rest).all())
 
-    def _among(self, column: sa.ColumnElement[Any], ids: Sequence[str]) -> sa.ColumnElement[bool]:
-        """``column IN ids``; many ids travel as one parameter, as rendering one per id costs more than the query."""
-        if len(ids) <= _FEW_IDS:
-            return column.in_(list(ids))
-        if self._connection.dialect.name == "postgresql":
-            return column == sa.any_(sa.cast(sa.literal(list(ids), ARRAY(sa.String)), ARRAY(sa.String)))
-        listed = sa.func.json_each(sa.literal(json.dumps(list(ids)))).table_valued("value")
-        return column.in_(sa.select(listed.c.value))
+    def _of_runs(self, table: sa.Table, names: tuple[str, ...], run_ids: Sequence[str]) -> Sequence[sa.Row[Any]]:
+        """``names`` of ``table``'s rows for the runs; many ids travel as one parameter (rendering one per id
+        costs more than the query), through a statement built once."""
+        is_many = len(run_ids) > _FEW_IDS
+        statement = _of_runs_statement(table.name, names, self._connection.dialect.name, is_many=is_many)
+        if not is_many:
+            value: Any = list(run_ids)
+        elif self._connection.dialect.name == "postgresql":
+            value = list(run_ids)
+        else:
+            value = json.dumps(list(run_ids))
+        return self._connection.execute(statement, {"ids": value}).all()
 
     def _count(self, query: sa.Select[Any]) -> int:
         return int(self._connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
@@ -305,19 +311,11 @@ class SqlTrackingRecords:
 
     def params(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value."""
-        query = sa.select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
-            self._among(run_params.c.run_id, run_ids)
-        )
-        return _arrow(
-            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
-        )
+        rows = self._of_runs(run_params, ("run_id", "key", "value"), run_ids)
+        return _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
 
     def latest_metrics(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value, step, timestamp_ms."""
-        table = run_latest_metrics
-        query = sa.select(table.c.run_id, table.c.key, table.c.value, table.c.step, table.c.timestamp_ms).where(
-            self._among(table.c.run_id, run_ids)
-        )
         types = {
             "run_id": pa.string(),
             "key": pa.string(),
@@ -325,16 +323,12 @@ class SqlTrackingRecords:
             "step": pa.int64(),
             "timestamp_ms": pa.int64(),
         }
-        return _arrow(self._connection.execute(query).all(), types)
+        return _arrow(self._of_runs(run_latest_metrics, tuple(types), run_ids), types)
 
     def tags(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value."""
-        query = sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-            self._among(run_tags.c.run_id, run_ids)
-        )
-        return _arrow(
-            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
-        )
+        rows = self._of_runs(run_tags, ("run_id", "key", "value"), run_ids)
+        return _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
 
     def metric_history(self, run_id: str, key: str) -> pa.Table:
         """Columns step, value, timestamp_ms in logging order."""
@@ -369,6 +363,21 @@ _LIGHT_TYPES: dict[str, pa.DataType] = {
     "end_time": pa.timestamp("us", tz="UTC"),
     "parent_run_id": pa.string(),
 }
+
+
+@functools.cache
+def _of_runs_statement(table_name: str, names: tuple[str, ...], dialect: str, *, is_many: bool) -> sa.Select[Any]:
+    table = schema.metadata.tables[table_name]
+    run_id = table.c.run_id
+    condition: sa.ColumnElement[bool]
+    if not is_many:
+        condition = run_id.in_(sa.bindparam("ids", expanding=True))
+    elif dialect == "postgresql":
+        condition = run_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
+    else:
+        listed = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value")
+        condition = run_id.in_(sa.select(listed.c.value))
+    return sa.select(*(table.c[name] for name in names)).where(condition)
 
 
 def _run_select() -> sa.Select[Any]:
