@@ -24,7 +24,7 @@ from fti.testing.services import free_port, wait_for_port
 PACKAGES = {
     "mlflow": ["mlflow-skinny", "scikit-learn", "pandas", "fastapi", "uvicorn"],
     # the tracking benchmark's search on MLflow's SQLite store
-    "mlflow-tracking": ["mlflow-skinny", "sqlalchemy", "alembic"],
+    "mlflow-tracking": ["mlflow-skinny", "sqlalchemy", "alembic", "pandas"],
     # MLServer 1.7 needs an uvloop that still creates a loop in get_event_loop()
     "mlserver": ["mlserver", "mlserver-sklearn", "uvloop<0.22"],
 }
