@@ -220,6 +220,9 @@ class TrackingRecordsContract:
         assert [page(by_f1, 3, offset) for offset in (0, 3, 6)] == [whole[0:3], whole[3:6], whole[6:8]]
         assert page(by_f1, 2, 5) == ["r7", "r6"] and page(by_f1, 9, 8) == []
         assert page(by_depth, 6, 0) == ["r0", "r1", "r2", "r3", "r4", "r7"]
+        with store.transaction() as tx:  # a filter on the value the page is ordered by
+            search = RunSearch(filter=Comparison("metric", "f1", ">", 0.15), order_by=by_f1, limit=2, offset=1)
+            assert [run.id for run in tx.tracking.search_runs(search)] == ["r3", "r2"]
         with store.transaction() as tx:
             rows = tx.tracking.search_run_rows(RunSearch(order_by=by_f1, limit=6, offset=2))
             assert tx.tracking.search_run_rows(RunSearch(experiments=("other",))).num_rows == 0

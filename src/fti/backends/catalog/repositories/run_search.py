@@ -66,8 +66,11 @@ def split_by_value(query: sa.Select[Any], search: RunSearch) -> tuple[sa.Select[
         return None
     first, rest = search.order_by[0], [_order(key) for key in search.order_by[1:]]
     table, column = _ordered_column(first)
-    present = sa.and_(table.c.run_id == runs.c.id, table.c.key == first.key, column.isnot(None))
-    having = narrowed(query.join(table, present), search).order_by(
+    # joined under an alias: a filter's EXISTS over the same table must not correlate to the joined rows
+    ordered = table.alias("ordered_by")
+    column = ordered.c[column.name]
+    present = sa.and_(ordered.c.run_id == runs.c.id, ordered.c.key == first.key, column.isnot(None))
+    having = narrowed(query.join(ordered, present), search).order_by(
         column.desc() if first.is_descending else column.asc(), *rest, runs.c.start_time.desc(), runs.c.id
     )
     lacking = narrowed(query, search).where(~sa.exists(sa.select(sa.literal(1)).where(present)))
