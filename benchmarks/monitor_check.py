@@ -6,12 +6,20 @@ store (the columns a check reads: the scalar ones from the files the log keeps i
 by DuckDB's Parquet reader), parsing the feature JSON into columns, drift (features and prediction) over the
 whole window and its slices over time, and the data-quality check. Wall and CPU seconds (every thread) are
 shown: on a shared machine the CPU time is the steadier figure. ``--quick`` uses 100k logged rows and a 10k reference.
+
+A scheduled check runs in a fresh process, so the first call is also timed in one: a new interpreter imports
+fti, opens the project, reads the reference profile (JSON, as the profile artifact is kept) and calls
+``project.monitor``, timed from before its first import. Targets: that first call under 3 s, a warm call
+under 1 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +45,20 @@ FEATURES = 20
 CATEGORICAL = 4
 DEPLOYMENT = "bench"
 _CHUNK = 200_000
+TARGETS = {"fresh": 3.0, "warm": 1.0}
+#: the first call in a new interpreter: timed from before its first import to the end of the call
+_FRESH = """
+import time
+began, began_cpu = time.perf_counter(), time.process_time()
+import json, sys
+import fti
+from fti.monitoring.stats.reference import ReferenceProfile
+with fti.connect(sys.argv[1]) as project:
+    with open(sys.argv[2]) as file:
+        profile = ReferenceProfile.from_dict(json.load(file))
+    project.monitor(sys.argv[3], profile)
+print(json.dumps([time.perf_counter() - began, time.process_time() - began_cpu]))
+"""
 
 
 def inputs(rows: int, seed: int, *, shift: float = 0.0) -> pd.DataFrame:
@@ -97,6 +119,20 @@ def reference_profile(rows: int) -> ReferenceProfile:
     return build_reference(data.append_column("prediction", pa.array(np.random.default_rng(1).random(rows))))
 
 
+def fresh_process(folder: str, profile: ReferenceProfile, repeats: int) -> tuple[float, float, None]:
+    """Best wall and CPU seconds of the first ``project.monitor`` call in a new interpreter, imports included."""
+    path = os.path.join(folder, "reference.json")
+    with open(path, "w") as file:
+        json.dump(profile.to_dict(), file)
+    wall, cpu = float("inf"), float("inf")
+    for _ in range(repeats):
+        command = [sys.executable, "-c", _FRESH, folder, path, DEPLOYMENT]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        seconds, cpu_seconds = json.loads(output.strip().splitlines()[-1])
+        wall, cpu = min(wall, seconds), min(cpu, cpu_seconds)
+    return wall, cpu, None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k logged rows and a 10k reference")
@@ -108,6 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, fti.connect(folder) as project:
         profile = reference_profile(reference_rows)
         log_rows(project, logged_rows)
+        fresh = fresh_process(folder, profile, repeats)
         cold = timed(lambda: project.monitor(DEPLOYMENT, profile))
         total = timed(lambda: project.monitor(DEPLOYMENT, profile), repeats)
         result = total[2]
@@ -134,7 +171,8 @@ def main() -> None:
     for name in ("step", "wall s", "CPU s", "share of monitor (CPU)"):
         report.add_column(name, justify="left" if name == "step" else "right")
     parts = [
-        ("project.monitor, first call (cold imports and files)", cold, False),
+        ("project.monitor, first call in a fresh process (imports included)", fresh, False),
+        ("project.monitor, first call in this process (files not yet read)", cold, False),
         ("project.monitor, whole call", total, True),
         ("  read the log window (offline store)", read, True),
         ("  parse the feature JSON into columns", parse, True),
@@ -145,10 +183,13 @@ def main() -> None:
     for label, (wall, cpu, _), is_part in parts:
         report.add_row(label, f"{wall:.2f}", f"{cpu:.2f}", f"{cpu / total[1]:.0%}" if is_part else "")
     console.print(report)
-    console.print(
-        f"Target: under 5 s for the whole call; {'met' if total[0] < 5 else 'NOT met'} (wall {total[0]:.2f} s, "
-        f"CPU {total[1]:.2f} s on {os.cpu_count()} cores). Drifted: {', '.join(result.drifted_features) or 'none'}."
-    )
+    for label, key, (wall, cpu, _) in (("first call in a fresh process", "fresh", fresh), ("warm call", "warm", total)):
+        verdict = "met" if wall < TARGETS[key] else "NOT met"
+        console.print(
+            f"Target for the {label}: under {TARGETS[key]:g} s; {verdict} (wall {wall:.2f} s, CPU {cpu:.2f} s "
+            f"on {os.cpu_count()} cores)."
+        )
+    console.print(f"Drifted: {', '.join(result.drifted_features) or 'none'}.")
 
 
 if __name__ == "__main__":

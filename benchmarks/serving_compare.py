@@ -1,4 +1,5 @@
-"""The other servers for ``benchmarks/serving.py --compare``: ``mlflow models serve`` and MLServer.
+"""The other servers for ``benchmarks/serving.py --compare``: ``mlflow models serve`` and MLServer (and the
+virtual environments of every benchmark's peers).
 
 Each runs from its own virtual environment (created once under ``--compare-dir`` with pip), fits the
 same logistic regression on the same data there (so no pickle crosses library versions), and serves it
@@ -22,6 +23,8 @@ from fti.testing.services import free_port, wait_for_port
 
 PACKAGES = {
     "mlflow": ["mlflow-skinny", "scikit-learn", "pandas", "fastapi", "uvicorn"],
+    # the tracking benchmark's search on MLflow's SQLite store
+    "mlflow-tracking": ["mlflow-skinny", "sqlalchemy", "alembic", "pandas"],
     # MLServer 1.7 needs an uvloop that still creates a loop in get_event_loop()
     "mlserver": ["mlserver", "mlserver-sklearn", "uvloop<0.22"],
 }

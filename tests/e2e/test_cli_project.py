@@ -69,9 +69,11 @@ def test_config_show_names_sources(run_cli: RunCli, tmp_path: Path) -> None:
 
 
 def test_older_catalog_needs_db_upgrade(run_cli: RunCli, tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
     from fti.backends.catalog import store
 
-    revisions = [rev.revision for rev in store.ScriptDirectory(str(store._MIGRATIONS)).walk_revisions()]
+    revisions = [rev.revision for rev in ScriptDirectory(str(store._MIGRATIONS)).walk_revisions()]
     first = revisions[-1]
     if len(revisions) < 2:
         pytest.skip("a single migration: no older schema exists yet")

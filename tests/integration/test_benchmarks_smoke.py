@@ -17,10 +17,11 @@ SMALL_BACKFILL = ["--backfill-events", "20000"]
     ("script", "expected"),
     [
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
-        (["insert_stream.py", "--quick"], "peak RSS MiB"),
+        (["insert_stream.py", "--quick", "--repeats", "1"], "fg.insert / write_deltalake"),
+        (["tracking.py", "--quick", "--repeats", "1"], "page of 50"),
         (["ingest.py", "--quick"], "ref rows/s"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
-        (["monitor_check.py", "--quick"], "project.monitor, whole call"),
+        (["monitor_check.py", "--quick", "--repeats", "1"], "first call in a fresh process"),
         (
             ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
             "fg.materialize()",

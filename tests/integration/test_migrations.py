@@ -7,9 +7,17 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from fti.backends.catalog import store as catalog_store
+from fti.backends.catalog.migrations import HEADS
 from fti.backends.catalog.schema import metadata
 from fti.backends.catalog.store import SqlCatalogConfig, SqlCatalogStore
+
+
+def test_heads_name_the_newest_migration() -> None:
+    # opening a current catalog compares its recorded revision with HEADS, without reading the scripts
+    assert tuple(sorted(ScriptDirectory(str(catalog_store._MIGRATIONS)).get_heads())) == HEADS
 
 
 @pytest.mark.integration

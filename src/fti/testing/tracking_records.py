@@ -211,6 +211,46 @@ class TrackingRecordsContract:
         with store.transaction() as tx:
             assert tx.tracking.count_runs(RunSearch(filter=xgb, limit=1, offset=1)) == 3
 
+    def test_pages_ordered_by_a_value_continue_with_the_runs_lacking_it(self, store: CatalogStore) -> None:
+        # five runs with f1 and a numeric depth, three without f1 and with a text depth
+        with store.transaction() as tx:
+            for index in range(8):
+                tx.tracking.add_run(_run(f"r{index}", minutes=index), None)
+                tx.tracking.log_params(f"r{index}", {"depth": str(index) if index < 5 else "deep"})
+                if index < 5:
+                    tx.tracking.log_metrics(_batch([(f"r{index}", "f1", index / 10, 0)]))
+        by_f1 = (OrderKey("metric", "f1", True),)
+        by_depth = (OrderKey("param", "depth"),)
+        whole = ["r4", "r3", "r2", "r1", "r0", "r7", "r6", "r5"]
+
+        def page(order: tuple[OrderKey, ...], limit: int, offset: int) -> list[str]:
+            with store.transaction() as tx:
+                search = RunSearch(experiments=("exp",), order_by=order, limit=limit, offset=offset)
+                return [run.id for run in tx.tracking.search_runs(search)]
+
+        assert [page(by_f1, 3, offset) for offset in (0, 3, 6)] == [whole[0:3], whole[3:6], whole[6:8]]
+        assert page(by_f1, 2, 5) == ["r7", "r6"] and page(by_f1, 9, 8) == []
+        assert page(by_depth, 6, 0) == ["r0", "r1", "r2", "r3", "r4", "r7"]
+        with store.transaction() as tx:  # a filter on the value the page is ordered by
+            search = RunSearch(filter=Comparison("metric", "f1", ">", 0.15), order_by=by_f1, limit=2, offset=1)
+            assert [run.id for run in tx.tracking.search_runs(search)] == ["r3", "r2"]
+        with store.transaction() as tx:
+            rows = tx.tracking.search_run_rows(RunSearch(order_by=by_f1, limit=6, offset=2))
+            assert tx.tracking.search_run_rows(RunSearch(experiments=("other",))).num_rows == 0
+            many = [f"r{index}" for index in range(300)]  # more ids than one query binds one by one
+            assert tx.tracking.params(many).num_rows == 8 and tx.tracking.latest_metrics(many).num_rows == 5
+        assert rows.column_names == [
+            "run_id",
+            "experiment",
+            "name",
+            "status",
+            "start_time",
+            "end_time",
+            "parent_run_id",
+        ]
+        assert rows.column("run_id").to_pylist() == whole[2:8]
+        assert rows.column("start_time").to_pylist()[0] == T0 + timedelta(minutes=2)
+
     def test_model_versions_tags_and_lookups(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
             tx.tracking.add_run(_run("r1"), LINEAGE)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
@@ -202,10 +203,10 @@ class TrackingService:
         )
         self.buffer.flush()
         with self.catalog.transaction() as tx:
-            infos = tx.tracking.search_runs(search)
-            ids = [info.id for info in infos]
+            rows = tx.tracking.search_run_rows(search)
+            ids = rows.column("run_id").to_pylist()
             params, metrics, tags = tx.tracking.params(ids), tx.tracking.latest_metrics(ids), tx.tracking.tags(ids)
-        return _frame(infos, params, metrics, tags)
+        return _frame(rows, params, metrics, tags)
 
     def count_runs(self, experiment: str | Sequence[str] | None = None, filter: str | None = None) -> int:
         """How many runs :meth:`runs` would return without a limit: what a paginated view shows as its total."""
@@ -286,33 +287,24 @@ def _lineage(training_data: TrainingDataRef | None) -> TrainingDataLineage | Non
     return TrainingDataLineage.from_ref(training_data)
 
 
-def _frame(infos: list[RunInfo], params: pa.Table, metrics: pa.Table, tags: pa.Table) -> pd.DataFrame:
-    base = pd.DataFrame(
-        {
-            "run_id": [info.id for info in infos],
-            "experiment": [info.experiment for info in infos],
-            "name": [info.name for info in infos],
-            "status": [info.status.value for info in infos],
-            "start_time": pd.to_datetime(pd.Series([info.start_time for info in infos], dtype=object), utc=True),
-            "end_time": pd.to_datetime(pd.Series([info.end_time for info in infos], dtype=object), utc=True),
-            "parent_run_id": [info.parent_run_id for info in infos],
-        },
-        columns=_BASE_COLUMNS,
-    )
+def _frame(rows: pa.Table, params: pa.Table, metrics: pa.Table, tags: pa.Table) -> pd.DataFrame:
+    """The light rows with one column per param, metric and tag key (sorted by key), built in Arrow at once."""
+    columns = {name: rows.column(name) for name in _BASE_COLUMNS}
+    ids = rows.column("run_id")
     for prefix, table in (("params.", params), ("metrics.", metrics), ("tags.", tags)):
-        wide = _wide(table, prefix)
-        if len(wide.columns):
-            base = base.join(wide, on="run_id")
-    return base
+        columns.update(_wide(ids, table, prefix))
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    return frame
 
 
-def _wide(table: pa.Table, prefix: str) -> pd.DataFrame:
-    frame: pd.DataFrame = table.select(["run_id", "key", "value"]).to_pandas()
-    if frame.empty:
-        return pd.DataFrame()
-    wide = frame.pivot(index="run_id", columns="key", values="value")
-    wide = wide[sorted(wide.columns)]
-    wide.columns = [f"{prefix}{key}" for key in wide.columns]
+def _wide(ids: pa.ChunkedArray, table: pa.Table, prefix: str) -> dict[str, pa.Array]:
+    """``prefix + key -> the key's values aligned with ids`` (null where a run lacks the key)."""
+    wide = {}
+    keys = table.column("key")
+    for key in sorted(pc.unique(keys).to_pylist()):
+        matching = table.filter(pc.equal(keys, key))
+        positions = pc.index_in(ids, value_set=matching.column("run_id"))
+        wide[f"{prefix}{key}"] = pc.take(matching.column("value"), positions)
     return wide
 
 

@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from fti.backends.catalog import schema
+from fti.backends.catalog.migrations import HEADS
 from fti.backends.catalog.repositories.artifacts import SqlArtifactRecords
 from fti.backends.catalog.repositories.features import (
     SqlFeatureGroupRecords,
@@ -193,6 +190,9 @@ class SqlCatalogStore:
                 raise _ahead_error(self.describe(), state)
             if state.status is SchemaStatus.CURRENT:
                 return state
+            from alembic import command
+            from alembic.config import Config as AlembicConfig
+
             alembic_config = AlembicConfig()
             alembic_config.set_main_option("script_location", str(_MIGRATIONS))
             alembic_config.attributes["connection"] = connection
@@ -203,6 +203,11 @@ class SqlCatalogStore:
             return SchemaState(after.status, after.current, after.expected, applied)
 
     def _state(self, connection: Connection) -> SchemaState:
+        if _recorded_heads(connection) == HEADS:
+            return SchemaState(status=SchemaStatus.CURRENT, current=HEADS, expected=HEADS)
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         expected = tuple(sorted(ScriptDirectory(str(_MIGRATIONS)).get_heads()))
         known = {rev.revision for rev in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
         current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
@@ -298,7 +303,19 @@ def _sqlite_engine(url: sa.URL, echo: bool) -> Engine:
     return engine
 
 
+def _recorded_heads(connection: Connection) -> tuple[str, ...]:
+    """The revisions in the database's ``alembic_version`` table (none when it has no such table), sorted."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        connection.rollback()
+        return ()
+    heads = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    connection.rollback()
+    return tuple(sorted(str(head) for head in heads))
+
+
 def _revisions_between(start: tuple[str, ...], end: tuple[str, ...]) -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(_MIGRATIONS))
     lower = start or None
     return tuple(

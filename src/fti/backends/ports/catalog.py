@@ -103,6 +103,10 @@ class TrackingRecords(Protocol):
     def search_runs(self, search: RunSearch) -> list[RunInfo]:
         """Runs matching the search's experiments and filter, in its order, skipping its offset, up to its limit."""
 
+    def search_run_rows(self, search: RunSearch) -> pa.Table:
+        """What :meth:`search_runs` finds as light rows, without each run's code and packages: columns run_id,
+        experiment, name, status, start_time, end_time (UTC timestamps) and parent_run_id."""
+
     def count_runs(self, search: RunSearch) -> int:
         """How many runs match the search's experiments, ids and filter (its order, limit and offset aside)."""
 

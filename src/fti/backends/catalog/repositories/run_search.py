@@ -2,6 +2,11 @@
 
 A comparison on a metric, param or tag is an ``EXISTS`` over that table (params compare as numbers when the
 value is one); an attribute compares the run's column. Orderings sort missing values last.
+
+A page ordered first by a metric, param or tag is asked in two parts (:func:`split_by_value`): the runs having
+the value, joined to it so the database walks the ``(key, value, run_id)`` index in order and stops at the
+page's end, then, when the page reaches past them, the runs lacking it. One query sorting every run by a
+correlated subquery reads the whole experiment for each page instead.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sqlalchemy as sa
 from fti.backends.catalog.schema import experiments, run_latest_metrics, run_params, run_tags, runs
 from fti.core.tracking import And, Comparison, FilterNode, Or, OrderKey, RunSearch
 
-__all__ = ["narrowed", "searched"]
+__all__ = ["narrowed", "searched", "split_by_value"]
 
 _ATTRIBUTES: dict[str, sa.ColumnElement[Any]] = {
     "run_id": runs.c.id,
@@ -49,6 +54,27 @@ def searched(query: sa.Select[Any], search: RunSearch) -> sa.Select[Any]:
     if search.offset:
         query = query.offset(search.offset)
     return query
+
+
+def split_by_value(query: sa.Select[Any], search: RunSearch) -> tuple[sa.Select[Any], sa.Select[Any]] | None:
+    """For a search ordered first by a metric, param or tag: (runs having it, runs lacking it), each narrowed
+    and in the search's order, neither paged; None for any other search.
+
+    Missing values sort last, so the search's results are the first part followed by the second.
+    """
+    if not search.order_by or search.order_by[0].kind == "attribute":
+        return None
+    first, rest = search.order_by[0], [_order(key) for key in search.order_by[1:]]
+    table, column = _ordered_column(first)
+    # joined under an alias: a filter's EXISTS over the same table must not correlate to the joined rows
+    ordered = table.alias("ordered_by")
+    column = ordered.c[column.name]
+    present = sa.and_(ordered.c.run_id == runs.c.id, ordered.c.key == first.key, column.isnot(None))
+    having = narrowed(query.join(ordered, present), search).order_by(
+        column.desc() if first.is_descending else column.asc(), *rest, runs.c.start_time.desc(), runs.c.id
+    )
+    lacking = narrowed(query, search).where(~sa.exists(sa.select(sa.literal(1)).where(present)))
+    return having, lacking.order_by(*rest, runs.c.start_time.desc(), runs.c.id)
 
 
 def _condition(node: FilterNode) -> sa.ColumnElement[bool]:
@@ -102,16 +128,15 @@ def _order(key: OrderKey) -> sa.ColumnElement[Any]:
     if key.kind == "attribute":
         expression = _ATTRIBUTES[key.key]
     else:
-        table, column = {
-            "metric": (run_latest_metrics, "value"),
-            "param": (run_params, "value_number"),
-            "tag": (run_tags, "value"),
-        }[key.kind]
-        expression = (
-            sa.select(table.c[column]).where(table.c.run_id == runs.c.id, table.c.key == key.key).scalar_subquery()
-        )
+        table, column = _ordered_column(key)
+        expression = sa.select(column).where(table.c.run_id == runs.c.id, table.c.key == key.key).scalar_subquery()
     ordered: sa.ColumnElement[Any] = sa.nulls_last(expression.desc() if key.is_descending else expression.asc())
     return ordered
+
+
+def _ordered_column(key: OrderKey) -> tuple[sa.Table, sa.ColumnElement[Any]]:
+    table = {"metric": run_latest_metrics, "param": run_params, "tag": run_tags}[key.kind]
+    return table, table.c["value_number" if key.kind == "param" else "value"]
 
 
 def _items(value: Any) -> tuple[Any, ...]:

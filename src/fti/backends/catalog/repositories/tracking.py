@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -9,9 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from fti.backends.catalog.repositories.run_search import narrowed, searched
+from fti.backends.catalog import schema
+from fti.backends.catalog.repositories.run_search import narrowed, searched, split_by_value
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import (
     experiments,
@@ -273,12 +276,47 @@ class SqlTrackingRecords:
             return [_run(row) for row in self._connection.execute(searched(_run_select(), search))]
         # a page: sort and cut the narrow id column first, so the database never sorts the wide rows
         # (the package list of every run) only to keep a few of them
-        ids_query = sa.select(runs.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
-        ids = [str(run_id) for run_id in self._connection.execute(searched(ids_query, search)).scalars()]
+        ids = [str(row.id) for row in self._rows(sa.select(runs.c.id), search)]
         if not ids:
             return []
         found = {str(row.id): _run(row) for row in self._connection.execute(_run_select().where(runs.c.id.in_(ids)))}
         return [found[run_id] for run_id in ids]
+
+    def search_run_rows(self, search: RunSearch) -> pa.Table:
+        """Light rows of the runs matching the search, in its order, skipping its offset, up to its limit."""
+        # Arrow reads naive datetimes (SQLite's) as UTC, which is what the catalog stored
+        return _arrow(self._rows(sa.select(*_LIGHT_COLUMNS), search), _LIGHT_TYPES)
+
+    def _rows(self, query: sa.Select[Any], search: RunSearch) -> list[sa.Row[Any]]:
+        query = query.join(experiments, experiments.c.id == runs.c.experiment_id)
+        parts = None if search.limit is None else split_by_value(query, search)
+        if parts is None:
+            return list(self._connection.execute(searched(query, search)).all())
+        having, lacking = parts
+        limit = search.limit or 0
+        rows = list(self._connection.execute(having.limit(limit).offset(search.offset)).all())
+        if len(rows) == limit:
+            return rows
+        # the page reaches past the runs having the value: the rest comes from the runs lacking it
+        had = search.offset + len(rows) if rows else self._count(having)
+        rest = lacking.limit(limit - len(rows)).offset(max(0, search.offset - had))
+        return rows + list(self._connection.execute(rest).all())
+
+    def _of_runs(self, table: sa.Table, names: tuple[str, ...], run_ids: Sequence[str]) -> Sequence[sa.Row[Any]]:
+        """``names`` of ``table``'s rows for the runs; many ids travel as one parameter (rendering one per id
+        costs more than the query), through a statement built once."""
+        is_many = len(run_ids) > _FEW_IDS
+        statement = _of_runs_statement(table.name, names, self._connection.dialect.name, is_many=is_many)
+        if not is_many:
+            value: Any = list(run_ids)
+        elif self._connection.dialect.name == "postgresql":
+            value = list(run_ids)
+        else:
+            value = json.dumps(list(run_ids))
+        return self._connection.execute(statement, {"ids": value}).all()
+
+    def _count(self, query: sa.Select[Any]) -> int:
+        return int(self._connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
 
     def count_runs(self, search: RunSearch) -> int:
         """How many runs match the search's experiments, ids and filter (its order, limit and offset aside)."""
@@ -297,19 +335,11 @@ class SqlTrackingRecords:
 
     def params(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value."""
-        query = sa.select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
-            run_params.c.run_id.in_(list(run_ids))
-        )
-        return _arrow(
-            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
-        )
+        rows = self._of_runs(run_params, ("run_id", "key", "value"), run_ids)
+        return _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
 
     def latest_metrics(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value, step, timestamp_ms."""
-        table = run_latest_metrics
-        query = sa.select(table.c.run_id, table.c.key, table.c.value, table.c.step, table.c.timestamp_ms).where(
-            table.c.run_id.in_(list(run_ids))
-        )
         types = {
             "run_id": pa.string(),
             "key": pa.string(),
@@ -317,16 +347,12 @@ class SqlTrackingRecords:
             "step": pa.int64(),
             "timestamp_ms": pa.int64(),
         }
-        return _arrow(self._connection.execute(query).all(), types)
+        return _arrow(self._of_runs(run_latest_metrics, tuple(types), run_ids), types)
 
     def tags(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value."""
-        query = sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-            run_tags.c.run_id.in_(list(run_ids))
-        )
-        return _arrow(
-            self._connection.execute(query).all(), {"run_id": pa.string(), "key": pa.string(), "value": pa.string()}
-        )
+        rows = self._of_runs(run_tags, ("run_id", "key", "value"), run_ids)
+        return _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
 
     def metric_history(self, run_id: str, key: str) -> pa.Table:
         """Columns step, value, timestamp_ms in logging order."""
@@ -342,6 +368,40 @@ class SqlTrackingRecords:
 
 
 _PAGE_BY_IDS = 1000
+_FEW_IDS = 100
+_LIGHT_COLUMNS = (
+    runs.c.id.label("run_id"),
+    experiments.c.name.label("experiment"),
+    runs.c.name,
+    runs.c.status,
+    runs.c.start_time,
+    runs.c.end_time,
+    runs.c.parent_run_id,
+)
+_LIGHT_TYPES: dict[str, pa.DataType] = {
+    "run_id": pa.string(),
+    "experiment": pa.string(),
+    "name": pa.string(),
+    "status": pa.string(),
+    "start_time": pa.timestamp("us", tz="UTC"),
+    "end_time": pa.timestamp("us", tz="UTC"),
+    "parent_run_id": pa.string(),
+}
+
+
+@functools.cache
+def _of_runs_statement(table_name: str, names: tuple[str, ...], dialect: str, *, is_many: bool) -> sa.Select[Any]:
+    table = schema.metadata.tables[table_name]
+    run_id = table.c.run_id
+    condition: sa.ColumnElement[bool]
+    if not is_many:
+        condition = run_id.in_(sa.bindparam("ids", expanding=True))
+    elif dialect == "postgresql":
+        condition = run_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
+    else:
+        listed = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value")
+        condition = run_id.in_(sa.select(listed.c.value))
+    return sa.select(*(table.c[name] for name in names)).where(condition)
 
 
 def _run_select() -> sa.Select[Any]:

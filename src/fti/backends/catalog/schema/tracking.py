@@ -57,7 +57,7 @@ runs = Table(
     Column("entry_point", String(1024), nullable=True),
     Column("python_version", String(64), nullable=True),
     Column("packages", Text, nullable=True),
-    Index("ix_runs_experiment_id_start_time", "experiment_id", "start_time"),
+    Index("ix_runs_experiment_id_start_time_id", "experiment_id", "start_time", "id"),
     Index("ix_runs_parent_run_id", "parent_run_id"),
 )
 
@@ -69,6 +69,7 @@ run_params = Table(
     Column("value", Text, nullable=False),
     # the value as a number when it is one, so that `params.depth > 3` compares numerically
     Column("value_number", Float, nullable=True),
+    Index("ix_run_params_key_value_number_run_id", "key", "value_number", "run_id"),
 )
 
 run_metrics = Table(
@@ -92,7 +93,7 @@ run_latest_metrics = Table(
     Column("value", Float, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
-    Index("ix_run_latest_metrics_key_value", "key", "value"),
+    Index("ix_run_latest_metrics_key_value_run_id", "key", "value", "run_id"),
 )
 
 run_tags = Table(
