@@ -46,7 +46,7 @@ artifact_store:
 
 executor:
   # Where tuning trials and batch predictions run in parallel: local (worker processes), or ray (a Ray
-  # cluster, pip install 'fti[ray]': add address: auto | host:port | ray://host:port, resources: {CPU: 1}).
+  # cluster, pip install 'fti[ray]': add address: auto | host:port | ray://host:port, resources: {{CPU: 1}}).
   type: local
   # Parallel worker processes (default: the number of CPU cores).
   max_workers: null
