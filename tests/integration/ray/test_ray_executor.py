@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,18 @@ def test_an_unreachable_address_is_refused_clearly() -> None:
     executor = create_backend("executor", "ray", {"address": f"127.0.0.1:{port}"})
     with pytest.raises(BackendError, match=rf"No Ray cluster answers at executor.address '127.0.0.1:{port}'"):
         executor.open()
+
+
+def square_dying_once(item: tuple[str, int]) -> int:
+    """Square a number, but the first attempt kills its worker process (as a lost worker would)."""
+    folder, value = item
+    marker = Path(folder) / f"{value}.tried"
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+    return value * value
+
+
+def test_a_task_whose_worker_dies_is_retried_and_the_result_is_exact(ray_executor: Executor, tmp_path: Path) -> None:
+    assert ray_executor.map(square_dying_once, [(str(tmp_path), value) for value in range(3)]) == [0, 1, 4]
+    assert len(list(tmp_path.glob("*.tried"))) == 3
