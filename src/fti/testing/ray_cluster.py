@@ -51,25 +51,28 @@ def loopback_only() -> bool:
     return {line.partition(":")[0].strip() for line in lines} == {"lo"}
 
 
-def _free_gcs_port(host: str) -> int:
-    for port in _GCS_PORTS:
+def _free_gcs_port(first: int) -> int:
+    for port in range(first, _GCS_PORTS.stop):
         with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
+            try:  # the GCS listens on every address: the port must be free on all of them
+                sock.bind(("", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"No free port for Ray's GCS on {host} in {_GCS_PORTS.start}-{_GCS_PORTS.stop - 1}.")
+    raise RuntimeError(f"No free port for Ray's GCS in {first}-{_GCS_PORTS.stop - 1}.")
 
 
-def _wait_for_nodes(address: str, count: int, timeout: float, processes: list[subprocess.Popen[bytes]]) -> None:
+def _wait_for_nodes(
+    address: str, count: int, timeout: float, processes: list[subprocess.Popen[bytes]], log: Path
+) -> None:
     """Block until ``count`` nodes are alive, using the ``ray`` CLI's status (no driver connects here)."""
     ray = str(Path(sys.executable).with_name("ray"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise RuntimeError(f"A Ray node process exited with code {process.returncode} while starting.")
+                said = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"A Ray node process exited with code {process.returncode} while starting:\n{said}")
         status = subprocess.run([ray, "status", f"--address={address}"], capture_output=True, text=True, check=False)
         active = status.stdout.partition("Active:")[2].partition("Pending:")[0]
         if status.returncode == 0 and active.count("node_") >= count:
@@ -90,8 +93,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def ray_cluster(nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120.0) -> Iterator[RayCluster]:
-    """Run a Ray cluster of ``nodes`` nodes (the head at 127.0.0.2, the others at 127.0.0.3, ...) for the block.
+def ray_cluster(
+    nodes: int = 2, cpus_per_node: int = 1, timeout: float = 300.0, network: str = "127.0.0"
+) -> Iterator[RayCluster]:
+    """Run a Ray cluster of ``nodes`` nodes (the head at ``network``.2, the others at .3, ...) for the block.
+
+    Clusters started at once (by parallel test processes) need a ``network`` each (``127.0.1``, ``127.0.2``).
 
     Raises:
         RuntimeError: the network is not loopback-only (run under ``tools/loopback-only.sh``), or a node failed.
@@ -102,15 +109,17 @@ def ray_cluster(nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120.0) 
             "run under tools/loopback-only.sh (as `make test` does)."
         )
     ray = str(Path(sys.executable).with_name("ray"))
-    head_ip = "127.0.0.2"
-    port = _free_gcs_port(head_ip)
+    head_ip = f"{network}.2"
+    # clusters started at once on other networks start their search elsewhere, so they do not race for a port
+    port = _free_gcs_port(_GCS_PORTS.start + 10 * int(network.rsplit(".", 1)[-1]))
     scratch = Path(tempfile.mkdtemp(prefix="fti-ray-"))
     environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = [f"--num-cpus={cpus_per_node}", "--disable-usage-stats", "--block"]
     processes: list[subprocess.Popen[bytes]] = []
+    log = (scratch / "nodes.log").open("wb")  # what the nodes print, shown when one fails to start
     try:
         for index in range(nodes):
-            node_ip = f"127.0.0.{2 + index}"
+            node_ip = f"{network}.{2 + index}"
             role = (
                 ["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={scratch}"]
                 if index == 0
@@ -120,16 +129,18 @@ def ray_cluster(nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120.0) 
                 subprocess.Popen(
                     [ray, "start", *role, f"--node-ip-address={node_ip}", *common],
                     env=environment,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             )
             if index == 0:
-                _wait_for_nodes(f"{head_ip}:{port}", 1, timeout, processes)
-        _wait_for_nodes(f"{head_ip}:{port}", nodes, timeout, processes)
+                _wait_for_nodes(f"{head_ip}:{port}", 1, timeout, processes, scratch / "nodes.log")
+        _wait_for_nodes(f"{head_ip}:{port}", nodes, timeout, processes, scratch / "nodes.log")
         yield RayCluster(head_ip, port, nodes)
     finally:
         for process in reversed(processes):
             _stop(process)
+        log.close()
         shutil.rmtree(scratch, ignore_errors=True)

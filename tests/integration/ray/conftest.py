@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,8 +17,10 @@ def ray_cluster_address() -> Iterator[str]:
     """The address of a running 2-node cluster, 1 CPU per node; stopped at the end of the session."""
     if not loopback_only():
         pytest.skip("a local Ray cluster needs a loopback-only network: run under tools/loopback-only.sh")
+    # a test process of its own loopback network, should two of them start a cluster at once
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     cluster: RayCluster
-    with ray_cluster(nodes=2, cpus_per_node=1) as cluster:
+    with ray_cluster(nodes=2, cpus_per_node=1, network=f"127.0.{1 + int(worker or 0)}") as cluster:
         yield cluster.address
 
 
