@@ -121,27 +121,32 @@ class OnlineStoreConfig(_Section):
 
 
 class ExecutorConfig(_Section):
-    """Where tuning trials and batch predictions run in parallel."""
+    """Where tuning trials, batch predictions and point-in-time joins run in parallel: local processes or Ray.
+
+    ``address`` and ``resources`` belong to a cluster executor (``type: ray``): the cluster's address
+    (``auto``, ``host:port`` or ``ray://host:port``) and what each task asks for (``{CPU: 1}``).
+    """
 
     type: str = "local"
     max_workers: pydantic.PositiveInt | None = None
-    #: kept so that files written by earlier versions (``address: null``) still load; no executor reads it yet
     address: str | None = None
+    resources: dict[str, float] | None = None
 
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
         return _check_kind("executor", value)
 
-    @field_validator("address")
-    @classmethod
-    def _no_cluster(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError(
-                "a cluster address needs a cluster executor, and this version of fti has only 'local': "
-                "remove executor.address"
-            )
-        return value
+    @pydantic.model_validator(mode="after")
+    def _cluster_settings(self) -> ExecutorConfig:
+        if self.type == "local":
+            given = [name for name in ("address", "resources") if getattr(self, name) is not None]
+            if given:
+                raise ValueError(
+                    f"executor.{given[0]} is a setting of a cluster executor, and executor.type is 'local': "
+                    f"set executor.type to 'ray' or remove executor.{given[0]}"
+                )
+        return self
 
 
 class StreamBrokerConfig(_Section):

@@ -45,7 +45,8 @@ artifact_store:
   region: null
 
 executor:
-  # Where tuning trials and batch predictions run in parallel: local (worker processes).
+  # Where tuning trials and batch predictions run in parallel: local (worker processes), or ray (a Ray
+  # cluster, pip install 'fti[ray]': add address: auto | host:port | ray://host:port, resources: {{CPU: 1}}).
   type: local
   # Parallel worker processes (default: the number of CPU cores).
   max_workers: null

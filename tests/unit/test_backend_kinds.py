@@ -20,15 +20,15 @@ def test_every_kind_names_a_class_with_config_from(role: str, kind: str) -> None
     assert callable(factory) and callable(factory.config_from)
 
 
-def test_only_the_executors_that_exist_are_offered() -> None:
-    assert known_kinds("executor") == ["local"]
+def test_local_processes_and_ray_are_the_executors() -> None:
+    assert known_kinds("executor") == ["local", "ray"]
 
 
 def test_an_unknown_executor_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"Unknown executor backend 'ray': expected one of local\."):
-        create_backend("executor", "ray", {})
-    (tmp_path / "fti.yaml").write_text("executor:\n  type: ray\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match=r"executor.type = 'ray': unknown backend 'ray'; expected one of local"):
+    with pytest.raises(ValidationError, match=r"Unknown executor backend 'spark': expected one of local, ray\."):
+        create_backend("executor", "spark", {})
+    (tmp_path / "fti.yaml").write_text("executor:\n  type: spark\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"executor.type = 'spark': unknown backend 'spark'; expected one of"):
         load_config(tmp_path, env={})
 
 

@@ -152,10 +152,22 @@ def test_a_file_from_an_earlier_init_with_a_null_executor_address_still_loads(tm
     assert loaded.backend("executor") == ("local", {})
 
 
-def test_an_executor_address_is_refused_while_only_local_processes_exist(tmp_path: Path) -> None:
+def test_an_executor_address_is_refused_for_local_processes(tmp_path: Path) -> None:
     (tmp_path / "fti.yaml").write_text("project: p\nexecutor:\n  address: ray://head:10001\n")
-    with pytest.raises(ValidationError, match=r"executor\.address.*remove executor\.address"):
+    with pytest.raises(
+        ValidationError, match=r"executor\.address.*set executor\.type to 'ray' or remove executor\.address"
+    ):
         load_config(tmp_path)
+
+
+def test_a_ray_executor_takes_its_address_and_resources(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text(
+        "project: p\nexecutor:\n  type: ray\n  address: 'head:6379'\n  resources: {CPU: 2, GPU: 1}\n"
+    )
+    assert load_config(tmp_path).backend("executor") == (
+        "ray",
+        {"address": "head:6379", "resources": {"CPU": 2.0, "GPU": 1.0}},
+    )
 
 
 def test_a_misspelt_variable_is_refused_with_the_closest_name(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ BACKENDS: dict[str, dict[str, str]] = {
     },
     "executor": {
         "local": "fti.backends.executors.local:LocalExecutor",
+        "ray": "fti.backends.executors.ray_tasks:RayExecutor",
     },
     "stream_broker": {
         "redis": "fti.backends.streams.redis:RedisStreamBroker",
@@ -57,7 +58,7 @@ BACKENDS: dict[str, dict[str, str]] = {
 }
 
 #: driver module -> the extra that installs it
-_DRIVERS = {"psycopg": "postgres", "boto3": "s3", "botocore": "s3", "redis": "redis"}
+_DRIVERS = {"psycopg": "postgres", "boto3": "s3", "botocore": "s3", "redis": "redis", "ray": "ray"}
 
 
 def known_kinds(role: str) -> list[str]:
@@ -119,6 +120,7 @@ if TYPE_CHECKING:  # mypy checks that every class of the table builds its role's
     from fti.backends.artifacts.s3 import S3ArtifactConfig, S3ArtifactStore
     from fti.backends.catalog.store import SqlCatalogConfig, SqlCatalogStore
     from fti.backends.executors.local import LocalExecutor, LocalExecutorConfig
+    from fti.backends.executors.ray_tasks import RayExecutor, RayExecutorConfig
     from fti.backends.offline.delta import DeltaOfflineConfig, DeltaOfflineStore
     from fti.backends.online.redis import RedisOnlineConfig, RedisOnlineStore
     from fti.backends.online.sqlite import SqliteOnlineConfig, SqliteOnlineStore
@@ -132,3 +134,4 @@ if TYPE_CHECKING:  # mypy checks that every class of the table builds its role's
     _redis_online: BackendFactory[RedisOnlineConfig, OnlineStore] = RedisOnlineStore
     _local_executor: BackendFactory[LocalExecutorConfig, Executor] = LocalExecutor
     _redis_streams: BackendFactory[RedisStreamConfig, StreamBroker] = RedisStreamBroker
+    _ray_executor: BackendFactory[RayExecutorConfig, Executor] = RayExecutor
