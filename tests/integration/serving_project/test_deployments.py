@@ -172,9 +172,10 @@ def test_fti_predict_on_the_cli(folder: Path) -> None:
         ["predict", "fraud@challenger", "--output", "cli_scores", "--start", "2026-01-05", "--project", str(folder)],
     )
     assert result.exit_code == 0, result.output
-    assert "Scored 144 rows (the spine rows of feature view fraud from 2026-01-05 to the last" in result.output
-    assert "with fraud v2" in result.output and "'cli_scores', commit 0" in result.output
-    assert "pass --group NAME or --spine FILE" in result.output
+    said = " ".join(result.output.split())  # as read: the console wraps lines at its width
+    assert "Scored 144 rows (the spine rows of feature view fraud from 2026-01-05 to the last" in said
+    assert "with fraud v2" in said and "'cli_scores', commit 0" in said
+    assert "pass --group NAME or --spine FILE" in said
     bad = runner.invoke(app, ["predict", "fraud", "--output", "x", "--start", "soon", "--project", str(folder)])
     assert bad.exit_code != 0 and "--start 'soon' is not an ISO date" in str(bad.exception)
 
