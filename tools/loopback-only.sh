@@ -10,5 +10,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 AWS_EC2_METADATA_DISABLED=true RA
 if unshare -n true 2>/dev/null; then
   exec unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
 fi
+if [ "${LOOPBACK_ONLY_REQUIRED:-0}" = 1 ]; then
+  echo "error: a network namespace with only loopback is required (LOOPBACK_ONLY_REQUIRED=1) but unshare -n" \
+    "is not allowed here: run as root, or in a container with CAP_SYS_ADMIN" >&2
+  exit 2
+fi
 echo "note: network namespaces are not available here; running without network isolation" >&2
 exec "$@"
