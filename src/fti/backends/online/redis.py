@@ -1,5 +1,8 @@
 """The scale-out online store: Redis, one string per entity holding its whole row.
 
+The module runs past 400 lines: the row encoding, the Lua scripts of the event-time guarded upsert and the
+pipelined reads belong to one layout and change together.
+
 Layout, under a key prefix (default ``fti``)::
 
     <prefix>:t:<table>:<key>    the row: 20 digits of event time, then each feature column's text,

@@ -1,4 +1,8 @@
-"""Experiment and run records (run search as SQL is in :mod:`~fti.backends.catalog.repositories.run_search`)."""
+"""Experiment and run records (run search as SQL is in :mod:`~fti.backends.catalog.repositories.run_search`).
+
+The module runs past 400 lines: it implements one port (``RunRecords`` with experiments), whose statements
+share the table definitions and the value readers built once per dialect here.
+"""
 
 from __future__ import annotations
 
