@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 TORCH ?= torch==2.13.0
 
-.PHONY: install services demo demo-llm test lint bench clean
+.PHONY: install services demo demo-llm test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; tools/loopback-only.sh $(BIN)/python $$script || exit 1; done
+
+# the HTTP APIs fuzzed from their OpenAPI schemas with a larger budget than make test gives them
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(STAMP) services
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) tools/loopback-only.sh $(BIN)/python -m pytest -m fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache fti-demo fti-llm-demo

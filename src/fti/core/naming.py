@@ -7,9 +7,11 @@ from pathlib import PurePosixPath
 
 from fti.errors import ValidationError
 
-__all__ = ["validate_artifact_key", "validate_identifier"]
+__all__ = ["IDENTIFIER_PATTERN", "validate_artifact_key", "validate_identifier"]
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+#: feature groups, views, deployments, experiments: usable as table and column names without quoting
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.@=+-]+$")
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from fti.core.lineage import TrainingDataLineage
 
 __all__ = [
+    "MODEL_NAME_PATTERN",
     "AliasMove",
     "ColumnSpec",
     "ModelAlias",
@@ -26,7 +27,8 @@ __all__ = [
     "validate_model_name",
 ]
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 
 

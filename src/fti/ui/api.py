@@ -6,11 +6,14 @@ run filter is a 422 that says what is wrong).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
+from fti.core.naming import IDENTIFIER_PATTERN
+from fti.core.registry import MODEL_NAME_PATTERN
 from fti.errors import ValidationError
 from fti.ui import deployments, feature_store, monitoring, summaries
 from fti.ui.home import home as home_summary
@@ -20,12 +23,44 @@ if TYPE_CHECKING:
     from fti.project import Project
     from fti.ui.monitoring import CheckCache
 
-__all__ = ["artifact_response", "router"]
+__all__ = ["ApiError", "artifact_response", "router"]
 
-router = APIRouter(prefix="/api")
+
+class ApiError(BaseModel):
+    """Every error of the API: one message naming what was wrong (the parameter, the object) and the fix."""
+
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ApiError, "description": description}
+    for status, description in (
+        (400, "The request cannot be carried out as asked."),
+        (401, "A token is required (Authorization: Bearer, or the login form's session cookie)."),
+        (404, "No such object."),
+        (409, "The request conflicts with the project's state."),
+        (422, "A parameter is malformed: the message names it."),
+        (429, "Too many failed logins: wait a minute."),
+    )
+}
+
+router = APIRouter(prefix="/api", responses=_ERRORS)
+
+#: the largest id or count the catalog stores (a signed 64-bit integer)
+MAX_INTEGER = 2**63 - 1
 
 Limit = Annotated[int, Query(ge=1, le=summaries.MAX_PAGE, description="Items per page.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER, description="Items to skip.")]
+Name = Annotated[
+    str, Path(pattern=IDENTIFIER_PATTERN, description="Letters, digits and underscores, starting with a letter.")
+]
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="The registered model's name.")]
+Version = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="The version number.")]
+Commit = Annotated[int | None, Query(ge=0, le=MAX_INTEGER, description="A commit number (the latest if not given).")]
+Scope = Annotated[
+    Literal["feature_group", "commit"],
+    Query(description="feature_group: the whole group as of the commit; commit: only the rows it added."),
+]
 Window = Annotated[
     str,
     Query(
@@ -68,14 +103,14 @@ def feature_groups(
 
 
 @router.get("/feature-groups/{name}/{version}", tags=["feature store"])
-def feature_group(request: Request, name: str, version: int) -> dict[str, Any]:
+def feature_group(request: Request, name: Name, version: Version) -> dict[str, Any]:
     """A feature group version: schema, expectations and commits."""
     return feature_store.feature_group_detail(_project(request), name, version)
 
 
 @router.get("/feature-groups/{name}/{version}/statistics", tags=["feature store"])
 def feature_group_statistics(
-    request: Request, name: str, version: int, commit: int | None = None, scope: str = "feature_group"
+    request: Request, name: Name, version: Version, commit: Commit = None, scope: Scope = "feature_group"
 ) -> dict[str, Any]:
     """Per-feature statistics and histograms of a commit (``scope=commit``) or of the group as of it."""
     return feature_store.feature_group_statistics(_project(request), name, version, commit, scope)
@@ -88,7 +123,7 @@ def feature_views(request: Request, search: str | None = None, limit: Limit = 50
 
 
 @router.get("/feature-views/{name}/{version}", tags=["feature store"])
-def feature_view(request: Request, name: str, version: int) -> dict[str, Any]:
+def feature_view(request: Request, name: Name, version: Version) -> dict[str, Any]:
     """A feature view version with its training datasets (splits, sizes, source commits)."""
     return feature_store.feature_view_detail(_project(request), name, version)
 
@@ -164,13 +199,13 @@ def models(request: Request, limit: Limit = 50, offset: Offset = 0) -> dict[str,
 
 
 @router.get("/models/{name}", tags=["models"])
-def model(request: Request, name: str) -> dict[str, Any]:
+def model(request: Request, name: ModelName) -> dict[str, Any]:
     """A registered model: versions with metrics, aliases and alias history."""
     return summaries.model_detail(_project(request), name)
 
 
 @router.get("/models/{name}/versions/{version}/lineage", tags=["models"])
-def model_lineage(request: Request, name: str, version: int) -> dict[str, Any]:
+def model_lineage(request: Request, name: ModelName, version: Version) -> dict[str, Any]:
     """A model version's lineage graph: feature-group commits, feature view, training dataset, run."""
     return summaries.model_lineage(_project(request), name, version)
 
@@ -182,7 +217,7 @@ def deployment_list(request: Request) -> dict[str, Any]:
 
 
 @router.get("/deployments/{name}", tags=["deployments"])
-def deployment(request: Request, name: str, window: Window = deployments.DEFAULT_WINDOW) -> dict[str, Any]:
+def deployment(request: Request, name: Name, window: Window = deployments.DEFAULT_WINDOW) -> dict[str, Any]:
     """A deployment's requests, rows and p50/p99 latency per time bucket and per variant, from the request log."""
     return deployments.deployment_detail(_project(request), name, window)
 
@@ -190,7 +225,7 @@ def deployment(request: Request, name: str, window: Window = deployments.DEFAULT
 @router.get("/deployments/{name}/ab", tags=["deployments"])
 def deployment_ab(
     request: Request,
-    name: str,
+    name: Name,
     window: Window = deployments.DEFAULT_WINDOW,
     metric: Annotated[str, Query(description="accuracy, error_rate, squared_error or absolute_error.")] = "accuracy",
     mde: Annotated[float | None, Query(description="Minimum detectable effect, for the sample size needed.")] = 0.05,
@@ -214,7 +249,7 @@ def monitoring_overview(request: Request) -> dict[str, Any]:
 @router.get("/monitoring/{name}", tags=["monitoring"])
 def drift_report(
     request: Request,
-    name: str,
+    name: Name,
     window: Window = deployments.DEFAULT_WINDOW,
     refresh: Annotated[bool, Query(description="Check again instead of using the kept check.")] = False,
 ) -> dict[str, Any]:
@@ -224,6 +259,6 @@ def drift_report(
 
 
 @router.get("/monitoring/{name}/reports/{stamp}", tags=["monitoring"])
-def stored_report(request: Request, name: str, stamp: str) -> dict[str, Any]:
+def stored_report(request: Request, name: Name, stamp: str) -> dict[str, Any]:
     """A monitoring report stored by ``fti monitor report --save`` (or ``result.save()``)."""
     return monitoring.stored_report(_project(request), name, stamp)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -22,7 +24,7 @@ from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from fti.project import Project
 
@@ -63,6 +65,7 @@ def create_app(project: Project, *, token: str | None = None, alerts: str | Path
     app.include_router(pages.router)
     app.include_router(pipelines.router)
     app.add_exception_handler(FtiError, _fti_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.middleware("http")(gate)
     app.middleware("http")(_security_headers)
     return app
@@ -77,6 +80,23 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """A malformed parameter of an API route: the API's one error format, naming each parameter."""
+    if not request.url.path.startswith("/api/"):
+        return await request_validation_exception_handler(request, exc)
+    return JSONResponse({"detail": describe_request_errors(exc.errors())}, status_code=422)
+
+
+def describe_request_errors(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one sentence per parameter: where it is, its name and what is wrong."""
+    parts = []
+    for error in errors:
+        where, *path = error.get("loc", ()) or ("request",)
+        name = ".".join(str(part) for part in path) or str(where)
+        parts.append(f"{where} parameter {name!r}: {error.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts) + "."
 
 
 def _fti_error(request: Request, exc: FtiError) -> Response:
