@@ -23,8 +23,8 @@ and sends rows with the input columns of the deployment's first model (float val
 
 ``--compare`` installs ``mlflow`` and ``mlserver`` once, each in its own virtual environment under
 ``--compare-dir`` (pip needs to reach a package index), and compares MLflow-style ``/invocations`` bodies
-(against mlflow) and a single ``[1, 20]`` V2 tensor (against MLServer) with the fti server's answers to
-the very same bodies.
+(against mlflow) and ``[1, 20]`` and ``[100, 20]`` V2 tensors (against MLServer) with the fti server's answers
+to the very same bodies.
 """
 
 from __future__ import annotations
@@ -94,19 +94,21 @@ def _compare_cases(target: str) -> list[Case]:
         data = random.normal(size=(count, FEATURES)).round(4).tolist()
         return json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode()
 
-    tensor: dict[str, object] = {
-        "inputs": [
-            {
-                "name": "features",
-                "shape": [1, FEATURES],
-                "datatype": "FP64",
-                "data": random.normal(size=FEATURES).tolist(),
-            }
-        ]
-    }
-    if target == "mlserver":
-        tensor["outputs"] = [{"name": "predict_proba"}]
-    v2 = json.dumps(tensor).encode()
+    def tensor(count: int) -> bytes:
+        body: dict[str, object] = {
+            "inputs": [
+                {
+                    "name": "features",
+                    "shape": [count, FEATURES],
+                    "datatype": "FP64",
+                    "data": random.normal(size=count * FEATURES).round(4).tolist(),
+                }
+            ]
+        }
+        if target == "mlserver":
+            body["outputs"] = [{"name": "predict_proba"}]
+        return json.dumps(body).encode()
+
     cases = []
     if target in (MODEL, "mlflow"):
         cases += [
@@ -114,7 +116,8 @@ def _compare_cases(target: str) -> list[Case]:
             Case("/invocations 100 rows", "/invocations", split(100), json_type, 100),
         ]
     if target in (MODEL, "mlserver"):
-        cases.append(Case("/v2 1x20 tensor", f"/v2/models/{MODEL}/infer", v2, json_type, 1))
+        cases.append(Case("/v2 1x20 tensor", f"/v2/models/{MODEL}/infer", tensor(1), json_type, 1))
+        cases.append(Case("/v2 100x20 tensor", f"/v2/models/{MODEL}/infer", tensor(100), json_type, 100))
     return cases
 
 

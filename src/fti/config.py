@@ -175,6 +175,10 @@ class ServingConfig(_Section):
     log_batch_rows: pydantic.PositiveInt = 1000
     log_flush_seconds: float = pydantic.Field(default=1.0, gt=0)
     log_max_queue_rows: pydantic.PositiveInt = 100_000
+    log_spool: bool = pydantic.Field(
+        default=True, description="sync the request log to a local spool so that a crash loses at most an interval"
+    )
+    log_spool_seconds: float = pydantic.Field(default=0.1, gt=0)
     refresh_seconds: float = pydantic.Field(default=5.0, gt=0)
     seed: int | None = None
     invocations_deployment: str | None = None

@@ -934,7 +934,8 @@ class Project:
             variants: ``{"fraud@champion": 0.9, "fraud@challenger": 0.1}``, or one reference for all traffic.
             shadow: a model reference that gets a copy of all traffic; its answers are logged, never returned.
             feature_view: ``"name"`` or ``"name:2"``: where ``entities`` requests read their features.
-            entity_key: column(s) that pin a caller to a variant (sticky A/B); None assigns at random.
+            entity_key: column(s) that pin a caller to a variant (sticky A/B), as "name" or "name:int64" /
+                "name:string" to declare the type the server accepts; None assigns at random.
             output_kind: what a classifier answers: ``"predict"`` (labels), ``"proba"`` (class scores) or
                 ``"both"``.
             preprocess: ``"package.module:function"`` turning each request's rows into the models' inputs.

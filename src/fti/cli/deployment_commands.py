@@ -60,7 +60,11 @@ def create(
         str | None, typer.Option("--feature-view", help="NAME or NAME:VERSION that 'entities' requests read.")
     ] = None,
     entity_key: Annotated[
-        list[str] | None, typer.Option("--entity-key", help="A column pinning callers to a variant (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--entity-key",
+            help="A column pinning callers to a variant: NAME, or NAME:int64 / NAME:string (repeatable).",
+        ),
     ] = None,
     output_kind: Annotated[
         str, typer.Option("--output-kind", help="What a classifier answers: predict, proba or both.")

@@ -61,8 +61,9 @@ def build_app(
     from fti.inference.server import ServingSettings, create_app
 
     config = serving or project.settings.config.serving
-    values = config.model_dump(exclude={"require_tokens", "deployments"})
-    settings = ServingSettings(**values, multiprocess_dir=multiprocess_dir)
+    values = config.model_dump(exclude={"require_tokens", "deployments", "log_spool"})
+    spool = str(project.root / ".fti" / "request_log_spool") if config.log_spool else None
+    settings = ServingSettings(**values, multiprocess_dir=multiprocess_dir, log_spool_dir=spool)
     resolver = RegistryResolver(project.registry, ttl_seconds=settings.refresh_seconds)
     tokens = CatalogTokenStore(project.api_tokens) if config.require_tokens else None
     app = create_app(

@@ -20,7 +20,17 @@ from typing import Literal, cast, get_args
 
 from fti.errors import ValidationError
 
-__all__ = ["COMBINE_METHODS", "OUTPUT_KINDS", "ApiToken", "Combine", "Deployment", "OutputKind", "Variant"]
+__all__ = [
+    "COMBINE_METHODS",
+    "KEY_TYPES",
+    "OUTPUT_KINDS",
+    "ApiToken",
+    "Combine",
+    "Deployment",
+    "OutputKind",
+    "Variant",
+    "parse_entity_keys",
+]
 
 _SHARE_TOLERANCE = 1e-6
 _HOOK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -31,6 +41,35 @@ Combine = Literal["mean", "weighted_mean", "vote", "stacking"]
 """How an ensemble's members are combined."""
 OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
 COMBINE_METHODS: tuple[str, ...] = get_args(Combine)
+#: the types an entity key may be declared with (``"cc_num:int64"``)
+KEY_TYPES = ("int64", "string")
+
+
+def parse_entity_keys(deployment: str, keys: Sequence[str]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Entity keys given as ``"name"`` or ``"name:type"`` (a type of :data:`KEY_TYPES`): the names, and the
+    declared ``(name, type)`` pairs.
+
+    Example:
+        >>> parse_entity_keys("fraud", ["cc_num:int64", "merchant"])
+        (('cc_num', 'merchant'), (('cc_num', 'int64'),))
+
+    Raises:
+        ValidationError: a type is not one of :data:`KEY_TYPES`.
+    """
+    names: list[str] = []
+    types: list[tuple[str, str]] = []
+    for key in keys:
+        name, _, declared = key.partition(":")
+        names.append(name)
+        if not declared:
+            continue
+        if declared not in KEY_TYPES:
+            raise ValidationError(
+                f"Deployment '{deployment}' declares entity key '{name}' as {declared!r}: use one of "
+                f"{', '.join(KEY_TYPES)}, as in '{name}:int64'."
+            )
+        types.append((name, declared))
+    return tuple(names), tuple(types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +89,8 @@ class Deployment:
         variants: model references with their shares of traffic; shares sum to 1.
         shadow: a model reference that gets a copy of all traffic; its answers are logged, never returned.
         entity_keys: columns whose values pin a caller to a variant (sticky assignment); empty means random.
+        entity_key_types: ``(key, type)`` of the entity keys whose type is declared (``int64`` or ``string``):
+            the server refuses other values, so the request log keeps one type per key.
         feature_lookup: the feature view the server reads features from for ``entities`` requests.
         output_kind: ``predict`` (labels of a classifier, values of a regressor), ``proba`` (class scores)
             or ``both``.
@@ -67,6 +108,7 @@ class Deployment:
     variants: tuple[Variant, ...]
     shadow: str | None = None
     entity_keys: tuple[str, ...] = ()
+    entity_key_types: tuple[tuple[str, str], ...] = ()
     feature_lookup: str | None = None
     output_kind: OutputKind = "predict"
     preprocess: str | None = None
@@ -94,6 +136,8 @@ class Deployment:
     ) -> Deployment:
         """Validate the traffic split and build a deployment whose etag hashes its contents.
 
+        ``entity_keys`` are names, or ``"name:type"`` to declare a key's type (see :func:`parse_entity_keys`).
+
         Example:
             >>> Deployment.create("fraud", {"fraud@champion": 0.9, "fraud@challenger": 0.1}).references
             ('fraud@champion', 'fraud@challenger')
@@ -120,15 +164,16 @@ class Deployment:
                 f"Deployment '{name}' uses '{shadow}' both as a variant and as its shadow: pick one role."
             )
         _check_serving(name, list(variants), shadow, output_kind, preprocess, postprocess, combine, stacker)
-        keys = tuple(entity_keys)
+        keys, key_types = parse_entity_keys(name, entity_keys)
         serving = (output_kind, preprocess, postprocess, combine, stacker)
-        body = repr((name, sorted(variants.items()), shadow, keys, feature_lookup, *serving))
+        body = repr((name, sorted(variants.items()), shadow, keys, key_types, feature_lookup, *serving))
         etag = hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
         return cls(
             name=name,
             variants=tuple(Variant(reference, float(share)) for reference, share in variants.items()),
             shadow=shadow,
             entity_keys=keys,
+            entity_key_types=key_types,
             feature_lookup=feature_lookup,
             output_kind=cast(OutputKind, output_kind),
             preprocess=preprocess,
@@ -137,6 +182,12 @@ class Deployment:
             stacker=stacker,
             etag=etag,
         )
+
+    @property
+    def entity_key_specs(self) -> tuple[str, ...]:
+        """The entity keys as given to :meth:`create`: ``"name:type"`` where the type is declared, else ``"name"``."""
+        declared = dict(self.entity_key_types)
+        return tuple(f"{key}:{declared[key]}" if key in declared else key for key in self.entity_keys)
 
     @property
     def references(self) -> tuple[str, ...]:

@@ -95,7 +95,7 @@ def training(ctx: fti.PipelineContext) -> None:
 @fti.pipeline(triggers=[fti.on_alias(MODEL_NAME, "champion")])
 def deploy(ctx: fti.PipelineContext) -> None:
     """The deployment serves the champion, sticky by card."""
-    deployment = ctx.project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num")
+    deployment = ctx.project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num:int64")
     ctx.logger.info("deployment '%s' serves %s", deployment.name, CHAMPION)
 
 

@@ -20,7 +20,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from fti.core.deployments import ApiToken, Deployment
+import pyarrow as pa
+
+from fti.core.deployments import ApiToken, Deployment, parse_entity_keys
 from fti.core.events import new_event
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
@@ -69,12 +71,14 @@ class DeploymentService:
         """Create the deployment ``name``, or replace it (same created time, new etag).
 
         ``variants`` is one reference, references with traffic shares, or a list of references (equal
-        shares, as an ensemble's members usually are).
+        shares, as an ensemble's members usually are). ``entity_key`` names a key, or ``"name:int64"`` /
+        ``"name:string"`` to declare its type; a key of the feature view takes the view's type. The server
+        answers 422 to a request whose key is not of the declared type.
         """
         validate_identifier(name, "deployment name")
         split = _split(variants)
         keys = [entity_key] if isinstance(entity_key, str) else list(entity_key or ())
-        for key in keys:
+        for key in parse_entity_keys(name, keys)[0]:
             validate_identifier(key, f"entity key of deployment '{name}'")
         serving = functools.partial(
             Deployment.create,
@@ -101,7 +105,7 @@ class DeploymentService:
                 served = [versions[reference] for reference in (*split, *([stacker] if stacker else []))]
                 self._check_hook(name, role, hook, served)
         lookup = self._feature_view(name, feature_view)
-        created = serving(feature_lookup=lookup)
+        created = serving(feature_lookup=lookup, entity_keys=self._typed_keys(name, keys, lookup))
         now = datetime.now(UTC)
         with self._catalog.transaction() as tx:
             existing = tx.deployments.find(name)
@@ -132,7 +136,7 @@ class DeploymentService:
             split,
             shadow=current.shadow,
             feature_view=_parse_view(current.feature_lookup),
-            entity_key=list(current.entity_keys),
+            entity_key=list(current.entity_key_specs),
             output_kind=current.output_kind,
             preprocess=current.preprocess,
             postprocess=current.postprocess,
@@ -204,6 +208,27 @@ class DeploymentService:
         packaged = {path for version in versions for path in self._registry.code_files(version.record)}
         served = ", ".join(f"'{version.name}' v{version.version}" for version in versions)
         check_hook(hook, deployment=name, role=role, packaged=packaged, packaged_by=served)
+
+    def _typed_keys(self, deployment: str, keys: list[str], lookup: str | None) -> list[str]:
+        """``keys`` with the types the feature view gives the keys whose type is not declared (the view's
+        entity key columns, when its features are online)."""
+        names, declared = parse_entity_keys(deployment, keys)
+        if lookup is None:
+            return keys
+        view_name, _, version = lookup.partition(":")
+        try:
+            served = self._features.get_feature_view(view_name, int(version)).serving_keys()
+        except ValidationError:  # features not online: the view says nothing of its keys' types
+            return keys
+        types = dict(declared)
+        for name in names:
+            found = served.get(name)
+            if name not in types and found is not None:
+                if pa.types.is_integer(found):
+                    types[name] = "int64"
+                elif pa.types.is_string(found) or pa.types.is_large_string(found):
+                    types[name] = "string"
+        return [f"{name}:{types[name]}" if name in types else name for name in names]
 
     def _feature_view(self, deployment: str, feature_view: str | tuple[str, int] | None) -> str | None:
         if feature_view is None:

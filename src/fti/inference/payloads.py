@@ -132,7 +132,10 @@ def _frame_of_rows(values: list[Any], columns: list[str]) -> pd.DataFrame:
     """
     names = column_index(tuple(columns))
     if all(type(value) is float for value in values[0]):
-        matrix = np.array(values)
+        try:
+            matrix = np.array(values)
+        except ValueError:  # a later row holds a list: not one block (the column checks name it)
+            matrix = np.empty(0)
         if matrix.dtype.kind == "f" and matrix.ndim == 2:
             return pd.DataFrame(matrix, columns=names, copy=False)
     return pd.DataFrame.from_records(values, columns=names)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from fti.core.deployments import OutputKind
 from fti.errors import ValidationError
+from fti.inference.admission import check_request
 from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.hooks import run_postprocess, run_preprocess
 from fti.inference.live import LoadedDeployment, ModelTable
@@ -97,6 +98,8 @@ class Predictor:
         proba = needs_proba(kind or deployment.output_kind)
         if loaded.preprocess is not None:
             frame = run_preprocess(loaded.preprocess, frame, deployment.name)
+        served = loaded.models if loaded.shadow is None else (*loaded.models, loaded.shadow)
+        check_request(deployment, served, frame, keys)
         assignment = loaded.router.assign(keys, len(frame)) if len(loaded.models) > 1 else None
         variants = np.unique(assignment) if assignment is not None else np.zeros(1, dtype=np.intp)
         parts: list[np.ndarray | None] = [None]

@@ -48,6 +48,7 @@ from fti.inference.payloads import parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
 from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, ServedModel, TokenStore
 from fti.inference.v2 import encode_response, model_metadata, parse_infer, requested_kind
+from fti.inference_log.spool import RequestSpool
 from fti.inference_log.writer import RequestLogConfig, RequestLogger, RequestLogSink
 
 __all__ = ["ServingSettings", "create_app"]
@@ -71,6 +72,12 @@ class ServingSettings(BaseModel):
     log_batch_rows: int = Field(default=1000, ge=1, description="request log rows per write")
     log_flush_seconds: float = Field(default=1.0, gt=0)
     log_max_queue_rows: int = Field(default=100_000, ge=1, description="request log rows queued before dropping")
+    log_spool_dir: str | None = Field(
+        default=None, description="folder of the request log's crash spool (None: the log is kept in memory only)"
+    )
+    log_spool_seconds: float = Field(
+        default=0.1, gt=0, description="how often the request log is synced to the spool (the most a crash loses)"
+    )
     refresh_seconds: float = Field(default=5.0, gt=0, description="how often deployments and aliases are checked")
     seed: int | None = Field(default=None, description="seed of random variant assignment (rows without entity keys)")
     invocations_deployment: str | None = Field(default=None, description="deployment behind /invocations")
@@ -100,8 +107,14 @@ class _Server:
         )
         self.logger = RequestLogger(
             sink,
-            RequestLogConfig(settings.log_batch_rows, settings.log_flush_seconds, settings.log_max_queue_rows),
+            RequestLogConfig(
+                settings.log_batch_rows,
+                settings.log_flush_seconds,
+                settings.log_max_queue_rows,
+                settings.log_spool_seconds,
+            ),
             on_drop=self.metrics.log_dropped.inc,
+            spool=RequestSpool(settings.log_spool_dir) if settings.log_spool_dir is not None else None,
         )
         self.metrics.watch_log_queue(lambda: self.logger.queue_depth)
         batching = BatchingConfig(settings.batching, settings.batch_max_rows, settings.batch_max_wait_ms)
@@ -110,6 +123,11 @@ class _Server:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        replayed = await asyncio.to_thread(self.logger.replay)  # what a crashed server acknowledged but did not log
+        if replayed:
+            _logger.info(
+                "Replayed %d request log rows from the spool of a server that stopped without flushing.", replayed
+            )
         self.logger.start()
         try:
             await asyncio.to_thread(self.table.refresh)

@@ -27,12 +27,15 @@ def parse_features(log: pa.Table) -> pa.Table:
     if log.num_rows == 0:
         return pa.table({})
     column = log.column("features")
-    sample = _infer(column.take(_sample_rows(len(column))))
-    structure = _structure(sample.schema)
+    sample = column.take(_sample_rows(len(column)))
+    try:
+        schema = _infer(sample).schema
+        structure, whole = _structure(schema), [field.name for field in schema if pa.types.is_integer(field.type)]
+    except pa.ArrowInvalid:  # a key whose values change type between rows, logged before the server refused them
+        structure, whole = _structure_of_values(sample)
     if structure is None:
         return _infer(column)
     parsed = _transform(column, structure)
-    whole = [field.name for field in sample.schema if pa.types.is_integer(field.type)]
     return _whole_numbers_as_integers(parsed, whole)
 
 
@@ -60,6 +63,36 @@ def _structure(schema: pa.Schema) -> dict[str, str] | None:
     if any(sql_type is None for sql_type in structure.values()):
         return None
     return {name: str(sql_type) for name, sql_type in structure.items()}
+
+
+def _structure_of_values(sample: pa.ChunkedArray) -> tuple[dict[str, str] | None, list[str]]:
+    """The DuckDB type of each key from the sample's values themselves (a key of mixed kinds is read as text, so
+    ``"a"`` among integer keys neither hides the others nor fails the read), and the keys holding only integers;
+    None when a value is nested."""
+    kinds: dict[str, set[str]] = {}
+    for text in sample.to_pylist():
+        for key, value in json.loads(text).items():
+            kinds.setdefault(key, set()).add(_kind(value))
+    if any("other" in found for found in kinds.values()):
+        return None, []
+    structure: dict[str, str] = {}
+    for key, found in kinds.items():
+        found.discard("null")
+        numbers = found <= {"integer", "number"} and bool(found)
+        structure[key] = "DOUBLE" if numbers else "BOOLEAN" if found == {"boolean"} else "VARCHAR"
+    return structure, [key for key, found in kinds.items() if found == {"integer"}]
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string" if isinstance(value, str) else "other"
 
 
 def _transform(column: pa.ChunkedArray, structure: dict[str, str]) -> pa.Table:

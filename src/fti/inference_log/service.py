@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["InferenceLog"]
 
 _LOG = TableSpec(INFERENCE_LOG_TABLE, LOG_COLUMNS, LOG_DICTIONARY)
+#: what tells one logged row from another: a request's answer by one model at one time
+_IDENTITY = ("request_id", "timestamp", "model_name", "is_shadow")
 _LABELS = TableSpec(LABELS_TABLE, LABEL_COLUMNS, ("deployment",))
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,6 +87,24 @@ class InferenceLog:
             _logger.warning(
                 "Commit %s of the inference log was not summarized (done on first use): %s", version, exc, exc_info=True
             )
+
+    def write_new(self, batch: pa.Table) -> int:
+        """Append the rows of ``batch`` the log does not hold yet (the same request id, time, model and shadow
+        flag): a request-log spool replayed after a crash is logged exactly once. Returns the rows appended."""
+        if not batch.num_rows:
+            return 0
+        batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+        stamps = batch.column("timestamp")
+        start, end = pc.min(stamps).as_py(), pc.max(stamps).as_py() + timedelta(microseconds=1)
+        self._cache.recheck()
+        logged = self.read(None, start, end, include_shadow=True, columns=_IDENTITY)
+        if logged.num_rows:
+            logged = logged.select(list(_IDENTITY)).group_by(list(_IDENTITY), use_threads=False).aggregate([])
+            logged = logged.append_column("logged", pa.repeat(True, logged.num_rows))
+            joined = batch.join(logged, list(_IDENTITY), join_type="left outer", use_threads=False)
+            batch = joined.filter(pc.is_null(joined.column("logged"))).select(REQUEST_LOG_SCHEMA.names)
+        self.write(batch)
+        return int(batch.num_rows)
 
     def write_labels(self, labels: pa.Table) -> int:
         """Append ground-truth labels keyed by request id (``request_id``, ``deployment``, ``label``, optionally

@@ -5,25 +5,34 @@ a writer thread turns queued records into an Arrow table and hands it to the sin
 ``batch_rows`` rows are waiting or ``flush_seconds`` have passed, and once more on close. When the
 queue holds ``max_queue_rows`` rows the newest records are dropped and counted, so a slow sink can
 never stall or exhaust the server.
+
+With a spool (:class:`~fti.inference_log.spool.RequestSpool`) the thread also wakes every ``spool_seconds``
+to encode what was queued and sync it to the spool, so a crash loses at most that interval of acknowledged
+predictions; :meth:`RequestLogger.replay` writes what a crashed server left, at start.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fti.features.sql import shared_engine
 from fti.inference_log.schema import REQUEST_LOG_SCHEMA
 
-__all__ = ["LogRecord", "RequestLogConfig", "RequestLogSink", "RequestLogger", "to_table"]
+if TYPE_CHECKING:
+    from fti.inference_log.spool import RequestSpool
+
+__all__ = ["LogRecord", "ReplayableLogSink", "RequestLogConfig", "RequestLogSink", "RequestLogger", "to_table"]
 
 _logger = logging.getLogger(__name__)
 _ENCODE_ROWS = 256
@@ -36,6 +45,14 @@ class RequestLogSink(Protocol):
         """Append ``batch``; called from a background thread, never on the request path."""
 
 
+class ReplayableLogSink(RequestLogSink, Protocol):
+    """A request log sink that can tell rows it holds already: a spool is replayed into it exactly once."""
+
+    def write_new(self, batch: pa.Table) -> int:
+        """Append the rows of ``batch`` not logged yet (the same request, model, time and shadow flag); returns
+        the rows appended."""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestLogConfig:
     """Request log settings.
@@ -44,11 +61,13 @@ class RequestLogConfig:
         batch_rows: write once this many rows are queued.
         flush_seconds: write at least this often while rows are queued.
         max_queue_rows: drop new records beyond this many queued rows.
+        spool_seconds: with a spool, how often queued records are synced to it (the most a crash loses).
     """
 
     batch_rows: int = 1000
     flush_seconds: float = 1.0
     max_queue_rows: int = 100_000
+    spool_seconds: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +93,22 @@ class RequestLogger:
         sink: receives Arrow tables with ``REQUEST_LOG_SCHEMA``.
         config: batch size, flush interval and queue bound.
         on_drop: called with the row count of each dropped record (metrics).
+        spool: where queued records are synced before they reach the sink (None: kept in memory only).
     """
 
     def __init__(
-        self, sink: RequestLogSink, config: RequestLogConfig, on_drop: Callable[[int], None] | None = None
+        self,
+        sink: RequestLogSink,
+        config: RequestLogConfig,
+        on_drop: Callable[[int], None] | None = None,
+        spool: RequestSpool | None = None,
     ) -> None:
         self._sink = sink
         self._config = config
         self._on_drop = on_drop
+        self._spool = spool
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
         self._records: deque[LogRecord] = deque()
         self._queued_rows = 0
         self._condition = threading.Condition()
@@ -121,27 +148,73 @@ class RequestLogger:
             self._thread.join()
             self._thread = None
 
+    def replay(self) -> int:
+        """Write what a crashed server left in the spool (rows logged already skipped); the rows read."""
+        if self._spool is None:
+            return 0
+        write_new = getattr(self._sink, "write_new", None)
+        return self._spool.replay(write_new if write_new is not None else self._sink.write)
+
     def _run(self) -> None:
+        # Without a spool, queued records are written each time the thread wakes; with one, they are synced to
+        # the spool every spool_seconds and written to the sink once flush_seconds have passed since the first.
+        spooled = self._spool is not None
+        interval = self._config.spool_seconds if spooled else self._config.flush_seconds
+        first: float | None = None  # when the oldest row not yet written was taken
         while True:
             with self._condition:
                 if not self._stopping and self._queued_rows < self._config.batch_rows:
-                    self._condition.wait(self._config.flush_seconds)
+                    left = interval if first is None else first + self._config.flush_seconds - time.monotonic()
+                    self._condition.wait(max(0.0, min(interval, left)))
                 records = list(self._records)
                 self._records.clear()
                 self._queued_rows = 0
                 stopping = self._stopping
             if records:
-                self._write(records)
+                self._take(records)
+                first = time.monotonic() if first is None else first
+            due = not spooled or (first is not None and time.monotonic() - first >= self._config.flush_seconds)
+            if self._pending and (stopping or due or self._pending_rows >= self._config.batch_rows):
+                self._write()
+                first = None
             if stopping:
+                if self._spool is not None:
+                    self._spool.rotate(keep=bool(self._pending))
                 return
 
-    def _write(self, records: list[LogRecord]) -> None:
+    def _take(self, records: list[LogRecord]) -> None:
+        """Encode ``records``, sync them to the spool, and keep them for the next write to the sink."""
         try:
-            self._sink.write(to_table(records))
-        except Exception:  # a failing sink must not kill the writer; the records are lost and said so
-            _logger.exception("Writing %d request log records failed; they are dropped.", len(records))
+            table = to_table(records)
+            if self._spool is not None:
+                self._spool.append(table)
+        except Exception:  # the writer must live on; the records are lost and said so
+            _logger.exception("Encoding %d request log records failed; they are dropped.", len(records))
             if self._on_drop is not None:
                 self._on_drop(sum(len(record.predictions) for record in records))
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+
+    def _write(self) -> None:
+        batch = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_rows = [], 0
+        try:
+            self._sink.write(batch)
+        except Exception:  # a failing sink must not kill the writer; the rows wait in the spool, or are lost
+            kept = self._spool is not None
+            _logger.exception(
+                "Writing %d request log rows failed; they are %s.",
+                batch.num_rows,
+                "kept in the spool for the next start" if kept else "dropped",
+            )
+            if self._on_drop is not None:
+                self._on_drop(batch.num_rows)
+            if self._spool is not None:
+                self._spool.rotate(keep=True)
+            return
+        if self._spool is not None:
+            self._spool.rotate()
 
 
 def to_table(records: list[LogRecord]) -> pa.Table:
@@ -179,21 +252,37 @@ def _numeric(predictions: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def _features_json(records: list[LogRecord]) -> pa.Array:
     """Each row's features as a JSON object, encoded in one pass for the whole batch.
 
-    Encoding per record costs far more than the rows themselves (a batch of single-row requests would
-    hold the interpreter long enough to show in the server's tail latency), so the records' values are
-    stacked into one frame first.
+    The records' values are stacked into one Arrow table and encoded by DuckDB, which works outside the
+    interpreter lock: the request threads and the event loop run on meanwhile. Encoding with pandas held the
+    lock for most of a second per 100,000 rows, long enough to show in the server's tail latency under
+    large requests. Records of different columns are encoded one by one.
     """
     columns = records[0].features.columns
     if len(records) == 1 or not all(record.features.columns.equals(columns) for record in records):
-        return pa.concat_arrays(
-            [pa.array(r.features.to_json(orient="records", lines=True).splitlines(), pa.string()) for r in records]
-        )
-    matrices = [record.features.to_numpy() for record in records]
-    if len({matrix.dtype for matrix in matrices}) > 1:
-        matrices = [matrix.astype(object) for matrix in matrices]
-    whole = pd.DataFrame(np.concatenate(matrices), columns=columns, copy=False)
-    # Encode in slices: one C call holds the interpreter, and request threads should get it back soon.
+        return pa.concat_arrays([_encode(record.features) for record in records])
+    dtypes = {dtype for record in records for dtype in record.features.dtypes}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind in "biuf":  # one numeric type: stacked without per-column work
+        matrices = [record.features.to_numpy() for record in records]
+        return _encode(pd.DataFrame(np.concatenate(matrices), columns=columns, copy=False))
+    # several types (integer keys beside float features): stacked column by column, each keeps its type
+    return _encode(pd.concat([record.features for record in records], ignore_index=True))
+
+
+def _encode(frame: pd.DataFrame) -> pa.Array:
+    """The rows of ``frame`` as JSON objects (NaN as null)."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with shared_engine().cursor() as connection:
+            connection.register("logged_rows", table)
+            encoded = connection.sql("SELECT to_json(logged_rows)::VARCHAR AS features FROM logged_rows")
+            found = encoded.to_arrow_table().column(0)
+    except Exception:  # values Arrow or DuckDB cannot take (objects a preprocess function made): pandas' encoder
+        return _encode_with_pandas(frame)
+    return found.combine_chunks() if found.num_chunks != 1 else found.chunk(0)
+
+
+def _encode_with_pandas(frame: pd.DataFrame) -> pa.Array:
     lines: list[str] = []
-    for start in range(0, len(whole), _ENCODE_ROWS):
-        lines += whole.iloc[start : start + _ENCODE_ROWS].to_json(orient="records", lines=True).splitlines()
+    for start in range(0, len(frame), _ENCODE_ROWS):  # in slices: one C call holds the interpreter
+        lines += frame.iloc[start : start + _ENCODE_ROWS].to_json(orient="records", lines=True).splitlines()
     return pa.array(lines, pa.string())

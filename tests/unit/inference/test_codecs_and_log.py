@@ -165,7 +165,7 @@ def test_a_failing_sink_loses_its_batch_but_not_the_writer(caplog: pytest.LogCap
     logger.log(_record(2))
     logger.close()
     assert dropped == [2]
-    assert "Writing 1 request log records failed; they are dropped." in caplog.text
+    assert "Writing 2 request log rows failed; they are dropped." in caplog.text
 
 
 def test_micro_batcher_gathers_concurrent_calls_and_splits_answers() -> None:

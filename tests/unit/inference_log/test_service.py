@@ -152,3 +152,14 @@ def test_results_are_kept_until_the_log_changes_and_at_most_so_many(project: fti
     assert log.remember(("a",), count) == 4
     log.write(_batch("fraud", 3, 1))
     assert log.remember(("a",), count) == 5  # a new version of the log: computed anew
+
+
+def test_a_log_with_a_key_of_mixed_types_stays_readable(project: fti.Project) -> None:
+    # logged before the server refused such requests: one string among integer keys
+    batch = _batch("fraud", 0, 6)
+    texts = [json.dumps({"cc_num": index, "amount": index + 0.5}) for index in range(5)]
+    texts.append(json.dumps({"cc_num": "a", "amount": 1}))
+    project.inference_log.write(batch.set_column(6, "features", pa.array(texts)))
+    window = project.inference_log.read_window("fraud", 6)
+    assert window.current.column("cc_num").to_pylist() == ["0", "1", "2", "3", "4", "a"]
+    assert window.current.column("amount").to_pylist() == [0.5, 1.5, 2.5, 3.5, 4.5, 1.0]

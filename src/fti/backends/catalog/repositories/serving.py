@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import api_tokens, deployments
-from fti.core.deployments import ApiToken, Deployment, Variant
+from fti.core.deployments import ApiToken, Deployment, Variant, parse_entity_keys
 
 __all__ = ["SqlDeploymentRecords", "SqlTokenRecords"]
 
@@ -38,7 +38,7 @@ class SqlDeploymentRecords:
         values: dict[str, Any] = {
             "variants": json.dumps([[variant.reference, variant.share] for variant in deployment.variants]),
             "shadow": deployment.shadow,
-            "entity_keys": json.dumps(list(deployment.entity_keys)),
+            "entity_keys": json.dumps(list(deployment.entity_key_specs)),
             "feature_view_name": feature_view or None,
             "feature_view_version": int(version) if version else None,
             "output_kind": None if deployment.output_kind == "predict" else deployment.output_kind,
@@ -66,11 +66,13 @@ class SqlDeploymentRecords:
 def _deployment(row: sa.Row[Any]) -> Deployment:
     values = row._mapping
     view, version = values["feature_view_name"], values["feature_view_version"]
+    names, types = parse_entity_keys(str(values["name"]), json.loads(values["entity_keys"]))
     return Deployment(
         name=str(values["name"]),
         variants=tuple(Variant(str(reference), float(share)) for reference, share in json.loads(values["variants"])),
         shadow=values["shadow"],
-        entity_keys=tuple(json.loads(values["entity_keys"])),
+        entity_keys=names,
+        entity_key_types=types,
         feature_lookup=None if view is None else f"{view}:{version}",
         output_kind=values["output_kind"] or "predict",
         preprocess=values["preprocess"],
