@@ -123,8 +123,8 @@ def tune_on(folder: Path, overrides: dict[str, dict[str, Any]], trials: int) -> 
 
 def pit_join_on(executors: dict[str, Any], spine_rows: int, feature_rows: int) -> dict[str, tuple[float, bool]]:
     """Seconds of the single-node join here and of the partitioned join per executor; whether each is exact."""
+    from fti.features.asof_join import JoinedGroup, point_in_time_sql
     from fti.features.partitioned_join import FeatureRows, partitioned_point_in_time
-    from fti.features.point_in_time import JoinedGroup, point_in_time_sql
     from fti.features.sql import query_engine
 
     rng = np.random.default_rng(3)
