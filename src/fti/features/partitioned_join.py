@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fti.backends.ports import Executor
 
 __all__ = [
+    "PARTITIONS_PER_WORKER",
     "FeatureRows",
     "JoinPartition",
     "hash_partitions",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 #: partitions per worker: uneven partitions even out over several, each a task of its own
-_PARTITIONS_PER_WORKER = 2
+PARTITIONS_PER_WORKER = 2
 
 _ROW = "_fti_spine_row"
 _PART = "_fti_partition"
@@ -157,9 +158,7 @@ def join_in_partitions(
     groups = [
         FeatureRows(connection.sql(query).to_arrow_table(), join) for query, join in zip(queries, joins, strict=True)
     ]
-    return partitioned_point_in_time(
-        spine_rows, spine_time, groups, executor, executor.workers * _PARTITIONS_PER_WORKER
-    )
+    return partitioned_point_in_time(spine_rows, spine_time, groups, executor, executor.workers * PARTITIONS_PER_WORKER)
 
 
 def _rows_query(join: JoinedGroup) -> str:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow.dataset as pads
 
-    from fti.backends.ports import Executor
     from fti.features.queries import Query
     from fti.features.stores import FeatureStores
 
@@ -87,7 +86,7 @@ class PointInTimeReader:
         connection = query_engine()
         try:
             join = self._batch_join(connection, snapshots, start, end, ordered=True)
-            executor = self._cluster_executor()
+            executor = self._stores.cluster_executor()
             if executor is not None:
                 joined = join_in_partitions(
                     connection, join.spine, join.time, join.columns, join.joins, join.order, executor
@@ -97,13 +96,6 @@ class PointInTimeReader:
             return connection.sql(join.sql()).to_arrow_table()
         finally:
             connection.close()
-
-    def _cluster_executor(self) -> Executor | None:
-        """The stores' executor when it runs tasks on a cluster with several workers."""
-        if self._stores.executor is None:
-            return None
-        executor = self._stores.executor()
-        return executor if executor.is_cluster and executor.workers > 1 else None
 
     def stream(
         self,

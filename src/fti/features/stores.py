@@ -33,3 +33,10 @@ class FeatureStores:
     provenance: Callable[[], CommitLineage] | None = None
     compact_after: int | None = None
     executor: Callable[[], Executor] | None = None
+
+    def cluster_executor(self) -> Executor | None:
+        """The executor when it runs tasks on a cluster of several workers (work split by key goes there)."""
+        if self.executor is None:
+            return None
+        executor = self.executor()
+        return executor if executor.is_cluster and executor.workers > 1 else None

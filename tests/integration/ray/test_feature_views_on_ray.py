@@ -3,60 +3,21 @@ reads the same batch data and training datasets as a project on the local execut
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import fti
-from fti.backends.ports import Executor, TaskHandle
+from fti.backends.ports import Executor
 from fti.features import FeatureStore, FeatureView
+from tests.integration.ray.recording import RecordingExecutor
 
 pytestmark = pytest.mark.xdist_group("ray")
 
-T = TypeVar("T")
-R = TypeVar("R")
-
 START = pd.Timestamp("2026-01-01", tz="UTC")
-
-
-class RecordingExecutor:
-    """An executor that runs every task on another executor and records which functions it mapped."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self.mapped: list[tuple[str, int]] = []
-
-    @property
-    def workers(self) -> int:
-        return self.inner.workers
-
-    @property
-    def is_cluster(self) -> bool:
-        return self.inner.is_cluster
-
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        """The inner executor belongs to the session."""
-
-    def ping(self) -> None:
-        self.inner.ping()
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        self.mapped.append((function.__name__, len(items)))
-        return self.inner.map(function, items)
-
-    def submit(self, function: Callable[[T], R], item: T) -> TaskHandle[R]:
-        return self.inner.submit(function, item)
 
 
 def _write_features(project: fti.Project) -> None:
