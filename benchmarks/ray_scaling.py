@@ -1,6 +1,6 @@
 """Scale-out on Ray: the same workloads on 2 local worker processes and on a 2-node Ray cluster (1 CPU each).
 
-Three workloads, each timed on both executors (the second of two calls, so neither pays for starting its
+Four workloads, each timed on both executors (the second of two calls, so neither pays for starting its
 workers), each checked for an exact result:
 
 - batch predict: ``batch_predict`` of a 20-feature logistic regression over ``--rows`` rows in parts, one
@@ -9,13 +9,18 @@ workers), each checked for an exact result:
 - point-in-time join: ``--spine`` spine rows joined onto ``--feature-rows`` feature rows (one key), the
   partitioned join (one DuckDB ASOF join per key-hash partition, 2 partitions per worker) against the
   single-node join in this process; equal row for row.
+- MLP training: seconds per epoch (a whole ``train`` call over its epochs: preprocessing and the test
+  metrics included) of the PyTorch MLP (two layers of 64, 1 thread) over ``--mlp-rows`` rows in this
+  process, and data-parallel on 2 workers of each executor (DistributedDataParallel, gloo; the time
+  includes starting the process group and shipping the shards); each model must be a fitted MLP of the
+  same class that predicts (data-parallel training is not bit-identical to one process's).
 
 Also prints the partitioned join's per-partition throughput, which ``docs/scaling.md`` projects from. The
 cluster is started here (a head and a second node on their own loopback addresses), so run it where the
 network is loopback only, or point it at a running cluster with ``--address``:
 
-    tools/loopback-only.sh python benchmarks/ray_scaling.py             # the issue's sizes (10M, 16, 1M x 10M)
-    tools/loopback-only.sh python benchmarks/ray_scaling.py --quick     # 200k rows, 4 trials, 100k x 1M
+    tools/loopback-only.sh python benchmarks/ray_scaling.py          # the issue's sizes (10M, 16, 1M x 10M, 1M)
+    tools/loopback-only.sh python benchmarks/ray_scaling.py --quick  # 200k rows, 4 trials, 100k x 1M, 100k
 """
 
 from __future__ import annotations
@@ -123,8 +128,8 @@ def tune_on(folder: Path, overrides: dict[str, dict[str, Any]], trials: int) -> 
 
 def pit_join_on(executors: dict[str, Any], spine_rows: int, feature_rows: int) -> dict[str, tuple[float, bool]]:
     """Seconds of the single-node join here and of the partitioned join per executor; whether each is exact."""
+    from fti.features.asof_join import JoinedGroup, point_in_time_sql
     from fti.features.partitioned_join import FeatureRows, partitioned_point_in_time
-    from fti.features.point_in_time import JoinedGroup, point_in_time_sql
     from fti.features.sql import query_engine
 
     rng = np.random.default_rng(3)
@@ -165,6 +170,40 @@ def pit_join_on(executors: dict[str, Any], spine_rows: int, feature_rows: int) -
     return results
 
 
+def mlp_on(executors: dict[str, Any], rows: int, epochs: int) -> dict[str, tuple[float, bool]]:
+    """Seconds per MLP epoch in this process (1 thread) and data-parallel on 2 workers of each executor
+    (DistributedDataParallel, gloo); whether each model is a fitted MLP of the same class that predicts."""
+    from fti.training import train
+    from fti.training.ports import Splits
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(rows, len(FEATURES)))
+    frame = pd.DataFrame(values, columns=FEATURES)
+    target = pd.Series((values @ WEIGHTS > 0).astype(np.int64))
+    held_out = slice(rows - rows // 10, rows)
+    data = Splits(
+        train=(frame.iloc[: held_out.start], target.iloc[: held_out.start]), test=(frame[held_out], target[held_out])
+    )
+    params = {"hidden_layers": (64, 64), "epochs": epochs, "batch_size": 256, "progress": False, "threads": 1}
+    local_type: type | None = None
+
+    def fitted(result: Any) -> bool:
+        model = result.model.named_steps["model"]
+        return type(model) is local_type and len(result.model.predict(frame.iloc[:100])) == 100
+
+    seconds, local = _timed(lambda: train(data, "mlp", params=params, figures=False))
+    results = {"1 process, here": (seconds / epochs, True)}
+    local_type = type(local.model.named_steps["model"])
+    for name, executor in executors.items():
+        seconds, result = _timed(
+            lambda executor=executor: train(
+                data, "mlp", params=params | {"workers": 2}, executor=lambda: executor, figures=False
+            )
+        )
+        results[name] = (seconds / epochs, fitted(result))
+    return results
+
+
 @contextlib.contextmanager
 def _executors(address: str | None) -> Iterator[tuple[dict[str, Any], str]]:
     from fti.backends.kinds import create_backend
@@ -185,17 +224,19 @@ def _executors(address: str | None) -> Iterator[tuple[dict[str, Any], str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="200k rows, 4 trials, a 100k x 1M join")
+    parser.add_argument("--quick", action="store_true", help="200k rows, 4 trials, a 100k x 1M join, 100k MLP rows")
     parser.add_argument("--rows", type=int, help="batch-predict rows (default 10M)")
     parser.add_argument("--trials", type=int, help="tuning trials (default 16)")
     parser.add_argument("--spine", type=int, help="point-in-time join spine rows (default 1M)")
     parser.add_argument("--feature-rows", type=int, help="point-in-time join feature rows (default 10M)")
+    parser.add_argument("--mlp-rows", type=int, help="MLP training rows (default 1M)")
     parser.add_argument("--address", help="a running Ray cluster's address instead of starting one here")
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 10_000_000)
     trials = args.trials or (4 if args.quick else 16)
     spine = args.spine or (100_000 if args.quick else 1_000_000)
     feature_rows = args.feature_rows or (1_000_000 if args.quick else 10_000_000)
+    mlp_rows = args.mlp_rows or (100_000 if args.quick else 1_000_000)
 
     table = Table("workload", "executor", "seconds", "speed-up", "exact", title="Local processes vs a Ray cluster")
     with (
@@ -214,6 +255,7 @@ def main() -> None:
                 trials,
             ),
             f"PIT join, {spine:,} x {feature_rows:,}": pit_join_on(executors, spine, feature_rows),
+            f"MLP epoch, {mlp_rows:,} rows": mlp_on(executors, mlp_rows, epochs=2),
         }
     for workload, results in measured.items():
         baseline = next(iter(results.values()))[0]

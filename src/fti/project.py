@@ -179,6 +179,7 @@ class Project:
             open_source=open_source,
             provenance=self._provenance,
             compact_after=loaded.config.features.compact_after,
+            executor=self._executor,
         )
         self.serving = DeploymentService(catalog, self.registry, self.features)
         self.inference_log = InferenceLog(offline_store)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from hypothesis import strategies as st
 
+from fti.features.asof_join import JoinedGroup, point_in_time_sql
 from fti.features.partitioned_join import FeatureRows
-from fti.features.point_in_time import JoinedGroup, point_in_time_sql
 from fti.features.sql import query_engine
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from fti.backends.kinds import create_backend
 from fti.backends.ports import Executor
 from fti.errors import ValidationError
+from fti.features.asof_join import JoinedGroup
 from fti.features.partitioned_join import FeatureRows, partitioned_point_in_time
-from fti.features.point_in_time import JoinedGroup
 from tests.integration.partitioned_join_cases import feature_rows, single_node_join, spines
 
 

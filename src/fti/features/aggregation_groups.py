@@ -4,28 +4,36 @@ The definition (:class:`~fti.features.aggregations.AggregationSpec`) is stored w
 ``fti.aggregation`` tag, so the group and the definition its rows were computed by are written in one catalog
 transaction. The backfill computes every event's aggregates from a batch of history with DuckDB and commits
 them to the group; the stream engine (:mod:`fti.streams`) computes the same rows incrementally.
+
+A key's windows see only that key's events, so on a cluster executor the backfill computes the windows in
+key-hash partitions of the events, one executor task each, and puts the rows back in key and event-time
+order: the same rows, in the same order, as one DuckDB query over all the events, committed as one commit.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fti.core.sources import Source
 from fti.errors import NotFoundError, ValidationError
 from fti.features.aggregations import AGGREGATION_TAG, AggregationSpec, typed_events_sql, window_query
 from fti.features.ingest import source_batches
 from fti.features.online import ensure_online_table, online_store
+from fti.features.partitioned_join import PARTITIONS_PER_WORKER, hash_partitions
 from fti.features.sql import query_engine, quote
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fti.backends.ports import Executor
     from fti.features.groups import FeatureGroup, InsertResult
     from fti.features.stores import FeatureStores
 
@@ -92,7 +100,8 @@ class AggregationGroup:
         Raises:
             ValidationError: a column is missing or unreadable as its type, or a key or event time is null.
         """
-        reader = compute_aggregates(self._spec, events, f"Backfill of aggregation group '{self.name}'")
+        what = f"Backfill of aggregation group '{self.name}'"
+        reader = compute_aggregates(self._spec, events, what, self._stores.cluster_executor())
         result: InsertResult = self._group.insert(reader)
         return result
 
@@ -135,8 +144,11 @@ class AggregationGroup:
         return result
 
 
-def compute_aggregates(spec: AggregationSpec, events: Any, what: str) -> pa.RecordBatchReader:
-    """Each event's aggregates over the events given, in key and event-time order (the backfill's rows).
+def compute_aggregates(
+    spec: AggregationSpec, events: Any, what: str, executor: Executor | None = None
+) -> pa.RecordBatchReader:
+    """Each event's aggregates over the events given, in key and event-time order (the backfill's rows);
+    computed in key-hash partitions on ``executor`` when given, else in this process.
 
     Raises:
         ValidationError: a column is missing or unreadable as its type, or a key or event time is null.
@@ -166,7 +178,10 @@ def compute_aggregates(spec: AggregationSpec, events: Any, what: str) -> pa.Reco
             f"QUALIFY row_number() OVER (PARTITION BY {keys}, __t ORDER BY __seq) = 1"
         )
         _check_nulls(connection, spec, name, what)
-        table = connection.sql(window_query(spec, name)).to_arrow_table()
+        if executor is None:
+            table = connection.sql(window_query(spec, name)).to_arrow_table()
+        else:
+            table = _windows_in_partitions(connection, spec, name, executor)
     except duckdb.ConversionException as exc:
         raise ValidationError(
             f"{what}: a value cannot be read as its declared type ({exc}). Fix the events, or declare the "
@@ -177,6 +192,38 @@ def compute_aggregates(spec: AggregationSpec, events: Any, what: str) -> pa.Reco
         connection.unregister("__raw")
         connection.close()
     return table.to_reader()
+
+
+@dataclass(frozen=True, slots=True)
+class _EventPart:
+    """One executor task of a partitioned backfill: a key-hash partition of the typed, de-duplicated events."""
+
+    spec: AggregationSpec
+    events: pa.Table
+
+
+def _window_part(part: _EventPart) -> pa.Table:
+    """An executor task: the aggregates of one partition's events."""
+    connection = query_engine()
+    try:
+        connection.register("__events", part.events)
+        return connection.sql(window_query(part.spec, "__events")).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def _windows_in_partitions(
+    connection: duckdb.DuckDBPyConnection, spec: AggregationSpec, events: str, executor: Executor
+) -> pa.Table:
+    """:func:`window_query` over ``events`` in key-hash partitions on ``executor``, in key and event-time order."""
+    rows = connection.sql(f"SELECT * FROM {events}").to_arrow_table()
+    parts = hash_partitions(rows, list(spec.key), executor.workers * PARTITIONS_PER_WORKER)
+    parts = [part for part in parts if part.num_rows]
+    if len(parts) < 2:
+        return connection.sql(window_query(spec, events)).to_arrow_table()
+    table = pa.concat_tables(executor.map(_window_part, [_EventPart(spec, part) for part in parts]))
+    order = [(name, "ascending") for name in (*spec.key, spec.event_time)]
+    return table.take(pc.sort_indices(table, sort_keys=order))
 
 
 def _numbered(batches: Iterator[pa.RecordBatch], columns: list[str]) -> Iterator[pa.RecordBatch]:

@@ -7,6 +7,11 @@ key the partitions' joins together are the whole join: the result equals the sin
 order. Each task receives its partition's Arrow tables (on Ray they travel through the object store) and
 returns its joined rows with their spine row numbers; the rows are put back in spine order with one
 vectorized sort.
+
+:func:`join_in_partitions` is how the point-in-time reader uses it (feature views' ``get_batch_data`` and
+training datasets, when the project's executor is a cluster): it reads the spine and the groups' rows out of
+a DuckDB connection where the single-node join is registered, and joins them in partitions; a join whose
+groups do not share one spine key (or whose key types differ) is left to the single-node join.
 """
 
 from __future__ import annotations
@@ -19,13 +24,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import ValidationError
-from fti.features.point_in_time import JoinedGroup, point_in_time_sql
+from fti.features.asof_join import JoinedGroup, point_in_time_sql
 from fti.features.sql import query_engine, quote
 
 if TYPE_CHECKING:
+    import duckdb
+
     from fti.backends.ports import Executor
 
-__all__ = ["FeatureRows", "JoinPartition", "hash_partitions", "join_partition", "partitioned_point_in_time"]
+__all__ = [
+    "PARTITIONS_PER_WORKER",
+    "FeatureRows",
+    "JoinPartition",
+    "hash_partitions",
+    "join_in_partitions",
+    "join_partition",
+    "partitioned_point_in_time",
+]
+
+#: partitions per worker: uneven partitions even out over several, each a task of its own
+PARTITIONS_PER_WORKER = 2
 
 _ROW = "_fti_spine_row"
 _PART = "_fti_partition"
@@ -111,26 +129,74 @@ def partitioned_point_in_time(
     return table.take(pc.sort_indices(table.column(_ROW))).drop_columns([_ROW])
 
 
+def join_in_partitions(
+    connection: duckdb.DuckDBPyConnection,
+    spine: str,
+    spine_time: str,
+    columns: Sequence[str],
+    joins: Sequence[JoinedGroup],
+    order_by: Sequence[str],
+    executor: Executor,
+) -> pa.Table | None:
+    """The rows of ``point_in_time_sql(spine, spine_time, columns, joins, order_by)``, whose sources are
+    registered in ``connection``, joined in partitions on ``executor``; None when the join cannot be
+    partitioned (no group to join, or groups that do not share one spine key of the same types)."""
+    if not joins:
+        return None
+    selected = ", ".join(f"s.{quote(name)}" for name in columns)
+    order = f" ORDER BY {', '.join(f's.{quote(name)}' for name in order_by)}" if order_by else ""
+    spine_sql = f"SELECT {selected} FROM {spine} AS s"
+    queries = [_rows_query(join) for join in joins]
+    # the schemas first (no rows read): a join that cannot be partitioned goes to the single-node join
+    empty = [
+        FeatureRows(connection.sql(f"{query} LIMIT 0").to_arrow_table(), join)
+        for query, join in zip(queries, joins, strict=True)
+    ]
+    if _partition_problem(connection.sql(f"{spine_sql} LIMIT 0").to_arrow_table().schema, empty):
+        return None
+    spine_rows = connection.sql(f"{spine_sql}{order}").to_arrow_table()
+    groups = [
+        FeatureRows(connection.sql(query).to_arrow_table(), join) for query, join in zip(queries, joins, strict=True)
+    ]
+    return partitioned_point_in_time(spine_rows, spine_time, groups, executor, executor.workers * PARTITIONS_PER_WORKER)
+
+
+def _rows_query(join: JoinedGroup) -> str:
+    """The columns of a group's rows that its join reads: keys, event time, features."""
+    needed = dict.fromkeys(
+        [*(right for _, right in join.on), join.event_time, *(column for column, _ in join.features)]
+    )
+    return f"SELECT {', '.join(quote(name) for name in needed)} FROM {join.source}"
+
+
 def _spine_keys(spine: pa.Table, groups: Sequence[FeatureRows]) -> list[str]:
+    problem = _partition_problem(spine.schema, groups)
+    if problem:
+        raise ValidationError(problem)
+    return [left for left, _ in groups[0].join.on]
+
+
+def _partition_problem(spine: pa.Schema, groups: Sequence[FeatureRows]) -> str | None:
+    """Why the groups cannot be joined in partitions of one key onto a spine of ``spine``, or None."""
     if not groups:
-        raise ValidationError("A partitioned point-in-time join needs at least one feature group to join.")
+        return "A partitioned point-in-time join needs at least one feature group to join."
     spine_keys = [left for left, _ in groups[0].join.on]
     for group in groups:
         lefts = [left for left, _ in group.join.on]
         if lefts != spine_keys:
-            raise ValidationError(
+            return (
                 f"A partitioned point-in-time join partitions every table by one entity key, but the groups "
                 f"join on spine columns {spine_keys} and {lefts}: join them on the same key, or use the "
                 "single-node join (the local executor)."
             )
         for left, right in group.join.on:
-            left_type, right_type = spine.schema.field(left).type, group.rows.schema.field(right).type
+            left_type, right_type = spine.field(left).type, group.rows.schema.field(right).type
             if left_type != right_type:
-                raise ValidationError(
+                return (
                     f"The spine's key '{left}' is {left_type} but the feature rows' '{right}' is {right_type}: "
                     "equal keys must hash alike, so cast one to the other's type."
                 )
-    return spine_keys
+    return None
 
 
 def _empty(numbered: pa.Table, spine_time: str, groups: Sequence[FeatureRows]) -> JoinPartition:

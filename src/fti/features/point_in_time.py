@@ -1,13 +1,10 @@
-"""The point-in-time join: one DuckDB query (a chain of ASOF LEFT JOINs onto the spine), and the reader that runs
-it over a query's feature groups at given commits.
+"""The point-in-time join over a query's feature groups at given commits: the reader feature views and training
+datasets read through (the SQL itself is :mod:`fti.features.asof_join`).
 
-For each spine row (key, t) and each joined group, the ASOF join picks the group's row with the same key
-and the greatest event time <= t; a ttl then blanks a match older than t - ttl. The joined groups are
-read de-duplicated (one row per key and event time), so the ASOF match is unique and the result has
-exactly one row per spine row.
-
-Feature views read through a :class:`PointInTimeReader`, and so do training datasets (which rebuild the
-join from the commits they recorded).
+The joined groups are read de-duplicated (one row per key and event time), so each spine row gets exactly
+one row. Training datasets rebuild the join from the commits they recorded. With a cluster executor in the
+stores, a whole join (:meth:`PointInTimeReader.table`) runs in key-hash partitions on the cluster
+(:mod:`fti.features.partitioned_join`), with the same rows in the same order as the single-node join.
 """
 
 from __future__ import annotations
@@ -20,6 +17,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from fti.errors import ValidationError
+from fti.features.asof_join import JoinedGroup, point_in_time_sql
+from fti.features.partitioned_join import join_in_partitions
 from fti.features.schema import schema_from_specs
 from fti.features.sql import query_engine, quote, time_literal
 from fti.features.time_travel import Snapshot, snapshot
@@ -38,47 +37,18 @@ _STREAM_MEMORY = "1GB"
 
 
 @dataclass(frozen=True, slots=True)
-class JoinedGroup:
-    """One group to join: its rows (SQL), key pairs (spine column, group column), time, ttl and features."""
+class _BatchJoin:
+    """A join over a spine group's rows: the spine's query, its time and columns, the groups, the order."""
 
-    source: str
-    on: tuple[tuple[str, str], ...]
-    event_time: str
-    ttl_seconds: float | None
-    features: tuple[tuple[str, str], ...]  # (group column, result name)
+    spine: str
+    time: str
+    columns: list[str]
+    joins: list[JoinedGroup]
+    order: list[str]
 
-
-def point_in_time_sql(
-    spine: str, spine_time: str, spine_columns: list[str], joins: list[JoinedGroup], order_by: list[str]
-) -> str:
-    """SELECT the spine's columns and each group's features, one row per spine row, ordered by ``order_by``
-    (in no particular order when it is empty)."""
-    selected = [f"s.{quote(name)}" for name in spine_columns]
-    clauses = []
-    for i, join in enumerate(joins):
-        alias = f"j{i}"
-        inner = ", ".join(
-            [
-                *(quote(column) for _, column in join.on),
-                f"{quote(join.event_time)} AS _fti_time",
-                *(quote(column) for column, _ in join.features),
-            ]
-        )
-        condition = " AND ".join(f"s.{quote(left)} = {alias}.{quote(right)}" for left, right in join.on)
-        clauses.append(
-            f"ASOF LEFT JOIN (SELECT {inner} FROM {join.source}) AS {alias} "
-            f"ON {condition} AND s.{quote(spine_time)} >= {alias}._fti_time"
-        )
-        for column, name in join.features:
-            value = f"{alias}.{quote(column)}"
-            if join.ttl_seconds is not None:
-                micros = round(join.ttl_seconds * 1_000_000)
-                value = (
-                    f"CASE WHEN {alias}._fti_time >= s.{quote(spine_time)} - to_microseconds({micros}) THEN {value} END"
-                )
-            selected.append(f"{value} AS {quote(name)}")
-    order = f" ORDER BY {', '.join(f's.{quote(name)}' for name in order_by)}" if order_by else ""
-    return f"SELECT {', '.join(selected)} FROM {spine} AS s {' '.join(clauses)}{order}"
+    def sql(self) -> str:
+        """The join as one query."""
+        return point_in_time_sql(self.spine, self.time, self.columns, self.joins, self.order)
 
 
 class PointInTimeReader:
@@ -110,11 +80,20 @@ class PointInTimeReader:
         return result
 
     def table(self, snapshots: dict[int, Snapshot], start: datetime | None, end: datetime | None) -> pa.Table:
-        """The point-in-time join over the spine group's rows in ``[start, end)`` as an Arrow table."""
+        """The point-in-time join over the spine group's rows in ``[start, end)`` as an Arrow table, ordered by
+        event time and key: in partitions on the stores' executor when it is a cluster of several workers and
+        every group joins on the same spine key, else in this process."""
         connection = query_engine()
         try:
-            sql, _ = self._batch_sql(connection, snapshots, start, end, ordered=True)
-            return connection.sql(sql).to_arrow_table()
+            join = self._batch_join(connection, snapshots, start, end, ordered=True)
+            executor = self._stores.cluster_executor()
+            if executor is not None:
+                joined = join_in_partitions(
+                    connection, join.spine, join.time, join.columns, join.joins, join.order, executor
+                )
+                if joined is not None:
+                    return joined
+            return connection.sql(join.sql()).to_arrow_table()
         finally:
             connection.close()
 
@@ -143,14 +122,14 @@ class PointInTimeReader:
             return scanned
         connection = query_engine(memory_limit=_STREAM_MEMORY)
         try:
-            sql, spine = self._batch_sql(
+            join = self._batch_join(
                 connection, snapshots, start, end, ordered=False, features=features, partition=partition
             )
-            total = int(connection.sql(f"SELECT count(*) FROM {spine}").fetchall()[0][0])
+            total = int(connection.sql(f"SELECT count(*) FROM {join.spine}").fetchall()[0][0])
             if total == 0:
                 connection.close()
                 return 0, iter(())
-            reader = connection.sql(sql).to_arrow_reader(batch_rows)
+            reader = connection.sql(join.sql()).to_arrow_reader(batch_rows)
         except BaseException:
             connection.close()
             raise
@@ -205,7 +184,7 @@ class PointInTimeReader:
         )
         return total, (batch for batch in batches if batch.num_rows)
 
-    def _batch_sql(
+    def _batch_join(
         self,
         connection: duckdb.DuckDBPyConnection,
         snapshots: dict[int, Snapshot],
@@ -215,8 +194,8 @@ class PointInTimeReader:
         ordered: bool,
         features: Collection[str] | None = None,
         partition: tuple[int, int] | None = None,
-    ) -> tuple[str, str]:
-        """The join's SQL and the spine's query, registered in ``connection`` (only ``features``, if given; only
+    ) -> _BatchJoin:
+        """The join over the spine group's rows, registered in ``connection`` (only ``features``, if given; only
         the ``partition`` of the spine's keys, if given)."""
         spine = self._query.parts[0]
         record = snapshots[spine.group.record.id].record
@@ -240,7 +219,7 @@ class PointInTimeReader:
             ]
             joins = [join for join in kept if join.features]
         order = [record.event_time, *record.primary_key] if ordered else []
-        return point_in_time_sql(rows, record.event_time, columns, joins, order), rows
+        return _BatchJoin(rows, record.event_time, columns, joins, order)
 
     def onto(self, spine: pa.Table, snapshots: dict[int, Snapshot], what: str) -> pa.Table:
         """The query's features joined onto ``spine`` (rows of keys and event times) as of each row's event time,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-    from fti.backends.ports import CatalogStore, CatalogTransaction, OfflineStore, OnlineStore
+    from fti.backends.ports import CatalogStore, CatalogTransaction, Executor, OfflineStore, OnlineStore
     from fti.core.sources import CommitLineage, Source, SourceOpener
 
 __all__ = ["FeatureStore"]
@@ -51,8 +51,9 @@ class FeatureStore:
         open_source: SourceOpener | None = None,
         provenance: Callable[[], CommitLineage] | None = None,
         compact_after: int | None = None,
+        executor: Callable[[], Executor] | None = None,
     ) -> None:
-        self._stores = FeatureStores(catalog, offline, online, open_source, provenance, compact_after)
+        self._stores = FeatureStores(catalog, offline, online, open_source, provenance, compact_after, executor)
 
     # -- feature groups ----------------------------------------------------------------------------
 

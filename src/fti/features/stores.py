@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fti.backends.ports import CatalogStore, OfflineStore, OnlineStore
+    from fti.backends.ports import CatalogStore, Executor, OfflineStore, OnlineStore
     from fti.core.sources import CommitLineage, SourceOpener
 
 __all__ = ["FeatureStores"]
@@ -21,7 +21,9 @@ class FeatureStores:
     ``online`` returns the project's online store, opening it on first use, so projects that never
     serve features never connect to it. ``open_source`` turns a path or URL given to ``insert`` into a
     source; ``provenance`` tells the code version and run a commit's lineage records; ``compact_after``
-    is how many small files a feature group gathers before an insert compacts it (None: never).
+    is how many small files a feature group gathers before an insert compacts it (None: never);
+    ``executor`` returns the project's executor, opening it on first use: on a cluster executor, whole
+    point-in-time joins run in key-hash partitions on its workers (None: always in this process).
     """
 
     catalog: CatalogStore
@@ -30,3 +32,11 @@ class FeatureStores:
     open_source: SourceOpener | None = None
     provenance: Callable[[], CommitLineage] | None = None
     compact_after: int | None = None
+    executor: Callable[[], Executor] | None = None
+
+    def cluster_executor(self) -> Executor | None:
+        """The executor when it runs tasks on a cluster of several workers (work split by key goes there)."""
+        if self.executor is None:
+            return None
+        executor = self.executor()
+        return executor if executor.is_cluster and executor.workers > 1 else None

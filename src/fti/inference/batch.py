@@ -7,8 +7,9 @@ time-travelable version of the predictions. The output has the spine's keys and 
 prediction, and the model's name and version; with ``output_kind="proba"`` or ``"both"`` a classifier's
 class scores as one ``proba_<class>`` column per class (instead of, or beside, the prediction).
 
-Parallel scoring: with at least ``PARALLEL_MIN_ROWS`` rows and an executor of at least
-``PARALLEL_MIN_WORKERS`` workers, the rows are scored in ``workers`` parts, one executor task each
+Parallel scoring: with at least ``PARALLEL_MIN_ROWS`` rows and a local executor of at least
+``PARALLEL_MIN_WORKERS`` workers (a cluster executor of at least 2), the rows are scored in ``workers`` parts,
+one executor task each, each joining its key-hash partition of the view
 (:mod:`fti.inference.batch_parts`); the output is still one commit, written here. Otherwise they are scored
 in this process, which already keeps about 1.5 cores busy (Arrow's and DuckDB's threads read while the model
 predicts): parts cost about a third more CPU in all (each task opens the project, loads the model and
@@ -63,7 +64,8 @@ __all__ = [
 DEFAULT_CHUNK_ROWS = 250_000
 #: Fewer rows are scored in this process: the tasks' fixed cost outweighs the saving (see the module docstring).
 PARALLEL_MIN_ROWS = 4_000_000
-#: An executor with fewer workers scores in this process: two parts lose to one process on two cores.
+#: A local executor with fewer workers scores in this process: two parts lose to one process on two cores (a
+#: cluster executor's workers have cores of their own: two of them suffice).
 PARALLEL_MIN_WORKERS = 4
 
 
@@ -88,7 +90,7 @@ class Parallelism:
     opener: ProjectOpener
     #: fewer rows are scored in this process
     min_rows: int = PARALLEL_MIN_ROWS
-    #: an executor with fewer workers is not used
+    #: a local executor with fewer workers is not used (a cluster executor is, from 2 workers)
     min_workers: int = PARALLEL_MIN_WORKERS
 
 
@@ -190,7 +192,9 @@ def _parallel_executor(
     if rows < parallelism.min_rows:
         return None
     executor = parallelism.executor()
-    return executor if executor.workers >= max(2, parallelism.min_workers) else None
+    # a cluster's workers bring cores of their own, so two parts already halve the time
+    needed = 2 if executor.is_cluster else max(2, parallelism.min_workers)
+    return executor if executor.workers >= needed else None
 
 
 def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureView | None) -> FeatureView:

@@ -7,7 +7,8 @@ available; early stopping on the validation loss with ``patience``; per-epoch ``
 ``validation_loss`` logged as step metrics. For a rare positive class (fraud, churn), ``pos_weight``
 weighs the positives in the binary loss (``"balanced"``: negatives per positive of the training target).
 Training uses ``threads`` intra-op threads (one by default: small networks gain nothing from more, and
-spinning threads slow a busy machine down many times over).
+spinning threads slow a busy machine down many times over). With ``workers`` > 1 the network trains
+data-parallel on that many executor workers (:mod:`fti.training.distributed_torch`).
 PyTorch is the ``torch`` extra, imported when first used.
 
 Example:
@@ -17,8 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -72,6 +74,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         progress: bool = True,
         pos_weight: float | Literal["balanced"] | None = None,
         threads: int | None = 1,
+        workers: int = 1,
     ) -> None:
         self.hidden_layers = hidden_layers
         self.dropout = dropout
@@ -87,6 +90,7 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.progress = progress
         self.pos_weight = pos_weight
         self.threads = threads
+        self.workers = workers
 
     # the subclasses say how targets become tensors and outputs become predictions
     def _prepare_target(self, y: Any) -> np.ndarray[Any, Any]:
@@ -123,6 +127,32 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         finally:
             torch.set_num_threads(previous_threads)
 
+    def prepare_target(self, y: Any) -> None:
+        """Set the classes (or the target's scale) from the whole target ``y``, before data-parallel replicas
+        (:mod:`fti.training.distributed_torch`) each train on a shard of it."""
+        self._fitting_target = True
+        self._prepare_target(y)
+
+    def fit_replica(
+        self, X: Any, y: Any, *, validation: tuple[Any, Any] | None, wrap: Callable[[Any], Any]
+    ) -> list[dict[str, float]]:
+        """Train one data-parallel replica on a shard (``X``, ``y``) with the network wrapped by ``wrap``; the
+        classes or target scale are those :meth:`prepare_target` set."""
+        torch = import_torch()
+        self._check_params()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        self._fitting_target = False
+        return self._fit_network(torch, X, y, validation, None, None, wrap)
+
+    def load_network(self, state: dict[str, Any], n_features: int, epochs: int) -> None:
+        """Become the fitted model whose network has the weights ``state`` (trained by replicas)."""
+        self.n_features_in_ = n_features
+        self.network_ = self._build_network(n_features)
+        self.network_.load_state_dict(state)
+        self.network_.eval()
+        self.n_epochs_ = epochs
+
     def _fit_network(
         self,
         torch: Any,
@@ -131,12 +161,15 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         validation: tuple[Any, Any] | None,
         logger: RunLogger | None,
         on_iteration: IterationCallback | None,
+        wrap: Callable[[Any], Any] | None = None,
     ) -> list[dict[str, float]]:
+        """The training loop; ``wrap`` (DistributedDataParallel) wraps the network for the training steps."""
         torch.manual_seed(self.seed)
         features = _as_tensor(X, torch.float32)
         target = self._target_tensor(y)
         self.n_features_in_ = int(features.shape[1])
         self.network_ = self._build_network(self.n_features_in_)
+        trained = self.network_ if wrap is None else wrap(self.network_)
         loss_fn = self._loss_function(target)
         optimizer = self._build_optimizer()
         held_out = (
@@ -150,7 +183,9 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         best_loss, best_state, stale = float("inf"), None, 0
         with _EpochProgress(self.progress, self.epochs) as advance:
             for epoch in range(self.epochs):
-                train_loss = self._train_epoch(features, target, loss_fn, optimizer, generator)
+                # a data-parallel replica whose shard runs out of batches first shadows the others' steps
+                with trained.join() if wrap is not None else contextlib.nullcontext():
+                    train_loss = self._train_epoch(trained, features, target, loss_fn, optimizer, generator)
                 record = {"train_loss": train_loss}
                 if held_out is not None:
                     record["validation_loss"] = self._loss_on(held_out, loss_fn)
@@ -177,13 +212,15 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
         self.n_epochs_ = len(history)
         return history
 
-    def _train_epoch(self, features: Any, target: Any, loss_fn: Any, optimizer: Any, generator: Any) -> float:
+    def _train_epoch(
+        self, trained: Any, features: Any, target: Any, loss_fn: Any, optimizer: Any, generator: Any
+    ) -> float:
         torch = import_torch()
-        self.network_.train()
+        trained.train()
         losses = []
         for rows in iterate_batches(len(features), self.batch_size, generator):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(self.network_(features[rows]), target[rows])
+            loss = loss_fn(trained(features[rows]), target[rows])
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())  # summed once per epoch: no host sync per batch
@@ -261,6 +298,8 @@ class _TorchMLP(BaseEstimator):  # type: ignore[misc]
             problems.append(f"optimizer '{self.optimizer}' is not 'adam' or 'sgd'")
         if self.loss not in (None, "bce", "cross_entropy", "mse"):
             problems.append(f"loss '{self.loss}' is not 'bce', 'cross_entropy' or 'mse'")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            problems.append(f"workers ({self.workers!r}) must be a whole number >= 1")
         if self.threads is not None and self.threads < 1:
             problems.append(f"threads ({self.threads}) must be >= 1 (or None for torch's setting)")
         if self.epochs < 1 or self.batch_size < 1:

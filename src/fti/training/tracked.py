@@ -149,6 +149,7 @@ class TrainingService:
                 params=recipe.params,
                 preprocessing=recipe.preprocessing,
                 logger=run,
+                executor=self._executor,
             )
             if importance:
                 held_out = splits.test or splits.validation or splits.train

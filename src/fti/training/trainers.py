@@ -13,19 +13,23 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from fti.errors import ValidationError
 from fti.training.estimators import EncodedLabelClassifier, default_params, make_estimator
 from fti.training.evaluation import evaluate
 from fti.training.ports import Dataset, IterationCallback, NullRunLogger, RunLogger, SplitData
 from fti.training.preprocessing import PreprocessingConfig, build_preprocessor
 from fti.training.tasks import Task, validate_task
+
+if TYPE_CHECKING:
+    from fti.backends.ports import Executor
 
 __all__ = ["IterationCallback", "TrainingResult", "train"]
 
@@ -55,6 +59,7 @@ def train(
     logger: RunLogger | None = None,
     on_iteration: IterationCallback | None = None,
     figures: bool = True,
+    executor: Callable[[], Executor] | None = None,
 ) -> TrainingResult:
     """Fit preprocessing and a model on the training split, evaluate it on validation and test, log it all.
 
@@ -70,6 +75,8 @@ def train(
         logger: the run to log params, step metrics, metrics and figures to.
         on_iteration: called with each iteration's validation loss (iterative models only).
         figures: draw and log the evaluation figures (confusion matrix, ROC and PR curves, residuals).
+        executor: returns the executor an MLP with ``workers`` > 1 trains on, data-parallel
+            (:mod:`fti.training.distributed_torch`); called only then.
 
     Returns:
         The fitted pipeline (preprocessing then model), its metrics (``validation_*``, ``test_*``) and params.
@@ -92,7 +99,10 @@ def train(
     preprocessor = build_preprocessor(config, X)
     features = preprocessor.fit_transform(X, y)  # fitted on the training split only
     validation = _transformed(preprocessor, data.validation)
-    history = _fit(estimator, features, y, validation, run, on_iteration, early_stopping)
+    if getattr(estimator, "workers", 1) > 1 and hasattr(estimator, "fit_network"):
+        history = _fit_distributed(estimator, features, y, validation, run, executor)
+    else:
+        history = _fit(estimator, features, y, validation, run, on_iteration, early_stopping)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
 
     metrics: dict[str, float] = {}
@@ -129,6 +139,24 @@ def _fit(
     else:
         estimator.fit(features, y)
     return ()
+
+
+def _fit_distributed(
+    estimator: Any,
+    features: Any,
+    y: Any,
+    validation: tuple[Any, Any] | None,
+    run: RunLogger,
+    executor: Callable[[], Executor] | None,
+) -> tuple[dict[str, float], ...]:
+    if executor is None:
+        raise ValidationError(
+            f"The MLP with workers={estimator.workers} trains on that many executor workers, and none was given: "
+            "train it with project.train (the project's executor), pass executor=, or set workers=1."
+        )
+    from fti.training.distributed_torch import fit_distributed
+
+    return tuple(fit_distributed(estimator, features, y, validation, executor(), run))
 
 
 def _fit_xgboost(

@@ -18,6 +18,7 @@ from fti.backends.ports import Executor
 from fti.errors import NotFoundError
 from fti.inference.batch import Parallelism, batch_predict
 from fti.training import space
+from tests.integration.ray.recording import RecordingExecutor
 from tests.integration.serving_project.conftest import FEATURES, build_project, card_frames
 from tests.integration.serving_project.scoring_models import refuse_large_batches
 from tests.integration.training_pipeline.datasets import write_training_data
@@ -77,6 +78,22 @@ def test_batch_predictions_on_ray_equal_the_local_executors(
 
     assert (on_ray.rows, on_ray.commit) == (local.rows, 0)
     pd.testing.assert_frame_equal(_written(project, "on_ray"), _written(project, "local"))
+
+
+def test_batch_predictions_score_in_parts_on_two_ray_workers(
+    project: fti.Project, folder: Path, ray_executor: Executor
+) -> None:
+    recording = RecordingExecutor(ray_executor)  # 2 workers: fewer than a local executor needs for parts
+    parts = Parallelism(lambda: recording, functools.partial(fti.connect, folder), min_rows=0)
+    options = {"feature_view": "fraud", "show_progress": False}
+    here = batch_predict(project.features, project.registry, "fraud:1", output="here", **options)
+    on_ray = batch_predict(
+        project.features, project.registry, "fraud:1", output="ray_parts", parallelism=parts, **options
+    )
+
+    assert recording.mapped == [("score_part", 2)]
+    assert on_ray.rows == here.rows
+    pd.testing.assert_frame_equal(_written(project, "ray_parts"), _written(project, "here"))
 
 
 def test_a_part_failing_on_a_ray_worker_names_the_part_and_writes_nothing(

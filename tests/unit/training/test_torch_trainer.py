@@ -136,3 +136,10 @@ def test_training_threads_are_set_for_the_fit_and_restored() -> None:
     assert torch.get_num_threads() == before
     with pytest.raises(ValidationError, match=r"threads \(0\) must be >= 1"):
         TorchMLPClassifier(threads=0, progress=False).fit(np.eye(4), np.array([0, 1, 0, 1]))
+
+
+def test_a_data_parallel_mlp_without_an_executor_is_refused(breast_cancer: Splits) -> None:
+    with pytest.raises(ValidationError, match=r"workers=2 trains on that many executor workers, and none was given"):
+        train(breast_cancer, "mlp", params={"workers": 2, "epochs": 1, "progress": False})
+    with pytest.raises(ValidationError, match=r"workers \(0\) must be a whole number >= 1"):
+        TorchMLPClassifier(workers=0).fit(*breast_cancer.train)

@@ -44,6 +44,11 @@ class LocalExecutor:
         """Number of worker processes."""
         return self.config.max_workers or os.cpu_count() or 1
 
+    @property
+    def is_cluster(self) -> bool:
+        """Local processes share this machine's cores."""
+        return False
+
     def open(self) -> None:
         """Start the pool."""
         if self._pool is None:

@@ -168,6 +168,11 @@ class RayExecutor:
         per_task = self.config.resources.get("CPU", 1.0)
         return max(1, int(cpus // per_task) if per_task else int(cpus))
 
+    @property
+    def is_cluster(self) -> bool:
+        """Ray tasks run on the cluster's nodes."""
+        return True
+
     def open(self) -> None:
         """Connect to the cluster (once per process: an existing connection is reused)."""
         if self._connected:

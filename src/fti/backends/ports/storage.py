@@ -224,6 +224,12 @@ class Executor(Connectable, Protocol):
     def workers(self) -> int:
         """How many tasks run at once."""
 
+    @property
+    def is_cluster(self) -> bool:
+        """Whether the tasks run on a cluster's workers (which bring cores of their own) rather than as
+        processes of this machine: work that only pays with more cores (a point-in-time join split by key)
+        is split over a cluster's workers only."""
+
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``function`` to every item; results in input order; the first failure is raised.
 
