@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from fti.llm.embeddings import embed
 from fti.llm.evaluation import TextEvaluation, evaluate_text, text_metrics
 from fti.llm.finetune import FinetuneResult, finetune, prepare
 from fti.llm.finetune_config import FinetuneConfig
@@ -33,6 +34,7 @@ __all__ = [
     "TextDataset",
     "TextEvaluation",
     "TextGenerator",
+    "embed",
     "evaluate_text",
     "finetune",
     "load_pretrained",
