@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import fti
+import fti.llm
 from fti.errors import ValidationError
 from fti.llm.embeddings import EMBEDDING_DIMENSION, embedding_dimension
 
@@ -54,3 +55,30 @@ def test_embed_names_what_is_not_text(texts: object, message: str) -> None:
 def test_embed_refuses_a_folder_without_a_model(tmp_path: object) -> None:
     with pytest.raises(fti.errors.NotFoundError, match="holds no config.json"):
         fti.embed(["x"], model=str(tmp_path))
+
+
+def test_add_embedding_feeds_a_vector_column_that_text_queries_search(project: fti.Project) -> None:
+    docs = project.create_feature_group("docs", primary_key=["doc_id"], event_time="ts", online=True)
+    bodies = [
+        "How do I get my money back for a cancelled order?",
+        "The card was declined at a shop abroad.",
+        "Change the delivery address of a parcel.",
+        None,  # no text: no vector
+    ]
+    frame = pd.DataFrame(
+        {
+            "doc_id": range(len(bodies)),
+            "ts": pd.Timestamp("2026-01-01", tz="UTC"),
+            "body": bodies,
+        }
+    )
+    docs.insert(frame, transform=fti.llm.add_embedding("body", into="embedding"))
+    stored = docs.read().sort_values("doc_id")
+    assert stored["embedding"].iloc[3] is None
+    np.testing.assert_allclose(np.stack(stored["embedding"].iloc[:3].to_list()), fti.embed(bodies[:3]), atol=1e-6)
+    for online in (True, False):
+        found = docs.find_neighbors("refund for an order I cancelled", k=2, online=online)
+        assert found["doc_id"].tolist()[0] == 0
+        assert list(found.columns) == ["doc_id", "body", "score"]
+    with pytest.raises(ValidationError, match="no text column 'title'"):
+        docs.insert(frame, transform=fti.llm.add_embedding("title"))
