@@ -136,9 +136,12 @@ class NeighborSearch:
 
 
 def _cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each row to the unit-length ``query`` (NaN for a zero or non-finite row)."""
-    products = matrix.astype(np.float64) @ query
-    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    """Cosine similarity of each row to the unit-length ``query`` (NaN for a zero or non-finite row).
+
+    In the vectors' own precision (float32 for embeddings), as DuckDB computes it offline: no copy of the
+    batch is made."""
+    products = matrix @ query.astype(matrix.dtype)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(products / norms, dtype=np.float64)
 

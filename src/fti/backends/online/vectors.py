@@ -8,6 +8,7 @@ are vectorized with NumPy over the whole column: no per-row Python.
 
 from __future__ import annotations
 
+import binascii
 from typing import Any
 
 import numpy as np
@@ -61,15 +62,21 @@ def vector_text(array: pa.Array) -> pa.Array:
     """Each vector as the base64 text (unpadded) of its little-endian bytes; nulls kept."""
     matrix = _matrix(array)
     count, width = matrix.shape
-    padded = np.zeros((count, -(-width // 3) * 3), dtype=np.uint8)
-    padded[:, :width] = matrix
-    groups = padded.reshape(count, -1, 3).astype(np.uint32)
-    bits = (groups[..., 0] << 16) | (groups[..., 1] << 8) | groups[..., 2]
-    sextets = np.stack([(bits >> shift) & 63 for shift in (18, 12, 6, 0)], axis=-1).reshape(count, -1)
-    text = _ALPHABET[sextets[:, : _text_width(width)]]
-    chars = text.shape[1]
+    chars = _text_width(width)
+    if width % 3 == 0:  # whole rows of 3-byte groups: the buffer encodes in one C call
+        text = np.frombuffer(binascii.b2a_base64(matrix.tobytes(), newline=False), dtype=np.uint8)
+    else:
+        padded = np.zeros((count, -(-width // 3) * 3), dtype=np.uint8)
+        padded[:, :width] = matrix
+        groups = padded.reshape(count, -1, 3)
+        sextets = np.empty((count, groups.shape[1], 4), dtype=np.uint8)
+        sextets[..., 0] = groups[..., 0] >> 2
+        sextets[..., 1] = ((groups[..., 0] & 3) << 4) | (groups[..., 1] >> 4)
+        sextets[..., 2] = ((groups[..., 1] & 15) << 2) | (groups[..., 2] >> 6)
+        sextets[..., 3] = groups[..., 2] & 63
+        text = _ALPHABET[sextets.reshape(count, -1)[:, :chars]]
     offsets = pa.py_buffer((np.arange(count + 1, dtype=np.int32) * chars).tobytes())
-    strings = pa.Array.from_buffers(pa.string(), count, [None, offsets, pa.py_buffer(text.tobytes())])
+    strings = pa.Array.from_buffers(pa.string(), count, [None, offsets, pa.py_buffer(np.ascontiguousarray(text))])
     return _with_nulls(strings, array)
 
 
@@ -82,14 +89,19 @@ def vectors_from_text(array: pa.Array, data_type: pa.DataType) -> pa.Array:
     width = _byte_width(data_type)
     chars = _text_width(width)
     filled = pc.fill_null(array.cast(pa.binary()), b"A" * chars)
-    sextets = _DECODE[_contiguous(filled, chars)].astype(np.uint32)
+    text = _contiguous(filled, chars)
     count = len(array)
-    padded = np.zeros((count, -(-chars // 4) * 4), dtype=np.uint32)
-    padded[:, :chars] = sextets
-    quads = padded.reshape(count, -1, 4)
-    bits = (quads[..., 0] << 18) | (quads[..., 1] << 12) | (quads[..., 2] << 6) | quads[..., 3]
-    matrix = np.stack([(bits >> shift) & 255 for shift in (16, 8, 0)], axis=-1).reshape(count, -1)[:, :width]
-    return _from_matrix(matrix.astype(np.uint8), data_type, array)
+    if width % 3 == 0:
+        matrix = np.frombuffer(binascii.a2b_base64(text.tobytes()), dtype=np.uint8).reshape(count, width)
+        return _from_matrix(matrix, data_type, array)
+    sextets = np.zeros((count, -(-chars // 4) * 4), dtype=np.uint8)
+    sextets[:, :chars] = _DECODE[text]
+    quads = sextets.reshape(count, -1, 4)
+    groups = np.empty((count, quads.shape[1], 3), dtype=np.uint8)
+    groups[..., 0] = (quads[..., 0] << 2) | (quads[..., 1] >> 4)
+    groups[..., 1] = ((quads[..., 1] & 15) << 4) | (quads[..., 2] >> 2)
+    groups[..., 2] = ((quads[..., 2] & 3) << 6) | quads[..., 3]
+    return _from_matrix(groups.reshape(count, -1)[:, :width], data_type, array)
 
 
 def _text_width(byte_width: int) -> int:
