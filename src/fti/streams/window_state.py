@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,19 +29,33 @@ _LATEST = np.iinfo(np.int64).max
 
 
 class _Dictionary:
-    """Distinct values (an Arrow array) and the code of each: its position."""
+    """Distinct values (an Arrow array) and the code of each: its position.
+
+    Lookups go through pandas indexes, whose hash tables are built once and kept: a large settled one and a
+    small one of the values added since, folded into the settled one once it grows past a quarter of it.
+    """
 
     def __init__(self, kind: pa.DataType) -> None:
         self.values: pa.Array = pa.array([], kind)
+        self._settled = pd.Index([])
+        self._recent = pd.Index([])
 
     def encode(self, column: pa.Array) -> np.ndarray:
-        found = pc.index_in(column, value_set=self.values)
-        missing = pc.is_null(found)
-        if pc.any(pc.and_(missing, pc.is_valid(column))).as_py():
-            fresh = pc.unique(pc.drop_null(column.filter(missing)))
-            self.values = pa.concat_arrays([self.values, fresh.cast(self.values.type)])
-            found = pc.index_in(column, value_set=self.values)
-        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        wanted = pd.Index(column.to_pandas())
+        codes = np.asarray(self._settled.get_indexer(wanted), dtype=np.int64)
+        missing = codes < 0
+        if missing.any():
+            recent = np.asarray(self._recent.get_indexer(wanted[missing]), dtype=np.int64)
+            codes[missing] = np.where(recent >= 0, recent + len(self._settled), -1)
+            fresh = pc.drop_null(pc.unique(column.filter(pa.array(codes < 0))))
+            if len(fresh):
+                self.values = pa.concat_arrays([self.values, fresh.cast(self.values.type)])
+                self._recent = self._recent.append(pd.Index(fresh.to_pandas()))
+                still = codes < 0
+                codes[still] = self._recent.get_indexer(wanted[still]) + len(self._settled)
+                if len(self._recent) > max(len(self._settled) // 4, 1024):
+                    self._settled, self._recent = self._settled.append(self._recent), pd.Index([])
+        return np.where(np.asarray(column.is_valid().to_numpy(zero_copy_only=False)), codes, -1)
 
     def ranks(self) -> np.ndarray:
         order = np.asarray(pc.sort_indices(self.values).to_numpy(), dtype=np.int64)
@@ -48,11 +63,13 @@ class _Dictionary:
         ranks[order] = np.arange(len(order), dtype=np.int64)
         return ranks
 
-    def compact(self, used: np.ndarray) -> np.ndarray:
-        """Keep the values whose codes are ``used`` (sorted, distinct); return the old code -> new code map."""
+    def compact(self, is_used: np.ndarray) -> np.ndarray:
+        """Keep the values whose codes are marked used; return the old code -> new code map."""
+        used = np.nonzero(is_used)[0]
         remap = np.full(len(self.values), -1, dtype=np.int64)
         remap[used] = np.arange(len(used), dtype=np.int64)
         self.values = self.values.take(pa.array(used, pa.int64()))
+        self._settled, self._recent = pd.Index(self.values.to_pandas()), pd.Index([])
         return remap
 
 
@@ -127,12 +144,13 @@ class WindowState:
         self._codes, self._times = self._codes[kept], self._times[kept]
         for name in self._kinds:
             self._values[name], self._valid[name] = self._values[name][kept], self._valid[name][kept]
-        used = np.unique(self._codes)
-        self._key_rows = self._key_rows.take(pa.array(used, pa.int64()))
-        self._codes = self._keys.compact(used)[self._codes]
+        is_used = np.bincount(self._codes, minlength=len(self._keys.values)) > 0
+        self._key_rows = self._key_rows.filter(pa.array(is_used))
+        self._codes = self._keys.compact(is_used)[self._codes]
         for name, texts in self._texts.items():
             codes, valid = self._values[name], self._valid[name]
-            remap = np.append(texts.compact(np.unique(codes[valid])), -1)  # an invalid code (-1) stays -1
+            is_used = np.bincount(codes[valid], minlength=len(texts.values)) > 0
+            remap = np.append(texts.compact(is_used), -1)  # an invalid code (-1) stays -1
             self._values[name] = remap[codes]
 
     def to_table(self) -> pa.Table:

@@ -76,12 +76,17 @@ def _pairs(codes: np.ndarray, times: np.ndarray, at: np.ndarray, width: int) -> 
     """(asked event, member) for every member of the asked events' longest windows."""
     group = np.concatenate([[0], np.cumsum(codes[1:] != codes[:-1])]).astype(np.int64)
     # the window's first member: the key's first event at or after t - width + 1, found by searching
-    # (key, time rank) composites; ranks keep the composite small whatever the times are
-    bounds = np.concatenate([times, times[at] - width + 1])
-    _, rank = np.unique(bounds, return_inverse=True)
-    span = int(rank.max()) + 1
-    composite = group * span + rank[: len(times)]
-    low = np.searchsorted(composite, group[at] * span + rank[len(times) :], side="left")
+    # (key, time) composites; when those would not fit in 62 bits, time ranks stand in for the times
+    firsts = times[at] - width + 1
+    lowest = min(int(times.min()), int(firsts.min()))
+    span = max(int(times.max()), int(firsts.max())) - lowest + 1
+    if (int(group[-1]) + 1) * span < 2**62:
+        event_times, first_times = times - lowest, firsts - lowest
+    else:
+        _, rank = np.unique(np.concatenate([times, firsts]), return_inverse=True)
+        span = int(rank.max()) + 1
+        event_times, first_times = rank[: len(times)], rank[len(times) :]
+    low = np.searchsorted(group * span + event_times, group[at] * span + first_times, side="left")
     sizes = at - low + 1
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     query = np.repeat(np.arange(len(at), dtype=np.int64), sizes)
