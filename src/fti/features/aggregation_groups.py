@@ -120,11 +120,12 @@ class AggregationGroup:
             self._online_table = ensure_online_table(store, record)
         return store.write(self._online_table, rows)
 
-    def append(self, rows: pa.Table) -> InsertResult | None:
+    def append(self, rows: pa.Table, *, is_online_written: bool = False) -> InsertResult | None:
         """Commit aggregate rows to the offline store as one commit: the last row given per (key, event time)
         wins, and replaces the group's stored one. None when there are no rows.
 
-        For an online group the commit's rows are written online as well, like any insert.
+        For an online group the commit's rows are written online as well, like any insert, unless
+        ``is_online_written`` says the caller already did (:meth:`write_online`).
         """
         if rows.num_rows == 0:
             return None
@@ -140,7 +141,9 @@ class AggregationGroup:
         finally:
             connection.unregister("__rows")
             connection.close()
-        result: InsertResult = self._group.insert(latest.cast(rows.schema))
+        result: InsertResult = self._group.insert_rows(
+            latest.cast(rows.schema), unique_keys=False, is_online_written=is_online_written
+        )
         return result
 
 

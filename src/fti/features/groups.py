@@ -180,15 +180,27 @@ class FeatureGroup:
             return self._ingest(data, preparation, options)
         return self._insert(data, preparation, unique_keys=False, pipeline=options.get("pipeline"))
 
-    def insert_rows(self, data: Any, *, unique_keys: bool) -> InsertResult:
+    def insert_rows(self, data: Any, *, unique_keys: bool, is_online_written: bool = False) -> InsertResult:
         """``insert`` for producers that know their rows: ``unique_keys=True`` promises one row per
         (primary key, event time), which skips counting repeated pairs (batch predictions over a feature
         view, whose spine rows are unique by construction). A false promise makes reads skip the
-        de-duplication of repeated pairs, so only pass it for rows built that way.
+        de-duplication of repeated pairs, so only pass it for rows built that way. ``is_online_written=True``
+        says the caller already wrote these rows to the online store (a stream job does, before the offline
+        commit), so the commit is not written online again; ``online_keys`` is then None.
         """
-        return self._insert(data, Preparation(), unique_keys=unique_keys, pipeline=None)
+        return self._insert(
+            data, Preparation(), unique_keys=unique_keys, pipeline=None, is_online_written=is_online_written
+        )
 
-    def _insert(self, data: Any, preparation: Preparation, *, unique_keys: bool, pipeline: str | None) -> InsertResult:
+    def _insert(
+        self,
+        data: Any,
+        preparation: Preparation,
+        *,
+        unique_keys: bool,
+        pipeline: str | None,
+        is_online_written: bool = False,
+    ) -> InsertResult:
         record, commits = self._reload()
         try:
             written = ingest_data(
@@ -200,7 +212,7 @@ class FeatureGroup:
         result = InsertResult(
             written.commit, written.rows - written.rows_replaced, written.rows_replaced, written.committed_at
         )
-        keys, error = self._after_commit(written.commit)
+        keys, error = self._after_commit(written.commit, is_online_written=is_online_written)
         return replace(result, online_keys=keys, online_error=error)
 
     def _ingest(self, source: Source, preparation: Preparation, options: InsertOptions) -> IngestResult:
@@ -223,11 +235,11 @@ class FeatureGroup:
         keys, error = self._after_commit(written.commit)
         return replace(result, online_keys=keys, online_error=error)
 
-    def _after_commit(self, commit: int) -> tuple[int | None, str | None]:
+    def _after_commit(self, commit: int, *, is_online_written: bool = False) -> tuple[int | None, str | None]:
         """Write the commit's rows online (for an online group), then compact when enough small files gathered."""
         fresh, history = self._reload()
         keys, error = None, None
-        if fresh.is_online:
+        if fresh.is_online and not is_online_written:
             keys, error = self._write_online(fresh, history, commit)
         compact_if_due(self._stores, fresh, len(history))
         return keys, error

@@ -1,18 +1,20 @@
 """The incremental window engine: per-key window state ordered by event time, a watermark and allowed lateness.
 
 Each micro-batch of raw events (Arrow, values as they arrived: text from a broker, or typed) goes through
-four vectorized steps in one in-memory DuckDB database that holds the window state:
+four vectorized steps:
 
-1. read: keys, event time and values are cast to the definition's types; an event with a missing key or event
-   time, or a value that does not read as its type, becomes a dead letter with the reason;
+1. read: keys, event time and values are cast to the definition's types (DuckDB, the backfill's casts); an
+   event with a missing key or event time, or a value that does not read as its type, becomes a dead letter
+   with the reason;
 2. watermark: the watermark is the newest event time seen so far minus the allowed lateness, evaluated as
    if the events came one at a time in arrival order (a running maximum), so where a stream is split into
    micro-batches changes nothing; an event older than it is a dead letter ("too late");
 3. state: the events not already held (by key and event time: a repeat is a duplicate delivery) join the
-   state;
-4. aggregates: the aggregation group's own window query (:func:`fti.features.aggregations.window_query`,
-   the backfill's) recomputes, for each key the batch touched, the rows from its earliest new event on. A late
-   event within the lateness thus also corrects the rows after it, which are emitted again.
+   state (:class:`~fti.streams.window_state.WindowState`, numpy columns);
+4. aggregates: for each key the batch touched, the rows from its earliest new event on are evaluated again
+   over the key's events in their windows (:mod:`fti.streams.windows`, the semantics of the backfill's
+   :func:`fti.features.aggregations.window_query`). A late event within the lateness thus also corrects the
+   rows after it, which are emitted again.
 
 State older than the watermark minus the longest window can no longer be read by any accepted event and is
 evicted. :meth:`WindowEngine.checkpoint` saves the state and the watermark as Arrow IPC bytes.
@@ -30,8 +32,9 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import ValidationError
-from fti.features.aggregations import AggregationSpec, typed_events_sql, window_query
+from fti.features.aggregations import AggregationSpec, typed_events_sql
 from fti.features.sql import quote
+from fti.streams.window_state import WindowState
 
 __all__ = ["BatchResult", "WindowEngine"]
 
@@ -69,10 +72,7 @@ class WindowEngine:
         self._evicted_through = int(_NO_EVENT)
         self._longest_us = int(spec.longest_window / timedelta(microseconds=1))
         self._lateness_us = int(spec.lateness / timedelta(microseconds=1))
-        columns = [f"{quote(column)} {_SQL_TYPES[kind]}" for column, kind in zip(spec.key, spec.key_types, strict=True)]
-        columns.append("__t BIGINT")
-        columns.extend(f"{quote('__v_' + column)} {_SQL_TYPES[kind]}" for column, kind in spec.value_columns.items())
-        self._connection.execute(f"CREATE TABLE __state ({', '.join(columns)})")
+        self._state = WindowState(spec)
 
     @property
     def watermark(self) -> datetime | None:
@@ -84,7 +84,7 @@ class WindowEngine:
     @property
     def state_rows(self) -> int:
         """How many events the window state holds."""
-        return int(self._connection.execute("SELECT count(*) FROM __state").fetchall()[0][0])
+        return len(self._state)
 
     def process(self, events: pa.Table) -> BatchResult:
         """Fold one micro-batch of events (in arrival order) into the state; return the rows to write.
@@ -97,18 +97,19 @@ class WindowEngine:
             connection.execute(f"CREATE OR REPLACE TEMP TABLE __batch AS {self._read_sql()}")
             dead = self._refused()
             valid = connection.sql(
-                "SELECT __seq, __t FROM __batch WHERE __reason IS NULL ORDER BY __seq"
+                "SELECT * EXCLUDE (__reason) FROM __batch WHERE __reason IS NULL ORDER BY __seq"
             ).to_arrow_table()
-            accepted_seq, late = self._watermark(
-                valid.column("__seq").to_numpy().astype(np.int64), valid.column("__t").to_numpy().astype(np.int64)
-            )
-            dead.extend(late)
-            rows, inserted = self._fold(accepted_seq)
         finally:
             connection.unregister("__raw")
+        is_late, late = self._watermark(
+            valid.column("__seq").to_numpy().astype(np.int64), valid.column("__t").to_numpy().astype(np.int64)
+        )
+        dead.extend(late)
+        accepted = valid.filter(pa.array(~is_late)) if len(late) else valid
+        rows, inserted = self._state.fold(accepted)
         self._evict()
         dead.sort()
-        return BatchResult(rows, dead, inserted, len(accepted_seq) - inserted)
+        return BatchResult(rows, dead, inserted, accepted.num_rows - inserted)
 
     def _raw(self, events: pa.Table) -> pa.Table:
         needed = [*self._spec.key, self._spec.event_time, *self._spec.value_columns]
@@ -146,9 +147,9 @@ class WindowEngine:
         return [(int(row[0]), str(row[1])) for row in found]
 
     def _watermark(self, seq: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, list[tuple[int, str]]]:
-        """Split valid events into accepted and too late, with the watermark each event saw on arrival."""
+        """Which valid events are too late (a mask), each with the watermark it saw on arrival."""
         if len(times) == 0:
-            return seq, []
+            return np.zeros(0, dtype=bool), []
         running = np.maximum.accumulate(np.maximum(times, self._newest))
         seen_before = np.concatenate([[self._newest], running[:-1]])
         is_late = (seen_before != _NO_EVENT) & (times < seen_before - self._lateness_us)
@@ -159,36 +160,7 @@ class WindowEngine:
                 seq[is_late], times[is_late], seen_before[is_late] - self._lateness_us, strict=True
             )
         ]
-        return seq[~is_late], late
-
-    def _fold(self, accepted: np.ndarray) -> tuple[pa.Table, int]:
-        """Add the accepted events the state does not hold yet; the rows their arrival sets or changes."""
-        connection = self._connection
-        spec = self._spec
-        keys = ", ".join(quote(column) for column in spec.key)
-        connection.register("__ok", pa.table({"__seq": pa.array(accepted, pa.int64())}))
-        try:
-            columns = ", ".join(
-                ["b." + quote(column) for column in spec.key]
-                + ["b.__t"]
-                + ["b." + quote("__v_" + column) for column in spec.value_columns]
-            )
-            connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE __new AS SELECT {columns} FROM __batch AS b "
-                "SEMI JOIN __ok USING (__seq) "
-                f"ANTI JOIN __state AS s USING ({keys}, __t) "
-                f"QUALIFY row_number() OVER (PARTITION BY {', '.join('b.' + quote(c) for c in spec.key)}, b.__t "
-                "ORDER BY b.__seq) = 1"
-            )
-        finally:
-            connection.unregister("__ok")
-        inserted = int(connection.execute("SELECT count(*) FROM __new").fetchall()[0][0])
-        connection.execute("INSERT INTO __state SELECT * FROM __new")
-        connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE __touched AS SELECT {keys}, min(__t) AS __since FROM __new GROUP BY {keys}"
-        )
-        rows = connection.sql(window_query(spec, "__state", since="__touched")).to_arrow_table()
-        return rows, inserted
+        return is_late, late
 
     def _evict(self) -> None:
         if self._newest == _NO_EVENT:
@@ -196,12 +168,12 @@ class WindowEngine:
         horizon = self._newest - self._lateness_us - self._longest_us
         # deleting rewrites the state: only once the horizon moved by an eighth of the longest window
         if horizon - self._evicted_through >= max(self._longest_us // 8, 1):
-            self._connection.execute(f"DELETE FROM __state WHERE __t <= {horizon}")
+            self._state.evict(horizon)
             self._evicted_through = horizon
 
     def checkpoint(self) -> bytes:
         """The state and the watermark as bytes (Arrow IPC), for :meth:`restore`."""
-        table = self._connection.sql("SELECT * FROM __state").to_arrow_table()
+        table = self._state.to_table()
         meta = {"newest": self._newest, "evicted_through": self._evicted_through, "spec": self._spec.to_json()}
         table = table.replace_schema_metadata({"fti.window_state": json.dumps(meta)})
         sink = io.BytesIO()
@@ -222,17 +194,13 @@ class WindowEngine:
                 "The window-state checkpoint was taken for another definition of this aggregation group; "
                 "reset the stream job's checkpoint and backfill, or create a new version of the group."
             )
-        self._connection.execute("DELETE FROM __state")
-        self._connection.register("__saved", table)
-        try:
-            self._connection.execute("INSERT INTO __state SELECT * FROM __saved")
-        finally:
-            self._connection.unregister("__saved")
+        self._state = WindowState(self._spec)
+        self._state.load(table.replace_schema_metadata(None))
         self._newest = int(meta["newest"])
         self._evicted_through = int(meta["evicted_through"])
 
     def close(self) -> None:
-        """Release the state's database."""
+        """Release the read step's database."""
         self._connection.close()
 
 

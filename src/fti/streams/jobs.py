@@ -5,7 +5,8 @@ One worker owns some partitions of the stream (partition ``p`` goes to worker ``
 into the window state, writes the changed aggregates to the online store at once (event-time guarded
 upserts) and buffers them for the offline store. Every ``commit_seconds`` the buffered rows are appended to
 the offline store as one commit, then each partition's window state is saved as a checkpoint together with the
-acknowledgement of the messages it covers, atomically.
+acknowledgement of the messages it covers, atomically. Commits are applied in order on a background thread
+(:mod:`fti.streams.committing`) while the job keeps consuming.
 
 A worker killed at any moment leaves its messages since the last commit unacknowledged. Its successor (the same
 worker restarted, or one that took its partitions over and claimed them) restores the checkpoint and reads the
@@ -26,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from fti.errors import FtiError, ValidationError
+from fti.streams.committing import Checkpoint, Commit, Committer
 from fti.streams.engine import WindowEngine
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ class StreamJob:
         self._acks: dict[int, list[str]] = {}
         self._buffer: list[pa.Table] = []
         self._last_commit = time.monotonic()
+        self._committer = Committer(self._append, self._save)
         self.progress = JobProgress()
 
     @property
@@ -150,7 +153,7 @@ class StreamJob:
                 read += len(messages.ids)
                 self._process(messages)
         if time.monotonic() - self._last_commit >= self._options.commit_seconds:
-            self.commit()
+            self._submit()
         return read
 
     def run(
@@ -197,30 +200,54 @@ class StreamJob:
 
     def _reset(self) -> None:
         """Forget everything since the last commit (the next :meth:`start` restores and replays it)."""
-        self.close()
+        self._committer.discard()
+        self._close_engines()
         self._acks.clear()
         self._buffer = []
 
     def commit(self) -> None:
         """Append the buffered rows offline as one commit, then checkpoint each partition's state together with
-        the acknowledgement of its messages."""
-        if self._buffer:
-            self._group.append(pa.concat_tables(self._buffer))
-            self._buffer = []
-        for partition, engine in self._engines.items():
-            ids = self._acks[partition]
-            if ids:
-                self._broker.commit(self._stream, partition, self._consumer_group, ids, engine.checkpoint())
-                self._acks[partition] = []
-                self.progress.commits += 1
+        the acknowledgement of its messages; return once all of it (and every earlier commit) is durable."""
+        self._submit()
+        self._committer.flush()
+
+    def _submit(self) -> None:
+        """Hand the buffered rows and each partition's checkpoint to the background committer."""
+        rows = pa.concat_tables(self._buffer) if self._buffer else None
+        checkpoints = [
+            Checkpoint(partition, self._acks[partition], engine.checkpoint())
+            for partition, engine in self._engines.items()
+            if self._acks[partition]
+        ]
+        self._buffer = []
+        self._acks = {partition: [] for partition in self._acks}
         self._last_commit = time.monotonic()
+        if rows is not None or checkpoints:
+            self._committer.submit(Commit(rows, checkpoints))
+
+    def _append(self, rows: pa.Table) -> None:
+        self._group.append(rows, is_online_written=True)
+
+    def _save(self, checkpoint: Checkpoint) -> None:
+        self._broker.commit(self._stream, checkpoint.partition, self._consumer_group, checkpoint.ids, checkpoint.state)
+        self.progress.commits += 1
 
     def lag(self) -> int:
         """Messages of this worker's partitions not yet acknowledged."""
         return sum(self._broker.pending(self._stream, p, self._consumer_group) for p in self._partitions)
 
     def close(self) -> None:
-        """Release the window state (commit first: :meth:`run` does)."""
+        """Wait for the commits already handed over, then release the window state (commit first: :meth:`run`
+        does). A commit that failed is logged: its messages stay pending and are read again on the next start."""
+        try:
+            self._committer.close()
+        except FtiError as exc:
+            _log.warning("A commit of the stream job failed and will be redone from the last checkpoint: %s", exc)
+            self._committer.discard()
+        finally:
+            self._close_engines()
+
+    def _close_engines(self) -> None:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
