@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from fti.features.deletion import DeletedFeatureGroup
     from fti.features.expectations import Expectation
     from fti.features.queries import Query
+    from fti.features.view_deletion import DeletedFeatureView, DeletedTrainingDatasets
     from fti.inference.batch import BatchPredictions
     from fti.llm.finetune_config import FinetuneConfig, Method
     from fti.llm.generation import GenerationParams
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
     from fti.registry.deletion import DeletedVersion
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.version import ModelVersion
-    from fti.tracking.deletion import DeletedRuns
+    from fti.tracking.deletion import DeletedExperiment, DeletedRuns
     from fti.training.automl import AutoMLResult
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
@@ -331,6 +332,21 @@ class Project:
             >>> project.delete_run("526dfce8")  # doctest: +SKIP
         """
         return self.tracking.delete_run(run_id, force=force)
+
+    def delete_experiment(self, name: str, *, force: bool = False) -> DeletedExperiment:
+        """Delete an experiment; with ``force``, its runs (and their nested runs) and their files with it.
+
+        Refused (nothing deleted) while it has runs and ``force`` is not set, and, whatever ``force`` says,
+        while one of its runs logged model versions (delete those first) or is running here.
+
+        Raises:
+            NotFoundError: there is no such experiment.
+            ConflictError: as above.
+
+        Example:
+            >>> project.delete_experiment("scratch", force=True)  # doctest: +SKIP
+        """
+        return self.tracking.delete_experiment(name, force=force)
 
     def runs(
         self,
@@ -748,6 +764,40 @@ class Project:
             >>> project.delete_feature_group("cards", version=1)  # doctest: +SKIP
         """
         return self.features.delete_feature_group(name, version)
+
+    def delete_feature_view(self, name: str, version: int, *, force: bool = False) -> DeletedFeatureView:
+        """Delete a feature view version; with ``force``, its training datasets and their tables with it.
+
+        Refused (nothing deleted), whatever ``force`` says, while a deployment looks features up through the
+        view or a model version was trained on one of its training datasets; without ``force``, while it has
+        training datasets. Runs that read them are kept, with their record of what they read.
+
+        Raises:
+            NotFoundError: there is no such version.
+            ConflictError: as above.
+
+        Example:
+            >>> project.delete_feature_view("fraud", version=1, force=True)  # doctest: +SKIP
+        """
+        return self.features.delete_feature_view(name, version, force=force)
+
+    def delete_training_dataset(
+        self, name: str, version: int, training_dataset_version: int, *, force: bool = False
+    ) -> DeletedTrainingDatasets:
+        """Delete training dataset ``training_dataset_version`` of feature view ``name`` v``version`` and its table.
+
+        Refused (nothing deleted), whatever ``force`` says, while model versions were trained on it (delete them
+        first); without ``force``, while runs read it (they keep their record of it, and its version number is
+        not given again).
+
+        Raises:
+            NotFoundError: there is no such view or training dataset.
+            ConflictError: as above.
+
+        Example:
+            >>> project.delete_training_dataset("fraud", 1, 2)  # doctest: +SKIP
+        """
+        return self.features.delete_training_dataset(name, version, training_dataset_version, force=force)
 
     def ingest(
         self, source: Source | str, *, into: FeatureGroup | str, **options: Unpack[InsertOptions]

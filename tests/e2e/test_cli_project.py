@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,10 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
     ):
         assert heading in result.stdout
     assert "test ROC-AUC" in result.stdout
+    # every version scored on the same rows, the A/B day's, beside its own (incomparable) test split's F1
+    for heading in ("own test F1", "false alarms", "fraud caught"):
+        assert heading in result.stdout
+    assert re.search(r"v3 +│ [\d.]+ +│ [\d.]+ +│ \d+ of [\d,]+ +│ \d+ of \d+", result.stdout)
     folder = tmp_path / "demo-here"
     with fti.connect(folder) as project:
         assert project.name == "fti_demo"

@@ -273,3 +273,40 @@ def show_view(ref: RefArgument, project: ProjectOption = Path()) -> None:
                 dataset.record.created_at.isoformat(timespec="seconds"),
             )
         out.print(datasets)
+
+
+@views_app.command("delete")
+def delete_view(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION of the feature view version.")],
+    training_dataset: Annotated[
+        int | None,
+        typer.Option("--training-dataset", "-t", help="Delete only this training dataset version of the view."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the view's training datasets too, even those runs read.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete a feature view version (or one of its training datasets) with the data; refused while lineage
+    needs it: a deployment's lookups, a model version's training data, or (without --force) runs and datasets."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise ValidationError(f"Name the version to delete: '{name}:VERSION', not '{name}' alone.")
+    what = f"training dataset {training_dataset} of feature view {name} v{version}"
+    with connect(project) as opened:
+        if training_dataset is None:
+            if not yes:
+                typer.confirm(f"Delete feature view {name} v{version}?", abort=True)
+            deleted = opened.delete_feature_view(name, version, force=force)
+            datasets = deleted.training_datasets
+            out.print(
+                f"Deleted feature view {name} v{version} and {len(datasets.training_datasets)} training dataset(s)."
+            )
+        else:
+            if not yes:
+                typer.confirm(f"Delete {what} and its data?", abort=True)
+            datasets = opened.delete_training_dataset(name, version, training_dataset, force=force)
+            out.print(f"Deleted {what}.")
+    if datasets.run_ids:
+        out.print(f"{len(datasets.run_ids)} run(s) that read them keep their record of it.")

@@ -223,6 +223,24 @@ def delete(
     out.print(f"Deleted run {info.id}{nested} ({deleted.files} file(s)).")
 
 
+@app.command("delete-experiment")
+def delete_experiment(
+    name: Annotated[str, typer.Argument(help="The experiment's name.")],
+    force: Annotated[bool, typer.Option("--force", help="Delete its runs (and their nested runs) too.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    project: ProjectOption = Path(),
+) -> None:
+    """Delete an experiment, with its runs and their files when --force; refused while its runs logged models."""
+    with connect(project) as opened:
+        if not yes:
+            extra = " with its runs and their files" if force else ""
+            typer.confirm(f"Delete experiment {name}{extra}?", abort=True)
+        deleted = opened.delete_experiment(name, force=force)
+    out.print(
+        f"Deleted experiment {deleted.name} and {len(deleted.runs.run_ids)} run(s) ({deleted.runs.files} file(s))."
+    )
+
+
 @app.command("compare")
 def compare(
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes).")],

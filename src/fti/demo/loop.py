@@ -214,6 +214,7 @@ def _generate(demo: _Demo) -> None:
             "epochs": settings.epochs,
             "seed": settings.seed,
             "warmup_end": warmup_end.isoformat(),
+            "season_start": season.isoformat(),
             "challenger_share": settings.challenger_share,
         },
     )

@@ -20,6 +20,12 @@ from fti.features.preparation import Preparation
 from fti.features.queries import Query, QueryPart
 from fti.features.schema import check_online_schema, plan_schema
 from fti.features.stores import FeatureStores
+from fti.features.view_deletion import (
+    DeletedFeatureView,
+    DeletedTrainingDatasets,
+    delete_feature_view,
+    delete_training_dataset,
+)
 from fti.features.views import FeatureView
 
 if TYPE_CHECKING:
@@ -190,6 +196,20 @@ class FeatureStore:
         """Delete a feature group version with its data (see :meth:`fti.Project.delete_feature_group`)."""
         validate_identifier(name, "feature group name")
         return delete_feature_group(self._stores, name, _check_version(version, f"feature group '{name}'"))
+
+    def delete_feature_view(self, name: str, version: int, *, force: bool = False) -> DeletedFeatureView:
+        """Delete a feature view version (see :meth:`fti.Project.delete_feature_view`)."""
+        validate_identifier(name, "feature view name")
+        return delete_feature_view(self._stores, name, _check_version(version, f"feature view '{name}'"), force=force)
+
+    def delete_training_dataset(
+        self, name: str, version: int, training_dataset_version: int, *, force: bool = False
+    ) -> DeletedTrainingDatasets:
+        """Delete a training dataset of a feature view (see :meth:`fti.Project.delete_training_dataset`)."""
+        validate_identifier(name, "feature view name")
+        view_version = _check_version(version, f"feature view '{name}'")
+        dataset_version = _check_version(training_dataset_version, f"training dataset of '{name}' v{version}")
+        return delete_training_dataset(self._stores, name, view_version, dataset_version, force=force)
 
     def feature_groups(self, search: str | None = None) -> list[FeatureGroup]:
         """Every feature group version, or those whose name, description, features or tags contain ``search``."""

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
     from fti.features.queries import Query
 
-__all__ = ["SPLITS", "DatasetView", "TrainingDataset", "assign_splits", "create_training_dataset"]
+__all__ = [
+    "SPLITS",
+    "DatasetView",
+    "TrainingDataset",
+    "assign_splits",
+    "create_training_dataset",
+    "training_dataset_table",
+]
 
 SPLITS = ("train", "validation", "test")
 
@@ -110,7 +117,12 @@ def _materialize(
 
 
 def _table_name(view: DatasetView, version: int) -> str:
-    return f"training_datasets/{view.name}_v{view.version}_{version}"
+    return training_dataset_table(view.name, view.version, version)
+
+
+def training_dataset_table(view_name: str, view_version: int, version: int) -> str:
+    """The offline table holding training dataset ``version`` of feature view ``view_name`` v``view_version``."""
+    return f"training_datasets/{view_name}_v{view_version}_{version}"
 
 
 def create_training_dataset(

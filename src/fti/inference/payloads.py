@@ -95,6 +95,25 @@ def parse_invocations(payload: Any) -> pd.DataFrame:
     return records_frame(value, kind)
 
 
+def parse_csv(body: bytes) -> pd.DataFrame:
+    """Parse a ``text/csv`` scoring request (MLflow's CSV input): a header row of column names, then the rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    if not body.strip():
+        raise ValidationError("The text/csv request body is empty: send a header row of column names, then the rows.")
+    try:
+        table = pa_csv.read_csv(pa.BufferReader(body))
+    except pa.ArrowInvalid as exc:
+        raise ValidationError(f"The text/csv request body is not valid CSV: {exc}") from None
+    if table.num_rows == 0:
+        raise ValidationError(
+            f"The text/csv request body has a header ({', '.join(table.column_names)}) but no rows to score."
+        )
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
 def records_frame(rows: Any, field: str) -> pd.DataFrame:
     """A frame from a non-empty list of JSON objects that all have the same keys."""
     if not isinstance(rows, list) or not rows:

@@ -44,7 +44,7 @@ from fti.inference.guard import BodyTooLargeError, Guard, caller_request_id, err
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from fti.inference.outputs import invocations_kind, invocations_predictions, needs_proba, v1_fields
-from fti.inference.payloads import parse_invocations, parse_json, parse_v1
+from fti.inference.payloads import parse_csv, parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
 from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, ServedModel, TokenStore
 from fti.inference.v2 import encode_response, model_metadata, parse_infer, requested_kind
@@ -334,8 +334,15 @@ class _Server:
     # -- MLflow scoring ------------------------------------------------------------------------------
 
     async def invocations(self, request: Request, request_id: str, started: float) -> Response:
-        payload = parse_json(await self.body(request))
-        frame = parse_invocations(payload)
+        body = await self.body(request)
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        payload: dict[str, Any]
+        if media == "text/csv":  # as MLflow's scoring server: a header row, then the rows
+            payload, frame = {}, parse_csv(body)
+        else:
+            parsed = parse_json(body)
+            frame = parse_invocations(parsed)
+            payload = parsed
         name = self.settings.invocations_deployment
         if name is None:
             names = self.table.deployment_names
@@ -397,6 +404,23 @@ def create_app(
         app.add_route(f"{prefix}/infer", server.route("v2", server.v2_infer), methods=post)
     app.add_route("/invocations", server.route("invocations", server.invocations), methods=post)
     mount_generation(app, server)  # /v1/deployments/{name}/generate and the OpenAI-compatible /v1 routes
+
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        """Unknown paths and methods answer in the server's error format, not the framework's."""
+        status = int(getattr(exc, "status_code", 404))
+        request_id = caller_request_id(request.headers.get("x-request-id"))
+        if status == 405:
+            message = f"{request.method} is not allowed on {request.url.path}."
+        else:
+            message = (
+                f"No endpoint at {request.url.path}: the server answers /v1/deployments/NAME/predict, "
+                "/v2/models/NAME/infer, /invocations, /v1/completions, /metrics and /v2/health/ready."
+            )
+        server.metrics.errors.labels("unrouted", str(status)).inc()
+        return error_response(status, message, request_id)
+
+    for status_code in (404, 405):
+        app.add_exception_handler(status_code, unrouted)
 
     async def live(_request: Request) -> Response:
         return Response(status_code=200)

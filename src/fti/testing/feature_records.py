@@ -132,3 +132,15 @@ class FeatureRecordsContract:
             assert tx.training_datasets.list(view.id) == [dataset]
             assert dataset.sources == {group.id: 4}
         assert catalog_store.counts()["training_dataset_sources"] == 1
+
+    def test_training_datasets_then_their_view_are_deleted(self, catalog_store: CatalogStore) -> None:
+        with catalog_store.transaction() as tx:
+            group = tx.feature_groups.add(_group())
+            view = tx.feature_views.add(FeatureViewRecord(0, "fraud", 1, "", {"parts": []}, ("y",), NOW))
+            dataset = tx.training_datasets.add(_dataset(view.id, group.id))
+        with catalog_store.transaction() as tx:
+            tx.training_datasets.delete(dataset.id)
+            tx.feature_views.delete(view.id)
+        with catalog_store.transaction() as tx:
+            assert tx.feature_views.list() == [] and tx.training_datasets.list(view.id) == []
+        assert catalog_store.counts()["training_dataset_sources"] == 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from fti.core.features import FeatureViewRecord
 from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
 from fti.core.registry import AliasMove, ColumnSpec, ModelAlias, ModelVersionRecord, Signature
 from fti.core.tracking import (
@@ -98,6 +99,22 @@ class TrackingRecordsContract:
             assert tx.tracking.ensure_experiment("exp", T0 + timedelta(days=1)) == first
             assert [item.name for item in tx.tracking.list_experiments()] == ["exp", "other"]
             assert first.created_at == T0
+
+    def test_an_experiment_without_runs_is_deleted(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            tx.tracking.delete_experiment("other")
+            tx.tracking.delete_experiment("missing")  # nothing to delete is not an error
+        with store.transaction() as tx:
+            assert [item.name for item in tx.tracking.list_experiments()] == ["exp"]
+
+    def test_a_training_dataset_version_a_run_names_is_not_given_again(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            view = tx.feature_views.add(FeatureViewRecord(0, "fraud", 1, "", {"parts": []}, ("y",), T0))
+            other = tx.feature_views.add(FeatureViewRecord(0, "fraud", 2, "", {"parts": []}, ("y",), T0))
+            tx.tracking.add_run(_run("r1"), LINEAGE)  # read fraud v1's dataset 2, deleted since
+        with store.transaction() as tx:
+            assert tx.training_datasets.next_version(view.id) == 3
+            assert tx.training_datasets.next_version(other.id) == 1
 
     def test_run_ids_are_found_by_prefix_taken_literally(self, store: CatalogStore) -> None:
         with store.transaction() as tx:

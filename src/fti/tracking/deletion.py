@@ -1,10 +1,12 @@
-"""Deleting runs: refused while lineage needs them, then the catalog rows in one transaction, then the files.
+"""Deleting runs and experiments: refused while lineage needs them, then the catalog rows in one transaction,
+then the files.
 
 A run is needed by the model versions it logged (their files live under the run's artifact folder and their
 lineage names it): those are deleted first (``fti models delete``), never along with the run. Nested runs
 (tuning trials) go with their parent only when asked (``force``), as their parent's record says what they were.
 Catalog rows go first, in one transaction, then the files under ``runs/<id>/``: a crash in between leaves
-orphan files, never a run whose files are missing.
+orphan files, never a run whose files are missing. An experiment goes with its runs only when asked (``force``),
+by the same rules.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fti.core.tracking import Comparison, RunSearch
-from fti.errors import ConflictError
+from fti.errors import ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
     from fti.backends.ports import CatalogStore, CatalogTransaction
 
-__all__ = ["DeletedRuns", "delete_run"]
+__all__ = ["DeletedExperiment", "DeletedRuns", "delete_experiment", "delete_run"]
 
 #: how many names an error lists before "and N more"
 _SHOWN = 5
@@ -31,6 +33,14 @@ class DeletedRuns:
 
     run_ids: tuple[str, ...]
     files: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedExperiment:
+    """What :func:`delete_experiment` removed: the experiment and its runs."""
+
+    name: str
+    runs: DeletedRuns
 
 
 def delete_run(
@@ -49,21 +59,55 @@ def delete_run(
                 f"Run '{run_id}' has {len(ids) - 1} nested run(s) ({_names(ids[1:])}): pass force=True "
                 "(fti runs delete --force) to delete them with it."
             )
-        running = [item for item in ids if item in active]
-        if running:
-            raise ConflictError(f"Run(s) {_names(running)} are running in this process: end them before deleting.")
-        versions = tx.registry.versions_for_runs(ids)
-        if versions:
-            shown = _names([f"{item.name}:{item.version}" for item in versions])
+        _delete_rows(tx, ids, (f"Run '{run_id}'", "the run"), active)
+    return DeletedRuns(tuple(ids), _delete_files(artifacts, ids))
+
+
+def delete_experiment(
+    catalog: CatalogStore, artifacts: ArtifactService, name: str, *, force: bool, active: set[str]
+) -> DeletedExperiment:
+    """Delete the experiment ``name``, with its runs (and theirs nested) when ``force``.
+
+    Raises:
+        NotFoundError: there is no such experiment.
+        ConflictError: it has runs and ``force`` is not set, or one of them logged model versions or is running
+            here; nothing is deleted.
+    """
+    with catalog.transaction() as tx:
+        known = [item.name for item in tx.tracking.list_experiments()]
+        if name not in known:
+            raise NotFoundError(f"Experiment '{name}' does not exist; experiments: {', '.join(known) or 'none'}.")
+        own = [info.id for info in tx.tracking.search_runs(RunSearch(experiments=(name,)))]
+        ids = list(dict.fromkeys([*own, *(nested for item in own for nested in _nested(tx, item))]))
+        if ids and not force:
             raise ConflictError(
-                f"Run '{run_id}' logged model version(s) {shown}, whose files and lineage need it: delete them "
-                "first (fti models delete NAME:VERSION), then the run."
+                f"Experiment '{name}' has {len(ids)} run(s) ({_names(ids)}): pass force=True "
+                "(fti runs delete-experiment --force) to delete them with it."
             )
-        keys = [record.key for item in ids for record in tx.artifacts.list(f"runs/{item}/")]
-        tx.artifacts.delete(keys)
-        tx.tracking.delete_runs(ids)
-    files = sum(artifacts.delete_files(f"runs/{item}/") for item in ids)
-    return DeletedRuns(tuple(ids), files)
+        _delete_rows(tx, ids, (f"Experiment '{name}'", "the experiment"), active)
+        tx.tracking.delete_experiment(name)
+    return DeletedExperiment(name, DeletedRuns(tuple(ids), _delete_files(artifacts, ids)))
+
+
+def _delete_rows(tx: CatalogTransaction, ids: list[str], what: tuple[str, str], active: set[str]) -> None:
+    """Delete the runs ``ids`` (nested runs included) from the catalog, unless one is running or logged models."""
+    running = [item for item in ids if item in active]
+    if running:
+        raise ConflictError(f"Run(s) {_names(running)} are running in this process: end them before deleting.")
+    versions = tx.registry.versions_for_runs(ids) if ids else []
+    if versions:
+        shown = _names([f"{item.name}:{item.version}" for item in versions])
+        raise ConflictError(
+            f"{what[0]} logged model version(s) {shown}, whose files and lineage need it: delete them "
+            f"first (fti models delete NAME:VERSION), then {what[1]}."
+        )
+    keys = [record.key for item in ids for record in tx.artifacts.list(f"runs/{item}/")]
+    tx.artifacts.delete(keys)
+    tx.tracking.delete_runs(ids)
+
+
+def _delete_files(artifacts: ArtifactService, ids: list[str]) -> int:
+    return sum(artifacts.delete_files(f"runs/{item}/") for item in ids)
 
 
 def _nested(tx: CatalogTransaction, run_id: str) -> list[str]:

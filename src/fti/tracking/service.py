@@ -22,7 +22,7 @@ from fti.core.naming import validate_identifier
 from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
 from fti.errors import NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
-from fti.tracking.deletion import DeletedRuns, delete_run
+from fti.tracking.deletion import DeletedExperiment, DeletedRuns, delete_experiment, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
 from fti.tracking.run import Run
 from fti.tracking.search import parse_filter, parse_order_by
@@ -167,6 +167,13 @@ class TrackingService:
             return self.get_run_info(run_id).id
         except NotFoundError:
             return run_id  # named with the other missing ones
+
+    def delete_experiment(self, name: str, *, force: bool = False) -> DeletedExperiment:
+        """Delete an experiment, with its runs when ``force`` (see :mod:`fti.tracking.deletion`)."""
+        self.buffer.flush()
+        with self._active_lock:
+            active = set(self._active)
+        return delete_experiment(self.catalog, self.artifacts, name, force=force, active=active)
 
     def experiments(self) -> list[str]:
         """Names of every experiment."""

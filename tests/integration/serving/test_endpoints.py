@@ -122,6 +122,33 @@ def test_invocations_accepts_mlflow_payloads(serve: ServerFactory, stack: Stack,
     np.testing.assert_allclose(response.json()["predictions"], stack.expected(1, rows(3)))
 
 
+def test_invocations_accepts_text_csv_as_mlflow_does(serve: ServerFactory, stack: Stack) -> None:
+    with serve(invocations_deployment="fraud") as url:
+        csv = rows(3).to_csv(index=False)
+        response = httpx.post(f"{url}/invocations", content=csv, headers={"Content-Type": "text/csv; charset=utf-8"})
+        header_only = httpx.post(
+            f"{url}/invocations", content=",".join(COLUMNS) + "\n", headers={"Content-Type": "text/csv"}
+        )
+    assert response.status_code == 200, response.text
+    np.testing.assert_allclose(response.json()["predictions"], stack.expected(1, rows(3)))
+    assert header_only.status_code == 422
+    assert header_only.json()["error"].startswith("The text/csv request body has a header (amount, ")
+    assert header_only.json()["error"].endswith("but no rows to score.")
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_format(url: str) -> None:
+    missing = httpx.get(f"{url}/v1/nothing-here", headers={"X-Request-ID": "caller-7"})
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "No endpoint at /v1/nothing-here: the server answers /v1/deployments/NAME/predict, "
+        "/v2/models/NAME/infer, /invocations, /v1/completions, /metrics and /v2/health/ready.",
+        "request_id": "caller-7",
+    }
+    wrong = httpx.get(f"{url}/invocations")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"] == "GET is not allowed on /invocations." and wrong.json()["request_id"]
+
+
 def test_metrics_count_requests_by_deployment_and_version(url: str) -> None:
     for _ in range(3):
         httpx.post(f"{url}/v1/deployments/fraud/predict", json={"instances": rows(2).to_dict("records")})

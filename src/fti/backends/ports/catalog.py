@@ -68,6 +68,9 @@ class TrackingRecords(Protocol):
     def list_experiments(self) -> list[Experiment]:
         """Every experiment, by name."""
 
+    def delete_experiment(self, name: str) -> None:
+        """Delete the experiment ``name``; its runs must be deleted already."""
+
     def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run (its experiment must exist) and the training data it reads."""
 
@@ -239,6 +242,9 @@ class FeatureViewRecords(Protocol):
     def list(self) -> list[FeatureViewRecord]:
         """Every feature view version, by name then version."""
 
+    def delete(self, view_id: int) -> None:
+        """Delete the view version; its training datasets must be deleted already."""
+
 
 class TrainingDatasetRecords(Protocol):
     """Catalog records of training datasets and the feature-group commits they read."""
@@ -247,13 +253,17 @@ class TrainingDatasetRecords(Protocol):
         """Insert a training dataset and its source commits; return it with its assigned id."""
 
     def next_version(self, feature_view_id: int) -> int:
-        """One more than the view's highest training dataset version (1 for the first)."""
+        """One more than the view's highest training dataset version, deleted ones that runs still name
+        included (1 for the first): a run's lineage never comes to name another dataset."""
 
     def find(self, feature_view_id: int, version: int | None = None) -> TrainingDatasetRecord | None:
         """The view's training dataset ``version`` (None: the latest), or None."""
 
     def list(self, feature_view_id: int) -> list[TrainingDatasetRecord]:
         """The view's training datasets, oldest first."""
+
+    def delete(self, dataset_id: int) -> None:
+        """Delete the training dataset with its record of the commits it read."""
 
 
 class DeploymentRecords(Protocol):

@@ -13,6 +13,7 @@ from fti.backends.catalog.schema import (
     feature_group_commits,
     feature_groups,
     feature_views,
+    run_training_data,
     source_cursors,
     training_dataset_sources,
     training_datasets,
@@ -158,6 +159,10 @@ class SqlFeatureViewRecords:
         query = sa.select(feature_views).order_by(feature_views.c.name, feature_views.c.version)
         return [_view(row) for row in self._connection.execute(query)]
 
+    def delete(self, view_id: int) -> None:
+        """Delete the view version; its training datasets must be deleted already."""
+        self._connection.execute(sa.delete(feature_views).where(feature_views.c.id == view_id))
+
 
 class SqlTrainingDatasetRecords:
     """Training datasets in ``training_datasets`` with their source commits."""
@@ -193,11 +198,24 @@ class SqlTrainingDatasetRecords:
         return replace(record, id=dataset_id)
 
     def next_version(self, feature_view_id: int) -> int:
-        """One more than the view's highest training dataset version (1 for the first)."""
-        query = sa.select(sa.func.max(training_datasets.c.version)).where(
+        """One more than the view's highest training dataset version, deleted ones that runs still name
+        included (1 for the first): a run's lineage never comes to name another dataset."""
+        stored = sa.select(training_datasets.c.version.label("version")).where(
             training_datasets.c.feature_view_id == feature_view_id
         )
-        highest = self._connection.execute(query).scalar_one()
+        named = (
+            sa.select(run_training_data.c.training_dataset_version.label("version"))
+            .join(
+                feature_views,
+                sa.and_(
+                    feature_views.c.name == run_training_data.c.feature_view_name,
+                    feature_views.c.version == run_training_data.c.feature_view_version,
+                ),
+            )
+            .where(feature_views.c.id == feature_view_id)
+        )
+        versions = sa.union_all(stored, named).subquery()
+        highest = self._connection.execute(sa.select(sa.func.max(versions.c.version))).scalar_one()
         return 1 if highest is None else int(highest) + 1
 
     def find(self, feature_view_id: int, version: int | None = None) -> TrainingDatasetRecord | None:
@@ -218,6 +236,13 @@ class SqlTrainingDatasetRecords:
             .order_by(training_datasets.c.version)
         )
         return [self._dataset(row) for row in self._connection.execute(query)]
+
+    def delete(self, dataset_id: int) -> None:
+        """Delete the training dataset with its record of the commits it read."""
+        self._connection.execute(
+            sa.delete(training_dataset_sources).where(training_dataset_sources.c.training_dataset_id == dataset_id)
+        )
+        self._connection.execute(sa.delete(training_datasets).where(training_datasets.c.id == dataset_id))
 
     def _dataset(self, row: sa.Row[Any]) -> TrainingDatasetRecord:
         values = row._mapping

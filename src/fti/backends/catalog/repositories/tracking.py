@@ -73,6 +73,10 @@ class SqlTrackingRecords:
             _experiment(row) for row in self._connection.execute(sa.select(experiments).order_by(experiments.c.name))
         ]
 
+    def delete_experiment(self, name: str) -> None:
+        """Delete the experiment ``name``; its runs must be deleted already."""
+        self._connection.execute(sa.delete(experiments).where(experiments.c.name == name))
+
     def add_run(self, run: RunInfo, training_data: TrainingDataLineage | None) -> None:
         """Insert a new run and the training data it reads."""
         experiment = self._find_experiment(run.experiment)
