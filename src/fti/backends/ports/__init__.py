@@ -40,7 +40,7 @@ from fti.backends.ports.storage import (
     OnlineStore,
     TaskHandle,
 )
-from fti.backends.ports.streams import StreamBroker, StreamMessages
+from fti.backends.ports.streams import StreamBroker, StreamMessages, StreamOutput
 
 __all__ = [
     "ArtifactRecords",
@@ -62,6 +62,7 @@ __all__ = [
     "SourceCursorRecords",
     "StreamBroker",
     "StreamMessages",
+    "StreamOutput",
     "TaskHandle",
     "TokenRecords",
     "TrackingRecords",
