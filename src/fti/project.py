@@ -34,6 +34,7 @@ from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
 from fti.streams import StreamJob, StreamJobOptions, publish
+from fti.streams.predictions import PredictionJob, PredictionJobOptions
 from fti.tracking.environment import code_version
 from fti.tracking.run import Run
 from fti.tracking.service import TrackingService
@@ -745,6 +746,40 @@ class Project:
         """
         group = self.get_aggregation_group(name, version)
         return StreamJob(group, self.stream_broker, worker=worker, workers=workers, options=StreamJobOptions(**options))
+
+    def prediction_job(
+        self, deployment: str, *, source: str, to: str, worker: int = 0, workers: int = 1, **options: Any
+    ) -> PredictionJob:
+        """Worker ``worker`` of ``workers`` of the streaming inference of ``deployment``: each event of stream
+        ``source`` scored (features from the deployment's feature view, as ``/predict`` with ``entities``) into
+        stream ``to`` and the request log; ``options`` are :class:`fti.streams.PredictionJobOptions`'s.
+
+        Example:
+            >>> job = project.prediction_job("fraud", source="transactions", to="fraud_scores")  # doctest: +SKIP
+            >>> job.run(should_stop=lambda: False)  # doctest: +SKIP
+        """
+        from fti.inference.adapters import CatalogDeploymentSource, FeatureViewLookup, RegistryResolver
+        from fti.inference.live import ModelTable
+
+        found = self.serving.get_deployment(deployment)
+        key_types: dict[str, str] = {}
+        if found.feature_lookup is not None:
+            view_name, _, view_version = found.feature_lookup.partition(":")
+            view = self.features.get_feature_view(view_name, int(view_version) if view_version else None)
+            key_types = {key: str(kind) for key, kind in view.serving_keys().items()}
+        return PredictionJob(
+            deployment,
+            source=source,
+            to=to,
+            broker=self.stream_broker,
+            table=ModelTable(RegistryResolver(self.registry), CatalogDeploymentSource(self.serving)),
+            features=FeatureViewLookup(self.features),
+            log=self.inference_log,
+            key_types=key_types,
+            worker=worker,
+            workers=workers,
+            options=PredictionJobOptions(**options),
+        )
 
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The feature group ``name`` at ``version`` (None: the latest); NotFoundError if absent."""

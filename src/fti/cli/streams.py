@@ -1,4 +1,5 @@
-"""``fti stream produce FILE --to STREAM`` and ``fti stream run NAME [--workers N]``."""
+"""``fti stream produce FILE --to STREAM``, ``fti stream run NAME [--workers N]`` and ``fti stream predict
+DEPLOYMENT --from STREAM --to STREAM``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import threading
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -20,14 +22,15 @@ from rich.table import Table
 from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
 from fti.errors import FtiError, ValidationError
-from fti.project import connect
+from fti.project import Project, connect
 from fti.sources import open_source
-from fti.streams import JobProgress
+from fti.streams import JobProgress, PredictionJob, StreamJob, record_status
 from fti.streams.metrics import JobMetrics
+from fti.streams.status import JobKind
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Streams: publish events, run stream jobs.", no_args_is_help=True)
+app = typer.Typer(help="Streams: publish events, run stream jobs, score events.", no_args_is_help=True)
 
 
 @app.command("produce")
@@ -79,13 +82,6 @@ def run(
             arguments += ["--metrics-port", str(metrics_port)]
         _run_workers(workers, arguments)
         return
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     group_name, _, version = name.partition(":")
     with connect(project) as opened:
         job = opened.stream_job(
@@ -96,38 +92,125 @@ def run(
             batch_size=batch_size,
             commit_seconds=commit_seconds,
         )
-        err.print(f"Stream job {escape(name)}: worker {worker or 0} of {workers}, partitions {job.partitions}")
-        show = sys.stdout.isatty() if live is None else live
-        metrics = None
+        stream = opened.get_aggregation_group(group_name, int(version) if version else None).spec.stream or ""
+        target = _Target("aggregation", name, stream, worker or 0, f"Stream job {name}")
+        progress, seconds = _run_job(opened, job, target, live=live, metrics_port=metrics_port, idle=exit_when_idle)
+    out.print(_summary(progress, seconds))
+
+
+@app.command("predict")
+def predict(
+    deployment: Annotated[str, typer.Argument(help="The deployment that scores the events.")],
+    source: Annotated[str, typer.Option("--from", help="The stream of events (entity keys, passed features).")],
+    to: Annotated[str, typer.Option("--to", help="The stream the predictions are appended to.")],
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes, consumers of one group.")] = 1,
+    worker: Annotated[int | None, typer.Option("--worker", help="Run only this worker (0 to N-1).")] = None,
+    exit_when_idle: Annotated[
+        float | None, typer.Option("--exit-when-idle", help="Stop after this many seconds without events.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Most events per partition and read.")] = 1_000,
+    live: Annotated[
+        bool | None, typer.Option("--live/--no-live", help="Show a live view (default: on a terminal).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics here (worker i: PORT + i).")
+    ] = None,
+    project: ProjectOption = Path(),
+) -> None:
+    """Score each event of a stream with a deployment (features from its feature view, as /predict with
+    entities) into another stream and the request log, until stopped (Ctrl-C, SIGTERM). Malformed events go to
+    the stream <to>:dead with the reason."""
+    if workers < 1:
+        raise ValidationError(f"--workers must be 1 or more, got {workers}.")
+    if workers > 1 and worker is None:
+        arguments = ["predict", deployment, "--from", source, "--to", to, "--workers", str(workers)]
+        arguments += ["--project", str(project), "--batch-size", str(batch_size), "--no-live"]
+        if exit_when_idle is not None:
+            arguments += ["--exit-when-idle", str(exit_when_idle)]
         if metrics_port is not None:
-            metrics = JobMetrics(group_name, worker=worker or 0)
-            metrics.serve(metrics_port + (worker or 0))
-        started = time.monotonic()
-        with (
-            Live(_view(name, job.progress, 0.0, None), console=err, refresh_per_second=2)
-            if show
-            else nullcontext() as view
-        ):
+            arguments += ["--metrics-port", str(metrics_port)]
+        _run_workers(workers, arguments)
+        return
+    with connect(project) as opened:
+        job = opened.prediction_job(
+            deployment, source=source, to=to, worker=worker or 0, workers=workers, batch_size=batch_size
+        )
+        target = _Target("prediction", deployment, source, worker or 0, f"Predictions of {deployment}")
+        progress, seconds = _run_job(opened, job, target, live=live, metrics_port=metrics_port, idle=exit_when_idle)
+    out.print(
+        f"Scored {progress.rows_out} of {progress.events_in} events ({progress.replayed} replayed) from "
+        f"{escape(source)} into {escape(to)} in {seconds:.1f} s; {progress.dead_letters} dead letters."
+    )
 
-            def report(progress: JobProgress) -> None:
-                lag = job.lag()
-                if view is not None:
-                    view.update(_view(name, progress, time.monotonic() - started, lag))
-                if metrics is not None:
-                    metrics.update(progress, lag=lag)
 
-            try:
-                progress = job.run(stop.is_set, exit_when_idle=exit_when_idle, on_progress=report, on_error=_report)
-            finally:
-                job.close()
-        if metrics is not None:
-            metrics.update(progress, lag=job.lag())
-    out.print(_summary(progress, time.monotonic() - started))
+@dataclass(frozen=True, slots=True)
+class _Target:
+    kind: JobKind
+    name: str
+    stream: str
+    worker: int
+    title: str
+
+
+def _run_job(
+    opened: Project,
+    job: StreamJob | PredictionJob,
+    target: _Target,
+    *,
+    live: bool | None,
+    metrics_port: int | None,
+    idle: float | None,
+) -> tuple[JobProgress, float]:
+    """Run ``job`` until SIGTERM or Ctrl-C (or ``idle`` seconds without events), with its live view, metrics
+    and the status it records for the dashboard; close it; return its progress and the seconds it ran."""
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    broker = opened.stream_broker
+    show = sys.stdout.isatty() if live is None else live
+    metrics = None
+    if metrics_port is not None:
+        metrics = JobMetrics(target.name, worker=target.worker)
+        metrics.serve(metrics_port + target.worker)
+    started = time.monotonic()
+    with (
+        Live(_view(target.title, job.progress, 0.0, None), console=err, refresh_per_second=2)
+        if show
+        else nullcontext() as view
+    ):
+
+        def report(progress: JobProgress) -> None:
+            lag = job.lag()
+            if view is not None:
+                view.update(_view(target.title, progress, time.monotonic() - started, lag))
+            if metrics is not None:
+                metrics.update(progress, lag=lag)
+            record_status(broker, target.kind, target.name, target.stream, progress, worker=target.worker, lag=lag)
+
+        try:
+            err.print(f"{escape(target.title)}: worker {target.worker}, stream {escape(target.stream)}")
+            progress = job.run(stop.is_set, exit_when_idle=idle, on_progress=report, on_error=_report)
+        finally:
+            job.close()
+    lag = job.lag()
+    if metrics is not None:
+        metrics.update(progress, lag=lag)
+    record_status(
+        broker, target.kind, target.name, target.stream, progress, worker=target.worker, lag=lag, is_stopped=True
+    )
+    return progress, time.monotonic() - started
 
 
 def _run_workers(workers: int, arguments: list[str]) -> None:
-    """Start one process per worker and pass SIGTERM and Ctrl-C on to them; exit when all have."""
-    base = [sys.executable, "-m", "fti", "stream", "run", *arguments]
+    """Start one process per worker (``arguments``: the command and its options) and pass SIGTERM and Ctrl-C on
+    to them; exit when all have."""
+    if arguments[0] != "predict":
+        arguments = ["run", *arguments]
+    base = [sys.executable, "-m", "fti", "stream", *arguments]
     children = [subprocess.Popen([*base, "--worker", str(index)]) for index in range(workers)]
 
     def _forward(signum: int, frame: FrameType | None) -> None:
@@ -146,8 +229,8 @@ def _report(error: FtiError, delay: float) -> None:
     err.print(f"[yellow]{escape(str(error))}[/yellow] Retrying in {delay:.1f} s from the last checkpoint.")
 
 
-def _view(name: str, progress: JobProgress, seconds: float, lag: int | None) -> Table:
-    table = Table(title=f"Stream job {escape(name)}", show_header=False)
+def _view(title: str, progress: JobProgress, seconds: float, lag: int | None) -> Table:
+    table = Table(title=escape(title), show_header=False)
     rate = progress.events_in / seconds if seconds else 0.0
     p99 = progress.freshness(99)
     for label, value in (

@@ -89,10 +89,13 @@ class Predictor:
         request_id: str,
         started: float,
         kind: OutputKind | None = None,
+        *,
+        row_request_ids: np.ndarray | None = None,
     ) -> Prediction:
         """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants.
 
-        ``kind`` overrides the deployment's ``output_kind`` (a request's choice of outputs).
+        ``kind`` overrides the deployment's ``output_kind`` (a request's choice of outputs); ``row_request_ids``
+        logs each row as its own request (events scored together) instead of all under ``request_id``.
         """
         deployment = loaded.deployment
         proba = needs_proba(kind or deployment.output_kind)
@@ -139,9 +142,10 @@ class Predictor:
                 answer.predictions,
                 latency_ms,
                 is_shadow=False,
+                row_request_ids=None if row_request_ids is None else row_request_ids[target],
             )
         if loaded.shadow is not None:
-            self._start_shadow(loaded, logged, request_id, started)
+            self._start_shadow(loaded, logged, request_id, started, row_request_ids)
         if loaded.postprocess is not None and (kind or deployment.output_kind) != "proba":
             predictions = run_postprocess(loaded.postprocess, predictions, logged, deployment.name)
         return Prediction(
@@ -216,12 +220,26 @@ class Predictor:
             await batcher.close()
         self._batchers.clear()
 
-    def _start_shadow(self, loaded: LoadedDeployment, frame: pd.DataFrame, request_id: str, started: float) -> None:
-        task = asyncio.get_running_loop().create_task(self._shadow(loaded, frame, request_id, started))
+    def _start_shadow(
+        self,
+        loaded: LoadedDeployment,
+        frame: pd.DataFrame,
+        request_id: str,
+        started: float,
+        row_request_ids: np.ndarray | None = None,
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(self._shadow(loaded, frame, request_id, started, row_request_ids))
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
 
-    async def _shadow(self, loaded: LoadedDeployment, frame: pd.DataFrame, request_id: str, started: float) -> None:
+    async def _shadow(
+        self,
+        loaded: LoadedDeployment,
+        frame: pd.DataFrame,
+        request_id: str,
+        started: float,
+        row_request_ids: np.ndarray | None,
+    ) -> None:
         shadow = loaded.shadow
         assert shadow is not None and loaded.deployment.shadow is not None
         try:
@@ -240,6 +258,7 @@ class Predictor:
             answer,
             latency_ms,
             is_shadow=True,
+            row_request_ids=row_request_ids,
         )
 
     def _record(
@@ -254,11 +273,22 @@ class Predictor:
         latency_ms: float,
         *,
         is_shadow: bool,
+        row_request_ids: np.ndarray | None = None,
     ) -> None:
         version = str(model.version)
         self._metrics.rows.labels(deployment, model.name, version, "true" if is_shadow else "false").inc(len(answer))
         record = LogRecord(
-            request_id, now, deployment, variant, model.name, model.version, features, answer, latency_ms, is_shadow
+            request_id,
+            now,
+            deployment,
+            variant,
+            model.name,
+            model.version,
+            features,
+            answer,
+            latency_ms,
+            is_shadow,
+            row_request_ids,
         )
         self._logger.log(record)
 

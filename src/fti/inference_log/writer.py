@@ -84,6 +84,8 @@ class LogRecord:
     predictions: np.ndarray[Any, Any]
     latency_ms: float
     is_shadow: bool
+    #: one request id per row, in place of ``request_id`` (events scored together, each its own request)
+    row_request_ids: np.ndarray[Any, Any] | None = None
 
 
 class RequestLogger:
@@ -226,8 +228,14 @@ def to_table(records: list[LogRecord]) -> pa.Table:
 
     features = _features_json(records)
     predictions = np.concatenate([_numeric(record.predictions) for record in records])
+    if any(record.row_request_ids is not None for record in records):
+        request_ids = pa.array(
+            np.concatenate([_row_request_ids(record) for record in records]).astype(object), pa.string()
+        )
+    else:
+        request_ids = repeat([record.request_id for record in records], pa.string())
     columns = [
-        repeat([record.request_id for record in records], pa.string()),
+        request_ids,
         repeat([record.timestamp for record in records], pa.timestamp("us", tz="UTC")),
         repeat([record.deployment for record in records], pa.string()),
         repeat([record.variant for record in records], pa.string()),
@@ -239,6 +247,12 @@ def to_table(records: list[LogRecord]) -> pa.Table:
         repeat([record.is_shadow for record in records], pa.bool_()),
     ]
     return pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+
+
+def _row_request_ids(record: LogRecord) -> np.ndarray[Any, Any]:
+    if record.row_request_ids is not None:
+        return np.asarray(record.row_request_ids, dtype=object)
+    return np.full(len(record.predictions), record.request_id, dtype=object)
 
 
 def _numeric(predictions: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -17,7 +17,6 @@ none counts twice. Refused events go to the dead-letter stream ``<stream>:dead``
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,17 +28,13 @@ import pyarrow as pa
 from fti.errors import FtiError, ValidationError
 from fti.streams.committing import Checkpoint, Commit, Committer
 from fti.streams.engine import WindowEngine
+from fti.streams.running import dead_letter_table, record_freshness, run_until_stopped
 
 if TYPE_CHECKING:
     from fti.backends.ports import StreamBroker, StreamMessages
     from fti.features.aggregation_groups import AggregationGroup
 
 __all__ = ["JobProgress", "StreamJob", "StreamJobOptions", "dead_letter_stream"]
-
-_FRESHNESS_SAMPLES = 100_000
-_FIRST_RETRY = 0.5
-_LAST_RETRY = 30.0
-_log = logging.getLogger(__name__)
 
 
 def dead_letter_stream(stream: str) -> str:
@@ -171,32 +166,17 @@ class StreamJob:
         has not committed, reports the error and the seconds it waits (``on_error``; default: a log warning),
         waits with exponential backoff (up to 30 s), and starts again from the last checkpoint.
         """
-        started, delay = False, _FIRST_RETRY
-        idle_since = shown = time.monotonic()
-        while not should_stop():
-            try:
-                if not started:
-                    self.start()
-                    started, idle_since = True, time.monotonic()
-                if self.step():
-                    idle_since = time.monotonic()
-                elif exit_when_idle is not None and time.monotonic() - idle_since >= exit_when_idle:
-                    break
-                delay = _FIRST_RETRY
-            except FtiError as exc:
-                if isinstance(exc, ValidationError):
-                    raise
-                (on_error or _log_error)(exc, delay)
-                self._reset()
-                started = False
-                _sleep(delay, should_stop)
-                delay = min(delay * 2, _LAST_RETRY)
-            if on_progress is not None and time.monotonic() - shown >= 1.0:
-                on_progress(self.progress)
-                shown = time.monotonic()
-        if started:
-            self.commit()
-        return self.progress
+        return run_until_stopped(
+            self.start,
+            self.step,
+            self.commit,
+            self._reset,
+            self.progress,
+            should_stop,
+            exit_when_idle=exit_when_idle,
+            on_progress=on_progress,
+            on_error=on_error,
+        )
 
     def _reset(self) -> None:
         """Forget everything since the last commit (the next :meth:`start` restores and replays it)."""
@@ -273,7 +253,7 @@ class StreamJob:
         if result.rows.num_rows:
             self._group.write_online(result.rows)
             self._buffer.append(result.rows)
-        self._record_freshness(messages.arrived_ms)
+        record_freshness(self.progress.freshness_ms, messages.arrived_ms)
         self._acks[messages.partition].extend(messages.ids)
         progress = self.progress
         progress.events_in += len(messages.ids)
@@ -284,25 +264,5 @@ class StreamJob:
         progress.watermark = None if watermark is None else watermark.isoformat()
 
     def _dead_letters(self, messages: StreamMessages, refused: Sequence[tuple[int, str]]) -> None:
-        positions = pa.array([position for position, _ in refused], pa.int64())
-        events = messages.events.take(positions)
-        events = events.append_column("reason", pa.array([reason for _, reason in refused], pa.string()))
-        events = events.append_column("message_id", pa.array([messages.ids[p] for p, _ in refused], pa.string()))
+        events = dead_letter_table(messages, refused)
         self._broker.publish(dead_letter_stream(self._stream), events, [0] * len(refused))
-
-    def _record_freshness(self, arrived_ms: Sequence[int]) -> None:
-        sample = self.progress.freshness_ms
-        if len(sample) >= _FRESHNESS_SAMPLES or not arrived_ms:
-            return
-        arrived = np.asarray(arrived_ms[:: max(len(arrived_ms) // 100, 1)], dtype=np.float64)
-        sample.extend((time.time() * 1000 - arrived).tolist())
-
-
-def _log_error(error: FtiError, delay: float) -> None:
-    _log.warning("%s Retrying in %.1f s from the last checkpoint.", error, delay)
-
-
-def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + seconds
-    while not should_stop() and time.monotonic() < deadline:
-        time.sleep(min(0.1, seconds))

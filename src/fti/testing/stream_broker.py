@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pytest
 
+from fti.backends.ports.streams import StreamOutput
 from fti.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -84,3 +85,24 @@ class StreamBrokerContract:
         two = broker.read(stream, 0, "g", "b", fields=FIELDS, count=6, block_ms=10)
         assert len(one.ids) + len(two.ids) == 10
         assert not set(one.ids) & set(two.ids)
+
+    def test_outputs_are_appended_with_the_acknowledgement(self, broker: StreamBroker) -> None:
+        stream, target = _stream(), _stream()
+        broker.create_stream(target, 2)
+        broker.publish(stream, _events(3), [0] * 3)
+        read = broker.read(stream, 0, "g", "a", fields=FIELDS, count=10, block_ms=10)
+        outputs = pa.table({"event_id": list(read.ids), "score": [0.5, None, 1.5]})
+        broker.commit_with_outputs(stream, 0, "g", list(read.ids), b"cp", [StreamOutput(target, outputs, [1, 1, 0])])
+        assert broker.pending(stream, 0, "g") == 0
+        assert broker.checkpoint(stream, 0, "g") == b"cp"
+        one = broker.read(target, 1, "g", "a", fields=["event_id", "score"], count=10, block_ms=10)
+        assert one.events.column("event_id").to_pylist() == list(read.ids[:2])
+        assert one.events.column("score").to_pylist() == ["0.5", None]
+        zero = broker.read(target, 0, "g", "a", fields=["event_id", "score"], count=10, block_ms=10)
+        assert zero.events.column("score").to_pylist() == ["1.5"]
+
+    def test_a_job_status_replaces_the_one_before(self, broker: StreamBroker) -> None:
+        job = _stream()
+        broker.record_status(job, b"first")
+        broker.record_status(job, b"second")
+        assert broker.statuses()[job] == b"second"

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fti import __version__
 from fti.errors import FtiError
 from fti.features.sql import shared_engine
-from fti.ui import api, pages, pipelines
+from fti.ui import api, pages, pipelines, streams
 from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules
 
@@ -64,6 +64,7 @@ def create_app(project: Project, *, token: str | None = None, alerts: str | Path
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pipelines.router)
+    app.include_router(streams.router)
     app.add_exception_handler(FtiError, _fti_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.middleware("http")(gate)

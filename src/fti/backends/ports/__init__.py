@@ -41,7 +41,7 @@ from fti.backends.ports.storage import (
     ScanningStore,
     TaskHandle,
 )
-from fti.backends.ports.streams import StreamBroker, StreamMessages
+from fti.backends.ports.streams import StreamBroker, StreamMessages, StreamOutput
 
 __all__ = [
     "ArtifactRecords",
@@ -64,6 +64,7 @@ __all__ = [
     "SourceCursorRecords",
     "StreamBroker",
     "StreamMessages",
+    "StreamOutput",
     "TaskHandle",
     "TokenRecords",
     "TrackingRecords",

@@ -5,7 +5,9 @@ number of partitions (Kafka's partitions); a group's consumers read a partition'
 message delivered to one consumer and pending until acknowledged (Kafka: uncommitted offsets); a consumer that
 takes a partition over claims what a dead one left pending (Kafka: a rebalance, a no-op there); a checkpoint
 (bytes) is saved together with the acknowledgement, atomically (Kafka: a transaction, or offsets stored with
-the checkpoint).
+the checkpoint). A job that writes events to other streams (predictions, dead letters) appends them in the
+same atomic step as the acknowledgement (Kafka: a transactional producer with ``send_offsets_to_transaction``).
+Running jobs record a small status each (their lag and freshness) for the dashboard to list.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fti.backends.ports.storage import Connectable
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["StreamBroker", "StreamMessages"]
+__all__ = ["StreamBroker", "StreamMessages", "StreamOutput"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,15 @@ class StreamMessages:
     ids: tuple[str, ...]
     events: pa.Table
     arrived_ms: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOutput:
+    """Events to append to ``stream``, each row to its partition (values written as text, nulls left out)."""
+
+    stream: str
+    events: pa.Table
+    partitions: Sequence[int]
 
 
 class StreamBroker(Connectable, Protocol):
@@ -71,8 +82,26 @@ class StreamBroker(Connectable, Protocol):
     def commit(self, stream: str, partition: int, group: str, ids: Sequence[str], checkpoint: bytes) -> None:
         """Acknowledge ``ids`` and save ``checkpoint`` for the group's partition, in one atomic step."""
 
+    def commit_with_outputs(
+        self,
+        stream: str,
+        partition: int,
+        group: str,
+        ids: Sequence[str],
+        checkpoint: bytes,
+        outputs: Sequence[StreamOutput],
+    ) -> None:
+        """Append ``outputs``, acknowledge ``ids`` and save ``checkpoint``, in one atomic step: a consumer killed at
+        any moment leaves all of it done or none of it."""
+
     def checkpoint(self, stream: str, partition: int, group: str) -> bytes | None:
         """The group's last saved checkpoint of the partition, or None."""
 
     def pending(self, stream: str, partition: int, group: str) -> int:
         """How many messages of the partition the group has not acknowledged, delivered or not (its lag)."""
+
+    def record_status(self, job: str, status: bytes) -> None:
+        """Save the latest status of the running job ``job`` (replacing the one before)."""
+
+    def statuses(self) -> dict[str, bytes]:
+        """The latest status of every job that recorded one, by job."""

@@ -6,13 +6,14 @@ Layout (``<prefix>`` defaults to ``fti``)::
     <stream>:p<N>                          partition N >= 1
     <prefix>:stream:<stream>:meta          hash: the partition count
     <prefix>:stream:<stream>:<N>:cp:<group> the group's checkpoint of partition N (bytes)
+    <prefix>:stream_jobs                   hash: each running job's latest status (bytes)
 
 A message's fields are the event's columns as text; a null is a field left out. Reads are XREADGROUP with a
-large COUNT (one round trip per micro-batch); the acknowledgement (XACK) and the checkpoint (SET) go in one
-MULTI/EXEC, so a consumer killed at any point leaves either both or neither. Claiming is XAUTOCLAIM from the
-start of the pending list with no minimum idle time: partitions have one owner at a time, so whatever another
-consumer left pending is an orphan. Replies skip redis-py's per-entry dicts and are decoded column by column
-into Arrow string arrays.
+large COUNT (one round trip per micro-batch); the acknowledgement (XACK) and the checkpoint (SET), with a job's
+output events (XADD) when it has some, go in one MULTI/EXEC, so a consumer killed at any point leaves all of them
+or none. Claiming is XAUTOCLAIM from the start of the pending list with no minimum idle time: partitions have one
+owner at a time, so whatever another consumer left pending is an orphan. Replies skip redis-py's per-entry dicts
+and are decoded column by column into Arrow string arrays.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
-from fti.backends.ports.streams import StreamMessages
+from fti.backends.ports.streams import StreamMessages, StreamOutput
 from fti.backends.settings import parse_backend_config
 from fti.errors import BackendError, MissingExtraError, ValidationError
 
@@ -113,18 +114,12 @@ class RedisStreamBroker:
 
     def publish(self, stream: str, events: pa.Table, partitions: Sequence[int]) -> int:
         """XADD each row to its partition, pipelined ``_PUBLISH_CHUNK`` at a time."""
-        names = [name.encode() for name in events.column_names]
-        columns = [pc.cast(column, pa.string()).to_pylist() for column in events.columns]
-        keys = {partition: self._key(stream, partition) for partition in set(partitions)}
+        rows = self._entries(StreamOutput(stream, events, partitions))
 
         def send(client: redis.Redis) -> int:
             pipe = client.pipeline(transaction=False)
-            for row, partition in enumerate(partitions):
-                fields: list[Any] = []
-                for name, values in zip(names, columns, strict=True):
-                    if values[row] is not None:
-                        fields += (name, values[row])
-                pipe.execute_command("XADD", keys[partition], "*", *fields)  # type: ignore[no-untyped-call]
+            for row, (key, fields) in enumerate(rows):
+                pipe.execute_command("XADD", key, "*", *fields)  # type: ignore[no-untyped-call]
                 if (row + 1) % _PUBLISH_CHUNK == 0:
                     pipe.execute()
             pipe.execute()
@@ -188,6 +183,31 @@ class RedisStreamBroker:
 
         self._call("acknowledge messages", run)
 
+    def commit_with_outputs(
+        self,
+        stream: str,
+        partition: int,
+        group: str,
+        ids: Sequence[str],
+        checkpoint: bytes,
+        outputs: Sequence[StreamOutput],
+    ) -> None:
+        """XADD the outputs, XACK and SET in one MULTI/EXEC."""
+        key = self._key(stream, partition)
+        saved = self._checkpoint_key(stream, partition, group)
+        entries = [entry for output in outputs for entry in self._entries(output)]
+
+        def run(client: redis.Redis) -> None:
+            pipe = client.pipeline(transaction=True)
+            for target, fields in entries:
+                pipe.execute_command("XADD", target, "*", *fields)  # type: ignore[no-untyped-call]
+            if ids:
+                pipe.xack(key, group, *ids)
+            pipe.set(saved, checkpoint)
+            pipe.execute()
+
+        self._call("append outputs and acknowledge messages", run)
+
     def checkpoint(self, stream: str, partition: int, group: str) -> bytes | None:
         """GET the saved checkpoint."""
         saved = self._checkpoint_key(stream, partition, group)
@@ -209,6 +229,17 @@ class RedisStreamBroker:
 
         return self._call("measure the lag", run)
 
+    # -- job statuses ------------------------------------------------------------------------------
+
+    def record_status(self, job: str, status: bytes) -> None:
+        """HSET the job's field of ``<prefix>:stream_jobs``."""
+        self._call("record the job's status", lambda client: client.hset(self._statuses_key(), job, status))
+
+    def statuses(self) -> dict[str, bytes]:
+        """HGETALL ``<prefix>:stream_jobs``."""
+        found = self._call("read the jobs' statuses", lambda client: client.hgetall(self._statuses_key()))
+        return {_decoded(name): value if isinstance(value, bytes) else value.encode() for name, value in found.items()}
+
     # -- internals ---------------------------------------------------------------------------------
 
     def _key(self, stream: str, partition: int) -> str:
@@ -219,6 +250,23 @@ class RedisStreamBroker:
     def _meta(self, stream: str) -> str:
         self._key(stream, 0)
         return f"{self.config.key_prefix}:stream:{stream}:meta"
+
+    def _statuses_key(self) -> str:
+        return f"{self.config.key_prefix}:stream_jobs"
+
+    def _entries(self, output: StreamOutput) -> list[tuple[str, list[Any]]]:
+        """Each row of ``output`` as its partition's key and its XADD fields (nulls left out)."""
+        names = [name.encode() for name in output.events.column_names]
+        columns = [pc.cast(column, pa.string()).to_pylist() for column in output.events.columns]
+        keys = {partition: self._key(output.stream, partition) for partition in set(output.partitions)}
+        entries: list[tuple[str, list[Any]]] = []
+        for row, partition in enumerate(output.partitions):
+            fields: list[Any] = []
+            for name, values in zip(names, columns, strict=True):
+                if values[row] is not None:
+                    fields += (name, values[row])
+            entries.append((keys[partition], fields))
+        return entries
 
     def _checkpoint_key(self, stream: str, partition: int, group: str) -> str:
         return f"{self.config.key_prefix}:stream:{stream}:{partition}:cp:{group}"
@@ -297,3 +345,7 @@ def _text(raw: pa.Array) -> pa.Array:
         return pc.cast(raw, pa.string())
     except pa.ArrowInvalid:
         return pa.array([None if v is None else v.decode("utf-8", "replace") for v in raw.to_pylist()], pa.string())
+
+
+def _decoded(name: bytes | str) -> str:
+    return name.decode() if isinstance(name, bytes) else name
