@@ -45,7 +45,8 @@ def test_compacting_200_small_commits_changes_no_read(project_dir: Path) -> None
         rebuilt = pinned.rebuild()
         pd.testing.assert_frame_equal(rebuilt.read(), pinned.read())
         (pinned_commit,) = pinned.record.sources.values()
-        assert _files(project, group.record.table, version=pinned_commit) > 0, "the pinned version is still readable"
+        (version,) = [item.table_version for item in group.commits() if item.commit == pinned_commit]
+        assert _files(project, group.record.table, version=version) > 0, "the pinned version is still readable"
 
 
 def test_inserts_compact_automatically_after_enough_small_files(project_dir: Path) -> None:

@@ -349,7 +349,7 @@ def test_declared_schema(project: fti.Project) -> None:
     assert len(cards.read()) == 6
 
 
-def test_concurrent_insert_conflicts_and_writes_nothing(project: fti.Project) -> None:
+def test_an_insert_that_finishes_while_another_runs_commits_both(project: fti.Project) -> None:
     cards = _cards(project)
     cards.insert(cards_frame(0, 3))
     other = project.get_feature_group("cards")
@@ -362,7 +362,8 @@ def test_concurrent_insert_conflicts_and_writes_nothing(project: fti.Project) ->
         racing.join()
         yield late[1]
 
-    with pytest.raises(ConflictError, match="another insert committed at the same time, so nothing of this one"):
-        cards.insert(batches())
-    _same(cards.read(), cards_frame(0, 6))
-    assert [commit.commit for commit in cards.commits()] == [0, 1]
+    result = cards.insert(batches())
+    assert (result.commit, result.rows_replaced) == (2, 3)
+    _same(cards.read(), pd.concat([cards_frame(0, 3).assign(amount=-1.0), cards_frame(3, 3)], ignore_index=True))
+    assert [commit.commit for commit in cards.commits()] == [0, 1, 2]
+    _same(cards.read(as_of=1), cards_frame(0, 6))

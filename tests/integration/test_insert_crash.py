@@ -72,15 +72,19 @@ def test_a_data_commit_without_its_catalog_row_stays_invisible(project: fti.Proj
     cards = project.create_feature_group("cards", primary_key=["cc_num"], event_time="ts")
     cards.insert(cards_frame())
     before = cards.read()
-    # what a crash between the offline-store commit and the catalog row leaves behind
+    # what a crash between the offline-store commit and the catalog row leaves behind: rows with the stamp
+    # the killed insert reserved, in a table version the catalog never recorded
+    with project.catalog.transaction() as tx:
+        stamp = tx.feature_groups.reserve_stamp(cards.record.id, -1)
     orphan = pa.Table.from_pandas(cards_frame(0, 3).assign(amount=-1.0), preserve_index=False)
-    orphan = orphan.append_column("_fti_commit", pa.array([1] * 3, pa.int64()))
+    orphan = orphan.append_column("_fti_commit", pa.array([stamp] * 3, pa.int64()))
     orphan = orphan.append_column("_fti_row", pa.array(range(3), pa.int64()))
-    assert project.offline_store.write(cards.record.table, orphan.to_reader()) == 1
+    # the table's version 0 is the empty one its first insert created
+    assert project.offline_store.write(cards.record.table, orphan.to_reader()) == 2
     pd.testing.assert_frame_equal(cards.read(), before)
     result = cards.insert(cards_frame(0, 1).assign(amount=5.0))
-    assert result.commit == 2
-    assert [commit.commit for commit in cards.commits()] == [0, 2]
+    assert result.commit == 1
+    assert [commit.commit for commit in cards.commits()] == [0, 1]
     expected = before.copy()
     expected.loc[0, "amount"] = 5.0
     pd.testing.assert_frame_equal(cards.read(), expected)

@@ -51,7 +51,14 @@ class FeatureGroupRecord:
 
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
-    """One insert into a feature group: its number (the offline table's version), size, statistics and lineage."""
+    """One insert into a feature group: its number, size, statistics and lineage.
+
+    ``commit`` numbers the group's commits in the order they were recorded, without gaps. ``stamp`` is the
+    number the commit's rows carry in the offline table's ``_fti_commit`` column, reserved when the insert
+    began (so inserts running at once write apart and neither has to retry); ``table_version`` is the
+    offline-table version that published the rows. Both default to ``commit``, as commits recorded
+    before stamps existed were numbered by their table version.
+    """
 
     feature_group_id: int
     commit: int
@@ -61,6 +68,14 @@ class CommitRecord:
     statistics: dict[str, Any]
     group_statistics: dict[str, Any] | None = None
     lineage: CommitLineage | None = None
+    stamp: int = -1
+    table_version: int = -1
+
+    def __post_init__(self) -> None:
+        if self.stamp < 0:
+            object.__setattr__(self, "stamp", self.commit)
+        if self.table_version < 0:
+            object.__setattr__(self, "table_version", self.commit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,4 +83,7 @@ def vacuum(stores: FeatureStores, record: FeatureGroupRecord, retain: timedelta)
         raise ValidationError(f"retain must be a timedelta of zero or more, e.g. timedelta(days=7); got {retain!r}.")
     if not stores.offline.exists(record.table):
         return 0
-    return _store(stores, record).vacuum(record.table, retain, sorted(pinned_commits(stores, record)))
+    pinned = pinned_commits(stores, record)
+    with stores.catalog.transaction() as tx:
+        versions = [item.table_version for item in tx.feature_groups.commits(record.id) if item.commit in pinned]
+    return _store(stores, record).vacuum(record.table, retain, versions)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from fti.core.features import CommitRecord, FeatureGroupRecord
 from fti.core.sources import CommitLineage, Source, SourceBatch, SourceCursorRecord
 from fti.errors import ValidationError
-from fti.features.commit_writer import CursorMove, WrittenCommit, write_commit
+from fti.features.commit_writer import CursorMove, WrittenCommit, reserve_stamp, write_commit
 from fti.features.ingest import source_batches
 from fti.features.preparation import Preparation, Transform
 from fti.features.stores import FeatureStores
@@ -130,6 +130,7 @@ def ingest_source(
     info = source.info
     what = f"Ingestion of {info.name} into {describe_group(record)}"
     stored = stored_cursor(stores, record, source)
+    stamp = reserve_stamp(stores, record)
     tracked = _Tracked(source.read(None if stored is None else stored.cursor), progress)
     batches = preparation.batches(what, iter(tracked))
     first = next(batches, None)
@@ -148,7 +149,14 @@ def ingest_source(
     move = CursorMove(info.name, info.kind, info.location, None if stored is None else stored.commit, cursor)
     try:
         written = write_commit(
-            stores, record, commits, what, (first.schema, chain([first], batches)), lineage=lineage, cursor=move
+            stores,
+            record,
+            commits,
+            what,
+            (first.schema, chain([first], batches)),
+            stamp=stamp,
+            lineage=lineage,
+            cursor=move,
         )
     except ValidationError as exc:
         files = [] if tracked.last is None else tracked.last.span.get("files", [])
@@ -179,6 +187,7 @@ def ingest_data(
 ) -> WrittenCommit:
     """Commit data held in memory (a DataFrame, an Arrow table or a stream of batches) to the group."""
     what = f"Insert into {describe_group(record)}"
+    stamp = reserve_stamp(stores, record)
     schema, batches = source_batches(data, what)
     if not preparation.is_identity:
         prepared = preparation.batches(what, batches)
@@ -188,7 +197,9 @@ def ingest_data(
     else:
         preparation.check(what, schema.names)
     lineage = replace(_provenance(stores, pipeline), source=None)
-    return write_commit(stores, record, commits, what, (schema, batches), lineage=lineage, unique_keys=unique_keys)
+    return write_commit(
+        stores, record, commits, what, (schema, batches), stamp=stamp, lineage=lineage, unique_keys=unique_keys
+    )
 
 
 def preview(

@@ -117,7 +117,7 @@ def latest_rows(
     record = view.record
     if view.commit is None or record.schema is None:
         return 0, iter(())
-    numbers = [item.commit for item in view.commits] if only_commit is None else [only_commit]
+    numbers = [item.stamp for item in view.commits if only_commit is None or item.commit == only_commit]
     conditions = [f"_fti_commit IN ({', '.join(map(str, numbers))})"]
     if start is not None:
         conditions.append(f"{quote(record.event_time)} >= {time_literal(start)}")

@@ -37,6 +37,7 @@ __all__ = [
     "measure_commit",
     "measure_snapshot",
     "tail_edges",
+    "times_overlap",
 ]
 
 #: statistics of a large commit or group spill to disk rather than grow the measuring process
@@ -186,14 +187,15 @@ def measure_commit(
     offline: OfflineStore,
     record: FeatureGroupRecord,
     commits: list[CommitRecord],
-    commit: int,
+    written: tuple[int, int],
     schema: pa.Schema,
     *,
     gathered: dict[str, Any] | None = None,
     unique_keys: bool = False,
 ) -> tuple[dict[str, Any], int]:
-    """Statistics of the rows commit ``commit`` wrote (with their repeated (key, event time) pairs as
-    ``duplicate_keys``), and how many rows of the visible ``commits`` they replaced.
+    """Statistics of the rows an insert wrote (``written``: their stamp and the table version that published
+    them), with their repeated (key, event time) pairs as ``duplicate_keys``, and how many rows of the visible
+    ``commits`` they replaced.
 
     ``gathered`` is what was measured while the rows streamed to storage (see
     :mod:`fti.features.stream_statistics`): then the rows are read back only for what it lacks, the
@@ -204,14 +206,15 @@ def measure_commit(
     """
     statistics = gathered
     pending = [field for field in schema if gathered is None or kind_of(field.type) == "category"]
-    overlaps = bool(commits) and (statistics is None or _times_overlap(record.event_time, statistics, commits))
+    overlaps = bool(commits) and (statistics is None or times_overlap(record.event_time, statistics, commits))
     if statistics is not None and unique_keys and not overlaps and not pending:
         return statistics | {"duplicate_keys": 0}, 0
     keys = ", ".join(quote(name) for name in (*record.primary_key, record.event_time))
     connection = query_engine(memory_limit=_MEASURE_MEMORY)
     try:
-        register_dataset(connection, "written", offline.read(record.table, version=commit))
-        new_rows = f"(SELECT * FROM written WHERE _fti_commit = {commit})"
+        stamp, version = written
+        register_dataset(connection, "written", offline.read(record.table, version=version))
+        new_rows = f"(SELECT * FROM written WHERE _fti_commit = {stamp})"
         if pending:
             measured = compute_statistics(connection, new_rows, pa.schema(pending))
             statistics = (
@@ -227,8 +230,8 @@ def measure_commit(
         )
         statistics["duplicate_keys"] = statistics["rows"] - distinct
         replaced = 0
-        if commits and _times_overlap(record.event_time, statistics, commits):
-            visible = ", ".join(str(item.commit) for item in commits)
+        if commits and times_overlap(record.event_time, statistics, commits):
+            visible = ", ".join(str(item.stamp) for item in commits)
             replaced = _scalar(
                 connection,
                 f"SELECT count(*) FROM {new_rows} AS n SEMI JOIN "
@@ -261,7 +264,7 @@ def _time_range(statistics: dict[str, Any], column: str) -> tuple[datetime, date
         return None
 
 
-def _times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
+def times_overlap(event_time: str, new: dict[str, Any], commits: list[CommitRecord]) -> bool:
     """Whether the new rows' event times may meet a visible commit's (unknown ranges count as overlapping)."""
     if not new.get("rows"):
         return False

@@ -1,13 +1,15 @@
 """A feature group as of one commit: which commits are visible, and the SQL that reads its rows.
 
-Every insert appends one offline-table version whose rows carry their commit number and their row
-number within the commit. A commit is visible once the catalog records it, so a write that crashed before
-its catalog row is ignored. Reads of any commit scan the table's newest version, filtered by
-commit number: compaction rewrites files but keeps each row's commit number, so reads, time travel and
-training-dataset rebuilds give the same rows before and after it, and never need the files it replaced.
+Every insert appends one offline-table version whose rows carry their commit's stamp (reserved when the
+insert began, see :class:`fti.core.features.CommitRecord`) and their row number within the commit. A
+commit is visible once the catalog records it, so a write that crashed before its catalog row, or one
+still running, is ignored. Reads of any commit scan the table's newest version, filtered by stamp:
+compaction rewrites files but keeps each row's stamp, so reads, time travel and training-dataset
+rebuilds give the same rows before and after it, and never need the files it replaced.
 
-Rows with the same primary key and event time are resolved by "the latest commit wins, then the latest
-row within it"; when no visible commit replaced or repeated a key, that de-duplication is skipped.
+Rows with the same primary key and event time are resolved by "the latest stamp wins, then the latest
+row within it" (the insert that began last: the latest commit, unless two ran at once); when no visible
+commit replaced or repeated a key, that de-duplication is skipped.
 """
 
 from __future__ import annotations
@@ -48,8 +50,16 @@ class Snapshot:
 
     @property
     def needs_dedupe(self) -> bool:
-        """Whether some visible commit replaced rows or repeated a (key, event time) within itself."""
-        return any(item.rows_replaced or item.statistics.get("duplicate_keys") for item in self.commits)
+        """Whether some visible commit replaced rows, repeated a (key, event time) within itself, or ran beside
+        a commit it may share pairs with."""
+        return any(
+            item.rows_replaced or item.statistics.get("duplicate_keys") or item.statistics.get("concurrent_overlap")
+            for item in self.commits
+        )
+
+    def stamps(self) -> list[int]:
+        """The stamps the visible commits' rows carry, in commit order."""
+        return [item.stamp for item in self.commits]
 
     def register(self, connection: duckdb.DuckDBPyConnection, offline: OfflineStore, alias: str) -> str:
         """Register the group's raw rows in ``connection``; return a parenthesized query of its visible rows."""
@@ -78,22 +88,30 @@ class Snapshot:
         )
 
     def commit_condition(self) -> str:
-        """SQL that keeps the rows of the visible commits (the table's newest version also holds later ones)."""
-        assert self.commit is not None
-        visible = {item.commit for item in self.commits}
-        hidden = [number for number in range(self.commit + 1) if number not in visible]
-        condition = f"_fti_commit <= {self.commit}"
+        """SQL that keeps the rows of the visible commits (the table's newest version also holds later ones, and
+        rows of inserts still running or killed before the catalog recorded them)."""
+        last, hidden = self._hidden_stamps()
+        if len(hidden) > len(self.commits):  # many stamps of runs that read nothing new: name the visible ones
+            return f"_fti_commit IN ({', '.join(map(str, self.stamps()))})"
+        condition = f"_fti_commit <= {last}"
         return condition + (f" AND _fti_commit NOT IN ({', '.join(map(str, hidden))})" if hidden else "")
 
     def commit_expression(self) -> pads.Expression:
         """:meth:`commit_condition` as an Arrow dataset filter."""
         import pyarrow.dataset as pads
 
-        assert self.commit is not None
-        visible = {item.commit for item in self.commits}
-        hidden = [number for number in range(self.commit + 1) if number not in visible]
-        expression = pads.field("_fti_commit") <= self.commit
+        last, hidden = self._hidden_stamps()
+        if len(hidden) > len(self.commits):
+            return pads.field("_fti_commit").isin(self.stamps())
+        expression = pads.field("_fti_commit") <= last
         return expression & ~pads.field("_fti_commit").isin(hidden) if hidden else expression
+
+    def _hidden_stamps(self) -> tuple[int, list[int]]:
+        """The highest visible stamp, and the stamps up to it that no visible commit carries."""
+        assert self.commit is not None
+        visible = set(self.stamps())
+        last = max(visible)
+        return last, [number for number in range(last + 1) if number not in visible]
 
 
 def snapshot(record: FeatureGroupRecord, commits: list[CommitRecord], as_of: AsOf = None) -> Snapshot:

@@ -95,6 +95,32 @@ class FeatureRecordsContract:
         with catalog_store.transaction() as tx:
             assert [c.group_statistics for c in tx.feature_groups.commits(first.id)] == [None, {"rows": 12}]
 
+    def test_stamps_are_reserved_once_and_commits_numbered_in_order(self, catalog_store: CatalogStore) -> None:
+        with catalog_store.transaction() as tx:
+            group = tx.feature_groups.add(_group())
+            other = tx.feature_groups.add(_group("labels"))
+        with catalog_store.transaction() as tx:
+            # a group's first stamp comes after the floor; later ones ignore it
+            assert [tx.feature_groups.reserve_stamp(group.id, 6) for _ in range(3)] == [7, 8, 9]
+            assert tx.feature_groups.reserve_stamp(group.id, 100) == 10
+            assert tx.feature_groups.reserve_stamp(other.id, -1) == 0
+            assert tx.feature_groups.next_commit(group.id) == 0
+            tx.feature_groups.add_commit(CommitRecord(group.id, 0, NOW, 1, 0, {"rows": 1}, stamp=9, table_version=3))
+            assert tx.feature_groups.next_commit(group.id) == 1
+            tx.feature_groups.add_commit(CommitRecord(group.id, 1, NOW, 1, 0, {"rows": 1}))
+        with catalog_store.transaction() as tx:
+            commits = tx.feature_groups.commits(group.id)
+            # a commit recorded without a stamp (as before stamps existed) has its number as both
+            assert [(c.commit, c.stamp, c.table_version) for c in commits] == [(0, 9, 3), (1, 1, 1)]
+            assert tx.feature_groups.delete_empty(group.id) is False
+            # one insert began on it: what a failed first insert leaves
+            assert tx.feature_groups.delete_empty(other.id) is True
+            busy = tx.feature_groups.add(_group("busy"))
+            tx.feature_groups.reserve_stamp(busy.id, -1)
+            tx.feature_groups.reserve_stamp(busy.id, -1)
+            # two began: the other may still be writing, so the group stays
+            assert tx.feature_groups.delete_empty(busy.id) is False
+
     def test_a_feature_group_version_is_added_once(self, catalog_store: CatalogStore) -> None:
         with catalog_store.transaction() as tx:
             tx.feature_groups.add(_group())

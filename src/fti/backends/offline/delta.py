@@ -123,6 +123,10 @@ class DeltaOfflineStore:
                 raise ConflictError(_taken(table, version, current))
             if current is not None:
                 target = DeltaTable(uri, version=current, storage_options=self._storage_options())
+        elif mode == "append" and self.exists(table):
+            # Appends from several writers at once all commit (the driver retries a blind append on the next
+            # version); writing through the table object tells which version this one took.
+            target = self._open_table(table, None)
         schema_mode: Literal["overwrite"] | None = "overwrite" if mode == "overwrite" else None
         try:
             write_deltalake(
@@ -132,7 +136,12 @@ class DeltaOfflineStore:
                 schema_mode=schema_mode,
                 storage_options=self._storage_options(),
                 target_file_size=_TARGET_FILE_BYTES,
-                commit_properties=CommitProperties(max_commit_retries=0) if version is not None else None,
+                # creating a table is not retried: the one that lost a race to create it fails as a conflict
+                commit_properties=(
+                    CommitProperties(max_commit_retries=0)
+                    if version is not None or (mode == "append" and isinstance(target, str))
+                    else None
+                ),
             )
         except CommitFailedError as exc:
             raise ConflictError(_taken(table, version, self.version(table))) from exc
@@ -140,7 +149,9 @@ class DeltaOfflineStore:
             raise BackendError(
                 f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
             ) from exc
-        return version if version is not None else int(self._open_table(table, None).version())
+        if version is not None:
+            return version
+        return int(target.version()) if not isinstance(target, str) else int(self._open_table(table, None).version())
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:
         """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent.
@@ -313,8 +324,8 @@ class DeltaOfflineStore:
 
 def _taken(table: str, version: int | None, current: int | None) -> str:
     return (
-        f"Table '{table}' cannot take version {version}: another writer committed meanwhile (latest is "
-        f"{'none' if current is None else current}). Retry the write."
+        f"Table '{table}' cannot take version {0 if version is None else version}: another writer committed "
+        f"meanwhile (latest is {'none' if current is None else current}). Retry the write."
     )
 
 

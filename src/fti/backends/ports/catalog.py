@@ -197,6 +197,14 @@ class FeatureGroupRecords(Protocol):
     def set_schema(self, group_id: int, schema: tuple[ColumnSpec, ...]) -> None:
         """Record the schema taken from the group's first insert."""
 
+    def reserve_stamp(self, group_id: int, floor: int) -> int:
+        """Reserve the next stamp for the group's rows: one more than the last reserved (than ``floor`` for the
+        group's first), never the same for two inserts, however many run at once."""
+
+    def next_commit(self, group_id: int) -> int:
+        """The group's next commit number; the group stays locked against other commits until the transaction
+        ends, so the number is still free when :meth:`add_commit` records it."""
+
     def add_commit(self, record: CommitRecord) -> None:
         """Record one insert."""
 
@@ -210,7 +218,8 @@ class FeatureGroupRecords(Protocol):
         """Every feature group version, by name then version."""
 
     def delete_empty(self, group_id: int) -> bool:
-        """Delete the group if it has no commits (what a failed first insert leaves); whether it was deleted."""
+        """Delete the group if it has no commits (what a failed first insert leaves) and no more than one insert
+        began on it (another may still be writing); whether it was deleted."""
 
     def delete(self, group_id: int) -> None:
         """Delete the group with its commits and source cursors; no training dataset may read it any more."""

@@ -108,7 +108,9 @@ class OfflineStore(Connectable, Protocol):
 
         If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
         ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write
-        commits exactly that version or raises ConflictError, so concurrent writers never interleave.
+        commits exactly that version or raises ConflictError, so concurrent writers never interleave;
+        without it, appends to an existing table from several writers at once all commit, each on its own
+        version, and of writers creating a table at once, all but one raise ConflictError.
         """
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:

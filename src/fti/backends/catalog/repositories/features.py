@@ -69,12 +69,38 @@ class SqlFeatureGroupRecords:
             sa.update(feature_groups).where(feature_groups.c.id == group_id).values(schema=_schema_json(schema))
         )
 
+    def reserve_stamp(self, group_id: int, floor: int) -> int:
+        """Reserve the next stamp for the group's rows: one more than the last reserved (than ``floor`` for the
+        group's first), never the same for two inserts, however many run at once."""
+        column = feature_groups.c.last_stamp
+        self._connection.execute(
+            sa.update(feature_groups)
+            .where(feature_groups.c.id == group_id)
+            .values(last_stamp=sa.case((column.is_(None), floor), else_=column) + 1)
+        )
+        return int(self._connection.execute(sa.select(column).where(feature_groups.c.id == group_id)).scalar_one())
+
+    def next_commit(self, group_id: int) -> int:
+        """The group's next commit number; the group stays locked against other commits until the transaction
+        ends, so the number is still free when :meth:`add_commit` records it."""
+        self._connection.execute(
+            sa.select(feature_groups.c.id).where(feature_groups.c.id == group_id).with_for_update()
+        ).first()
+        latest = self._connection.execute(
+            sa.select(sa.func.max(feature_group_commits.c.commit)).where(
+                feature_group_commits.c.feature_group_id == group_id
+            )
+        ).scalar_one()
+        return 0 if latest is None else int(latest) + 1
+
     def add_commit(self, record: CommitRecord) -> None:
         """Record one insert."""
         self._connection.execute(
             sa.insert(feature_group_commits).values(
                 feature_group_id=record.feature_group_id,
                 commit=record.commit,
+                stamp=record.stamp,
+                table_version=record.table_version,
                 committed_at=record.committed_at,
                 rows_inserted=record.rows_inserted,
                 rows_replaced=record.rows_replaced,
@@ -110,10 +136,12 @@ class SqlFeatureGroupRecords:
         return [_group(row) for row in self._connection.execute(query)]
 
     def delete_empty(self, group_id: int) -> bool:
-        """Delete the group if it has no commits; whether it was deleted."""
+        """Delete the group if it has no commits and no more than one insert began on it (another may still be
+        writing); whether it was deleted."""
         has_commits = sa.exists().where(feature_group_commits.c.feature_group_id == group_id)
+        alone = sa.or_(feature_groups.c.last_stamp.is_(None), feature_groups.c.last_stamp <= 0)
         result = self._connection.execute(
-            sa.delete(feature_groups).where(feature_groups.c.id == group_id, ~has_commits)
+            sa.delete(feature_groups).where(feature_groups.c.id == group_id, ~has_commits, alone)
         )
         return bool(result.rowcount)
 
@@ -308,6 +336,8 @@ def _commit(row: sa.Row[Any]) -> CommitRecord:
         statistics=dict(values["statistics"]),
         group_statistics=None if values["group_statistics"] is None else dict(values["group_statistics"]),
         lineage=None if values["lineage"] is None else CommitLineage.from_json(values["lineage"]),
+        stamp=-1 if values["stamp"] is None else int(values["stamp"]),
+        table_version=-1 if values["table_version"] is None else int(values["table_version"]),
     )
 
 

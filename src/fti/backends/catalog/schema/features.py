@@ -42,6 +42,8 @@ feature_groups = Table(
     Column("schema", JSON, nullable=True),
     Column("expectations", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the last stamp an insert reserved (see CommitRecord.stamp); NULL before the first one
+    Column("last_stamp", Integer, nullable=True),
     UniqueConstraint("name", "version"),
 )
 
@@ -56,6 +58,9 @@ feature_group_commits = Table(
     Column("statistics", JSON, nullable=False),
     Column("group_statistics", JSON, nullable=True),
     Column("lineage", JSON, nullable=True),
+    # NULL in commits recorded before stamps: both were the commit number
+    Column("stamp", Integer, nullable=True),
+    Column("table_version", Integer, nullable=True),
 )
 
 feature_views = Table(
