@@ -30,6 +30,7 @@ from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
 from fti.llm.tracked import Finetuned, finetune_tracked, options_config
 from fti.monitoring import MonitoringService
+from fti.monitoring.feedback import FeedbackLog
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from fti.monitoring import ABReport, MonitorResult, RetrainAction
     from fti.monitoring.actions import AlertAction
     from fti.monitoring.alerts import Alert, AlertRule
+    from fti.monitoring.feedback import FeedbackData, FeedbackWritten
     from fti.monitoring.labels import LabelData
     from fti.monitoring.options import (
         ABOptions,
@@ -204,6 +206,7 @@ class Project:
             on_alerts=self._record_alerts,
         )
         self.api_tokens = TokenService(catalog)
+        self.feedback_log = FeedbackLog(self.features, self.inference_log)
 
     def _record_alerts(self, deployment: str, fired: Sequence[Alert]) -> None:
         """Fired alerts are catalog events: pipelines with ``fti.on_alert(deployment)`` triggers start on them."""
@@ -857,6 +860,27 @@ class Project:
     def log_labels(self, deployment: str, data: LabelData, *, label: str = "label") -> int:
         """Record ground truth (``request_id`` and ``label`` columns) for a deployment's logged predictions."""
         return self.monitoring.log_labels(deployment, data, label=label)
+
+    def log_feedback(self, deployment: str, data: FeedbackData) -> FeedbackWritten:
+        """Record feedback on a deployment's logged requests in the ``feedback`` feature group (one commit).
+
+        ``data`` holds ``request_id`` and a ``rating`` (0 bad to 1 good), a ``preferred`` response (with the
+        ``rejected`` one; default: the logged response), or both, and an optional ``comment``: one row as a dict,
+        row dicts, or columns (every format: :mod:`fti.monitoring.feedback`).
+
+        Raises:
+            ValidationError: an unknown request id, a rating out of range, identical preferred and rejected
+                responses...: the message names the field and the row, and nothing is written.
+
+        Example:
+            >>> project.log_feedback("writer", {"request_id": rid, "preferred": "def f(): ..."})  # doctest: +SKIP
+        """
+        return self.feedback_log.write(deployment, data)
+
+    def feedback(self, deployment: str | None = None) -> pd.DataFrame:
+        """The feedback on ``deployment``'s requests (None: every deployment) with each request's model version,
+        prompt and response, oldest first."""
+        return self.feedback_log.read(deployment)
 
     def performance(self, deployment: str, **options: Unpack[PerformanceOptions]) -> list[PerformancePoint]:
         """Model metrics per model version (``name:version``) and time bucket over labelled predictions
