@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from fti.inference.batch import BatchPredictions
     from fti.llm.finetune_config import FinetuneConfig, Method
     from fti.llm.generation import GenerationParams
+    from fti.llm.preference_tracked import PreferenceTuned
     from fti.monitoring import ABReport, MonitorResult, RetrainAction
     from fti.monitoring.actions import AlertAction
     from fti.monitoring.alerts import Alert, AlertRule
@@ -544,6 +545,77 @@ class Project:
             evaluation=evaluation,
         )
 
+    def preference_tune(
+        self,
+        base_model: Any,
+        feedback: str | pd.DataFrame | TrainingDataRef | None = None,
+        method: str = "dpo",
+        *,
+        config: FinetuneConfig | None = None,
+        beta: float = 0.1,
+        held_out: float = 0.2,
+        register: str | None = None,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        **options: Any,
+    ) -> PreferenceTuned:
+        """Tune a causal LM to prefer the responses people preferred (DPO), in a new run; register it.
+
+        Pairs come from the feedback: a preferred response over its rejected one, and for ratings, each
+        response over every response to the same prompt rated lower (:mod:`fti.llm.preference` states the
+        rule). Feedback on a deployment (its name) or on every deployment (None) is read through a new
+        training dataset of the ``feedback`` feature group, so the registered version's lineage reaches the
+        feedback commits it learned from. The run tracks the rewards' margins and accuracies at every step and
+        the chosen-over-rejected log-probability margin on held-out prompts before and after.
+
+        Args:
+            base_model: a registered model (``"writer:1"``, ``"writer@champion"``, a model version), a folder or
+                ``"package:<name>"``.
+            feedback: a deployment's name, None (all feedback), a training dataset or a DataFrame of feedback
+                rows (``prompt`` with ``preferred``/``rejected`` or ``response``/``rating``) or of pairs
+                (``prompt``, ``chosen``, ``rejected``).
+            method: ``"dpo"``, the one preference method.
+            config: how to train (``fti.llm.FinetuneConfig``: LoRA or full, learning rate, steps...); ``options``
+                override single settings (``max_steps=40, learning_rate=5e-3``).
+            beta: how far the tuned model may move from the base model (DPO's temperature).
+            held_out: the share of prompts kept out of training to measure the margins on.
+            register: register the tuned model under this name.
+            experiment: the run's experiment (default: the registered name).
+            run_name: the run's name.
+
+        Raises:
+            ValidationError: an unknown method or setting, no pairs, or pairs that do not fit the model.
+
+        Example:
+            >>> tuned = project.preference_tune("writer:1", feedback="writer", register="writer")  # doctest: +SKIP
+            >>> tuned.metrics["logp_margin"] > tuned.metrics["base_logp_margin"]  # doctest: +SKIP
+            True
+        """
+        from fti.llm.preference_tracked import preference_tune_tracked
+
+        if method != "dpo":
+            raise ValidationError(f"Preference tuning method must be 'dpo', got {method!r}.")
+        rows: Any = feedback
+        lineage = None
+        if feedback is None or isinstance(feedback, str):
+            lineage = self.feedback_log.training_data()
+            rows = lineage.read()
+            if feedback is not None:
+                rows = rows[rows["deployment"] == feedback]
+        return preference_tune_tracked(
+            self.tracking,
+            self.registry,
+            base_model,
+            rows,
+            options_config(config, None, options),
+            beta=beta,
+            held_out=held_out,
+            lineage=lineage,
+            register=register,
+            experiment=experiment,
+            run_name=run_name,
+        )
+
     # -- registry ----------------------------------------------------------------------------------
 
     def get_model(self, ref: str) -> ModelVersion:
@@ -881,6 +953,27 @@ class Project:
         """The feedback on ``deployment``'s requests (None: every deployment) with each request's model version,
         prompt and response, oldest first."""
         return self.feedback_log.read(deployment)
+
+    def generation_stats(
+        self,
+        deployment: str,
+        *,
+        bucket: str | timedelta = "1h",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.DataFrame:
+        """A text generation deployment over time, per model version (``name:version``) and bucket: ``requests``,
+        mean ``prompt_chars``, ``response_chars``, ``prompt_tokens`` and ``completion_tokens``, p50/p99
+        ``latency_ms`` and ``time_to_first_token_ms``, and the mean ``feedback_rating``.
+
+        Drift of the prompts (their embeddings against the training prompts) and of the lengths is part of
+        :meth:`monitor`, which checks a text generation deployment on those derived columns.
+
+        Example:
+            >>> project.generation_stats("writer", bucket="1h")  # doctest: +SKIP
+        """
+        feedback = self.feedback_log.read(deployment)
+        return self.monitoring.generation_stats(deployment, feedback, bucket=bucket, start=start, end=end)
 
     def performance(self, deployment: str, **options: Unpack[PerformanceOptions]) -> list[PerformancePoint]:
         """Model metrics per model version (``name:version``) and time bucket over labelled predictions

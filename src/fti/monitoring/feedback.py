@@ -32,6 +32,7 @@ from fti.monitoring.stats.columns import TableLike, as_table
 
 if TYPE_CHECKING:
     from fti.features import FeatureGroup, FeatureStore
+    from fti.features.training import TrainingDataset
     from fti.inference_log import InferenceLog
 
 __all__ = ["FEEDBACK_GROUP", "FEEDBACK_SCHEMA", "RATING_RANGE", "FeedbackData", "FeedbackLog", "FeedbackWritten"]
@@ -117,6 +118,19 @@ class FeedbackLog:
         table = pa.Table.from_pandas(rows, schema=FEEDBACK_SCHEMA, preserve_index=False)
         result = self.group().insert_rows(table, unique_keys=True)
         return FeedbackWritten(result.commit, tuple(rows["feedback_id"]))
+
+    def training_data(self) -> TrainingDataset:
+        """A new training dataset of every feedback row (feature view ``feedback`` v1): what a model trained on
+        feedback records as its lineage, down to the feedback group's commits.
+
+        Raises:
+            NotFoundError: no feedback was ever written.
+        """
+        group = self._features.get_feature_group(FEEDBACK_GROUP, 1)
+        view = self._features.get_or_create_feature_view(
+            FEEDBACK_GROUP, 1, query=group.select_all(), description="Every feedback row, for preference tuning."
+        )
+        return view.create_training_data()
 
     def read(self, deployment: str | None = None) -> pd.DataFrame:
         """The feedback rows of ``deployment`` (None: every deployment), oldest first."""
