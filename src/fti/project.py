@@ -30,6 +30,7 @@ from fti.inference.deployments import DeploymentService, TokenService
 from fti.inference_log import InferenceLog
 from fti.llm.tracked import Finetuned, finetune_tracked, options_config
 from fti.monitoring import MonitoringService
+from fti.monitoring.feedback import FeedbackLog
 from fti.orchestration import OrchestrationService, SchedulerSettings
 from fti.registry.service import ModelRegistry
 from fti.sources import open_source
@@ -58,9 +59,11 @@ if TYPE_CHECKING:
     from fti.inference.batch import BatchPredictions
     from fti.llm.finetune_config import FinetuneConfig, Method
     from fti.llm.generation import GenerationParams
+    from fti.llm.preference_tracked import PreferenceTuned
     from fti.monitoring import ABReport, MonitorResult, RetrainAction
     from fti.monitoring.actions import AlertAction
     from fti.monitoring.alerts import Alert, AlertRule
+    from fti.monitoring.feedback import FeedbackData, FeedbackWritten
     from fti.monitoring.labels import LabelData
     from fti.monitoring.options import (
         ABOptions,
@@ -207,6 +210,7 @@ class Project:
             on_alerts=self._record_alerts,
         )
         self.api_tokens = TokenService(catalog)
+        self.feedback_log = FeedbackLog(self.features, self.inference_log)
 
     def _record_alerts(self, deployment: str, fired: Sequence[Alert]) -> None:
         """Fired alerts are catalog events: pipelines with ``fti.on_alert(deployment)`` triggers start on them."""
@@ -557,6 +561,77 @@ class Project:
             experiment=experiment,
             run_name=run_name,
             evaluation=evaluation,
+        )
+
+    def preference_tune(
+        self,
+        base_model: Any,
+        feedback: str | pd.DataFrame | TrainingDataRef | None = None,
+        method: str = "dpo",
+        *,
+        config: FinetuneConfig | None = None,
+        beta: float = 0.1,
+        held_out: float = 0.2,
+        register: str | None = None,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        **options: Any,
+    ) -> PreferenceTuned:
+        """Tune a causal LM to prefer the responses people preferred (DPO), in a new run; register it.
+
+        Pairs come from the feedback: a preferred response over its rejected one, and for ratings, each
+        response over every response to the same prompt rated lower (:mod:`fti.llm.preference` states the
+        rule). Feedback on a deployment (its name) or on every deployment (None) is read through a new
+        training dataset of the ``feedback`` feature group, so the registered version's lineage reaches the
+        feedback commits it learned from. The run tracks the rewards' margins and accuracies at every step and
+        the chosen-over-rejected log-probability margin on held-out prompts before and after.
+
+        Args:
+            base_model: a registered model (``"writer:1"``, ``"writer@champion"``, a model version), a folder or
+                ``"package:<name>"``.
+            feedback: a deployment's name, None (all feedback), a training dataset or a DataFrame of feedback
+                rows (``prompt`` with ``preferred``/``rejected`` or ``response``/``rating``) or of pairs
+                (``prompt``, ``chosen``, ``rejected``).
+            method: ``"dpo"``, the one preference method.
+            config: how to train (``fti.llm.FinetuneConfig``: LoRA or full, learning rate, steps...); ``options``
+                override single settings (``max_steps=40, learning_rate=5e-3``).
+            beta: how far the tuned model may move from the base model (DPO's temperature).
+            held_out: the share of prompts kept out of training to measure the margins on.
+            register: register the tuned model under this name.
+            experiment: the run's experiment (default: the registered name).
+            run_name: the run's name.
+
+        Raises:
+            ValidationError: an unknown method or setting, no pairs, or pairs that do not fit the model.
+
+        Example:
+            >>> tuned = project.preference_tune("writer:1", feedback="writer", register="writer")  # doctest: +SKIP
+            >>> tuned.metrics["logp_margin"] > tuned.metrics["base_logp_margin"]  # doctest: +SKIP
+            True
+        """
+        from fti.llm.preference_tracked import preference_tune_tracked
+
+        if method != "dpo":
+            raise ValidationError(f"Preference tuning method must be 'dpo', got {method!r}.")
+        rows: Any = feedback
+        lineage = None
+        if feedback is None or isinstance(feedback, str):
+            lineage = self.feedback_log.training_data()
+            rows = lineage.read()
+            if feedback is not None:
+                rows = rows[rows["deployment"] == feedback]
+        return preference_tune_tracked(
+            self.tracking,
+            self.registry,
+            base_model,
+            rows,
+            options_config(config, None, options),
+            beta=beta,
+            held_out=held_out,
+            lineage=lineage,
+            register=register,
+            experiment=experiment,
+            run_name=run_name,
         )
 
     # -- registry ----------------------------------------------------------------------------------
@@ -943,6 +1018,48 @@ class Project:
     def log_labels(self, deployment: str, data: LabelData, *, label: str = "label") -> int:
         """Record ground truth (``request_id`` and ``label`` columns) for a deployment's logged predictions."""
         return self.monitoring.log_labels(deployment, data, label=label)
+
+    def log_feedback(self, deployment: str, data: FeedbackData) -> FeedbackWritten:
+        """Record feedback on a deployment's logged requests in the ``feedback`` feature group (one commit).
+
+        ``data`` holds ``request_id`` and a ``rating`` (0 bad to 1 good), a ``preferred`` response (with the
+        ``rejected`` one; default: the logged response), or both, and an optional ``comment``: one row as a dict,
+        row dicts, or columns (every format: :mod:`fti.monitoring.feedback`).
+
+        Raises:
+            ValidationError: an unknown request id, a rating out of range, identical preferred and rejected
+                responses...: the message names the field and the row, and nothing is written.
+
+        Example:
+            >>> project.log_feedback("writer", {"request_id": rid, "preferred": "def f(): ..."})  # doctest: +SKIP
+        """
+        return self.feedback_log.write(deployment, data)
+
+    def feedback(self, deployment: str | None = None) -> pd.DataFrame:
+        """The feedback on ``deployment``'s requests (None: every deployment) with each request's model version,
+        prompt and response, oldest first."""
+        return self.feedback_log.read(deployment)
+
+    def generation_stats(
+        self,
+        deployment: str,
+        *,
+        bucket: str | timedelta = "1h",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.DataFrame:
+        """A text generation deployment over time, per model version (``name:version``) and bucket: ``requests``,
+        mean ``prompt_chars``, ``response_chars``, ``prompt_tokens`` and ``completion_tokens``, p50/p99
+        ``latency_ms`` and ``time_to_first_token_ms``, and the mean ``feedback_rating``.
+
+        Drift of the prompts (their embeddings against the training prompts) and of the lengths is part of
+        :meth:`monitor`, which checks a text generation deployment on those derived columns.
+
+        Example:
+            >>> project.generation_stats("writer", bucket="1h")  # doctest: +SKIP
+        """
+        feedback = self.feedback_log.read(deployment)
+        return self.monitoring.generation_stats(deployment, feedback, bucket=bucket, start=start, end=end)
 
     def performance(self, deployment: str, **options: Unpack[PerformanceOptions]) -> list[PerformancePoint]:
         """Model metrics per model version (``name:version``) and time bucket over labelled predictions

@@ -73,6 +73,7 @@ def build_app(
         project.inference_log,
         settings,
         tokens=tokens,
+        feedback=project.feedback_log,
     )
     if close_project:
         inner = app.router.lifespan_context

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DeploymentSource",
     "FeatureLookup",
+    "FeedbackSink",
     "ModelResolver",
     "ServedClassifier",
     "ServedModel",
@@ -105,6 +106,14 @@ class FeatureLookup(Protocol):
         self, deployment_or_view: str, entities: pd.DataFrame, passed_features: pd.DataFrame | None
     ) -> pd.DataFrame:
         """One row of model inputs per row of ``entities``, with ``passed_features`` taking precedence."""
+
+
+class FeedbackSink(Protocol):
+    """Records feedback on logged requests (the feedback log, :class:`fti.monitoring.feedback.FeedbackLog`)."""
+
+    def write(self, deployment: str, data: Any) -> Any:
+        """Check one feedback row (a dict of its fields) against the request log and commit it; the result has
+        ``commit`` and ``feedback_ids``."""
 
 
 class TokenStore(Protocol):

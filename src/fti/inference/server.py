@@ -12,6 +12,8 @@ Endpoints:
   Readiness is 503 while a deployment failed to load.
 - MLflow scoring: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``, ``instances``,
   ``inputs``; ``params`` may ask for ``output_kind`` or MLflow's ``predict_method``), ``GET /ping``.
+- ``POST /v1/deployments/{name}/feedback`` (``fti.inference.feedback``): a rating or a preferred response for a
+  logged request, by its request id.
 - Text generation (``fti.inference.generation``): ``POST /v1/deployments/{name}/generate`` and the
   OpenAI-compatible ``/v1/completions``, ``/v1/chat/completions`` and ``/v1/models``.
 - ``GET /metrics`` for Prometheus (all workers' metrics together when ``multiprocess_dir`` is set).
@@ -39,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fti.errors import BackendError, NotFoundError, UserError, ValidationError
 from fti.inference.batching import BatchingConfig
+from fti.inference.feedback import mount_feedback
 from fti.inference.generation import mount_generation
 from fti.inference.guard import BodyTooLargeError, Guard, caller_request_id, error_response, too_large
 from fti.inference.live import LoadedDeployment, ModelTable
@@ -46,7 +49,14 @@ from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from fti.inference.outputs import invocations_kind, invocations_predictions, needs_proba, v1_fields
 from fti.inference.payloads import parse_csv, parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
-from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, ServedModel, TokenStore
+from fti.inference.ports import (
+    DeploymentSource,
+    FeatureLookup,
+    FeedbackSink,
+    ModelResolver,
+    ServedModel,
+    TokenStore,
+)
 from fti.inference.v2 import encode_response, model_metadata, parse_infer, requested_kind
 from fti.inference_log.spool import RequestSpool
 from fti.inference_log.writer import RequestLogConfig, RequestLogger, RequestLogSink
@@ -371,6 +381,7 @@ def create_app(
     settings: ServingSettings | None = None,
     *,
     tokens: TokenStore | None = None,
+    feedback: FeedbackSink | None = None,
 ) -> FastAPI:
     """Build the model server app.
 
@@ -381,6 +392,7 @@ def create_app(
         sink: receives the request log in batches (an inference-log table).
         settings: server settings; defaults when None.
         tokens: checks API tokens; None serves without authentication.
+        feedback: records feedback on logged requests (``/v1/deployments/{name}/feedback``); None: no such route.
 
     Example:
         >>> app = create_app(registry, deployment_source, feature_lookup, log_sink)  # doctest: +SKIP
@@ -404,6 +416,8 @@ def create_app(
         app.add_route(f"{prefix}/infer", server.route("v2", server.v2_infer), methods=post)
     app.add_route("/invocations", server.route("invocations", server.invocations), methods=post)
     mount_generation(app, server)  # /v1/deployments/{name}/generate and the OpenAI-compatible /v1 routes
+    if feedback is not None:
+        mount_feedback(app, server, feedback)
 
     async def unrouted(request: Request, exc: Exception) -> Response:
         """Unknown paths and methods answer in the server's error format, not the framework's."""

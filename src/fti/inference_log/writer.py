@@ -116,6 +116,9 @@ class RequestLogger:
         self._condition = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._queued_records = 0  # records ever queued, and ever handed to the sink (or dropped by it)
+        self._done_records = 0
+        self._flushing = False
 
     @property
     def queue_depth(self) -> int:
@@ -138,14 +141,27 @@ class RequestLogger:
                 return
             self._records.append(record)
             self._queued_rows += rows
+            self._queued_records += 1
             if self._queued_rows >= self._config.batch_rows:
-                self._condition.notify()
+                self._condition.notify_all()  # the writer thread, not only a flush waiting
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Have the writer thread write what is queued now and wait for it (at most ``timeout`` seconds): a
+        reader of the log (feedback on a request, say) then sees every request answered before the call.
+        Returns whether everything queued was written in time."""
+        with self._condition:
+            if self._thread is None:
+                return self._done_records >= self._queued_records
+            target = self._queued_records
+            self._flushing = True
+            self._condition.notify_all()
+            return self._condition.wait_for(lambda: self._done_records >= target, timeout)
 
     def close(self) -> None:
         """Write everything queued, then stop the writer thread."""
         with self._condition:
             self._stopping = True
-            self._condition.notify()
+            self._condition.notify_all()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -163,22 +179,30 @@ class RequestLogger:
         spooled = self._spool is not None
         interval = self._config.spool_seconds if spooled else self._config.flush_seconds
         first: float | None = None  # when the oldest row not yet written was taken
+        taken = 0  # records taken from the queue since the start
         while True:
             with self._condition:
-                if not self._stopping and self._queued_rows < self._config.batch_rows:
+                if not (self._stopping or self._flushing) and self._queued_rows < self._config.batch_rows:
                     left = interval if first is None else first + self._config.flush_seconds - time.monotonic()
                     self._condition.wait(max(0.0, min(interval, left)))
                 records = list(self._records)
                 self._records.clear()
                 self._queued_rows = 0
+                flushing, self._flushing = self._flushing, False
                 stopping = self._stopping
             if records:
                 self._take(records)
                 first = time.monotonic() if first is None else first
-            due = not spooled or (first is not None and time.monotonic() - first >= self._config.flush_seconds)
+            taken += len(records)
+            since = None if first is None else time.monotonic() - first
+            due = flushing or not spooled or (since is not None and since >= self._config.flush_seconds)
             if self._pending and (stopping or due or self._pending_rows >= self._config.batch_rows):
                 self._write()
                 first = None
+            if not self._pending:  # every record taken so far is written (or was dropped): a flush may return
+                with self._condition:
+                    self._done_records = taken
+                    self._condition.notify_all()
             if stopping:
                 if self._spool is not None:
                     self._spool.rotate(keep=bool(self._pending))

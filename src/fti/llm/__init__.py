@@ -1,4 +1,4 @@
-"""LLM workflow: text data, LoRA and full fine-tuning, text metrics and generation of causal LMs.
+"""LLM workflow: text data, LoRA and full fine-tuning, preference tuning (DPO), text metrics and generation.
 
 Every module here imports torch, transformers and peft only when a function needs them (about ten
 seconds of imports), so importing :mod:`fti.llm` costs nothing until a model is loaded.
@@ -19,6 +19,8 @@ from fti.llm.finetune import FinetuneResult, finetune, prepare
 from fti.llm.finetune_config import FinetuneConfig
 from fti.llm.generation import GenerationParams
 from fti.llm.generator import Completion, TextGenerator
+from fti.llm.preference import DPOResult, preference_pairs
+from fti.llm.preference_tracked import PreferenceTuned
 from fti.llm.pretrained import load_pretrained
 from fti.llm.text_data import TextDataset
 from fti.llm.tokenized import RowChecks, RowReport
@@ -26,10 +28,12 @@ from fti.llm.tracked import Finetuned
 
 __all__ = [
     "Completion",
+    "DPOResult",
     "FinetuneConfig",
     "FinetuneResult",
     "Finetuned",
     "GenerationParams",
+    "PreferenceTuned",
     "RowChecks",
     "RowReport",
     "TextDataset",
@@ -41,6 +45,7 @@ __all__ = [
     "evaluate_text",
     "finetune",
     "load_pretrained",
+    "preference_pairs",
     "prepare",
     "text_metrics",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from fti.llm.runtime import Device, pick_device, torch_module
 from fti.llm.text_data import TextDataset
 from fti.llm.tokenized import TokenizedSplit, TokenizedText
 
-__all__ = ["FinetuneResult", "finetune", "prepare"]
+__all__ = ["FinetuneResult", "Progress", "Trainer", "finetune", "prepare", "total_steps"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,29 +84,30 @@ def _schedule(config: FinetuneConfig, total: int) -> Any:
     return factor
 
 
-def _total_steps(config: FinetuneConfig, rows: int) -> int:
+def total_steps(config: FinetuneConfig, rows: int) -> int:
+    """The optimizer steps to take: ``max_steps``, else ``epochs`` over ``rows``."""
     if config.max_steps is not None:
         return config.max_steps
     per_epoch = math.ceil(rows / config.batch_size) / config.gradient_accumulation
     return max(1, math.ceil(config.epochs * per_epoch))
 
 
-class _Progress:
+class Progress:
     """A rich progress bar over steps with the loss and tokens/s, or nothing."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
+    def __init__(self, enabled: bool, total: int, title: str = "fine-tuning") -> None:
         self._bar: Any = None
         self._task: Any = None
         if enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(
-                TextColumn("fine-tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 TextColumn("{task.description}"), refresh_per_second=2,
             )  # fmt: skip
             self._task = self._bar.add_task("", total=total)
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Progress:
         if self._bar is not None:
             self._bar.start()
         return self
@@ -120,7 +121,7 @@ class _Progress:
             self._bar.stop()
 
 
-class _Trainer:
+class Trainer:
     """The optimizer loop over one model."""
 
     def __init__(self, model: Any, config: FinetuneConfig, device: Device, total: int) -> None:
@@ -136,18 +137,29 @@ class _Trainer:
 
     def step(self, split: TokenizedSplit, batches: Iterator[np.ndarray]) -> float:
         """One optimizer step over ``gradient_accumulation`` batches; returns its loss."""
-        torch, accumulation = self.torch, self.config.gradient_accumulation
+        torch = self.torch
+
+        def batch_loss() -> tuple[Any, int]:
+            ids, mask, labels = (torch.from_numpy(part).to(self.device.name) for part in split.batch(next(batches)))
+            return self.model(input_ids=ids, attention_mask=mask, labels=labels).loss, int(mask.sum())
+
+        return self.optimize(batch_loss)
+
+    def optimize(self, batch_loss: Callable[[], tuple[Any, int]]) -> float:
+        """One optimizer step over ``gradient_accumulation`` calls of ``batch_loss`` (a loss tensor and the
+        tokens it saw, computed under autocast); returns the step's loss."""
+        accumulation = self.config.gradient_accumulation
         total = 0.0
         for _ in range(accumulation):
-            ids, mask, labels = (torch.from_numpy(part).to(self.device.name) for part in split.batch(next(batches)))
             with self.device.autocast():
-                loss = self.model(input_ids=ids, attention_mask=mask, labels=labels).loss / accumulation
+                loss, tokens = batch_loss()
+                loss = loss / accumulation
             self.scaler.scale(loss).backward()
             total += float(loss.detach())
-            self.tokens += int(mask.sum())
+            self.tokens += tokens
         if self.config.max_grad_norm is not None:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.config.max_grad_norm)
+            self.torch.nn.utils.clip_grad_norm_(self.parameters, self.config.max_grad_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -191,14 +203,14 @@ def finetune(
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     train = tokenized["train"]
     evaluation = next((tokenized[name] for name in ("validation", "test") if name in tokenized), None)
-    total = _total_steps(config, len(train))
-    trainer = _Trainer(model, config, device, total)
+    total = total_steps(config, len(train))
+    trainer = Trainer(model, config, device, total)
     batches = _batches(train, config.batch_size, torch.Generator().manual_seed(config.seed))
     best: tuple[float, list[Any] | None] = (math.inf, None)
     misses, stopped_early, loss, eval_loss = 0, False, math.nan, None
     seconds = 0.0
     model.train()
-    with _Progress(config.progress, total) as progress:
+    with Progress(config.progress, total) as progress:
         for step in range(1, total + 1):
             started = time.perf_counter()
             rate = trainer.optimizer.param_groups[0]["lr"]

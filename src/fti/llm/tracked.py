@@ -28,7 +28,16 @@ from fti.llm.ports import ModelSource, TextRunStarter
 from fti.llm.pretrained import PACKAGE_PREFIX, is_registered_reference, load_pretrained
 from fti.llm.text_data import TextDataset
 
-__all__ = ["TEXT_SIGNATURE", "Finetuned", "finetune_tracked", "load_base_model", "options_config"]
+__all__ = [
+    "TEXT_SIGNATURE",
+    "Finetuned",
+    "as_registered",
+    "check_save",
+    "experiment_name",
+    "finetune_tracked",
+    "load_base_model",
+    "options_config",
+]
 
 #: what a registered text generation model reads and returns
 TEXT_SIGNATURE = Signature(inputs=(ColumnSpec("prompt", "string"),), outputs=(ColumnSpec("text", "string"),))
@@ -91,13 +100,15 @@ def load_base_model(models: ModelSource, source: Any, pad_token: str | None = "e
     return loaded
 
 
-def _experiment(experiment: str | None, register: str | None) -> str:
+def experiment_name(experiment: str | None, register: str | None, default: str = "finetune") -> str:
+    """``experiment``, else the registered model's name as an identifier, else ``default``."""
     if experiment:
         return experiment
-    return register.replace("-", "_").replace(".", "_") if register else "finetune"
+    return register.replace("-", "_").replace(".", "_") if register else default
 
 
-def _check_save(config: FinetuneConfig, base: TextGenerator) -> None:
+def check_save(config: FinetuneConfig, base: TextGenerator) -> None:
+    """Refuse ``save_as="adapter"`` over a base model that is not a registered version."""
     if config.save_as == "adapter" and not is_registered_reference(base.base_model):
         raise ValidationError(
             f"save_as='adapter' needs a registered base model to refer to, and this one is {base.base_model}: "
@@ -133,14 +144,14 @@ def finetune_tracked(
     """
     data = training_data if isinstance(training_data, TextDataset) else TextDataset(training_data)
     base = load_base_model(models, base_model, config.pad_token)
-    _check_save(config, base)
+    check_save(config, base)
     tokenized = prepare(base, data, config)
     if config.method == "lora":
         lora_targets(base.model, config.target_modules)
     held_out = data.held_out_split()
     checks = config.row_checks(base.context_length)
     params = evaluation or GenerationParams(temperature=0, max_new_tokens=config.eval_max_new_tokens)
-    with runs.start_run(_experiment(experiment, register), run_name, training_data=data.source) as run:
+    with runs.start_run(experiment_name(experiment, register), run_name, training_data=data.source) as run:
         reports = {
             key: value
             for name, split in tokenized.splits.items()
@@ -160,11 +171,7 @@ def finetune_tracked(
         before = evaluate(base, "base_")
         result = finetune(base, tokenized, config, logger=run)
         generator = result.generator
-        is_adapter = (
-            config.method == "lora" and config.save_as != "merged" and is_registered_reference(generator.base_model)
-        )
-        if config.method == "lora" and not is_adapter:
-            generator.model = generator.model.merge_and_unload()  # evaluate exactly what is registered
+        as_registered(generator, config)  # evaluate exactly what is registered
         after = evaluate(generator, "")
         run.log_metrics(
             {
@@ -177,6 +184,16 @@ def finetune_tracked(
         if register is not None:
             version = run.log_model(generator, register, signature=TEXT_SIGNATURE, tags={"base_model": base.base_model})
         return Finetuned(result, run.id, version, before, after)
+
+
+def as_registered(generator: TextGenerator, config: FinetuneConfig) -> None:
+    """Merge ``generator``'s LoRA adapters into its weights unless they are saved as an adapter (LoRA with
+    ``save_as`` other than ``"merged"``, over a registered base model)."""
+    is_adapter = (
+        config.method == "lora" and config.save_as != "merged" and is_registered_reference(generator.base_model)
+    )
+    if config.method == "lora" and not is_adapter:
+        generator.model = generator.model.merge_and_unload()
 
 
 def options_config(config: FinetuneConfig | None, method: Method | None, options: Mapping[str, Any]) -> FinetuneConfig:

@@ -37,6 +37,7 @@ __all__ = [
     "reference_profile",
     "resolve_reference",
     "served_references",
+    "text_reference_data",
 ]
 
 CHAMPION = "champion"
@@ -165,6 +166,29 @@ def reference_profile(
     # (several times slower than the C encoder), and nobody reads this file but from_dict
     artifacts.put_bytes(key, json.dumps(profile.to_dict(), separators=(",", ":"), sort_keys=True, default=str).encode())
     return profile, key
+
+
+def text_reference_data(model: ModelVersion, features: FeatureStore) -> pa.Table:
+    """The ``prompt`` and ``response`` columns of a text generation model's training dataset.
+
+    Raises:
+        ValidationError: the model has no training dataset in its lineage, or it has no ``prompt`` column.
+    """
+    lineage = model.lineage()
+    if lineage.training_data is None or lineage.feature_view is None:
+        raise ValidationError(
+            f"Model '{model.name}' v{model.version} has no training dataset in its lineage, so there are no training "
+            "prompts to compare with: pass reference= (a DataFrame with 'prompt' and 'response' columns)."
+        )
+    view = features.get_feature_view(*lineage.feature_view)
+    frame = view.get_training_dataset(lineage.training_dataset_version).read()
+    columns = [name for name in ("prompt", "response") if name in frame.columns]
+    if "prompt" not in columns:
+        raise ValidationError(
+            f"The training dataset of model '{model.name}' v{model.version} has no 'prompt' column: pass reference= "
+            "(a DataFrame with 'prompt' and 'response' columns)."
+        )
+    return pa.Table.from_pandas(frame[columns], preserve_index=False)
 
 
 def training_reference_data(model: ModelVersion, features: FeatureStore) -> pa.Table:

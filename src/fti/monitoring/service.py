@@ -20,27 +20,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from fti.core.durations import parse_duration
-from fti.errors import NotFoundError
+from fti.errors import NotFoundError, ValidationError
+from fti.inference_log.features import parse_features
 from fti.monitoring import promotion
 from fti.monitoring.actions import notify
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules
 from fti.monitoring.labels import LabelData, labels_table
 from fti.monitoring.references import (
     ReferenceInput,
+    ReferenceSource,
     deployed_model,
     profile_references,
     resolve_reference,
     served_references,
+    text_reference_data,
 )
 from fti.monitoring.result import MonitorResult
 from fti.monitoring.retraining import RetrainAction, TrainingPipeline, add_to_split, import_callable, retrain
 from fti.monitoring.rules_file import load_alerts
+from fti.monitoring.stats.columns import as_table
 from fti.monitoring.stats.drift import detect_drift
 from fti.monitoring.stats.performance import infer_task, performance_over_time
 from fti.monitoring.stats.quality import QualityConfig, check_quality
+from fti.monitoring.stats.reference import ReferenceProfile, build_reference
 from fti.monitoring.stats.windows import detect_drift_and_windows
+from fti.monitoring.text import is_text_window, text_stats, text_window
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
     from fti.artifacts import ArtifactService
@@ -61,7 +68,6 @@ if TYPE_CHECKING:
     from fti.monitoring.retraining import TrafficSplits
     from fti.monitoring.stats.drift import DriftReport
     from fti.monitoring.stats.performance import PerformancePoint
-    from fti.monitoring.stats.reference import ReferenceProfile
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
@@ -162,7 +168,10 @@ class MonitoringService:
                 "window (--window / window=)."
             )
         model = None if reference is not None else deployed_model(self._registry, deployment, current.log)
-        source = resolve_reference(reference, model=model, features=self._features, artifacts=self._artifacts)
+        if is_text_window(current.current.column_names) and not isinstance(reference, ReferenceProfile):
+            current, source = self._text_check(current, reference, model)
+        else:
+            source = resolve_reference(reference, model=model, features=self._features, artifacts=self._artifacts)
         profile = source.profile
         has_prediction = "prediction" in profile.columns and current.current.column("prediction").null_count < (
             current.rows
@@ -187,6 +196,47 @@ class MonitoringService:
             over_time=series,
             _artifacts=self._artifacts,
         )
+
+    def generation_stats(
+        self,
+        deployment: str,
+        feedback: pd.DataFrame,
+        *,
+        bucket: str | timedelta = "1h",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.DataFrame:
+        """A text generation deployment's requests per model version and time bucket: prompt and response
+        lengths and tokens, latency and time to first token, the mean feedback rating (see
+        :func:`fti.monitoring.text.text_stats`); ``feedback`` holds its feedback rows."""
+        log = self.log.read(
+            deployment, start, end, columns=["request_id", "model_name", "model_version", "latency_ms", "features"]
+        )
+        parsed = parse_features(log)
+        rows = log.drop_columns(["features"])
+        for name in parsed.column_names:
+            if name not in rows.column_names:
+                rows = rows.append_column(name, parsed.column(name))
+        if log.num_rows and not is_text_window(rows.column_names):
+            raise ValidationError(
+                f"Deployment '{deployment}' logged no prompts and responses: generation statistics are for text "
+                "generation deployments."
+            )
+        return text_stats(rows, feedback, parse_duration(bucket, what="bucket"))
+
+    def _text_check(
+        self, current: LogWindow, reference: ReferenceInput, model: ModelVersion | None
+    ) -> tuple[LogWindow, ReferenceSource]:
+        """A text generation window and its reference as derived columns (:mod:`fti.monitoring.text`)."""
+        if reference is None:
+            assert model is not None
+            data = text_reference_data(model, self._features)
+            label: str | None = f"{model.name}:{model.version}"
+            described = f"training prompts of {label}"
+        else:
+            data, label, described = as_table(reference, what="reference"), None, "given prompts"
+        window, derived = text_window(current, data)
+        return window, ReferenceSource(build_reference(derived), label, None, described)
 
     def _entity_keys(self, deployment: str) -> tuple[str, ...]:
         """The entity keys of ``deployment`` (none when it is not deployed here, or no deployments are known)."""

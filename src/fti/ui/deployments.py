@@ -179,6 +179,27 @@ def deployment_detail(project: Project, name: str, window: str = DEFAULT_WINDOW)
     )
 
 
+def feedback_over_time(project: Project, name: str, window: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's feedback in the window's buckets, per model version (``name:version``): the rows and the
+    mean rating of each bucket (None where a bucket had no rating)."""
+    rows = project.feedback(name)
+    start, end = (datetime.fromisoformat(window[key]) for key in ("start", "end"))
+    width = timedelta(seconds=window["bucket_seconds"])
+    rows = rows[(rows["timestamp"] >= start) & (rows["timestamp"] < end)]
+    buckets = max(1, math.ceil((end - start) / width))
+    versions: dict[str, dict[str, list[Any]]] = {}
+    if not rows.empty:
+        position = ((rows["timestamp"] - start) // width).astype(int).clip(0, buckets - 1)
+        model = rows["model_name"].astype(str) + ":" + rows["model_version"].astype(str)
+        grouped = rows.assign(bucket=position, model=model).groupby(["model", "bucket"])
+        summary = grouped.agg(rows=("rating", "size"), rating=("rating", "mean")).reset_index()
+        for version, bucket, count, mean in summary.itertuples(index=False):
+            entry = versions.setdefault(str(version), {"rows": [0] * buckets, "rating": [None] * buckets})
+            entry["rows"][int(bucket)] = int(count)
+            entry["rating"][int(bucket)] = None if math.isnan(mean) else float(mean)
+    return {"buckets": buckets, "total": len(rows), "versions": versions}
+
+
 def _former_variants(
     item: dict[str, Any], totals: list[dict[str, Any]], models: dict[str, RegisteredModel]
 ) -> list[dict[str, Any]]:

@@ -171,6 +171,7 @@ def deployment(
     data = deployments.deployment_detail(project, name, window)
     ab = deployments.ab_analysis(project, name, window, metric=metric)
     requests_chart, latency_chart = _traffic_charts(data)
+    feedback = deployments.feedback_over_time(project, name, data["window"])
     return _render(
         request,
         "deployment.html",
@@ -180,6 +181,8 @@ def deployment(
         metrics=deployments.AB_METRICS,
         requests_chart=requests_chart,
         latency_chart=latency_chart,
+        feedback=feedback,
+        feedback_chart=_feedback_chart(feedback, data),
     )
 
 
@@ -222,6 +225,14 @@ def _traffic_charts(data: dict[str, Any]) -> tuple[Markup, Markup]:
         [("p50 ms", steps, p50), ("p99 ms", steps, p99)], title="latency (ms), served traffic", x_labels=ends, width=620
     )
     return requests_chart, latency_chart
+
+
+def _feedback_chart(feedback: dict[str, Any], data: dict[str, Any]) -> Markup:
+    """The mean feedback rating per model version, one point per bucket of the window."""
+    steps = list(range(feedback["buckets"]))
+    ends = (_short(data["window"]["start"]), _short(data["window"]["end"]))
+    series = [(version, steps, entry["rating"]) for version, entry in sorted(feedback["versions"].items())]
+    return charts.line_chart(series, title="feedback rating (mean, 0 to 1) per model version", x_labels=ends, width=620)
 
 
 def _short(stamp: str, size: int = 16) -> str:

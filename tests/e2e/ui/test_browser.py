@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -16,7 +17,7 @@ import fti
 from fti.cli.main import app
 from fti.ui import create_app
 from tests.e2e.ui.conftest import Dashboard, _Server
-from tests.e2e.ui.project_data import STORED_REPORT
+from tests.e2e.ui.project_data import LOG_START, REQUESTS, STORED_REPORT
 
 pytestmark = pytest.mark.e2e
 
@@ -376,3 +377,25 @@ def test_an_empty_project_suggests_a_command_that_exists(chromium: object, tmp_p
     # the suggested command is there, with the option the hint names
     result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, ["deployments", "create", "--help"])
     assert result.exit_code == 0 and "--variant" in result.output
+
+
+def test_a_deployment_charts_its_feedback_per_model_version(browser: Browser, dashboard: Dashboard) -> None:
+    # feedback on every 4th request, rated a minute after it was answered: the champion's answers liked more
+    indexes = list(range(0, REQUESTS, 4))
+    logged = dashboard.project.inference_log.read("fraud", columns=["request_id", "model_version"]).to_pandas()
+    versions = logged.drop_duplicates("request_id").set_index("request_id")["model_version"]
+    ids = [f"req-{index:04d}" for index in indexes]
+    dashboard.project.log_feedback(
+        "fraud",
+        {
+            "request_id": ids,
+            "rating": [0.9 if versions[request_id] == 2 else 0.3 for request_id in ids],
+            "timestamp": [LOG_START + pd.Timedelta(minutes=3 * index + 1) for index in indexes],
+        },
+    )
+    page = browser.open("/deployments/fraud")
+    page.wait_for_selector("#feedback figure svg")  # type: ignore[attr-defined]
+    assert page.locator("#feedback svg polyline").count() >= 2  # type: ignore[attr-defined]
+    text = page.inner_text("#feedback")  # type: ignore[attr-defined]
+    assert f"{len(ids)} feedback row(s)" in text and "fraud-detector:2" in text
+    browser.shot("deployment-feedback")

@@ -141,6 +141,20 @@ def test_request_log_writes_batches_and_flushes_on_close() -> None:
     assert logger.queue_depth == 0
 
 
+def test_request_log_flush_writes_what_is_queued_before_it_returns() -> None:
+    sink = MemoryLogSink()
+    logger = RequestLogger(sink, RequestLogConfig(batch_rows=1000, flush_seconds=3600))
+    logger.start()
+    assert logger.flush()  # nothing queued: returns at once
+    logger.log(_record(2, "one"))
+    assert logger.flush()
+    assert sink.table()["request_id"].to_pylist() == ["one", "one"]  # long before the hour-long interval
+    logger.log(_record(1, "two"))
+    assert logger.flush()
+    assert sink.table()["request_id"].to_pylist() == ["one", "one", "two"]
+    logger.close()
+
+
 def test_request_log_drops_beyond_its_bound_and_counts_it() -> None:
     dropped: list[int] = []
     sink = MemoryLogSink()
