@@ -177,3 +177,8 @@ def test_search_arguments_are_checked(project: fti.Project) -> None:
         docs.find_neighbors(np.ones(DIMENSION), filter={"nope": 1})
     with pytest.raises(ValidationError, match="zero or not finite"):
         docs.find_neighbors(np.zeros(DIMENSION))
+    offline_only = project.create_feature_group("offline_docs", primary_key=["doc_id"], event_time="ts")
+    offline_only.insert(_documents(np.arange(20), 0, np.random.default_rng(1)))
+    with pytest.raises(ValidationError, match=r"is not online: search it offline with find_neighbors\(\.\.\., online="):
+        offline_only.find_neighbors(np.ones(DIMENSION))
+    assert len(offline_only.find_neighbors(np.ones(DIMENSION), k=3, online=False)) == 3

@@ -68,6 +68,11 @@ class NeighborSearch:
 
     def online(self, stores: FeatureStores) -> pa.Table:
         """The top k of the group's online table."""
+        if not self.record.is_online:
+            raise ValidationError(
+                f"{describe_group(self.record).capitalize()} is not online: search it offline with "
+                "find_neighbors(..., online=False), or create a version with online=True."
+            )
         store = online_store(stores, self.record)
         if not isinstance(store, ScanningStore):
             raise ValidationError(f"The online store of {describe_group(self.record)} cannot scan its rows.")
