@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -170,6 +171,20 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
         produced = {event.kind for event in project.orchestration.lineage(retrained.id).produced}
         assert {"model_version", "alias", "deployment"} <= produced
         assert [run.pipeline for run in runs].count("deploy") == 2  # the first champion, then the promoted one
+        # the deployment looks key-only requests up in the online feature view; the demo sent one
+        assert project.get_deployment("fraud").feature_lookup == "fraud:1"
+        logged = project.inference_log.read("fraud").to_pandas()
+        [looked_up] = logged.loc[logged["request_id"].str.startswith("keys-"), "features"]
+        tx_id = int(logged.loc[logged["request_id"].str.startswith("keys-"), "request_id"].iloc[0].split("-")[1])
+        transaction = project.get_feature_group("transactions").read().set_index("tx_id").loc[tx_id]
+    assert "a request with keys only" in result.stdout
+    features = json.loads(looked_up)
+    assert features["amount"] == pytest.approx(transaction["amount"])
+    assert None not in (features["km_from_home"], features["merchant_tx_count_7d"])  # looked up, not blanked
+    keys = [f"tx_id={tx_id}", f"cc_num={transaction['cc_num']}", f"merchant_id={transaction['merchant_id']}"]
+    vector = run_cli("features", "get", "fraud", *[f"--key={key}" for key in keys], "-p", str(folder), cwd=tmp_path)
+    assert vector.returncode == 0, vector.stderr
+    assert "km_from_home" in vector.stdout and "merchant_tx_count_7d" in vector.stdout and "null" not in vector.stdout
     assert "Pipeline runs" in result.stdout
     assert (folder / "reports" / "travel-season.html").read_text().startswith("<!DOCTYPE html>")
     assert "demo-here/reports/travel-season.html" in result.stdout

@@ -1,9 +1,9 @@
 """Feature pipeline of the fraud demo: raw card transactions -> four versioned feature groups.
 
-- ``transactions``: the raw transactions (what a request carries at prediction time);
+- ``transactions`` (online): the raw transactions (what a request carries at prediction time);
 - ``card_activity`` (online): per card, counts and amounts over 1 h / 1 d / 7 d, time since the previous
   transaction and distance from home, as of each transaction;
-- ``merchant_stats``: per merchant, activity over 1 d / 7 d as of each transaction;
+- ``merchant_stats`` (online): per merchant, activity over 1 d / 7 d as of each transaction;
 - ``fraud_labels``: whether each transaction was fraud (the spine of the training data). Labels arrive
   later than transactions (chargebacks): ``labelled_until`` keeps the newest ones out, and
   :func:`insert_labels` adds them when they come.
@@ -14,7 +14,7 @@ is set-based: no Python loop over rows.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -93,16 +93,22 @@ _GROUPS: dict[str, dict[str, Any]] = {
         event_time="ts",
         description="Raw card transactions, with where they happened and the card's home.",
         expectations=[fti.expect.between("amount", 0, 1e6), fti.expect.not_null("cc_num")],
+        # every group the fraud view reads a feature from is online: the deployment looks requests' features up
+        online=True,
     ),
     "card_activity": dict(
         primary_key=["cc_num"],
         event_time="ts",
         description="Per-card spending over 1 h / 1 d / 7 d windows, time since last transaction, km from home.",
+        # no ttl: the demo's month is simulated in the past, and a ttl counts from now, so it would blank every
+        # value the deployment looks up
         online=True,
-        ttl=timedelta(days=30),
     ),
     "merchant_stats": dict(
-        primary_key=["merchant_id"], event_time="ts", description="Per-merchant activity over 1 d / 7 d windows."
+        primary_key=["merchant_id"],
+        event_time="ts",
+        description="Per-merchant activity over 1 d / 7 d windows.",
+        online=True,
     ),
     "fraud_labels": dict(primary_key=["tx_id"], event_time="ts", description="Fraud labels per transaction."),
 }

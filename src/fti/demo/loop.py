@@ -31,8 +31,8 @@ from fti.core.pipelines import RunState
 from fti.demo.feature_pipeline import insert_labels, insert_transactions
 from fti.demo.monitoring_pipeline import DEPLOYMENT, log_delayed_labels, wait_for_log
 from fti.demo.pipelines import CHAMPION, REPORTS_FOLDER, SETTINGS_KEY
-from fti.demo.traffic import ModelServer, send_transactions
-from fti.demo.training_pipeline import MODEL_NAME
+from fti.demo.traffic import ModelServer, score_by_keys, send_transactions
+from fti.demo.training_pipeline import FEATURE_VIEW, MODEL_NAME
 from fti.demo.transactions import generate_transactions, travel_season
 from fti.errors import BackendError, ConflictError, NotFoundError
 from fti.init_template import render_config_template
@@ -264,6 +264,12 @@ def _inference(demo: _Demo) -> None:
     state.update(live=live.sort_values("ts", kind="stable"), inputs=inputs)
     server.wait_ready()
     demo.report.note(f"fti serve is up on {server.url}")
+    # a request with the keys alone: the server reads the features from the online feature view
+    keys = list(project.get_feature_view(FEATURE_VIEW).serving_keys())
+    first = state["live"].iloc[0]
+    state.setdefault("served", []).append(score_by_keys(server.url, DEPLOYMENT, first, keys))
+    entity = ", ".join(f"{key}={first[key]}" for key in keys)
+    demo.report.note(f"a request with keys only ({entity}): features looked up in the online view '{FEATURE_VIEW}'")
     windows = [datetime.now(UTC)]
     demo.stream(server, "normal day", demo.live_day(0, demo.settings.window_requests))
     windows.append(datetime.now(UTC))

@@ -4,7 +4,8 @@ this module under ``pipelines:``), so the closed loop runs with no script callin
 - ``features``: a new commit of ``transactions`` -> the card and merchant window features;
 - ``training``: ``features`` succeeded and there is no champion yet -> tuned XGBoost and an MLP, the better
   one becomes ``champion``;
-- ``deploy``: the ``champion`` alias moved -> the deployment serves the champion;
+- ``deploy``: the ``champion`` alias moved -> the deployment serves the champion, looking the features of
+  key-only requests up through the online feature view ``fraud``;
 - ``monitoring``: run by hand (``--param window=... start=... end=...``; on a schedule in production) ->
   a drift check of one window of the request log, its alerts recorded in the catalog;
 - ``retraining``: a drift alert on the deployment -> retrained on every label so far, the ``challenger``
@@ -24,7 +25,13 @@ from typing import Any
 import fti
 from fti.demo.feature_pipeline import build_window_features
 from fti.demo.monitoring_pipeline import DEPLOYMENT, ab_test, check_window
-from fti.demo.training_pipeline import MODEL_NAME, create_feature_view, retrain_boosted, run_training_pipeline
+from fti.demo.training_pipeline import (
+    FEATURE_VIEW,
+    MODEL_NAME,
+    create_feature_view,
+    retrain_boosted,
+    run_training_pipeline,
+)
 from fti.errors import NotFoundError
 
 __all__ = [
@@ -94,9 +101,10 @@ def training(ctx: fti.PipelineContext) -> None:
 
 @fti.pipeline(triggers=[fti.on_alias(MODEL_NAME, "champion")])
 def deploy(ctx: fti.PipelineContext) -> None:
-    """The deployment serves the champion, sticky by card."""
-    deployment = ctx.project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num:int64")
-    ctx.logger.info("deployment '%s' serves %s", deployment.name, CHAMPION)
+    """The deployment serves the champion, sticky by card; requests that send only keys get their features from
+    the online feature view ``fraud``."""
+    deployment = ctx.project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num:int64", feature_view=FEATURE_VIEW)
+    ctx.logger.info("deployment '%s' serves %s, features from view '%s'", deployment.name, CHAMPION, FEATURE_VIEW)
 
 
 @fti.pipeline(params={"window": "window", "start": "", "end": ""})

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fti.demo.monitoring_pipeline import REPORTS_PREFIX
 from fti.demo.pipelines import SETTINGS_KEY
-from fti.demo.training_pipeline import MODEL_NAME
+from fti.demo.training_pipeline import FEATURE_VIEW, MODEL_NAME
 
 if TYPE_CHECKING:
     import fti
@@ -128,7 +128,7 @@ def _season(project: fti.Project) -> Table:
     settings: dict[str, Any] = project.artifacts.get_json(SETTINGS_KEY) if has_settings else {}
     if "season_start" not in settings or MODEL_NAME not in {model.name for model in project.models()}:
         return table
-    view = project.get_feature_view("fraud")
+    view = project.get_feature_view(FEATURE_VIEW)
     ab_day = datetime.fromisoformat(settings["season_start"]) + timedelta(days=1)
     rows = view.get_batch_data(start=ab_day).dropna(subset=view.labels)
     if rows.empty:
@@ -209,6 +209,12 @@ def _ab(project: fti.Project) -> Table:
     if not project.artifacts.exists(key):
         return table
     content = project.artifacts.get_json(key)
+    if content.get("metric") == "accuracy":
+        table.caption = (
+            "Accuracy on each version's labelled requests: with fraud this rare, it mostly counts false alarms on "
+            "legitimate spending (see every version on the A/B day above)."
+        )
+        table.caption_justify = "left"
     p_values = {decision["treatment"]: decision["p_value"] for decision in content.get("decisions", [])}
     for variant in content["variants"]:
         model = variant["model"]

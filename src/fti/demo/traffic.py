@@ -27,7 +27,7 @@ from fti.errors import BackendError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ModelServer", "free_port", "request_id", "send_transactions"]
+__all__ = ["ModelServer", "free_port", "request_id", "score_by_keys", "send_transactions"]
 
 _READY_TIMEOUT_S = 90.0
 _STOP_TIMEOUT_S = 30.0
@@ -212,5 +212,38 @@ def send_transactions(
             "tx_id": transactions["tx_id"].to_numpy(),
             "model_version": [version for version, _ in done],
             "prediction": [prediction for _, prediction in done],
+        }
+    )
+
+
+def score_by_keys(url: str, deployment: str, transaction: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
+    """Score one transaction by its keys alone: the server looks its features up in the deployment's online
+    feature view. Returns the row :func:`send_transactions` returns for it (request id ``keys-<tx_id>``).
+
+    Raises:
+        BackendError: the request failed (the server's message is included).
+    """
+    import pandas as pd
+
+    identifier = f"keys-{int(transaction['tx_id'])}"
+    entity = {key: transaction[key].item() if hasattr(transaction[key], "item") else transaction[key] for key in keys}
+    response = httpx.post(
+        f"{url}/v1/deployments/{deployment}/predict",
+        json={"entities": [entity]},
+        headers={"X-Request-ID": identifier},
+        timeout=30.0,
+    )
+    if response.status_code != 200:
+        raise BackendError(
+            f"Request {identifier} (keys {entity}) to deployment '{deployment}' failed with {response.status_code}: "
+            f"{response.text[:300]}"
+        )
+    body: dict[str, Any] = response.json()
+    return pd.DataFrame(
+        {
+            "request_id": [identifier],
+            "tx_id": [transaction["tx_id"]],
+            "model_version": [int(body["model_versions"][0])],
+            "prediction": [float(body["predictions"][0])],
         }
     )

@@ -20,9 +20,17 @@ if TYPE_CHECKING:
     from fti.features.training import TrainingDataset
     from fti.registry.version import ModelVersion
 
-__all__ = ["MODEL_NAME", "TrainingOutcome", "create_feature_view", "retrain_boosted", "run_training_pipeline"]
+__all__ = [
+    "FEATURE_VIEW",
+    "MODEL_NAME",
+    "TrainingOutcome",
+    "create_feature_view",
+    "retrain_boosted",
+    "run_training_pipeline",
+]
 
 MODEL_NAME = "fraud-detector"
+FEATURE_VIEW = "fraud"
 EXPERIMENT = "fraud"
 
 
@@ -48,10 +56,13 @@ def create_feature_view(project: fti.Project, groups: list[FeatureGroup]) -> Fea
         .join(merchants.select_all(), on=["merchant_id"])
     )
     existing = {view.name for view in project.feature_views()}
-    if "fraud" in existing:
-        return project.get_feature_view("fraud")
+    if FEATURE_VIEW in existing:
+        return project.get_feature_view(FEATURE_VIEW)
     return project.create_feature_view(
-        "fraud", query=query, labels=["is_fraud"], description="Card fraud: transaction, card and merchant features."
+        FEATURE_VIEW,
+        query=query,
+        labels=["is_fraud"],
+        description="Card fraud: transaction, card and merchant features.",
     )
 
 
@@ -116,7 +127,7 @@ def retrain_boosted(
     A random 80/20 split, so that the newest labelled transactions are in the training split too (a time
     split would hold exactly them out); the new version is registered with its lineage and returned.
     """
-    view = project.get_feature_view("fraud")
+    view = project.get_feature_view(FEATURE_VIEW)
     td = view.create_training_data(
         start=start,
         split={"train": 0.8, "test": 0.2},

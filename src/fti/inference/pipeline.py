@@ -112,8 +112,10 @@ class Predictor:
         # only the columns they read.
         logged = _with_keys(frame, keys)
         requested = [logged if rows is None else logged.iloc[rows] for rows in parts]
+        # the routing keys, and the keys an entity request looked its features up with
+        key_columns = tuple(dict.fromkeys([*deployment.entity_keys, *([] if keys is None else keys.columns)]))
         inputs = [
-            _model_inputs(loaded.models[index], part, deployment.entity_keys)
+            _model_inputs(loaded.models[index], part, key_columns)
             for index, part in zip(variants, requested, strict=True)
         ]
         answers = await asyncio.gather(
@@ -321,7 +323,8 @@ def _source(model: ServedModel) -> ServedModel:
 
 
 def _model_inputs(model: ServedModel, frame: pd.DataFrame, routing_keys: tuple[str, ...]) -> pd.DataFrame:
-    """``frame`` without the entity key columns that are there for routing only (the model does not read them)."""
+    """``frame`` without the entity key columns that are there for routing or lookup only (the model does not
+    read them)."""
     if not routing_keys:
         return frame
     wanted = {column for column, _ in model.input_schema}

@@ -53,3 +53,5 @@ def test_pipeline_writes_four_feature_groups_once_per_run(project: fti.Project) 
     assert [group.name for group in groups] == ["transactions", "card_activity", "merchant_stats", "fraud_labels"]
     assert {len(group.read()) for group in groups} == {len(data.transactions)}
     assert project.get_feature_group("card_activity").online
+    # every group the fraud view reads a feature from is online, so its deployment can look requests up
+    assert all(project.get_feature_group(name).online for name in ("transactions", "merchant_stats"))
