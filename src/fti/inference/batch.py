@@ -13,9 +13,9 @@ one executor task each, each joining its key-hash partition of the view
 (:mod:`fti.inference.batch_parts`); the output is still one commit, written here. Otherwise they are scored
 in this process, which already keeps about 1.5 cores busy (Arrow's and DuckDB's threads read while the model
 predicts): parts cost about a third more CPU in all (each task opens the project, loads the model and
-sends its predictions back; the commit is written after the parts), so they only pay off where the
+sends its predictions back, which this process writes), so they only pay off where the
 executor adds cores. Measured on 2 cores (benchmarks/batch_predict.py, 10M rows), two parts with the workers
-started took 8.8 s against 4.3 s in this process (the commit is written only after the parts, and their
+started took 8.8 s against 4.3 s in this process (when the commit was written only after the last part; their
 predictions travel back to it), hence no parts below 4 workers; below 4M rows (about 2.5 s in this process
 at 1.6M rows/s) the parts' fixed cost (half a second per task once the workers run, about 5 s more to start
 them) outweighs what even 4 workers save.
@@ -28,6 +28,7 @@ whole. The output is written as the batches are predicted (in parallel, as the p
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -147,7 +148,10 @@ def batch_predict(
             end=end,
             chunk_rows=chunk_rows,
         )
-        total, slices = sum(part.num_rows for part in parts), iter(parts)
+        # the parts come as they are scored: the output group is made once one has rows
+        first = next((part for part in parts if part.num_rows), None)
+        total = 0 if first is None else _parallel_rows(plan, snapshots, spine_table)
+        slices = iter(()) if first is None else itertools.chain([first], parts)
     elif spine_table is not None:
         total = spine_table.num_rows
         slices = _scored_slices(plan, spine_slices(plan.view, spine_table, chunk_rows))
@@ -161,11 +165,18 @@ def batch_predict(
             f"{'' if spine is not None else ' in the given time range'}: insert data or widen start/end."
         )
     group = _output_group(features, output, plan)
+    written = 0
     with _progress(show_progress, total, f"{plan.version.name} v{plan.version.version} -> {output}") as advance:
+
+        def count(rows: int) -> None:
+            nonlocal written
+            written += rows
+            advance(rows)
+
         # A time range's rows come from the spine group's visible rows: one per (key, event time).
-        result = group.insert_rows(_labelled(plan, slices, advance), unique_keys=spine is None)
+        result = group.insert_rows(_labelled(plan, slices, count), unique_keys=spine is None)
     return BatchPredictions(
-        output, result.commit, total, plan.version.name, plan.version.version, plan.view.name, plan.view.version
+        output, result.commit, written, plan.version.name, plan.version.version, plan.view.name, plan.view.version
     )
 
 
@@ -185,16 +196,20 @@ def _parallel_executor(
     """The executor to score in parts on, or None to score here: too few rows, or one worker to run them."""
     if parallelism is None:
         return None
-    if spine is not None:
-        rows = spine.num_rows
-    else:  # an upper bound, from the catalog: the spine group's rows as of the commit read
-        rows = sum(item.rows_inserted for item in snapshots[plan.view.query.parts[0].group.record.id].commits)
-    if rows < parallelism.min_rows:
+    if _parallel_rows(plan, snapshots, spine) < parallelism.min_rows:
         return None
     executor = parallelism.executor()
     # a cluster's workers bring cores of their own, so two parts already halve the time
     needed = 2 if executor.is_cluster else max(2, parallelism.min_workers)
     return executor if executor.workers >= needed else None
+
+
+def _parallel_rows(plan: ScoringPlan, snapshots: dict[int, Snapshot], spine: pa.Table | None) -> int:
+    """The rows to score: the spine's, or an upper bound from the catalog (the spine group's rows as of the
+    commit read)."""
+    if spine is not None:
+        return int(spine.num_rows)
+    return sum(item.rows_inserted for item in snapshots[plan.view.query.parts[0].group.record.id].commits)
 
 
 def _view(features: FeatureStore, version: ModelVersion, given: str | FeatureView | None) -> FeatureView:

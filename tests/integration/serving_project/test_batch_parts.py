@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def test_a_failing_part_raises_its_error_and_writes_nothing(
     with project.start_run("fragile") as run:
         run.log_model(model.fit(cards[FEATURES].iloc[:50], labels["is_fraud"].iloc[:50]), "fragile")
 
-    with pytest.raises(ValueError, match=r"this model scores at most 100 rows at once, got \d+"):
+    with pytest.raises(ValueError, match=r"this model scores at most 50 rows at once, got \d+") as raised:
         batch_predict(
             project.features,
             project.registry,
@@ -112,6 +113,7 @@ def test_a_failing_part_raises_its_error_and_writes_nothing(
             show_progress=False,
             parallelism=_in_parts(folder, executor),
         )
+    assert any(re.fullmatch(r"part \d of 4 of the batch prediction", note) for note in raised.value.__notes__)
     with pytest.raises(NotFoundError):
         project.get_feature_group("never_written")
 
