@@ -46,6 +46,7 @@ from fti.inference.generation import mount_generation
 from fti.inference.guard import BodyTooLargeError, Guard, caller_request_id, error_response, too_large
 from fti.inference.live import LoadedDeployment, ModelTable
 from fti.inference.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from fti.inference.openapi import document
 from fti.inference.outputs import invocations_kind, invocations_predictions, needs_proba, v1_fields
 from fti.inference.payloads import parse_csv, parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
@@ -446,7 +447,9 @@ def create_app(
         return Response(orjson.dumps(server.status()), media_type=_JSON)
 
     async def metadata(_request: Request) -> Response:
-        return Response(orjson.dumps({"name": "fti", "version": "1", "extensions": ["binary_tensor_data"]}))
+        return Response(
+            orjson.dumps({"name": "fti", "version": "1", "extensions": ["binary_tensor_data"]}), media_type=_JSON
+        )
 
     async def metrics(_request: Request) -> Response:
         return Response(server.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -458,4 +461,5 @@ def create_app(
     app.add_route("/v2", metadata, methods=get)
     app.add_route("/metrics", metrics, methods=get)
     app.state.server = server
+    document(app)
     return app

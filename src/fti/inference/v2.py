@@ -125,6 +125,8 @@ def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> I
     outputs = request.get("outputs")
     if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)):
         raise ValidationError("Field 'outputs' must be a list of objects with a 'name'.")
+    for index, output in enumerate(outputs or ()):
+        _parameters(output.get("parameters"), f"outputs[{index}].parameters")
     known = [model.output_name, *([PROBA_OUTPUT] if isinstance(model, ServedClassifier) else [])]
     for output in outputs or ():
         if output.get("name") not in known:
@@ -132,7 +134,7 @@ def parse_infer(body: bytes, header_length: str | None, model: ServedModel) -> I
                 f"Model '{model.name}' has no output '{output.get('name')}'; its outputs are "
                 f"{', '.join(repr(name) for name in known)}."
             )
-    parameters = request.get("parameters") or {}
+    parameters = _parameters(request.get("parameters"), "parameters")
     request_id = request.get("id")
     return InferRequest(
         id=str(request_id) if request_id is not None else None,
@@ -198,9 +200,9 @@ def _decode_inputs(inputs: list[Any], binary: bytes) -> list[tuple[str, np.ndarr
         if datatype not in _DATATYPES:
             raise ValidationError(f"Field '{where}.datatype' is {datatype!r}; use one of {sorted(_DATATYPES)}.")
         shape = tensor.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(dim, int) and dim >= 0 for dim in shape) or not shape:
+        if not isinstance(shape, list) or not all(type(dim) is int and dim >= 0 for dim in shape) or not shape:
             raise ValidationError(f"Field '{where}.shape' must be a list of non-negative integers, not {shape!r}.")
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        size = _parameters(tensor.get("parameters"), f"{where}.parameters").get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise ValidationError(
@@ -220,11 +222,24 @@ def _decode_inputs(inputs: list[Any], binary: bytes) -> list[tuple[str, np.ndarr
     return tensors
 
 
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    """A ``parameters`` field: an object, or absent."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"Field '{where}' must be an object such as {{\"binary_data\": true}}, not {value!r}.")
+    return value
+
+
 def _from_json(data: Any, datatype: str, where: str) -> np.ndarray:
     try:
-        return np.asarray(data, dtype=_DATATYPES[datatype]).reshape(-1)
-    except (TypeError, ValueError) as exc:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow to infinity is refused below
+            array = np.asarray(data, dtype=_DATATYPES[datatype]).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"Field '{where}.data' does not hold {datatype} values ({exc}).") from exc
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValidationError(f"Field '{where}.data' holds values beyond {datatype}'s range: send a wider datatype.")
+    return array
 
 
 def _from_bytes(raw: bytes, datatype: str, where: str) -> np.ndarray:
@@ -236,9 +251,19 @@ def _from_bytes(raw: bytes, datatype: str, where: str) -> np.ndarray:
     values: list[str] = []
     offset = 0
     while offset < len(raw):  # length-prefixed strings: only string tensors take this path
-        (length,) = _LENGTH.unpack_from(raw, offset)
-        values.append(raw[offset + 4 : offset + 4 + length].decode())
-        offset += 4 + length
+        end = offset + 4 + (_LENGTH.unpack_from(raw, offset)[0] if offset + 4 <= len(raw) else 0)
+        if offset + 4 > len(raw) or end > len(raw):
+            raise ValidationError(
+                f"Field '{where}' has a BYTES element at byte {offset} whose 4-byte length prefix runs past the "
+                f"{len(raw)} binary bytes: each element is a little-endian length, then that many bytes."
+            )
+        try:
+            values.append(raw[offset + 4 : end].decode())
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"Field '{where}' has a BYTES element at byte {offset} that is not UTF-8 ({exc})."
+            ) from None
+        offset = end
     return np.array(values, dtype=object)
 
 

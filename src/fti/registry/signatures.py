@@ -22,7 +22,10 @@ def as_arrow(data: Any, *, column_names: list[str] | None = None) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise _mixed_column(data, exc) from None
     if hasattr(data, "to_arrow"):
         table = data.to_arrow()
         if isinstance(table, pa.Table):
@@ -36,6 +39,20 @@ def as_arrow(data: Any, *, column_names: list[str] | None = None) -> pa.Table:
         f"Expected a table (pandas or Polars DataFrame, Arrow table, dict of columns or 2-D numpy array), "
         f"got {type(data).__name__}."
     )
+
+
+def _mixed_column(frame: pd.DataFrame, exc: Exception) -> ValidationError:
+    """The error for a frame Arrow cannot take: the first column whose values mix types, named."""
+    for name in frame.columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as column_exc:
+            kinds = sorted({type(value).__name__ for value in frame[name].head(1000)})
+            return ValidationError(
+                f"Column {name!r} mixes values of types {', '.join(kinds)} across rows ({column_exc}): send one type "
+                "per column."
+            )
+    return ValidationError(f"The input is not a table of one type per column: {exc}")
 
 
 def infer_signature(example: Any, prediction: Any = None, *, column_names: list[str] | None = None) -> Signature:
