@@ -17,6 +17,7 @@ none counts twice. Refused events go to the dead-letter stream ``<stream>:dead``
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from fti.features.aggregation_groups import AggregationGroup
 
 __all__ = ["JobProgress", "StreamJob", "StreamJobOptions", "dead_letter_stream"]
+
+_log = logging.getLogger(__name__)
 
 
 def dead_letter_stream(stream: str) -> str:
