@@ -4,13 +4,16 @@ Every insert writes at least one file, so an hourly pipeline leaves thousands of
 read opens. Compaction rewrites them into large ones as a new table version; each row keeps its commit
 and row numbers, and reads of any commit scan the newest version (see :mod:`fti.features.time_travel`),
 so no read, time travel or training-dataset rebuild changes. Vacuum then deletes the files that only
-old versions read, except the versions training datasets pinned, which stay readable as they were.
+old versions read, except the versions training datasets pinned, which stay readable as they were, and
+first the rows that inserts killed before their catalog row left behind (never visible to reads).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from fti.backends.ports import CompactingStore
 from fti.core.features import FeatureGroupRecord, TableCompaction
@@ -18,7 +21,7 @@ from fti.errors import ValidationError
 from fti.features.stores import FeatureStores
 from fti.features.time_travel import describe_group
 
-__all__ = ["Compaction", "compact", "compact_if_due", "pinned_commits", "vacuum"]
+__all__ = ["Compaction", "compact", "compact_if_due", "delete_orphan_rows", "pinned_commits", "vacuum"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +88,39 @@ def vacuum(stores: FeatureStores, record: FeatureGroupRecord, retain: timedelta)
         return 0
     pinned = pinned_commits(stores, record)
     with stores.catalog.transaction() as tx:
-        versions = [item.table_version for item in tx.feature_groups.commits(record.id) if item.commit in pinned]
-    return _store(stores, record).vacuum(record.table, retain, versions)
+        commits = tx.feature_groups.commits(record.id)
+    store = _store(stores, record)
+    delete_orphan_rows(store, record, [item.stamp for item in commits], retain)
+    versions = [item.table_version for item in commits if item.commit in pinned]
+    return store.vacuum(record.table, retain, versions)
+
+
+def delete_orphan_rows(store: CompactingStore, record: FeatureGroupRecord, stamps: list[int], retain: timedelta) -> int:
+    """Delete the rows of inserts killed between their table commit and their catalog row; how many.
+
+    Such rows carry a stamp no recorded commit carries (``stamps`` are the recorded ones). Only files written
+    more than ``retain`` ago are judged: a stamp that a newer file may hold can belong to an insert still
+    running, whose catalog row is yet to come, so its rows stay.
+    """
+    ranges = store.value_ranges(record.table, "_fti_commit")
+    if not ranges.num_rows:
+        return 0
+    lows = np.asarray(ranges.column("min").fill_null(0).to_numpy(), dtype=np.int64)
+    highs = np.asarray(ranges.column("max").fill_null(np.iinfo(np.int64).max).to_numpy(), dtype=np.int64)
+    cutoff = int((datetime.now(UTC) - retain).timestamp() * 1000)
+    is_old = np.asarray(ranges.column("written_at").to_numpy(), dtype=np.int64) < cutoff
+    if not is_old.any():
+        return 0
+    candidates = np.setdiff1d(np.arange(int(highs[is_old].max()) + 1), np.asarray(stamps, dtype=np.int64))
+    in_old = _covering(candidates, lows[is_old], highs[is_old]) > 0
+    in_new = _covering(candidates, lows[~is_old], highs[~is_old]) > 0
+    orphans = candidates[in_old & ~in_new]
+    return store.delete_rows(record.table, "_fti_commit", orphans.tolist()) if orphans.size else 0
+
+
+def _covering(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
+    """How many of the ranges ``[lows[i], highs[i]]`` hold each value (those starting at or below it, less those
+    ending below it)."""
+    started = np.searchsorted(np.sort(lows), values, side="right")
+    ended = np.searchsorted(np.sort(highs), values, side="left")
+    return np.asarray(started - ended)

@@ -262,6 +262,9 @@ class FeatureGroup:
             return
         with self._stores.catalog.transaction() as tx:
             self._removed = tx.feature_groups.delete_empty(record.id)
+        if self._removed:
+            # the empty table the first insert created (no other insert began on the group: none writes it)
+            self._stores.offline.delete_table(record.table)
 
     def materialize(
         self,
@@ -325,7 +328,9 @@ class FeatureGroup:
         """Delete the files only table versions older than ``retain`` read; return how many were deleted.
 
         Reads never need them (they scan the newest version); the versions that training datasets pinned
-        keep their files, so those datasets stay readable as they were written, by any Delta reader.
+        keep their files, so those datasets stay readable as they were written, by any Delta reader. Rows
+        that inserts killed before their catalog row left behind, in files older than ``retain``, are
+        deleted first.
         """
         return vacuum(self._stores, self._reload()[0], retain)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pytest
 
+from fti.backends.ports import CompactingStore
 from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -133,6 +134,34 @@ class OfflineStoreContract:
             offline_store.write("t", pa.RecordBatchReader.from_batches(_SCHEMA, racing()), version=1)
         assert offline_store.version("t") == 1
         assert offline_store.read("t").count_rows() == 5
+
+    def test_appends_meeting_each_other_all_commit(self, offline_store: OfflineStore) -> None:
+        offline_store.write("t", _reader(_batch(0, 4)))
+        taken: list[int] = []
+
+        def racing() -> Iterator[pa.RecordBatch]:
+            yield _batch(4, 4)
+            # another writer (its own thread, as a driver may not nest calls) appends meanwhile
+            other = threading.Thread(target=lambda: taken.append(offline_store.write("t", _reader(_batch(100, 1)))))
+            other.start()
+            other.join()
+
+        assert offline_store.write("t", pa.RecordBatchReader.from_batches(_SCHEMA, racing())) == 2
+        assert taken == [1]
+        assert offline_store.read("t").count_rows() == 9
+
+    def test_value_ranges_and_deleting_rows(self, offline_store: OfflineStore) -> None:
+        if not isinstance(offline_store, CompactingStore):
+            pytest.skip("not a compacting store")
+        offline_store.write("t", _reader(_batch(0, 4)))
+        offline_store.write("t", _reader(_batch(10, 2)))
+        ranges = offline_store.value_ranges("t", "key").sort_by("min")
+        assert ranges.column("min").to_pylist() == [0, 10] and ranges.column("max").to_pylist() == [3, 11]
+        assert all(value > 1_600_000_000_000 for value in ranges.column("written_at").to_pylist())
+        assert offline_store.delete_rows("t", "key", [1, 11, 50]) == 2
+        assert offline_store.delete_rows("t", "key", []) == 0
+        keys = offline_store.read("t").to_table().column("key").to_pylist()
+        assert sorted(keys) == [0, 2, 3, 10]
 
     def test_large_streamed_write(self, offline_store: OfflineStore) -> None:
         batches = (_batch(start, 10_000) for start in range(0, 200_000, 10_000))

@@ -213,6 +213,13 @@ class CompactingStore(Protocol):
     def vacuum(self, table: str, retain: timedelta, keep_versions: Sequence[int]) -> int:
         """Delete files no version newer than ``retain`` and none of ``keep_versions`` reads; how many were deleted."""
 
+    def value_ranges(self, table: str, column: str) -> pa.Table:
+        """Per file of the newest version: the least and greatest value of the integer ``column`` (``min``,
+        ``max``; null where unknown) and when the file was written (``written_at``, milliseconds since 1970)."""
+
+    def delete_rows(self, table: str, column: str, values: Sequence[int]) -> int:
+        """Delete the rows whose integer ``column`` is one of ``values``, as one new version; how many."""
+
 
 class TaskHandle(Protocol[R_co]):
     """One task started by :meth:`Executor.submit`."""

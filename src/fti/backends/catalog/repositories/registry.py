@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from fti.backends.catalog.repositories.absent_rows import insert_if_absent
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import (
     model_alias_history,
@@ -31,14 +32,13 @@ class SqlRegistryRecords:
 
     def next_version(self, name: str, created_at: datetime) -> int:
         """Reserve the next version number of ``name`` (the row lock serializes concurrent writers)."""
-        row = self._connection.execute(
-            sa.select(registered_models.c.latest_version).where(registered_models.c.name == name).with_for_update()
-        ).first()
+        query = sa.select(registered_models.c.latest_version).where(registered_models.c.name == name).with_for_update()
+        row = self._connection.execute(query).first()
         if row is None:
-            self._connection.execute(
-                sa.insert(registered_models).values(name=name, created_at=created_at, latest_version=1)
-            )
-            return 1
+            first = sa.insert(registered_models).values(name=name, created_at=created_at, latest_version=1)
+            if insert_if_absent(self._connection, first):
+                return 1
+            row = self._connection.execute(query).one()
         version = int(row[0]) + 1
         self._connection.execute(
             sa.update(registered_models).where(registered_models.c.name == name).values(latest_version=version)
@@ -171,7 +171,11 @@ class SqlRegistryRecords:
         )
 
     def find_alias(self, name: str, alias: str) -> ModelAlias | None:
-        """Where ``alias`` points, or None."""
+        """Where ``alias`` points, or None; the model's aliases stay locked against other moves until the
+        transaction ends (its row is locked: an alias row may not exist yet, or be replaced meanwhile)."""
+        self._connection.execute(
+            sa.select(registered_models.c.name).where(registered_models.c.name == name).with_for_update()
+        ).first()
         row = self._connection.execute(
             sa.select(model_aliases)
             .where(model_aliases.c.name == name, model_aliases.c.alias == alias)

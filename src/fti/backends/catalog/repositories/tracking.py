@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from fti.backends.catalog import schema
+from fti.backends.catalog.repositories.absent_rows import insert_if_absent
 from fti.backends.catalog.repositories.run_search import narrowed, searched, split_by_value
 from fti.backends.catalog.repositories.timestamps import as_utc
 from fti.backends.catalog.schema import (
@@ -58,7 +59,7 @@ class SqlTrackingRecords:
         found = self._find_experiment(name)
         if found is not None:
             return found
-        self._connection.execute(sa.insert(experiments).values(name=name, created_at=created_at))
+        insert_if_absent(self._connection, sa.insert(experiments).values(name=name, created_at=created_at))
         created = self._find_experiment(name)
         assert created is not None
         return created
