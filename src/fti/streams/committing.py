@@ -28,11 +28,12 @@ _QUEUED_COMMITS = 2
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """One partition's window state (bytes) and the ids of the messages it covers, to acknowledge with it."""
+    """One partition's window state and the ids of the messages it covers, to acknowledge with it; ``state``
+    serializes the state as it was when the checkpoint was taken (on the commit thread)."""
 
     partition: int
     ids: Sequence[str]
-    state: bytes
+    state: Callable[[], bytes]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -173,13 +174,22 @@ class WindowEngine:
 
     def checkpoint(self) -> bytes:
         """The state and the watermark as bytes (Arrow IPC), for :meth:`restore`."""
-        table = self._state.to_table()
+        return self.snapshot()()
+
+    def snapshot(self) -> Callable[[], bytes]:
+        """The state and watermark now, as a function that serializes them later, on any thread (a stream
+        job's commit thread does, off the consume loop) into :meth:`checkpoint`'s bytes."""
+        build = self._state.frozen()
         meta = {"newest": self._newest, "evicted_through": self._evicted_through, "spec": self._spec.to_json()}
-        table = table.replace_schema_metadata({"fti.window_state": json.dumps(meta)})
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return sink.getvalue()
+
+        def serialize() -> bytes:
+            table = build().replace_schema_metadata({"fti.window_state": json.dumps(meta)})
+            sink = io.BytesIO()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            return sink.getvalue()
+
+        return serialize
 
     def restore(self, data: bytes) -> None:
         """Replace the state and watermark with a :meth:`checkpoint`'s.

@@ -198,7 +198,7 @@ class StreamJob:
         """Hand the buffered rows and each partition's checkpoint to the background committer."""
         rows = pa.concat_tables(self._buffer) if self._buffer else None
         checkpoints = [
-            Checkpoint(partition, self._acks[partition], engine.checkpoint())
+            Checkpoint(partition, self._acks[partition], engine.snapshot())
             for partition, engine in self._engines.items()
             if self._acks[partition]
         ]
@@ -212,7 +212,9 @@ class StreamJob:
         self._group.append(rows, is_online_written=True)
 
     def _save(self, checkpoint: Checkpoint) -> None:
-        self._broker.commit(self._stream, checkpoint.partition, self._consumer_group, checkpoint.ids, checkpoint.state)
+        self._broker.commit(
+            self._stream, checkpoint.partition, self._consumer_group, checkpoint.ids, checkpoint.state()
+        )
         self.progress.commits += 1
 
     def lag(self) -> int:

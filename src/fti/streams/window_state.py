@@ -10,6 +10,7 @@ one. The state's size thus costs a mask per batch, not a query over it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -155,12 +156,25 @@ class WindowState:
 
     def to_table(self) -> pa.Table:
         """The events held: keys, ``__t`` and ``__v_*`` typed, for a checkpoint."""
-        keys = self._key_rows.take(pa.array(self._codes, pa.int64()))
-        columns = {name: keys.column(name) for name in self._spec.key}
-        columns["__t"] = pa.array(self._times, pa.int64())
-        for name, kind in self._kinds.items():
-            columns["__v_" + name] = self._decode(name, kind, self._values[name], self._valid[name])
-        return pa.table(columns)
+        return self.frozen()()
+
+    def frozen(self) -> Callable[[], pa.Table]:
+        """The events held now, as a function that builds :meth:`to_table`'s table later, on any thread: the
+        state replaces its arrays rather than changing them in place, so the ones captured here stay as is."""
+        key_rows, codes, times = self._key_rows, self._codes, self._times
+        values, valid = dict(self._values), dict(self._valid)
+        texts = {name: dictionary.values for name, dictionary in self._texts.items()}
+        key, kinds = self._spec.key, dict(self._kinds)
+
+        def build() -> pa.Table:
+            keys = key_rows.take(pa.array(codes, pa.int64()))
+            columns = {name: keys.column(name) for name in key}
+            columns["__t"] = pa.array(times, pa.int64())
+            for name, kind in kinds.items():
+                columns["__v_" + name] = _decode(texts.get(name), kind, values[name], valid[name])
+            return pa.table(columns)
+
+        return build
 
     def _encode_keys(self, batch: pa.Table) -> np.ndarray:
         columns = [batch.column(name).combine_chunks() for name in self._spec.key]
@@ -220,15 +234,18 @@ class WindowState:
         for item in self._spec.aggregations:
             found = computed[item.name]
             if item.column is not None and item.function in ("max", "min", "last"):
-                arrays.append(self._decode(item.column, item.value_type, found.values, found.valid))
+                texts = self._texts[item.column].values if item.column in self._texts else None
+                arrays.append(_decode(texts, item.value_type, found.values, found.valid))
             else:
                 arrays.append(pa.array(found.values, mask=~found.valid).cast(self._schema.field(item.name).type))
         return pa.Table.from_arrays(arrays, schema=self._schema)
 
-    def _decode(self, name: str, kind: str, values: np.ndarray, valid: np.ndarray) -> pa.Array:
-        if name in self._texts:
-            return self._texts[name].values.take(pa.array(np.where(valid, values, 0), mask=~valid))
-        return pa.array(values.astype(bool) if kind == "bool" else values, mask=~valid)
+
+def _decode(texts: pa.Array | None, kind: str, values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Numpy values (codes into ``texts`` for text) as an Arrow array of the value type."""
+    if texts is not None:
+        return texts.take(pa.array(np.where(valid, values, 0), mask=~valid))
+    return pa.array(values.astype(bool) if kind == "bool" else values, mask=~valid)
 
 
 def _numpy_kind(kind: str) -> type[np.generic]:

@@ -150,9 +150,13 @@ def _extreme(is_max: bool, column: Column, taken: np.ndarray, present: np.ndarra
 
 
 def _distinct(values: np.ndarray, taken: np.ndarray, pairs: _Pairs) -> WindowValues:
-    _, codes = np.unique(values[taken], return_inverse=True)  # small codes, one per distinct value
+    codes = values[taken]
+    if len(codes) and (codes.dtype.kind == "f" or int(codes.min()) < 0 or int(codes.max()) >= 2**31):
+        _, codes = np.unique(codes, return_inverse=True)  # small codes, one per distinct value
     codes = codes.astype(np.int64)
     base = int(codes.max()) + 1 if len(codes) else 1
-    distinct = np.unique(pairs.query[taken] * base + codes)
-    counted = np.bincount(distinct // base, minlength=pairs.asked).astype(np.int64)
+    ordered = np.sort(pairs.query[taken] * base + codes)
+    is_first = np.ones(len(ordered), dtype=bool)
+    is_first[1:] = ordered[1:] != ordered[:-1]
+    counted = np.bincount(ordered[is_first] // base, minlength=pairs.asked).astype(np.int64)
     return WindowValues(counted, np.ones(pairs.asked, dtype=bool))

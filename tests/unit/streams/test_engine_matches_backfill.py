@@ -205,3 +205,16 @@ def test_composite_keys_and_every_value_type_match_the_backfill() -> None:
     assert len(expected) == len(offline)
     for row in expected:
         assert offline[(row["shop"], row["till"], row["ts"])] == row
+
+
+def test_a_snapshot_serializes_the_state_as_it_was_when_taken() -> None:
+    engine = WindowEngine(SPEC)
+    engine.process(_table([("a", 100, 1.0, "m1"), ("b", 101, 2.0, "m2")]))
+    taken = engine.snapshot()
+    engine.process(_table([("a", 500, 3.0, "m3"), ("c", 501, 4.0, "m4")]))  # evicts a and b, adds a new key
+    restored = WindowEngine(SPEC)
+    restored.restore(taken())
+    assert restored.state_rows == 2
+    again = restored.process(_table([("b", 110, 1.0, "m2")]))
+    assert again.rows.to_pylist()[0]["count_1m"] == 2
+    assert again.rows.to_pylist()[0]["merchant_count_distinct_5m"] == 1
