@@ -5,7 +5,7 @@ takes its commit number when the catalog records it; ``feature_group_commits`` k
 and the offline-table version that published it. Existing commits keep NULL in both: their stamp and
 table version were their commit number.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
