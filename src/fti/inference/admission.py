@@ -6,7 +6,7 @@ model). What no signature covers is checked here, in one vectorized pass per col
 
 - an entity key (routing only, or read by a model without a signature) must be of its declared type
   (``"cc_num:int64"``, or the type of the deployment's feature view key), else an integer or a string, and
-  never null;
+  never null; a whole number written as a float (``4242.0``) counts as an integer;
 - a column a model without a signature reads must hold numbers, booleans or strings, of one kind.
 
 Without this a request with ``"cc_num": "a"`` among integer keys would be answered, logged, and break every
@@ -15,6 +15,7 @@ later read of the log's features.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,10 @@ def _check_key(deployment: str, key: str, values: pd.Series[Any], declared: str 
             f"Deployment '{deployment}' got a null entity key '{key}' in row {row}: send {what} in every row."
         )
     kind = pd.api.types.infer_dtype(values, skipna=False)
-    fits = kind in kinds if declared is not None else kind in ("integer", "string")
+    integers = declared in (None, "int64")
+    if integers and kind in ("floating", "mixed-integer-float") and _are_whole(values):
+        kind = "whole"  # 4242.0 (a client's numbers through a float matrix): logged as a number, read as int64
+    fits = kind in (*kinds, "whole") if declared is not None else kind in ("integer", "string", "whole")
     if fits and kind == "integer" and not _fits_int64(values):
         fits = False
     if not fits:
@@ -85,17 +89,29 @@ def _fits_int64(values: pd.Series[Any]) -> bool:
     return False
 
 
+def _are_whole(values: pd.Series[Any]) -> bool:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return bool(np.isfinite(numbers).all() and (np.abs(numbers) < 2.0**63).all() and (numbers % 1 == 0).all())
+
+
 def _first_misfit(values: pd.Series[Any], declared: str | None) -> tuple[int, Any]:
     """The first row whose value is not of the key's type (only on the error path)."""
     items = values.tolist()
     first = items[0]
     for row, value in enumerate(items):
-        if declared == "int64" or (declared is None and _is_int(first)):
-            if not _is_int(value):
+        if declared == "int64" or (declared is None and _is_whole(first)):
+            if not _is_whole(value):
                 return row, value
         elif not isinstance(value, str):
             return row, value
     return 0, first
+
+
+def _is_whole(value: Any) -> bool:
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return math.isfinite(number) and number.is_integer() and abs(number) < 2.0**63
+    return _is_int(value)
 
 
 def _is_int(value: Any) -> bool:

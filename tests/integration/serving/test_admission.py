@@ -50,7 +50,7 @@ def test_a_key_of_another_type_than_declared_is_refused_and_not_logged(serve: Se
         )
         good = httpx.post(
             f"{url}/v1/deployments/typed/predict",
-            json={"instances": _instances(3, cc_num=[4242, 4243, 7])},
+            json={"instances": _instances(3, cc_num=[4242, 4243.0, 7])},  # a whole float is an integer
             headers={"x-request-id": "good-key"},
         )
         string_key = httpx.post(
@@ -70,7 +70,7 @@ def test_a_key_of_another_type_than_declared_is_refused_and_not_logged(serve: Se
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ([1.5, 2.0], "entity key 'cc_num' as an integer or a string: row 0 has 1.5"),
+        ([2.0, 1.5], "entity key 'cc_num' as an integer or a string: row 1 has 1.5"),
         ([1, True], "entity key 'cc_num' as an integer or a string: row 1 has True"),
         ([1, None], "null entity key 'cc_num' in row 1"),
         ([2**64 - 1, 1], "row 0 has 18446744073709551615"),
