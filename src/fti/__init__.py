@@ -29,6 +29,7 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
 if TYPE_CHECKING:
+    from fti.llm.embeddings import embed
     from fti.training import evaluate, space
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "agg",
     "connect",
+    "embed",
     "errors",
     "evaluate",
     "expect",
@@ -52,8 +54,8 @@ __all__ = [
     "streams",
 ]
 
-#: public names whose modules need the 'ml' extra, imported on first use so `import fti` stays light
-_LAZY = {"evaluate": "fti.training.evaluation", "space": "fti.training"}
+#: public names whose modules need an extra ('ml', 'llm'), imported on first use so `import fti` stays light
+_LAZY = {"embed": "fti.llm.embeddings", "evaluate": "fti.training.evaluation", "space": "fti.training"}
 
 
 def __getattr__(name: str) -> Any:

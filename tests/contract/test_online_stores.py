@@ -13,6 +13,7 @@ import pytest
 from fti.backends.kinds import create_backend
 from fti.backends.ports import OnlineStore
 from fti.testing.online_store import OnlineStoreContract
+from fti.testing.online_vector_store import VectorColumnContract
 
 
 def _opened(kind: str, options: dict[str, Any]) -> Iterator[OnlineStore]:
@@ -22,7 +23,7 @@ def _opened(kind: str, options: dict[str, Any]) -> Iterator[OnlineStore]:
     store.close()
 
 
-class TestSqliteOnlineStore(OnlineStoreContract):
+class TestSqliteOnlineStore(OnlineStoreContract, VectorColumnContract):
     @pytest.fixture
     def online_store_spec(self, tmp_path: Path) -> tuple[str, dict[str, Any]]:
         return "sqlite", {"path": str(tmp_path / "online.db")}
@@ -44,7 +45,7 @@ class TestSqliteOnlineStore(OnlineStoreContract):
         return False
 
 
-class TestRedisOnlineStore(OnlineStoreContract):
+class TestRedisOnlineStore(OnlineStoreContract, VectorColumnContract):
     @pytest.fixture
     def online_store_spec(self, redis_url: str) -> tuple[str, dict[str, Any]]:
         return "redis", {"url": redis_url, "key_prefix": f"t{uuid.uuid4().hex[:10]}"}

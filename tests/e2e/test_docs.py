@@ -38,10 +38,11 @@ def _write_data_files(where: str, folder: Path) -> None:
 
 
 def _python_blocks() -> list[object]:
-    """The Python blocks; the LLM guide's run with the other LLM tests (one worker imports torch once)."""
+    """The Python blocks; the guides that load models run with the LLM tests (one worker imports torch once)."""
     llm = pytest.mark.xdist_group("llm")
+    torch_guides = ("docs/llm.md", "docs/embeddings.md")
     return [
-        pytest.param(where, code, id=where, marks=[llm] if where.startswith("docs/llm.md") else [])
+        pytest.param(where, code, id=where, marks=[llm] if where.startswith(torch_guides) else [])
         for where, code in _blocks("python")
     ]
 

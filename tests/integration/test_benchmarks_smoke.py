@@ -28,6 +28,7 @@ SMALL_BACKFILL = ["--backfill-events", "20000"]
         ),
         (["batch_predict.py", "--rows", "20000", "--chunk-rows", "5000"], "batch_predict rows/s"),
         (["scheduler.py", "--quick"], "event -> run started"),
+        (["vector_search.py", "--quick", "--sentences", "16"], "same top-k"),
         (["finetune.py", "--quick", "--steps", "3", "--requests", "2", "--new-tokens", "8"], "LoRA training step"),
         (["serving.py", "--seconds", "0.3", "--concurrency", "1"], "fraud_ensemble"),
         (

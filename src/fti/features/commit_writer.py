@@ -22,7 +22,7 @@ from fti.core.sources import CommitLineage, SourceCursorRecord
 from fti.errors import BackendError, ConflictError, ValidationError
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream
-from fti.features.schema import plan_schema
+from fti.features.schema import check_online_schema, plan_schema
 from fti.features.statistics import measure_commit
 from fti.features.stores import FeatureStores
 
@@ -70,6 +70,8 @@ def write_commit(
     """
     source_schema, batches = data
     plan = plan_schema(what, source_schema, record.schema, record.primary_key, record.event_time)
+    if record.is_online:
+        check_online_schema(what, plan.target)
     expectations = [expectation_from_json(item) for item in record.expectations]
     _check_expectations(what, expectations, plan.target.names)
     offline = stores.offline

@@ -17,6 +17,7 @@ from fti.errors import FtiError, NotFoundError, ValidationError
 from fti.features.compaction import Compaction, compact, compact_if_due, vacuum
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingestion import IngestResult, InsertOptions, ingest_data, ingest_source, preparation_of
+from fti.features.neighbors import plan_search
 from fti.features.online import (
     MATERIALIZE_BATCH_ROWS,
     ensure_online_table,
@@ -395,6 +396,41 @@ class FeatureGroup:
         with self._stores.catalog.transaction() as tx:
             tx.feature_groups.set_group_statistics(self._record.id, commit, statistics)
         return statistics
+
+    def find_neighbors(
+        self,
+        query: Any,
+        k: int = 10,
+        *,
+        column: str | None = None,
+        filter: dict[str, Any] | None = None,
+        features: list[str] | None = None,
+        online: bool = True,
+        model: str | None = None,
+    ) -> pd.DataFrame:
+        """The ``k`` rows whose vector is nearest ``query`` by cosine similarity, most similar first.
+
+        Args:
+            query: a vector of the column's dimension, or a text (embedded with :func:`fti.embed`).
+            k: how many neighbours.
+            column: the vector column; needed only when the group has several.
+            filter: keep rows whose column equals a value, or is in a list of values: ``{"lang": ["en"]}``.
+            features: the columns returned besides the key and ``score`` (default: all but the vectors).
+            online: search the online table (True) or the offline latest row per key with DuckDB (False);
+                both give the same neighbours, ties broken by key.
+            model: the embedding model of a text query (default: the one :func:`fti.embed` uses).
+
+        Returns:
+            The key columns, the features and ``score`` (the cosine similarity), one row per neighbour.
+
+        Example:
+            >>> docs.find_neighbors("refund for a cancelled order", k=3)  # doctest: +SKIP
+        """
+        record = self._reload()[0]
+        search = plan_search(record, query, k, column=column, filter=filter, features=features, model=model)
+        table = search.online(self._stores) if online else search.offline(self._stores, snapshot(*self._reload()))
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
 
     # -- queries -----------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ __all__ = [
     "MATERIALIZE_BATCH_ROWS",
     "OnlineWriteWarning",
     "ensure_online_table",
+    "latest_query",
     "latest_rows",
     "online_store",
     "online_table_name",
@@ -83,6 +84,18 @@ def ensure_online_table(store: OnlineStore, record: FeatureGroupRecord) -> str:
     return table
 
 
+def latest_query(record: FeatureGroupRecord, where: str) -> str:
+    """SQL of the latest row per key among the rows of ``raw_rows`` that ``where`` keeps: what the online
+    table holds. Of a key's rows, the newest event time wins; of equal ones the latest commit, then the
+    latest row."""
+    keys = ", ".join(quote(name) for name in record.primary_key)
+    columns = ", ".join(quote(spec.name) for spec in record.schema or ())
+    return (
+        f"SELECT {columns} FROM raw_rows WHERE {where} QUALIFY row_number() OVER "
+        f"(PARTITION BY {keys} ORDER BY {quote(record.event_time)} DESC, _fti_commit DESC, _fti_row DESC) = 1"
+    )
+
+
 def latest_rows(
     stores: FeatureStores,
     view: Snapshot,
@@ -116,12 +129,7 @@ def latest_rows(
     # Rows come in key order: a B-tree store (SQLite) then appends batch after batch instead of touching
     # every page of the table in every batch (about 2x faster for a large materialization).
     unique = f"SELECT {columns} FROM raw_rows WHERE {where} ORDER BY {keys}"
-    # Of a key's rows, the newest event time wins; of equal ones the latest commit, then the latest row.
-    latest = (
-        f"SELECT {columns} FROM raw_rows WHERE {where} QUALIFY row_number() OVER "
-        f"(PARTITION BY {keys} ORDER BY {quote(record.event_time)} DESC, _fti_commit DESC, _fti_row DESC) = 1 "
-        f"ORDER BY {keys}"
-    )
+    latest = f"{latest_query(record, where)} ORDER BY {keys}"
     counts = (
         f"SELECT (SELECT count(*) FROM raw_rows WHERE {where}), "
         f"(SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw_rows WHERE {where}))"

@@ -7,6 +7,7 @@ A later insert may widen safely (int32 -> int64, float32 -> float64); anything e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,19 @@ import pyarrow.compute as pc
 
 from fti.core.features import ColumnSpec
 from fti.core.naming import validate_identifier
+from fti.core.online_types import online_type_problem
+from fti.core.vectors import check_vector_lengths
 from fti.errors import ValidationError
 
-__all__ = ["HIDDEN_COLUMNS", "SchemaPlan", "normalize_type", "plan_schema", "schema_from_specs", "type_from_text"]
+__all__ = [
+    "HIDDEN_COLUMNS",
+    "SchemaPlan",
+    "check_online_schema",
+    "normalize_type",
+    "plan_schema",
+    "schema_from_specs",
+    "type_from_text",
+]
 
 #: columns the feature store adds to every stored row: the commit number and the row within the commit
 HIDDEN_COLUMNS = ("_fti_commit", "_fti_row")
@@ -81,9 +92,24 @@ def normalize_type(arrow_type: pa.DataType) -> pa.DataType:
     return arrow_type
 
 
+#: a list type as Arrow writes it: ``list<item: float>`` or ``fixed_size_list<item: float>[384]``
+_LIST_TEXT = re.compile(r"^(fixed_size_list|list)<(\w+): (.+)>(?:\[(\d+)\])?$")
+
+
 def type_from_text(text: str) -> pa.DataType | None:
-    """The Arrow type written as ``text`` in a stored schema, if it is a simple one."""
-    return _NAMED.get(text)
+    """The Arrow type written as ``text`` in a stored schema: a simple one, or a list of a simple one."""
+    named = _NAMED.get(text)
+    if named is not None:
+        return named
+    match = _LIST_TEXT.match(text)
+    if match is None:
+        return None
+    kind, child, inner_text, size = match.groups()
+    inner = _NAMED.get(inner_text)
+    if inner is None or (kind == "fixed_size_list") != (size is not None):
+        return None
+    item = pa.field(child, inner)
+    return pa.list_(item, int(size)) if size is not None else pa.list_(item)
 
 
 def schema_from_specs(specs: tuple[ColumnSpec, ...]) -> pa.Schema | None:
@@ -139,7 +165,9 @@ def plan_schema(
         got = found[spec.name]
         if str(got) == spec.type:
             target_fields.append(pa.field(spec.name, got))
-        elif expected is not None and (pa.types.is_null(got) or expected in _WIDENING.get(got, ())):
+        elif expected is not None and (
+            pa.types.is_null(got) or expected in _WIDENING.get(got, ()) or _fits_vector(got, expected)
+        ):
             target_fields.append(pa.field(spec.name, expected))
         else:
             problems.append(f"column '{spec.name}' expects {spec.type}, got {got}")
@@ -181,7 +209,30 @@ def _infer(what: str, found: dict[str, pa.DataType], primary_key: tuple[str, ...
     return SchemaPlan(target, specs)
 
 
+def check_online_schema(what: str, schema: pa.Schema) -> None:
+    """Refuse, before anything is written, a column an online feature group could not serve.
+
+    Raises:
+        ValidationError: naming the column, its type and what to store instead.
+    """
+    for column in schema:
+        problem = online_type_problem(column.type)
+        if problem is not None:
+            raise ValidationError(f"{what}: the group is online, and column '{column.name}' {problem}")
+
+
+def _fits_vector(got: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether lists of numbers may be stored in a fixed-size vector column (their lengths are checked)."""
+    return bool(
+        pa.types.is_fixed_size_list(expected)
+        and (pa.types.is_list(got) or pa.types.is_large_list(got) or pa.types.is_fixed_size_list(got))
+        and (pa.types.is_floating(got.value_type) or pa.types.is_integer(got.value_type))
+    )
+
+
 def _cast(values: Any, target: pa.DataType, name: str) -> Any:
+    if pa.types.is_fixed_size_list(target):
+        check_vector_lengths(values, target.list_size, name)
     try:
         return pc.cast(values, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -18,7 +18,7 @@ from fti.features.groups import FeatureGroup
 from fti.features.ingestion import preview
 from fti.features.preparation import Preparation
 from fti.features.queries import Query, QueryPart
-from fti.features.schema import plan_schema
+from fti.features.schema import check_online_schema, plan_schema
 from fti.features.stores import FeatureStores
 from fti.features.views import FeatureView
 
@@ -140,7 +140,10 @@ class FeatureStore:
         specs = None
         if schema is not None:
             what = f"Schema of feature group '{name}' v{version}"
-            specs = plan_schema(what, schema, None, keys, event_time).specs
+            planned = plan_schema(what, schema, None, keys, event_time)
+            if online:
+                check_online_schema(what, planned.target)
+            specs = planned.specs
         return FeatureGroupRecord(
             id=0,
             name=name,

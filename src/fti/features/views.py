@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from fti.core.features import FeatureViewRecord
 from fti.errors import NotFoundError, ValidationError
+from fti.features.neighbors import find_vector_part
 from fti.features.online_vectors import (
     ReturnType,
     VectorPlan,
@@ -93,6 +94,48 @@ class FeatureView:
         joined = self._reader.onto(_as_table(spine), self._reader.latest_snapshots(), self._what())
         frame: pd.DataFrame = joined.to_pandas()
         return frame
+
+    def find_neighbors(
+        self,
+        query: Any,
+        k: int = 10,
+        *,
+        column: str | None = None,
+        filter: dict[str, Any] | None = None,
+        online: bool = True,
+        model: str | None = None,
+    ) -> pd.DataFrame:
+        """The ``k`` entities whose vector feature is nearest ``query`` by cosine similarity, most similar first.
+
+        The search runs over the feature group that gives the view its vector feature (``column``, by the
+        view's name for it; needed only when the view has several): see
+        :meth:`~fti.features.groups.FeatureGroup.find_neighbors`. The result has that group's key columns,
+        the view's other features from that group (labels excluded) and ``score``.
+
+        Example:
+            >>> fv.find_neighbors("refund for a cancelled order", k=5, filter={"lang": "en"})  # doctest: +SKIP
+        """
+        part, name = find_vector_part(self.query, column, self._what())
+        renames = {part.prefix + feature: feature for feature in part.features}
+        unknown = [key for key in filter or {} if key not in renames]
+        if unknown:
+            raise ValidationError(
+                f"find_neighbors on {self._what()}: filter on {unknown}, which are not features of the group "
+                f"holding '{part.prefix + name}'; filter on one of {list(renames)}."
+            )
+        excluded = {*self.labels}
+        features = [f for f in part.features if part.prefix + f not in excluded and f != name]
+        group: Any = part.group
+        found: pd.DataFrame = group.find_neighbors(
+            query,
+            k,
+            column=name,
+            filter={renames[key]: value for key, value in (filter or {}).items()},
+            features=features,
+            online=online,
+            model=model,
+        )
+        return found.rename(columns={f: part.prefix + f for f in features})
 
     # -- online feature vectors --------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from fti.llm.embedding_features import TextEmbedding, add_embedding
+from fti.llm.embeddings import embed
 from fti.llm.evaluation import TextEvaluation, evaluate_text, text_metrics
 from fti.llm.finetune import FinetuneResult, finetune, prepare
 from fti.llm.finetune_config import FinetuneConfig
@@ -35,8 +37,11 @@ __all__ = [
     "RowChecks",
     "RowReport",
     "TextDataset",
+    "TextEmbedding",
     "TextEvaluation",
     "TextGenerator",
+    "add_embedding",
+    "embed",
     "evaluate_text",
     "finetune",
     "load_pretrained",

@@ -32,6 +32,7 @@ __all__ = [
     "is_registered_reference",
     "load_pretrained",
     "load_saved",
+    "package_folder",
     "save_generator",
 ]
 
@@ -41,7 +42,8 @@ _MODEL_FOLDER = "model"
 _ADAPTER_FOLDER = "adapter"
 
 
-def _package_folder(name: str) -> Path:
+def package_folder(name: str) -> Path:
+    """The folder of installed package ``name`` (found without importing it); NotFoundError if absent."""
     module = name.replace("-", "_")
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
@@ -55,7 +57,7 @@ def _package_folder(name: str) -> Path:
 def _resolve(source: str | Path) -> tuple[Path, str | None]:
     """The folder of ``source`` and the GGUF file in it, if the weights are one."""
     text = str(source)
-    folder = _package_folder(text[len(PACKAGE_PREFIX) :]) if text.startswith(PACKAGE_PREFIX) else Path(source)
+    folder = package_folder(text[len(PACKAGE_PREFIX) :]) if text.startswith(PACKAGE_PREFIX) else Path(source)
     if not folder.is_dir():
         raise NotFoundError(
             f"Base model folder '{folder}' does not exist: give a folder saved with save_pretrained, "

@@ -58,7 +58,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from fti.backends.online.redis_rows import PYTHON_ROWS, RowCodec, encode_rows, escape_key_part, key_text
+from fti.backends.online.redis_rows import (
+    PYTHON_ROWS,
+    RowCodec,
+    encode_rows,
+    escape_key_part,
+    key_columns_from_text,
+    key_text,
+)
 from fti.backends.online.tables import (
     OnlineTable,
     conform_keys,
@@ -417,6 +424,30 @@ class RedisOnlineStore:
             codec = RowCodec.build(definition, features)
             self._codecs[(definition.name, features)] = codec
         return codec
+
+    def scan(self, table: str, columns: Sequence[str] | None = None, batch_rows: int = 20_000) -> Iterator[pa.Table]:
+        """SCAN the table's keys (deduplicated), then MGET them ``batch_rows`` at a time, pipelined."""
+        definition = self._table(table)
+        codec = self._codec(definition, definition.select_features(columns))
+        prefix = self._row_prefix(table)
+        found = self._call(f"scan online table '{table}'", lambda client: list(_scan_batches(client, f"{prefix}*")))
+        keys = pc.unique(pa.chunked_array([pa.array(batch, pa.binary()) for batch in found], pa.binary()))
+        for start in range(0, len(keys), batch_rows):
+            part = keys.slice(start, batch_rows)
+
+            def fetch(client: redis.Redis, part: pa.Array = part) -> list[Any]:
+                pipe = client.pipeline(transaction=False)
+                names = part.to_pylist()
+                for offset in range(0, len(names), _READ_CHUNK):
+                    pipe.mget(names[offset : offset + _READ_CHUNK])
+                return [row for reply in pipe.execute() for row in reply]
+
+            rows = self._call(f"scan online table '{table}'", fetch)
+            batch = pa.Table.from_arrays(
+                [*key_columns_from_text(part, prefix, definition.key_schema), *codec.decode(rows)], schema=codec.schema
+            )
+            # a key deleted since the SCAN reads as a row without an event time
+            yield batch.filter(pc.is_valid(batch.column(definition.event_time_column)))
 
     def count(self, table: str) -> int:
         """The number of the table's keys: a SCAN of them (a key that SCAN returns twice is counted once)."""

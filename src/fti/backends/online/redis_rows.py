@@ -4,8 +4,8 @@ A stored row is the event time as 20 digits (its ticks with the sign bit flipped
 like the ticks), then the text of each feature column, separated by byte 0xFF; 0xFE stands for null.
 Neither byte can occur in UTF-8, so no value is mistaken for one. Text is what Arrow casts back
 exactly: integers and ticks in decimal, floats in their shortest round-trip form (float32 as its exact
-double), bools as ``true``/``false``. Writing is vectorized with Arrow kernels; reading parses a few
-rows in Python and many with Arrow kernels, whichever is faster.
+double), bools as ``true``/``false``, float vectors as the base64 of their bytes. Writing is vectorized
+with Arrow kernels; reading parses a few rows in Python and many with Arrow kernels, whichever is faster.
 """
 
 from __future__ import annotations
@@ -19,9 +19,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.backends.online.tables import OnlineTable, temporal_value
+from fti.backends.online.vectors import vector_text, vectors_from_text
+from fti.core.vectors import is_vector_type
 from fti.errors import BackendError
 
-__all__ = ["NULL", "PYTHON_ROWS", "SEPARATOR", "RowCodec", "encode_rows", "escape_key_part", "key_text"]
+__all__ = [
+    "NULL",
+    "PYTHON_ROWS",
+    "SEPARATOR",
+    "RowCodec",
+    "encode_rows",
+    "escape_key_part",
+    "key_columns_from_text",
+    "key_text",
+]
 
 SEPARATOR = b"\xff"
 NULL = b"\xfe"
@@ -52,6 +63,8 @@ def _as_text(array: pa.Array) -> pa.Array:
     """Any supported column as text (nulls stay null)."""
     if pa.types.is_string(array.type):
         return array
+    if is_vector_type(array.type):
+        return vector_text(array)
     if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
         array = array.view(_ticks_type(array.type))
     elif pa.types.is_float32(array.type):
@@ -63,6 +76,8 @@ def _as_text(array: pa.Array) -> pa.Array:
 def _from_text(values: pa.Array, data_type: pa.DataType) -> pa.Array:
     if pa.types.is_string(data_type):
         return values
+    if is_vector_type(data_type):
+        return vectors_from_text(values, data_type)
     if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
         return values.cast(_ticks_type(data_type)).view(data_type)
     if pa.types.is_float32(data_type):
@@ -75,6 +90,22 @@ def escape_key_part(array: pa.Array) -> pa.Array:
     if pa.types.is_string(array.type):
         text = pc.replace_substring(pc.replace_substring(text, "%", "%25"), ":", "%3A")
     return text
+
+
+def key_columns_from_text(entity_keys: pa.Array, prefix: str, key_schema: pa.Schema) -> list[pa.Array]:
+    """The key columns of stored Redis keys (``prefix`` then the escaped parts joined by ':')."""
+    texts = pc.utf8_slice_codeunits(entity_keys.cast(pa.string()), len(prefix))
+    width = len(key_schema)
+    parts = [texts] if width == 1 else None
+    if parts is None:
+        flat = pc.split_pattern(texts, ":").flatten()
+        parts = [flat.take(np.arange(index, len(flat), width)) for index in range(width)]
+    columns = []
+    for part, key_field in zip(parts, key_schema, strict=True):
+        if pa.types.is_string(key_field.type):
+            part = pc.replace_substring(pc.replace_substring(part, "%3A", ":"), "%25", "%")
+        columns.append(_from_text(part, key_field.type))
+    return columns
 
 
 def key_text(value: int | str) -> str:
@@ -95,7 +126,7 @@ def encode_rows(definition: OnlineTable, rows: pa.Table) -> pa.Array:
 
 def _python_value(data_type: pa.DataType) -> Callable[[bytes], Any]:
     """Parse one stored text into the Python value of the column's storage type."""
-    if pa.types.is_string(data_type):
+    if pa.types.is_string(data_type) or is_vector_type(data_type):
         return bytes.decode
     if pa.types.is_boolean(data_type):
         return lambda raw: raw == b"true"
@@ -113,6 +144,8 @@ def _finisher(data_type: pa.DataType) -> Callable[[Any], Any]:
         return lambda value: float(np.float32(value))
     if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
         return temporal_value(data_type)
+    if is_vector_type(data_type):
+        return lambda text: vectors_from_text(pa.array([text], pa.string()), data_type)[0].as_py()
     return _same
 
 
@@ -121,12 +154,16 @@ def _storage_type(data_type: pa.DataType) -> pa.DataType:
         return _ticks_type(data_type)
     if pa.types.is_float32(data_type):
         return pa.float64()
+    if is_vector_type(data_type):
+        return pa.string()
     return data_type
 
 
 def _restore(array: pa.Array, data_type: pa.DataType) -> pa.Array:
     if array.type == data_type:
         return array
+    if is_vector_type(data_type):
+        return vectors_from_text(array, data_type)
     if pa.types.is_float32(data_type):
         return array.cast(data_type)
     return array.view(data_type)

@@ -9,9 +9,14 @@ atomically, and a process killed mid-write leaves the previous state (WAL rollba
 
 Values are stored as SQLite integers and text so they come back exactly: timestamps and dates as their
 ticks, floats as their IEEE-754 bit patterns (SQLite turns NaN into NULL, so storing the bits is the one
-way to keep NaN, -0.0 and infinities), bools as 0/1. Conversions are vectorized Arrow buffer views.
+way to keep NaN, -0.0 and infinities), bools as 0/1, float vectors (embeddings) as BLOBs of their bytes.
+Conversions are vectorized Arrow buffer views.
 A read joins a ``VALUES`` list of the requested keys with the table, so SQLite returns the rows in
-request order with NULLs for missing keys, in one statement.
+request order with NULLs for missing keys, in one statement; a scan (for a vector search) fetches the
+whole table in batches.
+
+The module runs past 400 lines: the storage conversions, the write, read and scan statements and the
+connection's lifecycle are one store's single use of one connection and change together.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
@@ -41,7 +47,9 @@ from fti.backends.online.tables import (
     temporal_value,
     validate_table_name,
 )
+from fti.backends.online.vectors import vector_bytes, vectors_from_bytes
 from fti.backends.settings import parse_backend_config
+from fti.core.vectors import is_vector_type
 from fti.errors import BackendError, ConflictError, NotFoundError
 
 __all__ = ["SqliteOnlineConfig", "SqliteOnlineStore"]
@@ -72,6 +80,8 @@ def _storage_type(data_type: pa.DataType) -> pa.DataType:
         return pa.int32()
     if pa.types.is_boolean(data_type):
         return pa.int8()
+    if is_vector_type(data_type):
+        return pa.binary()
     return data_type
 
 
@@ -82,6 +92,8 @@ def _reinterpret(array: pa.Array, data_type: pa.DataType) -> pa.Array:
 
 def _to_storage(array: pa.Array) -> list[Any]:
     storage = _storage_type(array.type)
+    if is_vector_type(array.type):
+        return list(vector_bytes(array).to_pylist())
     if pa.types.is_boolean(array.type):
         return list(array.cast(storage).to_pylist())
     if storage != array.type:
@@ -94,6 +106,8 @@ def _from_storage(array: pa.Array, data_type: pa.DataType) -> pa.Array:
         return array
     if pa.types.is_boolean(data_type):
         return pc.not_equal(array, 0)
+    if is_vector_type(data_type):
+        return vectors_from_bytes(array, data_type)
     return _reinterpret(array, data_type)
 
 
@@ -113,10 +127,18 @@ def _python_value(data_type: pa.DataType) -> Callable[[Any], Any] | None:
         return bool
     if pa.types.is_timestamp(data_type) or pa.types.is_date32(data_type):
         return temporal_value(data_type)
+    if is_vector_type(data_type):
+        return partial(_vector_value, np.dtype(data_type.value_type.to_pandas_dtype()).newbyteorder("<"))
     return None
 
 
+def _vector_value(dtype: np.dtype[Any], blob: bytes) -> list[float]:
+    return list(np.frombuffer(blob, dtype=dtype).tolist())
+
+
 def _sql_type(data_type: pa.DataType) -> str:
+    if is_vector_type(data_type):
+        return "BLOB"  # the little-endian bytes of the values
     return "TEXT" if pa.types.is_string(data_type) else "INTEGER"
 
 
@@ -337,6 +359,27 @@ class SqliteOnlineStore:
             name: value if value is None or convert is None else convert(value)
             for name, value, convert in zip(plan.selected, found, plan.python, strict=True)
         }
+
+    def scan(self, table: str, columns: Sequence[str] | None = None, batch_rows: int = 20_000) -> Iterator[pa.Table]:
+        """Every row in key order, fetched ``batch_rows`` at a time (the lock is held per batch, not between)."""
+        definition = self._table(table)
+        plan = self._plan(definition, definition.select_features(columns))
+        fields = [*definition.key_schema, *(definition.schema.field(name) for name in plan.selected)]
+        storage = pa.struct([pa.field(f.name, _storage_type(f.type)) for f in fields])
+        names = ", ".join(_quote(f.name) for f in fields)
+        with self._session(f"scan online table '{table}'") as connection:
+            cursor = connection.execute(f"SELECT {names} FROM {_quote(table)}")
+        try:
+            while True:
+                with self._session(f"scan online table '{table}'"):
+                    rows = cursor.fetchmany(batch_rows)
+                if not rows:
+                    return
+                stored = pa.array(rows, type=storage).flatten()
+                arrays = [_from_storage(column, f.type) for column, f in zip(stored, fields, strict=True)]
+                yield pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        finally:
+            cursor.close()
 
     def count(self, table: str) -> int:
         """``SELECT count(*)``."""

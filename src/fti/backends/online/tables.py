@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.core.naming import validate_identifier
+from fti.core.online_types import is_supported_type, online_type_problem
+from fti.core.vectors import check_vector_lengths, is_vector_type
 from fti.errors import ValidationError
 
 __all__ = [
@@ -31,19 +33,6 @@ __all__ = [
 ]
 
 _RESERVED_PREFIX = "_fti"
-
-
-def is_supported_type(data_type: pa.DataType) -> bool:
-    """Whether online stores can hold ``data_type`` and give it back exactly."""
-    return bool(
-        (pa.types.is_integer(data_type) and data_type != pa.uint64())
-        or pa.types.is_float32(data_type)
-        or pa.types.is_float64(data_type)
-        or pa.types.is_boolean(data_type)
-        or pa.types.is_string(data_type)
-        or pa.types.is_timestamp(data_type)
-        or pa.types.is_date32(data_type)
-    )
 
 
 def _is_event_time_type(data_type: pa.DataType) -> bool:
@@ -133,11 +122,9 @@ def define_table(table: str, key_columns: Sequence[str], event_time_column: str,
         raise ValidationError(f"Online table '{table}' needs at least one primary key column.")
     for column in schema:
         validate_identifier(column.name, f"column name in online table '{table}'")
-        if not is_supported_type(column.type):
-            raise ValidationError(
-                f"Column '{column.name}' of online table '{table}' has type {column.type}, which online stores "
-                "do not hold: use an integer, float, bool, string, timestamp or date column."
-            )
+        problem = online_type_problem(column.type)
+        if problem is not None:
+            raise ValidationError(f"Column '{column.name}' of online table '{table}' {problem}")
     if len(set(schema.names)) != len(schema.names):
         raise ValidationError(f"Online table '{table}' has duplicate column names: {', '.join(schema.names)}.")
     for name in [*key_columns, event_time_column]:
@@ -165,6 +152,8 @@ def _cast_column(table: OnlineTable, name: str, column: pa.ChunkedArray | pa.Arr
         column = column.combine_chunks()
     if column.type == target:
         return column
+    if is_vector_type(target):
+        check_vector_lengths(column, target.list_size, name)
     try:
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

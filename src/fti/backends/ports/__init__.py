@@ -38,6 +38,7 @@ from fti.backends.ports.storage import (
     Executor,
     OfflineStore,
     OnlineStore,
+    ScanningStore,
     TaskHandle,
 )
 from fti.backends.ports.streams import StreamBroker, StreamMessages
@@ -59,6 +60,7 @@ __all__ = [
     "OnlineStore",
     "PipelineRecords",
     "RegistryRecords",
+    "ScanningStore",
     "SourceCursorRecords",
     "StreamBroker",
     "StreamMessages",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -21,6 +21,7 @@ __all__ = [
     "Executor",
     "OfflineStore",
     "OnlineStore",
+    "ScanningStore",
     "TaskHandle",
 ]
 
@@ -177,6 +178,19 @@ class OnlineStore(Connectable, Protocol):
 
     def count(self, table: str) -> int:
         """Number of keys stored in ``table``."""
+
+
+@runtime_checkable
+class ScanningStore(Protocol):
+    """An online store that streams every stored row of a table: what a vector search scans.
+
+    An optional capability of an :class:`OnlineStore`. Rows come in batches, in no particular order; a row
+    written during the scan may or may not be seen, and a key is never returned twice.
+    """
+
+    def scan(self, table: str, columns: Sequence[str] | None = None, batch_rows: int = 20_000) -> Iterator[pa.Table]:
+        """Every stored row as tables of up to ``batch_rows`` rows: the key columns, the requested feature
+        columns (default: all) and the event time column, typed as ``read`` gives them."""
 
 
 @runtime_checkable
