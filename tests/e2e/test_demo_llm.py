@@ -1,4 +1,5 @@
-"""``fti demo llm --fast`` runs the LLM workflow end to end: data, base model, LoRA, evaluation, serving."""
+"""``fti demo llm --fast`` runs the LLM workflow end to end: data, base model, LoRA, evaluation, serving, and
+the feedback loop (feedback, DPO, A/B test) and a neighbours search over the task's prompts."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def test_the_fast_llm_demo_fine_tunes_registers_and_answers_through_the_openai_c
         assert version.lineage().base_model == "tiny-gpt2:1"
         assert version.metrics["perplexity"] < version.metrics["base_perplexity"]
         assert [deployment.name for deployment in project.deployments()] == ["code_writer"]
+        # the feedback loop: feedback over HTTP, a DPO round registered as the challenger, an A/B test
+        challenger = project.get_model("code-writer@challenger")
+        assert challenger.version == 2 and challenger.lineage().feature_view == ("feedback", 1)
+        feedback = project.feedback("code_writer")
+        assert feedback["preferred"].notna().sum() == 24 and feedback["rating"].notna().sum() == 16
+        assert set(feedback["model_version"]) == {1, 2}
+        assert "DPO on" in result.stdout and "Welch p=" in result.stdout
+        assert "Prompts nearest to 'Return the number of items in a list.'" in result.stdout
+        assert len(project.get_feature_group("task_prompts").find_neighbors("Close the file.", k=2)) == 2

