@@ -54,11 +54,13 @@ __all__ = ["PredictionJob", "PredictionJobOptions"]
 @dataclass(frozen=True, slots=True)
 class PredictionJobOptions:
     """How a prediction job reads: ``group`` is the consumer group (default ``predict_<deployment>``),
-    ``batch_size`` the most events per partition and round, ``block_ms`` how long a round waits for events."""
+    ``batch_size`` the most events per partition and round, ``block_ms`` how long a round waits for events,
+    ``refresh_seconds`` how often the deployment is checked for changes (moved aliases: new models)."""
 
     group: str | None = None
     batch_size: int = 1_000
     block_ms: int = 100
+    refresh_seconds: float = 5.0
 
 
 class PredictionJob:
@@ -107,6 +109,7 @@ class PredictionJob:
         self._consumer = f"worker-{worker}"
         self._partitions: list[int] = []
         self._outputs = 1
+        self._refreshed = time.monotonic()
         self._held = _HeldLog()
         self._predictor: Predictor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,7 +140,11 @@ class PredictionJob:
                 self._process(messages, is_replay=True)
 
     def step(self) -> int:
-        """Score one micro-batch per partition; return the events read."""
+        """Score one micro-batch per partition; return the events read. Every ``refresh_seconds`` the deployment
+        is checked for changes first (a moved alias, a new traffic split), as the model server does."""
+        if time.monotonic() - self._refreshed >= self._options.refresh_seconds:
+            self._table.refresh()
+            self._refreshed = time.monotonic()
         read = 0
         for partition in self._partitions:
             messages = self._read(partition, is_pending=False)
