@@ -119,6 +119,7 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
     for heading in ("own test F1", "false alarms", "fraud caught"):
         assert heading in result.stdout
     assert re.search(r"v3 +│ [\d.]+ +│ [\d.]+ +│ \d+ of [\d,]+ +│ \d+ of \d+", result.stdout)
+    assert "card events through Redis" in result.stdout and "with last-hour aggregates" in result.stdout
     folder = tmp_path / "demo-here"
     with fti.connect(folder) as project:
         assert project.name == "fti_demo"
@@ -128,6 +129,7 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
             "merchant_stats",
             "fraud_labels",
             "fraud_predictions",
+            "card_live",  # the live stage's aggregates, kept fresh from Redis (the tests have a redis-server)
         }
         assert project.get_feature_group("fraud_predictions").commits()[0].rows_inserted > 0
         # drift only in the slice where it was injected; the alert fired there only

@@ -94,6 +94,7 @@ def run(
         )
         stream = opened.get_aggregation_group(group_name, int(version) if version else None).spec.stream or ""
         target = _Target("aggregation", name, stream, worker or 0, f"Stream job {name}")
+        err.print(f"Stream job {escape(name)}: worker {worker or 0} of {workers}, partitions {job.partitions}")
         progress, seconds = _run_job(opened, job, target, live=live, metrics_port=metrics_port, idle=exit_when_idle)
     out.print(_summary(progress, seconds))
 
@@ -136,6 +137,10 @@ def predict(
             deployment, source=source, to=to, worker=worker or 0, workers=workers, batch_size=batch_size
         )
         target = _Target("prediction", deployment, source, worker or 0, f"Predictions of {deployment}")
+        err.print(
+            f"Predictions of {escape(deployment)}: worker {worker or 0} of {workers}, "
+            f"from stream {escape(source)} to {escape(to)}"
+        )
         progress, seconds = _run_job(opened, job, target, live=live, metrics_port=metrics_port, idle=exit_when_idle)
     out.print(
         f"Scored {progress.rows_out} of {progress.events_in} events ({progress.replayed} replayed) from "
@@ -192,7 +197,6 @@ def _run_job(
             record_status(broker, target.kind, target.name, target.stream, progress, worker=target.worker, lag=lag)
 
         try:
-            err.print(f"{escape(target.title)}: worker {target.worker}, stream {escape(target.stream)}")
             progress = job.run(stop.is_set, exit_when_idle=idle, on_progress=report, on_error=_report)
         finally:
             job.close()

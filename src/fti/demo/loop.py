@@ -7,7 +7,8 @@ Everything else runs as pipelines (:mod:`fti.demo.pipelines`) that the scheduler
 the new transactions start the feature pipeline, which starts training, whose champion starts the
 deployment; the drift alert of the travel-season window starts retraining, whose challenger gets half of
 the traffic; the third day's labels start the A/B analysis, which promotes the challenger, which starts
-the deployment again. Each pass of the scheduler runs until nothing is left to start (``--once``).
+the deployment again. Each pass of the scheduler runs until nothing is left to start (``--once``). The live
+stage then streams the A/B day's card events through Redis (:mod:`fti.demo.live_stage`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import fti
 from fti.config import CONFIG_FILE, load_config
 from fti.core.pipelines import RunState
 from fti.demo.feature_pipeline import insert_labels, insert_transactions
+from fti.demo.live_stage import run_live_stage
 from fti.demo.monitoring_pipeline import DEPLOYMENT, log_delayed_labels, wait_for_log
 from fti.demo.pipelines import CHAMPION, REPORTS_FOLDER, SETTINGS_KEY
 from fti.demo.traffic import ModelServer, score_by_keys, send_transactions
@@ -318,6 +320,23 @@ def _ab_day(demo: _Demo) -> None:
         demo.report.note("no significant winner: the champion stays")
 
 
+def _live(demo: _Demo) -> None:
+    state = demo.state
+    live: pd.DataFrame = state["live"]
+    start = state["live_start"] + timedelta(days=2)
+    day = live[(live["ts"] >= start) & (live["ts"] < start + timedelta(days=1))].sort_values("ts", kind="stable")
+    run_live_stage(
+        demo.folder,
+        day,
+        set(pd.concat(state["served"])["tx_id"]),
+        inputs=state["inputs"],
+        requests=demo.settings.window_requests,
+        clients=demo.settings.clients,
+        cleanup=demo.cleanup,
+        note=demo.report.note,
+    )
+
+
 Stage = Callable[[_Demo], None]
 
 #: (name, what the user sees, the stage): each reads and adds to the shared state
@@ -331,4 +350,5 @@ _STAGES: list[tuple[str, str, Stage]] = [
     ("inference", "Inference pipeline: batch predictions, fti serve, a stream of requests", _inference),
     ("monitoring", "Monitoring: drift checks; the drift alert starts retraining, a challenger", _monitoring),
     ("ab", "A/B day: the labels start the A/B analysis, the winner is promoted and deployed", _ab_day),
+    ("live", "Live: card events through Redis, aggregates kept seconds old, fti serve scoring with them", _live),
 ]

@@ -113,7 +113,7 @@ class Predictor:
         logged = _with_keys(frame, keys)
         requested = [logged if rows is None else logged.iloc[rows] for rows in parts]
         # the routing keys, and the keys an entity request looked its features up with
-        key_columns = tuple(dict.fromkeys([*deployment.entity_keys, *([] if keys is None else keys.columns)]))
+        key_columns = _key_columns(deployment.entity_keys, keys)
         inputs = [
             _model_inputs(loaded.models[index], part, key_columns)
             for index, part in zip(variants, requested, strict=True)
@@ -147,7 +147,7 @@ class Predictor:
                 row_request_ids=None if row_request_ids is None else row_request_ids[target],
             )
         if loaded.shadow is not None:
-            self._start_shadow(loaded, logged, request_id, started, row_request_ids)
+            self._start_shadow(loaded, logged, request_id, started, row_request_ids, key_columns)
         if loaded.postprocess is not None and (kind or deployment.output_kind) != "proba":
             predictions = run_postprocess(loaded.postprocess, predictions, logged, deployment.name)
         return Prediction(
@@ -229,8 +229,11 @@ class Predictor:
         request_id: str,
         started: float,
         row_request_ids: np.ndarray | None = None,
+        key_columns: tuple[str, ...] = (),
     ) -> None:
-        task = asyncio.get_running_loop().create_task(self._shadow(loaded, frame, request_id, started, row_request_ids))
+        task = asyncio.get_running_loop().create_task(
+            self._shadow(loaded, frame, request_id, started, row_request_ids, key_columns)
+        )
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
 
@@ -241,11 +244,12 @@ class Predictor:
         request_id: str,
         started: float,
         row_request_ids: np.ndarray | None,
+        key_columns: tuple[str, ...],
     ) -> None:
         shadow = loaded.shadow
         assert shadow is not None and loaded.deployment.shadow is not None
         try:
-            answer = await self.call(shadow, _model_inputs(shadow, frame, loaded.deployment.entity_keys))
+            answer = await self.call(shadow, _model_inputs(shadow, frame, key_columns))
         except Exception:  # the caller already has its answer; a failing shadow is only logged
             _logger.exception("Shadow model %s v%d failed on request %s.", shadow.name, shadow.version, request_id)
             return
@@ -320,6 +324,12 @@ def _merged(
 
 def _source(model: ServedModel) -> ServedModel:
     return model.source if isinstance(model, ProbaView) else model
+
+
+def _key_columns(entity_keys: tuple[str, ...], keys: pd.DataFrame | None) -> tuple[str, ...]:
+    """The columns that are there for routing or lookup only: the entity keys, and the keys of the entities
+    whose features were looked up (a feature view's serving keys, which a deployment need not route by)."""
+    return tuple(dict.fromkeys([*entity_keys, *([] if keys is None else list(keys.columns))]))
 
 
 def _model_inputs(model: ServedModel, frame: pd.DataFrame, routing_keys: tuple[str, ...]) -> pd.DataFrame:

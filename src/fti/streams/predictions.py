@@ -10,11 +10,13 @@ reads a micro-batch per partition and, as ``POST /v1/deployments/{name}/predict`
    view reads every model input from the events;
 3. scores them through the model server's own pipeline (:class:`fti.inference.pipeline.Predictor`: traffic
    split, preprocessing, shadow, postprocessing), each event its own request (``<stream>/<partition>/<id>``);
-4. writes the request log rows (one offline commit), then appends the predictions to the output stream (the
-   input's partition, modulo the output's count), the refused events to ``<output>:dead`` with their reasons,
-   and acknowledges the batch, all three in one atomic broker step.
+4. every ``commit_seconds``, writes the request log rows held since the last commit (one offline commit), then
+   for each partition appends the predictions to the output stream (the input's partition, modulo the output's
+   count), the refused events to ``<output>:dead`` with their reasons, and acknowledges the events, all three
+   in one atomic broker step.
 
-A worker killed at any moment leaves its batch unacknowledged and its outputs unwritten; its successor reads
+A worker killed at any moment leaves its events since the last commit unacknowledged and their outputs
+unwritten; its successor reads
 the pending messages again and scores them once more. Their request log rows may already be there: rows of a
 replayed event whose request id the log holds are not written again. Each event is thus predicted once in the
 output stream and logged once.
@@ -54,11 +56,16 @@ __all__ = ["PredictionJob", "PredictionJobOptions"]
 @dataclass(frozen=True, slots=True)
 class PredictionJobOptions:
     """How a prediction job reads: ``group`` is the consumer group (default ``predict_<deployment>``),
-    ``batch_size`` the most events per partition and round, ``block_ms`` how long a round waits for events."""
+    ``batch_size`` the most events per partition and round, ``block_ms`` how long a round waits for events,
+    ``refresh_seconds`` how often the deployment is checked for changes (moved aliases: new models),
+    ``commit_seconds`` how often the request log and the outputs are written (each event's prediction is in the
+    output stream at most about that long after it was scored)."""
 
     group: str | None = None
     batch_size: int = 1_000
     block_ms: int = 100
+    refresh_seconds: float = 5.0
+    commit_seconds: float = 0.25
 
 
 class PredictionJob:
@@ -107,6 +114,11 @@ class PredictionJob:
         self._consumer = f"worker-{worker}"
         self._partitions: list[int] = []
         self._outputs = 1
+        self._refreshed = self._committed = time.monotonic()
+        self._acks: dict[int, list[str]] = {}
+        self._outputs_of: dict[int, list[StreamOutput]] = {}
+        self._log_rows: list[pa.Table] = []
+        self._arrived: list[int] = []
         self._held = _HeldLog()
         self._predictor: Predictor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,15 +147,22 @@ class PredictionJob:
                     break
                 self.progress.replayed += len(messages.ids)
                 self._process(messages, is_replay=True)
+                self.commit()
 
     def step(self) -> int:
-        """Score one micro-batch per partition; return the events read."""
+        """Score one micro-batch per partition; return the events read. Every ``refresh_seconds`` the deployment
+        is checked for changes first (a moved alias, a new traffic split), as the model server does."""
+        if time.monotonic() - self._refreshed >= self._options.refresh_seconds:
+            self._table.refresh()
+            self._refreshed = time.monotonic()
         read = 0
         for partition in self._partitions:
             messages = self._read(partition, is_pending=False)
             if messages.ids:
                 read += len(messages.ids)
                 self._process(messages, is_replay=False)
+        if time.monotonic() - self._committed >= self._options.commit_seconds:
+            self.commit()
         return read
 
     def run(
@@ -160,7 +179,7 @@ class PredictionJob:
         return run_until_stopped(
             self.start,
             self.step,
-            lambda: None,  # each batch is committed as it is scored
+            self.commit,
             self._reset,
             self.progress,
             should_stop,
@@ -170,8 +189,9 @@ class PredictionJob:
         )
 
     def _reset(self) -> None:
-        """Forget the records held since the last commit (the next :meth:`start` scores their events again)."""
+        """Forget everything since the last commit (the next :meth:`start` scores those events again)."""
         self._held.take()
+        self._acks, self._outputs_of, self._log_rows, self._arrived = {}, {}, [], []
 
     def lag(self) -> int:
         """Messages of this worker's partitions not yet acknowledged."""
@@ -205,15 +225,15 @@ class PredictionJob:
         required = list(self._key_types) if loaded.deployment.feature_lookup else list(kinds)
         typed = typed_events(messages.events, kinds, required)
         refused = list(typed.refused)
-        outputs: list[StreamOutput] = []
+        outputs = self._outputs_of.setdefault(messages.partition, [])
         if len(typed.positions):
-            ids = np.array([_request_id(self.source, messages.partition, messages.ids[p]) for p in typed.positions])
+            ids = _request_ids(self.source, messages, typed.positions)
             try:
                 prediction = self._score(loaded, typed.columns, ids)
             except ValidationError as exc:  # the model or its hooks refused the batch: each event, with the reason
                 refused = sorted(refused + [(int(p), str(exc)) for p in typed.positions])
             else:
-                self._write_log(is_replay)
+                self._hold_log(is_replay)
                 table = _output_table(messages, typed.positions, typed.columns, list(self._key_types), ids, prediction)
                 outputs.append(StreamOutput(self.to, table, [messages.partition % self._outputs] * table.num_rows))
                 self.progress.rows_out += table.num_rows
@@ -221,11 +241,26 @@ class PredictionJob:
             outputs.append(
                 StreamOutput(dead_letter_stream(self.to), dead_letter_table(messages, refused), [0] * len(refused))
             )
-        self._broker.commit_with_outputs(self.source, messages.partition, self._group, messages.ids, b"", outputs)
+        self._acks.setdefault(messages.partition, []).extend(messages.ids)
         self.progress.events_in += len(messages.ids)
         self.progress.dead_letters += len(refused)
-        self.progress.commits += 1
-        record_freshness(self.progress.freshness_ms, messages.arrived_ms)
+        self._arrived.extend(messages.arrived_ms)
+
+    def commit(self) -> None:
+        """Commit the request log rows held since the last commit, then append each partition's predictions and
+        dead letters together with the acknowledgement of its events, atomically."""
+        if self._log_rows:
+            self._log.write(pa.concat_tables(self._log_rows))
+            self._log_rows = []
+        for partition, ids in self._acks.items():
+            if ids:
+                outputs = self._outputs_of.get(partition, [])
+                self._broker.commit_with_outputs(self.source, partition, self._group, ids, b"", outputs)
+                self.progress.commits += 1
+        self._acks, self._outputs_of = {}, {}
+        record_freshness(self.progress.freshness_ms, self._arrived)
+        self._arrived = []
+        self._committed = time.monotonic()
 
     def _score(self, loaded: LoadedDeployment, columns: pa.Table, ids: np.ndarray) -> Prediction:
         assert self._predictor is not None and self._loop is not None
@@ -246,7 +281,7 @@ class PredictionJob:
             self._predictor.predict_deployment(loaded, frame, keys, str(ids[0]), started, row_request_ids=ids)
         )
 
-    def _write_log(self, is_replay: bool) -> None:
+    def _hold_log(self, is_replay: bool) -> None:
         held = self._held.take()
         if not held:
             return
@@ -254,7 +289,7 @@ class PredictionJob:
         if is_replay:  # rows of these events may have been logged before the worker died
             logged = self._log.request_ids(self.deployment)
             rows = rows.filter(pc.invert(pc.is_in(rows.column("request_id"), value_set=logged)))
-        self._log.write(rows)
+        self._log_rows.append(rows)
 
     def _loaded(self) -> LoadedDeployment:
         loaded = self._table.find_deployment(self.deployment)
@@ -307,8 +342,11 @@ def _predictor(table: ModelTable, log: RequestLogger) -> Predictor:
     return Predictor(table, log, ServerMetrics(), BatchingConfig(False, 1, 0.0))
 
 
-def _request_id(stream: str, partition: int, message_id: str) -> str:
-    return f"{stream}/{partition}/{message_id}"
+def _request_ids(stream: str, messages: StreamMessages, positions: np.ndarray) -> np.ndarray:
+    """``<stream>/<partition>/<message id>`` of the messages at ``positions``."""
+    ids = pa.array(messages.ids, pa.string()).take(pa.array(positions, pa.int64()))
+    joined = pc.binary_join_element_wise(f"{stream}/{messages.partition}", ids, "/")
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _output_table(

@@ -139,3 +139,22 @@ def test_a_prediction_job_is_refused_before_anything_runs(streaming_project: fti
     build_deployment(project, stream_name)
     with pytest.raises(ValidationError, match=f"Stream '{stream_name}' cannot be both the events and the predictions"):
         project.prediction_job("fraud", source=stream_name, to=stream_name)
+
+
+def test_a_deployment_that_routes_by_no_key_scores_looked_up_entities(
+    streaming_project: fti.Project, stream_name: str, redis_url: str
+) -> None:
+    # the entities' keys are for the lookup only: the model must not get them as inputs
+    project = streaming_project
+    build_deployment(project, stream_name)
+    project.deploy("unrouted", "fraud@champion", feature_view="fraud")
+    with running_app(build_app(project, ServingConfig(log_flush_seconds=0.05))) as url:
+        answer = httpx.post(f"{url}/v1/deployments/unrouted/predict", json={"entities": [{"cc_num": "c1"}]})
+    assert answer.status_code == 200, answer.text
+    source, scores = f"{stream_name}_requests", f"{stream_name}_scores"
+    project.publish(source, pd.DataFrame({"cc_num": ["c1"]}), key=["cc_num"])
+    job = project.prediction_job("unrouted", source=source, to=scores)
+    progress = job.run(should_stop=lambda: False, exit_when_idle=0.5)
+    job.close()
+    assert (progress.rows_out, progress.dead_letters) == (1, 0)
+    assert [int(row["prediction"]) for row in output_rows(redis_url, scores, 1)] == answer.json()["predictions"]
