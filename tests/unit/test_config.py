@@ -130,9 +130,10 @@ def test_serving_section_matches_the_server_settings_and_takes_env_overrides(tmp
     from fti.config import ServingConfig
     from fti.inference.server import ServingSettings
 
-    # tokens and the deployments served are applied by `fti serve` around the app; so is the metrics folder
-    server_only = set(ServingSettings.model_fields) - {"multiprocess_dir"}
-    assert set(ServingConfig.model_fields) - {"require_tokens", "deployments"} == server_only
+    # tokens and the deployments served are applied by `fti serve` around the app; so are the metrics folder and
+    # the request log's spool (on or off in the configuration, a folder of the project for the server)
+    server_only = set(ServingSettings.model_fields) - {"multiprocess_dir", "log_spool_dir"}
+    assert set(ServingConfig.model_fields) - {"require_tokens", "deployments", "log_spool"} == server_only
     assert load_config(tmp_path, env={"FTI_SERVING_DEPLOYMENTS": "fraud, ab"}).config.serving.deployments == [
         "fraud",
         "ab",
