@@ -74,7 +74,9 @@ def build_app():  # type: ignore[no-untyped-def]
             Deployment.create(f"{MODEL}_ensemble", members, combine="mean"),
         ]
     )
-    settings = ServingSettings(batching=os.environ.get("FTI_BENCH_BATCHING") == "1", log_flush_seconds=1.0)
+    settings = ServingSettings(
+        batching=os.environ.get("FTI_BENCH_BATCHING") == "1", log_flush_seconds=1.0, invocations_deployment=MODEL
+    )
     return create_app(registry, deployments, None, _DiscardingSink(), settings)
 
 
