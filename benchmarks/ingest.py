@@ -103,14 +103,14 @@ def run_reference(folder: Path, source_text: str) -> dict[str, float]:
     began = time.perf_counter()
     if source["kind"] == "csv":
         reader = pcsv.open_csv(source["path"], read_options=pcsv.ReadOptions(block_size=8 << 20))
-        write_deltalake(str(folder / "reference"), reader, target_file_size=16 << 20)
+        write_deltalake(str(folder / "reference"), reader, target_file_size=64 << 20)
     else:
         import adbc_driver_postgresql.dbapi as adbc
 
         uri = source["url"].replace("postgresql+psycopg", "postgresql")
         with adbc.connect(uri) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT * FROM {source['table']}")
-            write_deltalake(str(folder / "reference"), cursor.fetch_record_batch(), target_file_size=16 << 20)
+            write_deltalake(str(folder / "reference"), cursor.fetch_record_batch(), target_file_size=64 << 20)
     seconds = time.perf_counter() - began
     return {"seconds": seconds, "baseline": baseline, "peak": _peak_rss_mib()}
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import fti
+from fti.backends.offline.delta import TARGET_FILE_BYTES
 from fti.inference_log import InferenceLog, LogSpan
 from fti.inference_log.files import microseconds
 from fti.inference_log.writer import LogRecord, to_table
@@ -99,8 +100,9 @@ def test_spans_of_files_that_mix_deployments_or_shadow_rows_count_non_shadow_row
 
 
 def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: Path) -> None:
-    # a commit bigger than a data file (16 MiB) is written as several files: one request ends up in two of them
-    requests, rows = 4, 40_000
+    # a commit bigger than a data file is written as several files: one request ends up in two of them
+    requests = 4
+    rows = TARGET_FILE_BYTES * 5 // 4 // (requests * 120)
     noise = np.random.default_rng(0).bytes(requests * rows * 60).hex()  # incompressible, 120 characters a row
     text = [noise[start : start + 120] for start in range(0, len(noise), 120)]
     records = [
@@ -123,7 +125,7 @@ def test_a_request_split_between_the_files_of_one_commit_counts_once(tmp_path: P
         assert len(project.offline_store.read("inference_log").files) > 1
         found = project.inference_log.traffic("fraud", START, START + timedelta(hours=1), timedelta(hours=1))
     totals = {item["variant"]: (item["requests"], item["rows"]) for item in found.variants}
-    assert totals == {None: (4, 160_000), "fraud@champion": (4, 160_000)}
+    assert totals == {None: (requests, requests * rows), "fraud@champion": (requests, requests * rows)}
 
 
 def test_the_latest_label_of_a_request_wins(tmp_path: Path) -> None:
