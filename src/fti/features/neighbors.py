@@ -144,8 +144,10 @@ def _cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Cosine similarity of each row to the unit-length ``query`` (NaN for a zero or non-finite row).
 
     In the vectors' own precision (float32 for embeddings), as DuckDB computes it offline: no copy of the
-    batch is made."""
-    products = matrix @ query.astype(matrix.dtype)
+    batch is made. Row by row with einsum rather than a matrix product, whose result for a row can differ in
+    the last bit with the batch around it: equal vectors score equally wherever the scan cuts its batches, so
+    the key decides between them."""
+    products = np.einsum("ij,j->i", matrix, query.astype(matrix.dtype))
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(products / norms, dtype=np.float64)
