@@ -75,7 +75,7 @@ class _Reader:
 
     def read(self, path: str, metadata: pq.FileMetaData) -> pa.Table:
         """The wanted columns of one file; a column the file lacks (added to the table later) reads as nulls."""
-        names = set(metadata.schema.names)
+        names = _columns(metadata)
         present = [column for column in self.columns if column in names]
         with self.filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(
@@ -176,27 +176,38 @@ class DataFile:
         with self._lock:
             self._table = None
 
-    def read(self, columns: Sequence[str], rows: np.ndarray[Any, Any] | None = None) -> pa.Table:
+    def read(
+        self, columns: Sequence[str], rows: np.ndarray[Any, Any] | None = None, schema: pa.Schema | None = None
+    ) -> pa.Table:
         """Other columns of the file (the logged features, say), read now and not kept: every row, or the rows at
-        the ascending positions ``rows``.
+        the ascending positions ``rows``; typed as in ``schema`` (default: the table's when the file joined), a
+        column the file lacks as nulls.
 
         A local file is read by DuckDB's Parquet reader, which reads long strings (the features' JSON) several
         times faster than Arrow's, and only from the first to the last row asked for.
         """
+        schema = self._reader.schema if schema is None else schema
         paths = local_paths(self.filesystem, [self.path])
-        names = set(self._metadata.schema.names)
-        if not paths or not columns or not all(column in names for column in columns):
-            found = _Reader(self.filesystem, tuple(columns), (), self._reader.schema).read(self.path, self._metadata)
+        names = _columns(self._metadata)
+        present = [column for column in columns if column in names]
+        if not paths or not present:
+            found = _Reader(self.filesystem, tuple(columns), (), schema).read(self.path, self._metadata)
             return found if rows is None else found.take(pa.array(rows))
         first, last = (0, self.rows - 1) if rows is None or len(rows) == 0 else (int(rows[0]), int(rows[-1]))
-        listed = ", ".join('"' + column.replace('"', '""') + '"' for column in columns)
+        listed = ", ".join('"' + column.replace('"', '""') + '"' for column in present)
         with shared_engine().cursor() as connection:
             found = connection.sql(
                 f"SELECT {listed} FROM {parquet_scan(paths)} WHERE file_row_number BETWEEN $first AND $last "
                 "ORDER BY file_row_number",
                 params={"first": first, "last": last},
             ).to_arrow_table()
-        found = found.cast(pa.schema([self._reader.schema.field(column) for column in columns]))
+        found = pa.table(
+            {
+                column: found.column(column) if column in names else pa.nulls(found.num_rows, schema.field(column).type)
+                for column in columns
+            }
+        )
+        found = found.cast(pa.schema([schema.field(column) for column in columns]))
         return found if rows is None else found.take(pa.array(np.asarray(rows) - first))
 
     def derived(self, name: str, compute: Callable[[DataFile], T]) -> T:
@@ -243,6 +254,11 @@ def is_local(filesystem: pafs.FileSystem) -> bool:
     while isinstance(filesystem, pafs.SubTreeFileSystem):
         filesystem = filesystem.base_fs
     return isinstance(filesystem, pafs.LocalFileSystem)
+
+
+def _columns(metadata: pq.FileMetaData) -> set[str]:
+    """The file's top-level columns (a struct's fields are Parquet columns of their own, not among these)."""
+    return set(metadata.schema.to_arrow_schema().names)
 
 
 def _column_index(metadata: pq.FileMetaData, column: str) -> int | None:
