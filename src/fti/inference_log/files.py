@@ -183,31 +183,48 @@ class DataFile:
         the ascending positions ``rows``; typed as in ``schema`` (default: the table's when the file joined), a
         column the file lacks as nulls.
 
-        A local file is read by DuckDB's Parquet reader, which reads long strings (the features' JSON) several
-        times faster than Arrow's, and only from the first to the last row asked for.
+        A text column whose every value the footer tells (the features' JSON of a file whose features are all
+        typed: ``{}``) is made, not read. Other text of a local file is read by DuckDB's Parquet reader, which reads
+        long strings (the features' JSON) several times faster than Arrow's, and only from the first to the last
+        row asked for; the rest (the typed features' struct) by Arrow's, which reads nested columns faster.
         """
         schema = self._reader.schema if schema is None else schema
-        paths = local_paths(self.filesystem, [self.path])
         names = _columns(self._metadata)
-        present = [column for column in columns if column in names]
-        if not paths or not present:
-            found = _Reader(self.filesystem, tuple(columns), (), schema).read(self.path, self._metadata)
-            return found if rows is None else found.take(pa.array(rows))
+        count = self.rows if rows is None else len(rows)
+        found: dict[str, pa.Array | pa.ChunkedArray] = {}
+        text: list[str] = []
+        other: list[str] = []
+        for column in columns:
+            data_type = schema.field(column).type
+            if column not in names:
+                found[column] = pa.nulls(count, data_type)
+            elif not pa.types.is_string(data_type):
+                other.append(column)
+            elif (value := self.only(column)) is not None:
+                found[column] = pa.repeat(pa.scalar(value, data_type), count)
+            else:
+                text.append(column)
+        paths = local_paths(self.filesystem, [self.path])
+        if text and paths:
+            found |= _by_name(self._read_text(paths, text, rows))
+        else:
+            other = [*text, *other]
+        if other:
+            part = _Reader(self.filesystem, tuple(other), (), schema).read(self.path, self._metadata)
+            found |= _by_name(part if rows is None else part.take(pa.array(rows)))
+        table = pa.table({column: found[column] for column in columns})
+        return table.cast(pa.schema([schema.field(column) for column in columns]))
+
+    def _read_text(self, paths: list[str], columns: list[str], rows: np.ndarray[Any, Any] | None) -> pa.Table:
+        """``columns`` of the rows asked for, read by DuckDB from the first to the last of them."""
         first, last = (0, self.rows - 1) if rows is None or len(rows) == 0 else (int(rows[0]), int(rows[-1]))
-        listed = ", ".join('"' + column.replace('"', '""') + '"' for column in present)
+        listed = ", ".join('"' + column.replace('"', '""') + '"' for column in columns)
         with shared_engine().cursor() as connection:
             found = connection.sql(
                 f"SELECT {listed} FROM {parquet_scan(paths)} WHERE file_row_number BETWEEN $first AND $last "
                 "ORDER BY file_row_number",
                 params={"first": first, "last": last},
             ).to_arrow_table()
-        found = pa.table(
-            {
-                column: found.column(column) if column in names else pa.nulls(found.num_rows, schema.field(column).type)
-                for column in columns
-            }
-        )
-        found = found.cast(pa.schema([schema.field(column) for column in columns]))
         return found if rows is None else found.take(pa.array(np.asarray(rows) - first))
 
     def derived(self, name: str, compute: Callable[[DataFile], T]) -> T:
@@ -254,6 +271,10 @@ def is_local(filesystem: pafs.FileSystem) -> bool:
     while isinstance(filesystem, pafs.SubTreeFileSystem):
         filesystem = filesystem.base_fs
     return isinstance(filesystem, pafs.LocalFileSystem)
+
+
+def _by_name(table: pa.Table) -> dict[str, pa.ChunkedArray]:
+    return {name: table.column(name) for name in table.column_names}
 
 
 def _columns(metadata: pq.FileMetaData) -> set[str]:

@@ -84,7 +84,11 @@ def rows(
     window, only from their first to their last row wanted, and not kept.
     """
     low, high = _micros(start), _micros(end)
-    files = [file for file in log.meeting(low, high, **_only(deployment)) if file.rows]
+    # oldest first by the footers: files that do not overlap in time then concatenate in order, with no sort
+    files = sorted(
+        (file for file in log.meeting(low, high, **_only(deployment)) if file.rows),
+        key=lambda file: -1 if file.first is None else file.first,
+    )
     read_tables(files)
     parts = []
     for file in files:
