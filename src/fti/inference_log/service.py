@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.errors import BackendError, ValidationError
+from fti.errors import BackendError, ConflictError, ValidationError
 from fti.inference_log import queries
 from fti.inference_log.cache import MAX_COLUMN_BYTES, MAX_RESULTS, LogCache, TableSpec
 from fti.inference_log.inputs import conform_inputs, inputs_type
@@ -90,10 +90,12 @@ class InferenceLog:
         batch = _conformed(batch)
         try:
             version = self._write_log(batch)
-        except BackendError:
+        except (BackendError, ConflictError):
             if INPUTS_COLUMN not in batch.column_names:
                 raise
-            self._inputs = None  # another writer may have added the same feature under another type: look again
+            # another writer may have added the same feature under another type, or changed the schema at the same
+            # time (a conflict): look at the table's features again and retry once
+            self._inputs = None
             version = self._write_log(batch)
         self._cache.recheck()
         try:

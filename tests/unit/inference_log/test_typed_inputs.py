@@ -186,3 +186,15 @@ def test_another_deployments_features_are_not_this_ones(tmp_path: Path) -> None:
     assert fraud.column_names == ["amount", "count", "country", "is_new", "prediction"]
     assert other.column_names == ["z", "prediction"]
     assert REQUEST_LOG_SCHEMA.field("features").type == pa.string()
+
+
+def test_a_writer_that_missed_another_writers_type_retries_with_it(tmp_path: Path) -> None:
+    with fti.connect(tmp_path) as first, fti.connect(tmp_path) as second:
+        first.inference_log.write(to_table([_record(0, pd.DataFrame({"k": [1]}))]))  # each has looked at the table
+        second.inference_log.write(to_table([_record(1, pd.DataFrame({"k": [2]}))]))
+        first.inference_log.write(to_table([_record(2, pd.DataFrame({"x": [1.5]}))]))
+        # the second writer does not know "x" is a float: its string "x" is refused by the table, then logged as JSON
+        second.inference_log.write(to_table([_record(3, pd.DataFrame({"x": ["text"]}))]))
+        logged = first.inference_log.read("fraud", columns=CHECKED_COLUMNS)
+    assert logged.schema.field("inputs").type == pa.struct([("k", pa.int64()), ("x", pa.float64())])
+    assert feature_columns(logged).column("x").to_pylist() == [None, None, "1.5", "text"]
