@@ -1,7 +1,7 @@
 """Drift check throughput: 1M logged rows x 20 features (12 numeric, 8 categorical) against a 100k-row reference.
 
 The headline row is the project path: the rows are written to the inference log as the model server writes
-them (features as one JSON object per row), and one ``project.monitor`` call reads the window back, parses
+them (features typed, as the server logs them), and one ``project.monitor`` call reads the window back, takes
 the features, checks drift of every feature over the whole window and over time, and checks data quality.
 The other rows time the parts on columns already in memory: building the reference profile (once, from
 training data), one drift check, and drift over time in 24 hourly windows; the baseline computes the same
@@ -27,6 +27,7 @@ from rich.table import Table
 
 import fti
 from fti.inference_log import REQUEST_LOG_SCHEMA
+from fti.inference_log.inputs import split_features
 from fti.monitoring.stats.drift import detect_drift
 from fti.monitoring.stats.reference import build_reference
 from fti.monitoring.stats.windows import drift_over_time
@@ -102,13 +103,13 @@ def timed(action: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
 
 
 def log_traffic(project: fti.Project, current: pa.Table) -> None:
-    """Write ``current`` to the inference log with the server's schema, features as JSON lines (as it does)."""
+    """Write ``current`` to the inference log with the server's schema, features typed (as it logs them)."""
     log = project.inference_log
     rng = np.random.default_rng(3)
     for offset in range(0, current.num_rows, _LOG_BATCH):
         batch = current.slice(offset, _LOG_BATCH)
         rows = batch.num_rows
-        lines = batch.drop_columns(["ts"]).to_pandas().to_json(orient="records", lines=True).splitlines()
+        logged = split_features(batch.drop_columns(["ts"]).to_pandas())
         columns = {
             "request_id": pa.array([f"r{offset + index}" for index in range(rows)]),
             "timestamp": batch.column("ts"),
@@ -116,12 +117,12 @@ def log_traffic(project: fti.Project, current: pa.Table) -> None:
             "variant": pa.array(["m:1"] * rows),
             "model_name": pa.array(["m"] * rows),
             "model_version": pa.array(np.ones(rows, np.int64)),
-            "features": pa.array(lines),
+            "features": logged.column("features"),
             "prediction": pa.array(rng.random(rows)),
             "latency_ms": pa.array(np.full(rows, 2.0)),
             "is_shadow": pa.array(np.zeros(rows, bool)),
         }
-        log.write(pa.table(columns, schema=REQUEST_LOG_SCHEMA))
+        log.write(pa.table(columns, schema=REQUEST_LOG_SCHEMA).append_column("inputs", logged.column("inputs")))
 
 
 def main() -> None:

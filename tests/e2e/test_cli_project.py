@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
 
 import fti
+from fti.inference_log.features import feature_columns
 from tests.e2e.conftest import RunCli
 
 
@@ -175,12 +176,13 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
         assert [run.pipeline for run in runs].count("deploy") == 2  # the first champion, then the promoted one
         # the deployment looks key-only requests up in the online feature view; the demo sent one
         assert project.get_deployment("fraud").feature_lookup == "fraud:1"
-        logged = project.inference_log.read("fraud").to_pandas()
-        [looked_up] = logged.loc[logged["request_id"].str.startswith("keys-"), "features"]
-        tx_id = int(logged.loc[logged["request_id"].str.startswith("keys-"), "request_id"].iloc[0].split("-")[1])
+        log = project.inference_log.read("fraud")
+        logged = pd.concat([log.select(["request_id"]).to_pandas(), feature_columns(log).to_pandas()], axis=1)
+        [looked_up] = logged.loc[logged["request_id"].str.startswith("keys-")].to_dict("records")
+        tx_id = int(str(looked_up["request_id"]).split("-")[1])
         transaction = project.get_feature_group("transactions").read().set_index("tx_id").loc[tx_id]
     assert "a request with keys only" in result.stdout
-    features = json.loads(looked_up)
+    features = looked_up
     assert features["amount"] == pytest.approx(transaction["amount"])
     assert None not in (features["km_from_home"], features["merchant_tx_count_7d"])  # looked up, not blanked
     keys = [f"tx_id={tx_id}", f"cc_num={transaction['cc_num']}", f"merchant_id={transaction['merchant_id']}"]

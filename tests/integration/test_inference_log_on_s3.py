@@ -33,7 +33,7 @@ def _queries(project: fti.Project) -> dict[str, Any]:
     log, end = project.inference_log, START + timedelta(hours=3)
     traffic = log.traffic("fraud", START, end, timedelta(hours=1))
     labelled = log.labelled_predictions("fraud", START, end)
-    rows = log.read("fraud", START + timedelta(minutes=30), end, columns=["timestamp", "features"])
+    rows = log.read("fraud", START + timedelta(minutes=30), end, columns=["timestamp", "features", "inputs"])
     return {
         "buckets": traffic.buckets,
         "variants": traffic.variants,

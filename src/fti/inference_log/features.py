@@ -1,8 +1,10 @@
-"""The logged features: each row's model inputs, logged as one JSON object, parsed into typed columns at once."""
+"""The logged features as columns: the typed ``inputs`` struct's fields as they are, and the JSON text of what was
+not typed (every feature, in logs written before typed inputs) parsed into typed columns at once."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -10,8 +12,69 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from fti.features.sql import shared_engine
+from fti.inference_log.inputs import EMPTY_JSON, typed_columns
+from fti.inference_log.schema import INPUTS_COLUMN
 
-__all__ = ["parse_features"]
+__all__ = ["FEATURE_COLUMNS", "feature_columns", "parse_features"]
+
+#: the log columns that hold the features: the JSON text (the rest, or every feature in older logs) and the struct
+FEATURE_COLUMNS = ("features", INPUTS_COLUMN)
+
+
+def feature_columns(log: pa.Table) -> pa.Table:
+    """The logged features of the rows of ``log`` as columns, one per feature, in row order.
+
+    The fields of the ``inputs`` struct are taken as they are (no parsing; a field null in every row, another
+    deployment's feature, is left out); only the rows whose ``features`` JSON holds anything (rows logged before
+    typed inputs, features that could not be typed) are parsed (see :func:`parse_features`), and their columns
+    joined in: a feature both typed and in JSON (logged under two types) is one column, numbers as float64 and
+    other mixes as strings.
+    """
+    if log.num_rows == 0:
+        return pa.table({})
+    typed = typed_columns(log.column(INPUTS_COLUMN)) if INPUTS_COLUMN in log.column_names else {}
+    if "features" not in log.column_names:
+        return pa.table(typed) if typed else pa.table({})
+    text = log.column("features")
+    has_json = pc.fill_null(pc.greater(pc.binary_length(text), len(EMPTY_JSON)), False)
+    positions = np.flatnonzero(np.asarray(has_json.to_numpy(zero_copy_only=False), dtype=bool))
+    if len(positions) == 0:
+        return pa.table(typed) if typed else pa.table({})
+    if len(positions) == log.num_rows and not typed:
+        return parse_features(log)
+    parsed = parse_features(pa.table({"features": text.take(pa.array(positions))}))
+    columns: dict[str, pa.ChunkedArray | pa.Array] = dict(typed)
+    for name in parsed.column_names:
+        columns[name] = _joined(log.num_rows, positions, typed.get(name), parsed.column(name))
+    return pa.table(columns)
+
+
+def _joined(
+    rows: int, positions: np.ndarray[Any, Any], typed: pa.ChunkedArray | None, parsed: pa.ChunkedArray
+) -> pa.Array:
+    """One column of ``rows`` rows: ``parsed`` at ``positions`` (the rows parsed from JSON; the typed value where
+    the JSON has none), ``typed`` elsewhere."""
+    base: pa.Array = pa.nulls(rows, parsed.type) if typed is None else typed.combine_chunks()
+    values = parsed.combine_chunks()
+    if base.type != values.type:
+        numbers = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in (base.type, values.type))
+        common = pa.float64() if numbers else pa.string()
+        base, values = _as(base, common), _as(values, common)
+    if typed is not None:  # a row with the feature both typed and in JSON (a batch of mixed records): either
+        values = pc.coalesce(values, base.take(pa.array(positions)))
+    indices = np.arange(rows, dtype=np.int64)
+    indices[positions] = rows + np.arange(len(positions), dtype=np.int64)
+    return pa.concat_arrays([base, values]).take(pa.array(indices))
+
+
+def _as(array: pa.Array, data_type: pa.DataType) -> pa.Array:
+    if array.type == data_type:
+        return array
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), data_type)
+    if pa.types.is_boolean(array.type) and pa.types.is_string(data_type):
+        return pc.if_else(array, "true", "false")
+    return array.cast(data_type)
 
 
 def parse_features(log: pa.Table) -> pa.Table:

@@ -75,7 +75,7 @@ class _Reader:
 
     def read(self, path: str, metadata: pq.FileMetaData) -> pa.Table:
         """The wanted columns of one file; a column the file lacks (added to the table later) reads as nulls."""
-        names = set(metadata.schema.names)
+        names = _columns(metadata)
         present = [column for column in self.columns if column in names]
         with self.filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(
@@ -176,18 +176,47 @@ class DataFile:
         with self._lock:
             self._table = None
 
-    def read(self, columns: Sequence[str], rows: np.ndarray[Any, Any] | None = None) -> pa.Table:
+    def read(
+        self, columns: Sequence[str], rows: np.ndarray[Any, Any] | None = None, schema: pa.Schema | None = None
+    ) -> pa.Table:
         """Other columns of the file (the logged features, say), read now and not kept: every row, or the rows at
-        the ascending positions ``rows``.
+        the ascending positions ``rows``; typed as in ``schema`` (default: the table's when the file joined), a
+        column the file lacks as nulls.
 
-        A local file is read by DuckDB's Parquet reader, which reads long strings (the features' JSON) several
-        times faster than Arrow's, and only from the first to the last row asked for.
+        A text column whose every value the footer tells (the features' JSON of a file whose features are all
+        typed: ``{}``) is made, not read. Other text of a local file is read by DuckDB's Parquet reader, which reads
+        long strings (the features' JSON) several times faster than Arrow's, and only from the first to the last
+        row asked for; the rest (the typed features' struct) by Arrow's, which reads nested columns faster.
         """
+        schema = self._reader.schema if schema is None else schema
+        names = _columns(self._metadata)
+        count = self.rows if rows is None else len(rows)
+        found: dict[str, pa.Array | pa.ChunkedArray] = {}
+        text: list[str] = []
+        other: list[str] = []
+        for column in columns:
+            data_type = schema.field(column).type
+            if column not in names:
+                found[column] = pa.nulls(count, data_type)
+            elif not pa.types.is_string(data_type):
+                other.append(column)
+            elif (value := self.only(column)) is not None:
+                found[column] = pa.repeat(pa.scalar(value, data_type), count)
+            else:
+                text.append(column)
         paths = local_paths(self.filesystem, [self.path])
-        names = set(self._metadata.schema.names)
-        if not paths or not columns or not all(column in names for column in columns):
-            found = _Reader(self.filesystem, tuple(columns), (), self._reader.schema).read(self.path, self._metadata)
-            return found if rows is None else found.take(pa.array(rows))
+        if text and paths:
+            found |= _by_name(self._read_text(paths, text, rows))
+        else:
+            other = [*text, *other]
+        if other:
+            part = _Reader(self.filesystem, tuple(other), (), schema).read(self.path, self._metadata)
+            found |= _by_name(part if rows is None else part.take(pa.array(rows)))
+        table = pa.table({column: found[column] for column in columns})
+        return table.cast(pa.schema([schema.field(column) for column in columns]))
+
+    def _read_text(self, paths: list[str], columns: list[str], rows: np.ndarray[Any, Any] | None) -> pa.Table:
+        """``columns`` of the rows asked for, read by DuckDB from the first to the last of them."""
         first, last = (0, self.rows - 1) if rows is None or len(rows) == 0 else (int(rows[0]), int(rows[-1]))
         listed = ", ".join('"' + column.replace('"', '""') + '"' for column in columns)
         with shared_engine().cursor() as connection:
@@ -196,7 +225,6 @@ class DataFile:
                 "ORDER BY file_row_number",
                 params={"first": first, "last": last},
             ).to_arrow_table()
-        found = found.cast(pa.schema([self._reader.schema.field(column) for column in columns]))
         return found if rows is None else found.take(pa.array(np.asarray(rows) - first))
 
     def derived(self, name: str, compute: Callable[[DataFile], T]) -> T:
@@ -243,6 +271,15 @@ def is_local(filesystem: pafs.FileSystem) -> bool:
     while isinstance(filesystem, pafs.SubTreeFileSystem):
         filesystem = filesystem.base_fs
     return isinstance(filesystem, pafs.LocalFileSystem)
+
+
+def _by_name(table: pa.Table) -> dict[str, pa.ChunkedArray]:
+    return {name: table.column(name) for name in table.column_names}
+
+
+def _columns(metadata: pq.FileMetaData) -> set[str]:
+    """The file's top-level columns (a struct's fields are Parquet columns of their own, not among these)."""
+    return set(metadata.schema.to_arrow_schema().names)
 
 
 def _column_index(metadata: pq.FileMetaData, column: str) -> int | None:

@@ -84,7 +84,11 @@ def rows(
     window, only from their first to their last row wanted, and not kept.
     """
     low, high = _micros(start), _micros(end)
-    files = [file for file in log.meeting(low, high, **_only(deployment)) if file.rows]
+    # oldest first by the footers: files that do not overlap in time then concatenate in order, with no sort
+    files = sorted(
+        (file for file in log.meeting(low, high, **_only(deployment)) if file.rows),
+        key=lambda file: -1 if file.first is None else file.first,
+    )
     read_tables(files)
     parts = []
     for file in files:
@@ -92,7 +96,7 @@ def rows(
         positions = None if keep is None else np.flatnonzero(keep)
         if positions is not None and len(positions) == 0:
             continue
-        parts.append(_rows_of(file, columns, positions))
+        parts.append(_rows_of(file, columns, positions, log.reader.schema if log.reader is not None else None))
     if not parts:
         return log.reader.schema.empty_table().select(list(columns)) if log.reader is not None else pa.table({})
     found = pa.concat_tables(parts)
@@ -107,15 +111,18 @@ def _only(deployment: str | None) -> dict[str, str]:
     return {} if deployment is None else {"deployment": deployment}
 
 
-def _rows_of(file: DataFile, columns: Sequence[str], positions: np.ndarray[Any, Any] | None) -> pa.Table:
-    """``columns`` of one file: every row, or the rows at the ascending ``positions``."""
+def _rows_of(
+    file: DataFile, columns: Sequence[str], positions: np.ndarray[Any, Any] | None, schema: pa.Schema | None = None
+) -> pa.Table:
+    """``columns`` of one file: every row, or the rows at the ascending ``positions``; the columns the file does not
+    keep typed as in ``schema`` (the table's now: a struct a later commit widened reads with its every field)."""
     kept = [column for column in columns if column in file.table().column_names]
     other = [column for column in columns if column not in kept]
     part = file.table().select(kept)
     if positions is not None:
         part = part.take(pa.array(positions))
     if other:
-        read = file.read(other, positions)
+        read = file.read(other, positions, schema)
         part = pa.table({column: (part if column in kept else read).column(column) for column in columns})
     return _plain(part)
 

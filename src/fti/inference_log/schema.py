@@ -6,6 +6,7 @@ import pyarrow as pa
 
 __all__ = [
     "INFERENCE_LOG_TABLE",
+    "INPUTS_COLUMN",
     "LABELS_SCHEMA",
     "LABELS_TABLE",
     "LABEL_COLUMNS",
@@ -31,8 +32,14 @@ REQUEST_LOG_SCHEMA = pa.schema(
         pa.field("is_shadow", pa.bool_(), nullable=False),
     ]
 )
-"""Columns of the inference log; ``features`` holds each row's model inputs (and entity keys) as a JSON
-object; ``prediction`` is null for predictions that are not one number per row."""
+"""Columns of the inference log; ``features`` holds as a JSON object each row's model inputs (and entity keys)
+that are not typed columns (``{}`` when all are; logs written before typed columns hold every input there);
+``prediction`` is null for predictions that are not one number per row. Beside these, the log has the struct
+column :data:`INPUTS_COLUMN` once a typed input is logged (see :mod:`fti.inference_log.inputs`)."""
+
+#: the struct column of the typed model inputs: one field per feature, its type as logged (int64, float64, bool,
+#: string); the table's struct is the union of every deployment's features
+INPUTS_COLUMN = "inputs"
 
 LABELS_SCHEMA = pa.schema(
     [

@@ -22,14 +22,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fti.errors import ValidationError
+from fti.errors import BackendError, ConflictError, ValidationError
 from fti.inference_log import queries
 from fti.inference_log.cache import MAX_COLUMN_BYTES, MAX_RESULTS, LogCache, TableSpec
+from fti.inference_log.inputs import conform_inputs, inputs_type
 from fti.inference_log.schema import (
     INFERENCE_LOG_TABLE,
+    INPUTS_COLUMN,
     LABEL_COLUMNS,
     LABELS_SCHEMA,
     LABELS_TABLE,
@@ -70,16 +73,30 @@ class InferenceLog:
     ) -> None:
         self._offline = offline
         self._cache = LogCache(offline, max_results=max_results, max_column_bytes=max_column_bytes)
+        self._inputs: dict[str, pa.DataType] | None = None
 
     # -- writing -----------------------------------------------------------------------------------
 
     def write(self, batch: pa.Table) -> None:
-        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``) as one commit, and store the
-        summary of its files beside them (see :mod:`fti.inference_log.summaries`)."""
+        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``, and the ``inputs`` struct of typed
+        features when it has one) as one commit, and store the summary of its files beside them (see
+        :mod:`fti.inference_log.summaries`).
+
+        A typed feature the table holds under another type is logged in the row's ``features`` JSON instead (see
+        :func:`~fti.inference_log.inputs.conform_inputs`); new ones are added to the table's ``inputs`` struct.
+        """
         if not batch.num_rows:
             return
-        batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
-        version = self._offline.write(INFERENCE_LOG_TABLE, _reader(batch))
+        batch = _conformed(batch)
+        try:
+            version = self._write_log(batch)
+        except (BackendError, ConflictError):
+            if INPUTS_COLUMN not in batch.column_names:
+                raise
+            # another writer may have added the same feature under another type, or changed the schema at the same
+            # time (a conflict): look at the table's features again and retry once
+            self._inputs = None
+            version = self._write_log(batch)
         self._cache.recheck()
         try:
             summarize_commit(self._offline, INFERENCE_LOG_TABLE, version)
@@ -88,12 +105,30 @@ class InferenceLog:
                 "Commit %s of the inference log was not summarized (done on first use): %s", version, exc, exc_info=True
             )
 
+    def _write_log(self, batch: pa.Table) -> int:
+        """Commit ``batch``, its ``inputs`` fitted to the table's typed features (the table's struct extended)."""
+        if INPUTS_COLUMN not in batch.column_names:
+            return self._offline.write(INFERENCE_LOG_TABLE, _reader(batch))
+        known = self._known_inputs()
+        batch = conform_inputs(batch, known)
+        added = inputs_type(batch.schema)
+        version = self._offline.write(INFERENCE_LOG_TABLE, _reader(batch), merge_schema=True)
+        self._inputs = {**known, **{name: kind for name, kind in added.items() if name not in known}}
+        return version
+
+    def _known_inputs(self) -> dict[str, pa.DataType]:
+        """The typed features the log table holds (looked up once, then kept up to date by this object's writes)."""
+        if self._inputs is None:
+            exists = self._offline.version(INFERENCE_LOG_TABLE) is not None
+            self._inputs = inputs_type(self._offline.read(INFERENCE_LOG_TABLE).schema) if exists else {}
+        return self._inputs
+
     def write_new(self, batch: pa.Table) -> int:
         """Append the rows of ``batch`` the log does not hold yet (the same request id, time, model and shadow
         flag): a request-log spool replayed after a crash is logged exactly once. Returns the rows appended."""
         if not batch.num_rows:
             return 0
-        batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+        batch = _conformed(batch)
         stamps = batch.column("timestamp")
         start, end = pc.min(stamps).as_py(), pc.max(stamps).as_py() + timedelta(microseconds=1)
         self._cache.recheck()
@@ -101,8 +136,11 @@ class InferenceLog:
         if logged.num_rows:
             logged = logged.select(list(_IDENTITY)).group_by(list(_IDENTITY), use_threads=False).aggregate([])
             logged = logged.append_column("logged", pa.repeat(True, logged.num_rows))
-            joined = batch.join(logged, list(_IDENTITY), join_type="left outer", use_threads=False)
-            batch = joined.filter(pc.is_null(joined.column("logged"))).select(REQUEST_LOG_SCHEMA.names)
+            # joined on the identity and row number only: the other columns (a struct of features) stay out of it
+            keys = batch.select(list(_IDENTITY)).append_column("row", pa.array(np.arange(batch.num_rows)))
+            joined = keys.join(logged, list(_IDENTITY), join_type="left outer", use_threads=False)
+            fresh = joined.filter(pc.is_null(joined.column("logged"))).column("row").to_numpy()
+            batch = batch.take(pa.array(np.sort(fresh)))
         self.write(batch)
         return int(batch.num_rows)
 
@@ -149,6 +187,8 @@ class InferenceLog:
         log = self._files(_LOG, max_age)
         every = list(log.reader.schema.names) if log.reader is not None else REQUEST_LOG_SCHEMA.names
         names = every if columns is None else list(dict.fromkeys(["timestamp", *columns]))
+        if INPUTS_COLUMN not in every:  # a log written before typed inputs: every feature is in the JSON
+            names = [name for name in names if name != INPUTS_COLUMN]
         if log.reader is None:
             return REQUEST_LOG_SCHEMA.empty_table().select(names)
         rows = queries.rows(log, deployment, start, end, names, include_shadow=include_shadow)
@@ -259,6 +299,19 @@ def _as_logged(rows: pa.Table) -> pa.Table:
         REQUEST_LOG_SCHEMA.field(name) if name in known else rows.schema.field(name) for name in rows.column_names
     ]
     return rows.cast(pa.schema(fields))
+
+
+def _conformed(batch: pa.Table) -> pa.Table:
+    """``batch`` in the log's schema: its columns in order and types, and its ``inputs`` struct when it has one."""
+    conformed = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+    if INPUTS_COLUMN not in batch.column_names:
+        return conformed
+    inputs = batch.column(INPUTS_COLUMN)
+    if not pa.types.is_struct(inputs.type):
+        raise ValidationError(
+            f"The log's '{INPUTS_COLUMN}' column must be a struct of the features, got {inputs.type}: nothing written."
+        )
+    return conformed.append_column(INPUTS_COLUMN, inputs)
 
 
 def _reader(table: pa.Table) -> pa.RecordBatchReader:

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from fti.core.durations import parse_duration
 from fti.errors import ValidationError
-from fti.inference_log.features import parse_features
+from fti.inference_log.features import FEATURE_COLUMNS, feature_columns
 
 __all__ = ["CHECKED_COLUMNS", "LogWindow", "WindowBounds", "WindowSpec", "current_columns"]
 
@@ -19,7 +19,7 @@ WindowSpec = str | timedelta | int | None
 (the last N logged rows)."""
 
 #: the log columns a check reads: when, which model, what it was given and what it answered
-CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", "features", "prediction")
+CHECKED_COLUMNS = ("timestamp", "model_name", "model_version", *FEATURE_COLUMNS, "prediction")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ def current_columns(log: pa.Table) -> pa.Table:
     """The logged features as columns, plus the logged ``prediction``."""
     if log.num_rows == 0:
         return pa.table({"prediction": pa.array([], pa.float64())})
-    features = parse_features(log)
+    features = feature_columns(log)
     if "prediction" in features.column_names:
         features = features.drop_columns(["prediction"])
     return features.append_column("prediction", log.column("prediction"))

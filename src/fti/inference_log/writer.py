@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fti.features.sql import shared_engine
-from fti.inference_log.schema import REQUEST_LOG_SCHEMA
+from fti.inference_log.inputs import concat_logged, split_features
+from fti.inference_log.schema import INPUTS_COLUMN, REQUEST_LOG_SCHEMA
 
 if TYPE_CHECKING:
     from fti.inference_log.spool import RequestSpool
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["LogRecord", "ReplayableLogSink", "RequestLogConfig", "RequestLogSink", "RequestLogger", "to_table"]
 
 _logger = logging.getLogger(__name__)
-_ENCODE_ROWS = 256
 
 
 class RequestLogSink(Protocol):
@@ -223,7 +222,7 @@ class RequestLogger:
         self._pending_rows += table.num_rows
 
     def _write(self) -> None:
-        batch = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        batch = concat_logged(self._pending)
         self._pending, self._pending_rows = [], 0
         try:
             self._sink.write(batch)
@@ -244,13 +243,14 @@ class RequestLogger:
 
 
 def to_table(records: list[LogRecord]) -> pa.Table:
-    """One Arrow table with ``REQUEST_LOG_SCHEMA`` from queued records."""
+    """One Arrow table with ``REQUEST_LOG_SCHEMA`` from queued records, and the ``inputs`` struct of their typed
+    features when they have any."""
     counts = np.array([len(record.predictions) for record in records], dtype=np.int64)
 
     def repeat(values: list[object], arrow_type: pa.DataType) -> pa.Array:
         return pa.array(values, type=arrow_type).take(pa.array(np.repeat(np.arange(len(records)), counts)))
 
-    features = _features_json(records)
+    logged = _logged_features(records)
     predictions = np.concatenate([_numeric(record.predictions) for record in records])
     if any(record.row_request_ids is not None for record in records):
         request_ids = pa.array(
@@ -265,12 +265,15 @@ def to_table(records: list[LogRecord]) -> pa.Table:
         repeat([record.variant for record in records], pa.string()),
         repeat([record.model_name for record in records], pa.string()),
         repeat([record.model_version for record in records], pa.int64()),
-        features,
+        logged.column("features"),
         pa.array(predictions, type=pa.float64(), from_pandas=True),
         repeat([record.latency_ms for record in records], pa.float64()),
         repeat([record.is_shadow for record in records], pa.bool_()),
     ]
-    return pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+    table = pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+    if INPUTS_COLUMN in logged.column_names:
+        table = table.append_column(INPUTS_COLUMN, logged.column(INPUTS_COLUMN))
+    return table
 
 
 def _row_request_ids(record: LogRecord) -> np.ndarray[Any, Any]:
@@ -287,40 +290,20 @@ def _numeric(predictions: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.full(len(values), np.nan)
 
 
-def _features_json(records: list[LogRecord]) -> pa.Array:
-    """Each row's features as a JSON object, encoded in one pass for the whole batch.
+def _logged_features(records: list[LogRecord]) -> pa.Table:
+    """Each row's features as the log stores them (see :func:`~fti.inference_log.inputs.split_features`): the
+    typed ones in the ``inputs`` struct, the rest as JSON, for the whole batch at once.
 
-    The records' values are stacked into one Arrow table and encoded by DuckDB, which works outside the
-    interpreter lock: the request threads and the event loop run on meanwhile. Encoding with pandas held the
-    lock for most of a second per 100,000 rows, long enough to show in the server's tail latency under
-    large requests. Records of different columns are encoded one by one.
+    Records of the same columns are stacked into one frame first (one numeric type: without per-column work);
+    records of different columns are split one by one and their structs joined (a feature logged under two types
+    keeps the first, the other rows log it as JSON).
     """
     columns = records[0].features.columns
     if len(records) == 1 or not all(record.features.columns.equals(columns) for record in records):
-        return pa.concat_arrays([_encode(record.features) for record in records])
+        return concat_logged([split_features(record.features) for record in records])
     dtypes = {dtype for record in records for dtype in record.features.dtypes}
     if len(dtypes) == 1 and next(iter(dtypes)).kind in "biuf":  # one numeric type: stacked without per-column work
         matrices = [record.features.to_numpy() for record in records]
-        return _encode(pd.DataFrame(np.concatenate(matrices), columns=columns, copy=False))
+        return split_features(pd.DataFrame(np.concatenate(matrices), columns=columns, copy=False))
     # several types (integer keys beside float features): stacked column by column, each keeps its type
-    return _encode(pd.concat([record.features for record in records], ignore_index=True))
-
-
-def _encode(frame: pd.DataFrame) -> pa.Array:
-    """The rows of ``frame`` as JSON objects (NaN as null)."""
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        with shared_engine().cursor() as connection:
-            connection.register("logged_rows", table)
-            encoded = connection.sql("SELECT to_json(logged_rows)::VARCHAR AS features FROM logged_rows")
-            found = encoded.to_arrow_table().column(0)
-    except Exception:  # values Arrow or DuckDB cannot take (objects a preprocess function made): pandas' encoder
-        return _encode_with_pandas(frame)
-    return found.combine_chunks() if found.num_chunks != 1 else found.chunk(0)
-
-
-def _encode_with_pandas(frame: pd.DataFrame) -> pa.Array:
-    lines: list[str] = []
-    for start in range(0, len(frame), _ENCODE_ROWS):  # in slices: one C call holds the interpreter
-        lines += frame.iloc[start : start + _ENCODE_ROWS].to_json(orient="records", lines=True).splitlines()
-    return pa.array(lines, pa.string())
+    return split_features(pd.concat([record.features for record in records], ignore_index=True))

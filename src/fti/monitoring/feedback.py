@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.errors import NotFoundError, ValidationError
-from fti.inference_log.features import parse_features
+from fti.inference_log.features import FEATURE_COLUMNS, feature_columns
 from fti.monitoring.stats.columns import TableLike, as_table
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class FeedbackLog:
     def _logged(self, deployment: str, ids: pa.ChunkedArray) -> pd.DataFrame:
         """The first logged row of each request in ``ids``: model name and version, prompt and response."""
         log = self._log.read(
-            deployment, columns=["request_id", "model_name", "model_version", "features"], include_shadow=False
+            deployment, columns=["request_id", "model_name", "model_version", *FEATURE_COLUMNS], include_shadow=False
         )
         log = log.filter(pc.is_in(log.column("request_id"), value_set=ids.combine_chunks()))
         unknown = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=log.column("request_id").combine_chunks())))
@@ -157,7 +157,7 @@ class FeedbackLog:
                 f"Feedback row {row}: 'request_id' {unknown[0].as_py()!r} is not in the request log of deployment "
                 f"'{deployment}' ({len(unknown)} unknown in all). Send the request id the server answered with."
             )
-        parsed = parse_features(log.select(["features"]))
+        parsed = feature_columns(log)
         frame: pd.DataFrame = log.select(["request_id", "model_name", "model_version"]).to_pandas()
         for name in ("prompt", "response"):
             frame[name] = parsed.column(name).to_pandas() if name in parsed.column_names else None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from fti.core.durations import parse_duration
 from fti.errors import NotFoundError, ValidationError
-from fti.inference_log.features import parse_features
+from fti.inference_log.features import FEATURE_COLUMNS, feature_columns
 from fti.monitoring import promotion
 from fti.monitoring.actions import notify
 from fti.monitoring.alerts import MetricBelowRule, evaluate_rules
@@ -209,11 +209,10 @@ class MonitoringService:
         """A text generation deployment's requests per model version and time bucket: prompt and response
         lengths and tokens, latency and time to first token, the mean feedback rating (see
         :func:`fti.monitoring.text.text_stats`); ``feedback`` holds its feedback rows."""
-        log = self.log.read(
-            deployment, start, end, columns=["request_id", "model_name", "model_version", "latency_ms", "features"]
-        )
-        parsed = parse_features(log)
-        rows = log.drop_columns(["features"])
+        columns = ["request_id", "model_name", "model_version", "latency_ms", *FEATURE_COLUMNS]
+        log = self.log.read(deployment, start, end, columns=columns)
+        parsed = feature_columns(log)
+        rows = log.drop_columns([name for name in FEATURE_COLUMNS if name in log.column_names])
         for name in parsed.column_names:
             if name not in rows.column_names:
                 rows = rows.append_column(name, parsed.column(name))

@@ -59,6 +59,25 @@ class OfflineStoreContract:
         assert latest.schema.names == ["key", "value", "name"]
         assert latest.column("name").to_pylist()[-1] == "n102"
 
+    def test_merge_schema_adds_columns_and_struct_fields(self, offline_store: OfflineStore) -> None:
+        offline_store.write("t", _reader(_batch(0, 2)))
+        with pytest.raises(BackendError):  # a column the table lacks is refused without merge_schema
+            offline_store.write(
+                "t", pa.Table.from_batches([_batch(2, 1)]).append_column("extra", pa.array([1])).to_reader()
+            )
+        inputs = pa.StructArray.from_arrays([pa.array([1.0])], names=["a"])
+        wider = pa.Table.from_batches([_batch(2, 1)]).append_column("inputs", inputs)
+        assert offline_store.write("t", wider.to_reader(), merge_schema=True) == 1
+        more = pa.StructArray.from_arrays([pa.array(["x"]), pa.array([2.0])], names=["b", "a"])
+        offline_store.write(
+            "t", pa.Table.from_batches([_batch(3, 1)]).append_column("inputs", more).to_reader(), merge_schema=True
+        )
+        table = offline_store.read("t").to_table().sort_by("key")
+        assert table.column("inputs").to_pylist() == [None, None, {"a": 1.0, "b": None}, {"a": 2.0, "b": "x"}]
+        assert offline_store.read("t").schema.field("inputs").type == pa.struct(
+            [("a", pa.float64()), ("b", pa.string())]
+        )
+
     def test_read_at_version(self, offline_store: OfflineStore) -> None:
         offline_store.write("t", _reader(_batch(0, 4)))
         offline_store.write("t", _reader(_batch(4, 4)))

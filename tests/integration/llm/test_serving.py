@@ -12,6 +12,7 @@ import pytest
 
 import fti
 from fti.cli.serve import build_app
+from fti.inference_log.features import feature_columns
 from fti.testing.serving import running_app
 
 pytestmark = pytest.mark.xdist_group("llm")
@@ -146,7 +147,8 @@ def test_every_request_is_in_the_request_log(llm_project: fti.Project, server: s
     ).json()
     rows = _logged(llm_project, "logged-request")
     assert len(rows) == 1
-    features = json.loads(rows[0]["features"])
+    features = rows[0]["features"]
+    assert isinstance(features, dict)
     assert features["prompt"] == "# Task: logged.\n" and features["response"] == answer["text"]
     assert features["completion_tokens"] == answer["usage"]["completion_tokens"]
     assert features["prompt_tokens"] == answer["usage"]["prompt_tokens"]
@@ -161,7 +163,12 @@ def _logged(project: fti.Project, request_id: str) -> list[dict[str, object]]:
     deadline = time.monotonic() + 20
     while True:
         table = project.inference_log.read("writer")
-        rows = [row for row in table.to_pylist() if row["request_id"] == request_id]
+        features = feature_columns(table).to_pylist() if table.num_rows else []
+        rows = [
+            {**row, "features": found}
+            for row, found in zip(table.to_pylist(), features, strict=True)
+            if row["request_id"] == request_id
+        ]
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)

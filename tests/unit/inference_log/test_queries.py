@@ -169,7 +169,7 @@ def test_hourly_traffic_reads_summaries_and_a_finer_query_only_the_files_of_its_
 
 
 def test_window_rows_are_the_rows_a_check_reads(tmp_path: Path) -> None:
-    columns = ["timestamp", "model_name", "model_version", "features", "prediction"]
+    columns = ["timestamp", "model_name", "model_version", "features", "inputs", "prediction"]
     with fti.connect(tmp_path) as project:
         mixed = _records("fraud", 0, 10) + _records("fraud", 0, 10, is_shadow=True) + _records("other", 5, 3)
         project.inference_log.write(to_table(mixed))

@@ -103,8 +103,12 @@ class OfflineStore(Connectable, Protocol):
         *,
         mode: Literal["append", "overwrite"] = "append",
         version: int | None = None,
+        merge_schema: bool = False,
     ) -> int:
         """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
+
+        With ``merge_schema``, an append adds the columns and struct fields of ``data`` the table lacks (rows
+        written before read them as null); a column of another type than the table's is refused.
 
         If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
         ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write

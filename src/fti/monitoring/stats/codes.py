@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from fti.monitoring.stats.columns import category_strings
 from fti.monitoring.stats.reference import BinnedValues, CategoricalProfile, ColumnProfile, NumericProfile
 
-__all__ = ["CategoricalCodes", "ColumnCodes", "NumericCodes", "encode_column"]
+__all__ = ["CategoricalCodes", "ColumnCodes", "NumericCodes", "edge_counts", "encode_column"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +85,48 @@ def _numeric_codes(profile: NumericProfile, column: pa.ChunkedArray | pa.Array) 
     edges = np.asarray(profile.edges, dtype=np.float64)
     inner = len(edges) - 1
     # NaN sorts after every edge, so it lands in "above" first and is moved to "missing" below
-    codes = np.searchsorted(edges, values, side="right").astype(np.int64) + 1
+    codes = edge_counts(edges, values) + 1
     codes[values == edges[-1]] = inner + 1
     missing = np.isnan(values)
     if missing.any():
         codes[missing] = 0
         values = np.where(missing, 0.0, values)
     return NumericCodes(profile, codes, values)
+
+
+def edge_counts(edges: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """How many of the ascending ``edges`` are at most each value: ``np.searchsorted(edges, values, side="right")``
+    (int64), for every value but NaN (whose count is left undefined), about three times faster on many values.
+
+    A binary search per value mispredicts a branch at every step; instead a uniform grid over the edges' range
+    gives each value a first guess (the count at the start of its grid cell), which a few vectorized passes
+    correct by one edge at a time, each pass over the values whose guess is still off (cells of more than one
+    edge are few: there are 16 cells per edge).
+    """
+    count = len(edges)
+    low, high = float(edges[0]) if count else 0.0, float(edges[-1]) if count else 0.0
+    if count < 2 or not (np.isfinite(low) and np.isfinite(high) and high > low):
+        found: np.ndarray[Any, Any] = np.searchsorted(edges, values, side="right").astype(np.int64)
+        return found
+    cells = int(min(max(16 * count, 1024), 1 << 16))
+    scale = cells / (high - low)
+    start = np.searchsorted(edges, low + np.arange(cells) / scale, side="right").astype(np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values overflow to infinity: the last cell
+        position = (values - low) * scale
+    np.clip(position, 0, cells - 1, out=position)
+    position[np.isnan(position)] = cells - 1
+    counts: np.ndarray[Any, Any] = start[position.astype(np.intp)]
+    above = np.append(edges, np.nan)  # the edge after the count's; NaN past the last compares false
+    pending = np.flatnonzero(above[counts] <= values)
+    while pending.size:
+        counts[pending] += 1
+        pending = pending[above[counts[pending]] <= values[pending]]
+    below = np.concatenate([[np.nan], edges])  # the count's last edge; NaN before the first compares false
+    pending = np.flatnonzero(below[counts] > values)
+    while pending.size:
+        counts[pending] -= 1
+        pending = pending[below[counts[pending]] > values[pending]]
+    return counts
 
 
 def _categorical_codes(profile: CategoricalProfile, column: pa.ChunkedArray | pa.Array) -> CategoricalCodes:
