@@ -4,14 +4,16 @@ Three figures for one aggregation group of 8 aggregations (count, sum, mean, max
 count_distinct over 1 h and 1 d windows), keyed by card, on a local redis-server:
 
 * **throughput**: events already in the stream (Redis -> window state -> online store + offline commits), one
-  worker process, events/s while it drains them, and per core: events per second of CPU time the process used
-  (the consume loop and the commit thread together). Target >= 50,000 events/s per core. Beside it, the broker
-  alone: the same events read and decoded by another consumer group, with nothing done with them.
+  worker, events/s while it drains them, and per core: events per second of CPU time the worker used (the
+  consume loop, the commit thread and the child process that appends offline). Target
+  >= 50,000 events/s per core. Beside it, the broker alone: the same events read and decoded by another
+  consumer group, with nothing done with them.
 * **freshness**: a producer publishes at a steady rate while the job runs; a reader polls the online store for
   one sampled event of each 10 ms tick; milliseconds from the producer's publish call to the reader seeing
-  that event's aggregates, p50 and p99. Target p99 < 100 ms at 5k/s. The producer, the job and the reader are
-  threads of one process (they share its interpreter lock). Beside it, the same for a plain round trip: the
-  reader seeing the event in the stream itself.
+  that event's aggregates, p50 and p99, beside the job's own figure (broker arrival -> online write). Target
+  p99 < 100 ms at 5k/s. The producer, the job and the reader are threads of one process (they share its
+  interpreter lock). Beside it, the same job with its offline appends on its commit thread instead of a child
+  process (``offline_process=False``).
 * **backfill**: ``group.backfill(events)`` (DuckDB window query, then one commit), rows/s.
 
 On a loaded machine only the ratios within one run mean much.
@@ -76,11 +78,11 @@ def throughput(project: Any, count: int, keys: int) -> dict[str, float]:
     published = time.perf_counter() - started
     job = project.stream_job("throughput", batch_size=20_000, commit_seconds=5.0)
     job.start()
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), cpu_time()
     while job.progress.events_in < count:
         job.step()
     job.commit()
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu_seconds = time.perf_counter() - started, cpu_time() - cpu
     job.close()
     return {
         "events/s": count / seconds,
@@ -89,6 +91,14 @@ def throughput(project: Any, count: int, keys: int) -> dict[str, float]:
         "broker events/s": broker_alone(project, "bench_tx", count),
         "publish events/s": count / published,
     }
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process and its living children (the job's offline writer)."""
+    import psutil
+
+    me = psutil.Process()
+    return sum(sum(p.cpu_times()[:2]) for p in (me, *me.children(recursive=True)))
 
 
 def broker_alone(project: Any, stream: str, count: int) -> float:
@@ -102,15 +112,17 @@ def broker_alone(project: Any, stream: str, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def freshness(project: Any, rate: int, seconds: float, keys: int) -> dict[str, float]:
+def freshness(project: Any, rate: int, seconds: float, keys: int, *, offline_process: bool) -> dict[str, float]:
     from fti.errors import NotFoundError
 
+    name = "fresh" if offline_process else "fresh_thread"
+    stream = f"bench_{name}"
     group = project.create_aggregation_group(
-        "fresh",
+        name,
         key=["cc_num"],
         event_time="ts",
         aggregations=aggregations(),
-        stream="bench_live",
+        stream=stream,
         online=True,
         lateness="10s",
     )
@@ -130,7 +142,7 @@ def freshness(project: Any, rate: int, seconds: float, keys: int) -> dict[str, f
             last = batch.num_rows - 1
             probe = (batch.column("cc_num")[last].as_py(), int(batch.column("ts").cast(pa.int64())[last].as_py()))
             sent = time.perf_counter()
-            project.publish("bench_live", batch, key=["cc_num"])
+            project.publish(stream, batch, key=["cc_num"])
             with lock:
                 probes.append((sent, *probe))
             deadline += tick
@@ -163,7 +175,7 @@ def freshness(project: Any, rate: int, seconds: float, keys: int) -> dict[str, f
                 waiting = left
             time.sleep(0.002)
 
-    job = project.stream_job("fresh", batch_size=5_000, block_ms=5, commit_seconds=1.0)
+    job = project.stream_job(name, batch_size=5_000, block_ms=5, commit_seconds=1.0, offline_process=offline_process)
     job.start()
     threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=read, daemon=True)]
     for thread in threads:
@@ -216,7 +228,8 @@ def main() -> None:
         Path(folder, "fti.yaml").write_text(f"stream_broker:\n  url: {url}\nfeatures:\n  compact_after: 64\n")
         with fti.connect(folder) as project:
             drained = throughput(project, count, keys)
-            fresh = freshness(project, rate, seconds, keys)
+            fresh = freshness(project, rate, seconds, keys, offline_process=True)
+            threaded = freshness(project, rate, seconds, keys, offline_process=False)
             filled = backfill(project, backfill_count, keys)
 
     print(f"Streaming, 8 aggregations, cpu count {os.cpu_count()}, online store: embedded default")
@@ -230,12 +243,18 @@ def main() -> None:
             f"{drained['broker events/s']:,.0f}",
         ),
         ("  (publish, pipelined XADD), events/s", drained["publish events/s"], "", ""),
-        (f"freshness at {rate:,} events/s for {seconds:g} s, p50 ms", fresh["p50 ms"], "", ""),
         (
-            f"freshness at {rate:,} events/s, p99 ms | inside the job",
-            fresh["p99 ms"],
-            "< 100",
-            f"{fresh['job p99 ms']:,.1f}",
+            f"freshness at {rate:,} events/s for {seconds:g} s, p50 ms",
+            fresh["p50 ms"],
+            "",
+            f"{threaded['p50 ms']:,.1f}",
+        ),
+        ("  p99 ms | offline appends on the commit thread", fresh["p99 ms"], "< 100", f"{threaded['p99 ms']:,.1f}"),
+        (
+            "  p99 inside the job (arrival -> online write), ms",
+            fresh["job p99 ms"],
+            "",
+            f"{threaded['job p99 ms']:,.1f}",
         ),
         (f"backfill of {backfill_count:,} events, rows/s", filled["rows/s"], "", ""),
     ]

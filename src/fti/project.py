@@ -814,13 +814,21 @@ class Project:
         self, name: str, version: int | None = None, *, worker: int = 0, workers: int = 1, **options: Any
     ) -> StreamJob:
         """Worker ``worker`` of ``workers`` of the stream job keeping aggregation group ``name`` up to date from
-        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``).
+        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``,
+        ``offline_process``).
 
         Example:
             >>> project.stream_job("card_windows").run(should_stop=lambda: False)  # doctest: +SKIP
         """
         group = self.get_aggregation_group(name, version)
-        return StreamJob(group, self.stream_broker, worker=worker, workers=workers, options=StreamJobOptions(**options))
+        return StreamJob(
+            group,
+            self.stream_broker,
+            worker=worker,
+            workers=workers,
+            options=StreamJobOptions(**options),
+            opener=self._opener(),
+        )
 
     def prediction_job(
         self, deployment: str, *, source: str, to: str, worker: int = 0, workers: int = 1, **options: Any

@@ -6,7 +6,8 @@ into the window state, writes the changed aggregates to the online store at once
 upserts) and buffers them for the offline store. Every ``commit_seconds`` the buffered rows are appended to
 the offline store as one commit, then each partition's window state is saved as a checkpoint together with the
 acknowledgement of the messages it covers, atomically. Commits are applied in order on a background thread
-(:mod:`fti.streams.committing`) while the job keeps consuming.
+(:mod:`fti.streams.committing`) while the job keeps consuming; the offline appends themselves run in a child
+process (:mod:`fti.streams.offline_process`), so the online writes never wait for the interpreter lock they hold.
 
 A worker killed at any moment leaves its messages since the last commit unacknowledged. Its successor (the same
 worker restarted, or one that took its partitions over and claimed them) restores the checkpoint and reads the
@@ -29,6 +30,7 @@ import pyarrow as pa
 from fti.errors import FtiError, ValidationError
 from fti.streams.committing import Checkpoint, Commit, Committer
 from fti.streams.engine import WindowEngine
+from fti.streams.offline_process import GroupOpener, OfflineAppender
 from fti.streams.running import dead_letter_table, record_freshness, run_until_stopped
 
 if TYPE_CHECKING:
@@ -51,13 +53,16 @@ class StreamJobOptions:
 
     ``group`` is the consumer group (default: the aggregation group's ``<name>_v<version>``); ``batch_size``
     the most messages read per partition and round; ``block_ms`` how long a round waits for new messages;
-    ``commit_seconds`` how often rows are appended offline and state and offsets checkpointed.
+    ``commit_seconds`` how often rows are appended offline and state and offsets checkpointed;
+    ``offline_process`` whether the offline appends run in a child process (when the job was given a way to open
+    the project there, as ``project.stream_job`` does) rather than on the worker's commit thread.
     """
 
     group: str | None = None
     batch_size: int = 5_000
     block_ms: int = 100
     commit_seconds: float = 1.0
+    offline_process: bool = True
 
 
 @dataclass
@@ -95,7 +100,10 @@ class StreamJob:
         worker: int = 0,
         workers: int = 1,
         options: StreamJobOptions | None = None,
+        opener: GroupOpener | None = None,
     ) -> None:
+        """``opener`` opens the project again in another process (picklable): with it and
+        ``options.offline_process``, the offline appends run in a child process."""
         stream = group.spec.stream
         if stream is None:
             raise ValidationError(
@@ -115,6 +123,9 @@ class StreamJob:
         self._acks: dict[int, list[str]] = {}
         self._buffer: list[pa.Table] = []
         self._last_commit = time.monotonic()
+        self._appender: OfflineAppender | None = None
+        if opener is not None and self._options.offline_process:
+            self._appender = OfflineAppender(opener, group.name, group.version)
         self._committer = Committer(self._append, self._save)
         self.progress = JobProgress()
 
@@ -125,7 +136,10 @@ class StreamJob:
 
     def start(self) -> None:
         """Restore each partition's checkpoint, claim what other consumers left pending, and process the
-        pending messages again (they were delivered before the last stop and never acknowledged)."""
+        pending messages again (they were delivered before the last stop and never acknowledged); with an offline
+        writer process, return once it is ready."""
+        if self._appender is not None:
+            self._appender.start()  # it opens the project while the pending messages are replayed
         for partition in self._partitions:
             engine = WindowEngine(self._group.spec)
             saved = self._broker.checkpoint(self._stream, partition, self._consumer_group)
@@ -141,6 +155,8 @@ class StreamJob:
                 self.progress.replayed += len(messages.ids)
                 self._process(messages)
                 self.commit()
+        if self._appender is not None:
+            self._appender.wait_ready()
 
     def step(self) -> int:
         """Read and process one micro-batch per partition; commit when it is time. Return the events read."""
@@ -209,7 +225,10 @@ class StreamJob:
             self._committer.submit(Commit(rows, checkpoints))
 
     def _append(self, rows: pa.Table) -> None:
-        self._group.append(rows, is_online_written=True)
+        if self._appender is not None:
+            self._appender.append(rows)
+        else:
+            self._group.append(rows, is_online_written=True)
 
     def _save(self, checkpoint: Checkpoint) -> None:
         self._broker.commit(
@@ -231,6 +250,8 @@ class StreamJob:
             self._committer.discard()
         finally:
             self._close_engines()
+            if self._appender is not None:
+                self._appender.close()
 
     def _close_engines(self) -> None:
         for engine in self._engines.values():
