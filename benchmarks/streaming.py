@@ -14,12 +14,14 @@ count_distinct over 1 h and 1 d windows), keyed by card, on a local redis-server
   p99 < 100 ms at 5k/s. The producer, the job and the reader are threads of one process (they share its
   interpreter lock). Beside it, the same job with its offline appends on its commit thread instead of a child
   process (``offline_process=False``).
-* **backfill**: ``group.backfill(events)`` (DuckDB window query, then one commit), rows/s.
+* **backfill**: ``group.backfill(events)`` (DuckDB window query, then one commit), rows/s, and the peak resident
+  memory the process gained during it, beside the size of the events (already in memory before it).
 
 On a loaded machine only the ratios within one run mean much.
 
     python benchmarks/streaming.py            # 1M events over 100k keys; 20 s at 5k events/s; backfill of 10M
     python benchmarks/streaming.py --quick    # 100k events over 10k keys; 5 s at 2k/s; backfill of 1M
+    python benchmarks/streaming.py --only backfill   # one figure (repeat --only for more)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 T0 = np.datetime64("2024-01-01T00:00:00", "us")
+FIGURES = ("throughput", "freshness", "backfill")
 
 
 def aggregations() -> list[Any]:
@@ -198,12 +201,33 @@ def freshness(project: Any, rate: int, seconds: float, keys: int, *, offline_pro
 
 
 def backfill(project: Any, count: int, keys: int) -> dict[str, float]:
+    """Rows/s of ``group.backfill(events)`` over ``count`` events already in memory, and the process's peak
+    resident memory during it above what it held before (the events themselves included in neither)."""
+    import psutil
+
     group = project.create_aggregation_group("backfilled", key=["cc_num"], event_time="ts", aggregations=aggregations())
     data = events(count, keys, span_s=30 * 86_400)
+    me = psutil.Process()
+    before, peak = me.memory_info().rss, [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], me.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     group.backfill(data)
     seconds = time.perf_counter() - started
-    return {"rows/s": count / seconds, "seconds": seconds}
+    done.set()
+    sampler.join()
+    return {
+        "rows/s": count / seconds,
+        "seconds": seconds,
+        "peak MiB": max(peak[0] - before, 0) / 2**20,
+        "events MiB": data.nbytes / 2**20,
+    }
 
 
 def main() -> None:
@@ -214,6 +238,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, help="events/s published for the freshness figure")
     parser.add_argument("--seconds", type=float, help="how long the freshness figure runs")
     parser.add_argument("--backfill-events", type=int, help="events of the backfill figure")
+    parser.add_argument("--only", choices=FIGURES, action="append", help="run only this figure (repeat)")
     args = parser.parse_args()
     count = args.events or (100_000 if args.quick else 1_000_000)
     keys = args.keys or (10_000 if args.quick else 100_000)
@@ -224,40 +249,62 @@ def main() -> None:
     import fti
     from fti.testing.services import redis_server
 
+    figures = set(args.only or FIGURES)
+    drained: dict[str, float] = {}
+    fresh: dict[str, float] = {}
+    threaded: dict[str, float] = {}
+    filled: dict[str, float] = {}
     with redis_server() as url, tempfile.TemporaryDirectory() as folder:
         Path(folder, "fti.yaml").write_text(f"stream_broker:\n  url: {url}\nfeatures:\n  compact_after: 64\n")
         with fti.connect(folder) as project:
-            drained = throughput(project, count, keys)
-            fresh = freshness(project, rate, seconds, keys, offline_process=True)
-            threaded = freshness(project, rate, seconds, keys, offline_process=False)
-            filled = backfill(project, backfill_count, keys)
+            if "throughput" in figures:
+                drained = throughput(project, count, keys)
+            if "freshness" in figures:
+                fresh = freshness(project, rate, seconds, keys, offline_process=True)
+                threaded = freshness(project, rate, seconds, keys, offline_process=False)
+            if "backfill" in figures:
+                filled = backfill(project, backfill_count, keys)
 
     print(f"Streaming, 8 aggregations, cpu count {os.cpu_count()}, online store: embedded default")
     print(f"{'figure':<62} {'value':>12} {'target':>10} {'beside it':>12}")
-    rows = [
-        (f"throughput: {count:,} events over {keys:,} keys, events/s", drained["events/s"], "", ""),
-        (
-            f"  per core (cores used: {drained['cores']:.2f}), events/s | broker alone",
-            drained["events/s per core"],
-            ">= 50,000",
-            f"{drained['broker events/s']:,.0f}",
-        ),
-        ("  (publish, pipelined XADD), events/s", drained["publish events/s"], "", ""),
-        (
-            f"freshness at {rate:,} events/s for {seconds:g} s, p50 ms",
-            fresh["p50 ms"],
-            "",
-            f"{threaded['p50 ms']:,.1f}",
-        ),
-        ("  p99 ms | offline appends on the commit thread", fresh["p99 ms"], "< 100", f"{threaded['p99 ms']:,.1f}"),
-        (
-            "  p99 inside the job (arrival -> online write), ms",
-            fresh["job p99 ms"],
-            "",
-            f"{threaded['job p99 ms']:,.1f}",
-        ),
-        (f"backfill of {backfill_count:,} events, rows/s", filled["rows/s"], "", ""),
-    ]
+    rows: list[tuple[str, float, str, str]] = []
+    if drained:
+        rows += [
+            (f"throughput: {count:,} events over {keys:,} keys, events/s", drained["events/s"], "", ""),
+            (
+                f"  per core (cores used: {drained['cores']:.2f}), events/s | broker alone",
+                drained["events/s per core"],
+                ">= 50,000",
+                f"{drained['broker events/s']:,.0f}",
+            ),
+            ("  (publish, pipelined XADD), events/s", drained["publish events/s"], "", ""),
+        ]
+    if fresh:
+        rows += [
+            (
+                f"freshness at {rate:,} events/s for {seconds:g} s, p50 ms",
+                fresh["p50 ms"],
+                "",
+                f"{threaded['p50 ms']:,.1f}",
+            ),
+            ("  p99 ms | offline appends on the commit thread", fresh["p99 ms"], "< 100", f"{threaded['p99 ms']:,.1f}"),
+            (
+                "  p99 inside the job (arrival -> online write), ms",
+                fresh["job p99 ms"],
+                "",
+                f"{threaded['job p99 ms']:,.1f}",
+            ),
+        ]
+    if filled:
+        rows += [
+            (f"backfill of {backfill_count:,} events, rows/s", filled["rows/s"], "", ""),
+            (
+                "  peak memory above the start, MiB | events in memory, MiB",
+                filled["peak MiB"],
+                "",
+                f"{filled['events MiB']:,.0f}",
+            ),
+        ]
     for label, value, target, beside in rows:
         print(f"{label:<62} {value:>12,.1f} {target:>10} {beside:>12}")
 
