@@ -2,12 +2,13 @@
 
 One worker owns some partitions of the stream (partition ``p`` goes to worker ``p % workers``) and keeps a
 :class:`~fti.streams.engine.WindowEngine` per partition. Each round reads a micro-batch per partition, folds it
-into the window state, writes the changed aggregates to the online store at once (event-time guarded
-upserts) and buffers them for the offline store. Every ``commit_seconds`` the buffered rows are appended to
-the offline store as one commit, then each partition's window state is saved as a checkpoint together with the
-acknowledgement of the messages it covers, atomically. Commits are applied in order on a background thread
-(:mod:`fti.streams.committing`) while the job keeps consuming; the offline appends themselves run in a child
-process (:mod:`fti.streams.offline_process`), so the online writes never wait for the interpreter lock they hold.
+into the window state, writes the changed aggregates to the online store at once (event-time guarded upserts) and
+buffers them (with an emit step, the rows of the steps the watermark closed) for the offline store. Every
+``commit_seconds`` the buffered rows are appended to the offline store as one commit, then each partition's window
+state is saved as a checkpoint together with the acknowledgement of the messages it covers, atomically. Commits are
+applied in order on a background thread (:mod:`fti.streams.committing`) while the job keeps consuming; the offline
+appends themselves run in a child process (:mod:`fti.streams.offline_process`), so the online writes never wait for
+the interpreter lock they hold.
 
 A worker killed at any moment leaves its messages since the last commit unacknowledged. Its successor (the same
 worker restarted, or one that took its partitions over and claimed them) restores the checkpoint and reads the
@@ -278,7 +279,8 @@ class StreamJob:
             self._dead_letters(messages, result.dead_letters)
         if result.rows.num_rows:
             self._group.write_online(result.rows)
-            self._buffer.append(result.rows)
+        if result.emitted.num_rows:
+            self._buffer.append(result.emitted)
         record_freshness(self.progress.freshness_ms, messages.arrived_ms)
         self._acks[messages.partition].extend(messages.ids)
         progress = self.progress
