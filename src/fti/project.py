@@ -761,6 +761,7 @@ class Project:
         lateness: str | timedelta = timedelta(0),
         stream: str | None = None,
         key_types: Mapping[str, ValueType] | None = None,
+        emit: str | timedelta | None = None,
         description: str = "",
         online: bool = False,
         ttl: timedelta | None = None,
@@ -771,7 +772,10 @@ class Project:
         Each event gets one row: its key, its event time and every aggregate over the key's events in
         ``(t - window, t]``. ``lateness`` is how far behind the newest event an event may arrive and still
         count; ``stream`` names the stream its events arrive on; ``key_types`` how key columns are read
-        (default ``"string"``). Windows and lateness are checked before anything is created.
+        (default ``"string"``). With an emit step (``emit="1m"``) the group keeps one row per key and step of
+        event time (from the epoch): its last event's; a stream job writes a step's row offline once the
+        watermark passes the step's end, and the online values at every event. Windows, lateness and the
+        emit step are checked before anything is created.
 
         Raises:
             ValidationError: a window, lateness, name or type is invalid.
@@ -791,6 +795,7 @@ class Project:
             lateness=lateness,
             stream=stream,
             key_types=key_types,
+            emit=emit,
         )
         return self.features.create_aggregation_group(
             name, version, spec=spec, description=description, online=online, ttl=ttl
@@ -814,13 +819,21 @@ class Project:
         self, name: str, version: int | None = None, *, worker: int = 0, workers: int = 1, **options: Any
     ) -> StreamJob:
         """Worker ``worker`` of ``workers`` of the stream job keeping aggregation group ``name`` up to date from
-        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``).
+        its stream; ``options`` are :class:`fti.streams.StreamJobOptions`'s (``batch_size``, ``commit_seconds``,
+        ``offline_process``).
 
         Example:
             >>> project.stream_job("card_windows").run(should_stop=lambda: False)  # doctest: +SKIP
         """
         group = self.get_aggregation_group(name, version)
-        return StreamJob(group, self.stream_broker, worker=worker, workers=workers, options=StreamJobOptions(**options))
+        return StreamJob(
+            group,
+            self.stream_broker,
+            worker=worker,
+            workers=workers,
+            options=StreamJobOptions(**options),
+            opener=self._opener(),
+        )
 
     def prediction_job(
         self, deployment: str, *, source: str, to: str, worker: int = 0, workers: int = 1, **options: Any

@@ -108,3 +108,28 @@ def test_a_plain_feature_group_is_not_an_aggregation_group(project: fti.Project)
         project.get_aggregation_group("plain")
     with pytest.raises(ConflictError):
         project.create_aggregation_group("plain", key=["cc"], event_time="ts", aggregations=_aggregations())
+
+
+def test_an_emit_step_keeps_each_keys_last_event_of_each_step(project: fti.Project) -> None:
+    group = project.create_aggregation_group(
+        "hourly", key=["cc"], event_time="ts", aggregations=_aggregations(), emit="1h", online=True
+    )
+    assert project.get_aggregation_group("hourly").spec.emit == timedelta(hours=1)
+    group.backfill(_events())
+    rows = group.read().sort_values(["cc", "ts"]).reset_index(drop=True)
+    # a: 00:00, 00:30 in the first hour (00:30 kept, as of itself), 01:00 and 01:01 in the second (01:01 kept)
+    assert list(zip(rows["cc"], rows["ts"], rows["count_1h"], strict=True)) == [
+        ("a", T0 + timedelta(minutes=30), 2),
+        ("a", T0 + timedelta(minutes=61), 3),
+        ("b", T0, 1),
+    ]
+    online = project.online_store.read("hourly_1", ["a", "b"], ["count_1h"])
+    assert online.column("count_1h").to_pylist() == [3, 1]
+
+
+def test_an_emit_step_that_is_not_a_duration_is_refused_before_anything_is_created(project: fti.Project) -> None:
+    with pytest.raises(ValidationError, match="The emit step of aggregation group 'w' 'hourly' is not a duration"):
+        project.create_aggregation_group(
+            "w", key=["cc"], event_time="ts", aggregations=[fti.agg.count(window="1h")], emit="hourly"
+        )
+    assert project.feature_groups() == []

@@ -71,16 +71,8 @@ def run(
     project: ProjectOption = Path(),
 ) -> None:
     """Keep an aggregation group up to date from its stream until stopped (Ctrl-C, SIGTERM: checkpoint, then exit)."""
-    if workers < 1:
-        raise ValidationError(f"--workers must be 1 or more, got {workers}.")
-    if workers > 1 and worker is None:
-        arguments = [name, "--workers", str(workers), "--project", str(project), "--batch-size", str(batch_size)]
-        arguments += ["--commit-seconds", str(commit_seconds), "--no-live"]
-        if exit_when_idle is not None:
-            arguments += ["--exit-when-idle", str(exit_when_idle)]
-        if metrics_port is not None:
-            arguments += ["--metrics-port", str(metrics_port)]
-        _run_workers(workers, arguments)
+    command = ["run", name, "--commit-seconds", str(commit_seconds)]
+    if _fanned_out(command, workers, worker, project, batch_size, exit_when_idle, metrics_port):
         return
     group_name, _, version = name.partition(":")
     with connect(project) as opened:
@@ -121,16 +113,8 @@ def predict(
     """Score each event of a stream with a deployment (features from its feature view, as /predict with
     entities) into another stream and the request log, until stopped (Ctrl-C, SIGTERM). Malformed events go to
     the stream <to>:dead with the reason."""
-    if workers < 1:
-        raise ValidationError(f"--workers must be 1 or more, got {workers}.")
-    if workers > 1 and worker is None:
-        arguments = ["predict", deployment, "--from", source, "--to", to, "--workers", str(workers)]
-        arguments += ["--project", str(project), "--batch-size", str(batch_size), "--no-live"]
-        if exit_when_idle is not None:
-            arguments += ["--exit-when-idle", str(exit_when_idle)]
-        if metrics_port is not None:
-            arguments += ["--metrics-port", str(metrics_port)]
-        _run_workers(workers, arguments)
+    command = ["predict", deployment, "--from", source, "--to", to]
+    if _fanned_out(command, workers, worker, project, batch_size, exit_when_idle, metrics_port):
         return
     with connect(project) as opened:
         job = opened.prediction_job(
@@ -209,11 +193,34 @@ def _run_job(
     return progress, time.monotonic() - started
 
 
+def _fanned_out(
+    command: list[str],
+    workers: int,
+    worker: int | None,
+    project: Path,
+    batch_size: int,
+    exit_when_idle: float | None,
+    metrics_port: int | None,
+) -> bool:
+    """Check ``--workers``; with several and no ``--worker``, run one process per worker (``command``: the
+    subcommand with its own arguments, the shared options added here) until all have exited, and return True."""
+    if workers < 1:
+        raise ValidationError(f"--workers must be 1 or more, got {workers}.")
+    if workers == 1 or worker is not None:
+        return False
+    arguments = [*command, "--workers", str(workers), "--project", str(project), "--batch-size", str(batch_size)]
+    arguments.append("--no-live")
+    if exit_when_idle is not None:
+        arguments += ["--exit-when-idle", str(exit_when_idle)]
+    if metrics_port is not None:
+        arguments += ["--metrics-port", str(metrics_port)]
+    _run_workers(workers, arguments)
+    return True
+
+
 def _run_workers(workers: int, arguments: list[str]) -> None:
-    """Start one process per worker (``arguments``: the command and its options) and pass SIGTERM and Ctrl-C on
-    to them; exit when all have."""
-    if arguments[0] != "predict":
-        arguments = ["run", *arguments]
+    """Start one process per worker (``arguments``: the subcommand and its options) and pass SIGTERM and Ctrl-C
+    on to them; exit when all have."""
     base = [sys.executable, "-m", "fti", "stream", *arguments]
     children = [subprocess.Popen([*base, "--worker", str(index)]) for index in range(workers)]
 

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AggregationGroup", "compute_aggregates", "spec_of"]
 
+_BACKFILL_MEMORY = "1GB"
+_BATCH_ROWS = 65_536
+
 
 def spec_of(group: FeatureGroup) -> AggregationSpec:
     """The aggregation definition stored with ``group``; NotFoundError if it is a plain feature group."""
@@ -170,7 +173,9 @@ def compute_aggregates(
         pa.field("__seq", pa.int64())
     )
     reader = pa.RecordBatchReader.from_batches(selected, _numbered(batches, needed))
-    connection = query_engine()
+    # a database of its own with a memory limit: the events, their sort and the windows spill to disk beyond it,
+    # and the rows stream out as the caller reads them (the connection closes with the last batch)
+    connection = query_engine(memory_limit=_BACKFILL_MEMORY)
     name = f"__events_{uuid.uuid4().hex}"
     try:
         connection.register("__raw", reader)
@@ -180,21 +185,32 @@ def compute_aggregates(
             f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE (__seq) FROM ({typed}) "
             f"QUALIFY row_number() OVER (PARTITION BY {keys}, __t ORDER BY __seq) = 1"
         )
+        connection.unregister("__raw")
         _check_nulls(connection, spec, name, what)
         if executor is None:
-            table = connection.sql(window_query(spec, name)).to_arrow_table()
-        else:
-            table = _windows_in_partitions(connection, spec, name, executor)
+            rows = connection.sql(window_query(spec, name)).to_arrow_reader(_BATCH_ROWS)
+            return pa.RecordBatchReader.from_batches(rows.schema, _closing_batches(connection, rows))
+        table = _windows_in_partitions(connection, spec, name, executor)
     except duckdb.ConversionException as exc:
+        connection.close()
         raise ValidationError(
             f"{what}: a value cannot be read as its declared type ({exc}). Fix the events, or declare the "
             "column's value_type (fti.agg.max('x', ..., value_type='string')) or key_types."
         ) from exc
-    finally:
-        connection.execute(f"DROP TABLE IF EXISTS {name}")
-        connection.unregister("__raw")
+    except BaseException:
         connection.close()
+        raise
+    connection.close()
     return table.to_reader()
+
+
+def _closing_batches(connection: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
+    finally:
+        connection.close()
 
 
 @dataclass(frozen=True, slots=True)

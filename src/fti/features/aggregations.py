@@ -3,7 +3,9 @@
 An aggregation group's rows are one per event: the key, the event time and each aggregate *as of that event*,
 over the sliding window ``(t - window, t]`` of the same key's events (the event itself included, an event
 exactly one window older excluded). Events are identified by (key, event time), like a feature group's rows:
-a repeat of one already seen is a duplicate delivery and is ignored (the first one counts).
+a repeat of one already seen is a duplicate delivery and is ignored (the first one counts). With an emit step
+(``emit="1m"``), the rows kept are one per key and step: the row of the key's last event in each step
+``[k * step, (k + 1) * step)`` of event time (steps counted from the Unix epoch), its values as of that event.
 
 The backfill (DuckDB over a batch of history) and the stream engine (the same query over the window state of
 the keys a micro-batch touched) both run :func:`window_query`, so their values cannot drift apart.
@@ -38,6 +40,7 @@ __all__ = [
     "min",
     "output_schema",
     "std",
+    "step_start_sql",
     "sum",
     "typed_events_sql",
     "window_query",
@@ -208,7 +211,8 @@ class AggregationSpec:
     """An aggregation group's definition: key columns, event-time column, aggregations, allowed lateness.
 
     ``lateness`` is how far behind the newest event time seen an event may arrive and still count; ``stream``
-    is the name of the stream its events arrive on; ``key_types`` the type each key column is read as.
+    is the name of the stream its events arrive on; ``key_types`` the type each key column is read as; ``emit``
+    the emit step (None: a row for every event).
     """
 
     key: tuple[str, ...]
@@ -217,6 +221,7 @@ class AggregationSpec:
     lateness: timedelta = timedelta(0)
     stream: str | None = None
     key_types: tuple[ValueType, ...] = ()
+    emit: timedelta | None = None
 
     @classmethod
     def of(
@@ -229,12 +234,13 @@ class AggregationSpec:
         lateness: str | timedelta = timedelta(0),
         stream: str | None = None,
         key_types: Mapping[str, ValueType] | None = None,
+        emit: str | timedelta | None = None,
     ) -> AggregationSpec:
         """Check a definition before anything is created.
 
         Raises:
             ValidationError: no aggregation, one not built with ``fti.agg``, a repeated output name, a column
-                read as two types, an output named like a key, or a lateness that is not a duration.
+                read as two types, an output named like a key, or a lateness or emit step that is not a duration.
         """
         if isinstance(key, str) or not key:
             raise ValidationError(
@@ -272,7 +278,13 @@ class AggregationSpec:
                     f"Aggregation group '{name}': key_types[{column!r}] = {kind!r}; give each key column one of "
                     f"{', '.join(_SQL_TYPES)}."
                 )
-        return cls(tuple(key), event_time, tuple(items), late, stream, tuple(kinds[column] for column in key))
+        step = None if emit is None else _emit_step(emit, name)
+        return cls(tuple(key), event_time, tuple(items), late, stream, tuple(kinds[column] for column in key), step)
+
+    @property
+    def emit_us(self) -> int | None:
+        """The emit step in microseconds (None: a row for every event)."""
+        return None if self.emit is None else int(self.emit / timedelta(microseconds=1))
 
     @property
     def value_columns(self) -> dict[str, ValueType]:
@@ -299,6 +311,8 @@ class AggregationSpec:
             "stream": self.stream,
             "key_types": list(self.key_types),
         }
+        if self.emit_us is not None:  # absent without a step: definitions written before steps read the same
+            data["emit_us"] = self.emit_us
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -312,7 +326,21 @@ class AggregationSpec:
             timedelta(microseconds=data["lateness_us"]),
             data.get("stream"),
             tuple(data["key_types"]),
+            None if data.get("emit_us") is None else timedelta(microseconds=data["emit_us"]),
         )
+
+
+def _emit_step(emit: str | timedelta, name: str) -> timedelta:
+    what = f"emit step of aggregation group '{name}'"
+    step = parse_duration(emit, what=what)
+    if step < timedelta(microseconds=1) or step % timedelta(microseconds=1):
+        raise ValidationError(f"The {what} {emit!r} must be a positive whole number of microseconds, e.g. '1m'.")
+    return step
+
+
+def step_start_sql(step_us: int) -> str:
+    """SQL for the start of the emit step holding ``__t`` (microseconds; floored, also before the epoch)."""
+    return f"(__t - ((__t % {step_us}) + {step_us}) % {step_us})"
 
 
 def output_schema(spec: AggregationSpec) -> pa.Schema:
@@ -345,7 +373,7 @@ def typed_events_sql(spec: AggregationSpec, relation: str, *, is_lenient: bool =
 
 def window_query(spec: AggregationSpec, events: str, *, since: str | None = None) -> str:
     """The SQL computing each event's aggregates from ``events`` (keys, ``__t``, ``__v_*``, unique per key and
-    ``__t``), ordered by key and event time.
+    ``__t``), ordered by key and event time; with an emit step, only each key's last event of each step.
 
     With ``since`` (a relation of keys and ``__since``), only the rows at or after each touched key's
     ``__since`` are computed, from the events of that key within the longest window before it.
@@ -362,7 +390,11 @@ def window_query(spec: AggregationSpec, events: str, *, since: str | None = None
     names = ", ".join(quote(item.name) for item in spec.aggregations)
     if since is None:
         computed = f"SELECT {keys}, __t, {outputs} FROM {events} WINDOW {windows}"
-        return f"SELECT {keys}, {event_time}, {names} FROM ({computed}) ORDER BY {keys}, __t"
+        emitted = ""
+        if spec.emit_us is not None:  # the last event of each key and step
+            step = step_start_sql(spec.emit_us)
+            emitted = f" QUALIFY row_number() OVER (PARTITION BY {keys}, {step} ORDER BY __t DESC) = 1"
+        return f"SELECT {keys}, {event_time}, {names} FROM ({computed}){emitted} ORDER BY {keys}, __t"
     relevant = (
         f"(SELECT e.*, s.__since FROM {events} AS e JOIN {since} AS s USING ({keys}) "
         f"WHERE e.__t > s.__since - {longest})"

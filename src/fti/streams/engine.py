@@ -16,8 +16,14 @@ four vectorized steps:
    :func:`fti.features.aggregations.window_query`). A late event within the lateness thus also corrects the
    rows after it, which are emitted again.
 
-State older than the watermark minus the longest window can no longer be read by any accepted event and is
-evicted. :meth:`WindowEngine.checkpoint` saves the state and the watermark as Arrow IPC bytes.
+With an emit step, these rows still update the online values at each event, but the rows for the offline store
+are only those of the steps the watermark closed in the batch (a step ``[s, e)`` is closed once the watermark
+reaches ``e``: no event of it can be accepted any more): the row of each key's last event in each such step,
+as the backfill keeps them.
+
+State older than the watermark minus the longest window (with an emit step: older than the start of the step
+holding the watermark, minus the longest window) can no longer be read by any accepted event or closing step and
+is evicted. :meth:`WindowEngine.checkpoint` saves the state and the watermark as Arrow IPC bytes.
 """
 
 from __future__ import annotations
@@ -48,13 +54,16 @@ class BatchResult:
     """What one micro-batch did: the aggregate rows to write, and the events refused with their reasons.
 
     ``rows`` has the group's columns (keys, event time, aggregates), one per (key, event time) whose values the
-    batch set or changed; ``dead_letters`` pairs each refused event's position in the batch with the reason.
+    batch set or changed: the online values; ``dead_letters`` pairs each refused event's position in the batch
+    with the reason; ``emitted`` the rows for the offline store: ``rows`` without an emit step, else one row per
+    key and step the batch closed (its last event's).
     """
 
     rows: pa.Table
     dead_letters: list[tuple[int, str]]
     accepted: int
     duplicates: int
+    emitted: pa.Table
 
 
 class WindowEngine:
@@ -102,15 +111,23 @@ class WindowEngine:
             ).to_arrow_table()
         finally:
             connection.unregister("__raw")
+        before = self._newest
         is_late, late = self._watermark(
             valid.column("__seq").to_numpy().astype(np.int64), valid.column("__t").to_numpy().astype(np.int64)
         )
         dead.extend(late)
         accepted = valid.filter(pa.array(~is_late)) if len(late) else valid
         rows, inserted = self._state.fold(accepted)
+        emitted = rows
+        step = self._spec.emit_us
+        if step is not None:
+            emitted = rows.schema.empty_table()
+            if self._newest != _NO_EVENT:
+                after = int(np.iinfo(np.int64).min) if before == _NO_EVENT else before - self._lateness_us
+                emitted = self._state.closed_steps(step, after, self._newest - self._lateness_us)
         self._evict()
         dead.sort()
-        return BatchResult(rows, dead, inserted, accepted.num_rows - inserted)
+        return BatchResult(rows, dead, inserted, accepted.num_rows - inserted, emitted)
 
     def _raw(self, events: pa.Table) -> pa.Table:
         needed = [*self._spec.key, self._spec.event_time, *self._spec.value_columns]
@@ -166,7 +183,11 @@ class WindowEngine:
     def _evict(self) -> None:
         if self._newest == _NO_EVENT:
             return
-        horizon = self._newest - self._lateness_us - self._longest_us
+        watermark = self._newest - self._lateness_us
+        step = self._spec.emit_us
+        if step is not None:  # the open steps' last events need their windows when the steps close
+            watermark -= watermark % step
+        horizon = watermark - self._longest_us
         # deleting rewrites the state: only once the horizon moved by an eighth of the longest window
         if horizon - self._evicted_through >= max(self._longest_us // 8, 1):
             self._state.evict(horizon)

@@ -2,11 +2,13 @@
 
 One worker owns some partitions of the stream (partition ``p`` goes to worker ``p % workers``) and keeps a
 :class:`~fti.streams.engine.WindowEngine` per partition. Each round reads a micro-batch per partition, folds it
-into the window state, writes the changed aggregates to the online store at once (event-time guarded
-upserts) and buffers them for the offline store. Every ``commit_seconds`` the buffered rows are appended to
-the offline store as one commit, then each partition's window state is saved as a checkpoint together with the
-acknowledgement of the messages it covers, atomically. Commits are applied in order on a background thread
-(:mod:`fti.streams.committing`) while the job keeps consuming.
+into the window state, writes the changed aggregates to the online store at once (event-time guarded upserts) and
+buffers them (with an emit step, the rows of the steps the watermark closed) for the offline store. Every
+``commit_seconds`` the buffered rows are appended to the offline store as one commit, then each partition's window
+state is saved as a checkpoint together with the acknowledgement of the messages it covers, atomically. Commits are
+applied in order on a background thread (:mod:`fti.streams.committing`) while the job keeps consuming; the offline
+appends themselves run in a child process (:mod:`fti.streams.offline_process`), so the online writes never wait for
+the interpreter lock they hold.
 
 A worker killed at any moment leaves its messages since the last commit unacknowledged. Its successor (the same
 worker restarted, or one that took its partitions over and claimed them) restores the checkpoint and reads the
@@ -19,17 +21,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from fti.errors import FtiError, ValidationError
 from fti.streams.committing import Checkpoint, Commit, Committer
 from fti.streams.engine import WindowEngine
-from fti.streams.running import dead_letter_table, record_freshness, run_until_stopped
+from fti.streams.offline_process import GroupOpener, OfflineAppender
+from fti.streams.partitioned import JobProgress, PartitionedJob
+from fti.streams.running import dead_letter_table, record_freshness
 
 if TYPE_CHECKING:
     from fti.backends.ports import StreamBroker, StreamMessages
@@ -51,35 +54,19 @@ class StreamJobOptions:
 
     ``group`` is the consumer group (default: the aggregation group's ``<name>_v<version>``); ``batch_size``
     the most messages read per partition and round; ``block_ms`` how long a round waits for new messages;
-    ``commit_seconds`` how often rows are appended offline and state and offsets checkpointed.
+    ``commit_seconds`` how often rows are appended offline and state and offsets checkpointed;
+    ``offline_process`` whether the offline appends run in a child process (when the job was given a way to open
+    the project there, as ``project.stream_job`` does) rather than on the worker's commit thread.
     """
 
     group: str | None = None
     batch_size: int = 5_000
     block_ms: int = 100
     commit_seconds: float = 1.0
+    offline_process: bool = True
 
 
-@dataclass
-class JobProgress:
-    """What a job did so far: events read, rows written, refusals, commits, lag and freshness."""
-
-    events_in: int = 0
-    rows_out: int = 0
-    dead_letters: int = 0
-    duplicates: int = 0
-    commits: int = 0
-    replayed: int = 0
-    watermark: str | None = None
-    #: milliseconds from an event's arrival in the broker to its aggregates being readable online (a sample)
-    freshness_ms: list[float] = field(default_factory=list)
-
-    def freshness(self, percentile: float) -> float | None:
-        """A percentile of the freshness sample, in milliseconds (None before any event)."""
-        return float(np.percentile(self.freshness_ms, percentile)) if self.freshness_ms else None
-
-
-class StreamJob:
+class StreamJob(PartitionedJob):
     """One worker of an aggregation group's stream job.
 
     Example:
@@ -95,37 +82,44 @@ class StreamJob:
         worker: int = 0,
         workers: int = 1,
         options: StreamJobOptions | None = None,
+        opener: GroupOpener | None = None,
     ) -> None:
+        """``opener`` opens the project again in another process (picklable): with it and
+        ``options.offline_process``, the offline appends run in a child process."""
         stream = group.spec.stream
         if stream is None:
             raise ValidationError(
                 f"Aggregation group '{group.name}' v{group.version} names no stream: create it with stream='...'."
             )
-        if not 0 <= worker < workers:
-            raise ValidationError(f"Worker {worker} of {workers}: use a worker index from 0 to {workers - 1}.")
+        options = options or StreamJobOptions()
+        super().__init__(
+            broker, stream, worker=worker, workers=workers, batch_size=options.batch_size, block_ms=options.block_ms
+        )
         self._group = group
-        self._broker = broker
-        self._stream = stream
-        self._options = options or StreamJobOptions()
-        self._consumer_group = self._options.group or f"{group.name}_v{group.version}"
-        self._consumer = f"worker-{worker}"
-        self._partitions = [p for p in range(broker.partitions(stream)) if p % workers == worker]
-        self._fields = [*group.spec.key, group.spec.event_time, *group.spec.value_columns]
+        self._options = options
+        self._consumer_group = options.group or f"{group.name}_v{group.version}"
+        self._own_partitions()
+        self._read_fields = [*group.spec.key, group.spec.event_time, *group.spec.value_columns]
         self._engines: dict[int, WindowEngine] = {}
         self._acks: dict[int, list[str]] = {}
         self._buffer: list[pa.Table] = []
         self._last_commit = time.monotonic()
+        self._appender: OfflineAppender | None = None
+        if opener is not None and options.offline_process:
+            self._appender = OfflineAppender(opener, group.name, group.version)
         self._committer = Committer(self._append, self._save)
-        self.progress = JobProgress()
 
     @property
-    def partitions(self) -> list[int]:
-        """The partitions this worker owns."""
-        return list(self._partitions)
+    def consumer_group(self) -> str:
+        """The consumer group (default: the aggregation group's ``<name>_v<version>``)."""
+        return self._consumer_group
 
     def start(self) -> None:
         """Restore each partition's checkpoint, claim what other consumers left pending, and process the
-        pending messages again (they were delivered before the last stop and never acknowledged)."""
+        pending messages again (they were delivered before the last stop and never acknowledged); with an offline
+        writer process, return once it is ready."""
+        if self._appender is not None:
+            self._appender.start()  # it opens the project while the pending messages are replayed
         for partition in self._partitions:
             engine = WindowEngine(self._group.spec)
             saved = self._broker.checkpoint(self._stream, partition, self._consumer_group)
@@ -133,53 +127,16 @@ class StreamJob:
                 engine.restore(saved)
             self._engines[partition] = engine
             self._acks[partition] = []
-            self._broker.claim(self._stream, partition, self._consumer_group, self._consumer)
-            while True:
-                messages = self._read(partition, is_pending=True)
-                if not messages.ids:
-                    break
-                self.progress.replayed += len(messages.ids)
-                self._process(messages)
-                self.commit()
+            self._replay(partition)
+        if self._appender is not None:
+            self._appender.wait_ready()
 
     def step(self) -> int:
         """Read and process one micro-batch per partition; commit when it is time. Return the events read."""
-        read = 0
-        for partition in self._partitions:
-            messages = self._read(partition, is_pending=False)
-            if messages.ids:
-                read += len(messages.ids)
-                self._process(messages)
+        read = super().step()
         if time.monotonic() - self._last_commit >= self._options.commit_seconds:
             self._submit()
         return read
-
-    def run(
-        self,
-        should_stop: Callable[[], bool],
-        *,
-        exit_when_idle: float | None = None,
-        on_progress: Callable[[JobProgress], None] | None = None,
-        on_error: Callable[[FtiError, float], None] | None = None,
-    ) -> JobProgress:
-        """Process until ``should_stop()`` (or, with ``exit_when_idle``, until no event came for that many
-        seconds), then commit and return the progress.
-
-        ``on_progress`` is called about once a second. When the broker or a store fails, the job drops what it
-        has not committed, reports the error and the seconds it waits (``on_error``; default: a log warning),
-        waits with exponential backoff (up to 30 s), and starts again from the last checkpoint.
-        """
-        return run_until_stopped(
-            self.start,
-            self.step,
-            self.commit,
-            self._reset,
-            self.progress,
-            should_stop,
-            exit_when_idle=exit_when_idle,
-            on_progress=on_progress,
-            on_error=on_error,
-        )
 
     def _reset(self) -> None:
         """Forget everything since the last commit (the next :meth:`start` restores and replays it)."""
@@ -209,17 +166,16 @@ class StreamJob:
             self._committer.submit(Commit(rows, checkpoints))
 
     def _append(self, rows: pa.Table) -> None:
-        self._group.append(rows, is_online_written=True)
+        if self._appender is not None:
+            self._appender.append(rows)
+        else:
+            self._group.append(rows, is_online_written=True)
 
     def _save(self, checkpoint: Checkpoint) -> None:
         self._broker.commit(
             self._stream, checkpoint.partition, self._consumer_group, checkpoint.ids, checkpoint.state()
         )
         self.progress.commits += 1
-
-    def lag(self) -> int:
-        """Messages of this worker's partitions not yet acknowledged."""
-        return sum(self._broker.pending(self._stream, p, self._consumer_group) for p in self._partitions)
 
     def close(self) -> None:
         """Wait for the commits already handed over, then release the window state (commit first: :meth:`run`
@@ -231,33 +187,26 @@ class StreamJob:
             self._committer.discard()
         finally:
             self._close_engines()
+            if self._appender is not None:
+                self._appender.close()
 
     def _close_engines(self) -> None:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
 
-    def _read(self, partition: int, *, is_pending: bool) -> StreamMessages:
-        block = max(self._options.block_ms // max(len(self._partitions), 1), 1)
-        return self._broker.read(
-            self._stream,
-            partition,
-            self._consumer_group,
-            self._consumer,
-            fields=self._fields,
-            count=self._options.batch_size,
-            block_ms=block,
-            is_pending=is_pending,
-        )
+    def _fields(self) -> list[str]:
+        return self._read_fields
 
-    def _process(self, messages: StreamMessages) -> None:
+    def _process(self, messages: StreamMessages, *, is_replay: bool) -> None:
         engine = self._engines[messages.partition]
         result = engine.process(messages.events)
         if result.dead_letters:
             self._dead_letters(messages, result.dead_letters)
         if result.rows.num_rows:
             self._group.write_online(result.rows)
-            self._buffer.append(result.rows)
+        if result.emitted.num_rows:
+            self._buffer.append(result.emitted)
         record_freshness(self.progress.freshness_ms, messages.arrived_ms)
         self._acks[messages.partition].extend(messages.ids)
         progress = self.progress

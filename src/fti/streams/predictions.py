@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +35,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fti.backends.ports.streams import StreamOutput
-from fti.errors import FtiError, MissingExtraError, ValidationError
+from fti.errors import MissingExtraError, ValidationError
 from fti.inference_log.writer import LogRecord, RequestLogConfig, RequestLogger, to_table
 from fti.streams.event_fields import typed_events
-from fti.streams.jobs import JobProgress, dead_letter_stream
-from fti.streams.running import dead_letter_table, record_freshness, run_until_stopped
+from fti.streams.jobs import dead_letter_stream
+from fti.streams.partitioned import PartitionedJob
+from fti.streams.running import dead_letter_table, record_freshness
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,7 +69,7 @@ class PredictionJobOptions:
     commit_seconds: float = 0.25
 
 
-class PredictionJob:
+class PredictionJob(PartitionedJob):
     """One worker of a deployment's streaming inference: events from ``source``, predictions to ``to``.
 
     Made by :meth:`fti.Project.prediction_job`; ``key_types`` are the feature view's serving keys' dtypes.
@@ -93,8 +94,10 @@ class PredictionJob:
         workers: int = 1,
         options: PredictionJobOptions | None = None,
     ) -> None:
-        if not 0 <= worker < workers:
-            raise ValidationError(f"Worker {worker} of {workers}: use a worker index from 0 to {workers - 1}.")
+        options = options or PredictionJobOptions()
+        super().__init__(
+            broker, source, worker=worker, workers=workers, batch_size=options.batch_size, block_ms=options.block_ms
+        )
         if source == to:
             raise ValidationError(
                 f"Stream '{source}' cannot be both the events and the predictions: pick another --to."
@@ -102,17 +105,12 @@ class PredictionJob:
         self.deployment = deployment
         self.source = source
         self.to = to
-        self._broker = broker
         self._table = table
         self._features = features
         self._log = log
         self._key_types = dict(key_types)
-        self._worker = worker
-        self._workers = workers
-        self._options = options or PredictionJobOptions()
-        self._group = self._options.group or f"predict_{deployment}"
-        self._consumer = f"worker-{worker}"
-        self._partitions: list[int] = []
+        self._options = options
+        self._group = options.group or f"predict_{deployment}"
         self._outputs = 1
         self._refreshed = self._committed = time.monotonic()
         self._acks: dict[int, list[str]] = {}
@@ -122,32 +120,23 @@ class PredictionJob:
         self._held = _HeldLog()
         self._predictor: Predictor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.progress = JobProgress()
 
     @property
-    def partitions(self) -> list[int]:
-        """The partitions of the source this worker owns (known once started)."""
-        return list(self._partitions)
+    def consumer_group(self) -> str:
+        """The consumer group (default ``predict_<deployment>``)."""
+        return self._group
 
     def start(self) -> None:
         """Load the deployment, create the output stream, and score what this worker left unacknowledged."""
         loaded = self._table.find_deployment(self.deployment) or self._table.load_deployment(self.deployment)
-        self._fields(loaded)  # refuse a deployment the events cannot be scored by, before reading any
-        count = self._broker.partitions(self.source)
-        self._partitions = [p for p in range(count) if p % self._workers == self._worker]
+        self._read_kinds(loaded)  # refuse a deployment the events cannot be scored by, before reading any
+        count = self._own_partitions()
         self._outputs = self._broker.create_stream(self.to, count)
         if self._predictor is None:
             self._predictor = _predictor(self._table, self._held)
             self._loop = asyncio.new_event_loop()
         for partition in self._partitions:
-            self._broker.claim(self.source, partition, self._group, self._consumer)
-            while True:
-                messages = self._read(partition, is_pending=True)
-                if not messages.ids:
-                    break
-                self.progress.replayed += len(messages.ids)
-                self._process(messages, is_replay=True)
-                self.commit()
+            self._replay(partition)
 
     def step(self) -> int:
         """Score one micro-batch per partition; return the events read. Every ``refresh_seconds`` the deployment
@@ -155,47 +144,15 @@ class PredictionJob:
         if time.monotonic() - self._refreshed >= self._options.refresh_seconds:
             self._table.refresh()
             self._refreshed = time.monotonic()
-        read = 0
-        for partition in self._partitions:
-            messages = self._read(partition, is_pending=False)
-            if messages.ids:
-                read += len(messages.ids)
-                self._process(messages, is_replay=False)
+        read = super().step()
         if time.monotonic() - self._committed >= self._options.commit_seconds:
             self.commit()
         return read
-
-    def run(
-        self,
-        should_stop: Callable[[], bool],
-        *,
-        exit_when_idle: float | None = None,
-        on_progress: Callable[[JobProgress], None] | None = None,
-        on_error: Callable[[FtiError, float], None] | None = None,
-    ) -> JobProgress:
-        """Score events until ``should_stop()`` (or ``exit_when_idle`` seconds without events); return the
-        progress. A failing broker or store is reported (``on_error``) and retried with backoff from the last
-        acknowledged event, as :meth:`fti.streams.StreamJob.run` does."""
-        return run_until_stopped(
-            self.start,
-            self.step,
-            self.commit,
-            self._reset,
-            self.progress,
-            should_stop,
-            exit_when_idle=exit_when_idle,
-            on_progress=on_progress,
-            on_error=on_error,
-        )
 
     def _reset(self) -> None:
         """Forget everything since the last commit (the next :meth:`start` scores those events again)."""
         self._held.take()
         self._acks, self._outputs_of, self._log_rows, self._arrived = {}, {}, [], []
-
-    def lag(self) -> int:
-        """Messages of this worker's partitions not yet acknowledged."""
-        return sum(self._broker.pending(self.source, p, self._group) for p in self._partitions)
 
     def close(self) -> None:
         """Wait for the scoring pipeline to finish and release it."""
@@ -206,22 +163,12 @@ class PredictionJob:
 
     # -- one micro-batch ----------------------------------------------------------------------------
 
-    def _read(self, partition: int, *, is_pending: bool) -> StreamMessages:
-        loaded = self._loaded()
-        return self._broker.read(
-            self.source,
-            partition,
-            self._group,
-            self._consumer,
-            fields=list(self._fields(loaded)),
-            count=self._options.batch_size,
-            block_ms=max(self._options.block_ms // max(len(self._partitions), 1), 1),
-            is_pending=is_pending,
-        )
+    def _fields(self) -> list[str]:
+        return list(self._read_kinds(self._loaded()))
 
     def _process(self, messages: StreamMessages, *, is_replay: bool) -> None:
         loaded = self._loaded()
-        kinds = self._fields(loaded)
+        kinds = self._read_kinds(loaded)
         required = list(self._key_types) if loaded.deployment.feature_lookup else list(kinds)
         typed = typed_events(messages.events, kinds, required)
         refused = list(typed.refused)
@@ -295,7 +242,7 @@ class PredictionJob:
         loaded = self._table.find_deployment(self.deployment)
         return loaded if loaded is not None else self._table.load_deployment(self.deployment)
 
-    def _fields(self, loaded: LoadedDeployment) -> dict[str, str]:
+    def _read_kinds(self, loaded: LoadedDeployment) -> dict[str, str]:
         """The event fields read, with their dtypes: the entity keys, then the model inputs."""
         kinds = dict(self._key_types)
         for model in loaded.models:

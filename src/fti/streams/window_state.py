@@ -132,6 +132,33 @@ class WindowState:
         computed = evaluate(merged_codes, merged_times, columns, at, self._spec.aggregations)
         return self._rows(merged_codes[at], merged_times[at], computed), len(fresh_rows)
 
+    def closed_steps(self, step: int, after: int, through: int) -> pa.Table:
+        """With an emit step of ``step`` microseconds, the rows of the steps that end in ``(after, through]``
+        (the watermark moved from ``after`` to ``through``, so no event can join them any more): for each key,
+        the row of its last event in each such step, in key and event-time order."""
+        ends = self._times - self._times % step + step  # numpy's % floors: right before the epoch too
+        is_closing = (ends > after) & (ends <= through)
+        if not is_closing.any():
+            return self._schema.empty_table()
+        earliest = self._earliest(self._codes[is_closing], self._times[is_closing])
+        held = np.nonzero(self._times > earliest[self._codes] - self._longest)[0]
+        order = held[np.lexsort((self._times[held], self._codes[held]))]
+        codes, times = self._codes[order], self._times[order]
+        starts = times - times % step
+        is_last = np.ones(len(order), dtype=bool)
+        is_last[:-1] = (codes[1:] != codes[:-1]) | (starts[1:] != starts[:-1])
+        at = np.nonzero(is_last & is_closing[order])[0]
+        columns = {
+            name: Column(
+                self._values[name][order],
+                self._valid[name][order],
+                self._texts[name].ranks() if name in self._texts else None,
+            )
+            for name in self._kinds
+        }
+        computed = evaluate(codes, times, columns, at, self._spec.aggregations)
+        return self._rows(codes[at], times[at], computed)
+
     def load(self, table: pa.Table) -> None:
         """Take ``table``'s events (a :meth:`to_table`) into a new, empty state, as they are."""
         codes = self._encode_keys(table)

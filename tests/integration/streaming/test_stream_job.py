@@ -12,7 +12,7 @@ import fti
 from fti.errors import NotFoundError, ValidationError
 from fti.streams import dead_letter_stream
 
-from .conftest import T0, aggregations, assert_equal_to_backfill, create_group, transactions
+from .conftest import T0, aggregations, assert_equal_to_backfill, create_group, expected_rows, transactions
 
 
 def test_a_job_keeps_the_group_equal_to_the_backfill_and_refuses_bad_events(
@@ -61,3 +61,35 @@ def test_a_job_is_refused_before_anything_runs_for_a_group_it_cannot_stream(stre
     with pytest.raises(ValidationError, match="Worker 2 of 2: use a worker index from 0 to 1"):
         create_group(project, "cards", "tx_refused")
         project.stream_job("cards", worker=2, workers=2)
+
+
+def test_with_an_emit_step_a_job_writes_offline_the_backfills_rows_of_the_steps_its_watermark_closed(
+    streaming_project: fti.Project, stream_name: str
+) -> None:
+    project = streaming_project
+    group = project.create_aggregation_group(
+        "stepped",
+        key=["cc_num"],
+        event_time="ts",
+        aggregations=aggregations(),
+        lateness="5m",
+        stream=stream_name,
+        online=True,
+        emit="10m",
+    )
+    events = transactions(1_500, cards=40)
+    project.publish(stream_name, events, key=["cc_num"])
+    job = project.stream_job("stepped", batch_size=400, commit_seconds=0.2)
+    progress = job.run(should_stop=lambda: False, exit_when_idle=1.0)
+    job.close()
+    assert progress.dead_letters == 0
+    expected = expected_rows(group, events)  # every step's row, the last step's too
+    watermark = events["ts"].max() - timedelta(minutes=5)
+    step_ends = T0 + ((expected["ts"] - T0) // timedelta(minutes=10) + 1) * timedelta(minutes=10)
+    closed = expected[step_ends <= watermark].reset_index(drop=True)
+    assert 0 < len(closed) < len(expected)
+    stored = group.read().sort_values(["cc_num", "ts"]).reset_index(drop=True)[list(closed.columns)]
+    pd.testing.assert_frame_equal(stored, closed, check_dtype=False, rtol=1e-9)
+    newest = expected.groupby("cc_num").tail(1).reset_index(drop=True)
+    online = project.online_store.read("stepped_1", newest["cc_num"].tolist()).to_pandas()
+    pd.testing.assert_frame_equal(online[list(newest.columns)], newest, check_dtype=False, rtol=1e-9)

@@ -82,6 +82,16 @@ def _same(left: dict[str, Any], right: dict[str, Any]) -> bool:
     return True
 
 
+SPEC_EMIT = AggregationSpec.of(
+    "cards_each_2m",
+    key=list(SPEC.key),
+    event_time=SPEC.event_time,
+    aggregations=SPEC.aggregations,
+    lateness=SPEC.lateness,
+    emit="2m",
+)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(event, min_size=1, max_size=40),
@@ -89,34 +99,85 @@ def _same(left: dict[str, Any], right: dict[str, Any]) -> bool:
     cuts=st.lists(st.integers(min_value=1, max_value=48), max_size=6),
 )
 def test_stream_values_equal_the_backfill(events: list[tuple[Any, ...]], repeats: list[int], cuts: list[int]) -> None:
+    _check_stream_equals_backfill(SPEC, events, repeats, cuts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(event, min_size=1, max_size=40),
+    repeats=st.lists(st.integers(min_value=0, max_value=100), max_size=8),
+    cuts=st.lists(st.integers(min_value=1, max_value=48), max_size=6),
+)
+def test_with_an_emit_step_the_stream_writes_the_backfills_rows_of_each_closed_step(
+    events: list[tuple[Any, ...]], repeats: list[int], cuts: list[int]
+) -> None:
+    _check_stream_equals_backfill(SPEC_EMIT, events, repeats, cuts)
+
+
+def _check_stream_equals_backfill(
+    spec: AggregationSpec, events: list[tuple[Any, ...]], repeats: list[int], cuts: list[int]
+) -> None:
+    """Offline (the rows emitted), the stream's rows equal the backfill's, with an emit step those of the steps
+    that ended at or before the final watermark; online, the newest per key equals the backfill's."""
     stream = _with_repeats(events, repeats)
     bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
-    engine = WindowEngine(SPEC)
+    engine = WindowEngine(spec)
     offline: dict[tuple[str, datetime], dict[str, Any]] = {}
     online: dict[str, dict[str, Any]] = {}
     refused: set[int] = set()
     for number, (start, end) in enumerate(itertools.pairwise(bounds)):
         if number % 2:  # a restart from the checkpoint between micro-batches changes nothing
-            restored = WindowEngine(SPEC)
+            restored = WindowEngine(spec)
             restored.restore(engine.checkpoint())
             engine.close()
             engine = restored
         result = engine.process(_table(stream[start:end]))
         refused.update(start + position for position, _ in result.dead_letters)
-        for row in result.rows.to_pylist():
+        for row in result.emitted.to_pylist():
             offline[(row["cc"], row["ts"])] = row
+        for row in result.rows.to_pylist():
             if row["cc"] not in online or row["ts"] >= online[row["cc"]]["ts"]:
                 online[row["cc"]] = row
+    watermark = engine.watermark
     engine.close()
     accepted = [e for position, e in enumerate(stream) if position not in refused]
-    expected = compute_aggregates(SPEC, _table(accepted), "backfill").read_all().to_pylist()
+    expected = compute_aggregates(spec, _table(accepted), "backfill").read_all().to_pylist()
+    newest = {row["cc"]: row for row in expected}  # the backfill's rows are in key and event-time order
+    if spec.emit is not None:
+        assert watermark is not None
+        step = spec.emit
+        expected = [row for row in expected if T0 + ((row["ts"] - T0) // step + 1) * step <= watermark]
     assert sorted(offline) == sorted((row["cc"], row["ts"]) for row in expected)
     for row in expected:
         assert _same(row, offline[(row["cc"], row["ts"])]), (row, offline[(row["cc"], row["ts"])])
-    newest = {row["cc"]: row for row in expected}  # the backfill's rows are in key and event-time order
     assert sorted(online) == sorted(newest)
     for key, row in newest.items():
         assert _same(row, online[key])
+
+
+def test_an_emit_step_keeps_each_keys_last_event_of_each_step_in_the_backfill_and_the_stream() -> None:
+    events = [("a", 10, 1.0, "m1"), ("a", 100, 2.0, "m2"), ("b", 110, 5.0, "m1"), ("a", 130, 4.0, "m1")]
+    rows = compute_aggregates(SPEC_EMIT, _table(events), "backfill").read_all().to_pylist()
+    assert [(row["cc"], row["ts"].second + 60 * row["ts"].minute, row["count_1m"]) for row in rows] == [
+        ("a", 100, 1),  # the last of [0 s, 120 s): the event at 10 s has left its 60 s window
+        ("a", 130, 2),
+        ("b", 110, 1),
+    ]
+    engine = WindowEngine(SPEC_EMIT)
+    first = engine.process(_table(events))  # watermark 100 s: no step closed yet, every event online
+    assert (first.emitted.num_rows, first.rows.num_rows) == (0, 4)
+    closing = engine.process(_table([("c", 270, 1.0, "m1")]))  # watermark 240 s closes [0 s, 120 s) and [120 s, 240 s)
+    assert [(row["cc"], row["ts"].second + 60 * row["ts"].minute) for row in closing.emitted.to_pylist()] == [
+        ("a", 100),
+        ("a", 130),
+        ("b", 110),
+    ]
+    engine.close()
+
+
+def test_an_emit_step_that_is_not_a_duration_is_refused() -> None:
+    with pytest.raises(fti.errors.ValidationError, match="The emit step of aggregation group 'x' 'often' is not a"):
+        AggregationSpec.of("x", key=["cc"], event_time="ts", aggregations=[fti.agg.count(window="1h")], emit="often")
 
 
 def test_only_events_later_than_the_lateness_are_refused() -> None:
