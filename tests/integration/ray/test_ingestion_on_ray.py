@@ -3,6 +3,8 @@ commits what the ingestion in one process commits, with the same cursor."""
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +98,35 @@ def test_a_part_that_fails_on_ray_names_its_file_and_part_and_nothing_is_committ
         _write_files(files, 5, 1)  # the file mended: every file is read, as none was recorded
         result = _ingest(cluster, files)
         assert result.rows_inserted == sum(40 + 30 * number for number in range(6)) - result.rows_replaced
+
+
+def lose_the_worker_once(marker: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """An insert's transform whose first call anywhere kills its worker process, as a lost worker would."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(1)
+    return frame
+
+
+def test_a_worker_lost_while_ingesting_is_retried_and_the_commit_is_exact(
+    tmp_path: Path, ray_executor: Executor
+) -> None:
+    files = tmp_path / "files"
+    _write_files(files, 0, 5)
+    marker = tmp_path / "lost"
+    with fti.connect(tmp_path / "local") as local, fti.connect(tmp_path / "ray") as on_ray:
+        cluster = FeatureStore(on_ray.catalog, on_ray.offline_store, executor=lambda: ray_executor)
+        _group(local.features)
+        _group(cluster)
+        here = _ingest(local.features, files)
+        group = cluster.get_feature_group("spend")
+        there = group.insert(
+            fti.sources.csv(str(files / "*.csv")),
+            rename={"Card": "card", "When": "when"},
+            normalize_names=True,
+            transform=functools.partial(lose_the_worker_once, str(marker)),
+        )
+
+        assert marker.exists()  # a worker was lost
+        assert (there.commit, there.rows_inserted, there.cursor) == (0, here.rows_inserted, here.cursor)
+        pd.testing.assert_frame_equal(_read(cluster), _read(local.features))
