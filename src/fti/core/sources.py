@@ -88,19 +88,19 @@ class SourceParts:
     """What is new in a source since a cursor, cut into parts that are read independently (on a cluster).
 
     Each part is a source of its own, read from no cursor (``part.read(None)``) and picklable; read one after
-    the other, the parts yield what the source's ``read`` would. ``cursor`` and ``span`` are those after the
-    last part, ``bytes_read`` the input bytes of all of them.
+    the other, the parts yield the rows the source's ``read`` would. ``cursor`` and ``span`` are those after the
+    last part.
     """
 
     parts: tuple[Source, ...]
     cursor: dict[str, Any]
     span: dict[str, Any]
-    bytes_read: int
 
 
 @runtime_checkable
 class SplittableSource(Source, Protocol):
-    """A source whose new rows can be read in parts at once: a folder of files, split by file."""
+    """A source whose new rows can be read in parts at once: a folder of files split by file, a table by ranges of
+    its cursor column."""
 
     def split(self, cursor: Cursor | None, parts: int) -> SourceParts | None:
         """What is new since ``cursor`` in at most ``parts`` parts, or None when it is too little to split."""

@@ -98,5 +98,4 @@ class PartedRead:
                 self._progress(self.rows, self._bytes_read)
             yield from read.batches
         split = self._split
-        self.last = SourceBatch(pa.record_batch({}), split.cursor, split.span, split.bytes_read)
-        self._bytes_read = split.bytes_read
+        self.last = SourceBatch(pa.record_batch({}), split.cursor, split.span, self._bytes_read)

@@ -137,10 +137,7 @@ class FileSource:
         read = [item.shown for item in todo]
         cursor_after = {"files": known | {item.shown: item.fingerprint for item in todo}}
         return SourceParts(
-            tuple(_FilePart(self, tuple(run), schema) for run in runs if run),
-            cursor_after,
-            {"files": read},
-            sum(item.size for item in todo),
+            tuple(_FilePart(self, tuple(run), schema) for run in runs if run), cursor_after, {"files": read}
         )
 
     def _read(self, todo: Sequence[_File], known: dict[str, Any], schema: pa.Schema | None) -> Iterator[SourceBatch]:

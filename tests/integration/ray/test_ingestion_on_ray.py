@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import fti
 from fti.backends.ports import Executor
 from fti.errors import ValidationError
 from fti.features import FeatureGroup, FeatureStore
 from fti.features.ingestion import IngestResult
+from tests.integration.ingest_data import events
 from tests.integration.ray.recording import RecordingExecutor
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -130,3 +132,47 @@ def test_a_worker_lost_while_ingesting_is_retried_and_the_commit_is_exact(
         assert marker.exists()  # a worker was lost
         assert (there.commit, there.rows_inserted, there.cursor) == (0, here.rows_inserted, here.cursor)
         pd.testing.assert_frame_equal(_read(cluster), _read(local.features))
+
+
+def add_orders(engine: sa.Engine, start: int, rows: int) -> None:
+    """Insert orders ``start`` to ``start + rows - 1``."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO orders (id, ts, amount) VALUES (:id, :ts, :amount)"), events(start, rows).to_pylist()
+        )
+
+
+@pytest.mark.parametrize("cursor", ["id", "ts"])
+def test_a_table_ingested_on_ray_in_ranges_of_its_cursor_commits_what_one_process_commits(
+    tmp_path: Path, ray_executor: Executor, postgres_url: str, cursor: str
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE orders (id BIGINT PRIMARY KEY, ts TIMESTAMPTZ, amount FLOAT8)"))
+    add_orders(engine, 0, 250)
+    source = fti.sources.sql(postgres_url, table="orders", cursor=cursor, chunk_rows=40)
+    recording = RecordingExecutor(ray_executor)
+    with fti.connect(tmp_path / "local") as local, fti.connect(tmp_path / "ray") as on_ray:
+        cluster = FeatureStore(on_ray.catalog, on_ray.offline_store, executor=lambda: recording)
+        groups = [
+            features.create_feature_group("orders", primary_key=["id"], event_time="ts")
+            for features in (local.features, cluster)
+        ]
+        after = None
+        for start, rows in ((0, 250), (250, 30)):
+            if start:
+                add_orders(engine, start, rows)
+            recording.mapped.clear()
+            here, there = (group.insert(source) for group in groups)
+            assert here.cursor is not None
+            here_span = {"column": cursor, "after": None if start == 0 else after, "through": here.cursor["value"]}
+            after = here.cursor["value"]
+
+            assert recording.mapped == [("read_part", 1)] * 4  # 2 workers x 2 ranges of the cursor column
+            assert (there.commit, there.rows_inserted, there.cursor) == (here.commit, rows, here.cursor)
+            lineages = [group.commits()[-1].lineage for group in groups]
+            assert [(item.source, item.span) for item in lineages if item] == [(source.info, here_span)] * 2
+            read = [group.read().sort_values("id").reset_index(drop=True) for group in groups]
+            pd.testing.assert_frame_equal(read[1], read[0])
+        assert groups[1].insert(source).commit is None
+    engine.dispose()

@@ -137,7 +137,7 @@ def test_new_files_split_into_runs_of_about_equal_bytes_that_read_as_the_whole_s
     ]
     read = pa.Table.from_batches([item.data for part in split.parts for item in part.read(None)])
     assert read.equals(first)
-    assert (split.cursor, split.bytes_read) == (cursor, sum(path.stat().st_size for path in tmp_path.glob("*.csv")))
+    assert split.cursor == cursor
     assert split.span == {"files": sorted(str(path) for path in tmp_path.glob("*.csv"))}
 
     (tmp_path / "part_7.csv").write_text("code,amount\n7,1.5\n")
