@@ -1,12 +1,13 @@
-"""Ingestion in parts: on a cluster executor, what is new in a splittable source (a folder of files) is read and
-prepared by executor tasks, a run of files each, and written here as one commit.
+"""Ingestion in parts: on a cluster executor, what is new in a splittable source (a folder of files, a table by
+ranges of its cursor column) is read and prepared by executor tasks, one part each, and written here as one commit.
 
 The source cuts its new rows into parts (:meth:`~fti.core.sources.SplittableSource.split`); each task reads its
-part from the source itself (the files, not through this process), applies the insert's preparation (renames,
-dates, the transform) and returns the prepared batches. The parts are all started at once and taken in order,
-each written while the later ones are still read, so the commit holds the rows in the order one process reads
-them. The cursor moves to the one after the last part with the commit, as when one process reads: a task that
-fails raises its error (with a note naming its part), and nothing is committed nor the cursor moved.
+part from the source itself (its files or its range of the table, not through this process), applies the insert's
+preparation (renames, dates, the transform) and returns the prepared batches. The parts are all started at once
+and taken in order, each written while the later ones are still read (a part is held whole in memory, here and in
+the task, while it is written). The cursor moves to the one after the last part with the commit, as when one
+process reads: a task that fails raises its error (with a note naming its part), and nothing is committed nor the
+cursor moved; a task whose worker is lost is retried by the executor.
 """
 
 from __future__ import annotations

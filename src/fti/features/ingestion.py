@@ -140,7 +140,7 @@ def ingest_source(
 ) -> tuple[IngestResult, WrittenCommit | None]:
     """Read what is new in ``source`` and commit it to the group, moving the source's cursor with the commit.
 
-    On a cluster executor (``stores.cluster_executor``), a source that splits (a folder of files) is read and
+    On a cluster executor (``stores.cluster_executor``), a source that splits (files, a table by its cursor) is read and
     prepared in parts by executor tasks (:mod:`fti.features.ingest_parts`), still written as one commit.
     """
     info = source.info
