@@ -1,6 +1,6 @@
 """Scale-out on Ray: the same workloads on 2 local worker processes and on a 2-node Ray cluster (1 CPU each).
 
-Four workloads, each timed on both executors (the second of two calls, so neither pays for starting its
+Five workloads, each timed on both executors (the second of two calls, so neither pays for starting its
 workers), each checked for an exact result:
 
 - batch predict: ``batch_predict`` of a 20-feature logistic regression over ``--rows`` rows in parts, one
@@ -14,13 +14,16 @@ workers), each checked for an exact result:
   process, and data-parallel on 2 workers of each executor (DistributedDataParallel, gloo; the time
   includes starting the process group and shipping the shards); each model must be a fitted MLP of the
   same class that predicts (data-parallel training is not bit-identical to one process's).
+- ingestion: ``--ingest-rows`` rows in 8 CSV files ingested into a new feature group, in this process and in
+  parts on the Ray cluster (a run of files per task, one commit); the committed rows must be equal.
 
 Also prints the partitioned join's per-partition throughput, which ``docs/scaling.md`` projects from. The
 cluster is started here (a head and a second node on their own loopback addresses), so run it where the
 network is loopback only, or point it at a running cluster with ``--address``:
 
-    tools/loopback-only.sh python benchmarks/ray_scaling.py          # the issue's sizes (10M, 16, 1M x 10M, 1M)
-    tools/loopback-only.sh python benchmarks/ray_scaling.py --quick  # 200k rows, 4 trials, 100k x 1M, 100k
+    tools/loopback-only.sh python benchmarks/ray_scaling.py          # the issue's sizes (10M, 16, 1M x 10M, 1M), 2M
+    tools/loopback-only.sh python benchmarks/ray_scaling.py --quick  # 200k rows, 4 trials, 100k x 1M, 100k, 200k
+    tools/loopback-only.sh python benchmarks/ray_scaling.py --only ingest --only batch   # some of them
 """
 
 from __future__ import annotations
@@ -97,6 +100,47 @@ def batch_predict_on(folder: Path, executors: dict[str, Any], rows: int) -> dict
             first = written if first is None else first
             results[name] = (seconds, written.equals(first))
     return results
+
+
+def ingest_on(folder: Path, executors: dict[str, Any], rows: int, files: int) -> dict[str, tuple[float, bool]]:
+    """Seconds of ingesting ``files`` CSV files of ``rows`` rows in all, in this process and on each cluster
+    executor (in parts, one commit); whether each committed what this process committed."""
+    import fti
+    from fti.features import FeatureStore
+
+    source_folder = folder / "csv"
+    source_folder.mkdir(parents=True)
+    for number, table in enumerate(_transactions_in(rows, files)):
+        table.to_pandas().to_csv(source_folder / f"part_{number:03d}.csv", index=False)
+    runs: dict[str, Any] = {"1 process, here": None} | {
+        name: executor for name, executor in executors.items() if executor.is_cluster
+    }
+    results: dict[str, tuple[float, bool]] = {}
+    first: pd.DataFrame | None = None
+    for index, (name, executor) in enumerate(runs.items()):
+        with fti.connect(folder / f"project_{index}") as project:
+            features = FeatureStore(
+                project.catalog, project.offline_store, executor=None if executor is None else lambda e=executor: e
+            )
+            calls = iter(range(2))
+
+            def ingest(features: FeatureStore = features, calls: Iterator[int] = calls) -> None:
+                group = features.create_feature_group(f"events_{next(calls)}", primary_key=["k"], event_time="ts")
+                group.insert(fti.sources.csv(str(source_folder / "*.csv")))
+
+            seconds, _ = _timed(ingest)
+            written = features.get_feature_group("events_1").read().sort_values("k").reset_index(drop=True)
+            first = written if first is None else first
+            results[name] = (seconds, written.equals(first))
+    return results
+
+
+def _transactions_in(rows: int, files: int) -> Iterator[pa.Table]:
+    """``rows`` transactions in ``files`` tables of about equal rows."""
+    table = pa.Table.from_batches(list(_transactions(rows)))
+    for number in range(files):
+        first, last = rows * number // files, rows * (number + 1) // files
+        yield table.slice(first, last - first)
 
 
 def tune_on(folder: Path, overrides: dict[str, dict[str, Any]], trials: int) -> dict[str, tuple[float, bool]]:
@@ -224,12 +268,18 @@ def _executors(address: str | None) -> Iterator[tuple[dict[str, Any], str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="200k rows, 4 trials, a 100k x 1M join, 100k MLP rows")
+    parser.add_argument(
+        "--quick", action="store_true", help="200k rows, 4 trials, a 100k x 1M join, 100k MLP rows, 200k rows ingested"
+    )
     parser.add_argument("--rows", type=int, help="batch-predict rows (default 10M)")
     parser.add_argument("--trials", type=int, help="tuning trials (default 16)")
     parser.add_argument("--spine", type=int, help="point-in-time join spine rows (default 1M)")
     parser.add_argument("--feature-rows", type=int, help="point-in-time join feature rows (default 10M)")
     parser.add_argument("--mlp-rows", type=int, help="MLP training rows (default 1M)")
+    parser.add_argument("--ingest-rows", type=int, help="rows of CSV files to ingest (default 2M, in 8 files)")
+    parser.add_argument(
+        "--only", choices=["batch", "tune", "join", "mlp", "ingest"], action="append", help="run only these workloads"
+    )
     parser.add_argument("--address", help="a running Ray cluster's address instead of starting one here")
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 10_000_000)
@@ -237,15 +287,19 @@ def main() -> None:
     spine = args.spine or (100_000 if args.quick else 1_000_000)
     feature_rows = args.feature_rows or (1_000_000 if args.quick else 10_000_000)
     mlp_rows = args.mlp_rows or (100_000 if args.quick else 1_000_000)
+    ingest_rows = args.ingest_rows or (200_000 if args.quick else 2_000_000)
+    chosen = set(args.only or ["batch", "tune", "join", "mlp", "ingest"])
 
     table = Table("workload", "executor", "seconds", "speed-up", "exact", title="Local processes vs a Ray cluster")
     with (
         tempfile.TemporaryDirectory(prefix="fti-ray-scaling-") as folder,
         _executors(args.address) as (executors, address),
     ):
-        measured = {
-            f"batch predict, {rows:,} rows": batch_predict_on(Path(folder) / "batch", executors, rows),
-            f"tuning, {trials} trials": tune_on(
+        measured: dict[str, dict[str, tuple[float, bool]]] = {}
+        if "batch" in chosen:
+            measured[f"batch predict, {rows:,} rows"] = batch_predict_on(Path(folder) / "batch", executors, rows)
+        if "tune" in chosen:
+            measured[f"tuning, {trials} trials"] = tune_on(
                 Path(folder) / "tune",
                 {
                     name: {"executor.type": kind, **({"executor.address": address} if kind == "ray" else {})}
@@ -253,18 +307,23 @@ def main() -> None:
                     for name, kind in (("2 local processes", "local"), ("Ray, 2 nodes", "ray"))
                 },
                 trials,
-            ),
-            f"PIT join, {spine:,} x {feature_rows:,}": pit_join_on(executors, spine, feature_rows),
-            f"MLP epoch, {mlp_rows:,} rows": mlp_on(executors, mlp_rows, epochs=2),
-        }
+            )
+        if "join" in chosen:
+            measured[f"PIT join, {spine:,} x {feature_rows:,}"] = pit_join_on(executors, spine, feature_rows)
+        if "mlp" in chosen:
+            measured[f"MLP epoch, {mlp_rows:,} rows"] = mlp_on(executors, mlp_rows, epochs=2)
+        if "ingest" in chosen:
+            measured[f"ingest 8 CSV files, {ingest_rows:,} rows"] = ingest_on(
+                Path(folder) / "ingest", executors, ingest_rows, 8
+            )
     for workload, results in measured.items():
         baseline = next(iter(results.values()))[0]
         for name, (seconds, exact) in results.items():
             table.add_row(workload, name, f"{seconds:.2f}", f"{baseline / seconds:.2f}x", "yes" if exact else "NO")
     Console().print(table)
-    join = measured[f"PIT join, {spine:,} x {feature_rows:,}"]
-    ray_seconds = join["Ray, 2 nodes"][0]
-    print(f"partitioned PIT join on Ray: {spine / ray_seconds / 2:,.0f} spine rows/s per worker")
+    join = measured.get(f"PIT join, {spine:,} x {feature_rows:,}")
+    if join is not None:
+        print(f"partitioned PIT join on Ray: {spine / join['Ray, 2 nodes'][0] / 2:,.0f} spine rows/s per worker")
 
 
 if __name__ == "__main__":

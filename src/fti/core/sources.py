@@ -26,6 +26,8 @@ __all__ = [
     "SourceCursorRecord",
     "SourceInfo",
     "SourceOpener",
+    "SourceParts",
+    "SplittableSource",
     "describe_cursor",
     "describe_span",
 ]
@@ -79,6 +81,29 @@ class Source(Protocol):
             NotFoundError: the file, table or endpoint does not exist.
             BackendError: the database or API is unreachable after retries.
         """
+
+
+@dataclass(frozen=True, slots=True)
+class SourceParts:
+    """What is new in a source since a cursor, cut into parts that are read independently (on a cluster).
+
+    Each part is a source of its own, read from no cursor (``part.read(None)``) and picklable; read one after
+    the other, the parts yield the rows the source's ``read`` would. ``cursor`` and ``span`` are those after the
+    last part.
+    """
+
+    parts: tuple[Source, ...]
+    cursor: dict[str, Any]
+    span: dict[str, Any]
+
+
+@runtime_checkable
+class SplittableSource(Source, Protocol):
+    """A source whose new rows can be read in parts at once: a folder of files split by file, a table by ranges of
+    its cursor column."""
+
+    def split(self, cursor: Cursor | None, parts: int) -> SourceParts | None:
+        """What is new since ``cursor`` in at most ``parts`` parts, or None when it is too little to split."""
 
 
 #: turns a path, URL or YAML spec into a source (``fti.sources.open_source``)

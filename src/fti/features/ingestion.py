@@ -11,18 +11,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pyarrow as pa
 
 from fti.core.features import CommitRecord, FeatureGroupRecord
-from fti.core.sources import CommitLineage, Source, SourceBatch, SourceCursorRecord
+from fti.core.sources import (
+    CommitLineage,
+    Cursor,
+    Source,
+    SourceBatch,
+    SourceCursorRecord,
+    SourceParts,
+    SplittableSource,
+)
 from fti.errors import ValidationError
 from fti.features.commit_writer import CursorMove, WrittenCommit, reserve_stamp, write_commit
 from fti.features.ingest import source_batches
+from fti.features.ingest_parts import PARTS_PER_WORKER, PartedRead
 from fti.features.preparation import Preparation, Transform
 from fti.features.stores import FeatureStores
 from fti.features.time_travel import describe_group
+
+if TYPE_CHECKING:
+    from fti.backends.ports import Executor
 
 __all__ = ["IngestResult", "InsertOptions", "Progress", "ingest_data", "ingest_source", "preparation_of", "preview"]
 
@@ -126,13 +138,24 @@ def ingest_source(
     pipeline: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[IngestResult, WrittenCommit | None]:
-    """Read what is new in ``source`` and commit it to the group, moving the source's cursor with the commit."""
+    """Read what is new in ``source`` and commit it to the group, moving the source's cursor with the commit.
+
+    On a cluster executor (``stores.cluster_executor``), a source that splits (files, a table by its cursor) is read and
+    prepared in parts by executor tasks (:mod:`fti.features.ingest_parts`), still written as one commit.
+    """
     info = source.info
     what = f"Ingestion of {info.name} into {describe_group(record)}"
     stored = stored_cursor(stores, record, source)
     stamp = reserve_stamp(stores, record)
-    tracked = _Tracked(source.read(None if stored is None else stored.cursor), progress)
-    batches = preparation.batches(what, iter(tracked))
+    cursor_in = None if stored is None else stored.cursor
+    parted = _split(stores, source, cursor_in)
+    tracked: _Tracked | PartedRead
+    if parted is not None:
+        tracked = PartedRead(*parted, preparation, what, progress)
+        batches = iter(tracked)
+    else:
+        tracked = _Tracked(source.read(cursor_in), progress)
+        batches = preparation.batches(what, iter(tracked))
     first = next(batches, None)
     if first is None:
         previous = None if stored is None else dict(stored.cursor)
@@ -173,6 +196,17 @@ def ingest_source(
         cursor(),
     )
     return result, written
+
+
+def _split(stores: FeatureStores, source: Source, cursor: Cursor | None) -> tuple[Executor, SourceParts] | None:
+    """The cluster executor and the source's new rows in parts for it, or None to read them in this process."""
+    if not isinstance(source, SplittableSource):
+        return None
+    executor = stores.cluster_executor()
+    if executor is None:
+        return None
+    split = source.split(cursor, executor.workers * PARTS_PER_WORKER)
+    return None if split is None else (executor, split)
 
 
 def ingest_data(

@@ -15,7 +15,6 @@ took about as long again as scoring the parts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import pyarrow as pa
 
 from fti.core.deployments import OutputKind
+from fti.features.ordered_tasks import map_in_order
 from fti.inference.scoring import ScoringPlan, coalesced, plan_scoring, scored, spine_slices
 
 if TYPE_CHECKING:
@@ -119,23 +119,5 @@ def score_in_parts(
             Part(opener, reference, view, commits, start, end, index, count, chunk_rows, None, plan.output_kind)
             for index in range(count)
         ]
-    return _in_order(executor, parts)
-
-
-def _in_order(executor: Executor, parts: list[Part]) -> Iterator[pa.Table]:
-    """Every part scored on ``executor`` at once (one ``map`` of one part each, from threads of this process),
-    their tables yielded in part order; the first part that fails raises, with a note naming it."""
-    if not parts:
-        return
-    pool = ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="fti-batch-parts")
-    scoring = [pool.submit(executor.map, score_part, [part]) for part in parts]
-    try:
-        for index, future in enumerate(scoring):
-            try:
-                tables = future.result()[0]
-            except Exception as exc:
-                exc.add_note(f"part {index + 1} of {len(parts)} of the batch prediction")
-                raise
-            yield from tables
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    for tables in map_in_order(executor, score_part, parts, "the batch prediction"):
+        yield from tables

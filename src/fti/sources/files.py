@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from fti.core.sources import Cursor, SourceBatch, SourceInfo
+from fti.core.sources import Cursor, SourceBatch, SourceInfo, SourceParts
 from fti.errors import BackendError, NotFoundError, ValidationError
 from fti.sources.formats import FileFormat, FormatOptions, arrow_type, read_file
 
@@ -107,9 +107,41 @@ class FileSource:
     def read(self, cursor: Cursor | None) -> Iterator[SourceBatch]:
         """Batches of the files not read before, in path order; each file's last batch puts it in the cursor."""
         known: dict[str, Any] = dict((cursor or {}).get("files", {}))
-        filesystem = self._filesystem()
         todo = [item for item in self._list() if self._is_new(item, known.get(item.shown))]
-        schema: pa.Schema | None = None
+        return self._read(todo, known, None)
+
+    def split(self, cursor: Cursor | None, parts: int) -> SourceParts | None:
+        """The files not read before in at most ``parts`` runs of files in path order, of about equal bytes each
+        (a file is never cut); None for fewer than two new files.
+
+        Every part reads its files with the column types of the first new file, as :meth:`read` does.
+        """
+        known: dict[str, Any] = dict((cursor or {}).get("files", {}))
+        todo = [item for item in self._list() if self._is_new(item, known.get(item.shown))]
+        if len(todo) < 2 or parts < 2:
+            return None
+        schema = None
+        first = todo[0]
+        for batch, _ in read_file(self._filesystem(), first.path, first.shown, self._format, self._options, None):
+            schema = batch.schema
+            break
+        sizes = [max(1, item.size) for item in todo]
+        total = sum(sizes)
+        count = min(parts, len(todo))
+        runs: list[list[_File]] = [[] for _ in range(count)]
+        done = 0
+        for item, size in zip(todo, sizes, strict=True):
+            # a file goes to the run its middle byte falls in
+            runs[min(count - 1, (2 * done + size) * count // (2 * total))].append(item)
+            done += size
+        read = [item.shown for item in todo]
+        cursor_after = {"files": known | {item.shown: item.fingerprint for item in todo}}
+        return SourceParts(
+            tuple(_FilePart(self, tuple(run), schema) for run in runs if run), cursor_after, {"files": read}
+        )
+
+    def _read(self, todo: Sequence[_File], known: dict[str, Any], schema: pa.Schema | None) -> Iterator[SourceBatch]:
+        filesystem = self._filesystem()
         done_bytes = 0
         read_files: list[str] = []
         for item in todo:
@@ -201,6 +233,28 @@ class FileSource:
             for info in infos
             if info.type == pafs.FileType.File
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class _FilePart:
+    """A part of a file source's new files (:meth:`FileSource.split`): reads just them, with the given column types."""
+
+    source: FileSource
+    files: tuple[_File, ...]
+    columns: pa.Schema | None
+
+    @property
+    def info(self) -> SourceInfo:
+        """The whole source's."""
+        return self.source.info
+
+    def schema(self) -> pa.Schema:
+        """The column types the part's files are read with."""
+        return self.columns if self.columns is not None else self.source.schema()
+
+    def read(self, cursor: Cursor | None) -> Iterator[SourceBatch]:
+        """Batches of the part's files (the cursor is the whole source's concern: ``cursor`` is ignored)."""
+        return self.source._read(self.files, {}, self.columns)
 
 
 def file_options(

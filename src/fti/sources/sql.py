@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from fti.core.sources import Cursor, SourceBatch, SourceInfo
+from fti.core.sources import Cursor, SourceBatch, SourceInfo, SourceParts
 from fti.errors import BackendError, MissingExtraError, NotFoundError, ValidationError
 from fti.sources.formats import arrow_type
 
@@ -98,6 +99,35 @@ class SqlSource:
         if held is not None:
             yield SourceBatch(held, final, span, total + held.nbytes)
 
+    def split(self, cursor: Cursor | None, parts: int) -> SourceParts | None:
+        """The rows after the stored cursor value up to the largest one now, in at most ``parts`` ranges of the
+        cursor column of equal width (``(after, b1], (b1, b2], ... (bn, through]``); None without a cursor column,
+        for one whose values have no width (strings), or for fewer than two distinct values to read."""
+        column = self._cursor_column
+        if column is None or parts < 2:
+            return None
+        after = _decode(cursor.get("value"), str(cursor.get("type"))) if cursor else None
+        through = self._largest(after)
+        low = after if after is not None else self._smallest()
+        if through is None or low is None or not isinstance(through, _RANGED) or isinstance(through, bool):
+            return None
+        width = through - low
+        bounds = [
+            low + width * index / parts if isinstance(width, float) else low + width * index // parts
+            for index in range(1, parts)
+        ]
+        edges = [
+            after,
+            *sorted({bound for bound in bounds if bound < through and (after is None or bound > after)}),
+            through,
+        ]
+        if len(edges) < 3:
+            return None
+        ranges = tuple(_SqlRange(self, edges[index], edges[index + 1]) for index in range(len(edges) - 1))
+        value, kind = _encode(through)
+        span = {"column": column, "after": _encode(after)[0], "through": value}
+        return SourceParts(ranges, {"column": column, "value": value, "type": kind}, span)
+
     # -- queries -----------------------------------------------------------------------------------
 
     def _select(self, what: str, after: Any, through: Any, limit: int | None = None) -> tuple[str, dict[str, Any]]:
@@ -123,6 +153,13 @@ class SqlSource:
     def _largest(self, after: Any) -> Any:
         column = self._dialect().identifier_preparer.quote(str(self._cursor_column))
         for batch in self._stream(self._select(f"max({column}) AS fti_largest", after, None)):
+            if batch.num_rows:
+                return batch.column(0)[0].as_py()
+        return None
+
+    def _smallest(self) -> Any:
+        column = self._dialect().identifier_preparer.quote(str(self._cursor_column))
+        for batch in self._stream(self._select(f"min({column}) AS fti_smallest", None, None)):
             if batch.num_rows:
                 return batch.column(0)[0].as_py()
         return None
@@ -200,6 +237,36 @@ class SqlSource:
         if "syntax" in lowered or "no such column" in lowered:
             return ValidationError(f"Database {self._info.location}: {text}. Check the query and cursor column.")
         return BackendError(f"Database {self._info.location} cannot be read: {text}")
+
+
+#: cursor values that split into ranges of equal width
+_RANGED = (int, float, datetime, date)
+
+
+@dataclass(frozen=True, slots=True)
+class _SqlRange:
+    """A part of a SQL source's new rows (:meth:`SqlSource.split`): those whose cursor value is in
+    ``(after, through]``."""
+
+    source: SqlSource
+    after: Any
+    through: Any
+
+    @property
+    def info(self) -> SourceInfo:
+        """The whole source's."""
+        return self.source.info
+
+    def schema(self) -> pa.Schema:
+        """The whole source's."""
+        return self.source.schema()
+
+    def read(self, cursor: Cursor | None) -> Iterator[SourceBatch]:
+        """The range's rows (the cursor is the whole source's concern: ``cursor`` is ignored)."""
+        total = 0
+        for batch in self.source._stream(self.source._select("*", self.after, self.through)):
+            total += batch.nbytes
+            yield SourceBatch(batch, {}, {}, total)
 
 
 def _batch(names: list[str], rows: Sequence[Any], schema: pa.Schema | None) -> pa.RecordBatch:

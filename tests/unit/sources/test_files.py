@@ -116,3 +116,29 @@ def test_missing_files_and_bad_options(tmp_path: Path) -> None:
         fti.sources.files("x.xlsx")
     with pytest.raises(ValidationError, match="Column type 'decimal-ish' of column 'v' is not an Arrow type"):
         fti.sources.csv("x.csv", column_types={"v": "decimal-ish"})
+
+
+def test_new_files_split_into_runs_of_about_equal_bytes_that_read_as_the_whole_source(tmp_path: Path) -> None:
+    sizes = [1, 8, 1, 1, 1, 1, 1]
+    for number, lines in enumerate(sizes):
+        rows = "".join(f"{number * 100 + line},{line}.5\n" for line in range(lines * 50))
+        (tmp_path / f"part_{number}.csv").write_text("code,amount\n" + rows)
+    source = fti.sources.csv(str(tmp_path / "*.csv"))
+    first, cursor = _rows(source, None)
+
+    assert source.split(None, 1) is None
+    split = source.split(None, 3)
+    assert split is not None
+    runs = [[Path(item.shown).name for item in part.files] for part in split.parts]  # type: ignore[attr-defined]
+    assert runs == [
+        ["part_0.csv"],
+        ["part_1.csv"],
+        ["part_2.csv", "part_3.csv", "part_4.csv", "part_5.csv", "part_6.csv"],
+    ]
+    read = pa.Table.from_batches([item.data for part in split.parts for item in part.read(None)])
+    assert read.equals(first)
+    assert split.cursor == cursor
+    assert split.span == {"files": sorted(str(path) for path in tmp_path.glob("*.csv"))}
+
+    (tmp_path / "part_7.csv").write_text("code,amount\n7,1.5\n")
+    assert source.split(cursor, 3) is None  # one new file: nothing to split
