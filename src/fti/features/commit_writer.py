@@ -26,6 +26,7 @@ from fti.core.events import new_event
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord
 from fti.core.sources import CommitLineage, SourceCursorRecord
 from fti.errors import BackendError, ConflictError, ValidationError
+from fti.faults import kill_point
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream
 from fti.features.schema import check_online_schema, plan_schema
@@ -95,12 +96,14 @@ def write_commit(
         expectations=expectations,
     )
     _create_table(offline, record.table, stream.schema)
+    kill_point("insert.before_offline_commit")
     try:
         table_version = offline.write(record.table, stream.reader(batches))
     except BackendError:
         if stream.error is not None:
             raise stream.error from None
         raise
+    kill_point("insert.after_offline_commit")
     gathered = stream.statistics
     statistics, replaced = measure_commit(
         offline,
@@ -139,6 +142,8 @@ def write_commit(
             )
             tx.source_cursors.advance(moved, cursor.previous_commit)
         tx.events.append(new_event("commit", record.name, version=record.version, commit=number, rows=stream.rows))
+        kill_point("insert.before_catalog_commit")
+    kill_point("insert.after_catalog_commit")
     return WrittenCommit(number, stream.rows, replaced, committed_at)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fti.faults import kill_point
 from fti.features.sql import shared_engine
 from fti.inference_log.schema import REQUEST_LOG_SCHEMA
 
@@ -225,6 +226,7 @@ class RequestLogger:
     def _write(self) -> None:
         batch = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending, self._pending_rows = [], 0
+        kill_point("request_log.before_write")
         try:
             self._sink.write(batch)
         except Exception:  # a failing sink must not kill the writer; the rows wait in the spool, or are lost
@@ -239,6 +241,7 @@ class RequestLogger:
             if self._spool is not None:
                 self._spool.rotate(keep=True)
             return
+        kill_point("request_log.after_write")
         if self._spool is not None:
             self._spool.rotate()
 
