@@ -21,7 +21,15 @@ from typing import Any
 
 from fti.faults import ENVIRONMENT_VARIABLE, STAGES
 
-__all__ = ["ROOT", "fault_environment", "kill_at", "overrides_argument", "read_overrides", "start_killed"]
+__all__ = [
+    "ROOT",
+    "fault_environment",
+    "kill_at",
+    "overrides_argument",
+    "plain_environment",
+    "read_overrides",
+    "start_killed",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,12 +41,17 @@ _CHILD = (
 )
 
 
-def fault_environment(stage: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
+def plain_environment() -> dict[str, str]:
+    """The environment of a process importing this checkout's fti and tests, with no kill point."""
+    environment = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_VARIABLE}
+    return {**environment, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "NO_COLOR": "1"}
+
+
+def fault_environment(stage: str) -> dict[str, str]:
     """The environment of a process that kills itself at ``stage``, importing this checkout's fti and tests."""
     if stage not in STAGES:
         raise AssertionError(f"{stage!r} is no kill point; fti.faults.STAGES names {sorted(STAGES)}")
-    path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-    return {**(environment or os.environ), ENVIRONMENT_VARIABLE: stage, "PYTHONPATH": path, "NO_COLOR": "1"}
+    return {**plain_environment(), ENVIRONMENT_VARIABLE: stage}
 
 
 def kill_at(stage: str, operation: Callable[..., object], *args: str, timeout: float = 180) -> None:
