@@ -108,6 +108,37 @@ def test_an_insert_killed_at_any_stage(
         assert stamps == {commit.stamp for commit in cards.commits()}
 
 
+def first_insert(folder: str, settings: str) -> None:
+    """The write killed: the first insert into a new group, which creates its table."""
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
+        project.get_feature_group("cards").insert(cards_frame())
+
+
+@pytest.mark.parametrize(
+    ("stage", "backend"),
+    [
+        ("insert.after_offline_commit", "sqlite+local"),
+        ("insert.before_catalog_commit", "sqlite+local"),
+        ("insert.after_offline_commit", "postgresql+s3"),
+    ],
+)
+def test_a_first_insert_killed_leaves_no_schema_behind(
+    stage: str, backend: str, project_dir: Path, overrides: dict[str, Any]
+) -> None:
+    with fti.connect(project_dir, overrides=overrides) as project:
+        project.create_feature_group("cards", primary_key=["cc_num"], event_time="ts")
+    kill_at(stage, first_insert, str(project_dir), overrides_argument(overrides))
+    # the killed insert left a table of its schema; the group has none, and takes the next first insert's
+    other = cards_frame(0, 3).drop(columns=["country"]).assign(amount=lambda frame: frame["amount"].astype("int64"))
+    with fti.connect(project_dir, overrides=overrides) as project:
+        cards = project.get_feature_group("cards")
+        assert cards.commits() == [] and cards.record.schema is None
+        assert cards.insert(other.assign(merchant="m")).commit == 0
+        assert [spec.name for spec in cards.record.schema or ()] == ["cc_num", "ts", "amount", "merchant"]
+        pd.testing.assert_frame_equal(cards.read(), other.assign(merchant="m"), check_dtype=False)
+        assert cards.insert(other.assign(merchant="n")).commit == 1
+
+
 # -- the online store: an insert's online write and materialize ------------------------------------------------
 
 
