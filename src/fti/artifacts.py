@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fti.core.naming import validate_artifact_key
 from fti.core.records import ArtifactRecord
 from fti.errors import IntegrityError, NotFoundError, ValidationError
+from fti.faults import kill_point
 
 if TYPE_CHECKING:
     from fti.backends.ports import ArtifactStore, CatalogStore
@@ -64,7 +65,11 @@ class ArtifactService:
         if not folder.is_dir():
             raise NotFoundError(f"Cannot store folder {folder} as artifacts: no such folder.")
         files = sorted(path for path in folder.rglob("*") if path.is_file())
-        return [self.put_file(f"{prefix}/{path.relative_to(folder).as_posix()}", path) for path in files]
+        stored = []
+        for path in files:
+            stored.append(self.put_file(f"{prefix}/{path.relative_to(folder).as_posix()}", path))
+            kill_point("artifacts.after_file")
+        return stored
 
     def get_bytes(self, key: str) -> bytes:
         """The artifact's bytes, after checking them against the recorded sha256.

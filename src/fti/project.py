@@ -320,6 +320,24 @@ class Project:
         """The run with ``run_id``; NotFoundError if there is none."""
         return self.tracking.get_run(run_id)
 
+    def join_run(self, run_id: str) -> Run:
+        """Log to a running run from another process (a worker of a distributed job, say).
+
+        The handle logs metrics, params, tags, artifacts and models like the run's own; metric points from
+        every process are kept, each (key, step) as its process logged it, so give each process its own steps
+        (or keys). Leaving the handle's ``with`` block (or ``end()``) writes its buffered metrics; it does not
+        end the run: the process that started the run ends it.
+
+        Raises:
+            NotFoundError: no run has the id (or unique prefix) ``run_id``.
+            ConflictError: the run has ended.
+
+        Example:
+            >>> with project.join_run(run_id) as run:  # doctest: +SKIP
+            ...     run.log_metric("loss", loss, step=rank * steps + step)
+        """
+        return self.tracking.join_run(run_id)
+
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
         """Delete a run with everything logged to it: params, metrics, tags and its files.
 

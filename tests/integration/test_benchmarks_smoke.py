@@ -31,6 +31,7 @@ SMALL_BACKFILL = ["--backfill-events", "20000"]
         (["vector_search.py", "--quick", "--sentences", "16"], "same top-k"),
         (["finetune.py", "--quick", "--steps", "3", "--requests", "2", "--new-tokens", "8"], "LoRA training step"),
         (["serving.py", "--seconds", "0.3", "--concurrency", "1"], "fraud_ensemble"),
+        (["soak.py", "--minutes", "0.3", "--clients", "2"], "RSS growth after"),
         (["streaming_inference.py", "--events", "300", "--cards", "50", "--repeats", "1"], "prediction job"),
         (
             ["streaming.py", "--events", "5000", "--keys", "500", "--rate", "500", "--seconds", "1", *SMALL_BACKFILL],

@@ -21,14 +21,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fti.core.events import new_event
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord
 from fti.core.sources import CommitLineage, SourceCursorRecord
 from fti.errors import BackendError, ConflictError, ValidationError
+from fti.faults import kill_point
 from fti.features.expectations import Expectation, expectation_from_json
 from fti.features.ingest import InsertStream
-from fti.features.schema import check_online_schema, plan_schema
+from fti.features.schema import HIDDEN_COLUMNS, check_online_schema, plan_schema
 from fti.features.statistics import measure_commit, times_overlap
 from fti.features.stores import FeatureStores
 
@@ -95,12 +97,16 @@ def write_commit(
         expectations=expectations,
     )
     _create_table(offline, record.table, stream.schema)
+    if record.schema is None:
+        _replace_abandoned_table(stores, record, stream.schema, what)
+    kill_point("insert.before_offline_commit")
     try:
         table_version = offline.write(record.table, stream.reader(batches))
     except BackendError:
         if stream.error is not None:
             raise stream.error from None
         raise
+    kill_point("insert.after_offline_commit")
     gathered = stream.statistics
     statistics, replaced = measure_commit(
         offline,
@@ -114,6 +120,7 @@ def write_commit(
     with stores.catalog.transaction() as tx:
         number = tx.feature_groups.next_commit(record.id)
         if record.schema is None:
+            _check_rows_kept(offline, record, stamp, stream.rows, what)
             _claim_schema(tx, record, plan.specs, what)
         if number != (commits[-1].commit + 1 if commits else 0):
             known = {item.commit for item in commits}
@@ -139,6 +146,8 @@ def write_commit(
             )
             tx.source_cursors.advance(moved, cursor.previous_commit)
         tx.events.append(new_event("commit", record.name, version=record.version, commit=number, rows=stream.rows))
+        kill_point("insert.before_catalog_commit")
+    kill_point("insert.after_catalog_commit")
     return WrittenCommit(number, stream.rows, replaced, committed_at)
 
 
@@ -160,6 +169,46 @@ def _create_table(offline: OfflineStore, table: str, schema: pa.Schema) -> None:
     except (ConflictError, BackendError):
         if not offline.exists(table):
             raise
+
+
+def _replace_abandoned_table(stores: FeatureStores, record: FeatureGroupRecord, schema: pa.Schema, what: str) -> None:
+    """Before a group's first commit, replace its table when another first insert created it with another schema
+    and never committed (its writer was killed, or is still writing and will then fail).
+
+    The group's lock is held while the empty table of ``schema`` replaces it, and only while the group has no
+    schema yet: a first insert that committed meanwhile set one, and then these rows are refused. A first insert
+    still writing into the replaced table finds its rows gone when it commits, and fails
+    (:func:`_check_rows_kept`), so no commit is ever recorded without its rows.
+    """
+    offline = stores.offline
+    if _columns(offline.read(record.table).schema) == _columns(schema):
+        return
+    with stores.catalog.transaction() as tx:
+        tx.feature_groups.next_commit(record.id)  # locks the group against commits until the table is replaced
+        current = tx.feature_groups.find_by_id(record.id)
+        if current is not None and current.schema is not None:
+            raise ConflictError(
+                f"{what}: another first insert set the schema meanwhile "
+                f"({', '.join(f'{spec.name} {spec.type}' for spec in current.schema)}), which these rows do not "
+                "have, so nothing of this one was written. Insert rows of that schema, or create a new version."
+            )
+        if _columns(offline.read(record.table).schema) != _columns(schema):
+            offline.write(record.table, schema.empty_table().to_reader(), mode="overwrite")
+
+
+def _check_rows_kept(offline: OfflineStore, record: FeatureGroupRecord, stamp: int, rows: int, what: str) -> None:
+    """Before recording an insert that began while the group had no schema: its rows are still in the table (a
+    first insert of another schema may have replaced it meanwhile, see :func:`_replace_abandoned_table`)."""
+    kept = offline.read(record.table).count_rows(filter=pc.field(HIDDEN_COLUMNS[0]) == stamp)
+    if kept != rows:
+        raise ConflictError(
+            f"{what}: another first insert with another schema replaced the group's table while these rows were "
+            "written, so nothing of this one was recorded. Insert rows of the schema the group has now."
+        )
+
+
+def _columns(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
+    return [(field.name, field.type) for field in schema]
 
 
 def _claim_schema(tx: CatalogTransaction, record: FeatureGroupRecord, specs: tuple[ColumnSpec, ...], what: str) -> None:

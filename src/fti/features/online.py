@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from fti.errors import FtiError, ValidationError
+from fti.faults import kill_point
 from fti.features.schema import schema_from_specs
 from fti.features.sql import query_engine, quote, register_dataset, time_literal
 from fti.features.stores import FeatureStores
@@ -165,6 +166,7 @@ def write_latest(
     written = 0
     for part in rows:
         written += store.write(table, part)
+        kill_point("online.after_batch")
         if progress is not None:
             progress(part.num_rows)
     return written

@@ -26,6 +26,7 @@ from fti.core.deployments import ApiToken, Deployment, parse_entity_keys
 from fti.core.events import new_event
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.faults import kill_point
 from fti.inference.ensembles import check_ensemble
 from fti.inference.hooks import check_hook
 from fti.registry.service import parse_model_ref
@@ -117,6 +118,8 @@ class DeploymentService:
             )
             tx.deployments.put(deployment)
             tx.events.append(new_event("deployment", name, etag=deployment.etag, variants=dict(split)))
+            kill_point("deployment.before_commit")
+        kill_point("deployment.after_commit")
         return deployment
 
     def add_variant(self, name: str, reference: str, share: float) -> Deployment:

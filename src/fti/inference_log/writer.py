@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fti.faults import kill_point
 from fti.inference_log.inputs import concat_logged, split_features
 from fti.inference_log.schema import INPUTS_COLUMN, REQUEST_LOG_SCHEMA
 
@@ -224,6 +225,7 @@ class RequestLogger:
     def _write(self) -> None:
         batch = concat_logged(self._pending)
         self._pending, self._pending_rows = [], 0
+        kill_point("request_log.before_write")
         try:
             self._sink.write(batch)
         except Exception:  # a failing sink must not kill the writer; the rows wait in the spool, or are lost
@@ -238,6 +240,7 @@ class RequestLogger:
             if self._spool is not None:
                 self._spool.rotate(keep=True)
             return
+        kill_point("request_log.after_write")
         if self._spool is not None:
             self._spool.rotate()
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from fti.core.events import Event
 from fti.core.pipelines import PipelineRunRecord, PipelineSpec, RunState
 from fti.errors import FtiError
+from fti.faults import kill_point
 from fti.orchestration.triggers import due_slots, next_slot
 from fti.orchestration.worker import PipelineTask, TaskOutcome, run_pipeline_task, warm_up
 
@@ -289,6 +290,7 @@ class Scheduler:
         with self._catalog.transaction() as tx:
             claimed = tx.pipelines.claim(self.owner, now, now + self.settings.lease, concurrency, free)
         for run in claimed:
+            kill_point("scheduler.after_claim")
             self._launch(run)
 
     def _launch(self, run: PipelineRunRecord) -> None:
@@ -306,6 +308,7 @@ class Scheduler:
             return
         _log.info("started %s (run %s, attempt %d, %s)", run.pipeline, run.id, run.attempt, run.trigger)
         self._running[run.id] = _Active(run, handle)
+        kill_point("scheduler.after_launch")
 
     def _collect(self, now: datetime) -> None:
         for run_id, active in list(self._running.items()):

@@ -30,6 +30,7 @@ from fti.core.registry import (
 )
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
+from fti.faults import kill_point
 from fti.registry.deletion import DeletedVersion, delete_version
 from fti.registry.environment import CODE_FOLDER, check_requirements, install_code, package_code, write_requirements
 from fti.registry.flavors import ReferencingFlavor, detect_flavor, get_flavor
@@ -139,6 +140,8 @@ class ModelRegistry:
             )
             tx.registry.add_version(record)
             tx.events.append(new_event("model_version", name, version=version, run_id=origin.run_id))
+            kill_point("registry.before_version_commit")
+        kill_point("registry.after_version_commit")
         return ModelVersion(self, record)
 
     def _signature(
@@ -262,6 +265,7 @@ class ModelRegistry:
             move = self._move(name, alias, current, version, is_protected, force, reason)
             tx.registry.set_alias(ModelAlias(name, alias, version, is_protected), move)
             tx.events.append(new_event("alias", name, alias=alias, from_version=move.from_version, to_version=version))
+            kill_point("alias.before_commit")
 
     def delete_alias(self, name: str, alias: str, *, force: bool, reason: str | None) -> None:
         """Remove ``alias``, recording it; a protected alias needs ``force``."""

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from fti.faults import kill_point
+
 __all__ = ["Checkpoint", "Commit", "Committer"]
 
 _QUEUED_COMMITS = 2
@@ -117,5 +119,7 @@ class Committer:
         if commit.rows is not None and commit.rows.num_rows:
             self._append(commit.rows)
         for checkpoint in commit.checkpoints:
+            kill_point("stream.before_checkpoint")
             self._save(checkpoint)
             self.checkpoints_saved += 1
+            kill_point("stream.after_checkpoint")

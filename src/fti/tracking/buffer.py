@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from fti.core.tracking import MetricBatch
+from fti.faults import kill_point
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,10 +72,12 @@ class MetricBuffer:
                     tx.tracking.log_metrics(batch)
                     if then is not None:
                         then(tx)
+                    kill_point("metrics.before_commit")
             except BaseException:
                 with self._lock:
                     self._batch = _concat(batch, self._batch)
                 raise
+            kill_point("metrics.after_commit")
 
     def close(self) -> None:
         """Write what is buffered and stop the timer thread."""

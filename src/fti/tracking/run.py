@@ -85,11 +85,18 @@ class Run:
     """
 
     def __init__(
-        self, service: RunTracker, info: RunInfo, *, is_active: bool, feature_schema: pa.Schema | None = None
+        self,
+        service: RunTracker,
+        info: RunInfo,
+        *,
+        is_active: bool,
+        feature_schema: pa.Schema | None = None,
+        is_joined: bool = False,
     ) -> None:
         self._service = service
         self._info = info
         self._is_active = is_active
+        self._is_joined = is_joined
         self._feature_schema = feature_schema
         self._steps: dict[str, int] = {}
         self._valid_keys: set[str] = set()
@@ -134,8 +141,14 @@ class Run:
 
     @property
     def is_active(self) -> bool:
-        """Whether this handle can still log (the run was started here and has not ended)."""
+        """Whether this handle can still log (the run was started or joined here and has not ended)."""
         return self._is_active
+
+    @property
+    def is_joined(self) -> bool:
+        """Whether this handle joined a run another process started (:meth:`fti.Project.join_run`): it logs,
+        and leaving it writes its metrics, but only the process that started the run ends it."""
+        return self._is_joined
 
     # -- logging -----------------------------------------------------------------------------------
 
@@ -322,10 +335,17 @@ class Run:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
-        """Write buffered metrics and mark the run ended; a second call is a no-op."""
+        """Write buffered metrics and mark the run ended; a second call is a no-op.
+
+        A joined handle (:attr:`is_joined`) writes its buffered metrics and stops logging; the run goes on
+        until the process that started it ends it.
+        """
         if not self._is_active:
             return
         self._is_active = False
+        if self._is_joined:
+            self._service.buffer.flush()
+            return
         self._service.end_run(self, RunStatus(status), error)
 
     def __enter__(self) -> Run:
@@ -342,8 +362,8 @@ class Run:
     def _check_active(self, action: str) -> None:
         if not self._is_active:
             raise ConflictError(
-                f"Cannot {action}: run '{self.id}' has ended or was not started in this process. "
-                "Start a new run with project.start_run(...)."
+                f"Cannot {action}: run '{self.id}' has ended or was neither started nor joined in this process. "
+                "Start a new run with project.start_run(...), or join a running one with project.join_run(id)."
             )
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
 from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
-from fti.errors import NotFoundError, ValidationError
+from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
 from fti.tracking.deletion import DeletedExperiment, DeletedRuns, delete_experiment, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
@@ -104,11 +104,30 @@ class TrackingService:
         run = Run(self, info, is_active=True, feature_schema=schema)
         with self._active_lock:
             self._active[run.id] = run
-            if self._exit_hook is None:
-                self._exit_hook = _exit_hook_for(self)
-                atexit.register(self._exit_hook)
+            self._register_exit_hook()
         self._stack().append(run)
         return run
+
+    def join_run(self, run_id: str) -> Run:
+        """A handle that logs to a running run another process started; see :meth:`fti.Project.join_run`."""
+        info = self.get_run_info(run_id)
+        if info.status is not RunStatus.RUNNING:
+            raise ConflictError(
+                f"Cannot join run '{info.id}': it has {info.status.value}. Join a run while it is running, "
+                "or start a new one with project.start_run(...)."
+            )
+        with self._active_lock:
+            if info.id in self._active:
+                return self._active[info.id]
+            # the hook writes what the joined handle buffered when the process exits without leaving it
+            self._register_exit_hook()
+        return Run(self, info, is_active=True, is_joined=True)
+
+    def _register_exit_hook(self) -> None:
+        """Register the interpreter exit hook once (called holding ``_active_lock``)."""
+        if self._exit_hook is None:
+            self._exit_hook = _exit_hook_for(self)
+            atexit.register(self._exit_hook)
 
     def end_run(self, run: Run, status: RunStatus, error: str | None) -> None:
         """Write buffered metrics and record the end in one transaction (called by :meth:`Run.end`)."""
