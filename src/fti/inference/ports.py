@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from fti.core.access import Identity
     from fti.core.deployments import Deployment
 
 __all__ = [
@@ -119,5 +120,9 @@ class FeedbackSink(Protocol):
 class TokenStore(Protocol):
     """Checks API tokens."""
 
+    def identify(self, token: str) -> Identity | None:
+        """Who ``token`` is (its name and role) when it is a valid token: not revoked, not expired; else None.
+        Compares in constant time."""
+
     def verify(self, token: str) -> bool:
-        """Whether ``token`` is a valid, unrevoked API token."""
+        """Whether ``token`` is a valid, unrevoked, unexpired API token."""
