@@ -9,7 +9,6 @@ deployment's feature view.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import threading
 import time
@@ -229,6 +228,10 @@ class CatalogDeploymentSource:
         return self._service.get_deployment(name)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class CatalogTokenStore:
     """API tokens from the catalog, re-read after ``ttl_seconds``: a token is looked up by its sha256 and the
     digests compared in constant time; expiry is checked against ``now`` on every use."""
@@ -239,7 +242,7 @@ class CatalogTokenStore:
         *,
         ttl_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = functools.partial(datetime.now, UTC),
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._service = service
         self._ttl = ttl_seconds

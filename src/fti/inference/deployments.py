@@ -119,9 +119,8 @@ class DeploymentService:
                 updated_at=now,
             )
             tx.deployments.put(deployment)
-            tx.audit.append(
-                audit_entry("deployment.replace" if existing is not None else "deployment.create", name, variants=dict(split))
-            )
+            action = "deployment.replace" if existing is not None else "deployment.create"
+            tx.audit.append(audit_entry(action, name, variants=dict(split)))
             tx.events.append(new_event("deployment", name, etag=deployment.etag, variants=dict(split)))
         return deployment
 

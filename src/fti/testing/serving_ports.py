@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fti.core.access import Role
-
     from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, TokenStore
     from fti.inference_log.writer import RequestLogSink
 

@@ -29,7 +29,7 @@ _STATE_CLASS = {RunState.SUCCEEDED: "ok", RunState.RUNNING: "alias", RunState.QU
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
     project: Project = request.app.state.project
-    context |= {"section": "pipelines", "project_name": project.name, "has_token": request.app.state.gate.token}
+    context |= {"section": "pipelines", "project_name": project.name, "has_token": request.app.state.gate.enabled}
     return templates.TemplateResponse(request, name, context)
 
 

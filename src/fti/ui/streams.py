@@ -59,5 +59,5 @@ def streams_api(request: Request) -> JSONResponse:
 def streams_page(request: Request) -> HTMLResponse:
     """The stream jobs page."""
     project: Project = request.app.state.project
-    context = {"section": "streams", "project_name": project.name, "has_token": request.app.state.gate.token}
+    context = {"section": "streams", "project_name": project.name, "has_token": request.app.state.gate.enabled}
     return templates.TemplateResponse(request, "streams.html", context | stream_jobs(project))

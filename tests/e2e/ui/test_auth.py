@@ -56,7 +56,7 @@ def test_a_session_is_random_and_ends_at_logout(ui_project: tuple[fti.Project, d
         assert sessions[0] != sessions[1]  # nothing derived from the token: a new id per login
         client.cookies.set("fti_session", sessions[0])
         assert client.get("/api/models").status_code == 200
-        assert client.get("/logout").status_code == 303
+        assert client.post("/logout").status_code == 303
         client.cookies.set("fti_session", sessions[0])  # a copy of the cookie kept from before the logout
         assert client.get("/api/models").status_code == 401
         client.cookies.set("fti_session", sessions[1])
