@@ -73,13 +73,13 @@ def is_https(request: Request) -> bool:
 
 
 def is_same_origin(request: Request) -> bool | None:
-    """Whether the request's ``Origin`` (else its ``Referer``) is this server's own origin; None when it sends
-    neither."""
+    """Whether the request's ``Origin`` (else its ``Referer``) is this server's own origin (its ``Host``, or the
+    ``X-Forwarded-Host`` a proxy in front says the browser asked for); None when it sends neither."""
     claimed = request.headers.get("origin") or request.headers.get("referer")
     if claimed is None:
         return None
     parts = urlsplit(claimed)
-    host = request.headers.get("host", "")
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get("host", "")
     scheme = "https" if is_https(request) else "http"
     return bool(host) and parts.scheme == scheme and parts.netloc.lower() == host.lower()
 
