@@ -51,6 +51,7 @@ __all__ = [
     "TokenGate",
     "is_https",
     "is_same_origin",
+    "logged_in",
 ]
 
 COOKIE = "fti_session"
@@ -70,6 +71,11 @@ def is_https(request: Request) -> bool:
     """Whether the browser reached us over HTTPS (directly, or through a proxy that says so)."""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or forwarded == "https"
+
+
+def logged_in(request: Request) -> bool:
+    """Whether the request acts as a token (so a page offers to log out)."""
+    return getattr(request.state, "identity", None) is not None
 
 
 def is_same_origin(request: Request) -> bool | None:

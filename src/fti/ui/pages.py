@@ -16,7 +16,7 @@ from markupsafe import Markup
 from fti import charts
 from fti.monitoring.report import render_body, when
 from fti.ui import deployments, feature_store, monitoring, summaries
-from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https
+from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https, logged_in
 from fti.ui.home import home as home_summary
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _project(request: Request) -> Project:
 
 
 def _render(request: Request, name: str, section: str, **context: Any) -> HTMLResponse:
-    context |= {"section": section, "project_name": _project(request).name, "has_token": _gate(request).enabled}
+    context |= {"section": section, "project_name": _project(request).name, "has_token": logged_in(request)}
     return templates.TemplateResponse(request, name, context)
 
 
