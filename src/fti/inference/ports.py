@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from fti.core.deployments import Deployment
 
 __all__ = [
+    "AuditSink",
     "DeploymentSource",
     "FeatureLookup",
     "FeedbackSink",
@@ -115,6 +116,13 @@ class FeedbackSink(Protocol):
     def write(self, deployment: str, data: Any) -> Any:
         """Check one feedback row (a dict of its fields) against the request log and commit it; the result has
         ``commit`` and ``feedback_ids``."""
+
+
+class AuditSink(Protocol):
+    """Records changes in the audit log (:class:`fti.inference.deployments.AuditLog`)."""
+
+    def record(self, action: str, target: str, **detail: Any) -> None:
+        """Append one entry for ``action`` on ``target`` by the current actor (:func:`fti.core.audit.acting_as`)."""
 
 
 class TokenStore(Protocol):
