@@ -3,8 +3,8 @@
 Auth is on when the dashboard is given its own token (``fti ui --token-file``), which acts as an ``admin``,
 or is told to accept the project's API tokens (``fti ui --require-tokens``; with a token of its own it accepts
 both). Then every page and ``/api`` request needs ``Authorization: Bearer <token>`` or a session cookie; the
-login form, the stylesheet and the health check stay open. Reads (``GET``) need the ``read`` role, anything
-else ``write``; a token whose role is too low gets 403 naming the role needed.
+login form, the stylesheet and the health check stay open. Reads (``GET``) need the ``read`` role, deletes
+(``DELETE``) ``admin``, any other change ``write``; a token whose role is too low gets 403 naming the role needed.
 
 A session is a random id the server keeps with the token's name and role (never the token nor anything
 derived from it): logging out ends it, and it expires after :data:`SESSION_SECONDS`. Wrong tokens are
@@ -52,6 +52,7 @@ __all__ = [
     "is_https",
     "is_same_origin",
     "logged_in",
+    "required_role",
 ]
 
 COOKIE = "fti_session"
@@ -71,6 +72,14 @@ def is_https(request: Request) -> bool:
     """Whether the browser reached us over HTTPS (directly, or through a proxy that says so)."""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or forwarded == "https"
+
+
+def required_role(method: str, path: str) -> Role:
+    """The role a dashboard request needs: ``read`` to read (and to log out), ``admin`` to delete, ``write`` for
+    any other change."""
+    if method in _READS or path == "/logout":
+        return "read"
+    return "admin" if method == "DELETE" else "write"
 
 
 def logged_in(request: Request) -> bool:
@@ -228,7 +237,7 @@ class TokenGate:
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        needed: Role = "read" if request.method in _READS or path == "/logout" else "write"
+        needed = required_role(request.method, path)
         if not identity.allows(needed):
             message = (
                 f"Token '{identity.name}' has role '{identity.role}', but {request.method} {path} needs role "

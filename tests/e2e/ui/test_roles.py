@@ -51,6 +51,9 @@ def test_reads_need_read_and_changes_need_write(project: fti.Project, url: str) 
         # past the gate: the API has no such route, whoever asks
         assert client.post("/api/models", headers=_bearer(writer)).status_code == 405
         assert client.post("/api/models", headers=_bearer(TOKEN)).status_code == 405  # the dashboard's own: admin
+        deleting = client.delete("/api/models", headers=_bearer(writer))
+        assert deleting.status_code == 403 and "needs role 'admin' or higher" in deleting.json()["detail"]
+        assert client.delete("/api/models", headers=_bearer(TOKEN)).status_code == 405
         assert client.get("/api/models", headers=_bearer(reader + "x")).status_code == 401
 
 
