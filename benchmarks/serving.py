@@ -264,11 +264,20 @@ def main() -> None:
     )
     parser.add_argument("--project", type=Path, help="serve this project's deployment with `fti serve` instead")
     parser.add_argument("--deployment", help="the project's deployment to load (default: its only one)")
-    parser.add_argument("--token", help="API token to send (when the project's server requires tokens)")
+    parser.add_argument(
+        "--token", help="API token to send (when the project's server requires tokens); shows in the process list"
+    )
+    parser.add_argument("--token-file", type=Path, help="read the API token from this file's first line instead")
     parser.add_argument(
         "--deployments", nargs="+", choices=DEPLOYMENTS, default=list(DEPLOYMENTS), help="which deployments to drive"
     )
     args = parser.parse_args()
+    if args.token_file is not None:
+        if args.token is not None:
+            parser.error("give the token once: --token or --token-file")
+        args.token = (args.token_file.read_text(encoding="utf-8").splitlines() or [""])[0].strip()
+    elif args.token is not None:
+        print("Warning: a token given with --token shows in the process list; use --token-file.", file=sys.stderr)
     seconds = args.seconds or (3.0 if args.quick else 20.0)
 
     from fti.testing.services import free_port, wait_for_port

@@ -9,7 +9,8 @@ the servers answer with and the exit code the CLI ends with::
     │   │   └── ParameterError   422 / exit 2   one named parameter out of its range
     │   ├── NotFoundError        404 / exit 2   no such object
     │   ├── ConflictError        409 / exit 2   the object exists or changed meanwhile
-    │   └── AuthError            401 / exit 2   missing or invalid credentials
+    │   ├── AuthError            401 / exit 2   missing or invalid credentials
+    │   └── ForbiddenError       403 / exit 2   valid credentials whose role does not allow it
     └── BackendError             503 / exit 1   a store or service failed or is unreachable
         ├── CatalogSchemaError   503 / exit 1   the catalog needs `fti db upgrade` (or a newer fti)
         ├── IntegrityError       503 / exit 1   stored bytes do not match their recorded checksum
@@ -26,6 +27,7 @@ __all__ = [
     "BackendError",
     "CatalogSchemaError",
     "ConflictError",
+    "ForbiddenError",
     "FtiError",
     "IntegrityError",
     "MissingExtraError",
@@ -81,6 +83,12 @@ class AuthError(UserError):
     """Missing or invalid credentials."""
 
     http_status = 401
+
+
+class ForbiddenError(UserError):
+    """Valid credentials whose role does not allow the operation."""
+
+    http_status = 403
 
 
 class BackendError(FtiError):

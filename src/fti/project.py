@@ -19,6 +19,7 @@ from fti.artifacts import ArtifactService
 from fti.backends.kinds import ROLES, create_backend
 from fti.backends.ports import Connectable
 from fti.config import LoadedConfig, load_config
+from fti.core.access import DEFAULT_ROLE, parse_expiry
 from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
@@ -26,7 +27,7 @@ from fti.errors import CatalogSchemaError, FtiError, ValidationError
 from fti.features import AggregationGroup, FeatureGroup, FeatureStore, FeatureView
 from fti.features.aggregations import AggregationSpec
 from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
-from fti.inference.deployments import DeploymentService, TokenService
+from fti.inference.deployments import AuditLog, DeploymentService, TokenService
 from fti.inference_log import InferenceLog
 from fti.llm.tracked import Finetuned, finetune_tracked, options_config
 from fti.monitoring import MonitoringService
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore, StreamBroker
+    from fti.core.access import Role
+    from fti.core.audit import AuditEntry
     from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
@@ -210,6 +213,7 @@ class Project:
             on_alerts=self._record_alerts,
         )
         self.api_tokens = TokenService(catalog)
+        self.audit_log = AuditLog(catalog)
         self.feedback_log = FeedbackLog(self.features, self.inference_log)
 
     def _record_alerts(self, deployment: str, fired: Sequence[Alert]) -> None:
@@ -1213,17 +1217,40 @@ class Project:
         """Delete the deployment ``name``; NotFoundError if there is none."""
         self.serving.undeploy(name)
 
-    def create_token(self, name: str) -> str:
-        """Create an API token for the model server; the secret is returned once and never stored."""
-        return self.api_tokens.create_token(name)
+    def create_token(self, name: str, role: Role = DEFAULT_ROLE, expires: str | datetime | None = None) -> str:
+        """Create an API token for the model server and the dashboard; the secret is returned once and never
+        stored.
+
+        Args:
+            name: the token's name (an identifier), recorded in the audit log for what it does.
+            role: ``read``, ``predict`` (the default), ``write`` or ``admin``; each includes the ones before it.
+            expires: when it stops working: a duration from now (``"30d"``, ``"12h"``), a date or time
+                (``"2027-01-31"``), a timezone-aware datetime, or None (never).
+        """
+        expires_at = parse_expiry(expires) if isinstance(expires, str) else expires
+        return self.api_tokens.create_token(name, role, expires_at)
 
     def revoke_token(self, name: str) -> None:
         """Revoke the API token ``name``."""
         self.api_tokens.revoke_token(name)
 
     def tokens(self) -> list[ApiToken]:
-        """Every API token's record (name, times; never the secret)."""
+        """Every API token's record (name, role, times; never the secret)."""
         return self.api_tokens.list_tokens()
+
+    def audit(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The audit log, newest first: who (a token's name, or ``local:<user>``) changed what, and when.
+
+        ``action`` is one action (``"token.create"``) or, ending in ``.``, a family (``"deployment."``).
+        """
+        return self.audit_log.entries(limit=limit, actor=actor, action=action, since=since)
 
     def batch_predict(
         self,

@@ -1,8 +1,8 @@
-"""Deployment and API token records on SQLite and on a real PostgreSQL server."""
+"""Deployment and API token records and the audit log on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
-from fti.testing.deployment_records import DeploymentRecordsContract, TokenRecordsContract
+from fti.testing.deployment_records import AuditRecordsContract, DeploymentRecordsContract, TokenRecordsContract
 
 
 class TestDeploymentRecords(DeploymentRecordsContract):
@@ -10,4 +10,8 @@ class TestDeploymentRecords(DeploymentRecordsContract):
 
 
 class TestTokenRecords(TokenRecordsContract):
+    pass
+
+
+class TestAuditRecords(AuditRecordsContract):
     pass

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 import fti
+from fti.core.access import DEFAULT_ROLE, Role
 from fti.inference.adapters import CatalogDeploymentSource, CatalogTokenStore, FeatureViewLookup, RegistryResolver
 from fti.testing.serving import InMemoryServingWorld
 from fti.testing.serving_ports import ServingPortsContract, ServingWorld
@@ -46,8 +47,8 @@ class ProjectServingWorld:
         created = self._project.create_feature_view(view, query=group.select(features))
         return f"{created.name}:{created.version}"
 
-    def create_token(self, name: str) -> str:
-        return self._project.create_token(name)
+    def create_token(self, name: str, role: Role = DEFAULT_ROLE) -> str:
+        return self._project.create_token(name, role)
 
     def revoke_token(self, name: str) -> None:
         self._project.revoke_token(name)

@@ -15,6 +15,7 @@ from fti import errors
         (errors.NotFoundError, 404, 2),
         (errors.ConflictError, 409, 2),
         (errors.AuthError, 401, 2),
+        (errors.ForbiddenError, 403, 2),
         (errors.BackendError, 503, 1),
         (errors.IntegrityError, 503, 1),
         (errors.CatalogSchemaError, 503, 1),

@@ -1,4 +1,4 @@
-"""``fti deployments`` (list, show) and ``fti tokens`` (create, revoke, list) for the model server."""
+"""``fti deployments`` (list, show) for the model server."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fti.cli.console import err, out
+from fti.cli.console import out
 from fti.cli.options import ProjectOption
 from fti.project import connect
 
-__all__ = ["deployments_app", "tokens_app"]
+__all__ = ["deployments_app"]
 
 deployments_app = typer.Typer(help="Create, list, show and export deployments.", no_args_is_help=True)
-tokens_app = typer.Typer(help="Create, revoke and list API tokens of the model server.", no_args_is_help=True)
 
 
 @deployments_app.command("list")
@@ -55,40 +54,4 @@ def show_deployment(
     table.add_row("created", f"{item.created_at:%Y-%m-%d %H:%M:%S}" if item.created_at else "")
     table.add_row("updated", f"{item.updated_at:%Y-%m-%d %H:%M:%S}" if item.updated_at else "")
     table.add_row("etag", item.etag)
-    out.print(table)
-
-
-@tokens_app.command("create")
-def create_token(
-    name: Annotated[str, typer.Argument(help="A name for the token (an identifier).")], project: ProjectOption = Path()
-) -> None:
-    """Create an API token and print it once (only its sha256 is stored)."""
-    with connect(project) as opened:
-        secret = opened.create_token(name)
-    err.print(f"Token '{name}' created. Send it as 'Authorization: Bearer <token>'; it is not shown again.")
-    out.print(secret, soft_wrap=True)
-
-
-@tokens_app.command("revoke")
-def revoke_token(
-    name: Annotated[str, typer.Argument(help="The token's name.")], project: ProjectOption = Path()
-) -> None:
-    """Revoke an API token; servers refuse it within seconds."""
-    with connect(project) as opened:
-        opened.revoke_token(name)
-    out.print(f"Token '{name}' revoked.")
-
-
-@tokens_app.command("list")
-def list_tokens(project: ProjectOption = Path()) -> None:
-    """List API tokens (names and times, never the secrets)."""
-    with connect(project) as opened:
-        tokens = opened.tokens()
-    if not tokens:
-        out.print("No API tokens yet: create one with `fti tokens create NAME`.")
-        return
-    table = Table("name", "created", "revoked", title="API tokens")
-    for token in tokens:
-        revoked = f"{token.revoked_at:%Y-%m-%d %H:%M:%S}" if token.revoked_at else ""
-        table.add_row(token.name, f"{token.created_at:%Y-%m-%d %H:%M:%S}", revoked)
     out.print(table)

@@ -31,6 +31,7 @@ from fti.cli import (
     runs,
     serve,
     streams,
+    tokens,
     train,
     ui,
 )
@@ -64,7 +65,8 @@ app.add_typer(monitor.ab_app, name="ab")
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.add_typer(deployments.deployments_app, name="deployments")
-app.add_typer(deployments.tokens_app, name="tokens")
+app.add_typer(tokens.app, name="tokens")
+app.command("audit")(tokens.audit)
 app.add_typer(pipelines.app, name="pipelines")
 app.command("scheduler")(pipelines.scheduler)
 app.add_typer(streams.app, name="stream")

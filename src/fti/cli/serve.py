@@ -74,6 +74,7 @@ def build_app(
         settings,
         tokens=tokens,
         feedback=project.feedback_log,
+        audit=project.audit_log,
     )
     if close_project:
         inner = app.router.lifespan_context

@@ -39,6 +39,14 @@ def ui(
             show_default=False,
         ),
     ] = None,
+    require_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--require-tokens",
+            help="Accept the project's API tokens (`fti tokens create NAME --role read`) and require one on every "
+            "page and API request; reads need the 'read' role, changes 'write'.",
+        ),
+    ] = False,
     alerts: Annotated[
         Path | None,
         typer.Option(
@@ -66,12 +74,13 @@ def ui(
             f"`fti ui` needs the 'ui' extra ({exc.name} is missing): pip install 'fti[ui]'."
         ) from exc
     with connect(project) as opened:
-        app = create_app(opened, token=token, alerts=alerts)
+        app = create_app(opened, token=token, require_tokens=require_tokens, alerts=alerts)
+        locked = token is not None or require_tokens
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
-        if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        if not locked and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"Warning: serving on {host} without a token: anyone who reaches it can read this project.")
         out.print(
-            f"FTI dashboard for '{opened.name}' on http://{shown}:{port}" + (" (token required)" if token else "")
+            f"FTI dashboard for '{opened.name}' on http://{shown}:{port}" + (" (token required)" if locked else "")
         )
         uvicorn.run(app, host=host, port=port, log_level="warning")
 

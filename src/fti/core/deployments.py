@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast, get_args
 
+from fti.core.access import DEFAULT_ROLE, Identity, Role
 from fti.errors import ValidationError
 
 __all__ = [
@@ -251,15 +252,29 @@ def _check_serving(
 
 @dataclass(frozen=True, slots=True)
 class ApiToken:
-    """An API token's record: only the sha256 of the secret is kept, never the secret itself."""
+    """An API token's record: only the sha256 of the secret is kept, never the secret itself.
+
+    ``role`` is what it may do (:mod:`fti.core.access`); ``expires_at`` when it stops working (None: never).
+    """
 
     id: str
     name: str
     token_sha256: str
     created_at: datetime
     revoked_at: datetime | None = None
+    role: Role = DEFAULT_ROLE
+    expires_at: datetime | None = None
 
     @property
     def is_revoked(self) -> bool:
         """Whether the token was revoked."""
         return self.revoked_at is not None
+
+    def is_active(self, now: datetime) -> bool:
+        """Whether the token works at ``now``: not revoked, not expired."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    @property
+    def identity(self) -> Identity:
+        """Who a request with this token acts as."""
+        return Identity(self.name, self.role)

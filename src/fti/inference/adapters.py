@@ -13,6 +13,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,8 @@ from fti.registry.service import parse_model_ref
 from fti.registry.signatures import enforce_signature
 
 if TYPE_CHECKING:
-    from fti.core.deployments import Deployment
+    from fti.core.access import Identity
+    from fti.core.deployments import ApiToken, Deployment
     from fti.core.registry import Signature
     from fti.features.service import FeatureStore
     from fti.features.views import FeatureView
@@ -226,31 +228,49 @@ class CatalogDeploymentSource:
         return self._service.get_deployment(name)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class CatalogTokenStore:
-    """API tokens from the catalog: constant-time comparison of sha256 digests, re-read after ``ttl_seconds``."""
+    """API tokens from the catalog, re-read after ``ttl_seconds``: a token is looked up by its sha256 and the
+    digests compared in constant time; expiry is checked against ``now`` on every use."""
 
     def __init__(
-        self, service: TokenService, *, ttl_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic
+        self,
+        service: TokenService,
+        *,
+        ttl_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._service = service
         self._ttl = ttl_seconds
         self._clock = clock
-        self._hashes: frozenset[str] = frozenset()
+        self._now = now
+        self._tokens: dict[str, ApiToken] = {}
         self._read_at: float | None = None
         self._lock = threading.Lock()
 
-    def verify(self, token: str) -> bool:
-        """Whether ``token`` is a valid, unrevoked API token."""
+    def identify(self, token: str) -> Identity | None:
+        """The token's name and role when it is valid now, else None."""
         digest = hash_token(token)
-        return any(hmac.compare_digest(digest, known) for known in self._current())
+        found = self._current().get(digest)
+        if found is None or not hmac.compare_digest(digest, found.token_sha256) or not found.is_active(self._now()):
+            return None
+        return found.identity
 
-    def _current(self) -> frozenset[str]:
+    def verify(self, token: str) -> bool:
+        """Whether ``token`` is a valid, unrevoked, unexpired API token."""
+        return self.identify(token) is not None
+
+    def _current(self) -> dict[str, ApiToken]:
         now = self._clock()
         with self._lock:
             if self._read_at is None or now - self._read_at >= self._ttl:
-                self._hashes = self._service.active_hashes()
+                self._tokens = {token.token_sha256: token for token in self._service.active_tokens()}
                 self._read_at = now
-            return self._hashes
+            return self._tokens
 
 
 class FeatureViewLookup:

@@ -6,7 +6,8 @@ requests read from, what it answers (``output_kind``), its pre- and postprocessi
 ensemble, how its variants are combined. Everything is checked before it is written: the models exist,
 answer scores when asked to, an ensemble's members fit together, the functions can be imported.
 Re-deploying a name replaces it and gives it a new etag, which the server notices. API tokens are stored
-as their sha256 only; the secret is returned once, when created.
+as their sha256 only; the secret is returned once, when created. Token and deployment changes are recorded in
+the audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from fti.core.access import DEFAULT_ROLE, Role, parse_role
+from fti.core.audit import AuditEntry, audit_entry
 from fti.core.deployments import ApiToken, Deployment, parse_entity_keys
 from fti.core.events import new_event
 from fti.core.naming import validate_identifier
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
 
-__all__ = ["DeploymentService", "TokenService", "hash_token"]
+__all__ = ["AuditLog", "DeploymentService", "TokenService", "hash_token"]
 
 _TOKEN_PREFIX = "fti_"
 
@@ -117,6 +120,8 @@ class DeploymentService:
                 updated_at=now,
             )
             tx.deployments.put(deployment)
+            action = "deployment.replace" if existing is not None else "deployment.create"
+            tx.audit.append(audit_entry(action, name, variants=dict(split)))
             tx.events.append(new_event("deployment", name, etag=deployment.etag, variants=dict(split)))
             kill_point("deployment.before_commit")
         kill_point("deployment.after_commit")
@@ -170,6 +175,7 @@ class DeploymentService:
         with self._catalog.transaction() as tx:
             if not tx.deployments.delete(name):
                 raise NotFoundError(f"Deployment '{name}' does not exist: nothing to undeploy.")
+            tx.audit.append(audit_entry("deployment.delete", name))
 
     def _check_model(self, deployment: str, reference: str) -> ModelVersion:
         parse_model_ref(reference)
@@ -251,20 +257,30 @@ class DeploymentService:
 
 
 class TokenService:
-    """API tokens for the model server: create (secret shown once), revoke, list, verify."""
+    """API tokens: create (secret shown once), revoke, list, verify; each change goes to the audit log."""
 
     def __init__(self, catalog: CatalogStore) -> None:
         self._catalog = catalog
 
-    def create_token(self, name: str) -> str:
-        """A new token called ``name``; only its sha256 is stored, so keep the returned secret."""
+    def create_token(self, name: str, role: Role = DEFAULT_ROLE, expires_at: datetime | None = None) -> str:
+        """A new token called ``name`` with ``role``, expiring at ``expires_at`` (None: never); only its sha256
+        is stored, so keep the returned secret."""
         validate_identifier(name, "token name")
+        role = parse_role(role)
+        now = datetime.now(UTC)
+        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+            raise ValidationError(
+                f"Token '{name}' would expire at {expires_at}, which is "
+                + ("not a time with a zone (give UTC)." if expires_at.tzinfo is None else "already past.")
+            )
         secret = _TOKEN_PREFIX + secrets.token_urlsafe(32)
-        record = ApiToken(uuid.uuid4().hex, name, hash_token(secret), datetime.now(UTC))
+        record = ApiToken(uuid.uuid4().hex, name, hash_token(secret), now, role=role, expires_at=expires_at)
         with self._catalog.transaction() as tx:
             if tx.tokens.find(name) is not None:
                 raise ConflictError(f"API token '{name}' already exists: pick another name or revoke and rename.")
             tx.tokens.add(record)
+            expires = None if expires_at is None else expires_at.isoformat()
+            tx.audit.append(audit_entry("token.create", name, role=role, expires_at=expires))
         return secret
 
     def revoke_token(self, name: str) -> None:
@@ -276,6 +292,7 @@ class TokenService:
                 raise NotFoundError(f"API token '{name}' does not exist (tokens: {known}).")
             if token.revoked_at is None:
                 tx.tokens.revoke(name, datetime.now(UTC))
+                tx.audit.append(audit_entry("token.revoke", name))
 
     def list_tokens(self) -> list[ApiToken]:
         """Every token record (never the secrets), oldest first."""
@@ -286,6 +303,38 @@ class TokenService:
         """The sha256 of every unrevoked token."""
         with self._catalog.transaction() as tx:
             return frozenset(tx.tokens.active_hashes())
+
+    def active_tokens(self) -> list[ApiToken]:
+        """Every unrevoked token's record (expired ones too: callers check expiry when a token is used)."""
+        with self._catalog.transaction() as tx:
+            return tx.tokens.active()
+
+
+class AuditLog:
+    """The audit log: record a change under the current actor, and read the log back."""
+
+    def __init__(self, catalog: CatalogStore) -> None:
+        self._catalog = catalog
+
+    def record(self, action: str, target: str, **detail: Any) -> None:
+        """Append one entry for ``action`` on ``target`` by the current actor (:func:`fti.core.audit.acting_as`)."""
+        with self._catalog.transaction() as tx:
+            tx.audit.append(audit_entry(action, target, **detail))
+
+    def entries(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The newest entries first, at most ``limit``; ``action`` ending in ``.`` matches a family
+        (``token.``)."""
+        if limit < 1:
+            raise ValidationError(f"limit must be at least 1, got {limit}.")
+        with self._catalog.transaction() as tx:
+            return tx.audit.list(limit=limit, actor=actor, action=action, since=since)
 
 
 def _split(variants: Mapping[str, float] | Sequence[str] | str) -> dict[str, float]:

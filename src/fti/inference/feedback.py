@@ -4,7 +4,8 @@ The body names a request the server answered (its ``request_id``) and gives a ``
 a ``preferred`` response (with the ``rejected`` one; default: the logged response), or both, and an optional
 ``comment``. The request log is flushed first, so feedback on an answer sent a moment ago finds it. The answer
 is ``{"feedback_id", "request_id", "deployment", "commit"}``; bad input answers 422 naming the field, and
-nothing is written. The route is documented in the server's OpenAPI schema (``/openapi.json``).
+nothing is written. Each feedback is recorded in the audit log under the caller's token. The route is
+documented in the server's OpenAPI schema (``/openapi.json``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from fti.core.audit import acting_as
 from fti.errors import ValidationError
 from fti.inference.payloads import parse_json
-from fti.inference.ports import FeedbackSink
+from fti.inference.ports import AuditSink, FeedbackSink
 from fti.inference_log.writer import RequestLogger
 
 __all__ = ["FeedbackRequest", "mount_feedback"]
@@ -49,6 +51,11 @@ class _Hooks(Protocol):
     async def body(self, request: Request) -> bytes: ...
 
 
+def _record(audit: AuditSink, actor: str, deployment: str, **detail: Any) -> None:
+    with acting_as(actor):
+        audit.record("feedback", deployment, **detail)
+
+
 def parse_feedback(payload: Any) -> dict[str, Any]:
     """The feedback fields of a request body, each of its JSON type.
 
@@ -73,14 +80,21 @@ def parse_feedback(payload: Any) -> dict[str, Any]:
     return {name: payload.get(name) for name in _FIELDS}
 
 
-def mount_feedback(app: FastAPI, hooks: _Hooks, sink: FeedbackSink) -> None:
-    """Add ``POST /v1/deployments/{name}/feedback`` to the server ``app``, writing to ``sink``."""
+def mount_feedback(app: FastAPI, hooks: _Hooks, sink: FeedbackSink, audit: AuditSink | None = None) -> None:
+    """Add ``POST /v1/deployments/{name}/feedback`` to the server ``app``, writing to ``sink`` and recording each
+    feedback in ``audit`` (when given) under the caller's token name (``anonymous`` without tokens)."""
 
     async def feedback(request: Request, request_id: str, _started: float) -> Response:
         deployment = request.path_params["name"]
         fields = parse_feedback(parse_json(await hooks.body(request)))
         await asyncio.to_thread(hooks.logger.flush)
         written = await asyncio.to_thread(sink.write, deployment, fields)
+        if audit is not None:
+            identity = getattr(request.state, "identity", None)
+            actor = identity.name if identity is not None else "anonymous"
+            await asyncio.to_thread(
+                _record, audit, actor, deployment, request_id=fields["request_id"], feedback_id=written.feedback_ids[0]
+            )
         answer = {
             "feedback_id": written.feedback_ids[0],
             "request_id": fields["request_id"],

@@ -1,8 +1,11 @@
 """What the model server checks before any handler runs, and how it answers errors.
 
 ``Guard`` is ASGI middleware: a request without a valid API token gets 401 (health checks stay open, so
-probes need no token), one whose declared body is over the limit gets 413, both before the body is read.
-Every error answer is ``{"error": message, "request_id": id}`` with the request id in ``x-request-id``.
+probes need no token), one whose token's role does not include the route's gets 403 (reads, ``GET``: ``read``;
+predictions and feedback, ``POST``: ``predict``), one whose declared body is over the limit gets 413, all
+before the body is read. Every error answer is ``{"error": message, "request_id": id}`` with the request id
+in ``x-request-id``; none repeats the token. The caller's :class:`~fti.core.access.Identity` is in the
+request's ``state.identity`` for the handlers.
 """
 
 from __future__ import annotations
@@ -14,10 +17,20 @@ import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fti.errors import AuthError, UserError
+from fti.core.access import Identity, Role
+from fti.errors import AuthError, ForbiddenError, UserError
 from fti.inference.ports import TokenStore
 
-__all__ = ["OPEN_PATHS", "BodyTooLargeError", "Guard", "caller_request_id", "error_response", "too_large"]
+__all__ = [
+    "OPEN_PATHS",
+    "BodyTooLargeError",
+    "Guard",
+    "caller_request_id",
+    "error_response",
+    "forbidden",
+    "required_role",
+    "too_large",
+]
 
 #: paths answered without a token: health checks and the MLflow ping
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
@@ -36,6 +49,20 @@ def error_response(status: int, message: str, request_id: str) -> Response:
     return Response(orjson.dumps({"error": message, "request_id": request_id}), status, media_type="application/json")
 
 
+def required_role(method: str) -> Role:
+    """The role a model server route needs: ``read`` to read (``GET``, ``HEAD``), ``predict`` for the rest
+    (predictions, generation, feedback)."""
+    return "read" if method in ("GET", "HEAD") else "predict"
+
+
+def forbidden(identity: Identity, needed: Role, what: str) -> str:
+    """The message of a 403: the token's name and role, the role needed and how to get one."""
+    return (
+        f"Token '{identity.name}' has role '{identity.role}', but {what} needs role '{needed}' or higher: use a "
+        f"token with that role (`fti tokens create NAME --role {needed}`)."
+    )
+
+
 class BodyTooLargeError(UserError):
     """A request body over the server's limit (413)."""
 
@@ -51,7 +78,7 @@ def too_large(size: int, limit: int) -> str:
 
 
 class Guard:
-    """ASGI middleware: API tokens (401) and declared body size (413) before any handler runs.
+    """ASGI middleware: API tokens (401), their roles (403) and declared body size (413) before any handler runs.
 
     Args:
         app: the app it guards.
@@ -73,7 +100,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        rejection = self._reject(scope["path"], headers)
+        rejection = self._reject(scope, headers)
         if rejection is None:
             await self.app(scope, receive, send)
             return
@@ -86,14 +113,20 @@ class Guard:
             response.headers["www-authenticate"] = "Bearer"
         await response(scope, receive, send)
 
-    def _reject(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+    def _reject(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        path = scope["path"]
         if self.tokens is not None and path not in OPEN_PATHS:
             scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
-            if scheme.lower() != "bearer" or not token or not self.tokens.verify(token.strip()):
+            identity = self.tokens.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+            if identity is None:
                 return AuthError.http_status, (
-                    "Missing or invalid API token: send 'Authorization: Bearer <token>' with a token "
-                    "from `fti tokens create`."
+                    "Missing, invalid, expired or revoked API token: send 'Authorization: Bearer <token>' with a "
+                    "token from `fti tokens create`."
                 )
+            needed = required_role(scope["method"])
+            if not identity.allows(needed):
+                return ForbiddenError.http_status, forbidden(identity, needed, f"{scope['method']} {path}")
+            scope.setdefault("state", {})["identity"] = identity
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             return BodyTooLargeError.http_status, too_large(int(declared), self.max_body_bytes)

@@ -161,6 +161,7 @@ _VERSION = _path("version", "The model version.")
 _STATUSES = {
     "400": "The request cannot be carried out as asked.",
     "401": "A valid API token is required (Authorization: Bearer).",
+    "403": "The token's role does not include this route's (read, predict): the message names the role needed.",
     "404": "No such deployment or model.",
     "413": "The body is over the server's limit (serving.max_body_bytes).",
     "415": "The body's content type is not one the route reads.",

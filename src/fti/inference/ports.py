@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from fti.core.access import Identity
     from fti.core.deployments import Deployment
 
 __all__ = [
+    "AuditSink",
     "DeploymentSource",
     "FeatureLookup",
     "FeedbackSink",
@@ -116,8 +118,19 @@ class FeedbackSink(Protocol):
         ``commit`` and ``feedback_ids``."""
 
 
+class AuditSink(Protocol):
+    """Records changes in the audit log (:class:`fti.inference.deployments.AuditLog`)."""
+
+    def record(self, action: str, target: str, **detail: Any) -> None:
+        """Append one entry for ``action`` on ``target`` by the current actor (:func:`fti.core.audit.acting_as`)."""
+
+
 class TokenStore(Protocol):
     """Checks API tokens."""
 
+    def identify(self, token: str) -> Identity | None:
+        """Who ``token`` is (its name and role) when it is a valid token: not revoked, not expired; else None.
+        Compares in constant time."""
+
     def verify(self, token: str) -> bool:
-        """Whether ``token`` is a valid, unrevoked API token."""
+        """Whether ``token`` is a valid, unrevoked, unexpired API token."""

@@ -51,6 +51,7 @@ from fti.inference.outputs import invocations_kind, invocations_predictions, nee
 from fti.inference.payloads import parse_csv, parse_invocations, parse_json, parse_v1
 from fti.inference.pipeline import Prediction, Predictor
 from fti.inference.ports import (
+    AuditSink,
     DeploymentSource,
     FeatureLookup,
     FeedbackSink,
@@ -383,6 +384,7 @@ def create_app(
     *,
     tokens: TokenStore | None = None,
     feedback: FeedbackSink | None = None,
+    audit: AuditSink | None = None,
 ) -> FastAPI:
     """Build the model server app.
 
@@ -394,6 +396,7 @@ def create_app(
         settings: server settings; defaults when None.
         tokens: checks API tokens; None serves without authentication.
         feedback: records feedback on logged requests (``/v1/deployments/{name}/feedback``); None: no such route.
+        audit: records each feedback in the audit log under the caller's token; None: not recorded.
 
     Example:
         >>> app = create_app(registry, deployment_source, feature_lookup, log_sink)  # doctest: +SKIP
@@ -418,7 +421,7 @@ def create_app(
     app.add_route("/invocations", server.route("invocations", server.invocations), methods=post)
     mount_generation(app, server)  # /v1/deployments/{name}/generate and the OpenAI-compatible /v1 routes
     if feedback is not None:
-        mount_feedback(app, server, feedback)
+        mount_feedback(app, server, feedback, audit)
 
     async def unrouted(request: Request, exc: Exception) -> Response:
         """Unknown paths and methods answer in the server's error format, not the framework's."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fti.core.audit import audit_entry
 from fti.core.events import new_event, note_read
 from fti.core.lineage import TrainingDataLineage, TrainingDataRef
 from fti.core.registry import (
@@ -264,6 +265,11 @@ class ModelRegistry:
             is_protected = protected or (current is not None and current.is_protected)
             move = self._move(name, alias, current, version, is_protected, force, reason)
             tx.registry.set_alias(ModelAlias(name, alias, version, is_protected), move)
+            tx.audit.append(
+                audit_entry(
+                    "alias.set", f"{name}@{alias}", from_version=move.from_version, to_version=version, force=force
+                )
+            )
             tx.events.append(new_event("alias", name, alias=alias, from_version=move.from_version, to_version=version))
             kill_point("alias.before_commit")
 
@@ -281,6 +287,7 @@ class ModelRegistry:
             tx.registry.delete_alias(
                 name, alias, self._move(name, alias, current, None, current.is_protected, force, reason)
             )
+            tx.audit.append(audit_entry("alias.delete", f"{name}@{alias}", from_version=current.version, force=force))
             tx.events.append(new_event("alias", name, alias=alias, from_version=current.version, to_version=None))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:

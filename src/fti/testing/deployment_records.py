@@ -1,6 +1,7 @@
-"""The contract every catalog store passes for deployment and API token records.
+"""The contract every catalog store passes for deployment and API token records and the audit log.
 
-Subclass :class:`DeploymentRecordsContract` and :class:`TokenRecordsContract` and provide a fixture
+Subclass :class:`DeploymentRecordsContract`, :class:`TokenRecordsContract` and :class:`AuditRecordsContract` and
+provide a fixture
 ``catalog_store`` yielding an open store on an empty database (the suites upgrade it).
 """
 
@@ -12,12 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from fti.core.audit import AuditEntry
 from fti.core.deployments import ApiToken, Deployment, Variant
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore
 
-__all__ = ["DeploymentRecordsContract", "TokenRecordsContract"]
+__all__ = ["AuditRecordsContract", "DeploymentRecordsContract", "TokenRecordsContract"]
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -136,3 +138,48 @@ class TokenRecordsContract:
             tx.tokens.add(dataclasses.replace(again, id="id-again"))
         with catalog_store.transaction() as tx:
             assert [token.name for token in tx.tokens.list()] == ["ci"]
+
+    def test_a_role_and_an_expiry_read_back_and_expired_tokens_stay_active_records(
+        self, catalog_store: CatalogStore
+    ) -> None:
+        reader = dataclasses.replace(_token("reader", "a"), role="read", expires_at=T0 + timedelta(days=30))
+        with catalog_store.transaction() as tx:
+            tx.tokens.add(reader)
+            tx.tokens.add(_token("scorer", "b"))
+            tx.tokens.add(_token("gone", "c"))
+            tx.tokens.revoke("gone", T0)
+        with catalog_store.transaction() as tx:
+            assert tx.tokens.find("reader") == reader
+            assert tx.tokens.find("scorer") == _token("scorer", "b")  # the default role, no expiry
+            active = sorted(tx.tokens.active(), key=lambda token: token.name)
+        assert [token.name for token in active] == ["reader", "scorer"]  # expiry is checked where a token is used
+        assert not reader.is_active(T0 + timedelta(days=31)) and reader.is_active(T0)
+
+
+class AuditRecordsContract:
+    """Behaviour shared by every catalog store's audit log."""
+
+    @pytest.fixture(autouse=True)
+    def _upgraded(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+
+    def test_entries_read_back_newest_first_and_filter(self, catalog_store: CatalogStore) -> None:
+        entries = [
+            AuditEntry(T0, "local:ops", "token.create", "ci", {"role": "predict", "expires_at": None}),
+            AuditEntry(T0 + timedelta(minutes=1), "ci", "deployment.create", "fraud", {"variants": {"a": 1.0}}),
+            AuditEntry(T0 + timedelta(minutes=2), "local:ops", "token.revoke", "ci"),
+        ]
+        with catalog_store.transaction() as tx:
+            ids = [tx.audit.append(entry) for entry in entries]
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        with catalog_store.transaction() as tx:
+            stored = [dataclasses.replace(entry, id=entry_id) for entry, entry_id in zip(entries, ids, strict=True)]
+            assert tx.audit.list() == stored[::-1]
+            assert [entry.action for entry in tx.audit.list(actor="ci")] == ["deployment.create"]
+            assert [entry.action for entry in tx.audit.list(action="token.")] == ["token.revoke", "token.create"]
+            assert [entry.action for entry in tx.audit.list(action="token")] == []  # no family without the dot
+            assert [entry.action for entry in tx.audit.list(since=T0 + timedelta(minutes=1))] == [
+                "token.revoke",
+                "deployment.create",
+            ]
+            assert len(tx.audit.list(limit=1)) == 1

@@ -12,13 +12,14 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fti.core.access import DEFAULT_ROLE, Identity, Role
 from fti.core.deployments import Deployment
 from fti.core.registry import ColumnSpec, Signature
 from fti.errors import NotFoundError, ValidationError
@@ -242,15 +243,29 @@ class MemoryLogSink:
 
 
 class StaticTokenStore:
-    """A fixed set of API tokens."""
+    """A fixed set of API tokens: secrets (each an ``admin`` named ``token-<i>``), or secrets with the
+    identity each stands for."""
 
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self._tokens = [token.encode() for token in tokens]
+    def __init__(self, tokens: Iterable[str] | Mapping[str, Identity]) -> None:
+        known = (
+            dict(tokens)
+            if isinstance(tokens, Mapping)
+            else {secret: Identity(f"token-{index}", "admin") for index, secret in enumerate(tokens)}
+        )
+        self._tokens = [(secret.encode(), identity) for secret, identity in known.items()]
+
+    def identify(self, token: str) -> Identity | None:
+        """The identity ``token`` stands for, or None (constant-time comparison)."""
+        candidate = token.encode(errors="surrogateescape")
+        found = None
+        for secret, identity in self._tokens:
+            if hmac.compare_digest(candidate, secret):
+                found = identity
+        return found
 
     def verify(self, token: str) -> bool:
         """Whether ``token`` is one of the tokens (constant-time comparison)."""
-        candidate = token.encode()
-        return any(hmac.compare_digest(candidate, known) for known in self._tokens)
+        return self.identify(token) is not None
 
 
 class InMemoryServingWorld:
@@ -265,7 +280,7 @@ class InMemoryServingWorld:
         self.deployments = InMemoryDeploymentSource()
         self.features = InMemoryFeatureLookup()
         self.sink = MemoryLogSink()
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, tuple[str, Role]] = {}
         self._revoked: set[str] = set()
 
     @property
@@ -276,7 +291,9 @@ class InMemoryServingWorld:
     @property
     def tokens(self) -> StaticTokenStore:
         """The token store, as of now."""
-        return StaticTokenStore(secret for name, secret in self._tokens.items() if name not in self._revoked)
+        return StaticTokenStore(
+            {secret: Identity(name, role) for name, (secret, role) in self._tokens.items() if name not in self._revoked}
+        )
 
     def register(self, name: str, estimator: Any, example: pd.DataFrame) -> int:
         """Register a new version of ``name`` taking ``example``'s columns; its number."""
@@ -303,10 +320,10 @@ class InMemoryServingWorld:
         self.features.put(reference, keys, frame)
         return reference
 
-    def create_token(self, name: str) -> str:
+    def create_token(self, name: str, role: Role = DEFAULT_ROLE) -> str:
         """A new API token's secret."""
         secret = f"fti_{secrets.token_urlsafe(32)}"
-        self._tokens[name] = secret
+        self._tokens[name] = (secret, role)
         return secret
 
     def revoke_token(self, name: str) -> None:

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LinearRegression
 
+from fti.core.access import DEFAULT_ROLE, Identity
 from fti.errors import NotFoundError, ValidationError
 from fti.inference_log import REQUEST_LOG_SCHEMA
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from fti.core.access import Role
     from fti.inference.ports import DeploymentSource, FeatureLookup, ModelResolver, TokenStore
     from fti.inference_log.writer import RequestLogSink
 
@@ -70,8 +72,8 @@ class ServingWorld(Protocol):
     def put_features(self, view: str, keys: Sequence[str], frame: pd.DataFrame) -> str:
         """Serve ``frame`` (keys and float features) as feature view ``view``; the reference to look it up by."""
 
-    def create_token(self, name: str) -> str:
-        """Create an API token; its secret."""
+    def create_token(self, name: str, role: Role = DEFAULT_ROLE) -> str:
+        """Create an API token with ``role``; its secret."""
 
     def revoke_token(self, name: str) -> None:
         """Revoke the API token ``name``."""
@@ -246,6 +248,15 @@ class ServingPortsContract:
         assert not serving_world.tokens.verify(secret + "x") and not serving_world.tokens.verify("")
         serving_world.revoke_token("ci")
         assert not serving_world.tokens.verify(secret) and serving_world.tokens.verify(other)
+
+    def test_tokens_identify_their_name_and_role(self, serving_world: ServingWorld) -> None:
+        reader = serving_world.create_token("dashboards", "read")
+        default = serving_world.create_token("scorer")
+        assert serving_world.tokens.identify(reader) == Identity("dashboards", "read")
+        assert serving_world.tokens.identify(default) == Identity("scorer", DEFAULT_ROLE)
+        assert serving_world.tokens.identify(reader[:-1]) is None
+        serving_world.revoke_token("dashboards")
+        assert serving_world.tokens.identify(reader) is None
 
     # -- RequestLogSink ------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "The request cannot be carried out as asked."),
         (401, "A token is required (Authorization: Bearer, or the login form's session cookie)."),
+        (403, "The token's role does not allow this request, or a change came from another site."),
         (404, "No such object."),
         (409, "The request conflicts with the project's state."),
         (422, "A parameter is malformed: the message names it."),

@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from fti import __version__
+from fti.core.audit import acting_as
 from fti.errors import FtiError
 from fti.features.sql import shared_engine
+from fti.inference.adapters import CatalogTokenStore
 from fti.ui import api, pages, pipelines, streams
 from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules
@@ -37,13 +39,22 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(project: Project, *, token: str | None = None, alerts: str | Path | None = None) -> FastAPI:
+def create_app(
+    project: Project,
+    *,
+    token: str | None = None,
+    require_tokens: bool = False,
+    alerts: str | Path | None = None,
+) -> FastAPI:
     """The dashboard over an open ``project`` (the caller closes it).
 
     Args:
         project: the project whose catalog and stores the dashboard reads.
-        token: when set, every page and API request needs it (``Authorization: Bearer``) or the
-            session cookie the login form sets.
+        token: when set, every page and API request needs a token (``Authorization: Bearer``) or the
+            session cookie the login form sets; this one acts as an ``admin``.
+        require_tokens: accept the project's API tokens (``fti tokens create``), each with its role, and
+            require one (or ``token``) on every page and API request.
+        alerts: a YAML file of alert rules to evaluate on the monitoring pages.
 
     Example:
         >>> import uvicorn  # doctest: +SKIP
@@ -58,7 +69,13 @@ def create_app(project: Project, *, token: str | None = None, alerts: str | Path
     )
     app.state.project = project
     shared_engine()  # the process's DuckDB database (~40 ms to open) opens with the app, not on a first page view
-    app.state.gate = gate = TokenGate(token)
+    tokens = CatalogTokenStore(project.api_tokens) if require_tokens else None
+
+    def audit(actor: str, action: str, target: str) -> None:
+        with acting_as(actor):
+            project.audit_log.record(action, target)
+
+    app.state.gate = gate = TokenGate(token, tokens, audit=audit)
     app.state.checks = CheckCache(load_rules(alerts) if alerts is not None else ())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(api.router)
@@ -79,7 +96,9 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
     response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: under no-referrer the browser sends 'Origin: null' with the dashboard's own
+    # form posts, and the cross-site check (fti.ui.auth) could not tell them from another site's
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from fti import charts
 from fti.monitoring.report import render_body, when
 from fti.ui import deployments, feature_store, monitoring, summaries
-from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https
+from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https, logged_in
 from fti.ui.home import home as home_summary
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _project(request: Request) -> Project:
 
 
 def _render(request: Request, name: str, section: str, **context: Any) -> HTMLResponse:
-    context |= {"section": section, "project_name": _project(request).name, "has_token": _gate(request).token}
+    context |= {"section": section, "project_name": _project(request).name, "has_token": logged_in(request)}
     return templates.TemplateResponse(request, name, context)
 
 
@@ -299,12 +299,14 @@ async def login(request: Request) -> Response:
             status_code=429,
             headers={"Retry-After": str(wait)},
         )
-    if not gate.check(client, token):
+    identity = gate.check(client, token)
+    if identity is None:
         return RedirectResponse(f"/login?failed=1&next={target}", status_code=303)
+    gate.record(identity, "session.login", client)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        gate.start_session(),
+        gate.start_session(identity),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -313,9 +315,12 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.get("/logout")
+@router.post("/logout")
 def logout(request: Request) -> Response:
-    _gate(request).end_session(request.cookies.get(COOKIE, ""))
+    gate = _gate(request)
+    identity = gate.end_session(request.cookies.get(COOKIE, ""))
+    if identity is not None:
+        gate.record(identity, "session.logout", request.client.host if request.client is not None else "unknown")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -15,6 +15,7 @@ from fti.core.events import Event
 from fti.core.pipelines import PipelineRunRecord, RunState
 from fti.errors import NotFoundError
 from fti.orchestration.triggers import next_slot
+from fti.ui.auth import logged_in
 from fti.ui.pages import templates
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ _STATE_CLASS = {RunState.SUCCEEDED: "ok", RunState.RUNNING: "alias", RunState.QU
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
     project: Project = request.app.state.project
-    context |= {"section": "pipelines", "project_name": project.name, "has_token": request.app.state.gate.token}
+    context |= {"section": "pipelines", "project_name": project.name, "has_token": logged_in(request)}
     return templates.TemplateResponse(request, name, context)
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from fti.errors import FtiError
 from fti.streams import list_statuses
+from fti.ui.auth import logged_in
 from fti.ui.pages import templates
 
 if TYPE_CHECKING:
@@ -59,5 +60,5 @@ def streams_api(request: Request) -> JSONResponse:
 def streams_page(request: Request) -> HTMLResponse:
     """The stream jobs page."""
     project: Project = request.app.state.project
-    context = {"section": "streams", "project_name": project.name, "has_token": request.app.state.gate.token}
+    context = {"section": "streams", "project_name": project.name, "has_token": logged_in(request)}
     return templates.TemplateResponse(request, "streams.html", context | stream_jobs(project))

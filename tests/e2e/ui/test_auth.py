@@ -56,7 +56,7 @@ def test_a_session_is_random_and_ends_at_logout(ui_project: tuple[fti.Project, d
         assert sessions[0] != sessions[1]  # nothing derived from the token: a new id per login
         client.cookies.set("fti_session", sessions[0])
         assert client.get("/api/models").status_code == 200
-        assert client.get("/logout").status_code == 303
+        assert client.post("/logout", headers={"Origin": url}).status_code == 303
         client.cookies.set("fti_session", sessions[0])  # a copy of the cookie kept from before the logout
         assert client.get("/api/models").status_code == 401
         client.cookies.set("fti_session", sessions[1])
@@ -77,6 +77,7 @@ def test_wrong_tokens_are_throttled_per_client(ui_project: tuple[fti.Project, di
 def test_the_cookie_is_secure_behind_https(ui_project: tuple[fti.Project, dict[str, str]]) -> None:
     with _Server(create_app(ui_project[0], token=TOKEN)) as url, httpx.Client(base_url=url) as client:
         plain = client.post("/login", data={"token": TOKEN})
+        client.cookies.clear()  # a POST riding on a session cookie must say where it comes from (Origin)
         proxied = client.post("/login", data={"token": TOKEN}, headers={"X-Forwarded-Proto": "https"})
     assert "secure" not in plain.headers["set-cookie"].lower()
     cookie = proxied.headers["set-cookie"].lower()

@@ -111,3 +111,30 @@ def test_a_token_file_must_hold_a_token_and_comes_alone(run_cli: RunCli, tmp_pat
     assert empty.returncode == 2 and "is empty: write the token on its first line." in empty.stderr
     both = run_cli("ui", "--token", "t", "--token-file", str(tmp_path / "empty"), cwd=tmp_path)
     assert both.returncode == 2 and "Give the token once" in both.stderr
+
+
+def test_require_tokens_serves_the_projects_api_tokens_with_their_roles(tmp_path: Path) -> None:
+    import fti
+
+    (tmp_path / "fti.yaml").write_text("project: ui_named_tokens\n")
+    with fti.connect(tmp_path) as project:
+        reader = project.create_token("reader", "read")
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "FTI_UI_TOKEN"}
+    env |= {"PYTHONPATH": str(SRC), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "fti", "ui", "--port", str(port), "--project", str(tmp_path)]
+    process = subprocess.Popen([*command, "--require-tokens"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert "(token required)" in process.stdout.readline()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert _wait_for_health(client, process).status_code == 200
+            assert client.get("/api/runs").status_code == 401
+            bearer = {"Authorization": f"Bearer {reader}"}
+            assert client.get("/api/runs", headers=bearer).status_code == 200
+            assert client.post("/api/runs", headers=bearer).status_code == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
+from fti.core.access import Identity
 from fti.core.deployments import Deployment
 from fti.inference.server import ServingSettings, create_app
 from fti.testing.serving import (
@@ -96,7 +97,9 @@ ServerFactory = Callable[..., AbstractContextManager[str]]
 def serve(stack: Stack) -> Iterator[ServerFactory]:
     """Start a real uvicorn server over ``stack``: ``with serve(tokens=..., **settings) as url: ...``."""
 
-    def start(tokens: list[str] | None = None, **overrides: object) -> AbstractContextManager[str]:
+    def start(
+        tokens: list[str] | dict[str, Identity] | None = None, **overrides: object
+    ) -> AbstractContextManager[str]:
         options: dict[str, object] = {"refresh_seconds": 0.05, "log_flush_seconds": 0.05, "seed": 7}
         options.update(overrides)
         settings = ServingSettings.model_validate(options)

@@ -27,7 +27,9 @@ def test_tokens_guard_everything_but_health(serve: ServerFactory) -> None:
         health = httpx.get(f"{url}/v2/health/ready")
     for rejected in (missing, wrong, undecodable, metrics):
         assert rejected.status_code == 401
-        assert rejected.json()["error"].startswith("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+        assert rejected.json()["error"].startswith(
+            "Missing, invalid, expired or revoked API token: send 'Authorization: Bearer <token>'"
+        )
         assert rejected.headers["www-authenticate"] == "Bearer"
     assert good.status_code == 200
     assert health.status_code == 200

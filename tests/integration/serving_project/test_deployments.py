@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import fti
 from fti.cli.main import app
+from fti.core.audit import acting_as
 from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.features import FeatureView
 from fti.inference.adapters import CatalogTokenStore, FeatureViewLookup, RegistryResolver
@@ -47,6 +48,20 @@ def test_deploy_stores_and_updates_a_deployment(project: fti.Project) -> None:
         project.get_deployment("solo")
     with pytest.raises(NotFoundError, match="Deployment 'solo' does not exist: nothing to undeploy."):
         project.undeploy("solo")
+    history = [(entry.action, entry.target) for entry in project.audit(action="deployment.") if entry.target == "solo"]
+    assert history == [("deployment.delete", "solo"), ("deployment.replace", "solo"), ("deployment.create", "solo")]
+
+
+def test_alias_moves_are_audited_under_the_acting_token(project: fti.Project) -> None:
+    with acting_as("release_bot"):
+        project.get_model("fraud:2").set_alias("audited")
+        project.get_model("fraud:2").delete_alias("audited")
+    moves = project.audit(actor="release_bot")
+    assert [(entry.action, entry.target) for entry in moves] == [
+        ("alias.delete", "fraud@audited"),
+        ("alias.set", "fraud@audited"),
+    ]
+    assert moves[1].detail == {"from_version": None, "to_version": 2, "force": False}
 
 
 @pytest.mark.parametrize(

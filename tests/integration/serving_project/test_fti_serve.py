@@ -101,6 +101,27 @@ def test_tokens_gate_every_request(served: Served) -> None:
     assert httpx.post(url, json=body, headers=served.headers).status_code == 200
 
 
+def test_roles_are_enforced_and_feedback_is_audited_under_the_token(served: Served) -> None:
+    url = f"{served.url}/v1/deployments/ab"
+    body = {"instances": _instances(1, seed=6).to_dict("records")}
+    with fti.connect(served.folder) as project:
+        reader = {"Authorization": f"Bearer {project.create_token('watcher', 'read')}"}
+        scorer = {"Authorization": f"Bearer {project.create_token('rater', 'predict')}"}
+    assert _status_becomes(200, lambda: httpx.get(f"{served.url}/v1/status", headers=reader).status_code)
+    refused = httpx.post(f"{url}/predict", json=body, headers=reader)
+    assert refused.status_code == 403 and "needs role 'predict'" in refused.json()["error"]
+    assert _status_becomes(200, lambda: httpx.post(f"{url}/predict", json=body, headers=scorer).status_code)
+    request_id = httpx.post(f"{url}/predict", json=body, headers=scorer).json()["request_id"]
+    feedback = {"request_id": request_id, "rating": 1.0}
+    assert httpx.post(f"{url}/feedback", json=feedback, headers=reader).status_code == 403
+    answered = httpx.post(f"{url}/feedback", json=feedback, headers=scorer)
+    assert answered.status_code == 200, answered.text
+    with fti.connect(served.folder) as project:
+        [entry] = project.audit(actor="rater")
+    assert (entry.action, entry.target, entry.detail["request_id"]) == ("feedback", "ab", request_id)
+    assert entry.detail["feedback_id"] == answered.json()["feedback_id"]
+
+
 def _status_becomes(expected: int, call: Callable[[], int]) -> bool:
     """Whether ``call`` answers ``expected`` within 30 s (the server re-reads tokens every 2 s)."""
     deadline = time.monotonic() + 30

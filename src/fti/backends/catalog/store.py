@@ -24,7 +24,7 @@ from fti.backends.catalog.repositories.features import (
 )
 from fti.backends.catalog.repositories.orchestration import SqlEventRecords, SqlPipelineRecords
 from fti.backends.catalog.repositories.registry import SqlRegistryRecords
-from fti.backends.catalog.repositories.serving import SqlDeploymentRecords, SqlTokenRecords
+from fti.backends.catalog.repositories.serving import SqlAuditRecords, SqlDeploymentRecords, SqlTokenRecords
 from fti.backends.catalog.repositories.sources import SqlSourceCursorRecords
 from fti.backends.catalog.repositories.tracking import SqlTrackingRecords
 from fti.backends.settings import parse_backend_config
@@ -34,6 +34,7 @@ from fti.errors import BackendError, CatalogSchemaError, MissingExtraError
 if TYPE_CHECKING:
     from fti.backends.ports import (
         ArtifactRecords,
+        AuditRecords,
         DeploymentRecords,
         EventRecords,
         FeatureGroupRecords,
@@ -106,6 +107,11 @@ class SqlCatalogTransaction:
     def tokens(self) -> TokenRecords:
         """API token records."""
         return SqlTokenRecords(self._connection)
+
+    @property
+    def audit(self) -> AuditRecords:
+        """The audit log."""
+        return SqlAuditRecords(self._connection)
 
     @property
     def source_cursors(self) -> SourceCursorRecords:

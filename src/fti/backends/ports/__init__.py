@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from fti.backends.ports.catalog import (
     ArtifactRecords,
+    AuditRecords,
     CatalogStore,
     CatalogTransaction,
     DeploymentRecords,
@@ -46,6 +47,7 @@ from fti.backends.ports.streams import StreamBroker, StreamMessages, StreamOutpu
 __all__ = [
     "ArtifactRecords",
     "ArtifactStore",
+    "AuditRecords",
     "BackendFactory",
     "CatalogStore",
     "CatalogTransaction",

@@ -19,6 +19,7 @@ from fti.core.sources import SourceCursorRecord
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from fti.core.audit import AuditEntry
     from fti.core.deployments import ApiToken, Deployment
     from fti.core.events import Event
     from fti.core.lineage import TrainingDataLineage
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArtifactRecords",
+    "AuditRecords",
     "CatalogStore",
     "CatalogTransaction",
     "DeploymentRecords",
@@ -303,11 +305,32 @@ class TokenRecords(Protocol):
     def active_hashes(self) -> list[str]:
         """The sha256 of every unrevoked token."""
 
+    def active(self) -> list[ApiToken]:
+        """Every unrevoked token (expired ones too: expiry is checked when a token is used)."""
+
     def revoke(self, name: str, revoked_at: datetime) -> None:
         """Mark the token ``name`` revoked."""
 
     def list(self) -> list[ApiToken]:
         """Every token, oldest first (then by name)."""
+
+
+class AuditRecords(Protocol):
+    """The audit log: one entry per recorded change, ids increasing."""
+
+    def append(self, entry: AuditEntry) -> int:
+        """Record ``entry``; its id."""
+
+    def list(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The newest entries first, at most ``limit``, optionally only ``actor``'s, one action's (or a prefix
+        of actions ending in ``.``: ``token.``), or those from ``since`` on."""
 
 
 class CatalogTransaction(Protocol):
@@ -344,6 +367,10 @@ class CatalogTransaction(Protocol):
     @property
     def tokens(self) -> TokenRecords:
         """API token records."""
+
+    @property
+    def audit(self) -> AuditRecords:
+        """The audit log."""
 
     @property
     def source_cursors(self) -> SourceCursorRecords:

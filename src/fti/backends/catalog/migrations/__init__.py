@@ -9,4 +9,4 @@ from __future__ import annotations
 
 __all__ = ["HEADS"]
 
-HEADS = ("0009",)
+HEADS = ("0010",)

@@ -1,4 +1,4 @@
-"""Deployments and API tokens in the serving tables."""
+"""Deployments, API tokens and the audit log in the serving tables."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fti.backends.catalog.repositories.timestamps import as_utc
-from fti.backends.catalog.schema import api_tokens, deployments
+from fti.backends.catalog.schema import api_tokens, audit_log, deployments
+from fti.core.access import parse_role
+from fti.core.audit import AuditEntry
 from fti.core.deployments import ApiToken, Deployment, Variant, parse_entity_keys
 
-__all__ = ["SqlDeploymentRecords", "SqlTokenRecords"]
+__all__ = ["SqlAuditRecords", "SqlDeploymentRecords", "SqlTokenRecords"]
 
 
 class SqlDeploymentRecords:
@@ -100,6 +102,8 @@ class SqlTokenRecords:
                 token_sha256=token.token_sha256,
                 created_at=token.created_at,
                 revoked_at=token.revoked_at,
+                role=token.role,
+                expires_at=token.expires_at,
             )
         )
 
@@ -113,6 +117,11 @@ class SqlTokenRecords:
         rows = self._connection.execute(sa.select(api_tokens.c.token_sha256).where(api_tokens.c.revoked_at.is_(None)))
         return [str(row[0]) for row in rows]
 
+    def active(self) -> list[ApiToken]:
+        """Every unrevoked token (expired ones too: expiry is checked when a token is used)."""
+        rows = self._connection.execute(sa.select(api_tokens).where(api_tokens.c.revoked_at.is_(None)))
+        return [_token(row) for row in rows]
+
     def revoke(self, name: str, revoked_at: datetime) -> None:
         """Mark the token ``name`` revoked."""
         self._connection.execute(sa.update(api_tokens).where(api_tokens.c.name == name).values(revoked_at=revoked_at))
@@ -125,11 +134,66 @@ class SqlTokenRecords:
 
 def _token(row: sa.Row[Any]) -> ApiToken:
     values = row._mapping
-    revoked = values["revoked_at"]
+    revoked, expires = values["revoked_at"], values["expires_at"]
     return ApiToken(
         id=str(values["id"]),
         name=str(values["name"]),
         token_sha256=str(values["token_sha256"]),
         created_at=as_utc(values["created_at"]),
         revoked_at=None if revoked is None else as_utc(revoked),
+        role=parse_role(str(values["role"])),
+        expires_at=None if expires is None else as_utc(expires),
+    )
+
+
+class SqlAuditRecords:
+    """The ``audit_log`` table: one row per recorded change, ids increasing."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def append(self, entry: AuditEntry) -> int:
+        """Record ``entry``; its id."""
+        result = self._connection.execute(
+            sa.insert(audit_log).values(
+                at=entry.at, actor=entry.actor, action=entry.action, target=entry.target, detail=dict(entry.detail)
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def list(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """The newest entries first, at most ``limit``, optionally only ``actor``'s, one action's (or a prefix
+        of actions ending in ``.``: ``token.``), or those from ``since`` on."""
+        query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
+        if action is not None:
+            query = query.where(
+                audit_log.c.action.startswith(action, autoescape=True)
+                if action.endswith(".")
+                else audit_log.c.action == action
+            )
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        return [_audit(row) for row in self._connection.execute(query)]
+
+
+def _audit(row: sa.Row[Any]) -> AuditEntry:
+    values = row._mapping
+    return AuditEntry(
+        at=as_utc(values["at"]),
+        actor=str(values["actor"]),
+        action=str(values["action"]),
+        target=str(values["target"]),
+        detail=dict(values["detail"] or {}),
+        id=int(values["id"]),
     )

@@ -22,7 +22,7 @@ from fti.backends.catalog.schema.registry import (
     model_versions,
     registered_models,
 )
-from fti.backends.catalog.schema.serving import api_tokens, deployments
+from fti.backends.catalog.schema.serving import api_tokens, audit_log, deployments
 from fti.backends.catalog.schema.sources import source_cursors
 from fti.backends.catalog.schema.tracking import (
     experiments,
@@ -39,6 +39,7 @@ from fti.backends.catalog.schema.tracking import (
 __all__ = [
     "api_tokens",
     "artifacts",
+    "audit_log",
     "deployments",
     "events",
     "experiments",

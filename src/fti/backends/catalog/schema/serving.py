@@ -1,12 +1,14 @@
-"""Serving: deployments (variants, shadow, routing keys, feature view, output kind, hooks, ensemble) and API tokens."""
+"""Serving: deployments (variants, shadow, routing keys, feature view, output kind, hooks, ensemble), API tokens
+and the audit log."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
 
 from fti.backends.catalog.schema.base import metadata
+from fti.backends.catalog.schema.tracking import AUTO_ID
 
-__all__ = ["api_tokens", "deployments"]
+__all__ = ["api_tokens", "audit_log", "deployments"]
 
 deployments = Table(
     "deployments",
@@ -35,6 +37,20 @@ api_tokens = Table(
     Column("token_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("role", String(16), nullable=False, server_default="predict"),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("name"),
     UniqueConstraint("token_sha256"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
 )
