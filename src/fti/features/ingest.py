@@ -11,15 +11,14 @@ reading, checking and the writer's Parquet encoding run at once rather than in t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
-from queue import Empty, Full, Queue
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.core.read_ahead import read_ahead
 from fti.errors import FtiError, ValidationError
 from fti.features.expectations import Expectation, ExpectationRun
 from fti.features.schema import SchemaPlan
@@ -30,8 +29,6 @@ __all__ = ["BATCH_ROWS", "InsertStream", "source_batches"]
 BATCH_ROWS = 131_072
 #: validated batches a reader holds ahead of the writer (each about one 8 MiB block of a CSV file)
 READ_AHEAD = 2
-
-_T = TypeVar("_T")
 
 
 def source_batches(data: Any, what: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -145,57 +142,6 @@ class InsertStream:
                     "nothing was written. Primary key and event time need a value in every row: drop or fill "
                     "those rows."
                 )
-
-
-def read_ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
-    """``items``, taken from ``items`` by a thread of their own up to ``depth`` ahead of the consumer.
-
-    The producer's errors are raised to the consumer in order. When the consumer stops early, the producer
-    stops after the item it is taking and closes ``items``; this returns once it has.
-    """
-    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(entry: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((True, item)):
-                    return
-            offer((False, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            offer((False, exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="fti-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            is_item, value = queue.get()
-            if not is_item:
-                if value is not None:
-                    raise value
-                return
-            yield value
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                queue.get(timeout=0.1)
-            except Empty:
-                continue
-        thread.join()
 
 
 def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
