@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import fti
@@ -117,6 +118,33 @@ def test_a_column_of_another_type_than_the_group_names_the_first_bad_value(
     ):
         group.insert(fti.sources.csv(str(tmp_path / "a.csv"), null_values=[]))
     assert [commit.commit for commit in group.commits()] == [0]
+
+
+def test_a_bad_value_after_the_first_block_is_named_and_nothing_committed(project: fti.Project, tmp_path: Path) -> None:
+    # the reader fixes each column's type from its first 8 MiB block: a value further down that does not fit
+    # that type is still named with its column, and nothing is committed
+    rows = 300_000
+    path = write_csv(tmp_path / "big.csv", 0, rows)
+    with path.open("a") as out:
+        out.write(f"{rows},2024-06-01T00:00:00Z,lots\n")
+    assert path.stat().st_size > 9 << 20
+    group = _events_group(project)
+    with pytest.raises(ValidationError, match=r"column 'amount' has the value 'lots', which is not a valid double"):
+        group.insert(fti.sources.csv(str(path)))
+    assert group.commits() == [] and group.source_cursors() == []
+
+
+def test_float_columns_are_stored_without_a_dictionary(project: fti.Project, project_dir: Path, tmp_path: Path) -> None:
+    # floats rarely repeat: a dictionary for them costs the writer most of its time and is thrown away
+    write_csv(tmp_path / "a.csv", 0, 1000)
+    group = _events_group(project)
+    group.insert(fti.sources.csv(str(tmp_path / "a.csv")))
+    (data,) = [path for path in project_dir.rglob("*.parquet") if "events" in str(path)]
+    metadata = pq.ParquetFile(data).metadata
+    chunks = {metadata.schema.column(i).name: metadata.row_group(0).column(i) for i in range(metadata.num_columns)}
+    assert chunks["amount"].dictionary_page_offset is None and chunks["_fti_row"].dictionary_page_offset is None
+    assert chunks["_fti_commit"].dictionary_page_offset is not None
+    assert_exactly_once(group, range(1000))
 
 
 def test_a_missing_file(project: fti.Project, tmp_path: Path) -> None:

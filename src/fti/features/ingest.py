@@ -4,6 +4,9 @@ Accepts pandas and Polars DataFrames, pyarrow Tables, RecordBatches, RecordBatch
 of RecordBatches. Nothing is collected: batches are normalized, checked and forwarded one at a time, so
 memory stays bounded by the batch size. A problem raises inside the stream, which aborts the
 transaction before it commits.
+
+The batches are read and checked by a thread of their own, a few batches ahead of the writer, so that
+reading, checking and the writer's Parquet encoding run at once rather than in turn on one core.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.core.read_ahead import read_ahead
 from fti.errors import FtiError, ValidationError
 from fti.features.expectations import Expectation, ExpectationRun
 from fti.features.schema import SchemaPlan
@@ -23,6 +27,8 @@ from fti.features.stream_statistics import StreamStatistics
 __all__ = ["BATCH_ROWS", "InsertStream", "source_batches"]
 
 BATCH_ROWS = 131_072
+#: validated batches a reader holds ahead of the writer (each about one 8 MiB block of a CSV file)
+READ_AHEAD = 2
 
 
 def source_batches(data: Any, what: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -89,7 +95,7 @@ class InsertStream:
 
     def reader(self, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
         """A reader over the validated batches, each with its commit and row numbers."""
-        return pa.RecordBatchReader.from_batches(self.schema, self._validated(batches))
+        return pa.RecordBatchReader.from_batches(self.schema, read_ahead(self._validated(batches), READ_AHEAD))
 
     def _validated(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         try:

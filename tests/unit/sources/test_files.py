@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -142,3 +143,27 @@ def test_new_files_split_into_runs_of_about_equal_bytes_that_read_as_the_whole_s
 
     (tmp_path / "part_7.csv").write_text("code,amount\n7,1.5\n")
     assert source.split(cursor, 3) is None  # one new file: nothing to split
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_csv_of_many_blocks_reads_as_arrow_reads_it_whole(tmp_path: Path, header: bool) -> None:
+    # blocks are parsed several at a time: rows, order, types and a last line without its line end all survive
+    rows = 400_000
+    lines = [f"{i},2024-01-01T00:00:{i % 60:02d},{i * 0.25},name {i % 7}" for i in range(rows)]
+    text = ("id,ts,amount,label\n" if header else "") + "\n".join(lines)
+    path = tmp_path / "big.csv"
+    path.write_text(text)
+    assert path.stat().st_size > 2 * (8 << 20)
+    names = None if header else ["id", "ts", "amount", "label"]
+    table, _ = _rows(fti.sources.csv(str(path), header=header, column_names=names))
+    expected = pcsv.read_csv(path, read_options=pcsv.ReadOptions(column_names=names))
+    assert table.schema == expected.schema
+    assert table.num_rows == rows and table.equals(expected)
+
+
+def test_a_malformed_line_after_the_first_block_is_named_with_its_number(tmp_path: Path) -> None:
+    lines = [f"{i},{i * 0.5}" for i in range(600_000)]
+    lines[500_000] = "500000"
+    (tmp_path / "a.csv").write_text("id,amount\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ValidationError, match=r"a\.csv line 500002 is malformed: Expected 2 columns, got 1"):
+        _rows(fti.sources.csv(str(tmp_path / "a.csv")))
