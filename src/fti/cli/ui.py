@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,11 @@ def ui(
     with connect(project) as opened:
         app = create_app(opened, token=token, require_tokens=require_tokens, alerts=alerts)
         locked = token is not None or require_tokens
+        if require_tokens and token is None and not any(item.is_active(datetime.now(UTC)) for item in opened.tokens()):
+            err.print(
+                "Warning: --require-tokens, but the project has no active API token: create one with "
+                "`fti tokens create NAME --role read`."
+            )
         shown = "localhost" if host in ("127.0.0.1", "::1") else host
         if not locked and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"Warning: serving on {host} without a token: anyone who reaches it can read this project.")

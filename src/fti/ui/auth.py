@@ -6,8 +6,9 @@ both). Then every page and ``/api`` request needs ``Authorization: Bearer <token
 login form, the stylesheet and the health check stay open. Reads (``GET``) need the ``read`` role, deletes
 (``DELETE``) ``admin``, any other change ``write``; a token whose role is too low gets 403 naming the role needed.
 
-A session is a random id the server keeps with the token's name and role (never the token nor anything
-derived from it): logging out ends it, and it expires after :data:`SESSION_SECONDS`. Wrong tokens are
+A session is a random id the server keeps with the token's name and role (the cookie holds nothing derived
+from the token): logging out ends it, it expires after :data:`SESSION_SECONDS`, and a session opened with one of
+the project's API tokens ends when that token is revoked or expires. Wrong tokens are
 throttled per client: after :data:`MAX_FAILURES` within :data:`FAILURE_WINDOW_SECONDS`, that client is
 refused (429) until the window has passed. The cookie is ``HttpOnly``, ``SameSite=Strict`` and ``Secure``
 when the request came over HTTPS (directly or through a proxy that says so in ``X-Forwarded-Proto``).
@@ -121,7 +122,7 @@ class TokenGate:
         self.tokens = tokens
         self._clock = clock
         self._audit = audit
-        self._sessions: dict[str, tuple[float, Identity]] = {}
+        self._sessions: dict[str, tuple[float, Identity, str | None]] = {}
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -158,13 +159,14 @@ class TokenGate:
                 self._recent(client).append(self._clock())
         return identity
 
-    def start_session(self, identity: Identity = DASHBOARD_TOKEN) -> str:
-        """A new session id acting as ``identity``, valid for :data:`SESSION_SECONDS`."""
+    def start_session(self, identity: Identity = DASHBOARD_TOKEN, token: str | None = None) -> str:
+        """A new session id acting as ``identity``, valid for :data:`SESSION_SECONDS`; given the ``token`` it was
+        opened with (kept in this process's memory only), it ends as soon as the token is revoked or expires."""
         session = secrets.token_urlsafe(32)
         with self._lock:
             now = self._clock()
             self._sessions = {key: entry for key, entry in self._sessions.items() if entry[0] > now}
-            self._sessions[session] = (now + SESSION_SECONDS, identity)
+            self._sessions[session] = (now + SESSION_SECONDS, identity, token)
         return session
 
     def end_session(self, session: str) -> Identity | None:
@@ -174,7 +176,7 @@ class TokenGate:
         return None if entry is None else entry[1]
 
     def session(self, session: str) -> Identity | None:
-        """Who the live ``session`` acts as, or None (unknown or expired)."""
+        """Who the live ``session`` acts as, or None (unknown, expired, or its token revoked or expired)."""
         with self._lock:
             entry = self._sessions.get(session)
             if entry is None:
@@ -182,7 +184,11 @@ class TokenGate:
             if entry[0] <= self._clock():
                 del self._sessions[session]
                 return None
-            return entry[1]
+        _until, identity, token = entry
+        if token is not None and self.identify(token) != identity:
+            self.end_session(session)
+            return None
+        return identity
 
     def has_session(self, session: str) -> bool:
         """Whether ``session`` is a live session."""

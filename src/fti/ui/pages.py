@@ -16,7 +16,7 @@ from markupsafe import Markup
 from fti import charts
 from fti.monitoring.report import render_body, when
 from fti.ui import deployments, feature_store, monitoring, summaries
-from fti.ui.auth import COOKIE, SESSION_SECONDS, TokenGate, is_https, logged_in
+from fti.ui.auth import COOKIE, DASHBOARD_TOKEN, SESSION_SECONDS, TokenGate, is_https, logged_in
 from fti.ui.home import home as home_summary
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        gate.start_session(identity),
+        gate.start_session(identity, token if identity != DASHBOARD_TOKEN else None),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -65,6 +66,18 @@ def test_a_revoked_token_is_refused(project: fti.Project, url: str) -> None:
         fresh = create_app(project, require_tokens=True)  # a dashboard that has not cached the token list
         with _Server(fresh) as other:
             assert httpx.get(f"{other}/api/models", headers=_bearer(secret)).status_code == 401
+
+
+def test_a_session_ends_when_its_token_is_revoked(project: fti.Project, url: str) -> None:
+    name, secret = _token(project, "read")
+    with httpx.Client(base_url=url) as client:
+        client.post("/login", data={"token": secret})
+        assert client.get("/api/models").status_code == 200
+        project.revoke_token(name)
+        deadline = time.monotonic() + 20  # the dashboard re-reads the token list every 2 s
+        while client.get("/api/models").status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.get("/api/models").status_code == 401
 
 
 def test_a_session_carries_the_token_and_the_audit_log_names_it(project: fti.Project, url: str) -> None:
