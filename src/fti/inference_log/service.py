@@ -36,6 +36,8 @@ from fti.inference_log.schema import (
     LOG_COLUMNS,
     LOG_DICTIONARY,
     REQUEST_LOG_SCHEMA,
+    STORED_LOG_SCHEMA,
+    conform_log_batch,
 )
 from fti.inference_log.summaries import summarize_commit
 from fti.inference_log.traffic import Traffic, traffic
@@ -74,12 +76,14 @@ class InferenceLog:
     # -- writing -----------------------------------------------------------------------------------
 
     def write(self, batch: pa.Table) -> None:
-        """Append one batch of logged predictions (schema ``REQUEST_LOG_SCHEMA``) as one commit, and store the
+        """Append one batch of logged predictions (the columns of ``REQUEST_LOG_SCHEMA``, and optionally ``score``)
+        as one commit, and store the
         summary of its files beside them (see :mod:`fti.inference_log.summaries`)."""
         if not batch.num_rows:
             return
-        batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
-        version = self._offline.write(INFERENCE_LOG_TABLE, _reader(batch))
+        batch = _log_batch(batch)
+        # a log written before a column was added to the schema gets it with this append
+        version = self._offline.write(INFERENCE_LOG_TABLE, _reader(batch), add_columns=True)
         self._cache.recheck()
         try:
             summarize_commit(self._offline, INFERENCE_LOG_TABLE, version)
@@ -93,7 +97,7 @@ class InferenceLog:
         flag): a request-log spool replayed after a crash is logged exactly once. Returns the rows appended."""
         if not batch.num_rows:
             return 0
-        batch = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+        batch = _log_batch(batch)
         stamps = batch.column("timestamp")
         start, end = pc.min(stamps).as_py(), pc.max(stamps).as_py() + timedelta(microseconds=1)
         self._cache.recheck()
@@ -102,7 +106,7 @@ class InferenceLog:
             logged = logged.select(list(_IDENTITY)).group_by(list(_IDENTITY), use_threads=False).aggregate([])
             logged = logged.append_column("logged", pa.repeat(True, logged.num_rows))
             joined = batch.join(logged, list(_IDENTITY), join_type="left outer", use_threads=False)
-            batch = joined.filter(pc.is_null(joined.column("logged"))).select(REQUEST_LOG_SCHEMA.names)
+            batch = joined.filter(pc.is_null(joined.column("logged"))).select(STORED_LOG_SCHEMA.names)
         self.write(batch)
         return int(batch.num_rows)
 
@@ -147,10 +151,10 @@ class InferenceLog:
         read from the data files that hold rows of the window only.
         """
         log = self._files(_LOG, max_age)
-        every = list(log.reader.schema.names) if log.reader is not None else REQUEST_LOG_SCHEMA.names
+        every = list(log.reader.schema.names) if log.reader is not None else STORED_LOG_SCHEMA.names
         names = every if columns is None else list(dict.fromkeys(["timestamp", *columns]))
         if log.reader is None:
-            return REQUEST_LOG_SCHEMA.empty_table().select(names)
+            return STORED_LOG_SCHEMA.empty_table().select(names)
         rows = queries.rows(log, deployment, start, end, names, include_shadow=include_shadow)
         return _as_logged(rows)
 
@@ -263,3 +267,8 @@ def _as_logged(rows: pa.Table) -> pa.Table:
 
 def _reader(table: pa.Table) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+
+def _log_batch(batch: pa.Table) -> pa.Table:
+    """``batch`` with the columns the log stores, in order; an optional column it lacks as nulls."""
+    return conform_log_batch(batch)

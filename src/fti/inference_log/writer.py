@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fti.features.sql import shared_engine
-from fti.inference_log.schema import REQUEST_LOG_SCHEMA
+from fti.inference_log.schema import STORED_LOG_SCHEMA
 
 if TYPE_CHECKING:
     from fti.inference_log.spool import RequestSpool
@@ -86,13 +86,15 @@ class LogRecord:
     is_shadow: bool
     #: one request id per row, in place of ``request_id`` (events scored together, each its own request)
     row_request_ids: np.ndarray[Any, Any] | None = None
+    #: a binary classifier's positive-class score per row, when the request computed class scores
+    scores: np.ndarray[Any, Any] | None = None
 
 
 class RequestLogger:
     """Queues log records and writes them to a sink from a background thread.
 
     Args:
-        sink: receives Arrow tables with ``REQUEST_LOG_SCHEMA``.
+        sink: receives Arrow tables with ``STORED_LOG_SCHEMA``.
         config: batch size, flush interval and queue bound.
         on_drop: called with the row count of each dropped record (metrics).
         spool: where queued records are synced before they reach the sink (None: kept in memory only).
@@ -244,7 +246,7 @@ class RequestLogger:
 
 
 def to_table(records: list[LogRecord]) -> pa.Table:
-    """One Arrow table with ``REQUEST_LOG_SCHEMA`` from queued records."""
+    """One Arrow table with ``STORED_LOG_SCHEMA`` from queued records."""
     counts = np.array([len(record.predictions) for record in records], dtype=np.int64)
 
     def repeat(values: list[object], arrow_type: pa.DataType) -> pa.Array:
@@ -269,8 +271,16 @@ def to_table(records: list[LogRecord]) -> pa.Table:
         pa.array(predictions, type=pa.float64(), from_pandas=True),
         repeat([record.latency_ms for record in records], pa.float64()),
         repeat([record.is_shadow for record in records], pa.bool_()),
+        pa.array(np.concatenate([_scores(record) for record in records]), type=pa.float64(), from_pandas=True),
     ]
-    return pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=STORED_LOG_SCHEMA)
+
+
+def _scores(record: LogRecord) -> np.ndarray[Any, Any]:
+    """The record's positive-class scores, NaN (logged as null) where it has none."""
+    if record.scores is None:
+        return np.full(len(record.predictions), np.nan)
+    return np.asarray(record.scores, dtype=np.float64)
 
 
 def _row_request_ids(record: LogRecord) -> np.ndarray[Any, Any]:

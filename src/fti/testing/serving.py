@@ -23,7 +23,7 @@ from fti.core.deployments import Deployment
 from fti.core.registry import ColumnSpec, Signature
 from fti.errors import NotFoundError, ValidationError
 from fti.inference.adapters import InputCheck, first_output
-from fti.inference_log import REQUEST_LOG_SCHEMA
+from fti.inference_log.schema import STORED_LOG_SCHEMA, conform_log_batch
 from fti.registry.service import parse_model_ref
 from fti.testing.services import free_port
 
@@ -226,7 +226,7 @@ class MemoryLogSink:
     def write(self, batch: pa.Table) -> None:
         """Append a batch (an empty one writes nothing)."""
         if batch.num_rows:
-            conformed = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+            conformed = conform_log_batch(batch)
             with self._lock:
                 self.batches.append(conformed)
 
@@ -234,7 +234,7 @@ class MemoryLogSink:
         """Every logged row so far, in one table (empty before the first write)."""
         with self._lock:
             batches = list(self.batches)
-        return pa.concat_tables(batches) if batches else REQUEST_LOG_SCHEMA.empty_table()
+        return pa.concat_tables(batches) if batches else STORED_LOG_SCHEMA.empty_table()
 
 
 class StaticTokenStore:

@@ -227,7 +227,9 @@ def deployment_ab(
     request: Request,
     name: Name,
     window: Window = deployments.DEFAULT_WINDOW,
-    metric: Annotated[str, Query(description="accuracy, error_rate, squared_error or absolute_error.")] = "accuracy",
+    metric: Annotated[
+        str, Query(description="accuracy, error_rate, squared_error, absolute_error, roc_auc or average_precision.")
+    ] = "accuracy",
     mde: Annotated[float | None, Query(description="Minimum detectable effect, for the sample size needed.")] = 0.05,
     alpha: Annotated[float, Query(description="Significance level.")] = 0.05,
 ) -> dict[str, Any]:

@@ -106,8 +106,11 @@ class DeltaOfflineStore:
         *,
         mode: Literal["append", "overwrite"] = "append",
         version: int | None = None,
+        add_columns: bool = False,
     ) -> int:
         """Stream ``data`` into ``table`` as one transaction (creating the table); return the new version.
+
+        ``add_columns``: an append may add columns the table lacks (Delta's schema merge).
 
         With ``version``, commit exactly that version or raise ConflictError (another writer took it).
         If reading ``data`` fails midway, nothing is committed and the reader's error is raised as a
@@ -128,7 +131,9 @@ class DeltaOfflineStore:
             # Appends from several writers at once all commit (the driver retries a blind append on the next
             # version); writing through the table object tells which version this one took.
             target = self._open_table(table, None)
-        schema_mode: Literal["overwrite"] | None = "overwrite" if mode == "overwrite" else None
+        schema_mode: Literal["overwrite", "merge"] | None = (
+            "overwrite" if mode == "overwrite" else "merge" if add_columns else None
+        )
         try:
             write_deltalake(
                 target,

@@ -103,11 +103,13 @@ class OfflineStore(Connectable, Protocol):
         *,
         mode: Literal["append", "overwrite"] = "append",
         version: int | None = None,
+        add_columns: bool = False,
     ) -> int:
         """Stream ``data`` into ``table`` as one transaction, creating the table; return the new version.
 
         If reading ``data`` raises midway nothing is committed: readers keep seeing the previous version.
-        ``overwrite`` replaces the table's rows and schema in a new version. With ``version``, the write
+        ``overwrite`` replaces the table's rows and schema in a new version. ``add_columns`` lets an append add
+        the columns of ``data`` that the table lacks (its earlier rows read them as null). With ``version``, the write
         commits exactly that version or raises ConflictError, so concurrent writers never interleave;
         without it, appends to an existing table from several writers at once all commit, each on its own
         version, and of writers creating a table at once, all but one raise ConflictError.
