@@ -170,9 +170,10 @@ def test_demo_fast_runs_the_loop_and_leaves_a_project(run_cli: RunCli, tmp_path:
         assert logged_at["score"].notna().all()  # the deployment answers class scores: each row's fraud score
         normal_window = project.artifacts.get_json("monitoring/reports/fraud/normal-day/report.json")["window"]
         assert pd.Timestamp(normal_window["start"]) == live_start
-        assert [variant.reference for variant in project.get_deployment("fraud").variants] == [
-            "fraud-detector@champion"
-        ]
+        # a promoted challenger takes all the traffic again; otherwise both keep serving
+        assert [variant.reference for variant in project.get_deployment("fraud").variants] == (
+            ["fraud-detector@champion"] if promoted else ["fraud-detector@champion", "fraud-detector:3"]
+        )
         assert project.get_model("fraud-detector:1").metrics["test_roc_auc"] > 0.75
         # no script called the loop: the scheduler started each stage on the event before it
         runs = list(reversed(project.pipeline_runs()))
