@@ -56,6 +56,9 @@ def test_the_sample_size_for_an_mde_and_the_seed_make_the_decision_reproducible(
     assert first.samples_needed is not None and first.samples_needed > 300
     assert first.winner is None  # significant, but the sample planned for so small an effect is not reached
     assert compare_ranking(control, better, mde=0.001, seed=4) == first
+    # the rows in another order (a query on several threads) make the same decision
+    shuffled = np.random.default_rng(9).permutation(300)
+    assert compare_ranking(control, (better[0][shuffled], better[1][shuffled]), mde=0.001, seed=4) == first
 
 
 def test_a_variant_with_one_class_only_is_refused_with_the_reason() -> None:

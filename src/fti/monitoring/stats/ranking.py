@@ -91,6 +91,15 @@ def _resampled(
     return out
 
 
+def _ordered(scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
+    """The rows sorted by score and label: resamples are drawn by position, so the decision depends on the rows,
+    not on the order a query returned them in."""
+    if scores.shape != labels.shape:
+        raise ValidationError(f"Scores and labels need the same length, got {scores.shape} and {labels.shape}.")
+    order = np.lexsort((labels, scores))
+    return scores[order], labels[order]
+
+
 def compare_ranking(
     control: tuple[Any, Any],
     treatment: tuple[Any, Any],
@@ -111,7 +120,9 @@ def compare_ranking(
     """
     if metric not in RANKING_METRICS:
         raise ValidationError(f"Unknown ranking metric {metric!r}: use one of {', '.join(RANKING_METRICS)}.")
-    arrays = [(np.asarray(s, dtype=np.float64), np.asarray(y, dtype=np.float64)) for s, y in (control, treatment)]
+    arrays = [
+        _ordered(np.asarray(s, dtype=np.float64), np.asarray(y, dtype=np.float64)) for s, y in (control, treatment)
+    ]
     values = []
     for name, (scores, labels) in zip(names, arrays, strict=True):
         positives = int((labels == 1).sum())
