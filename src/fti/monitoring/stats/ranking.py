@@ -91,7 +91,9 @@ def _resampled(
     return out
 
 
-def _ordered(scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
+def _ordered(
+    scores: np.ndarray[Any, Any], labels: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """The rows sorted by score and label: resamples are drawn by position, so the decision depends on the rows,
     not on the order a query returned them in."""
     if scores.shape != labels.shape:
