@@ -95,6 +95,9 @@ def test_ab_analysis_compares_the_variants_on_labelled_traffic(client: httpx.Cli
     assert sdk.decisions[0].p_value == pytest.approx(decision["p_value"])
     quiet = client.get("/api/deployments/fraud/ab", params={"window": "1h", "metric": "squared_error"}).json()
     assert quiet["metric"] == "squared_error" and quiet["labelled_rows"] == 20
+    # by default the metric the deployment's stored A/B report decided on; accuracy where it has none
+    assert body["metric"] == "accuracy"
+    assert client.get("/api/deployments/moved/ab").json()["metric"] == "error_rate"
     # a ranking metric needs the scores a deployment answering class scores logs: this one logged labels only
     ranked = client.get("/api/deployments/fraud/ab", params={"metric": "roc_auc"}).json()
     assert ranked["available"] is False and "output_kind='both'" in ranked["message"]
