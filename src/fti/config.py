@@ -182,6 +182,10 @@ class ServingConfig(_Section):
     refresh_seconds: float = pydantic.Field(default=5.0, gt=0)
     seed: int | None = None
     invocations_deployment: str | None = None
+    trust_request_time: bool = pydantic.Field(
+        default=False,
+        description="log /v1 predictions at the time their X-Request-Time header gives (replayed or simulated traffic)",
+    )
     deployments: list[str] | None = pydantic.Field(
         default=None, description="serve only these deployments (a list, or names separated by commas); all if unset"
     )

@@ -22,6 +22,7 @@ SMALL_BACKFILL = ["--backfill-events", "20000"]
         (["ingest.py", "--quick"], "ref rows/s"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
         (["monitor_check.py", "--quick", "--repeats", "1"], "first call in a fresh process"),
+        (["ab_ranking.py", "--quick"], "compare_ranking s"),
         (
             ["feature_vectors.py", "--keys", "2000", "--singles", "50", "--batches", "10", "--backends", "sqlite"],
             "fg.materialize()",

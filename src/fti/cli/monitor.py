@@ -123,7 +123,12 @@ def report(
 def ab_report(
     deployment: DeploymentArgument,
     metric: Annotated[
-        str, typer.Option("--metric", help="accuracy, error_rate, squared_error or absolute_error.")
+        str,
+        typer.Option(
+            "--metric",
+            help="accuracy, error_rate, squared_error, absolute_error, or roc_auc or average_precision (binary "
+            "classifiers deployed with output_kind both or proba).",
+        ),
     ] = "accuracy",
     control: Annotated[str, typer.Option("--control", help="The control: an alias or NAME:VERSION.")] = "champion",
     alpha: Annotated[float, typer.Option("--alpha", help="The significance level.")] = 0.05,

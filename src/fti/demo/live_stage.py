@@ -60,7 +60,11 @@ def run_live_stage(
     if shutil.which("redis-server") is None:
         note("redis-server is not installed: the live stage is skipped (install Redis to see it)")
         return None
-    server = ModelServer(folder, log_file=folder / ".fti" / "demo-live-server.log", settings={"refresh_seconds": "1"})
+    server = ModelServer(
+        folder,
+        log_file=folder / ".fti" / "demo-live-server.log",
+        settings={"refresh_seconds": "1", "trust_request_time": "true"},  # logged at the events' times
+    )
     cleanup.callback(server.stop)
     server.launch()  # it starts while Redis and the stream job do
     url = cleanup.enter_context(redis_server())
@@ -153,7 +157,7 @@ def _stream_and_score(
         fresh = _online(project, rows["cc_num"].tolist())
         requests = rows.assign(**{name: fresh[name].to_numpy() for name in STREAMED})
         ages.append((time.perf_counter() - sent) * 1000)
-        answers = send_transactions(url, DEPLOYMENT, requests, inputs, clients=clients)
+        answers = send_transactions(url, DEPLOYMENT, requests, inputs, clients=clients, timed=True)
         parts.append(
             answers.assign(
                 streamed_tx_count_1h=requests["tx_count_1h"].to_numpy(),

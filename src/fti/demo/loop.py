@@ -9,6 +9,12 @@ deployment; the drift alert of the travel-season window starts retraining, whose
 the traffic; the third day's labels start the A/B analysis, which promotes the challenger, which starts
 the deployment again. Each pass of the scheduler runs until nothing is left to start (``--once``). The live
 stage then streams the A/B day's card events through Redis (:mod:`fti.demo.live_stage`).
+
+A month is played in minutes: every request carries its transaction's time (``X-Request-Time``, which the demo's
+model servers are configured to trust), so the request log, the monitoring windows and the dashboard's charts
+show the days the traffic stands for. The A/B day brings a wave of card fraud (fraudsters hiding among the
+travellers): with fraud under 1% a day's traffic would hold a handful of cases, too few to rank models by, and
+the A/B test compares the versions on average precision (how many alarms are fraud, over every threshold).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +41,7 @@ from fti.demo.monitoring_pipeline import DEPLOYMENT, log_delayed_labels, wait_fo
 from fti.demo.pipelines import CHAMPION, REPORTS_FOLDER, SETTINGS_KEY
 from fti.demo.traffic import ModelServer, score_by_keys, send_transactions
 from fti.demo.training_pipeline import FEATURE_VIEW, MODEL_NAME
-from fti.demo.transactions import generate_transactions, travel_season
+from fti.demo.transactions import fraud_wave, generate_transactions, travel_season
 from fti.errors import BackendError, ConflictError, NotFoundError
 from fti.init_template import render_config_template
 from fti.orchestration import Scheduler
@@ -76,6 +82,8 @@ class DemoSettings:
     ab_requests: int = 1_200
     #: the challenger's traffic share in the A/B split
     challenger_share: float = 0.5
+    #: share of the cards compromised on the A/B day (a fraud wave): enough fraud to compare models on
+    ab_fraud_share: float = 0.03
 
     @classmethod
     def fast(cls) -> DemoSettings:
@@ -194,7 +202,7 @@ class _Demo:
         inputs = self.state["inputs"]
         with self.report.progress(description, len(rows)) as advance:
             served = send_transactions(
-                server.url, DEPLOYMENT, rows, inputs, clients=self.settings.clients, on_answer=advance
+                server.url, DEPLOYMENT, rows, inputs, clients=self.settings.clients, on_answer=advance, timed=True
             )
         self.state.setdefault("served", []).append(served)
         return served
@@ -207,6 +215,7 @@ def _generate(demo: _Demo) -> None:
     live_start = first_day + timedelta(days=settings.days)
     season = live_start + timedelta(days=1)
     data = travel_season(data, season, seed=settings.seed)
+    data = fraud_wave(data, season + timedelta(days=1), share=settings.ab_fraud_share, seed=settings.seed)
     warmup_end = first_day + timedelta(days=WARMUP_DAYS)
     demo.state.update(data=data, live_start=live_start, season_start=season)
     project.artifacts.put_json(
@@ -224,7 +233,7 @@ def _generate(demo: _Demo) -> None:
     demo.report.note(
         f"{len(data.transactions):,} transactions of {settings.cards:,} cards over {settings.days + LIVE_DAYS} days, "
         f"{data.fraud_rate:.2%} fraud; the last {LIVE_DAYS} days are live traffic, the travel season "
-        f"(injected drift) starts {season:%Y-%m-%d}"
+        f"(injected drift) starts {season:%Y-%m-%d}, with a wave of card fraud on {season + timedelta(days=1):%Y-%m-%d}"
     )
     demo.report.note(
         f"commits of transactions and fraud_labels (labels up to {live_start:%Y-%m-%d}; later ones arrive late)"
@@ -242,7 +251,13 @@ def _inference(demo: _Demo) -> None:
     server = ModelServer(
         demo.folder,
         log_file=demo.folder / ".fti" / "demo-server.log",
-        settings={"refresh_seconds": "1", "log_flush_seconds": "0.2", "batching": "true"},
+        settings={
+            "refresh_seconds": "1",
+            "log_flush_seconds": "0.2",
+            "batching": "true",
+            # the requests carry their transaction's time: the log shows the days they stand for
+            "trust_request_time": "true",
+        },
     )
     demo.cleanup.callback(server.stop)
     server.launch()  # it starts while the batch predictions run
@@ -269,15 +284,13 @@ def _inference(demo: _Demo) -> None:
     # a request with the keys alone: the server reads the features from the online feature view
     keys = list(project.get_feature_view(FEATURE_VIEW).serving_keys())
     first = state["live"].iloc[0]
-    state.setdefault("served", []).append(score_by_keys(server.url, DEPLOYMENT, first, keys))
+    state.setdefault("served", []).append(score_by_keys(server.url, DEPLOYMENT, first, keys, timed=True))
     entity = ", ".join(f"{key}={first[key]}" for key in keys)
     demo.report.note(f"a request with keys only ({entity}): features looked up in the online view '{FEATURE_VIEW}'")
-    windows = [datetime.now(UTC)]
     demo.stream(server, "normal day", demo.live_day(0, demo.settings.window_requests))
-    windows.append(datetime.now(UTC))
     demo.stream(server, "travel season, day 1", demo.live_day(1, demo.settings.window_requests))
-    windows.append(datetime.now(UTC))
-    state["windows"] = windows
+    # the monitoring windows are the days the requests stand for (their logged times)
+    state["windows"] = [live_start + timedelta(days=day) for day in range(3)]
 
 
 def _monitoring(demo: _Demo) -> None:
@@ -317,7 +330,10 @@ def _ab_day(demo: _Demo) -> None:
     if promoted.version != champion.version:
         demo.report.note(f"promoted: {promoted.name}:{promoted.version} is the champion and takes all traffic again")
     else:
-        demo.report.note("no significant winner: the champion stays")
+        demo.report.note(
+            "no significant winner: the champion stays (a retrained model learns the season from its labels, and a "
+            "time split tests on the newest days: one labelled day of the season is its test split, not its training)"
+        )
 
 
 def _live(demo: _Demo) -> None:
@@ -349,6 +365,6 @@ _STAGES: list[tuple[str, str, Stage]] = [
     ),
     ("inference", "Inference pipeline: batch predictions, fti serve, a stream of requests", _inference),
     ("monitoring", "Monitoring: drift checks; the drift alert starts retraining, a challenger", _monitoring),
-    ("ab", "A/B day: the labels start the A/B analysis, the winner is promoted and deployed", _ab_day),
+    ("ab", "A/B day: the labels start the A/B analysis, a significant winner is promoted and deployed", _ab_day),
     ("live", "Live: card events through Redis, aggregates kept seconds old, fti serve scoring with them", _live),
 ]

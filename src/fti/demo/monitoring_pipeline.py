@@ -5,8 +5,8 @@
 - :func:`log_delayed_labels` records the ground truth of scored transactions when it arrives: by request
   id in the request log (for performance and the A/B analysis) and as a ``fraud_labels`` commit (for
   the next training dataset);
-- :func:`ab_test` compares the champion with the challenger on labelled traffic and promotes the
-  challenger when it wins significantly.
+- :func:`ab_test` compares the champion with the challenger on labelled traffic (average precision of the
+  logged fraud scores) and promotes the challenger when it wins significantly.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fti.monitoring.alerts import Alert, AlertRule
 
 __all__ = [
+    "AB_METRIC",
     "DEPLOYMENT",
     "DRIFT_CONFIG",
     "DRIFT_RULES",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 DEPLOYMENT = "fraud"
+#: what the A/B test compares: fits a rare positive class, from the scores the request log keeps
+AB_METRIC = "average_precision"
 REPORTS_PREFIX = f"monitoring/reports/{DEPLOYMENT}"
 
 #: a window of a few hundred requests is noisy: on the same data the scores stay near 0.1, so drift is
@@ -124,9 +127,13 @@ def log_delayed_labels(project: fti.Project, served: pd.DataFrame, transactions:
 
 
 def ab_test(project: fti.Project, *, reports: Path) -> ABReport:
-    """Champion against challenger on labelled traffic: the challenger is promoted if its accuracy is
-    significantly higher (two-proportion z-test at alpha 0.05)."""
-    report = project.ab_report(DEPLOYMENT, metric="accuracy", promote=True)
+    """Champion against challenger on labelled traffic: the challenger is promoted if its average precision is
+    significantly higher (bootstrap over requests at alpha 0.05).
+
+    Fraud is rare: accuracy would mostly count false alarms, and a model that flags nothing would score 99%.
+    Average precision ranks each variant's requests by the fraud score the request log keeps and averages the
+    share of fraud among the alarms over every threshold, so it rewards catching fraud without false alarms."""
+    report = project.ab_report(DEPLOYMENT, metric=AB_METRIC, promote=True)
     content: dict[str, Any] = report.to_dict()
     project.artifacts.put_json(f"{REPORTS_PREFIX}/ab/report.json", content)
     reports.mkdir(parents=True, exist_ok=True)

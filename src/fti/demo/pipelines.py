@@ -5,13 +5,14 @@ this module under ``pipelines:``), so the closed loop runs with no script callin
 - ``training``: ``features`` succeeded and there is no champion yet -> tuned XGBoost and an MLP, the better
   one becomes ``champion``;
 - ``deploy``: the ``champion`` alias moved -> the deployment serves the champion, looking the features of
-  key-only requests up through the online feature view ``fraud``;
+  key-only requests up through the online feature view ``fraud``; it answers the class and its score, and the
+  request log keeps the fraud score for the A/B test;
 - ``monitoring``: run by hand (``--param window=... start=... end=...``; on a schedule in production) ->
   a drift check of one window of the request log, its alerts recorded in the catalog;
 - ``retraining``: a drift alert on the deployment -> retrained on every label so far, the ``challenger``
   with a share of the traffic;
 - ``ab_analysis``: labels arrived (a commit of ``fraud_labels``) -> the A/B test of champion against
-  challenger, which promotes a significant winner (and the alias move starts ``deploy``).
+  challenger on average precision, which promotes a significant winner (and the alias move starts ``deploy``).
 
 The sizes and the tuned parameters pass between pipelines as the artifact :data:`SETTINGS_KEY`.
 """
@@ -103,7 +104,9 @@ def training(ctx: fti.PipelineContext) -> None:
 def deploy(ctx: fti.PipelineContext) -> None:
     """The deployment serves the champion, sticky by card; requests that send only keys get their features from
     the online feature view ``fraud``."""
-    deployment = ctx.project.deploy(DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num:int64", feature_view=FEATURE_VIEW)
+    deployment = ctx.project.deploy(
+        DEPLOYMENT, {CHAMPION: 1.0}, entity_key="cc_num:int64", feature_view=FEATURE_VIEW, output_kind="both"
+    )
     ctx.logger.info("deployment '%s' serves %s, features from view '%s'", deployment.name, CHAMPION, FEATURE_VIEW)
 
 
@@ -154,5 +157,7 @@ def ab_analysis(ctx: fti.PipelineContext) -> None:
         return
     report = ab_test(project, reports=Path(project.root) / REPORTS_FOLDER)
     for variant in report.variants:
-        ctx.logger.info("A/B %s: accuracy %.4f on %s labelled requests", variant.model, variant.value, variant.rows)
+        ctx.logger.info(
+            "A/B %s: %s %.4f on %s labelled requests", variant.model, report.metric, variant.value, variant.rows
+        )
     ctx.logger.info("promoted %s" if report.promoted else "no significant winner%s", report.promoted or "")

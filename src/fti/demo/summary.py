@@ -147,11 +147,11 @@ def _season(project: fti.Project) -> Table:
             _number(auc),
         )
     table.caption = (
-        "Each version's own test split differs (the first versions' is the week before the season; a retrained "
-        "one's is drawn from every labelled day, the season's first day included), so their own test metrics "
-        "cannot be compared: the other columns score every version on the same rows, labelled after all were "
-        "trained. Fraud is rare, so a few cases move F1 a lot; false alarms on the season's legitimate spending "
-        "are what the drift costs the first champion."
+        "Each version's own test split is the newest 15% of its training data by time (the first versions': the "
+        "days before the live traffic; a retrained one's: the live days labelled since, the season's first "
+        "included), so their own test metrics are measured on different days and a handful of fraud cases moves "
+        "F1 a lot: the other columns score every version on the same rows, labelled after all were trained. "
+        "False alarms on the season's legitimate spending are what the drift costs the first champion."
     )
     table.caption_justify = "left"
     return table
@@ -201,19 +201,33 @@ def _drift(project: fti.Project) -> Table:
     return table
 
 
+_AB_CAPTIONS = {
+    "accuracy": "Accuracy on each version's labelled requests: with fraud this rare, it mostly counts false alarms "
+    "on legitimate spending (see every version on the A/B day above).",
+    "average_precision": "Average precision of each version's fraud scores on its labelled requests (the share of "
+    "fraud among the alarms, averaged over every threshold: accuracy would mostly count false alarms, fraud being "
+    "rare); p-value of a bootstrap over requests.",
+    "roc_auc": "ROC-AUC of each version's fraud scores on its labelled requests; p-value of a bootstrap over requests.",
+}
+
+
 def _ab(project: fti.Project) -> Table:
-    table = Table(
-        "model version", "labelled requests", "accuracy", "p-value", "", title="A/B test", title_justify="left"
-    )
     key = f"{REPORTS_PREFIX}/ab/report.json"
-    if not project.artifacts.exists(key):
+    content = project.artifacts.get_json(key) if project.artifacts.exists(key) else {}
+    metric = str(content.get("metric", "accuracy"))
+    table = Table(
+        "model version",
+        "labelled requests",
+        metric.replace("_", " "),
+        "p-value",
+        "",
+        title="A/B test",
+        title_justify="left",
+    )
+    if not content:
         return table
-    content = project.artifacts.get_json(key)
-    if content.get("metric") == "accuracy":
-        table.caption = (
-            "Accuracy on each version's labelled requests: with fraud this rare, it mostly counts false alarms on "
-            "legitimate spending (see every version on the A/B day above)."
-        )
+    if metric in _AB_CAPTIONS:
+        table.caption = _AB_CAPTIONS[metric]
         table.caption_justify = "left"
     p_values = {decision["treatment"]: decision["p_value"] for decision in content.get("decisions", [])}
     for variant in content["variants"]:

@@ -155,6 +155,7 @@ def send_transactions(
     *,
     clients: int = 4,
     on_answer: Callable[[int], None] | None = None,
+    timed: bool = False,
 ) -> pd.DataFrame:
     """Score each transaction in its own request, from ``clients`` concurrent clients.
 
@@ -165,6 +166,8 @@ def send_transactions(
         features: the model's input columns, sent as given (no online lookup).
         clients: concurrent HTTP clients.
         on_answer: called with 1 after each answer (progress).
+        timed: send each transaction's ``ts`` as its ``X-Request-Time`` (a server that trusts it logs the
+            request at that time).
 
     Returns:
         One row per transaction: ``request_id``, ``tx_id``, ``model_version``, ``prediction``.
@@ -176,6 +179,10 @@ def send_transactions(
 
     records = transactions[["cc_num", *features]].to_dict(orient="records")
     ids = [request_id(int(tx_id)) for tx_id in transactions["tx_id"]]
+    headers = [{"X-Request-ID": identifier} for identifier in ids]
+    if timed:
+        for header, moment in zip(headers, _request_times(transactions["ts"]), strict=True):
+            header["X-Request-Time"] = moment
     answers: list[tuple[int, float] | None] = [None] * len(records)
     advance = on_answer or (lambda _count: None)
 
@@ -185,7 +192,7 @@ def send_transactions(
             response = await http.post(
                 f"{url}/v1/deployments/{deployment}/predict",
                 json={"instances": [records[index]]},
-                headers={"X-Request-ID": ids[index]},
+                headers=headers[index],
             )
             if response.status_code != 200:
                 raise BackendError(
@@ -216,9 +223,12 @@ def send_transactions(
     )
 
 
-def score_by_keys(url: str, deployment: str, transaction: pd.Series, keys: Sequence[str]) -> pd.DataFrame:
+def score_by_keys(
+    url: str, deployment: str, transaction: pd.Series, keys: Sequence[str], *, timed: bool = False
+) -> pd.DataFrame:
     """Score one transaction by its keys alone: the server looks its features up in the deployment's online
-    feature view. Returns the row :func:`send_transactions` returns for it (request id ``keys-<tx_id>``).
+    feature view. Returns the row :func:`send_transactions` returns for it (request id ``keys-<tx_id>``);
+    ``timed`` sends the transaction's ``ts`` as the request's time.
 
     Raises:
         BackendError: the request failed (the server's message is included).
@@ -227,11 +237,11 @@ def score_by_keys(url: str, deployment: str, transaction: pd.Series, keys: Seque
 
     identifier = f"keys-{int(transaction['tx_id'])}"
     entity = {key: transaction[key].item() if hasattr(transaction[key], "item") else transaction[key] for key in keys}
+    headers = {"X-Request-ID": identifier}
+    if timed:
+        headers["X-Request-Time"] = transaction["ts"].isoformat()
     response = httpx.post(
-        f"{url}/v1/deployments/{deployment}/predict",
-        json={"entities": [entity]},
-        headers={"X-Request-ID": identifier},
-        timeout=30.0,
+        f"{url}/v1/deployments/{deployment}/predict", json={"entities": [entity]}, headers=headers, timeout=30.0
     )
     if response.status_code != 200:
         raise BackendError(
@@ -247,3 +257,13 @@ def score_by_keys(url: str, deployment: str, transaction: pd.Series, keys: Seque
             "prediction": [float(body["predictions"][0])],
         }
     )
+
+
+def _request_times(times: pd.Series) -> list[str]:
+    """ISO 8601 times with their zone (UTC when the column has none), as ``X-Request-Time`` takes them."""
+    import pandas as pd
+
+    stamps = pd.to_datetime(times)
+    if stamps.dt.tz is None:
+        stamps = stamps.dt.tz_localize("UTC")
+    return [moment.isoformat() for moment in stamps]

@@ -7,7 +7,8 @@ often at night. Everything is vectorized with numpy; one seed gives the same dat
 
 :func:`travel_season` injects drift into a time range: most cardholders travel, spending more at travel
 and high-ticket merchants in other cities, so distances, amounts, categories and merchant activity shift
-while fraud stays as rare as before.
+while fraud stays as rare as before. :func:`fraud_wave` compromises more cards for a few days (fraudsters
+hiding among the travellers), so that a day of traffic holds enough fraud to rank models by.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-__all__ = ["CATEGORIES", "TransactionData", "generate_transactions", "travel_season"]
+__all__ = ["CATEGORIES", "TransactionData", "fraud_wave", "generate_transactions", "travel_season"]
 
 #: category -> (median amount, spread of log amount, base fraud risk)
 CATEGORIES: dict[str, tuple[float, float, float]] = {
@@ -134,6 +135,26 @@ def travel_season(
     checks["tx_id"] = np.arange(1, len(moved) + 1, dtype=np.int64) + int(table["tx_id"].max())
     table = pd.concat([table, checks], ignore_index=True).sort_values(["ts", "cc_num"], kind="stable")
     return TransactionData(transactions=table.reset_index(drop=True), cards=data.cards, merchants=merchants)
+
+
+def fraud_wave(
+    data: TransactionData, start: datetime, *, days: int = 1, share: float = 0.04, seed: int = 0
+) -> TransactionData:
+    """A copy of ``data`` where ``share`` of the cards are compromised from ``start`` for ``days`` days, with the
+    same fraud patterns as before (bursts of small tests, then large charges at risky merchants far from home).
+    The new transactions get tx ids after the last one.
+
+    Example:
+        >>> data = generate_transactions(cards=200, days=3, seed=1)
+        >>> waved = fraud_wave(data, datetime(2026, 1, 3, tzinfo=UTC), share=0.1)
+        >>> int(waved.transactions["is_fraud"].sum()) > int(data.transactions["is_fraud"].sum())
+        True
+    """
+    rng = np.random.default_rng(seed)
+    wave = _fraud_transactions(rng, data.cards, data.merchants, days, share, start)
+    wave.insert(0, "tx_id", np.arange(1, len(wave) + 1, dtype=np.int64) + int(data.transactions["tx_id"].max()))
+    table = pd.concat([data.transactions, wave], ignore_index=True).sort_values(["ts", "cc_num"], kind="stable")
+    return TransactionData(transactions=table.reset_index(drop=True), cards=data.cards, merchants=data.merchants)
 
 
 def _cards(rng: np.random.Generator, count: int) -> pd.DataFrame:

@@ -91,11 +91,13 @@ class Predictor:
         kind: OutputKind | None = None,
         *,
         row_request_ids: np.ndarray | None = None,
+        logged_at: datetime | None = None,
     ) -> Prediction:
         """Predict ``frame`` through ``loaded``'s traffic split; ``keys`` pins rows to variants.
 
         ``kind`` overrides the deployment's ``output_kind`` (a request's choice of outputs); ``row_request_ids``
-        logs each row as its own request (events scored together) instead of all under ``request_id``.
+        logs each row as its own request (events scored together) instead of all under ``request_id``;
+        ``logged_at`` is the time the request log records (default: now).
         """
         deployment = loaded.deployment
         proba = needs_proba(kind or deployment.output_kind)
@@ -128,7 +130,7 @@ class Predictor:
         versions = np.empty(len(frame), dtype=np.int64)
         names = np.empty(len(frame), dtype=object)
         latency_ms = (time.perf_counter() - started) * 1000
-        now = datetime.now(UTC)
+        now = logged_at or datetime.now(UTC)
         for index, rows, features, answer in zip(variants, parts, requested, answers, strict=True):
             model = loaded.models[index]
             target = slice(None) if rows is None else rows
@@ -145,6 +147,7 @@ class Predictor:
                 latency_ms,
                 is_shadow=False,
                 row_request_ids=None if row_request_ids is None else row_request_ids[target],
+                scores=_positive_scores(answer),
             )
         if loaded.shadow is not None:
             self._start_shadow(loaded, logged, request_id, started, row_request_ids, key_columns)
@@ -179,6 +182,7 @@ class Predictor:
             answer.predictions,
             latency_ms,
             is_shadow=False,
+            scores=_positive_scores(answer),
         )
         return answer.predictions, answer.proba
 
@@ -280,6 +284,7 @@ class Predictor:
         *,
         is_shadow: bool,
         row_request_ids: np.ndarray | None = None,
+        scores: np.ndarray | None = None,
     ) -> None:
         version = str(model.version)
         self._metrics.rows.labels(deployment, model.name, version, "true" if is_shadow else "false").inc(len(answer))
@@ -295,8 +300,18 @@ class Predictor:
             latency_ms,
             is_shadow,
             row_request_ids,
+            scores,
         )
         self._logger.log(record)
+
+
+def _positive_scores(answer: _Answer) -> np.ndarray | None:
+    """A binary classifier's score of its positive class (the second of its two classes) per row, when the
+    request computed class scores: the request log keeps it for ranking metrics (ROC-AUC, average precision)."""
+    if answer.proba is None or len(answer.classes) != 2 or answer.proba.ndim != 2:
+        return None
+    positive: np.ndarray = answer.proba[:, 1]
+    return positive
 
 
 def _merged(

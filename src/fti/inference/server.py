@@ -33,6 +33,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -93,6 +94,10 @@ class ServingSettings(BaseModel):
     refresh_seconds: float = Field(default=5.0, gt=0, description="how often deployments and aliases are checked")
     seed: int | None = Field(default=None, description="seed of random variant assignment (rows without entity keys)")
     invocations_deployment: str | None = Field(default=None, description="deployment behind /invocations")
+    trust_request_time: bool = Field(
+        default=False,
+        description="log a /v1 prediction at the time its X-Request-Time header gives (replayed or simulated traffic)",
+    )
     multiprocess_dir: str | None = Field(
         default=None, description="Prometheus multiprocess folder shared by all workers (PROMETHEUS_MULTIPROC_DIR)"
     )
@@ -261,7 +266,9 @@ class _Server:
         else:
             assert parsed.entities is not None
             frame, keys = await self.lookup(loaded, parsed.entities, parsed.passed_features), parsed.entities
-        prediction = await self.predictor.predict_deployment(loaded, frame, keys, request_id, started)
+        prediction = await self.predictor.predict_deployment(
+            loaded, frame, keys, request_id, started, logged_at=self.request_time(request)
+        )
         self.observe(prediction, started)
         answer = {
             "request_id": request_id,
@@ -271,6 +278,24 @@ class _Server:
             "model_versions": prediction.model_versions,
         }
         return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=_JSON)
+
+    def request_time(self, request: Request) -> datetime | None:
+        """The time the request log records for ``request``: its ``X-Request-Time`` header (ISO 8601 with a time
+        zone) when the server trusts it (``serving.trust_request_time``), else None (now). An untrusted header
+        is ignored: a client cannot move its requests in the log of a server that does not replay traffic."""
+        given = request.headers.get("x-request-time")
+        if given is None or not self.settings.trust_request_time:
+            return None
+        try:
+            moment = datetime.fromisoformat(given)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise ValidationError(
+                f"Header X-Request-Time is {given[:64]!r}: give an ISO 8601 time with a time zone, such as "
+                "2026-01-23T14:05:00+00:00."
+            )
+        return moment.astimezone(UTC)
 
     async def lookup(self, loaded: LoadedDeployment, entities: Any, passed: Any) -> Any:
         deployment = loaded.deployment

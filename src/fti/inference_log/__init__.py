@@ -19,7 +19,13 @@ monitoring and the dashboard alike, with one cache. The modules, from the bottom
 from __future__ import annotations
 
 from fti.inference_log.queries import LogSpan
-from fti.inference_log.schema import INFERENCE_LOG_TABLE, LABELS_SCHEMA, LABELS_TABLE, REQUEST_LOG_SCHEMA
+from fti.inference_log.schema import (
+    INFERENCE_LOG_TABLE,
+    LABELS_SCHEMA,
+    LABELS_TABLE,
+    REQUEST_LOG_SCHEMA,
+    STORED_LOG_SCHEMA,
+)
 from fti.inference_log.service import InferenceLog
 from fti.inference_log.traffic import Traffic
 from fti.inference_log.window import LogWindow, WindowSpec
@@ -30,6 +36,7 @@ __all__ = [
     "LABELS_SCHEMA",
     "LABELS_TABLE",
     "REQUEST_LOG_SCHEMA",
+    "STORED_LOG_SCHEMA",
     "InferenceLog",
     "LogRecord",
     "LogSpan",

@@ -125,6 +125,11 @@ class DataFile:
         table = self._table
         return 0 if table is None else int(table.nbytes)
 
+    def has_column(self, column: str) -> bool:
+        """Whether the file holds ``column`` (a column added to the table later is absent from older files)."""
+        names: list[str] = self._metadata.schema.names
+        return column in names
+
     @property
     def is_read(self) -> bool:
         """Whether the file's columns are in memory."""

@@ -45,9 +45,11 @@ LABELLED_SCHEMA = pa.schema(
         ("model", pa.string()),
         ("prediction", pa.float64()),
         ("label", pa.float64()),
+        ("score", pa.float64()),
     ]
 )
-"""Labelled predictions: when, which model (``model`` is ``name:version``), what it predicted, the label."""
+"""Labelled predictions: when, which model (``model`` is ``name:version``), what it predicted, the label, and the
+positive-class score when the request computed one (null otherwise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,8 @@ def labelled_predictions(
     )
     params: dict[str, Any] = {"deployment": deployment}
     params |= {key: value for key, value in (("low", low), ("high", high)) if value is not None}
+    # files written before the log had a score column lack it: read as null
+    score = "log.score" if any(file.has_column("score") for file in logged) else "CAST(NULL AS DOUBLE)"
     with shared_engine().cursor() as connection:
         found = connection.sql(
             f"""
@@ -274,7 +278,7 @@ def labelled_predictions(
                 WHERE deployment = $deployment
                 GROUP BY request_id
             )
-            SELECT log.timestamp, log.model_name, log.model_version, log.prediction, labels.label
+            SELECT log.timestamp, log.model_name, log.model_version, log.prediction, labels.label, {score} AS score
             FROM {_scan(connection, logged, "log_rows")} AS log JOIN labels USING (request_id)
             WHERE log.deployment = $deployment AND NOT log.is_shadow{bounds}
             """,
@@ -290,6 +294,7 @@ def labelled_predictions(
             "model": pc.binary_join_element_wise(name, found.column("model_version").cast(pa.string()), ":"),
             "prediction": found.column("prediction").cast(pa.float64()),
             "label": found.column("label").cast(pa.float64()),
+            "score": found.column("score").cast(pa.float64()),
         },
         schema=LABELLED_SCHEMA,
     )

@@ -12,7 +12,10 @@ __all__ = [
     "LABEL_COLUMNS",
     "LOG_COLUMNS",
     "LOG_DICTIONARY",
+    "OPTIONAL_LOG_FIELDS",
     "REQUEST_LOG_SCHEMA",
+    "STORED_LOG_SCHEMA",
+    "conform_log_batch",
 ]
 
 INFERENCE_LOG_TABLE = "inference_log"
@@ -41,6 +44,15 @@ column :data:`INPUTS_COLUMN` once a typed input is logged (see :mod:`fti.inferen
 #: string); the table's struct is the union of every deployment's features
 INPUTS_COLUMN = "inputs"
 
+OPTIONAL_LOG_FIELDS = (pa.field("score", pa.float64()),)
+"""Columns a batch may have, null where it has not: ``score`` is a binary classifier's score of its positive class
+(the second of its two classes) when the request computed class scores (a deployment answering ``proba`` or
+``both``): what ranking metrics (ROC-AUC, average precision) are computed from. Logs written before the column
+existed read it as null."""
+
+STORED_LOG_SCHEMA = pa.schema([*REQUEST_LOG_SCHEMA, *OPTIONAL_LOG_FIELDS])
+"""The columns the inference log stores: :data:`REQUEST_LOG_SCHEMA` and :data:`OPTIONAL_LOG_FIELDS`."""
+
 LABELS_SCHEMA = pa.schema(
     [
         pa.field("request_id", pa.string(), nullable=False),
@@ -62,9 +74,19 @@ LOG_COLUMNS = (
     "prediction",
     "latency_ms",
     "is_shadow",
+    "score",  # read where the log has it
     "error",  # read where the log has it
 )
 #: the log columns whose few values repeat: read dictionary-encoded
 LOG_DICTIONARY = ("deployment", "variant", "model_name")
 #: the label columns kept in memory
 LABEL_COLUMNS = ("request_id", "deployment", "label", "labelled_at")
+
+
+def conform_log_batch(batch: pa.Table) -> pa.Table:
+    """``batch`` (with every column of :data:`REQUEST_LOG_SCHEMA`) as :data:`STORED_LOG_SCHEMA`: the columns in
+    order, an optional column it lacks as nulls."""
+    for field in OPTIONAL_LOG_FIELDS:
+        if field.name not in batch.column_names:
+            batch = batch.append_column(field, pa.nulls(batch.num_rows, field.type))
+    return batch.select(STORED_LOG_SCHEMA.names).cast(STORED_LOG_SCHEMA)

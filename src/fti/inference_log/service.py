@@ -39,6 +39,8 @@ from fti.inference_log.schema import (
     LOG_COLUMNS,
     LOG_DICTIONARY,
     REQUEST_LOG_SCHEMA,
+    STORED_LOG_SCHEMA,
+    conform_log_batch,
 )
 from fti.inference_log.summaries import summarize_commit
 from fti.inference_log.traffic import Traffic, traffic
@@ -108,7 +110,8 @@ class InferenceLog:
     def _write_log(self, batch: pa.Table) -> int:
         """Commit ``batch``, its ``inputs`` fitted to the table's typed features (the table's struct extended)."""
         if INPUTS_COLUMN not in batch.column_names:
-            return self._offline.write(INFERENCE_LOG_TABLE, _reader(batch))
+            # a log written before a column was added to the schema (``score``) gets it with this append
+            return self._offline.write(INFERENCE_LOG_TABLE, _reader(batch), merge_schema=True)
         known = self._known_inputs()
         batch = conform_inputs(batch, known)
         added = inputs_type(batch.schema)
@@ -185,12 +188,12 @@ class InferenceLog:
         read from the data files that hold rows of the window only.
         """
         log = self._files(_LOG, max_age)
-        every = list(log.reader.schema.names) if log.reader is not None else REQUEST_LOG_SCHEMA.names
+        every = list(log.reader.schema.names) if log.reader is not None else STORED_LOG_SCHEMA.names
         names = every if columns is None else list(dict.fromkeys(["timestamp", *columns]))
         if INPUTS_COLUMN not in every:  # a log written before typed inputs: every feature is in the JSON
             names = [name for name in names if name != INPUTS_COLUMN]
         if log.reader is None:
-            return REQUEST_LOG_SCHEMA.empty_table().select(names)
+            return STORED_LOG_SCHEMA.empty_table().select(names)
         rows = queries.rows(log, deployment, start, end, names, include_shadow=include_shadow)
         return _as_logged(rows)
 
@@ -303,7 +306,7 @@ def _as_logged(rows: pa.Table) -> pa.Table:
 
 def _conformed(batch: pa.Table) -> pa.Table:
     """``batch`` in the log's schema: its columns in order and types, and its ``inputs`` struct when it has one."""
-    conformed = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+    conformed = conform_log_batch(batch)
     if INPUTS_COLUMN not in batch.column_names:
         return conformed
     inputs = batch.column(INPUTS_COLUMN)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from fti.faults import kill_point
 from fti.inference_log.inputs import concat_logged, split_features
-from fti.inference_log.schema import INPUTS_COLUMN, REQUEST_LOG_SCHEMA
+from fti.inference_log.schema import INPUTS_COLUMN, STORED_LOG_SCHEMA
 
 if TYPE_CHECKING:
     from fti.inference_log.spool import RequestSpool
@@ -86,13 +86,15 @@ class LogRecord:
     is_shadow: bool
     #: one request id per row, in place of ``request_id`` (events scored together, each its own request)
     row_request_ids: np.ndarray[Any, Any] | None = None
+    #: a binary classifier's positive-class score per row, when the request computed class scores
+    scores: np.ndarray[Any, Any] | None = None
 
 
 class RequestLogger:
     """Queues log records and writes them to a sink from a background thread.
 
     Args:
-        sink: receives Arrow tables with ``REQUEST_LOG_SCHEMA``.
+        sink: receives Arrow tables with ``STORED_LOG_SCHEMA``.
         config: batch size, flush interval and queue bound.
         on_drop: called with the row count of each dropped record (metrics).
         spool: where queued records are synced before they reach the sink (None: kept in memory only).
@@ -246,7 +248,7 @@ class RequestLogger:
 
 
 def to_table(records: list[LogRecord]) -> pa.Table:
-    """One Arrow table with ``REQUEST_LOG_SCHEMA`` from queued records, and the ``inputs`` struct of their typed
+    """One Arrow table with ``STORED_LOG_SCHEMA`` from queued records, and the ``inputs`` struct of their typed
     features when they have any."""
     counts = np.array([len(record.predictions) for record in records], dtype=np.int64)
 
@@ -272,11 +274,19 @@ def to_table(records: list[LogRecord]) -> pa.Table:
         pa.array(predictions, type=pa.float64(), from_pandas=True),
         repeat([record.latency_ms for record in records], pa.float64()),
         repeat([record.is_shadow for record in records], pa.bool_()),
+        pa.array(np.concatenate([_scores(record) for record in records]), type=pa.float64(), from_pandas=True),
     ]
-    table = pa.Table.from_arrays(columns, schema=REQUEST_LOG_SCHEMA)
+    table = pa.Table.from_arrays(columns, schema=STORED_LOG_SCHEMA)
     if INPUTS_COLUMN in logged.column_names:
         table = table.append_column(INPUTS_COLUMN, logged.column(INPUTS_COLUMN))
     return table
+
+
+def _scores(record: LogRecord) -> np.ndarray[Any, Any]:
+    """The record's positive-class scores, NaN (logged as null) where it has none."""
+    if record.scores is None:
+        return np.full(len(record.predictions), np.nan)
+    return np.asarray(record.scores, dtype=np.float64)
 
 
 def _row_request_ids(record: LogRecord) -> np.ndarray[Any, Any]:

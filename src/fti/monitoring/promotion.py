@@ -5,6 +5,11 @@ the label; ``squared_error`` / ``absolute_error`` for regression); every model v
 control (by default the ``champion``) by the test suited to the outcome, and ``promote=True`` moves
 ``champion`` to a treatment that wins significantly, with the evidence as the reason in the alias history.
 
+For a rare positive class (fraud), accuracy mostly counts false alarms: ``roc_auc`` and ``average_precision``
+rank the requests by the positive-class score the request log keeps (``score``: logged when the deployment
+answers class scores, ``output_kind="proba"`` or ``"both"``) and compare the variants by a bootstrap over
+requests (:func:`fti.monitoring.stats.ranking.compare_ranking`).
+
 Example:
     >>> report = project.ab_report("fraud", metric="accuracy", mde=0.05, promote=True)  # doctest: +SKIP
     >>> report.winner, report.promoted  # doctest: +SKIP
@@ -21,6 +26,7 @@ import pyarrow.compute as pc
 
 from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.monitoring.stats.ab import analyze_ab
+from fti.monitoring.stats.ranking import RANKING_METRICS, compare_ranking, ranking_metric
 
 if TYPE_CHECKING:
     from fti.monitoring.stats.ab import ABDecision, ABTest
@@ -28,8 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ABMetric", "ABReport", "VariantSummary", "ab_report", "outcomes"]
 
-ABMetric = Literal["accuracy", "error_rate", "squared_error", "absolute_error"]
+ABMetric = Literal["accuracy", "error_rate", "squared_error", "absolute_error", "roc_auc", "average_precision"]
 _HIGHER_IS_BETTER: dict[str, bool] = {
+    "roc_auc": True,
+    "average_precision": True,
     "accuracy": True,
     "error_rate": False,
     "squared_error": False,
@@ -120,11 +128,13 @@ def ab_report(
         labelled: the deployment's labelled, non-shadow predictions with a ``model`` column (``name:version``).
         registry: the model registry (to resolve the control alias and move ``champion``).
         deployment: the deployment's name, for messages and the alias history.
-        metric: ``accuracy``, ``error_rate``, ``squared_error`` or ``absolute_error``.
+        metric: ``accuracy``, ``error_rate``, ``squared_error``, ``absolute_error``, or for a binary classifier
+            that logs scores ``roc_auc`` or ``average_precision`` (bootstrap over requests).
         control: the control: an alias of the served model (``champion``) or ``name:version``.
         alpha: the significance level.
         mde: the minimum detectable effect (absolute); the needed sample size is computed from it.
-        test: force ``proportion``, ``mean`` or ``bootstrap`` (default: by the metric).
+        test: force ``proportion``, ``mean`` or ``bootstrap`` (default: by the metric; ranking metrics are always
+            bootstrapped).
         promote: move ``champion`` to a treatment that wins significantly (forced if protected).
         seed: bootstrap seed.
     """
@@ -135,15 +145,39 @@ def ab_report(
             f"Deployment '{deployment}' has no labelled predictions: log labels with "
             f"project.log_labels('{deployment}', df)."
         )
-    table = labelled.append_column("outcome", outcomes(labelled, metric))
+    if metric in RANKING_METRICS:
+        labelled = _scored(labelled, deployment, metric)
+        table = labelled.append_column("outcome", labelled.column("score"))
+    else:
+        table = labelled.append_column("outcome", outcomes(labelled, metric))
     models = sorted(pc.unique(table.column("model")).to_pylist())
     control_model = _resolve_control(registry, control, table, deployment, models)
-    variants = tuple(_summary(table, model) for model in models)
+    variants = tuple(_summary(table, model, metric) for model in models)
     if len(models) < 2:
         raise ValidationError(
             f"Deployment '{deployment}' has labelled traffic for one model version only ({models[0]}): an A/B "
             "analysis needs a second variant (add a challenger to the deployment)."
         )
+    if metric in RANKING_METRICS:
+        control_rows = _scores_and_labels(table, control_model)
+        decisions = [
+            compare_ranking(
+                control_rows,
+                _scores_and_labels(table, model),
+                metric=metric,
+                names=(control_model, model),
+                mde=mde,
+                alpha=alpha,
+                seed=seed,
+            )
+            for model in models
+            if model != control_model
+        ]
+        report = ABReport(deployment, metric, control_model, variants, tuple(decisions))
+        if promote and report.winner is not None:
+            _promote(registry, report, report.winner)
+            report = replace(report, promoted=report.winner)
+        return report
     decisions = analyze_ab(
         table.select(["model", "outcome"]),
         variant="model",
@@ -163,10 +197,39 @@ def ab_report(
     return report
 
 
-def _summary(table: pa.Table, model: str) -> VariantSummary:
+def _summary(table: pa.Table, model: str, metric: str) -> VariantSummary:
+    if metric in RANKING_METRICS:
+        scores, labels = _scores_and_labels(table, model)
+        value = float(ranking_metric(metric, scores, labels)[0]) if labels.size else float("nan")
+        return VariantSummary(model, int(labels.size), value)
     rows = table.filter(pc.equal(table.column("model"), model)).column("outcome")
     values = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.float64)
     return VariantSummary(model, int(values.size), float(values.mean()) if values.size else float("nan"))
+
+
+def _scores_and_labels(table: pa.Table, model: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    rows = table.filter(pc.equal(table.column("model"), model))
+    scores = np.asarray(rows.column("score").to_numpy(zero_copy_only=False), dtype=np.float64)
+    labels = np.asarray(rows.column("label").to_numpy(zero_copy_only=False), dtype=np.float64)
+    return scores, labels
+
+
+def _scored(labelled: pa.Table, deployment: str, metric: str) -> pa.Table:
+    """The labelled predictions that have a positive-class score, with 0/1 labels; an error saying how to log
+    scores when none has one."""
+    if "score" not in labelled.column_names or labelled.column("score").null_count == labelled.num_rows:
+        raise ValidationError(
+            f"{metric} needs the positive-class score of each request, and deployment '{deployment}' logged none: "
+            "its requests logged class labels only. Deploy with output_kind='both' (or 'proba') so the request "
+            "log keeps each request's score, or compare on metric='accuracy'."
+        )
+    scored = labelled.filter(pc.is_valid(labelled.column("score")))
+    labels = pc.unique(scored.column("label")).to_pylist()
+    if any(label not in (0.0, 1.0, None) for label in labels):
+        raise ValidationError(
+            f"{metric} needs 0/1 labels; deployment '{deployment}' has labels {sorted(map(str, labels))[:5]}."
+        )
+    return scored.filter(pc.is_valid(scored.column("label")))
 
 
 def _resolve_control(registry: ModelRegistry, control: str, table: pa.Table, deployment: str, models: list[str]) -> str:

@@ -238,11 +238,23 @@ class MonitoringService:
         return window, ReferenceSource(build_reference(derived), label, None, described)
 
     def _entity_keys(self, deployment: str) -> tuple[str, ...]:
-        """The entity keys of ``deployment`` (none when it is not deployed here, or no deployments are known)."""
+        """The keys the request log of ``deployment`` keeps beside the features: its entity keys and the serving
+        keys of the feature view it looks features up in (none when it is not deployed here, or no deployments
+        are known)."""
         if self._deployments is None:
             return ()
         found = next((item for item in self._deployments.list_deployments() if item.name == deployment), None)
-        return () if found is None else tuple(found.entity_keys)
+        if found is None:
+            return ()
+        keys = list(found.entity_keys)
+        if found.feature_lookup is not None:
+            name, _, version = found.feature_lookup.partition(":")
+            try:
+                view = self._features.get_feature_view(name, int(version) if version else None)
+                keys.extend(view.serving_keys())
+            except (NotFoundError, ValidationError):  # a view gone or no longer online: no lookup keys logged
+                pass
+        return tuple(dict.fromkeys(keys))
 
     def _drift(
         self,

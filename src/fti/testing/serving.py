@@ -24,9 +24,8 @@ from fti.core.deployments import Deployment
 from fti.core.registry import ColumnSpec, Signature
 from fti.errors import NotFoundError, ValidationError
 from fti.inference.adapters import InputCheck, first_output
-from fti.inference_log import REQUEST_LOG_SCHEMA
 from fti.inference_log.inputs import concat_logged
-from fti.inference_log.schema import INPUTS_COLUMN
+from fti.inference_log.schema import INPUTS_COLUMN, STORED_LOG_SCHEMA, conform_log_batch
 from fti.registry.service import parse_model_ref
 from fti.testing.services import free_port
 
@@ -229,7 +228,7 @@ class MemoryLogSink:
     def write(self, batch: pa.Table) -> None:
         """Append a batch (an empty one writes nothing)."""
         if batch.num_rows:
-            conformed = batch.select(REQUEST_LOG_SCHEMA.names).cast(REQUEST_LOG_SCHEMA)
+            conformed = conform_log_batch(batch)
             if INPUTS_COLUMN in batch.column_names:  # the typed features, as the inference log keeps them
                 conformed = conformed.append_column(INPUTS_COLUMN, batch.column(INPUTS_COLUMN))
             with self._lock:
@@ -239,7 +238,7 @@ class MemoryLogSink:
         """Every logged row so far, in one table (empty before the first write)."""
         with self._lock:
             batches = list(self.batches)
-        return concat_logged(batches) if batches else REQUEST_LOG_SCHEMA.empty_table()
+        return concat_logged(batches) if batches else STORED_LOG_SCHEMA.empty_table()
 
 
 class StaticTokenStore:

@@ -228,12 +228,20 @@ def deployment_ab(
     request: Request,
     name: Name,
     window: Window = deployments.DEFAULT_WINDOW,
-    metric: Annotated[str, Query(description="accuracy, error_rate, squared_error or absolute_error.")] = "accuracy",
+    metric: Annotated[
+        str | None,
+        Query(
+            description="accuracy, error_rate, squared_error, absolute_error, roc_auc or average_precision; by "
+            "default the metric of the deployment's newest stored A/B report, else accuracy."
+        ),
+    ] = None,
     mde: Annotated[float | None, Query(description="Minimum detectable effect, for the sample size needed.")] = 0.05,
     alpha: Annotated[float, Query(description="Significance level.")] = 0.05,
 ) -> dict[str, Any]:
     """A/B analysis of the variants on labelled traffic: metric per variant, test, p-value, samples, winner."""
-    return deployments.ab_analysis(_project(request), name, window, metric=metric, mde=mde, alpha=alpha)
+    project = _project(request)
+    chosen = metric or monitoring.ab_metric(project, name)
+    return deployments.ab_analysis(project, name, window, metric=chosen, mde=mde, alpha=alpha)
 
 
 def _checks(request: Request) -> CheckCache:

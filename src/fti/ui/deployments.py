@@ -53,7 +53,7 @@ _BUCKETS = 48
 #: how old the dashboard's look at the inference log's tables may be (seconds): a page reads the log as it was
 #: then, so it costs no look at the tables (``refresh=true`` and "Check again" look now)
 REFRESH_SECONDS = 5.0
-AB_METRICS = ("accuracy", "error_rate", "squared_error", "absolute_error")
+AB_METRICS = ("accuracy", "error_rate", "squared_error", "absolute_error", "roc_auc", "average_precision")
 
 
 def finite(content: dict[str, Any]) -> dict[str, Any]:

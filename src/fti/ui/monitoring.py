@@ -24,7 +24,7 @@ from fti.monitoring.report import restore
 from fti.monitoring.rules_file import parse_alerts, read_alerts_file
 from fti.monitoring.stats.drift import DriftConfig, FeatureDriftConfig
 from fti.monitoring.stats.feature_drift import DriftMethod
-from fti.ui.deployments import DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
+from fti.ui.deployments import AB_METRICS, DEFAULT_WINDOW, REFRESH_SECONDS, finite, time_window
 
 if TYPE_CHECKING:
     from fti.monitoring import MonitorResult
@@ -296,6 +296,18 @@ def deployment_rules(project: Project, deployment: str) -> tuple[DriftConfig | N
 
 
 _METHODS = set(get_args(DriftMethod))
+
+
+def ab_metric(project: Project, deployment: str) -> str:
+    """The metric the newest stored A/B report of ``deployment`` decided on (what its A/B pipeline compares, such as
+    the demo's average precision), else ``accuracy``: the dashboard's A/B analysis starts from it."""
+    stored = sorted(_stored_reports_all(project, deployment), key=lambda item: item["created_at"], reverse=True)
+    for item in stored:
+        content = stored_report(project, deployment, item["stamp"])
+        if content["kind"] == "ab":
+            metric = content.get("metric")
+            return metric if isinstance(metric, str) and metric in AB_METRICS else "accuracy"
+    return "accuracy"
 
 
 def _latest_drift_report(project: Project, deployment: str) -> tuple[str, dict[str, Any]] | None:

@@ -165,11 +165,12 @@ def deployment_list(request: Request) -> HTMLResponse:
 
 @router.get("/deployments/{name}")
 def deployment(
-    request: Request, name: str, window: str = deployments.DEFAULT_WINDOW, metric: str = "accuracy"
+    request: Request, name: str, window: str = deployments.DEFAULT_WINDOW, metric: str | None = None
 ) -> HTMLResponse:
     project = _project(request)
     data = deployments.deployment_detail(project, name, window)
-    ab = deployments.ab_analysis(project, name, window, metric=metric)
+    chosen = metric or monitoring.ab_metric(project, name)  # by default, what its stored A/B reports decide on
+    ab = deployments.ab_analysis(project, name, window, metric=chosen)
     requests_chart, latency_chart = _traffic_charts(data)
     feedback = deployments.feedback_over_time(project, name, data["window"])
     return _render(

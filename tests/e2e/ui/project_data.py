@@ -188,8 +188,10 @@ def log_moved_deployment(project: fti.Project, frame: pd.DataFrame, answers: np.
     # a drift report checked with rules of its own (threshold 0.345): the live page must decide with them too
     checked = project.monitor("moved", start=LOG_START.to_pydatetime(), config=DriftConfig(threshold=MOVED_THRESHOLD))
     checked.save(prefix=f"monitoring/reports/moved/{STORED_REPORT}")
+    # an A/B pipeline that decides on the error rate: the dashboard's A/B analysis starts from that metric
     project.artifacts.put_json(
-        f"monitoring/reports/moved/{STORED_AB_REPORT}/report.json", project.ab_report("moved").to_dict()
+        f"monitoring/reports/moved/{STORED_AB_REPORT}/report.json",
+        project.ab_report("moved", metric="error_rate").to_dict(),
     )
 
 

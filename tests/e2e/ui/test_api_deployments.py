@@ -74,7 +74,8 @@ def test_a_bad_window_or_deployment_is_refused_with_a_message(client: httpx.Clie
     metric = client.get("/api/deployments/fraud/ab", params={"metric": "f1"})
     assert metric.status_code == 422
     assert metric.json()["detail"] == (
-        "Unknown A/B metric 'f1': use one of accuracy, error_rate, squared_error, absolute_error."
+        "Unknown A/B metric 'f1': use one of accuracy, error_rate, squared_error, absolute_error, roc_auc, "
+        "average_precision."
     )
 
 
@@ -94,6 +95,12 @@ def test_ab_analysis_compares_the_variants_on_labelled_traffic(client: httpx.Cli
     assert sdk.decisions[0].p_value == pytest.approx(decision["p_value"])
     quiet = client.get("/api/deployments/fraud/ab", params={"window": "1h", "metric": "squared_error"}).json()
     assert quiet["metric"] == "squared_error" and quiet["labelled_rows"] == 20
+    # by default the metric the deployment's stored A/B report decided on; accuracy where it has none
+    assert body["metric"] == "accuracy"
+    assert client.get("/api/deployments/moved/ab").json()["metric"] == "error_rate"
+    # a ranking metric needs the scores a deployment answering class scores logs: this one logged labels only
+    ranked = client.get("/api/deployments/fraud/ab", params={"metric": "roc_auc"}).json()
+    assert ranked["available"] is False and "output_kind='both'" in ranked["message"]
 
 
 def test_drift_report_shows_the_shifted_feature_and_is_kept(client: httpx.Client) -> None:

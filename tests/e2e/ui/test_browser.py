@@ -261,6 +261,9 @@ def test_a_deployment_whose_split_changed_explains_its_counts_and_sizes_the_ab_t
     # the default analysis (mde 0.05) on a perfect champion: the sample size is sized for a fall, not refused
     assert page.locator("#ab-decisions tbody tr").count() == 1, page.inner_text("#ab")  # type: ignore[attr-defined]
     assert "rate test needs" not in page.inner_text("#ab")  # type: ignore[attr-defined]
+    # the analysis starts from the metric its stored A/B report decided on, not from accuracy
+    assert page.input_value("#ab-metric") == "error_rate"  # type: ignore[attr-defined]
+    assert "error_rate" in page.inner_text("#ab-variants")  # type: ignore[attr-defined]
     browser.shot("deployment-moved")
 
 

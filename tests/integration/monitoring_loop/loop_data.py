@@ -74,6 +74,7 @@ def log_rows(
     prefix: str = "r",
     predictions: np.ndarray[Any, Any] | None = None,
     is_shadow: bool = False,
+    scores: np.ndarray[Any, Any] | None = None,
 ) -> list[str]:
     """Write one batch to the inference log with the server's exact schema; returns the request ids."""
     rows = len(inputs)
@@ -96,5 +97,7 @@ def log_rows(
         },
         schema=REQUEST_LOG_SCHEMA,
     )
+    if scores is not None:  # the positive-class score, as a deployment answering class scores logs it
+        table = table.append_column("score", pa.array(np.asarray(scores, dtype=np.float64)))
     project.inference_log.write(table)
     return ids

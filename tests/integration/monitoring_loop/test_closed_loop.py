@@ -170,3 +170,50 @@ def test_a_retrain_action_in_a_rules_file_runs_the_named_pipeline_into_the_deplo
     assert project.get_model(f"{MODEL}@challenger").version == 2
     split = {variant.reference: variant.share for variant in project.get_deployment(DEPLOYMENT).variants}
     assert split == pytest.approx({f"{MODEL}@champion": 0.75, f"{MODEL}:2": 0.25})
+
+
+def test_a_rare_positive_class_is_compared_on_average_precision_of_the_logged_scores(project: fti.Project) -> None:
+    champion = build_project(project)
+    challenger = _train_v2(project)
+    rng = np.random.default_rng(61)
+    truth_a, truth_b = (rng.random(800) < 0.05).astype(int), (rng.random(800) < 0.05).astype(int)
+    # both flag nothing (so both are 95% accurate), but the challenger's scores rank the positives far higher
+    nothing = np.zeros(800)
+    ids = log_rows(
+        project,
+        champion,
+        traffic(800, seed=61),
+        prefix="s1",
+        predictions=nothing,
+        scores=rng.random(800) + 0.3 * truth_a,
+    )
+    ids += log_rows(
+        project,
+        challenger,
+        traffic(800, seed=62),
+        prefix="s2",
+        predictions=nothing,
+        scores=rng.random(800) + 2.0 * truth_b,
+    )
+    project.log_labels(DEPLOYMENT, {"request_id": ids, "label": [*truth_a, *truth_b]})
+
+    by_accuracy = project.ab_report(DEPLOYMENT, metric="accuracy")
+    assert by_accuracy.winner is None  # accuracy cannot tell them apart
+    report = project.ab_report(DEPLOYMENT, metric="average_precision", promote=True)
+
+    [decision] = report.decisions
+    assert (decision.test, decision.metric) == ("bootstrap", "average_precision")
+    assert decision.treatment_value > 0.9 > 0.5 > decision.control_value
+    assert report.winner == report.promoted == f"{MODEL}:2"
+    move = project.get_model(f"{MODEL}:2").alias_history("champion")[-1]
+    assert move.reason is not None and "average_precision" in move.reason
+
+
+def test_a_ranking_metric_without_logged_scores_says_how_to_log_them(project: fti.Project) -> None:
+    champion = build_project(project)
+    challenger = _train_v2(project)
+    ids = log_rows(project, champion, traffic(50, seed=71), prefix="u1")
+    ids += log_rows(project, challenger, traffic(50, seed=72), prefix="u2")
+    project.log_labels(DEPLOYMENT, {"request_id": ids, "label": [0, 1] * 50})
+    with pytest.raises(ValidationError, match="roc_auc needs the positive-class score .* output_kind='both'"):
+        project.ab_report(DEPLOYMENT, metric="roc_auc")

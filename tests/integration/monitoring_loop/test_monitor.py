@@ -108,3 +108,19 @@ def test_every_option_of_the_service_is_an_option_of_the_project(project: fti.Pr
     assert ("x3", "out_of_range") in {(finding.column, finding.kind) for finding in plain.quality.findings}
     assert "x3" not in {finding.column for finding in result.quality.findings}
     assert result.drifted_features == plain.drifted_features == ["x3"]
+
+
+def test_the_keys_of_a_feature_lookup_the_log_keeps_are_not_quality_findings(project: fti.Project) -> None:
+    champion = build_project(project)
+    inputs = traffic(200, seed=8)
+    # the deployment looks features up by card in an online view: the log keeps each request's card beside them
+    cards = project.create_feature_group("cards", primary_key=["card"], event_time="ts", online=True)
+    cards.insert(inputs.assign(card=range(200), ts=START))
+    project.create_feature_view("card_lookup", query=cards.select(FEATURES))
+    project.deploy(DEPLOYMENT, {f"{MODEL}@champion": 1.0}, feature_view="card_lookup")
+    log_rows(project, champion, inputs.assign(card=range(200), session=1), predictions=champion.predict(inputs))
+
+    result = project.monitor(DEPLOYMENT, window=200)
+
+    extra = {finding.column for finding in result.quality.findings if finding.kind == "extra_column"}
+    assert extra == {"session"}  # a column nobody declared is still a finding; the lookup key is not

@@ -272,3 +272,58 @@ def _becomes_ready(url: str) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_the_log_keeps_each_rows_positive_score_when_scores_were_computed(scored: str, stack: Stack) -> None:
+    frame = rows(8, seed=4)
+    both = httpx.post(f"{scored}/v1/deployments/both/predict", json={"instances": frame.to_dict("records")}).json()
+    httpx.post(f"{scored}/v1/deployments/fraud/predict", json={"instances": frame.to_dict("records")})
+    deadline = time.monotonic() + 10
+    while stack.sink.table().num_rows < 2 * len(frame) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = stack.sink.table().to_pandas()
+    scored_rows = log[log.deployment == "both"].sort_values("request_id", kind="stable")
+    assert len(scored_rows) == len(frame)
+    # the score of the positive class (the second of the two), per row, from the variant that answered it
+    expected = np.array(both["proba"])[:, 1]
+    logged = np.concatenate(
+        [scored_rows.loc[scored_rows.model_version == version, "score"].to_numpy() for version in (1, 2)]
+    )
+    versions = np.array(both["model_versions"])
+    np.testing.assert_allclose(np.sort(logged), np.sort(expected))
+    for version in (1, 2):
+        np.testing.assert_allclose(
+            np.sort(scored_rows.loc[scored_rows.model_version == version, "score"]),
+            np.sort(_scores(stack, version, frame[versions == version])[:, 1]),
+        )
+    # a deployment answering labels computed no score: null, not a made-up number
+    assert log.loc[log.deployment == "fraud", "score"].isna().all()
+
+
+def test_a_request_time_header_is_logged_only_by_a_server_that_trusts_it(serve: ServerFactory, stack: Stack) -> None:
+    frame = rows(2, seed=5)
+    given = "2026-01-23T14:05:00+01:00"
+    with serve(trust_request_time=True) as url:
+        replayed = httpx.post(
+            f"{url}/v1/deployments/fraud/predict",
+            json={"instances": frame.to_dict("records")},
+            headers={"X-Request-ID": "replayed", "X-Request-Time": given},
+        )
+        malformed = httpx.post(
+            f"{url}/v1/deployments/fraud/predict",
+            json={"instances": frame.to_dict("records")},
+            headers={"X-Request-ID": "malformed", "X-Request-Time": "yesterday"},
+        )
+    before = pd.Timestamp.now(tz="UTC")
+    with serve() as url:
+        ignored = httpx.post(
+            f"{url}/v1/deployments/fraud/predict",
+            json={"instances": frame.to_dict("records")},
+            headers={"X-Request-ID": "ignored", "X-Request-Time": given},
+        )
+    assert replayed.status_code == 200 and ignored.status_code == 200
+    assert malformed.status_code == 422 and "X-Request-Time" in malformed.json()["error"]
+    log = stack.sink.table().to_pandas().set_index("request_id")
+    assert "malformed" not in log.index  # a refused request logs nothing
+    assert (log.loc["replayed", "timestamp"] == pd.Timestamp("2026-01-23T13:05:00", tz="UTC")).all()
+    assert (log.loc["ignored", "timestamp"] >= before).all()

@@ -18,7 +18,7 @@ from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.payloads import parse_invocations, parse_v1
 from fti.inference.v2 import encode_response, parse_infer
 from fti.inference_log.features import feature_columns
-from fti.inference_log.schema import REQUEST_LOG_SCHEMA
+from fti.inference_log.schema import STORED_LOG_SCHEMA
 from fti.inference_log.writer import LogRecord, RequestLogConfig, RequestLogger, to_table
 from fti.testing.serving import MemoryLogSink, SklearnModel
 
@@ -136,7 +136,7 @@ def test_request_log_writes_batches_and_flushes_on_close() -> None:
     assert logger.queue_depth == 5
     logger.close()
     table = sink.table()
-    assert table.select(REQUEST_LOG_SCHEMA.names).schema == REQUEST_LOG_SCHEMA
+    assert table.select(STORED_LOG_SCHEMA.names).schema == STORED_LOG_SCHEMA
     assert table["request_id"].to_pylist() == ["one"] * 3 + ["two"] * 2
     assert feature_columns(table).slice(4).to_pylist() == [{"a": 1.0, "k": 1}]
     assert logger.queue_depth == 0

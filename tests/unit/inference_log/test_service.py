@@ -11,7 +11,7 @@ import pytest
 
 import fti
 from fti.errors import ValidationError
-from fti.inference_log import REQUEST_LOG_SCHEMA, InferenceLog
+from fti.inference_log import REQUEST_LOG_SCHEMA, STORED_LOG_SCHEMA, InferenceLog
 from fti.inference_log.features import parse_features
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -120,7 +120,7 @@ def test_reading_every_deployment_and_unbounded_windows(project: fti.Project) ->
     assert log.read().column("request_id").to_pylist() == ["r0", "r1", "r2", "r3"]
     assert log.read(include_shadow=True).num_rows == 6
     assert log.read("fraud", end=T0 + timedelta(minutes=2)).column("request_id").to_pylist() == ["r0", "r1"]
-    assert log.read("fraud").column_names == REQUEST_LOG_SCHEMA.names
+    assert log.read("fraud").column_names == STORED_LOG_SCHEMA.names
     assert sorted(log.request_ids("other").to_pylist()) == ["r4", "r5"]
 
 
@@ -163,3 +163,31 @@ def test_a_log_with_a_key_of_mixed_types_stays_readable(project: fti.Project) ->
     window = project.inference_log.read_window("fraud", 6)
     assert window.current.column("cc_num").to_pylist() == ["0", "1", "2", "3", "4", "a"]
     assert window.current.column("amount").to_pylist() == [0.5, 1.5, 2.5, 3.5, 4.5, 1.0]
+
+
+def test_a_log_written_before_the_score_column_takes_scores_and_reads_its_old_rows_as_null(
+    project: fti.Project,
+) -> None:
+    # a log as an earlier version wrote it: the table has no score column at all
+    old = _batch("fraud", 0, 3)
+    project.offline_store.write("inference_log", pa.RecordBatchReader.from_batches(old.schema, old.to_batches()))
+    log = project.inference_log
+    scored = _batch("fraud", 3, 2).append_column("score", pa.array([0.25, 0.75]))
+    log.write(scored)
+    log.write(_batch("fraud", 5, 1))  # a batch without scores (a deployment answering labels)
+    log.write_labels(
+        pa.table({"request_id": [f"r{i}" for i in range(6)], "deployment": ["fraud"] * 6, "label": [1.0] * 6})
+    )
+
+    read = log.read("fraud").to_pydict()
+    assert dict(zip(read["request_id"], read["score"], strict=True)) == {
+        "r0": None,
+        "r1": None,
+        "r2": None,
+        "r3": 0.25,
+        "r4": 0.75,
+        "r5": None,
+    }
+    labelled = log.labelled_predictions("fraud").to_pydict()
+    assert sorted(score for score in labelled["score"] if score is not None) == [0.25, 0.75]
+    assert labelled["score"].count(None) == 4
