@@ -1,8 +1,8 @@
 """Feature pipeline of the fraud demo: raw card transactions -> four versioned feature groups.
 
 - ``transactions`` (online): the raw transactions (what a request carries at prediction time);
-- ``card_activity`` (online): per card, counts and amounts over 1 h / 1 d / 7 d, time since the previous
-  transaction and distance from home, as of each transaction;
+- ``card_activity`` (online): per card, counts and amounts over 1 h / 1 d / 7 d, time since and distance from
+  the previous transaction, distance from home and hour of the day, as of each transaction;
 - ``merchant_stats`` (online): per merchant, activity over 1 d / 7 d as of each transaction;
 - ``fraud_labels``: whether each transaction was fraud (the spine of the training data). Labels arrive
   later than transactions (chargebacks): ``labelled_until`` keeps the newest ones out, and
@@ -46,12 +46,19 @@ SELECT t.cc_num, t.ts,
        sum(t.amount) OVER d1 AS amount_sum_1d,
        count(*) OVER d7 AS tx_count_7d,
        avg(t.amount) OVER d7 AS amount_avg_7d,
-       coalesce(epoch(t.ts - lag(t.ts) OVER (PARTITION BY t.cc_num ORDER BY t.ts)), 1e7) AS seconds_since_last,
-       -- equirectangular distance in km: good enough at city scale, and vectorized
+       coalesce(epoch(t.ts - lag(t.ts) OVER previous), 1e7) AS seconds_since_last,
+       -- equirectangular distances in km: good enough at city scale, and vectorized
        111.2 * sqrt(pow(t.lat - c.home_lat, 2) + pow((t.lon - c.home_lon) * cos(radians(c.home_lat)), 2))
-           AS km_from_home
+           AS km_from_home,
+       -- a traveller shops in one place at a time; stolen card numbers are used at merchants anywhere
+       coalesce(111.2 * sqrt(pow(t.lat - lag(t.lat) OVER previous, 2)
+                             + pow((t.lon - lag(t.lon) OVER previous) * cos(radians(t.lat)), 2)), 0.0)
+           AS km_from_last,
+       -- the hour of the day (UTC, fractional): card fraud favours the small hours
+       (epoch(t.ts) % 86400) / 3600.0 AS hour_of_day
 FROM transactions t JOIN cards c USING (cc_num)
-WINDOW h1 AS (PARTITION BY t.cc_num ORDER BY t.ts RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW),
+WINDOW previous AS (PARTITION BY t.cc_num ORDER BY t.ts),
+       h1 AS (PARTITION BY t.cc_num ORDER BY t.ts RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW),
        d1 AS (PARTITION BY t.cc_num ORDER BY t.ts RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW),
        d7 AS (PARTITION BY t.cc_num ORDER BY t.ts RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND CURRENT ROW)
 ORDER BY t.ts
@@ -99,7 +106,10 @@ _GROUPS: dict[str, dict[str, Any]] = {
     "card_activity": dict(
         primary_key=["cc_num"],
         event_time="ts",
-        description="Per-card spending over 1 h / 1 d / 7 d windows, time since last transaction, km from home.",
+        description=(
+            "Per-card spending over 1 h / 1 d / 7 d windows, time and km since the last transaction, km from home, "
+            "hour of the day."
+        ),
         # no ttl: the demo's month is simulated in the past, and a ttl counts from now, so it would blank every
         # value the deployment looks up
         online=True,

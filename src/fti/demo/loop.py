@@ -84,11 +84,14 @@ class DemoSettings:
     challenger_share: float = 0.5
     #: share of the cards compromised on the A/B day (a fraud wave): enough fraud to compare models on
     ab_fraud_share: float = 0.03
+    #: share of the cards compromised over the history: fraud stays under 1% of transactions, and the history
+    #: holds enough compromised cards (a few dozen) for the models to learn what fraud looks like
+    compromised_share: float = 0.015
 
     @classmethod
     def fast(cls) -> DemoSettings:
         """Small enough to finish in well under a minute."""
-        return cls(cards=500, days=21, trials=3, epochs=5, window_requests=200, ab_requests=600)
+        return cls(cards=500, days=21, trials=3, epochs=5, window_requests=200, ab_requests=600, compromised_share=0.04)
 
 
 @dataclass(slots=True)
@@ -210,7 +213,12 @@ class _Demo:
 
 def _generate(demo: _Demo) -> None:
     settings, project = demo.settings, demo.project
-    data = generate_transactions(cards=settings.cards, days=settings.days + LIVE_DAYS, seed=settings.seed)
+    data = generate_transactions(
+        cards=settings.cards,
+        days=settings.days + LIVE_DAYS,
+        compromised_share=settings.compromised_share,
+        seed=settings.seed,
+    )
     first_day = data.transactions["ts"].min().floor("D").to_pydatetime()
     live_start = first_day + timedelta(days=settings.days)
     season = live_start + timedelta(days=1)

@@ -111,11 +111,11 @@ def travel_season(
     if end is not None:
         in_range &= table["ts"] < pd.Timestamp(end)
     moved = np.flatnonzero(in_range & table["cc_num"].isin(away) & (table["is_fraud"] == 0))
-    # a random other city per transaction, then a random risky merchant of that city
-    destination = home_city.loc[table["cc_num"].to_numpy()[moved]].to_numpy() + rng.integers(
-        1, len(_CITIES), len(moved)
+    # each traveller goes to one other city for the season, then shops at random risky merchants there
+    trip = pd.Series(
+        (home_city.loc[away].to_numpy() + rng.integers(1, len(_CITIES), len(away))) % len(_CITIES), index=away
     )
-    destination %= len(_CITIES)
+    destination = trip.loc[table["cc_num"].to_numpy()[moved]].to_numpy()
     city = np.where(_RISKY[merchants["category_code"].to_numpy()], merchants["city"].to_numpy(), -1)
     order = np.argsort(city, kind="stable")
     bounds = np.searchsorted(city[order], np.arange(len(_CITIES) + 1))
