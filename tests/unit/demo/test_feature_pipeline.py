@@ -38,6 +38,13 @@ def test_card_windows_count_and_sum_what_came_before() -> None:
     assert frame["amount_avg_7d"].tolist() == [10.0, 15.0, 20.0, 25.0]
     assert frame["seconds_since_last"].tolist()[1:] == [1800.0, 5400.0, 3 * 86400.0 - 7200.0]
     assert frame["km_from_home"].tolist()[2] == pytest.approx(111.2)
+
+
+def test_card_features_see_where_and_when_the_card_was_used_last() -> None:
+    frame = card_activity(*_history())
+    # one degree of latitude from the previous purchase and back; the first has no previous one
+    assert frame["km_from_last"].tolist() == pytest.approx([0.0, 0.0, 111.2, 111.2])
+    assert frame["hour_of_day"].tolist() == pytest.approx([12.0, 12.5, 14.0, 12.0])
     assert frame["km_from_home"].tolist()[0] == 0
 
 

@@ -77,3 +77,19 @@ def test_travel_season_moves_legitimate_spending_of_travellers_only_in_its_range
     assert season.transactions["ts"].is_monotonic_increasing
     assert season.transactions["tx_id"].is_unique
     assert travel_season(data, start, seed=1).transactions.equals(travel_season(data, start, seed=1).transactions)
+
+
+def test_a_traveller_stays_in_one_city_for_the_season() -> None:
+    from datetime import UTC, datetime
+
+    from fti.demo.transactions import travel_season
+
+    data = generate_transactions(cards=300, days=4, seed=3)
+    season = travel_season(data, datetime(2026, 1, 3, tzinfo=UTC), seed=4).transactions
+    before = data.transactions.set_index("tx_id")
+    moved = season.set_index("tx_id").loc[before.index]
+    moved = moved.loc[moved["merchant_id"].ne(before["merchant_id"]) & moved["ts"].ge(datetime(2026, 1, 3, tzinfo=UTC))]
+    cities = moved["merchant_id"].map(data.merchants.set_index("merchant_id")["city"])
+    assert len(moved) > 100
+    # a trip goes to one other city: the card's purchases there stay near each other (stolen numbers do not)
+    assert (cities.groupby(moved["cc_num"]).nunique() == 1).all()
