@@ -13,8 +13,9 @@ stage then streams the A/B day's card events through Redis (:mod:`fti.demo.live_
 A month is played in minutes: every request carries its transaction's time (``X-Request-Time``, which the demo's
 model servers are configured to trust), so the request log, the monitoring windows and the dashboard's charts
 show the days the traffic stands for. The A/B day brings a wave of card fraud (fraudsters hiding among the
-travellers): with fraud under 1% a day's traffic would hold a handful of cases, too few to rank models by, and
-the A/B test compares the versions on average precision (how many alarms are fraud, over every threshold).
+travellers, recognisable by where and when they use the card): with fraud under 1% a day's traffic would hold a
+handful of cases, too few to rank models by, and the A/B test compares the versions on average precision (how
+many alarms are fraud, over every threshold).
 """
 
 from __future__ import annotations
@@ -339,8 +340,9 @@ def _ab_day(demo: _Demo) -> None:
         demo.report.note(f"promoted: {promoted.name}:{promoted.version} is the champion and takes all traffic again")
     else:
         demo.report.note(
-            "no significant winner: the champion stays (a retrained model learns the season from its labels, and a "
-            "time split tests on the newest days: one labelled day of the season is its test split, not its training)"
+            "no significant winner: the champion stays. Both versions rank the wave's fraud (see every version on "
+            "the A/B day in the summary), but a retrained model learns the season from its labels, and a time split "
+            "tests on the newest days: the one labelled day of the season is its test split, not its training"
         )
 
 
