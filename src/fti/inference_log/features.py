@@ -98,6 +98,8 @@ def parse_features(log: pa.Table) -> pa.Table:
         structure, whole = _structure_of_values(sample)
     if structure is None:
         return _infer(column)
+    if not structure:  # every sampled row is {}: nothing to parse
+        return pa.table({})
     parsed = _transform(column, structure)
     return _whole_numbers_as_integers(parsed, whole)
 

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.http as triton
 
 import fti
-from fti.inference_log.features import parse_features
+from fti.inference_log.features import feature_columns
 from tests.integration.serving_project.conftest import CARDS, FEATURES, Served
 
 pytestmark = [pytest.mark.e2e]
@@ -182,7 +182,7 @@ def test_zz_log_shows_sticky_variants_and_the_shadow_copy(served: Served) -> Non
         everything = project.inference_log.read("ab", include_shadow=True)
     ours = answered.filter(pc.starts_with(answered.column("request_id"), "sticky-"))
     assert ours.num_rows == len(frame)
-    keys = parse_features(ours).column("cc_num").to_numpy()
+    keys = feature_columns(ours).column("cc_num").to_numpy()
     variants = pd.Series(ours.column("variant").to_pylist())
     per_card = variants.groupby(keys).nunique()
     assert (per_card == 1).all() and len(per_card) == CARDS

@@ -17,7 +17,7 @@ import pytest
 import fti
 from fti.errors import ValidationError
 from fti.inference_log import REQUEST_LOG_SCHEMA
-from fti.inference_log.features import feature_columns
+from fti.inference_log.features import feature_columns, parse_features
 from fti.inference_log.inputs import split_features
 from fti.inference_log.window import CHECKED_COLUMNS
 from fti.inference_log.writer import LogRecord, to_table
@@ -198,3 +198,7 @@ def test_a_writer_that_missed_another_writers_type_retries_with_it(tmp_path: Pat
         logged = first.inference_log.read("fraud", columns=CHECKED_COLUMNS)
     assert logged.schema.field("inputs").type == pa.struct([("k", pa.int64()), ("x", pa.float64())])
     assert feature_columns(logged).column("x").to_pylist() == [None, None, "1.5", "text"]
+
+
+def test_rows_whose_json_is_empty_parse_to_no_columns() -> None:
+    assert parse_features(pa.table({"features": ["{}", "{}"]})).num_columns == 0
