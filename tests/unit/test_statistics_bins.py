@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from fti.features.sql import query_engine
 from fti.features.statistics import compute_statistics, has_current_bins, tail_edges
-from fti.features.stream_statistics import StreamStatistics
+from fti.features.stream_statistics import _SAMPLE_ROWS, StreamStatistics
 
 
 def _amounts() -> pa.Table:
@@ -55,3 +55,18 @@ def test_statistics_kept_from_before_the_scale_are_not_current() -> None:
     }
     assert not has_current_bins(old) and has_current_bins(new)
     assert has_current_bins({"columns": {"name": {"type": "category"}}})
+
+
+def test_the_streamed_sample_is_the_rows_with_the_smallest_random_keys() -> None:
+    # candidates are trimmed only now and then: the sample is still exactly the rows a trim after every batch keeps
+    rng = np.random.default_rng(7)
+    batches = [pa.record_batch({"x": rng.normal(size=size)}) for size in [1000, 70_000, 131_072, 5, 200_000, 90_000]]
+    statistics = StreamStatistics(pa.schema([pa.field("x", pa.float64())]), ("x",), seed=3)
+    for batch in batches:
+        statistics.add(batch)
+    generator = np.random.default_rng(3)  # the statistics' own generator, drawn batch by batch
+    keys = np.concatenate([generator.random(len(batch)) for batch in batches])
+    values = np.concatenate([batch.column(0).to_numpy() for batch in batches])
+    expected = np.sort(values[np.argsort(keys)[:_SAMPLE_ROWS]])
+    quartiles = statistics.result()["columns"]["x"]["quantiles"]
+    assert quartiles == [float(q) for q in np.quantile(expected, [0.25, 0.5, 0.75], method="nearest")]

@@ -70,8 +70,10 @@ class StreamStatistics:
         self._counts = dict.fromkeys(self._kinds, 0)
         self._times: dict[str, list[Any]] = {name: [] for name, kind in self._kinds.items() if kind == "time"}
         self._rng = np.random.default_rng(seed)
-        self._sample_keys = np.empty(0)
-        self._sample: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {name: np.empty(0) for name in self._numbers}
+        self._sample_keys: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        self._sample: dict[str, list[np.ndarray[Any, np.dtype[np.float64]]]] = {name: [] for name in self._numbers}
+        self._sample_size = 0
+        self._threshold = 1.0
         self._orders = [keys, (keys[-1], *keys[:-1])]
         self._increasing = [True, True]
         self._last: pa.RecordBatch | None = None
@@ -129,7 +131,8 @@ class StreamStatistics:
         if moments.count == 0:
             return {"min": None, "max": None, "mean": None, "std": None, "quantiles": None}
         std = math.sqrt(moments.m2 / (moments.count - 1)) if moments.count > 1 else None
-        values = self._sample[name]
+        self._trim_sample()
+        values = self._sample[name][0] if self._sample[name] else np.empty(0)
         values = values[~np.isnan(values)]
         quantiles = (
             [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75], method="nearest")] if len(values) else None
@@ -163,29 +166,41 @@ class StreamStatistics:
         return {"edges": [low, *edges], "counts": [int(count) for count in counts], "scale": scale}
 
     def _add_sample(self, batch: pa.RecordBatch) -> None:
-        """Keep the rows with the smallest random keys: a uniform sample of every row so far."""
+        """Keep the rows with the smallest random keys: a uniform sample of every row so far.
+
+        Rows whose key is below the largest key kept at the last trim are candidates; the candidates are
+        trimmed to the sample's size only when they reach a few samples' worth (and before the result), which
+        keeps the same rows as trimming after every batch without copying the sample each time.
+        """
         if not self._numbers:
             return
         keys = self._rng.random(len(batch))
-        kept = len(self._sample_keys)
-        if kept + len(keys) > _SAMPLE_ROWS:
-            threshold = (
-                np.partition(self._sample_keys, _SAMPLE_ROWS - 1)[_SAMPLE_ROWS - 1] if kept >= _SAMPLE_ROWS else 1.0
-            )
-            chosen = np.flatnonzero(keys < threshold)
-        else:
-            chosen = np.arange(len(keys))
+        chosen = np.flatnonzero(keys < self._threshold) if self._threshold < 1.0 else np.arange(len(keys))
         if not len(chosen):
             return
-        rows = batch.select(self._numbers).take(pa.array(chosen))
-        self._sample_keys = np.concatenate([self._sample_keys, keys[chosen]])
+        rows = batch.select(self._numbers) if len(chosen) == len(keys) else batch.select(self._numbers).take(chosen)
+        self._sample_keys.append(keys[chosen])
         for index, name in enumerate(self._numbers):
             values = pc.fill_null(pc.cast(rows.column(index), pa.float64()), math.nan)
-            self._sample[name] = np.concatenate([self._sample[name], values.to_numpy(zero_copy_only=False)])
-        if len(self._sample_keys) > _SAMPLE_ROWS:
-            keep = np.argpartition(self._sample_keys, _SAMPLE_ROWS - 1)[:_SAMPLE_ROWS]
-            self._sample_keys = self._sample_keys[keep]
-            self._sample = {name: values[keep] for name, values in self._sample.items()}
+            self._sample[name].append(values.to_numpy(zero_copy_only=False))
+        self._sample_size += len(chosen)
+        if self._sample_size > 4 * _SAMPLE_ROWS:
+            self._trim_sample()
+
+    def _trim_sample(self) -> None:
+        """The candidates as one array per column, cut to the sample's size (see :meth:`_add_sample`)."""
+        if not self._sample_keys or (len(self._sample_keys) == 1 and self._sample_size <= _SAMPLE_ROWS):
+            return
+        keys = np.concatenate(self._sample_keys)
+        keep = np.argpartition(keys, _SAMPLE_ROWS - 1)[:_SAMPLE_ROWS] if len(keys) > _SAMPLE_ROWS else None
+        if keep is not None:
+            keys = keys[keep]
+            self._threshold = float(keys.max())
+        self._sample_keys = [keys]
+        for name, parts in self._sample.items():
+            values = np.concatenate(parts)
+            self._sample[name] = [values[keep] if keep is not None else values]
+        self._sample_size = len(keys)
 
     # -- times and order ---------------------------------------------------------------------------
 
