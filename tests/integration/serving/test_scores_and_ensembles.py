@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ import tritonclient.http as triton
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from fti.core.deployments import Deployment
+from fti.inference_log.features import feature_columns
 from tests.integration.serving.conftest import COLUMNS, SCHEMA, ServerFactory, Stack, build_stack, rows
 
 pytestmark = [pytest.mark.e2e]
@@ -223,8 +223,9 @@ def test_pre_and_postprocessing_run_around_the_model_and_the_log_keeps_its_view(
     words[0] = "review"
     assert body["predictions"] == words.tolist()
     np.testing.assert_allclose(body["proba"], _scores(stack, 1, frame))
-    log = stack.sink.table().to_pandas()
-    logged = pd.DataFrame([json.loads(features) for features in log.features])
+    table = stack.sink.table()
+    log = table.to_pandas()
+    logged = feature_columns(table).to_pandas()
     np.testing.assert_allclose(logged["amount"], frame["amount"])  # the model's inputs
     np.testing.assert_array_equal(log.prediction, labels)  # the model's predictions
 

@@ -4,7 +4,6 @@ and hot swap of the champion alias under a bounded concurrent load."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pytest
 
+from fti.inference_log.features import feature_columns
 from tests.integration.serving.conftest import COLUMNS, ServerFactory, Stack, rows
 
 pytestmark = [pytest.mark.e2e]
@@ -39,11 +39,11 @@ def test_ab_assignment_is_sticky_and_the_shadow_gets_a_logged_copy(serve: Server
     assert returned_names == {"fraud"}, "the shadow's answers must never be returned"
 
     log = stack.sink.table()
-    served = log.filter(pc.invert(log["is_shadow"])).to_pandas()
-    shadow = log.filter(log["is_shadow"]).to_pandas()
+    served_log, shadow_log = log.filter(pc.invert(log["is_shadow"])), log.filter(log["is_shadow"])
+    served, shadow = served_log.to_pandas(), shadow_log.to_pandas()
     assert len(served) == 2 * len(cards)
-    served["cc_num"] = served.features.map(lambda features: json.loads(features)["cc_num"])
-    shadow["cc_num"] = shadow.features.map(lambda features: json.loads(features)["cc_num"])
+    served["cc_num"] = feature_columns(served_log).column("cc_num").to_numpy()
+    shadow["cc_num"] = feature_columns(shadow_log).column("cc_num").to_numpy()
 
     # sticky: every card went to one variant, across requests of different sizes and orders
     per_card = served.groupby("cc_num").model_version.nunique()
@@ -64,7 +64,7 @@ def test_ab_assignment_is_sticky_and_the_shadow_gets_a_logged_copy(serve: Server
     assert set(shadow.model_name) == {"fraud-shadow"} and set(shadow.variant) == {"fraud-shadow"}
     assert set(shadow.request_id) == set(served.request_id)
     assert sorted(shadow.cc_num) == sorted(served.cc_num)
-    inputs = pd.DataFrame(shadow.features.map(json.loads).tolist())[COLUMNS].to_numpy()
+    inputs = feature_columns(shadow_log).to_pandas()[COLUMNS].to_numpy()
     expected = stack.registry.resolve("fraud-shadow").estimator.predict(pd.DataFrame(inputs, columns=COLUMNS))
     np.testing.assert_allclose(shadow.prediction.to_numpy(), expected)
     assert (log["latency_ms"].to_numpy() > 0).all()
