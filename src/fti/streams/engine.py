@@ -5,7 +5,9 @@ four vectorized steps:
 
 1. read: keys, event time and values are cast to the definition's types (DuckDB, the backfill's casts); an
    event with a missing key or event time, or a value that does not read as its type, becomes a dead letter
-   with the reason;
+   with the reason. A batch whose values are all present and in Arrow's own text form (as
+   :func:`fti.streams.publish` writes them) or already typed is cast with Arrow kernels instead, to the same
+   values (:mod:`fti.streams.canonical_read`);
 2. watermark: the watermark is the newest event time seen so far minus the allowed lateness, evaluated as
    if the events came one at a time in arrival order (a running maximum), so where a stream is split into
    micro-batches changes nothing; an event older than it is a dead letter ("too late");
@@ -41,6 +43,7 @@ import pyarrow as pa
 from fti.errors import ValidationError
 from fti.features.aggregations import AggregationSpec, typed_events_sql
 from fti.features.sql import quote
+from fti.streams.canonical_read import read_canonical
 from fti.streams.window_state import WindowState
 
 __all__ = ["BatchResult", "WindowEngine"]
@@ -101,16 +104,10 @@ class WindowEngine:
 
         Columns the definition reads but the batch lacks count as missing; other columns are ignored.
         """
-        connection = self._connection
-        connection.register("__raw", self._raw(events))
-        try:
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE __batch AS {self._read_sql()}")
-            dead = self._refused()
-            valid = connection.sql(
-                "SELECT * EXCLUDE (__reason) FROM __batch WHERE __reason IS NULL ORDER BY __seq"
-            ).to_arrow_table()
-        finally:
-            connection.unregister("__raw")
+        dead: list[tuple[int, str]] = []
+        valid = read_canonical(self._spec, events)
+        if valid is None:  # some value needs DuckDB's casts, or an event is malformed: find which and why
+            valid, dead = self._read(events)
         before = self._newest
         is_late, late = self._watermark(
             valid.column("__seq").to_numpy().astype(np.int64), valid.column("__t").to_numpy().astype(np.int64)
@@ -128,6 +125,20 @@ class WindowEngine:
         self._evict()
         dead.sort()
         return BatchResult(rows, dead, inserted, accepted.num_rows - inserted, emitted)
+
+    def _read(self, events: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
+        """The read step in DuckDB: the events read as their types, in arrival order, and the refused ones."""
+        connection = self._connection
+        connection.register("__raw", self._raw(events))
+        try:
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE __batch AS {self._read_sql()}")
+            dead = self._refused()
+            valid = connection.sql(
+                "SELECT * EXCLUDE (__reason) FROM __batch WHERE __reason IS NULL ORDER BY __seq"
+            ).to_arrow_table()
+        finally:
+            connection.unregister("__raw")
+        return valid, dead
 
     def _raw(self, events: pa.Table) -> pa.Table:
         needed = [*self._spec.key, self._spec.event_time, *self._spec.value_columns]
