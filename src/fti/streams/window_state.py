@@ -286,8 +286,10 @@ def _index(values: pa.Array) -> pd.Index:
     """A pandas index of ``values``; text as Python objects, whose lookups cost a quarter of an Arrow-backed
     string index's."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return pd.Index(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
-    return pd.Index(values.to_pandas())
+        index: pd.Index = pd.Index(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
+    else:
+        index = pd.Index(values.to_pandas())
+    return index
 
 
 def _decode(texts: pa.Array | None, kind: str, values: np.ndarray, valid: np.ndarray) -> pa.Array:
