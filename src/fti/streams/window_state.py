@@ -10,11 +10,11 @@ one. The state's size thus costs a mask per batch, not a query over it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,45 +32,29 @@ _LATEST = np.iinfo(np.int64).max
 class _Dictionary:
     """Distinct values (an Arrow array) and the code of each: its position.
 
-    Lookups go through pandas indexes, whose hash tables are built once and kept: the values are split into
-    levels in the order they were added, each at least four times the size of the next, and a batch's new values
-    become a level of their own, merged with the ones before it while the geometric sizes say so. A value thus
-    has its hash table rebuilt a logarithmic number of times, whatever the batches' sizes, instead of once per
-    batch that adds a value.
+    Lookups go through a Python dictionary of the values (floats by their bits, NaN and -0.0 made canonical
+    first), probed in C by ``map``: a value is hashed once when it is added and once per lookup, whatever the
+    batches' sizes. (A pandas index costs a fixed tenth of a millisecond a lookup and must be rebuilt to take new
+    values: at the small micro-batches of a steady stream that cost more than the rest of the engine's step.)
     """
 
     def __init__(self, kind: pa.DataType) -> None:
         self.values: pa.Array = pa.array([], kind)
-        self._levels: list[pd.Index] = []
+        self._codes: dict[object, int] = {}
 
     def encode(self, column: pa.Array) -> np.ndarray:
-        wanted = _index(column)
-        codes = self._lookup(wanted, 0, np.full(len(wanted), -1, dtype=np.int64))
-        if (codes < 0).any():
-            fresh = pc.drop_null(pc.unique(column.filter(pa.array(codes < 0))))
+        column = _canonical(column)
+        wanted = _hashable(column)
+        codes = _probe(self._codes, wanted)
+        is_new = codes < 0
+        if is_new.any():
+            fresh = pc.drop_null(pc.unique(column.filter(pa.array(is_new))))
             if len(fresh):
                 known = len(self.values)
                 self.values = pa.concat_arrays([self.values, fresh.cast(self.values.type)])
-                self._levels.append(_index(fresh))
-                codes = self._lookup(wanted, len(self._levels) - 1, codes)
-                merged = len(self._levels[-1])
-                while len(self._levels) > 1 and len(self._levels[-2]) < 4 * merged:
-                    merged += len(self._levels.pop(-2))
-                if merged > len(fresh):  # the levels are runs of ``values``: rebuild the merged one from its run
-                    self._levels[-1] = _index(self.values.slice(known + len(fresh) - merged))
+                self._codes.update(zip(_hashable(fresh), range(known, known + len(fresh)), strict=True))
+                codes[is_new] = _probe(self._codes, list(itertools.compress(wanted, is_new.tolist())))
         return np.where(np.asarray(column.is_valid().to_numpy(zero_copy_only=False)), codes, -1)
-
-    def _lookup(self, wanted: pd.Index, first: int, codes: np.ndarray) -> np.ndarray:
-        """Fill the codes still -1 from the levels ``first`` on."""
-        offset = sum(len(level) for level in self._levels[:first])
-        for level in self._levels[first:]:
-            missing = np.nonzero(codes < 0)[0]
-            if len(missing) == 0:
-                break
-            found = np.asarray(level.get_indexer(wanted[missing]), dtype=np.int64)
-            codes[missing] = np.where(found >= 0, found + offset, -1)
-            offset += len(level)
-        return codes
 
     def ranks(self) -> np.ndarray:
         order = np.asarray(pc.sort_indices(self.values).to_numpy(), dtype=np.int64)
@@ -84,7 +68,7 @@ class _Dictionary:
         remap = np.full(len(self.values), -1, dtype=np.int64)
         remap[used] = np.arange(len(used), dtype=np.int64)
         self.values = self.values.take(pa.array(used, pa.int64()))
-        self._levels = [_index(self.values)] if len(self.values) else []
+        self._codes = dict(zip(_hashable(self.values), range(len(self.values)), strict=True))
         return remap
 
 
@@ -282,14 +266,27 @@ class WindowState:
         return pa.Table.from_arrays(arrays, schema=self._schema)
 
 
-def _index(values: pa.Array) -> pd.Index:
-    """A pandas index of ``values``; text as Python objects, whose lookups cost a quarter of an Arrow-backed
-    string index's."""
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        index: pd.Index = pd.Index(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
-    else:
-        index = pd.Index(values.to_pandas())
-    return index
+def _canonical(values: pa.Array) -> pa.Array:
+    """Floats with every NaN the same NaN and -0.0 as 0.0 (equal values, equal bits); other types as they are."""
+    if not pa.types.is_floating(values.type):
+        return values
+    return pc.if_else(
+        pc.is_nan(values), pa.scalar(float("nan"), values.type), pc.add(values, pa.scalar(0.0, values.type))
+    )
+
+
+def _hashable(values: pa.Array) -> list[object]:
+    """Each value as a Python object to look up (None for null; a float as its bits)."""
+    if pa.types.is_floating(values.type):
+        bits = pa.int64() if values.type.bit_width == 64 else pa.int32()
+        values = values.view(bits)
+    found: list[object] = values.to_pylist()
+    return found
+
+
+def _probe(codes: dict[object, int], wanted: list[object]) -> np.ndarray:
+    """The code of each of ``wanted`` (-1: none), looked up in C."""
+    return np.fromiter(map(codes.get, wanted, itertools.repeat(-1)), dtype=np.int64, count=len(wanted))
 
 
 def _decode(texts: pa.Array | None, kind: str, values: np.ndarray, valid: np.ndarray) -> pa.Array:

@@ -1,9 +1,7 @@
 """The window state's value dictionaries: codes stay the positions of their values across many small batches,
-and new values are kept in a logarithmic number of lookup levels (not a hash table rebuilt per batch)."""
+equal floats (every NaN, 0.0 and -0.0) share a code, and compacting keeps the lookups right."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pyarrow as pa
@@ -28,9 +26,15 @@ def test_codes_are_the_values_positions_over_many_small_batches(kind: pa.DataTyp
                 assert dictionary.values[code].as_py() == value
                 assert seen.setdefault(value, code) == code  # a value keeps its code
     assert len(dictionary.values) == len(seen)
-    levels = dictionary._levels
-    assert sum(len(level) for level in levels) == len(seen)
-    assert len(levels) <= math.log(len(seen), 4) + 2
+
+
+def test_equal_floats_share_a_code() -> None:
+    dictionary = _Dictionary(pa.float64())
+    first = dictionary.encode(pa.array([1.5, float("nan"), 0.0, None]))
+    again = dictionary.encode(pa.array([-0.0, 1.5, float("-nan"), 2.0]))
+    assert first.tolist() == [0, 1, 2, -1]
+    assert again.tolist() == [2, 0, 1, 3]
+    assert len(dictionary.values) == 4
 
 
 def test_compacting_keeps_the_used_values_and_their_lookups() -> None:
