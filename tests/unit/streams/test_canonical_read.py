@@ -69,9 +69,15 @@ def _duckdb_read(events: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
         engine.close()
 
 
-@pytest.mark.parametrize("as_text", [False, True], ids=["typed", "published text"])
-def test_the_fast_read_equals_the_duckdb_read(as_text: bool) -> None:
+@pytest.mark.parametrize(
+    ("as_text", "is_naive"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["typed", "published text", "typed, naive times", "published text, naive times"],
+)
+def test_the_fast_read_equals_the_duckdb_read(as_text: bool, is_naive: bool) -> None:
     events = _typed(500)
+    if is_naive:  # times without a zone: read as UTC
+        events = events.set_column(2, "ts", events.column("ts").cast(pa.timestamp("us")))
     if as_text:
         events = _as_text(events)
     fast = read_canonical(SPEC, events)
