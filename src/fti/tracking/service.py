@@ -19,11 +19,12 @@ import pyarrow.compute as pc
 from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
-from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
+from fti.core.tracking import OWNER_TAG, RunInfo, RunSearch, RunStatus, validate_value_key
 from fti.errors import ConflictError, NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
 from fti.tracking.deletion import DeletedExperiment, DeletedRuns, delete_experiment, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
+from fti.tracking.owner import ProcessOwner, current_owner
 from fti.tracking.run import Run
 from fti.tracking.search import parse_filter, parse_order_by
 
@@ -98,7 +99,7 @@ class TrackingService:
             if parent_id is not None and tx.tracking.find_run(parent_id) is None:
                 raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
             tx.tracking.add_run(info, lineage)
-            tx.tracking.set_tags(info.id, tag_values)
+            tx.tracking.set_tags(info.id, {**tag_values, OWNER_TAG: current_owner().encode()})
             tx.events.append(new_event("run", experiment, run_id=info.id, name=name))
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)
@@ -167,11 +168,40 @@ class TrackingService:
             NotFoundError: no run's id is or starts with ``run_id``.
             ValidationError: ``run_id`` is empty, or the prefix of several runs' ids.
         """
+        self.fail_killed_runs()
         with self.catalog.transaction() as tx:
             info = tx.tracking.find_run(run_id)
             if info is None:
                 info = _run_by_prefix(tx.tracking, run_id)
         return info
+
+    def fail_killed_runs(self) -> list[str]:
+        """Mark failed the runs still running whose process was killed; the ids of those marked, sorted.
+
+        A run records the process that started it (:mod:`fti.tracking.owner`). One whose process ran on this
+        host and is gone, without having ended the run, was killed (SIGKILL, out of memory): it ends as failed,
+        with the error ``killed: ...``. Runs of other hosts, and of processes that still live, are left as they
+        are. Searches and run lookups call this first, so a killed run never shows as running here.
+        """
+        with self.catalog.transaction() as tx:
+            owners = tx.tracking.running_run_owners()
+        with self._active_lock:
+            active = set(self._active)
+        killed: dict[str, ProcessOwner] = {}
+        for run_id, value in owners.items():
+            owner = ProcessOwner.decode(value)
+            if run_id not in active and owner is not None and owner.is_gone():
+                killed[run_id] = owner
+        if not killed:
+            return []
+        end_time = datetime.now(UTC)
+        marked = []
+        with self.catalog.transaction() as tx:
+            for run_id, owner in sorted(killed.items()):
+                error = f"killed: its process (pid {owner.pid} on {owner.host}) ended without ending the run"
+                if tx.tracking.end_running_run(run_id, RunStatus.FAILED, end_time, error):
+                    marked.append(run_id)
+        return marked
 
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
         """Delete a run (or unique id prefix) with what was logged to it (see :mod:`fti.tracking.deletion`)."""
@@ -227,6 +257,7 @@ class TrackingService:
             run_ids=tuple(run_ids),
             offset=offset,
         )
+        self.fail_killed_runs()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             rows = tx.tracking.search_run_rows(search)
@@ -238,6 +269,7 @@ class TrackingService:
         """How many runs :meth:`runs` would return without a limit: what a paginated view shows as its total."""
         experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
         search = RunSearch(experiments=experiments, filter=parse_filter(filter))
+        self.fail_killed_runs()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             return tx.tracking.count_runs(search)
