@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import math
 import sys
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TrackingService"]
 
+#: how often run queries look for runs of killed processes (``fail_killed_runs`` itself always looks)
+_KILLED_CHECK_SECONDS = 2.0
 _BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "parent_run_id"]
 
 
@@ -65,6 +69,7 @@ class TrackingService:
         self._active: dict[str, Run] = {}
         self._active_lock = threading.Lock()
         self._exit_hook: Callable[[], None] | None = None
+        self._checked_killed_at = -math.inf
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -168,12 +173,17 @@ class TrackingService:
             NotFoundError: no run's id is or starts with ``run_id``.
             ValidationError: ``run_id`` is empty, or the prefix of several runs' ids.
         """
-        self.fail_killed_runs()
+        self._fail_killed_runs_at_times()
         with self.catalog.transaction() as tx:
             info = tx.tracking.find_run(run_id)
             if info is None:
                 info = _run_by_prefix(tx.tracking, run_id)
         return info
+
+    def _fail_killed_runs_at_times(self) -> None:
+        """:meth:`fail_killed_runs` before a query, at most once per :data:`_KILLED_CHECK_SECONDS`."""
+        if time.monotonic() - self._checked_killed_at >= _KILLED_CHECK_SECONDS:
+            self.fail_killed_runs()
 
     def fail_killed_runs(self) -> list[str]:
         """Mark failed the runs still running whose process was killed; the ids of those marked, sorted.
@@ -181,8 +191,10 @@ class TrackingService:
         A run records the process that started it (:mod:`fti.tracking.owner`). One whose process ran on this
         host and is gone, without having ended the run, was killed (SIGKILL, out of memory): it ends as failed,
         with the error ``killed: ...``. Runs of other hosts, and of processes that still live, are left as they
-        are. Searches and run lookups call this first, so a killed run never shows as running here.
+        are. Searches and run lookups call this first (at most every 2 s), so a killed run does not show as
+        running here for longer.
         """
+        self._checked_killed_at = time.monotonic()
         with self.catalog.transaction() as tx:
             owners = tx.tracking.running_run_owners()
         with self._active_lock:
@@ -257,7 +269,7 @@ class TrackingService:
             run_ids=tuple(run_ids),
             offset=offset,
         )
-        self.fail_killed_runs()
+        self._fail_killed_runs_at_times()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             rows = tx.tracking.search_run_rows(search)
@@ -269,7 +281,7 @@ class TrackingService:
         """How many runs :meth:`runs` would return without a limit: what a paginated view shows as its total."""
         experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
         search = RunSearch(experiments=experiments, filter=parse_filter(filter))
-        self.fail_killed_runs()
+        self._fail_killed_runs_at_times()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             return tx.tracking.count_runs(search)

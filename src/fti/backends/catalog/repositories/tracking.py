@@ -368,10 +368,9 @@ class SqlTrackingRecords:
 
     def running_run_owners(self) -> dict[str, str]:
         """``run id -> recorded owner`` (the value of :data:`OWNER_TAG`) of every running run that has one."""
-        query = (
-            sa.select(run_tags.c.run_id, run_tags.c.value)
-            .join(runs, runs.c.id == run_tags.c.run_id)
-            .where(runs.c.status == RunStatus.RUNNING.value, run_tags.c.key == OWNER_TAG)
+        running = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)
+        query = sa.select(run_tags.c.run_id, run_tags.c.value).where(
+            run_tags.c.run_id.in_(running.scalar_subquery()), run_tags.c.key == OWNER_TAG
         )
         return {row.run_id: row.value for row in self._connection.execute(query).all()}
 
