@@ -97,6 +97,10 @@ def test_runs_of_live_processes_and_other_hosts_stay_running(project_dir: Path) 
         elsewhere = project.start_run("fraud", name="elsewhere")
         reused = project.start_run("fraud", name="reused pid")
         here = current_owner()
+        assert ProcessOwner.decode(here.encode()) == here and ProcessOwner.decode("not an owner") is None
+        # a process of this host name in another pid namespace (a container with host networking) is not judged
+        other_namespace = ProcessOwner(here.host.partition("/")[0] + "/1", 2**22 - 1, "x/1")
+        assert not other_namespace.is_gone()
         with project.catalog.transaction() as tx:
             # another host's process cannot be seen from here; a live pid that started later is not the owner
             tx.tracking.set_tags(elsewhere.id, {OWNER_TAG: ProcessOwner("another-host", 1, "x/1").encode()})

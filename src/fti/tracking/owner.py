@@ -1,11 +1,11 @@
 """The process that owns a running run, and whether it is gone.
 
-A run records the process that started it: its host, its pid and a token of when that process started (the
-boot's id and the process's start time in clock ticks, read from ``/proc`` on Linux). A run still ``running``
-whose owner ran on this host and no longer exists was killed (SIGKILL, an out-of-memory kill, a power cut of
-the container): nothing ended it, and nothing will. The start token tells a pid that a later process reuses
-from the one that started the run. A run started on another host is never judged from here: only its own
-host can see its process.
+A run records the process that started it: its host (its name and, on Linux, its pid namespace), its pid and
+a token of when that process started (the boot's id and the process's start time in clock ticks, read from
+``/proc`` on Linux). A run still ``running`` whose owner ran on this host and no longer exists was killed
+(SIGKILL, an out-of-memory kill, a reboot): nothing ended it, and nothing will. The start token tells a pid
+that a later process reuses from the one that started the run. A run started on another host is never judged
+from here: only its own host can see its process.
 """
 
 from __future__ import annotations
@@ -64,8 +64,15 @@ def current_owner() -> ProcessOwner:
 
 @cache
 def _host() -> str:
+    """The host name, with the pid namespace where there is one: containers sharing a host name (host networking)
+    but not their pids are different hosts here, so that none judges another's pids."""
     # a host name has no spaces; the encoding separates on them
-    return socket.gethostname().replace(" ", "_") or "localhost"
+    name = socket.gethostname().replace(" ", "_") or "localhost"
+    try:
+        namespace = str(Path("/proc/self/ns/pid").readlink())  # 'pid:[4026531836]'
+    except OSError:
+        return name
+    return f"{name}/{namespace.removeprefix('pid:').strip('[]')}"
 
 
 @cache
