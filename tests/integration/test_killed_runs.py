@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from typer.testing import CliRunner
 
 import fti
@@ -129,3 +131,22 @@ def test_fti_runs_gc_marks_a_killed_run_failed(project_dir: Path) -> None:
         info = project.get_run(run_id).info
         assert info.status is RunStatus.FAILED
         assert info.end_time is not None and info.end_time <= datetime.now(UTC)
+
+
+def test_a_reader_that_cannot_write_the_catalog_still_lists_runs(project_dir: Path, postgres_url: str) -> None:
+    overrides = {"catalog.url": postgres_url}
+    process, run_id = _start(project_dir, overrides)
+    _kill(process)
+    role = f"reader_{uuid.uuid4().hex[:8]}"  # roles belong to the whole server: one of its own
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE ROLE {role} LOGIN PASSWORD 'reader'"))
+        connection.execute(sqlalchemy.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+    engine.dispose()
+    url = sqlalchemy.make_url(postgres_url).set(username=role, password="reader")
+    with fti.connect(project_dir, overrides={"catalog.url": url.render_as_string(hide_password=False)}) as reader:
+        # it cannot mark the run failed: it lists it as the catalog has it
+        assert reader.runs("fraud")["status"].tolist() == ["running"]
+    with fti.connect(project_dir, overrides=overrides) as project:
+        assert project.runs("fraud")["status"].tolist() == ["failed"]
+        project.delete_run(run_id)

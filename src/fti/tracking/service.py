@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import math
 import sys
 import threading
@@ -22,7 +23,7 @@ from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
 from fti.core.tracking import OWNER_TAG, RunInfo, RunSearch, RunStatus, validate_value_key
-from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
 from fti.tracking.deletion import DeletedExperiment, DeletedRuns, delete_experiment, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from fti.registry.service import ModelRegistry
 
 __all__ = ["TrackingService"]
+
+_logger = logging.getLogger(__name__)
 
 #: how often run queries look for runs of killed processes (``fail_killed_runs`` itself always looks)
 _KILLED_CHECK_SECONDS = 2.0
@@ -181,9 +184,16 @@ class TrackingService:
         return info
 
     def _fail_killed_runs_at_times(self) -> None:
-        """:meth:`fail_killed_runs` before a query, at most once per :data:`_KILLED_CHECK_SECONDS`."""
+        """:meth:`fail_killed_runs` before a query, at most once per :data:`_KILLED_CHECK_SECONDS`.
+
+        A catalog this process may read but not change (a read-only database user) keeps its killed runs as they
+        are, with a warning: the query itself goes on.
+        """
         if time.monotonic() - self._checked_killed_at >= _KILLED_CHECK_SECONDS:
-            self.fail_killed_runs()
+            try:
+                self.fail_killed_runs()
+            except BackendError as exc:
+                _logger.warning("Runs of killed processes could not be marked failed: %s", exc)
 
     def fail_killed_runs(self) -> list[str]:
         """Mark failed the runs still running whose process was killed; the ids of those marked, sorted.
