@@ -168,6 +168,9 @@ class ServingConfig(_Section):
     port: int = pydantic.Field(default=8080, ge=0, le=65535)
     workers: pydantic.PositiveInt = 1
     max_body_bytes: pydantic.PositiveInt = 4 << 20
+    max_concurrent_requests: pydantic.PositiveInt = pydantic.Field(
+        default=1024, description="requests a worker handles at once; more get 429 with Retry-After"
+    )
     require_tokens: bool = False
     batching: bool = True
     batch_max_rows: pydantic.PositiveInt = 256

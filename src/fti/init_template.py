@@ -58,6 +58,8 @@ serving:
   workers: 1
   # Larger request bodies get 413.
   max_body_bytes: 4194304
+  # Requests a worker handles at once; more get 429 with Retry-After.
+  max_concurrent_requests: 1024
   # Ask for `Authorization: Bearer <token>` (tokens from `fti tokens create`); 401 without one.
   require_tokens: false
   # Micro-batch concurrent requests per model (see docs/serving.md): requests that queue while the model

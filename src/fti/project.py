@@ -342,6 +342,21 @@ class Project:
         """
         return self.tracking.join_run(run_id)
 
+    def fail_killed_runs(self) -> list[str]:
+        """Mark failed the runs left running by a process that was killed on this host; their ids, sorted.
+
+        Each run records the process that started it (host, pid and when the process started). A run still
+        running whose process on this host is gone, without having ended it (SIGKILL, an out-of-memory kill),
+        ends as failed with the error ``killed: ...``. Runs of processes on other hosts are left as they are:
+        only their host can tell. :meth:`runs`, :meth:`get_run` and the dashboard call this first, so a killed
+        run never shows as running on its host; ``fti runs gc`` calls it alone.
+
+        Example:
+            >>> project.fail_killed_runs()  # doctest: +SKIP
+            ['526dfce8a0b94e1c9d1f0e3b2a7c4d5e']
+        """
+        return self.tracking.fail_killed_runs()
+
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
         """Delete a run with everything logged to it: params, metrics, tags and its files.
 

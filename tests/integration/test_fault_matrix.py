@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import redis
 
 import fti
 from fti.core.tracking import RunStatus
@@ -43,19 +44,25 @@ class Constant:
 
 @pytest.fixture
 def overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings for the backend pair the test is parametrized with (``backend``)."""
+    """Settings for the backends the test is parametrized with (``backend``): PostgreSQL and S3 (moto), with an
+    emptied Redis database as the online store for ``postgresql+s3+redis``."""
     backend = request.node.callspec.params.get("backend", "sqlite+local")
     if backend == "sqlite+local":
         return {}
     endpoint = request.getfixturevalue("s3_endpoint")
     bucket = request.getfixturevalue("s3_bucket")
-    return {
+    settings = {
         "catalog.url": request.getfixturevalue("postgres_url"),
         "offline_store.uri": f"s3://{bucket}/offline",
         "offline_store.endpoint_url": endpoint,
         "artifact_store.uri": f"s3://{bucket}/artifacts",
         "artifact_store.endpoint_url": endpoint,
     }
+    if backend.endswith("+redis"):
+        url = str(request.getfixturevalue("redis_url"))
+        redis.Redis.from_url(url).flushdb()
+        settings.update({"online_store.type": "redis", "online_store.url": url})
+    return settings
 
 
 # -- feature-group insert ------------------------------------------------------------------------------------
@@ -142,15 +149,15 @@ def test_a_first_insert_killed_leaves_no_schema_behind(
 # -- the online store: an insert's online write and materialize ------------------------------------------------
 
 
-def insert_online(folder: str) -> None:
+def insert_online(folder: str, settings: str) -> None:
     """The write killed: an insert into an online group, with its online write."""
-    with fti.connect(folder) as project:
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
         project.get_feature_group("cards").insert(cards_frame(6, 6).assign(amount=-1.0))
 
 
-def materialize_in_batches(folder: str) -> None:
+def materialize_in_batches(folder: str, settings: str) -> None:
     """The write killed: a materialization writing one key per batch."""
-    with fti.connect(folder) as project:
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
         project.get_feature_group("cards").materialize(show_progress=False, batch_rows=1)
 
 
@@ -160,15 +167,19 @@ def _online(project: fti.Project) -> dict[int, float]:
 
 
 @pytest.mark.parametrize(
-    ("stage", "operation"),
+    ("stage", "operation", "backend"),
     [
-        ("insert.after_catalog_commit", insert_online),
-        ("online.after_batch", insert_online),
-        ("online.after_batch", materialize_in_batches),
+        ("insert.after_catalog_commit", insert_online, "sqlite+local"),
+        ("online.after_batch", insert_online, "sqlite+local"),
+        ("online.after_batch", materialize_in_batches, "sqlite+local"),
+        ("online.after_batch", insert_online, "postgresql+s3+redis"),
+        ("online.after_batch", materialize_in_batches, "postgresql+s3+redis"),
     ],
 )
-def test_an_online_write_killed_leaves_each_key_old_or_new(stage: str, operation: Any, project_dir: Path) -> None:
-    with fti.connect(project_dir) as project:
+def test_an_online_write_killed_leaves_each_key_old_or_new(
+    stage: str, operation: Any, backend: str, project_dir: Path, overrides: dict[str, Any]
+) -> None:
+    with fti.connect(project_dir, overrides=overrides) as project:
         cards = project.create_feature_group("cards", primary_key=["cc_num"], event_time="ts", online=True)
         cards.insert(cards_frame())
         old = _online(project)
@@ -177,8 +188,8 @@ def test_an_online_write_killed_leaves_each_key_old_or_new(stage: str, operation
             project.online_store.delete_table("cards_1")
             cards.materialize(show_progress=False, end=datetime(2024, 1, 4, tzinfo=UTC))
             old = _online(project)
-    kill_at(stage, operation, str(project_dir))
-    with fti.connect(project_dir) as project:
+    kill_at(stage, operation, str(project_dir), overrides_argument(overrides))
+    with fti.connect(project_dir, overrides=overrides) as project:
         cards = project.get_feature_group("cards")
         latest = cards.read().sort_values("ts").groupby("cc_num").last()["amount"].to_dict()
         online = _online(project)
@@ -196,25 +207,30 @@ def test_an_online_write_killed_leaves_each_key_old_or_new(stage: str, operation
 # -- runs: the metric flush and the run's end -------------------------------------------------------------------
 
 
-def log_and_end_run(folder: str) -> None:
+def log_and_end_run(folder: str, settings: str) -> None:
     """The write killed: a run logging 100 steps of a metric, then ending (which writes them)."""
-    with fti.connect(folder) as project:
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
         run = project.start_run("faults", "killed")
         for step in range(100):
             run.log_metric("loss", 1.0 / (step + 1), step=step)
         run.end()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("stage", "is_committed"), [("metrics.before_commit", False), ("metrics.after_commit", True)])
-def test_a_run_killed_while_its_metrics_and_end_are_written(stage: str, is_committed: bool, project_dir: Path) -> None:
-    kill_at(stage, log_and_end_run, str(project_dir))
-    with fti.connect(project_dir) as project:
+def test_a_run_killed_while_its_metrics_and_end_are_written(
+    backend: str, stage: str, is_committed: bool, project_dir: Path, overrides: dict[str, Any]
+) -> None:
+    kill_at(stage, log_and_end_run, str(project_dir), overrides_argument(overrides))
+    with fti.connect(project_dir, overrides=overrides) as project:
         [killed] = project.runs("faults")["run_id"].tolist()
         run = project.get_run(killed)
         steps = run.metric_history("loss")["step"].tolist()
-        # the points and the end are one transaction: all of them with the end, or none and still running
-        expected = (list(range(100)), RunStatus.FINISHED) if is_committed else ([], RunStatus.RUNNING)
+        # the points and the end are one transaction: all of them with the end, or none, and the run, whose
+        # process is gone, failed as killed
+        expected = (list(range(100)), RunStatus.FINISHED) if is_committed else ([], RunStatus.FAILED)
         assert (steps, run.status) == expected
+        assert (run.info.error or "").startswith("killed: ") is not is_committed
         with project.start_run("faults", "next") as following:
             following.log_metrics({"loss": 0.5, "accuracy": 0.9})
         assert project.get_run(following.id).metrics == {"loss": 0.5, "accuracy": 0.9}
@@ -279,23 +295,26 @@ def test_an_alias_move_killed_before_its_commit(backend: str, project_dir: Path,
 # -- deployments -----------------------------------------------------------------------------------------------
 
 
-def redeploy(folder: str) -> None:
+def redeploy(folder: str, settings: str) -> None:
     """The write killed: pointing the deployment 'fraud' at v2."""
-    with fti.connect(folder) as project:
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
         project.deploy("fraud", "scorer:2")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     ("stage", "is_committed"), [("deployment.before_commit", False), ("deployment.after_commit", True)]
 )
-def test_a_deployment_change_killed_at_any_stage(stage: str, is_committed: bool, project_dir: Path) -> None:
-    with fti.connect(project_dir) as project:
+def test_a_deployment_change_killed_at_any_stage(
+    backend: str, stage: str, is_committed: bool, project_dir: Path, overrides: dict[str, Any]
+) -> None:
+    with fti.connect(project_dir, overrides=overrides) as project:
         with project.start_run("faults") as run:
             run.log_model(Constant(1.0), "scorer", input_example=pd.DataFrame({"x": [1.0]}))
             run.log_model(Constant(2.0), "scorer", input_example=pd.DataFrame({"x": [1.0]}))
         before = project.deploy("fraud", "scorer:1")
-    kill_at(stage, redeploy, str(project_dir))
-    with fti.connect(project_dir) as project:
+    kill_at(stage, redeploy, str(project_dir), overrides_argument(overrides))
+    with fti.connect(project_dir, overrides=overrides) as project:
         current = project.get_deployment("fraud")
         assert [variant.reference for variant in current.variants] == ["scorer:2" if is_committed else "scorer:1"]
         assert (current.etag == before.etag) is not is_committed
@@ -317,9 +336,9 @@ def _logger(project: fti.Project, folder: Path) -> RequestLogger:
     return RequestLogger(project.inference_log, config, spool=RequestSpool(folder / "spool"))
 
 
-def log_requests(folder: str) -> None:
+def log_requests(folder: str, settings: str) -> None:
     """The write killed: the request log writing three acknowledged requests (two rows each)."""
-    with fti.connect(folder) as project:
+    with fti.connect(folder, overrides=read_overrides(settings)) as project:
         logger = _logger(project, Path(folder))
         logger.start()
         for request_id in ("a", "b", "c"):
@@ -328,10 +347,13 @@ def log_requests(folder: str) -> None:
         logger.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("stage", ["request_log.before_write", "request_log.after_write"])
-def test_a_request_log_flush_killed_logs_each_request_once(stage: str, project_dir: Path) -> None:
-    kill_at(stage, log_requests, str(project_dir))
-    with fti.connect(project_dir) as project:
+def test_a_request_log_flush_killed_logs_each_request_once(
+    backend: str, stage: str, project_dir: Path, overrides: dict[str, Any]
+) -> None:
+    kill_at(stage, log_requests, str(project_dir), overrides_argument(overrides))
+    with fti.connect(project_dir, overrides=overrides) as project:
         logger = _logger(project, project_dir)
         assert logger.replay() == 6
         logger.start()

@@ -1,4 +1,4 @@
-"""``fti runs``: list, show and compare runs."""
+"""``fti runs``: list, show, compare and delete runs, and mark killed ones failed."""
 
 from __future__ import annotations
 
@@ -221,6 +221,17 @@ def delete(
         deleted = opened.delete_run(info.id, force=force)
     nested = f" and {len(deleted.run_ids) - 1} nested run(s)" if len(deleted.run_ids) > 1 else ""
     out.print(f"Deleted run {info.id}{nested} ({deleted.files} file(s)).")
+
+
+@app.command("gc")
+def gc(project: ProjectOption = Path()) -> None:
+    """Mark failed the runs left running by processes killed on this host (listing runs does it too)."""
+    with connect(project) as opened:
+        killed = opened.fail_killed_runs()
+    if not killed:
+        out.print("No killed runs: every running run's process on this host still lives.")
+        return
+    out.print(f"Marked {len(killed)} killed run(s) failed: {', '.join(killed)}.")
 
 
 @app.command("delete-experiment")

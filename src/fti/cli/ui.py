@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -28,7 +29,8 @@ def ui(
             "--token",
             envvar="FTI_UI_TOKEN",
             help="Require this token on every page and API request (Bearer header or the login form). Prefer "
-            "FTI_UI_TOKEN or --token-file: a token on the command line shows in the process list.",
+            "FTI_UI_TOKEN or --token-file: a token on the command line shows in the process list until the "
+            "command moves it to its environment, and in the shell's history.",
             show_default=False,
         ),
     ] = None,
@@ -66,6 +68,7 @@ def ui(
         token = _read_token(token_file)
     elif token is not None and os.environ.get("FTI_UI_TOKEN") != token:
         err.print("Warning: a token given with --token shows in the process list; use FTI_UI_TOKEN or --token-file.")
+        _restart_without_token_argument(token)
     try:
         import uvicorn
 
@@ -89,6 +92,31 @@ def ui(
             f"FTI dashboard for '{opened.name}' on http://{shown}:{port}" + (" (token required)" if locked else "")
         )
         uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _restart_without_token_argument(token: str) -> None:
+    """Replace this process (same pid) with one whose command line lacks the token: it moves to FTI_UI_TOKEN.
+
+    A process's arguments are readable by every user of the host (``ps``, ``/proc/PID/cmdline``); its environment
+    only by its own user. The token shows in the process list while the command starts, not while it serves.
+    Nothing happens where the token is not in this process's arguments (the CLI called in-process) or on a
+    system without ``exec``.
+    """
+    arguments = sys.argv[1:]
+    rest: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--token":
+            skip = True
+        elif not argument.startswith("--token="):
+            rest.append(argument)
+    if len(rest) == len(arguments) or os.name != "posix" or token in rest:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "fti", *rest], {**os.environ, "FTI_UI_TOKEN": token})
 
 
 def _read_token(path: Path) -> str:

@@ -11,6 +11,7 @@ from typing import Literal
 from fti.errors import ValidationError
 
 __all__ = [
+    "OWNER_TAG",
     "RUN_ATTRIBUTES",
     "And",
     "CodeVersion",
@@ -32,6 +33,10 @@ __all__ = [
 ValueKind = Literal["metric", "param", "tag", "attribute"]
 #: run attributes that can be filtered and ordered on
 RUN_ATTRIBUTES = ("run_id", "name", "status", "start_time", "end_time", "experiment", "parent_run_id")
+
+#: the tag a run records the process that started it under (host, pid and start token, see
+#: :mod:`fti.tracking.owner`); no user tag can have this key, and the tags a run shows leave it out
+OWNER_TAG = "@owner"
 
 _VALUE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ]{0,249}$")
 

@@ -3,7 +3,9 @@
 ``Guard`` is ASGI middleware: a request without a valid API token gets 401 (health checks stay open, so
 probes need no token), one whose token's role does not include the route's gets 403 (reads, ``GET``: ``read``;
 predictions and feedback, ``POST``: ``predict``), one whose declared body is over the limit gets 413, all
-before the body is read. Every error answer is ``{"error": message, "request_id": id}`` with the request id
+before the body is read. A request arriving while the worker already handles its limit of requests gets 429
+with ``Retry-After``, so that an overloaded server sheds load at once instead of queueing without bound. Every
+error answer is ``{"error": message, "request_id": id}`` with the request id
 in ``x-request-id``; none repeats the token. The caller's :class:`~fti.core.access.Identity` is in the
 request's ``state.identity`` for the handlers.
 """
@@ -23,6 +25,7 @@ from fti.inference.ports import TokenStore
 
 __all__ = [
     "OPEN_PATHS",
+    "RETRY_AFTER_SECONDS",
     "BodyTooLargeError",
     "Guard",
     "caller_request_id",
@@ -35,6 +38,8 @@ __all__ = [
 #: paths answered without a token: health checks and the MLflow ping
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping"})
 _MAX_REQUEST_ID = 128
+#: what a 429's ``Retry-After`` tells the caller to wait
+RETRY_AFTER_SECONDS = 1
 
 
 def caller_request_id(given: str | None) -> str:
@@ -78,22 +83,32 @@ def too_large(size: int, limit: int) -> str:
 
 
 class Guard:
-    """ASGI middleware: API tokens (401), their roles (403) and declared body size (413) before any handler runs.
+    """ASGI middleware: API tokens (401), their roles (403), declared body size (413) and the requests in flight
+    (429) before any handler runs.
 
     Args:
         app: the app it guards.
         tokens: checks API tokens; None lets every request through.
         max_body_bytes: the largest declared body accepted.
         on_reject: called with the status of every rejected request (metrics).
+        max_in_flight: the most requests handled at once (health checks aside); None: no limit.
     """
 
     def __init__(
-        self, app: ASGIApp, tokens: TokenStore | None, max_body_bytes: int, on_reject: Callable[[int], None]
+        self,
+        app: ASGIApp,
+        tokens: TokenStore | None,
+        max_body_bytes: int,
+        on_reject: Callable[[int], None],
+        max_in_flight: int | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
         self.on_reject = on_reject
+        self.max_in_flight = max_in_flight
+        # one event loop per worker: the count needs no lock
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,16 +116,29 @@ class Guard:
             return
         headers = dict(scope["headers"])
         rejection = self._reject(scope, headers)
-        if rejection is None:
+        if rejection is None and scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        status, message = rejection
+        if rejection is None and (self.max_in_flight is None or self.in_flight < self.max_in_flight):
+            self.in_flight += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.in_flight -= 1
+            return
+        status, message = rejection or (
+            429,
+            f"The server is handling its limit of {self.max_in_flight} requests at once: retry after "
+            f"{RETRY_AFTER_SECONDS} s, or raise serving.max_concurrent_requests (or run more workers).",
+        )
         request_id = caller_request_id(headers.get(b"x-request-id", b"").decode(errors="replace"))
         self.on_reject(status)
         response = error_response(status, message, request_id)
         response.headers["x-request-id"] = request_id
         if status == 401:
             response.headers["www-authenticate"] = "Bearer"
+        if status == 429:
+            response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
         await response(scope, receive, send)
 
     def _reject(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:

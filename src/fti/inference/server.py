@@ -79,6 +79,9 @@ class ServingSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=4 << 20, ge=1, description="larger request bodies get 413")
+    max_concurrent_requests: int = Field(
+        default=1024, ge=1, description="requests a worker handles at once; more get 429 with Retry-After"
+    )
     batching: bool = Field(default=True, description="micro-batch concurrent requests per model (see docs/serving.md)")
     batch_max_rows: int = Field(default=256, ge=1)
     batch_max_wait_ms: float = Field(default=0.0, ge=0, description="0: batch only what queued while the model ran")
@@ -434,6 +437,7 @@ def create_app(
         tokens=server.tokens,
         max_body_bytes=server.settings.max_body_bytes,
         on_reject=lambda status: server.metrics.errors.labels("guard", str(status)).inc(),
+        max_in_flight=server.settings.max_concurrent_requests,
     )
     # Plain Starlette routes: handlers take the Request and parse bodies themselves, so FastAPI's
     # dependency solving (a third of the framework's time per request) has nothing to do.

@@ -15,6 +15,7 @@ from fti.core.features import FeatureViewRecord
 from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
 from fti.core.registry import AliasMove, ColumnSpec, ModelAlias, ModelVersionRecord, Signature
 from fti.core.tracking import (
+    OWNER_TAG,
     And,
     CodeVersion,
     Comparison,
@@ -142,6 +143,25 @@ class TrackingRecordsContract:
             ended = tx.tracking.find_run("r1")
         assert ended is not None and ended.status is RunStatus.FAILED
         assert ended.end_time == T0 + timedelta(hours=1) and ended.error == "ValueError: x"
+
+    def test_running_runs_owners_and_ending_only_a_running_run(self, store: CatalogStore) -> None:
+        with store.transaction() as tx:
+            for run_id in ("r1", "r2", "r3"):
+                tx.tracking.add_run(_run(run_id), None)
+                tx.tracking.set_tags(run_id, {OWNER_TAG: f"host {run_id[1]}", "team": "a"})
+            tx.tracking.add_run(_run("r4"), None)  # recorded no owner
+            tx.tracking.end_run("r3", RunStatus.FINISHED, T0, None)
+        with store.transaction() as tx:
+            assert tx.tracking.running_run_owners() == {"r1": "host 1", "r2": "host 2"}
+            # the owner is no tag a run shows
+            assert tx.tracking.tags(["r1", "r2"]).column("key").to_pylist() == ["team", "team"]
+            assert tx.tracking.end_running_run("r1", RunStatus.FAILED, T0, "killed: x") is True
+            assert tx.tracking.end_running_run("r3", RunStatus.FAILED, T0, "killed: x") is False
+        with store.transaction() as tx:
+            assert tx.tracking.running_run_owners() == {"r2": "host 2"}
+            failed, finished = tx.tracking.find_run("r1"), tx.tracking.find_run("r3")
+        assert failed is not None and (failed.status, failed.error) == (RunStatus.FAILED, "killed: x")
+        assert finished is not None and (finished.status, finished.error) == (RunStatus.FINISHED, None)
 
     def test_params_conflict_tags_replace_and_artifacts(self, store: CatalogStore) -> None:
         with store.transaction() as tx:

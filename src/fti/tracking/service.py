@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import logging
+import math
 import sys
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -19,11 +22,12 @@ import pyarrow.compute as pc
 from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
-from fti.core.tracking import RunInfo, RunSearch, RunStatus, validate_value_key
-from fti.errors import ConflictError, NotFoundError, ValidationError
+from fti.core.tracking import OWNER_TAG, RunInfo, RunSearch, RunStatus, validate_value_key
+from fti.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from fti.tracking.buffer import MetricBuffer
 from fti.tracking.deletion import DeletedExperiment, DeletedRuns, delete_experiment, delete_run
 from fti.tracking.environment import code_version, installed_packages, python_version
+from fti.tracking.owner import ProcessOwner, current_owner
 from fti.tracking.run import Run
 from fti.tracking.search import parse_filter, parse_order_by
 
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TrackingService"]
 
+_logger = logging.getLogger(__name__)
+
+#: how often run queries look for runs of killed processes (``fail_killed_runs`` itself always looks)
+_KILLED_CHECK_SECONDS = 2.0
 _BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "parent_run_id"]
 
 
@@ -64,6 +72,7 @@ class TrackingService:
         self._active: dict[str, Run] = {}
         self._active_lock = threading.Lock()
         self._exit_hook: Callable[[], None] | None = None
+        self._checked_killed_at = -math.inf
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -98,7 +107,7 @@ class TrackingService:
             if parent_id is not None and tx.tracking.find_run(parent_id) is None:
                 raise NotFoundError(f"Parent run '{parent_id}' does not exist: pass a run of this project.")
             tx.tracking.add_run(info, lineage)
-            tx.tracking.set_tags(info.id, tag_values)
+            tx.tracking.set_tags(info.id, {**tag_values, OWNER_TAG: current_owner().encode()})
             tx.events.append(new_event("run", experiment, run_id=info.id, name=name))
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)
@@ -167,11 +176,54 @@ class TrackingService:
             NotFoundError: no run's id is or starts with ``run_id``.
             ValidationError: ``run_id`` is empty, or the prefix of several runs' ids.
         """
+        self._fail_killed_runs_at_times()
         with self.catalog.transaction() as tx:
             info = tx.tracking.find_run(run_id)
             if info is None:
                 info = _run_by_prefix(tx.tracking, run_id)
         return info
+
+    def _fail_killed_runs_at_times(self) -> None:
+        """:meth:`fail_killed_runs` before a query, at most once per :data:`_KILLED_CHECK_SECONDS`.
+
+        A catalog this process may read but not change (a read-only database user) keeps its killed runs as they
+        are, with a warning: the query itself goes on.
+        """
+        if time.monotonic() - self._checked_killed_at >= _KILLED_CHECK_SECONDS:
+            try:
+                self.fail_killed_runs()
+            except BackendError as exc:
+                _logger.warning("Runs of killed processes could not be marked failed: %s", exc)
+
+    def fail_killed_runs(self) -> list[str]:
+        """Mark failed the runs still running whose process was killed; the ids of those marked, sorted.
+
+        A run records the process that started it (:mod:`fti.tracking.owner`). One whose process ran on this
+        host and is gone, without having ended the run, was killed (SIGKILL, out of memory): it ends as failed,
+        with the error ``killed: ...``. Runs of other hosts, and of processes that still live, are left as they
+        are. Searches and run lookups call this first (at most every 2 s), so a killed run does not show as
+        running here for longer.
+        """
+        self._checked_killed_at = time.monotonic()
+        with self.catalog.transaction() as tx:
+            owners = tx.tracking.running_run_owners()
+        with self._active_lock:
+            active = set(self._active)
+        killed: dict[str, ProcessOwner] = {}
+        for run_id, value in owners.items():
+            owner = ProcessOwner.decode(value)
+            if run_id not in active and owner is not None and owner.is_gone():
+                killed[run_id] = owner
+        if not killed:
+            return []
+        end_time = datetime.now(UTC)
+        marked = []
+        with self.catalog.transaction() as tx:
+            for run_id, owner in sorted(killed.items()):
+                error = f"killed: its process (pid {owner.pid} on {owner.host}) ended without ending the run"
+                if tx.tracking.end_running_run(run_id, RunStatus.FAILED, end_time, error):
+                    marked.append(run_id)
+        return marked
 
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
         """Delete a run (or unique id prefix) with what was logged to it (see :mod:`fti.tracking.deletion`)."""
@@ -227,6 +279,7 @@ class TrackingService:
             run_ids=tuple(run_ids),
             offset=offset,
         )
+        self._fail_killed_runs_at_times()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             rows = tx.tracking.search_run_rows(search)
@@ -238,6 +291,7 @@ class TrackingService:
         """How many runs :meth:`runs` would return without a limit: what a paginated view shows as its total."""
         experiments = (experiment,) if isinstance(experiment, str) else tuple(experiment or ())
         search = RunSearch(experiments=experiments, filter=parse_filter(filter))
+        self._fail_killed_runs_at_times()
         self.buffer.flush()
         with self.catalog.transaction() as tx:
             return tx.tracking.count_runs(search)

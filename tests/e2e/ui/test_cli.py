@@ -104,6 +104,33 @@ def test_serves_with_the_token_from_a_file(tmp_path: Path) -> None:
             process.stdout.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the process list from /proc")
+def test_a_token_given_with_token_leaves_the_process_list(tmp_path: Path) -> None:
+    (tmp_path / "fti.yaml").write_text("project: ui_token_argument\n")
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "FTI_UI_TOKEN"}
+    env |= {"PYTHONPATH": str(SRC), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "fti", "ui", "--port", str(port), "--project", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--token", "on-the-command-line"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert _wait_for_health(client, process).status_code == 200
+            bearer = {"Authorization": "Bearer on-the-command-line"}
+            assert client.get("/api/runs", headers=bearer).status_code == 200
+            assert client.get("/api/runs").status_code == 401
+        # the serving process (the same pid) shows its arguments without the token
+        arguments = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"ui" in arguments and b"--port" in arguments
+        assert not any(b"on-the-command-line" in argument for argument in arguments)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 def test_a_token_file_must_hold_a_token_and_comes_alone(run_cli: RunCli, tmp_path: Path) -> None:
     (tmp_path / "fti.yaml").write_text("project: ui_token_file\n")
     (tmp_path / "empty").write_text("\n")

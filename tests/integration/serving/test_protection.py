@@ -1,8 +1,10 @@
-"""Error answers of the real server: 401, 413, 422 naming the field, 404, 500 without internals."""
+"""Error answers of the real server: 401, 413, 422 naming the field, 404, 429 under overload, 500 without internals."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -52,6 +54,43 @@ def test_bodies_over_the_limit_get_413(serve: ServerFactory) -> None:
     assert streamed.status_code == 413
     assert "over the server's limit of 2000" in streamed.json()["error"]
     assert small.status_code == 200
+
+
+def test_requests_over_the_limit_in_flight_get_429_at_once(
+    serve: ServerFactory, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first request's feature lookup (off the event loop) waits until the test releases it
+    entered, released = threading.Event(), threading.Event()
+    look_up = stack.features.get_feature_vectors
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        assert released.wait(30)
+        return look_up(*args, **kwargs)
+
+    monkeypatch.setattr(stack.features, "get_feature_vectors", held)
+    answers: list[httpx.Response] = []
+    with serve(max_concurrent_requests=1) as url:
+        looked_up = {"entities": [{"cc_num": 101}]}
+        first = threading.Thread(
+            target=lambda: answers.append(httpx.post(f"{url}/v1/deployments/fraud/predict", json=looked_up, timeout=30))
+        )
+        first.start()
+        assert entered.wait(30)  # the first request is in flight, and stays there
+        refused = httpx.post(f"{url}/v1/deployments/fraud/predict", json=ONE_ROW)
+        released.set()
+        health = httpx.get(f"{url}/v2/health/ready")  # probes are never refused
+        first.join()
+        after = httpx.post(f"{url}/v1/deployments/fraud/predict", json=ONE_ROW)
+    assert [answer.status_code for answer in answers] == [200]
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert refused.json()["error"] == (
+        "The server is handling its limit of 1 requests at once: retry after 1 s, or raise "
+        "serving.max_concurrent_requests (or run more workers)."
+    )
+    assert refused.json()["request_id"] == refused.headers["x-request-id"]
+    assert health.status_code == 200
+    assert after.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,12 @@ class TrackingRecords(Protocol):
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
         """Record how and when the run ended."""
 
+    def end_running_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> bool:
+        """Record how and when the run ended if it is still running; whether it was."""
+
+    def running_run_owners(self) -> dict[str, str]:
+        """``run id -> recorded owner`` (the value of the tag ``OWNER_TAG``) of every running run that has one."""
+
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
         """Add params; ConflictError if a key was logged before with another value."""
 

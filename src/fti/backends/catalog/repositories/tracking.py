@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
@@ -34,6 +35,7 @@ from fti.backends.catalog.schema import (
 )
 from fti.core.lineage import FeatureGroupCommit, TrainingDataLineage
 from fti.core.tracking import (
+    OWNER_TAG,
     CodeVersion,
     Experiment,
     MetricBatch,
@@ -359,9 +361,27 @@ class SqlTrackingRecords:
         return _arrow(self._of_runs(run_latest_metrics, tuple(types), run_ids), types)
 
     def tags(self, run_ids: Sequence[str]) -> pa.Table:
-        """Columns run_id, key, value."""
+        """Columns run_id, key, value; the owner the tracking records (:data:`OWNER_TAG`) left out."""
         rows = self._of_runs(run_tags, ("run_id", "key", "value"), run_ids)
-        return _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
+        table = _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
+        return table.filter(pc.not_equal(table.column("key"), OWNER_TAG))
+
+    def running_run_owners(self) -> dict[str, str]:
+        """``run id -> recorded owner`` (the value of :data:`OWNER_TAG`) of every running run that has one."""
+        running = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)
+        query = sa.select(run_tags.c.run_id, run_tags.c.value).where(
+            run_tags.c.run_id.in_(running.scalar_subquery()), run_tags.c.key == OWNER_TAG
+        )
+        return {row.run_id: row.value for row in self._connection.execute(query).all()}
+
+    def end_running_run(self, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> bool:
+        """Record how and when the run ended if it is still running; whether it was."""
+        result = self._connection.execute(
+            sa.update(runs)
+            .where(runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value)
+            .values(status=status.value, end_time=end_time, error=error)
+        )
+        return bool(result.rowcount)
 
     def metric_history(self, run_id: str, key: str) -> pa.Table:
         """Columns step, value, timestamp_ms in logging order."""
