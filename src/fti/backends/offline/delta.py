@@ -236,10 +236,18 @@ class DeltaOfflineStore:
     # -- maintenance -------------------------------------------------------------------------------
 
     def compact(self, table: str) -> TableCompaction:
-        """Rewrite the newest version's small files into files of about 64 MB, as one new version (Delta's optimize)."""
+        """Rewrite the newest version's small files into files of about 64 MB, as one new version (Delta's optimize).
+
+        The files are written with the settings of :meth:`write` (no dictionary for floating-point columns).
+        """
+        import pyarrow as pa
+
         delta = self._open_table(table, None)
         try:
-            metrics = delta.optimize.compact(target_size=_COMPACTED_FILE_BYTES)
+            schema = pa.schema(delta.schema().to_arrow())
+            metrics = delta.optimize.compact(
+                target_size=_COMPACTED_FILE_BYTES, writer_properties=_writer_properties(schema)
+            )
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not compact table '{table}': {_short(exc)}"
