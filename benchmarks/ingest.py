@@ -135,6 +135,12 @@ def _cpu_per_million(rows: int, work: Any) -> float:
     return (time.process_time() - began) * 1e6 / rows
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU-seconds (user and system) of another process of this machine, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_stages(folder: Path, source_text: str) -> dict[str, float]:
     """Each stage of an ingestion alone, in CPU-seconds per million rows (see the module docstring)."""
     import pyarrow.parquet as pq
@@ -150,16 +156,23 @@ def run_stages(folder: Path, source_text: str) -> dict[str, float]:
 
         uri = source["url"].replace("postgresql+psycopg", "postgresql")
 
+        server_cpu: list[float] = []
+
         def fetch() -> None:
             with adbc.connect(uri) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend = int(cursor.fetchone()[0])  # type: ignore[index]
+                began = _process_cpu(backend)
                 cursor.execute(f"SELECT * FROM {source['table']}")
                 for _ in cursor.fetch_record_batch():
                     pass
+                server_cpu.append(_process_cpu(backend) - began)
 
         began = time.perf_counter()
         cpu = _cpu_per_million(source["rows"], fetch)
         return {
             "ADBC decoding (client only)": cpu,
+            "PostgreSQL server's backend (COPY)": server_cpu[0] * 1e6 / source["rows"],
             "ADBC fetch alone, wall-clock s (not CPU)": (time.perf_counter() - began) * 1e6 / source["rows"],
         }
     path = Path(source["path"])
@@ -322,9 +335,18 @@ def _print_stages(stages: dict[str, float], csv_cpu: dict[int, float]) -> None:
             + " CPU s per 1M rows"
         )
     fetch = stages.get("ADBC fetch alone, wall-clock s (not CPU)")
-    if fetch:
+    if fetch and encodes and "statistics" in stages:
+        floor = (
+            stages["ADBC decoding (client only)"]
+            + stages["PostgreSQL server's backend (COPY)"]
+            + stages["statistics"]
+            + min(encodes)
+        )
+        cores = os.cpu_count() or 1
         print(
-            f"PostgreSQL floor: ADBC's fetch alone, with the server on the same cores, reads {1e6 / fetch:,.0f} rows/s"
+            f"PostgreSQL: ADBC's fetch alone, with the server on the same cores, reads {1e6 / fetch:,.0f} rows/s; "
+            f"floor: server + decoding + statistics + cheapest encoding = {floor:.2f} CPU s per 1M rows, so at most "
+            f"{cores / floor * 1e6:,.0f} rows/s on {cores} idle cores"
         )
 
 
