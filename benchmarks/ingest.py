@@ -206,7 +206,7 @@ def run_stages(folder: Path, source_text: str) -> dict[str, float]:
 
     figures["statistics"] = _cpu_per_million(rows, statistics)
     ours = _writer_properties(table.schema)
-    figures["encode: Delta writer, ours (Snappy)"] = _cpu_per_million(
+    figures["encode: Delta driver's writer, Snappy"] = _cpu_per_million(
         rows,
         lambda: write_deltalake(
             str(folder / "ours"), table, writer_properties=ours, target_file_size=TARGET_FILE_BYTES
@@ -214,7 +214,7 @@ def run_stages(folder: Path, source_text: str) -> dict[str, float]:
     )
     plain = ColumnProperties(dictionary_enabled=False)
     floats = {field.name: plain for field in table.schema if pa.types.is_floating(field.type)}
-    figures["encode: Delta writer, LZ4"] = _cpu_per_million(
+    figures["encode: Delta driver's writer, LZ4"] = _cpu_per_million(
         rows,
         lambda: write_deltalake(
             str(folder / "lz4"),
@@ -225,7 +225,7 @@ def run_stages(folder: Path, source_text: str) -> dict[str, float]:
     )
     dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
     for codec in ("snappy", "lz4", "none"):
-        figures[f"encode: pyarrow's writer, {codec}"] = _cpu_per_million(
+        figures[f"encode: pyarrow's writer (ours), {codec}"] = _cpu_per_million(
             rows,
             lambda codec=codec: pq.write_table(
                 table, folder / f"{codec}.parquet", compression=codec, use_dictionary=dictionary, row_group_size=1 << 20
