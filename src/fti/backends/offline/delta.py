@@ -557,14 +557,19 @@ def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> lis
         writer, written = None, 0
         actions.append(_add_action(filesystem, path, metadata, integers, AddAction, int(time.time() * 1000)))
 
-    for batch in data:
-        if len(batch):
-            pending.append(batch)
-            pending_bytes += batch.nbytes
-            if pending_bytes >= _ROW_GROUP_BYTES:
-                flush()
-    flush()
-    close()
+    try:
+        for batch in data:
+            if len(batch):
+                pending.append(batch)
+                pending_bytes += batch.nbytes
+                if pending_bytes >= _ROW_GROUP_BYTES:
+                    flush()
+        flush()
+        close()
+    except BaseException:
+        if writer is not None:  # release the file; no commit references it (vacuum removes it)
+            writer.close()
+        raise
     return actions
 
 
