@@ -8,6 +8,12 @@ peak RSS for several input sizes: memory stays flat as the input grows. On a loa
 follow the load; the CPU-seconds, and our rows/s beside the reference's of the same run, say more.
 Targets: >= 1,000,000 rows/s from the CSV, >= 300,000 rows/s from PostgreSQL.
 
+A second table measures each stage alone, in CPU-seconds per million rows (one fresh process, the largest CSV
+of at most 1M rows): reading the file, parsing it (Arrow with inferred types, our reader with declared types,
+Polars), the statistics, Parquet encoding with several writers and codecs, and ADBC's decoding of the
+PostgreSQL table. The sum of the cheapest parse, the statistics and the cheapest encoding is the floor of an
+ingestion: on N cores no run can go faster than N / floor million rows per second, whatever overlaps.
+
     python benchmarks/ingest.py            # CSV of 1M, 3M and 10M rows; PostgreSQL tables of 1M and 5M rows
     python benchmarks/ingest.py --quick    # 100k and 300k rows; 100k rows
 """
@@ -123,6 +129,111 @@ def run_reference(folder: Path, source_text: str) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "baseline": baseline, "peak": _peak_rss_mib()}
 
 
+def _cpu_per_million(rows: int, work: Any) -> float:
+    began = time.process_time()
+    work()
+    return (time.process_time() - began) * 1e6 / rows
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU-seconds (user and system) of another process of this machine, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_stages(folder: Path, source_text: str) -> dict[str, float]:
+    """Each stage of an ingestion alone, in CPU-seconds per million rows (see the module docstring)."""
+    import pyarrow.parquet as pq
+    from deltalake import ColumnProperties, WriterProperties, write_deltalake
+
+    import fti
+    from fti.backends.offline.delta import TARGET_FILE_BYTES, _writer_properties
+    from fti.features.stream_statistics import StreamStatistics
+
+    source = json.loads(source_text)
+    if source["kind"] == "sql":
+        import adbc_driver_postgresql.dbapi as adbc
+
+        uri = source["url"].replace("postgresql+psycopg", "postgresql")
+
+        server_cpu: list[float] = []
+
+        def fetch() -> None:
+            with adbc.connect(uri) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend = int(cursor.fetchone()[0])  # type: ignore[index]
+                began = _process_cpu(backend)
+                cursor.execute(f"SELECT * FROM {source['table']}")
+                for _ in cursor.fetch_record_batch():
+                    pass
+                server_cpu.append(_process_cpu(backend) - began)
+
+        began = time.perf_counter()
+        cpu = _cpu_per_million(source["rows"], fetch)
+        return {
+            "ADBC decoding (client only)": cpu,
+            "PostgreSQL server's backend (COPY)": server_cpu[0] * 1e6 / source["rows"],
+            "ADBC fetch alone, wall-clock s (not CPU)": (time.perf_counter() - began) * 1e6 / source["rows"],
+        }
+    path = Path(source["path"])
+    batches: list[pa.RecordBatch] = []
+    figures: dict[str, float] = {}
+    figures["reading the file's bytes"] = _cpu_per_million(source["rows"], path.read_bytes)
+    figures["parse: Arrow, types inferred"] = _cpu_per_million(
+        source["rows"], lambda: pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=8 << 20))
+    )
+    figures["parse: ours, types declared"] = _cpu_per_million(
+        source["rows"], lambda: batches.extend(item.data for item in fti.sources.csv(str(path)).read(None))
+    )
+    table = pa.Table.from_batches(batches)
+    rows = table.num_rows
+    try:
+        import polars as pl
+
+        declared = {
+            name: pl.Int64 if name == "id" else pl.Datetime("us") if name == "ts" else pl.Float64
+            for name in table.schema.names
+        }
+        figures["parse: Polars, types declared"] = _cpu_per_million(rows, lambda: pl.read_csv(path, schema=declared))
+    except ImportError:
+        pass
+
+    def statistics() -> None:
+        gathered = StreamStatistics(table.schema, ("id", "ts"))
+        for batch in table.to_batches(max_chunksize=131_072):
+            gathered.add(batch)
+        gathered.result()
+
+    figures["statistics"] = _cpu_per_million(rows, statistics)
+    ours = _writer_properties(table.schema)
+    figures["encode: Delta driver's writer, Snappy"] = _cpu_per_million(
+        rows,
+        lambda: write_deltalake(
+            str(folder / "ours"), table, writer_properties=ours, target_file_size=TARGET_FILE_BYTES
+        ),
+    )
+    plain = ColumnProperties(dictionary_enabled=False)
+    floats = {field.name: plain for field in table.schema if pa.types.is_floating(field.type)}
+    figures["encode: Delta driver's writer, LZ4"] = _cpu_per_million(
+        rows,
+        lambda: write_deltalake(
+            str(folder / "lz4"),
+            table,
+            writer_properties=WriterProperties(compression="LZ4_RAW", column_properties=floats),
+            target_file_size=TARGET_FILE_BYTES,
+        ),
+    )
+    dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+    for codec in ("snappy", "lz4", "none"):
+        figures[f"encode: pyarrow's writer (ours), {codec}"] = _cpu_per_million(
+            rows,
+            lambda codec=codec: pq.write_table(
+                table, folder / f"{codec}.parquet", compression=codec, use_dictionary=dictionary, row_group_size=1 << 20
+            ),
+        )
+    return figures
+
+
 def _measure(kind: str, source: dict[str, Any]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
@@ -150,12 +261,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small inputs, for a smoke test")
     parser.add_argument("--csv-rows", help="comma-separated CSV sizes instead of the default ones")
     parser.add_argument("--sql-rows", help="comma-separated PostgreSQL table sizes instead of the default ones")
-    parser.add_argument("--run", choices=["fti", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-stages", action="store_true", help="skip the table of each stage's cost")
+    parser.add_argument("--run", choices=["fti", "reference", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        runner = run_fti if args.run == "fti" else run_reference
+        runner = {"fti": run_fti, "reference": run_reference, "stages": run_stages}[args.run]
         print(json.dumps(runner(args.folder, args.source)))
         return
     csv_sizes = [100_000, 300_000] if args.quick else [1_000_000, 3_000_000, 10_000_000]
@@ -170,13 +282,20 @@ def main() -> None:
         f"{'source':<12}{'rows':>12}{'input MiB':>11}{'seconds':>9}{'rows/s':>12}{'CPU s':>8}{'peak MiB':>10}"
         f"{'ref rows/s':>14}{'ref CPU':>9}{'ref MiB':>10}"
     )
+    stages: dict[str, float] = {}
+    # the stages hold the whole input in memory: the largest CSV of at most 1M rows
+    stage_rows = max((size for size in csv_sizes if size <= 1_000_000), default=min(csv_sizes, default=0))
+    csv_cpu: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for rows in csv_sizes:
             path = Path(scratch) / f"events_{rows}.csv"
             write_csv(path, rows)
-            source = {"kind": "csv", "path": str(path)}
+            source = {"kind": "csv", "path": str(path), "rows": rows}
             ours, reference = _measure("fti", source), _measure("reference", source)
             print(_row("CSV", rows, path.stat().st_size / 2**20, ours, reference), flush=True)
+            csv_cpu[rows] = ours["cpu"] * 1e6 / rows
+            if rows == stage_rows and not args.no_stages:
+                stages = _measure("stages", source)
             path.unlink()
     from fti.testing.services import postgres_server
 
@@ -185,13 +304,50 @@ def main() -> None:
         for rows in sql_sizes:
             table = f"events_{rows}"
             fill_postgres(url, table, rows)
-            source = {"kind": "sql", "url": url, "table": table}
+            source = {"kind": "sql", "url": url, "table": table, "rows": rows}
             ours, reference = _measure("fti", source), _measure("reference", source)
             print(_row("PostgreSQL", rows, rows * (FEATURES + 2) * 8 / 2**20, ours, reference), flush=True)
+            if rows == sql_sizes[-1] and not args.no_stages:
+                stages |= _measure("stages", source)
     print("targets: CSV >= 1,000,000 rows/s; PostgreSQL >= 300,000 rows/s. ref: Arrow's reader (ADBC for")
     print("PostgreSQL) straight into write_deltalake with its default settings, no validation, statistics or catalog.")
     print("CPU s: CPU-seconds of the ingesting process, all threads (not PostgreSQL's server processes).")
+    if stages:
+        _print_stages(stages, csv_cpu)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def _print_stages(stages: dict[str, float], csv_cpu: dict[int, float]) -> None:
+    """Each stage's CPU-seconds per million rows, and the floor they set on the CSV's rows/s."""
+    print()
+    print(f"{'stage, alone':<40}{'CPU s per 1M rows':>18}")
+    for stage, cpu in stages.items():
+        print(f"{stage:<40}{cpu:>18.2f}")
+    parses = [cpu for stage, cpu in stages.items() if stage.startswith("parse")]
+    encodes = [cpu for stage, cpu in stages.items() if stage.startswith("encode")]
+    if parses and encodes and "statistics" in stages:
+        floor = min(parses) + stages["statistics"] + min(encodes)
+        cores = os.cpu_count() or 1
+        print(
+            f"CSV floor: cheapest parse + statistics + cheapest encoding = {floor:.2f} CPU s per 1M rows, so at most "
+            f"{cores / floor * 1e6:,.0f} rows/s on {cores} idle cores; the end-to-end runs above took "
+            + ", ".join(f"{cpu:.2f}" for cpu in csv_cpu.values())
+            + " CPU s per 1M rows"
+        )
+    fetch = stages.get("ADBC fetch alone, wall-clock s (not CPU)")
+    if fetch and encodes and "statistics" in stages:
+        floor = (
+            stages["ADBC decoding (client only)"]
+            + stages["PostgreSQL server's backend (COPY)"]
+            + stages["statistics"]
+            + min(encodes)
+        )
+        cores = os.cpu_count() or 1
+        print(
+            f"PostgreSQL: ADBC's fetch alone, with the server on the same cores, reads {1e6 / fetch:,.0f} rows/s; "
+            f"floor: server + decoding + statistics + cheapest encoding = {floor:.2f} CPU s per 1M rows, so at most "
+            f"{cores / floor * 1e6:,.0f} rows/s on {cores} idle cores"
+        )
 
 
 if __name__ == "__main__":

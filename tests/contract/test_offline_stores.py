@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from fti.backends.kinds import create_backend
+from fti.backends.offline import delta
 from fti.backends.ports import OfflineStore
 from fti.errors import ValidationError
 from fti.testing.offline_store import OfflineStoreContract
@@ -41,3 +44,44 @@ class TestOfflineStores(OfflineStoreContract):
 def test_bad_uris_are_rejected(uri: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         create_backend("offline_store", "local", {"uri": uri})
+
+
+def _reader(table: pa.Table) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1_000))
+
+
+def _rows(first: int, count: int) -> pa.Table:
+    ids = list(range(first, first + count))
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "ts": pa.array([1_700_000_000_000_000 + i for i in ids], pa.timestamp("us", tz="UTC")),
+            "amount": pa.array([None if i % 7 == 0 else i / 3 for i in ids], pa.float64()),
+            "name": pa.array([None if i % 5 == 0 else f"n{i % 3}" for i in ids], pa.string()),
+        }
+    )
+
+
+def test_an_append_is_encoded_by_pyarrow_and_keeps_what_deletes_prune_by(
+    offline_store: OfflineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # appends to an existing table write Parquet with pyarrow (a third of the driver writer's CPU) and commit it
+    # as a Delta transaction: same rows back, files of the target size, each with its integer columns' bounds
+    monkeypatch.setattr(delta, "TARGET_FILE_BYTES", 20_000)
+    monkeypatch.setattr(delta, "_ROW_GROUP_BYTES", 8_000)
+    offline_store.write("t", _reader(_rows(0, 1_000)))
+    assert offline_store.write("t", _reader(_rows(1_000, 5_000))) == 1
+    added = offline_store.added("t", 1)
+    assert len(added.files) > 2, "the append rolled over to new files at the target size"
+    for path in added.files:
+        metadata = pq.ParquetFile(added.filesystem.open_input_file(path)).metadata
+        assert metadata.created_by.startswith("parquet-cpp-arrow")
+        chunks = [metadata.row_group(0).column(index) for index in range(metadata.num_columns)]
+        assert [chunk.dictionary_page_offset is None for chunk in chunks] == [False, False, True, False]
+    stored = offline_store.read("t").to_table().sort_by("id")
+    assert stored.equals(pa.concat_tables([_rows(0, 1_000), _rows(1_000, 5_000)]))
+    ranges = offline_store.value_ranges("t", "id").sort_by("min")
+    assert ranges.column("min").to_pylist()[0] == 0 and ranges.column("max").to_pylist()[-1] == 5_999
+    assert None not in ranges.column("min").to_pylist() + ranges.column("max").to_pylist()
+    assert offline_store.delete_rows("t", "id", [3, 4_321]) == 2
+    assert offline_store.read("t").to_table().num_rows == 5_998

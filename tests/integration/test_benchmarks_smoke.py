@@ -19,7 +19,7 @@ SMALL_BACKFILL = ["--backfill-events", "20000"]
         (["pit_join.py", "--quick", "--repeats", "1"], "fv.get_batch_data()"),
         (["insert_stream.py", "--quick", "--repeats", "1"], "fg.insert / write_deltalake"),
         (["tracking.py", "--quick", "--repeats", "1"], "page of 50"),
-        (["ingest.py", "--quick"], "ref rows/s"),
+        (["ingest.py", "--quick"], "CSV floor:"),
         (["ui_pages.py", "--quick", "--repeats", "1"], "server ms (median)"),
         (["monitor_check.py", "--quick", "--repeats", "1"], "first call in a fresh process"),
         (["ab_ranking.py", "--quick"], "compare_ranking s"),

@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 import fti
@@ -58,3 +60,21 @@ def test_inserts_compact_automatically_after_enough_small_files(project_dir: Pat
         group.insert(events(8, 2))
         assert _files(project, group.record.table) == 1
         assert len(group.read()) == 10
+
+
+def test_compacted_files_store_floats_without_a_dictionary(project_dir: Path) -> None:
+    # compaction writes with the insert's settings: a float column's dictionary would be built and thrown away
+    with fti.connect(project_dir, overrides={"features.compact_after": None}) as project:
+        group = project.create_feature_group("events", primary_key=["id"], event_time="ts")
+        for commit in range(3):
+            group.insert(events(commit * 5, 5))
+        before = group.read()
+        assert group.compact().files_added == 1
+        uri = f"{project.offline_store.describe()}/{group.record.table}"  # type: ignore[attr-defined]
+        (path,) = DeltaTable(uri).file_uris()
+        metadata = pq.ParquetFile(path).metadata
+        chunks = {metadata.schema.column(i).name: metadata.row_group(0).column(i) for i in range(metadata.num_columns)}
+        floats = [field.name for field in pq.read_schema(path) if pa.types.is_floating(field.type)]
+        assert floats and all(chunks[name].dictionary_page_offset is None for name in [*floats, "_fti_row"])
+        assert chunks["_fti_commit"].dictionary_page_offset is not None
+        pd.testing.assert_frame_equal(group.read(), before)

@@ -181,7 +181,9 @@ class StreamStatistics:
         rows = batch.select(self._numbers) if len(chosen) == len(keys) else batch.select(self._numbers).take(chosen)
         self._sample_keys.append(keys[chosen])
         for index, name in enumerate(self._numbers):
-            values = pc.fill_null(pc.cast(rows.column(index), pa.float64()), math.nan)
+            values = pc.cast(rows.column(index), pa.float64())
+            if values.null_count:  # filling copies the column: only columns with nulls pay for it
+                values = pc.fill_null(values, math.nan)
             self._sample[name].append(values.to_numpy(zero_copy_only=False))
         self._sample_size += len(chosen)
         if self._sample_size > 4 * _SAMPLE_ROWS:

@@ -37,6 +37,10 @@ _COMPACTED_FILE_BYTES = 64 << 20
 _SMALL_FILE_BYTES = TARGET_FILE_BYTES // 2
 #: columns never worth a dictionary: ``_fti_row`` numbers every row of a commit once
 _UNIQUE_COLUMNS = frozenset({"_fti_row"})
+#: rows an append buffers before it encodes them as one Parquet row group
+_ROW_GROUP_BYTES = 16 << 20
+#: commits an append tries, each at the version after the newest, before it gives up to writers taking them all
+_APPEND_ATTEMPTS = 20
 
 
 class DeltaOfflineConfig(BaseModel):
@@ -114,6 +118,10 @@ class DeltaOfflineStore:
 
         With ``merge_schema``, an append adds the columns (and struct fields) of ``data`` the table lacks.
 
+        An append of flat columns of plain types (numbers, booleans, strings, dates, timestamps in µs) is encoded by
+        pyarrow's Parquet writer and published by a Delta transaction (:meth:`_append`, :meth:`_create`); other
+        writes go through the driver's ``write_deltalake``. Both write the same Parquet settings.
+
         With ``version``, commit exactly that version or raise ConflictError (another writer took it).
         If reading ``data`` fails midway, nothing is committed and the reader's error is raised as a
         BackendError (chained).
@@ -136,6 +144,11 @@ class DeltaOfflineStore:
         schema_mode: Literal["overwrite", "merge"] | None = (
             "overwrite" if mode == "overwrite" else "merge" if merge_schema else None
         )
+        if mode == "append" and schema_mode is None:
+            if isinstance(target, str) and _fits(data.schema, _delta_schema(data.schema)):
+                return self._create(table, data, target)
+            if not isinstance(target, str) and _fits(data.schema, target.schema()):
+                return self._append(table, data, target, exact=version is not None)
         try:
             write_deltalake(
                 target,
@@ -161,6 +174,76 @@ class DeltaOfflineStore:
         if version is not None:
             return version
         return int(target.version()) if not isinstance(target, str) else int(self._open_table(table, None).version())
+
+    def _create(self, table: str, data: pa.RecordBatchReader, uri: str) -> int:
+        """Create ``table`` with ``data`` as its version 0, encoded as :meth:`_append` does; ConflictError if another
+        writer created it meanwhile (creating a table is not retried)."""
+        from deltalake import CommitProperties
+        from deltalake.transaction import create_table_with_add_actions
+
+        if not self._is_s3:
+            Path(uri).mkdir(parents=True, exist_ok=True)
+        actions = self._write_files(table, data)
+        try:
+            create_table_with_add_actions(
+                uri,
+                _delta_schema(data.schema),
+                actions,
+                mode="error",
+                storage_options=self._storage_options(),
+                commit_properties=CommitProperties(max_commit_retries=0),
+            )
+        except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
+            if self.exists(table):
+                raise ConflictError(_taken(table, 0, self.version(table))) from exc
+            raise BackendError(
+                f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
+            ) from exc
+        return 0
+
+    def _write_files(self, table: str, data: pa.RecordBatchReader) -> list[Any]:
+        try:
+            return _write_files(self._filesystem(table), data)
+        except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
+            raise BackendError(
+                f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
+            ) from exc
+
+    def _append(self, table: str, data: pa.RecordBatchReader, target: Any, *, exact: bool) -> int:
+        """Append ``data`` to the existing table ``target`` (a DeltaTable at the version to follow): Parquet files
+        written by pyarrow, published by one Delta transaction; return the version it took.
+
+        Pyarrow's Parquet writer encodes rows in about a third of the CPU time of the driver's writer, with the
+        same settings. With ``exact``, only the version after ``target``'s is taken (else ConflictError); otherwise
+        a version another writer took meanwhile is skipped, as the driver does with a blind append.
+        """
+        from deltalake import CommitProperties
+        from deltalake.exceptions import CommitFailedError
+
+        actions = self._write_files(table, data)
+        for _ in range(_APPEND_ATTEMPTS):
+            version = int(target.version()) + 1
+            try:
+                target.create_write_transaction(
+                    actions,
+                    mode="append",
+                    schema=target.schema(),
+                    commit_properties=CommitProperties(max_commit_retries=0),
+                )
+                return version
+            except CommitFailedError as exc:
+                if exact:
+                    raise ConflictError(_taken(table, version, self.version(table))) from exc
+            except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
+                raise BackendError(
+                    f"Offline store {self.describe()} could not write table '{table}': {_short(exc)}"
+                ) from exc
+            target = self._open_table(table, None)
+            if not _fits(data.schema, target.schema()):
+                raise ConflictError(
+                    f"Table '{table}' changed its schema while a write was appending to it. Retry the write."
+                )
+        raise ConflictError(_taken(table, None, self.version(table)))
 
     def read(self, table: str, version: int | None = None) -> pads.Dataset:
         """The table at ``version`` (default: the latest) as a pyarrow Dataset; NotFoundError if absent.
@@ -236,10 +319,18 @@ class DeltaOfflineStore:
     # -- maintenance -------------------------------------------------------------------------------
 
     def compact(self, table: str) -> TableCompaction:
-        """Rewrite the newest version's small files into files of about 64 MB, as one new version (Delta's optimize)."""
+        """Rewrite the newest version's small files into files of about 64 MB, as one new version (Delta's optimize).
+
+        The files are written with the settings of :meth:`write` (no dictionary for floating-point columns).
+        """
+        import pyarrow as pa
+
         delta = self._open_table(table, None)
         try:
-            metrics = delta.optimize.compact(target_size=_COMPACTED_FILE_BYTES)
+            schema = pa.schema(delta.schema().to_arrow())
+            metrics = delta.optimize.compact(
+                target_size=_COMPACTED_FILE_BYTES, writer_properties=_writer_properties(schema)
+            )
         except Exception as exc:  # driver errors at the adapter edge (STYLE.md E5)
             raise BackendError(
                 f"Offline store {self.describe()} could not compact table '{table}': {_short(exc)}"
@@ -364,7 +455,8 @@ class DeltaOfflineStore:
 
 
 def _writer_properties(schema: pa.Schema) -> Any:
-    """Parquet settings of a write: Snappy, and no dictionary for floating-point columns (nor ``_fti_row``).
+    """Parquet settings of the driver's writer (and of :func:`_write_files`): Snappy, and no dictionary for
+    floating-point columns (nor ``_fti_row``).
 
     Measured floats rarely repeat, so their dictionary is built, overflows and is thrown away in every row
     group: without it the writer encodes 1M rows of 20 floats in 2.8x less CPU time and the files are 8% smaller.
@@ -378,6 +470,142 @@ def _writer_properties(schema: pa.Schema) -> Any:
         field.name: plain for field in schema if pa.types.is_floating(field.type) or field.name in _UNIQUE_COLUMNS
     }
     return WriterProperties(compression="SNAPPY", column_properties=columns or None)
+
+
+def _delta_schema(schema: pa.Schema) -> Any:
+    """``schema`` as a Delta schema, or None where Delta has no type for a column."""
+    from deltalake import Schema
+
+    try:
+        return Schema.from_arrow(schema)
+    except Exception:  # a type Delta lacks: the driver's writer says so
+        return None
+
+
+def _fits(schema: pa.Schema, delta: Any) -> bool:
+    """Whether pyarrow's writer can write ``schema``'s rows into a table of the Delta schema ``delta``: the same
+    flat, nullable columns, of types whose Parquet encoding the driver's writer shares (numbers, booleans, strings,
+    dates, timestamps in µs), so that Delta reads them back as the driver's own files."""
+    import pyarrow as pa
+
+    if delta is None:
+        return False
+    try:
+        stored = pa.schema(delta.to_arrow())
+    except Exception:  # a type Arrow cannot hold: the driver's writer decides
+        return False
+    if stored.names != schema.names:
+        return False
+    for field, kept in zip(schema, stored, strict=True):
+        kind = field.type
+        simple = (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_date32(kind)
+            or (pa.types.is_timestamp(kind) and kind.unit == "us")
+        )
+        if not simple or not kind.equals(kept.type) or not kept.nullable:
+            return False
+    return True
+
+
+def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> list[Any]:
+    """``data`` as Parquet files of about :data:`TARGET_FILE_BYTES` in the table's folder (the settings of
+    :func:`_writer_properties`), and their add actions: size, row count, null counts, and the integer columns'
+    minimum and maximum (the statistics deletes prune files by; Delta's statistics are optional per column)."""
+    import time
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    schema = data.schema
+    dictionary = [
+        field.name for field in schema if not pa.types.is_floating(field.type) and field.name not in _UNIQUE_COLUMNS
+    ]
+    integers = [field.name for field in schema if pa.types.is_integer(field.type)]
+    actions: list[Any] = []
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = written = 0
+    writer: pq.ParquetWriter | None = None
+    path = ""
+
+    def flush() -> None:
+        nonlocal pending, pending_bytes, written, writer, path
+        if not pending:
+            return
+        if writer is None:
+            path = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+            writer = pq.ParquetWriter(
+                path, schema, filesystem=filesystem, compression="snappy", use_dictionary=dictionary
+            )
+        writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=1 << 30)
+        written += pending_bytes
+        pending, pending_bytes = [], 0
+        if written >= TARGET_FILE_BYTES:
+            close()
+
+    def close() -> None:
+        nonlocal writer, written
+        if writer is None:
+            return
+        writer.close()
+        metadata = writer.writer.metadata  # the footer just written
+        writer, written = None, 0
+        actions.append(_add_action(filesystem, path, metadata, integers, AddAction, int(time.time() * 1000)))
+
+    try:
+        for batch in data:
+            if len(batch):
+                pending.append(batch)
+                pending_bytes += batch.nbytes
+                if pending_bytes >= _ROW_GROUP_BYTES:
+                    flush()
+        flush()
+        close()
+    except BaseException:
+        if writer is not None:  # release the file; no commit references it (vacuum removes it)
+            writer.close()
+        raise
+    return actions
+
+
+def _add_action(
+    filesystem: pafs.FileSystem, path: str, metadata: Any, integers: list[str], action: Any, now_ms: int
+) -> Any:
+    """The add action of one written file, with its statistics from the file's footer."""
+    names = [metadata.schema.column(index).name for index in range(metadata.num_columns)]
+    nulls = dict.fromkeys(names, 0)
+    low: dict[str, int] = {}
+    high: dict[str, int] = {}
+    exact = set(integers)
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index, name in enumerate(names):
+            statistics = row_group.column(index).statistics
+            if statistics is None or not statistics.has_null_count:
+                nulls.pop(name, None)
+                exact.discard(name)
+                continue
+            if name in nulls:
+                nulls[name] += int(statistics.null_count)
+            if name in exact and statistics.has_min_max:
+                low[name] = min(low.get(name, statistics.min), statistics.min)
+                high[name] = max(high.get(name, statistics.max), statistics.max)
+            elif name in exact and statistics.null_count != row_group.num_rows:
+                exact.discard(name)
+    bounded = [name for name in names if name in exact and name in low]
+    stats = {
+        "numRecords": metadata.num_rows,
+        "minValues": {name: int(low[name]) for name in bounded},
+        "maxValues": {name: int(high[name]) for name in bounded},
+        "nullCount": nulls,
+    }
+    size = filesystem.get_file_info(path).size
+    return action(path, int(size or 0), {}, now_ms, True, json.dumps(stats))
 
 
 def _taken(table: str, version: int | None, current: int | None) -> str:
