@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,3 +87,46 @@ def test_an_append_is_encoded_by_pyarrow_and_keeps_what_deletes_prune_by(
     assert None not in ranges.column("min").to_pylist() + ranges.column("max").to_pylist()
     assert offline_store.delete_rows("t", "id", [3, 4_321]) == 2
     assert offline_store.read("t").to_table().num_rows == 5_998
+
+
+def _add_stats(log_folder: Path) -> list[dict[str, object]]:
+    found = []
+    for entry in sorted(log_folder.glob("*.json")):
+        for line in entry.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                found.append(json.loads(action["add"]["stats"]))
+    return found
+
+
+def test_the_bounds_of_an_append_are_written_as_the_delta_driver_writes_them(tmp_path: Path) -> None:
+    # integer, date and timestamp bounds (what readers prune files by) in the driver's own format, to the
+    # millisecond, before the epoch too; floats and text carry null counts only
+    from deltalake import write_deltalake
+
+    table = pa.table(
+        {
+            "id": pa.array([3, -2, None], pa.int64()),
+            "day": pa.array([date(2024, 1, 1), date(1969, 3, 1), None]),
+            "at": pa.array(
+                [datetime(1969, 12, 31, 23, 59, 59, 999_500, UTC), datetime(2024, 1, 2, 0, 0, 0, 999_999, UTC), None],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "local": pa.array([datetime(2024, 1, 1, 0, 0, 0, 999_999), None, None], pa.timestamp("us")),
+            "amount": pa.array([1.5, None, 2.5]),
+        }
+    )
+    store = create_backend("offline_store", "local", {"uri": str(tmp_path / "store")})
+    store.open()
+    store.write("t", _reader(table))
+    store.write("t", _reader(table))
+    write_deltalake(str(tmp_path / "driver"), table)
+    ours = _add_stats(tmp_path / "store" / "t" / "_delta_log")
+    (driver,) = _add_stats(tmp_path / "driver" / "_delta_log")
+    assert len(ours) == 2
+    for stats in ours:
+        assert stats["numRecords"] == 3
+        assert stats["nullCount"] == driver["nullCount"]
+        for side in ("minValues", "maxValues"):
+            expected = {name: value for name, value in driver[side].items() if name != "amount"}  # type: ignore[union-attr]
+            assert stats[side] == expected

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
@@ -41,6 +41,8 @@ _UNIQUE_COLUMNS = frozenset({"_fti_row"})
 _ROW_GROUP_BYTES = 16 << 20
 #: commits an append tries, each at the version after the newest, before it gives up to writers taking them all
 _APPEND_ATTEMPTS = 20
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1)
 
 
 class DeltaOfflineConfig(BaseModel):
@@ -526,7 +528,7 @@ def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> lis
     dictionary = [
         field.name for field in schema if not pa.types.is_floating(field.type) and field.name not in _UNIQUE_COLUMNS
     ]
-    integers = [field.name for field in schema if pa.types.is_integer(field.type)]
+    formats = _bound_formats(schema)
     actions: list[Any] = []
     pending: list[pa.RecordBatch] = []
     pending_bytes = written = 0
@@ -555,7 +557,7 @@ def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> lis
         writer.close()
         metadata = writer.writer.metadata  # the footer just written
         writer, written = None, 0
-        actions.append(_add_action(filesystem, path, metadata, integers, AddAction, int(time.time() * 1000)))
+        actions.append(_add_action(filesystem, path, metadata, formats, AddAction, int(time.time() * 1000)))
 
     try:
         for batch in data:
@@ -573,15 +575,50 @@ def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> lis
     return actions
 
 
+def _bound_formats(schema: pa.Schema) -> dict[str, Callable[[int], Any]]:
+    """The columns whose bounds an add action records, each with how a bound (the footer's raw value) is written
+    in Delta's statistics: integers as numbers, dates as ``YYYY-MM-DD``, timestamps in milliseconds as Delta's
+    writer writes them (``...T...Z`` with a time zone, ``... ...`` without; truncated to the millisecond, as the
+    Delta reader widens a maximum by one millisecond). These are the bounds readers prune files by (a time range
+    of a feature group, a delete's values); floats and text are left without (Delta's statistics are optional per
+    column)."""
+    import pyarrow as pa
+
+    formats: dict[str, Callable[[int], Any]] = {}
+    for field in schema:
+        kind = field.type
+        if pa.types.is_integer(kind):
+            formats[field.name] = int
+        elif pa.types.is_date32(kind):
+            formats[field.name] = lambda days: (_EPOCH_DAY + timedelta(days=int(days))).isoformat()
+        elif pa.types.is_timestamp(kind) and kind.unit == "us":
+            zoned = kind.tz is not None
+            formats[field.name] = functools.partial(_timestamp_bound, zoned=zoned)
+    return formats
+
+
+def _timestamp_bound(microseconds: int, *, zoned: bool) -> str:
+    """A timestamp bound (microseconds since the epoch) as Delta's statistics write it: to the millisecond."""
+    moment = _EPOCH + timedelta(milliseconds=int(microseconds) // 1000)
+    text = moment.replace(tzinfo=None).isoformat(timespec="milliseconds")
+    return text + "Z" if zoned else text.replace("T", " ")
+
+
 def _add_action(
-    filesystem: pafs.FileSystem, path: str, metadata: Any, integers: list[str], action: Any, now_ms: int
+    filesystem: pafs.FileSystem,
+    path: str,
+    metadata: Any,
+    formats: dict[str, Callable[[int], Any]],
+    action: Any,
+    now_ms: int,
 ) -> Any:
-    """The add action of one written file, with its statistics from the file's footer."""
+    """The add action of one written file, with its statistics from the file's footer: row count, null counts,
+    and the bounds of the columns in ``formats`` (see :func:`_bound_formats`)."""
     names = [metadata.schema.column(index).name for index in range(metadata.num_columns)]
     nulls = dict.fromkeys(names, 0)
     low: dict[str, int] = {}
     high: dict[str, int] = {}
-    exact = set(integers)
+    exact = set(formats)
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         for index, name in enumerate(names):
@@ -593,15 +630,15 @@ def _add_action(
             if name in nulls:
                 nulls[name] += int(statistics.null_count)
             if name in exact and statistics.has_min_max:
-                low[name] = min(low.get(name, statistics.min), statistics.min)
-                high[name] = max(high.get(name, statistics.max), statistics.max)
+                low[name] = min(low.get(name, statistics.min_raw), statistics.min_raw)
+                high[name] = max(high.get(name, statistics.max_raw), statistics.max_raw)
             elif name in exact and statistics.null_count != row_group.num_rows:
                 exact.discard(name)
     bounded = [name for name in names if name in exact and name in low]
     stats = {
         "numRecords": metadata.num_rows,
-        "minValues": {name: int(low[name]) for name in bounded},
-        "maxValues": {name: int(high[name]) for name in bounded},
+        "minValues": {name: formats[name](low[name]) for name in bounded},
+        "maxValues": {name: formats[name](high[name]) for name in bounded},
         "nullCount": nulls,
     }
     size = filesystem.get_file_info(path).size
