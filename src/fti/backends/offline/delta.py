@@ -515,8 +515,8 @@ def _fits(schema: pa.Schema, delta: Any) -> bool:
 
 def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> list[Any]:
     """``data`` as Parquet files of about :data:`TARGET_FILE_BYTES` in the table's folder (the settings of
-    :func:`_writer_properties`), and their add actions: size, row count, null counts, and the integer columns'
-    minimum and maximum (the statistics deletes prune files by; Delta's statistics are optional per column)."""
+    :func:`_writer_properties`), and their add actions: size, row count, null counts, and the bounds of the
+    integer, date and timestamp columns (:func:`_bound_formats`)."""
     import time
     import uuid
 
