@@ -232,13 +232,12 @@ class Project:
     def features(self) -> FeatureStore:
         """The feature store: feature groups, aggregation groups, feature views and training datasets."""
         from fti.features import FeatureStore
-        from fti.sources import open_source
 
         return FeatureStore(
             self.catalog,
             self.offline_store,
             self._online,
-            open_source=open_source,
+            open_source=_open_source,
             provenance=self._provenance,
             compact_after=self._loaded.config.features.compact_after,
             executor=self._executor,
@@ -1470,6 +1469,13 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project(name={self.name!r}, root={str(self.root)!r})"
+
+
+def _open_source(spec: str) -> Source:
+    """:func:`fti.sources.open_source`, imported when a source is first opened (the drivers are heavy)."""
+    from fti.sources import open_source
+
+    return open_source(spec)
 
 
 def _explain_rows(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
