@@ -16,8 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
 from fti.backends.kinds import ROLES, create_backend
-from fti.backends.ports import Connectable
-from fti.config import LoadedConfig, load_config
 from fti.core.access import DEFAULT_ROLE, parse_expiry
 from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
@@ -31,7 +29,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from fti.artifacts import ArtifactService
-    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore, StreamBroker
+    from fti.backends.ports import (
+        ArtifactStore,
+        CatalogStore,
+        Connectable,
+        Executor,
+        OfflineStore,
+        OnlineStore,
+        StreamBroker,
+    )
+    from fti.config import LoadedConfig
     from fti.core.access import Role
     from fti.core.audit import AuditEntry
     from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
@@ -88,7 +95,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
 
-BackendT = TypeVar("BackendT", bound=Connectable)
+BackendT = TypeVar("BackendT", bound="Connectable")
 ServiceT = TypeVar("ServiceT")
 
 #: what ``fti status`` counts, in the words of DESIGN.md, and the catalog table holding each
@@ -1505,6 +1512,8 @@ def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None 
         >>> import fti
         >>> project = fti.connect()  # doctest: +SKIP
     """
+    from fti.config import load_config  # pydantic and YAML: imported when a project is opened
+
     loaded = load_config(path, overrides=overrides)
     catalog = open_catalog(loaded)
     try:
