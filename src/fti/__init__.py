@@ -77,6 +77,7 @@ _LAZY_MODULES = frozenset({"agg", "expect", "sources", "streams"})
 
 def __getattr__(name: str) -> Any:
     import importlib
+    import importlib.util
 
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
@@ -84,6 +85,9 @@ def __getattr__(name: str) -> Any:
         value = importlib.import_module(f"fti.{name}")
     elif name == "__version__":
         value = _version()
+    elif not name.startswith("_") and importlib.util.find_spec(f"fti.{name}") is not None:
+        # any subpackage, as when `import fti` imported them all: `fti.monitoring.FeatureDriftRule(...)`
+        value = importlib.import_module(f"fti.{name}")
     else:
         raise AttributeError(f"module 'fti' has no attribute '{name}'")
     globals()[name] = value  # later look-ups are plain attribute reads

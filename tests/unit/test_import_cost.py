@@ -84,6 +84,12 @@ def test_public_names_resolve_on_first_use() -> None:
         _ = fti.nope  # type: ignore[attr-defined]
 
 
+def test_a_subpackage_is_an_attribute_of_fti_without_its_own_import() -> None:
+    code = "import fti\nrule = fti.monitoring.FeatureDriftRule('x', threshold=0.1)\nprint(type(rule).__module__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "fti.monitoring.alerts"
+
+
 def test_a_service_is_built_once_on_first_use_and_shared(project_dir: Path) -> None:
     with fti.connect(project_dir) as project:
         assert "monitoring" not in vars(project)
