@@ -7,9 +7,10 @@ threads), best of ``--repeats``:
 - ``import fti``;
 - ``fti --help``: the CLI's entry point with every command registered;
 - ``fti status``-like: open a project and count what its catalog holds;
-- a scheduled monitoring check, as ``fti monitor check`` runs it: the CLI's imports, ``fti.connect`` and
-  ``project.monitor`` over ``--rows`` logged rows x 20 features against a stored reference profile (the CLI
-  reads the model's; a given profile keeps the probe free of a trained model).
+- a monitoring check from Python: ``fti.connect`` and ``project.monitor`` over ``--rows`` logged rows x 20
+  features against a stored reference profile (the CLI reads the model's; a given profile keeps the probe free
+  of a trained model);
+- the same check as ``fti monitor check`` runs it, after the CLI's imports.
 
 ``--against REV`` runs the same probes on the source tree of git revision ``REV`` too (exported with
 ``git archive``, put first on ``PYTHONPATH``), side by side in the same run: the reference for a change's
@@ -41,7 +42,7 @@ from monitor_check import DEPLOYMENT, log_rows, reference_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 #: wall-second targets of the probes that have one
-TARGETS = {"import fti": 0.2, "fti --help": 0.6, "fti status-like": 1.0, "monitor check-like": 2.0}
+TARGETS = {"import fti": 0.2, "fti --help": 0.6, "fti status-like": 1.0, "fti monitor check-like": 2.0}
 _STATUS = """
 import sys
 import fti
@@ -50,7 +51,6 @@ with fti.connect(sys.argv[1]) as project:
 """
 _CHECK = """
 import json, sys
-import fti.cli.main  # what `fti monitor check` imports before it runs
 import fti
 from fti.monitoring.stats.reference import ReferenceProfile
 with fti.connect(sys.argv[1]) as project:
@@ -85,7 +85,9 @@ def commands(folder: str, profile_path: str) -> dict[str, list[str]]:
         "import fti": [python, "-c", "import fti"],
         "fti --help": [python, "-m", "fti", "--help"],
         "fti status-like": [python, "-c", _STATUS, folder],
-        "monitor check-like": [python, "-c", _CHECK, folder, profile_path, DEPLOYMENT],
+        "project.monitor": [python, "-c", _CHECK, folder, profile_path, DEPLOYMENT],
+        # what `fti monitor check` imports before it runs
+        "fti monitor check-like": [python, "-c", "import fti.cli.main\n" + _CHECK, folder, profile_path, DEPLOYMENT],
     }
 
 
