@@ -13,33 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
-from fti.artifacts import ArtifactService
 from fti.backends.kinds import ROLES, create_backend
-from fti.backends.ports import Connectable
-from fti.config import LoadedConfig, load_config
 from fti.core.access import DEFAULT_ROLE, parse_expiry
 from fti.core.events import alert_event
 from fti.core.records import SchemaState, SchemaStatus
 from fti.core.sources import CommitLineage, Source
 from fti.errors import CatalogSchemaError, FtiError, ValidationError
-from fti.features import AggregationGroup, FeatureGroup, FeatureStore, FeatureView
-from fti.features.aggregations import AggregationSpec
-from fti.features.ingestion import IngestResult, InsertOptions, preparation_of
-from fti.inference.deployments import AuditLog, DeploymentService, TokenService
-from fti.inference_log import InferenceLog
-from fti.llm.tracked import Finetuned, finetune_tracked, options_config
-from fti.monitoring import MonitoringService
-from fti.monitoring.feedback import FeedbackLog
-from fti.orchestration import OrchestrationService, SchedulerSettings
-from fti.registry.service import ModelRegistry
-from fti.sources import open_source
-from fti.streams import StreamJob, StreamJobOptions, publish
-from fti.streams.predictions import PredictionJob, PredictionJobOptions
-from fti.tracking.environment import code_version
-from fti.tracking.run import Run
-from fti.tracking.service import TrackingService
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,26 +28,41 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from fti.backends.ports import ArtifactStore, CatalogStore, Executor, OfflineStore, OnlineStore, StreamBroker
+    from fti.artifacts import ArtifactService
+    from fti.backends.ports import (
+        ArtifactStore,
+        CatalogStore,
+        Connectable,
+        Executor,
+        OfflineStore,
+        OnlineStore,
+        StreamBroker,
+    )
+    from fti.config import LoadedConfig
     from fti.core.access import Role
     from fti.core.audit import AuditEntry
     from fti.core.deployments import ApiToken, Combine, Deployment, OutputKind
     from fti.core.lineage import TrainingDataRef
     from fti.core.pipelines import PipelineRunRecord
     from fti.core.registry import RegisteredModel
+    from fti.features import AggregationGroup, FeatureGroup, FeatureStore, FeatureView
     from fti.features.aggregations import Aggregation, ValueType
     from fti.features.deletion import DeletedFeatureGroup
     from fti.features.expectations import Expectation
+    from fti.features.ingestion import IngestResult, InsertOptions
     from fti.features.queries import Query
     from fti.features.view_deletion import DeletedFeatureView, DeletedTrainingDatasets
     from fti.inference.batch import BatchPredictions
+    from fti.inference.deployments import AuditLog, DeploymentService, TokenService
+    from fti.inference_log import InferenceLog
     from fti.llm.finetune_config import FinetuneConfig, Method
     from fti.llm.generation import GenerationParams
     from fti.llm.preference_tracked import PreferenceTuned
-    from fti.monitoring import ABReport, MonitorResult, RetrainAction
+    from fti.llm.tracked import Finetuned
+    from fti.monitoring import ABReport, MonitoringService, MonitorResult, RetrainAction
     from fti.monitoring.actions import AlertAction
     from fti.monitoring.alerts import Alert, AlertRule
-    from fti.monitoring.feedback import FeedbackData, FeedbackWritten
+    from fti.monitoring.feedback import FeedbackData, FeedbackLog, FeedbackWritten
     from fti.monitoring.labels import LabelData
     from fti.monitoring.options import (
         ABOptions,
@@ -78,12 +74,17 @@ if TYPE_CHECKING:
     )
     from fti.monitoring.references import ReferenceInput
     from fti.monitoring.stats.performance import PerformancePoint
-    from fti.orchestration import Pipeline
+    from fti.orchestration import OrchestrationService, Pipeline
     from fti.orchestration.definitions import Step
     from fti.registry.deletion import DeletedVersion
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
+    from fti.registry.service import ModelRegistry
     from fti.registry.version import ModelVersion
+    from fti.streams import StreamJob
+    from fti.streams.predictions import PredictionJob
     from fti.tracking.deletion import DeletedExperiment, DeletedRuns
+    from fti.tracking.run import Run
+    from fti.tracking.service import TrackingService
     from fti.training.automl import AutoMLResult
     from fti.training.ports import SplitData
     from fti.training.preprocessing import PreprocessingConfig
@@ -94,7 +95,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BackendStatus", "Project", "check_backends", "connect", "ensure_schema", "open_catalog"]
 
-BackendT = TypeVar("BackendT", bound=Connectable)
+BackendT = TypeVar("BackendT", bound="Connectable")
+ServiceT = TypeVar("ServiceT")
 
 #: what ``fti status`` counts, in the words of DESIGN.md, and the catalog table holding each
 _OBJECT_TABLES = {
@@ -109,6 +111,37 @@ _OBJECT_TABLES = {
     "pipelines": "pipelines",
     "pipeline runs": "pipeline_runs",
 }
+
+
+class _service(Generic[ServiceT]):  # noqa: N801  # used as a decorator, named like one
+    """A service of the project, built by the decorated method on first use and then kept on the instance.
+
+    A project opened only to read the catalog or check the monitors imports nothing of the services it does
+    not use (the feature store pulls pandas, pyarrow.dataset and DuckDB; sources, streams and LLM tuning
+    more). Building is serialized per project (services build their dependencies, so the lock is
+    re-entrant); after that the instance attribute shadows this descriptor and reads cost nothing.
+    """
+
+    def __init__(self, build: Callable[[Project], ServiceT]) -> None:
+        self._build = build
+        self._name = build.__name__
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, project: None, owner: type[Project]) -> _service[ServiceT]: ...
+
+    @overload
+    def __get__(self, project: Project, owner: type[Project]) -> ServiceT: ...
+
+    def __get__(self, project: Project | None, owner: type[Project]) -> ServiceT | _service[ServiceT]:
+        if project is None:
+            return self
+        with project._services_lock:
+            built: ServiceT | None = project.__dict__.get(self._name)
+            if built is None:
+                built = self._build(project)
+                project.__dict__[self._name] = built
+        return built
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +200,7 @@ class Project:
         self.catalog = catalog
         self.artifact_store = artifact_store
         self.offline_store = offline_store
-        self.artifacts = ArtifactService(artifact_store, catalog)
-        self.registry = ModelRegistry(catalog, self.artifacts, explainer=_explain_rows)
-        self.tracking = TrackingService(catalog, self.artifacts, self.registry, root=loaded.root)
+        self._services_lock = threading.RLock()
         self._online: _LazyBackend[OnlineStore] = _LazyBackend(
             lambda: create_backend("online_store", *loaded.backend("online_store"))
         )
@@ -180,30 +211,83 @@ class Project:
             lambda: create_backend("stream_broker", *loaded.backend("stream_broker"))
         )
         self._training: TrainingService | None = None
-        self.features = FeatureStore(
-            catalog,
-            offline_store,
+
+    # -- services, each built (and its modules imported) on first use ---------------------------------
+
+    @_service
+    def artifacts(self) -> ArtifactService:
+        """Artifacts: content-addressed files in the artifact store, recorded in the catalog."""
+        from fti.artifacts import ArtifactService
+
+        return ArtifactService(self.artifact_store, self.catalog)
+
+    @_service
+    def registry(self) -> ModelRegistry:
+        """The model registry: registered models, versions, aliases and lineage."""
+        from fti.registry.service import ModelRegistry
+
+        return ModelRegistry(self.catalog, self.artifacts, explainer=_explain_rows)
+
+    @_service
+    def tracking(self) -> TrackingService:
+        """Experiment tracking: experiments, runs, their metrics, params and artifacts."""
+        from fti.tracking.service import TrackingService
+
+        return TrackingService(self.catalog, self.artifacts, self.registry, root=self._loaded.root)
+
+    @_service
+    def features(self) -> FeatureStore:
+        """The feature store: feature groups, aggregation groups, feature views and training datasets."""
+        from fti.features import FeatureStore
+
+        return FeatureStore(
+            self.catalog,
+            self.offline_store,
             self._online,
-            open_source=open_source,
+            open_source=_open_source,
             provenance=self._provenance,
-            compact_after=loaded.config.features.compact_after,
+            compact_after=self._loaded.config.features.compact_after,
             executor=self._executor,
         )
-        self.serving = DeploymentService(catalog, self.registry, self.features)
-        self.inference_log = InferenceLog(offline_store)
-        scheduling = loaded.config.scheduler
-        self.orchestration = OrchestrationService(
-            catalog,
+
+    @_service
+    def serving(self) -> DeploymentService:
+        """Deployments: which model versions serve under which name, and how."""
+        from fti.inference.deployments import DeploymentService
+
+        return DeploymentService(self.catalog, self.registry, self.features)
+
+    @_service
+    def inference_log(self) -> InferenceLog:
+        """The request log of every deployment, in the offline store."""
+        from fti.inference_log import InferenceLog
+
+        return InferenceLog(self.offline_store)
+
+    @_service
+    def orchestration(self) -> OrchestrationService:
+        """Pipelines, their schedules and triggers, and the run history."""
+        from fti.orchestration import OrchestrationService, SchedulerSettings
+
+        scheduling = self._loaded.config.scheduler
+        return OrchestrationService(
+            self.catalog,
             self.artifacts,
-            sources=loaded.config.pipelines,
-            root=loaded.root,
+            sources=self._loaded.config.pipelines,
+            root=self._loaded.root,
             executor=self._executor,
             opener=self._opener(),
             settings=SchedulerSettings(
                 scheduling.poll_interval, timedelta(seconds=scheduling.lease_seconds), scheduling.max_runs
             ),
         )
-        self.monitoring = MonitoringService(
+
+    @_service
+    def monitoring(self) -> MonitoringService:
+        """Monitoring: drift, performance, alerts, A/B reports and retraining over the request log."""
+        from fti.monitoring import MonitoringService
+
+        return MonitoringService(
             self.inference_log,
             self.registry,
             self.features,
@@ -212,9 +296,27 @@ class Project:
             context=self,
             on_alerts=self._record_alerts,
         )
-        self.api_tokens = TokenService(catalog)
-        self.audit_log = AuditLog(catalog)
-        self.feedback_log = FeedbackLog(self.features, self.inference_log)
+
+    @_service
+    def api_tokens(self) -> TokenService:
+        """API tokens for the serving endpoints."""
+        from fti.inference.deployments import TokenService
+
+        return TokenService(self.catalog)
+
+    @_service
+    def audit_log(self) -> AuditLog:
+        """The audit log of authenticated calls."""
+        from fti.inference.deployments import AuditLog
+
+        return AuditLog(self.catalog)
+
+    @_service
+    def feedback_log(self) -> FeedbackLog:
+        """Feedback on logged responses (preferences, corrections), kept as a feature group."""
+        from fti.monitoring.feedback import FeedbackLog
+
+        return FeedbackLog(self.features, self.inference_log)
 
     def _record_alerts(self, deployment: str, fired: Sequence[Alert]) -> None:
         """Fired alerts are catalog events: pipelines with ``fti.on_alert(deployment)`` triggers start on them."""
@@ -588,6 +690,8 @@ class Project:
             >>> tuned.metrics["perplexity"] < tuned.metrics["base_perplexity"]  # doctest: +SKIP
             True
         """
+        from fti.llm.tracked import finetune_tracked, options_config
+
         return finetune_tracked(
             self.tracking,
             self.registry,
@@ -647,6 +751,7 @@ class Project:
             True
         """
         from fti.llm.preference_tracked import preference_tune_tracked
+        from fti.llm.tracked import options_config
 
         if method != "dpo":
             raise ValidationError(f"Preference tuning method must be 'dpo', got {method!r}.")
@@ -704,6 +809,8 @@ class Project:
 
     def lineage(self, target: Any) -> ModelLineage | RunLineage | TrainingDataUsage:
         """Lineage from any end: a model version or reference, a run or run id, or a training dataset."""
+        from fti.tracking.run import Run
+
         return self.registry.lineage_of(target.id if isinstance(target, Run) else target)
 
     # -- feature store -----------------------------------------------------------------------------
@@ -824,6 +931,8 @@ class Project:
             ...     aggregations=[fti.agg.count(window="1h"), fti.agg.mean("amount", window="7d")])  # doctest: +SKIP
             >>> windows.backfill(transactions)  # doctest: +SKIP
         """
+        from fti.features.aggregations import AggregationSpec
+
         spec = AggregationSpec.of(
             name,
             key=key,
@@ -850,6 +959,8 @@ class Project:
         Example:
             >>> project.publish("transactions", df, key=["cc_num"], partitions=4)  # doctest: +SKIP
         """
+        from fti.streams import publish
+
         return publish(self.stream_broker, stream, events, key=key, partitions=partitions)
 
     def stream_job(
@@ -862,6 +973,8 @@ class Project:
         Example:
             >>> project.stream_job("card_windows").run(should_stop=lambda: False)  # doctest: +SKIP
         """
+        from fti.streams import StreamJob, StreamJobOptions
+
         group = self.get_aggregation_group(name, version)
         return StreamJob(
             group,
@@ -885,6 +998,7 @@ class Project:
         """
         from fti.inference.adapters import CatalogDeploymentSource, FeatureViewLookup, RegistryResolver
         from fti.inference.live import ModelTable
+        from fti.streams.predictions import PredictionJob, PredictionJobOptions
 
         found = self.serving.get_deployment(deployment)
         key_types: dict[str, str] = {}
@@ -972,6 +1086,9 @@ class Project:
         Example:
             >>> project.ingest(fti.sources.csv("data/*.csv"), into="cards", parse_dates=["ts"])  # doctest: +SKIP
         """
+        from fti.features import FeatureGroup
+        from fti.sources import open_source
+
         group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
         opened = open_source(source) if isinstance(source, str) else source
         return group.insert(opened, **options)
@@ -992,6 +1109,10 @@ class Project:
         Example:
             >>> project.preview("data/*.csv", normalize_names=True).schema  # doctest: +SKIP
         """
+        from fti.features import FeatureGroup
+        from fti.features.ingestion import preparation_of
+        from fti.sources import open_source
+
         group = None
         if into is not None:
             group = into if isinstance(into, FeatureGroup) else self.get_feature_group(*_group_ref(into))
@@ -1000,6 +1121,8 @@ class Project:
 
     def _provenance(self) -> CommitLineage:
         """The code version and active run a commit written now records in its lineage."""
+        from fti.tracking.environment import code_version
+
         run = self.tracking.active_run
         return CommitLineage(source=None, code=code_version(self.root), run_id=None if run is None else run.id)
 
@@ -1346,7 +1469,8 @@ class Project:
     def close(self) -> None:
         """End active runs, write buffered metrics, stop the executor's workers, and close every backend."""
         try:
-            self.tracking.close()
+            if "tracking" in self.__dict__:  # built on first use: a project that never tracked has nothing to end
+                self.tracking.close()
         finally:
             try:
                 self._online.close()
@@ -1367,6 +1491,13 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project(name={self.name!r}, root={str(self.root)!r})"
+
+
+def _open_source(spec: str) -> Source:
+    """:func:`fti.sources.open_source`, imported when a source is first opened (the drivers are heavy)."""
+    from fti.sources import open_source
+
+    return open_source(spec)
 
 
 def _explain_rows(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
@@ -1396,6 +1527,8 @@ def connect(path: Path | str | None = None, *, overrides: dict[str, Any] | None 
         >>> import fti
         >>> project = fti.connect()  # doctest: +SKIP
     """
+    from fti.config import load_config  # pydantic and YAML: imported when a project is opened
+
     loaded = load_config(path, overrides=overrides)
     catalog = open_catalog(loaded)
     try:

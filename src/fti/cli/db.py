@@ -8,7 +8,6 @@ import typer
 
 from fti.cli.console import out
 from fti.cli.options import ProjectOption
-from fti.config import load_config
 from fti.project import open_catalog
 
 __all__ = ["app"]
@@ -19,6 +18,8 @@ app = typer.Typer(help="Manage the catalog database's schema.", no_args_is_help=
 @app.command("upgrade")
 def upgrade(project: ProjectOption = Path()) -> None:
     """Create or migrate the catalog to this fti's schema (back up the catalog first)."""
+    from fti.config import load_config
+
     catalog = open_catalog(load_config(project))
     try:
         before = catalog.schema_state()
@@ -35,6 +36,8 @@ def upgrade(project: ProjectOption = Path()) -> None:
 @app.command("status")
 def status(project: ProjectOption = Path()) -> None:
     """Show the catalog's schema revision and the one this fti expects."""
+    from fti.config import load_config
+
     catalog = open_catalog(load_config(project))
     try:
         state = catalog.schema_state()

@@ -12,9 +12,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fti.cli.console import out
-from fti.demo.loop import DemoSettings, run_demo
-from fti.demo.summary import report_files, summary_tables
-from fti.project import connect
 
 __all__ = ["RichReporter", "app", "demo"]
 
@@ -69,6 +66,10 @@ def demo(
     if context.invoked_subcommand is not None:
         return
     import optuna  # the demo's study summarizes itself; Optuna's per-trial log lines would drown the stages
+
+    from fti.demo.loop import DemoSettings, run_demo  # the demo's pipelines pull sklearn and scipy
+    from fti.demo.summary import report_files, summary_tables
+    from fti.project import connect
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings = DemoSettings.fast() if fast else DemoSettings()

@@ -10,8 +10,6 @@ import typer
 
 from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
-from fti.deploy.export import ExportOptions, export_deployment
-from fti.deploy.kubernetes import KubernetesOptions
 from fti.errors import ValidationError
 from fti.project import connect
 
@@ -121,6 +119,9 @@ def export(
     project: ProjectOption = Path(),
 ) -> None:
     """Write a Docker build context (and Kubernetes manifests) serving one deployment."""
+    from fti.deploy.export import ExportOptions, export_deployment
+    from fti.deploy.kubernetes import KubernetesOptions
+
     kubernetes = KubernetesOptions(
         image=image or "",
         namespace=namespace,

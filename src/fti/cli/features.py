@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
-import pyarrow as pa
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -17,6 +15,10 @@ from fti.cli.options import ProjectOption
 from fti.core.sources import CommitLineage, describe_cursor
 from fti.errors import ValidationError
 from fti.project import connect
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["features_app", "lineage_cells", "parse_entity", "parse_ref", "views_app"]
 
@@ -94,6 +96,8 @@ def get_vector(ref: RefArgument, key: KeyOption, project: ProjectOption = Path()
 
 def parse_entity(pairs: list[str], types: dict[str, pa.DataType], what: str) -> dict[str, Any]:
     """``COLUMN=VALUE`` pairs as an entity, each value parsed to its key column's type."""
+    import pyarrow as pa
+
     entity: dict[str, Any] = {}
     for pair in pairs:
         column, sep, text = pair.partition("=")
@@ -215,6 +219,8 @@ def _preview_table(frame: pd.DataFrame, title: str) -> Table:
 
 
 def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 

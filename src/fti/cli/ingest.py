@@ -16,7 +16,6 @@ from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
 from fti.errors import NotFoundError, ValidationError
 from fti.project import Project, connect
-from fti.sources.spec import load_spec
 
 __all__ = ["ingest"]
 
@@ -49,6 +48,8 @@ def ingest(
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Recorded in the commit's lineage.")] = None,
 ) -> None:
     """Read what is new in a source into a feature group as one commit, with a progress bar."""
+    from fti.sources.spec import load_spec
+
     loaded = load_spec(spec)
     options = _options(loaded.ingest.model_dump(exclude_none=True), rename, normalize_names, parse_dates, pipeline)
     source = loaded.build()

@@ -12,7 +12,6 @@ from fti.cli.console import out
 from fti.cli.options import ProjectOption
 from fti.errors import ValidationError
 from fti.project import connect
-from fti.registry.service import parse_model_ref
 
 __all__ = ["app"]
 
@@ -43,6 +42,8 @@ def show(
     project: ProjectOption = Path(),
 ) -> None:
     """Show a model's versions and alias history, or one version's details and lineage."""
+    from fti.registry.service import parse_model_ref
+
     name, version, alias = parse_model_ref(ref)
     with connect(project) as opened:
         if version is None and alias is None:
@@ -90,6 +91,8 @@ def alias(
     project: ProjectOption = Path(),
 ) -> None:
     """Point ALIAS at NAME:VERSION (every move is kept in the alias history)."""
+    from fti.registry.service import parse_model_ref
+
     name, version, _ = parse_model_ref(ref)
     if version is None:
         raise ValidationError(f"Give the version the alias should point at, like '{name}:3'.")

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from fti.config import DATA_DIR, find_config_file
 from fti.errors import NotFoundError
 
 __all__ = ["ProjectOption", "existing_project"]
@@ -22,6 +21,8 @@ def existing_project(folder: Path) -> Path:
     Raises:
         NotFoundError: no project is there, with the commands that make or find one.
     """
+    from fti.config import DATA_DIR, find_config_file  # pydantic: imported when a command runs, not for --help
+
     if folder.is_file() or find_config_file(folder) is not None or (folder / DATA_DIR).is_dir():
         return folder
     shown = "here" if folder == Path() else str(folder)

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from fti.cli.console import out
 from fti.cli.options import ProjectOption
-from fti.config import CONFIG_FILE, load_config
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError
 from fti.init_template import render_config_template
@@ -21,6 +20,8 @@ __all__ = ["init_project", "register", "render_status"]
 
 def init_project(folder: Path, name: str | None = None) -> Path:
     """Write a commented ``fti.yaml`` into ``folder``; refuse to overwrite one."""
+    from fti.config import CONFIG_FILE
+
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / CONFIG_FILE
     if target.exists():
@@ -69,6 +70,8 @@ def init(
 
 def status(project: ProjectOption = Path()) -> None:
     """Show which backends are configured, whether they are reachable, and what the catalog holds."""
+    from fti.config import load_config
+
     statuses = check_backends(load_config(project))
     catalog = next(item for item in statuses if item.role == "catalog")
     if not catalog.is_reachable:
@@ -80,6 +83,8 @@ def status(project: ProjectOption = Path()) -> None:
 
 def config_show(project: ProjectOption = Path()) -> None:
     """Print every setting, its value and where it came from (default, fti.yaml or environment)."""
+    from fti.config import load_config
+
     loaded = load_config(project)
     table = Table("key", "value", "from", title=f"Configuration ({loaded.config_file or 'no fti.yaml'})")
     for key, value in loaded.flat_values().items():

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -13,6 +12,9 @@ from fti.cli.console import out
 from fti.cli.options import ProjectOption
 from fti.errors import ValidationError
 from fti.project import connect
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["app"]
 
@@ -145,6 +147,8 @@ def _id_width(ids: pd.Series) -> int:
 
 
 def _cell(values: pd.Series, source: str, id_width: int) -> list[str]:
+    import pandas as pd
+
     if source in ("run_id", "parent_run_id"):
         return [_text(value)[:id_width] for value in values]
     if source in ("start_time", "end_time"):

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -23,10 +23,10 @@ from fti.cli.console import err, out
 from fti.cli.options import ProjectOption
 from fti.errors import FtiError, ValidationError
 from fti.project import Project, connect
-from fti.sources import open_source
-from fti.streams import JobProgress, PredictionJob, StreamJob, record_status
-from fti.streams.metrics import JobMetrics
-from fti.streams.status import JobKind
+
+if TYPE_CHECKING:
+    from fti.streams import JobProgress, PredictionJob, StreamJob
+    from fti.streams.status import JobKind
 
 __all__ = ["app"]
 
@@ -46,6 +46,8 @@ def produce(
     project: ProjectOption = Path(),
 ) -> None:
     """Publish every event of FILE to a stream, each key's events to one partition."""
+    from fti.sources import open_source
+
     source = open_source(file)
     with connect(project) as opened:
         count = opened.publish(to, (batch.data for batch in source.read(None)), key=key, partitions=partitions)
@@ -152,6 +154,9 @@ def _run_job(
 ) -> tuple[JobProgress, float]:
     """Run ``job`` until SIGTERM or Ctrl-C (or ``idle`` seconds without events), with its live view, metrics
     and the status it records for the dashboard; close it; return its progress and the seconds it ran."""
+    from fti.streams import record_status
+    from fti.streams.metrics import JobMetrics
+
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 
 from fti import charts
 
 if TYPE_CHECKING:
+    import jinja2
+
     from fti.monitoring.stats.ab import ABDecision
     from fti.monitoring.stats.drift import DriftReport
     from fti.monitoring.stats.quality import QualityReport
@@ -125,6 +126,8 @@ def _number(value: object, spec: str = ".4g") -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # the templates are read when a page is rendered, not when a check runs
+
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),

@@ -8,14 +8,13 @@ adapter to it. Anything else is saved whole (``save_pretrained``, safetensors). 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from fti.llm.generator import TextGenerator
-from fti.llm.pretrained import is_registered_reference, load_saved, save_generator
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TransformersFlavor"]
 
@@ -26,20 +25,28 @@ class TransformersFlavor:
     name = "transformers"
 
     def matches(self, model: Any) -> bool:
-        """A TextGenerator."""
-        return isinstance(model, TextGenerator)
+        """A TextGenerator (never one while ``fti.llm.generator`` is not imported: the registry's imports stay
+        off the LLM library until a generator exists)."""
+        generator = sys.modules.get("fti.llm.generator")
+        return generator is not None and isinstance(model, generator.TextGenerator)
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         """The adapter (a LoRA model of a registered base version) or the whole model, with the tokenizer."""
+        from fti.llm.pretrained import is_registered_reference, save_generator
+
         is_adapter = hasattr(model.model, "peft_config") and is_registered_reference(model.base_model)
         return save_generator(model, folder, adapter=is_adapter)
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         """The generator (an adapter version needs :meth:`load_referencing`, which gets its base)."""
+        from fti.llm.pretrained import load_saved
+
         return load_saved(folder, options)
 
     def load_referencing(self, folder: Path, options: dict[str, Any], load_version: Callable[[str], Any]) -> Any:
         """The generator; an adapter is applied to its base model version, read with ``load_version``."""
+        from fti.llm.pretrained import load_saved
+
         base = load_version(str(options["base_model"])) if options.get("kind") == "adapter" else None
         return load_saved(folder, options, base)
 
