@@ -119,7 +119,11 @@ def audit(
     if not entries:
         out.print("No audit entries" + (" match." if actor or action or since else " yet."))
         return
-    table = Table("time (UTC)", "actor", "action", "target", "detail", title="Audit log")
+    # narrow terminals fold long values onto more lines rather than cut them: an action or a run id cut short is useless
+    table = Table(title="Audit log")
+    table.add_column("time (UTC)")
+    for name in ("actor", "action", "target", "detail"):
+        table.add_column(name, overflow="fold")
     for entry in entries:
         detail = ", ".join(f"{key}={value}" for key, value in entry.detail.items() if value is not None)
         table.add_row(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.core.audit import audit_entry
 from fti.core.events import new_event
 from fti.core.features import ColumnSpec, CommitRecord, FeatureGroupRecord
 from fti.core.sources import CommitLineage, SourceCursorRecord
@@ -146,6 +147,9 @@ def write_commit(
             )
             tx.source_cursors.advance(moved, cursor.previous_commit)
         tx.events.append(new_event("commit", record.name, version=record.version, commit=number, rows=stream.rows))
+        tx.audit.append(
+            audit_entry("feature_group.insert", f"{record.name} v{record.version}", commit=number, rows=stream.rows)
+        )
         kill_point("insert.before_catalog_commit")
     kill_point("insert.after_catalog_commit")
     return WrittenCommit(number, stream.rows, replaced, committed_at)

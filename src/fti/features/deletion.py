@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fti.core.audit import audit_entry
 from fti.errors import ConflictError, NotFoundError
 from fti.features.online import online_table_name
 
@@ -54,6 +55,7 @@ def delete_feature_group(stores: FeatureStores, name: str, version: int) -> Dele
             )
         commits = len(tx.feature_groups.commits(record.id))
         tx.feature_groups.delete(record.id)
+        tx.audit.append(audit_entry("feature_group.delete", f"{name} v{version}", commits=commits))
     stores.offline.delete_table(record.table)
     if record.is_online and stores.online is not None:
         stores.online().delete_table(online_table_name(record))

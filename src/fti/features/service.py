@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from fti.core.audit import audit_entry
 from fti.core.features import FeatureGroupRecord, FeatureViewRecord
 from fti.core.naming import validate_identifier
 from fti.errors import ConflictError, NotFoundError, ValidationError
@@ -89,6 +90,7 @@ class FeatureStore:
                     f"version {version + 1}."
                 )
             record = tx.feature_groups.add(record)
+            tx.audit.append(audit_entry("feature_group.create", f"{name} v{version}", online=online))
         return FeatureGroup(self._stores, record)
 
     def get_or_create_feature_group(
@@ -112,6 +114,8 @@ class FeatureStore:
         with self._stores.catalog.transaction() as tx:
             existing = tx.feature_groups.find(name, version)
             record = existing or tx.feature_groups.add(wanted)
+            if existing is None:
+                tx.audit.append(audit_entry("feature_group.create", f"{name} v{version}", online=online))
         if existing is not None:
             different = differences(existing, wanted)
             if different:
@@ -268,6 +272,7 @@ class FeatureStore:
                     f"version {version + 1}."
                 )
             record = tx.feature_views.add(record)
+            tx.audit.append(audit_entry("feature_view.create", f"{name} v{version}"))
         return FeatureView(self._stores, record, query)
 
     def get_or_create_feature_view(
@@ -278,6 +283,8 @@ class FeatureStore:
         with self._stores.catalog.transaction() as tx:
             existing = tx.feature_views.find(name, version)
             record = existing or tx.feature_views.add(wanted)
+            if existing is None:
+                tx.audit.append(audit_entry("feature_view.create", f"{name} v{version}"))
             found = query if existing is None else self._load_query(tx, existing)
         if existing is not None:
             different = [

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.core.audit import audit_entry
 from fti.core.features import FeatureViewRecord, TrainingDatasetRecord
 from fti.errors import NotFoundError, ValidationError
 from fti.features.point_in_time import PointInTimeReader
@@ -167,6 +168,7 @@ def create_training_dataset(
     statistics = _materialize(stores, view, record, _table_name(view, version))
     with stores.catalog.transaction() as tx:
         record = tx.training_datasets.add(_with_statistics(record, statistics))
+        tx.audit.append(audit_entry("training_dataset.create", f"{view.name} v{view.version}/{version}"))
     return TrainingDataset(stores, view, record)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fti.core.audit import audit_entry
 from fti.errors import ConflictError, NotFoundError
 from fti.features.training import training_dataset_table
 
@@ -101,6 +102,7 @@ def delete_feature_view(stores: FeatureStores, name: str, version: int, *, force
             )
         deleted = _delete_datasets(tx, view, datasets, force=force)
         tx.feature_views.delete(view.id)
+        tx.audit.append(audit_entry("feature_view.delete", f"{name} v{version}", training_datasets=len(datasets)))
     _drop_tables(stores, deleted)
     return DeletedFeatureView(name, version, deleted)
 
@@ -135,6 +137,7 @@ def _delete_datasets(
         )
     for item in datasets:
         tx.training_datasets.delete(item.id)
+        tx.audit.append(audit_entry("training_dataset.delete", f"{view.name} v{view.version}/{item.version}"))
     versions = tuple(item.version for item in datasets)
     return DeletedTrainingDatasets(view.name, view.version, versions, tuple(run_ids))
 

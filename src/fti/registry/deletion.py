@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from fti.core.audit import audit_entry
 from fti.core.registry import AliasMove
 from fti.errors import ConflictError, NotFoundError
 
@@ -95,4 +96,5 @@ def delete_version(
         prefix = record.artifact_prefix.rstrip("/") + "/"
         tx.artifacts.delete([item.key for item in tx.artifacts.list(prefix)])
         tx.registry.delete_version(name, version)
+        tx.audit.append(audit_entry("model_version.delete", f"{name}:{version}", aliases=aliases, force=force))
     return DeletedVersion(name, version, tuple(aliases), artifacts.delete_files(prefix))

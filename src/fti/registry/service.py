@@ -141,6 +141,7 @@ class ModelRegistry:
             )
             tx.registry.add_version(record)
             tx.events.append(new_event("model_version", name, version=version, run_id=origin.run_id))
+            tx.audit.append(audit_entry("model_version.register", f"{name}:{version}", run_id=origin.run_id))
             kill_point("registry.before_version_commit")
         kill_point("registry.after_version_commit")
         return ModelVersion(self, record)

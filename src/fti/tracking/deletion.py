@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fti.core.audit import audit_entry
 from fti.core.tracking import Comparison, RunSearch
 from fti.errors import ConflictError, NotFoundError
 
@@ -60,6 +61,7 @@ def delete_run(
                 "(fti runs delete --force) to delete them with it."
             )
         _delete_rows(tx, ids, (f"Run '{run_id}'", "the run"), active)
+        tx.audit.append(audit_entry("run.delete", run_id, runs=ids))
     return DeletedRuns(tuple(ids), _delete_files(artifacts, ids))
 
 
@@ -86,6 +88,7 @@ def delete_experiment(
             )
         _delete_rows(tx, ids, (f"Experiment '{name}'", "the experiment"), active)
         tx.tracking.delete_experiment(name)
+        tx.audit.append(audit_entry("experiment.delete", name, runs=ids))
     return DeletedExperiment(name, DeletedRuns(tuple(ids), _delete_files(artifacts, ids)))
 
 

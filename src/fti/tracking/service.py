@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fti.core.audit import audit_entry
 from fti.core.events import new_event
 from fti.core.lineage import HasFeatureSchema, TrainingDataLineage, TrainingDataRef
 from fti.core.naming import validate_identifier
@@ -33,7 +34,7 @@ from fti.tracking.search import parse_filter, parse_order_by
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
-    from fti.backends.ports import CatalogStore, TrackingRecords
+    from fti.backends.ports import CatalogStore, CatalogTransaction, TrackingRecords
     from fti.registry.service import ModelRegistry
 
 __all__ = ["TrackingService"]
@@ -109,6 +110,7 @@ class TrackingService:
             tx.tracking.add_run(info, lineage)
             tx.tracking.set_tags(info.id, {**tag_values, OWNER_TAG: current_owner().encode()})
             tx.events.append(new_event("run", experiment, run_id=info.id, name=name))
+            tx.audit.append(audit_entry("run.create", info.id, experiment=experiment, name=name))
         schema = training_data.feature_schema if isinstance(training_data, HasFeatureSchema) else None
         run = Run(self, info, is_active=True, feature_schema=schema)
         with self._active_lock:
@@ -142,7 +144,7 @@ class TrackingService:
         """Write buffered metrics and record the end in one transaction (called by :meth:`Run.end`)."""
         end_time = datetime.now(UTC)
         try:
-            self.buffer.flush(then=lambda tx: tx.tracking.end_run(run.id, status, end_time, error))
+            self.buffer.flush(then=lambda tx: _record_end(tx, run.id, status, end_time, error))
         finally:
             with self._active_lock:
                 self._active.pop(run.id, None)
@@ -223,6 +225,7 @@ class TrackingService:
                 error = f"killed: its process (pid {owner.pid} on {owner.host}) ended without ending the run"
                 if tx.tracking.end_running_run(run_id, RunStatus.FAILED, end_time, error):
                     marked.append(run_id)
+                    tx.audit.append(audit_entry("run.end", run_id, status=RunStatus.FAILED.value, killed=True))
         return marked
 
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
@@ -386,6 +389,11 @@ def _wide(ids: pa.ChunkedArray, table: pa.Table, prefix: str) -> dict[str, pa.Ar
         positions = pc.index_in(ids, value_set=matching.column("run_id"))
         wide[f"{prefix}{key}"] = pc.take(matching.column("value"), positions)
     return wide
+
+
+def _record_end(tx: CatalogTransaction, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:
+    tx.tracking.end_run(run_id, status, end_time, error)
+    tx.audit.append(audit_entry("run.end", run_id, status=status.value))
 
 
 def _exit_hook_for(service: TrackingService) -> Callable[[], None]:
