@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -100,10 +101,12 @@ def _add_stats(log_folder: Path) -> list[dict[str, object]]:
 
 
 def test_the_bounds_of_an_append_are_written_as_the_delta_driver_writes_them(tmp_path: Path) -> None:
-    # integer, date and timestamp bounds (what readers prune files by) in the driver's own format, to the
-    # millisecond, before the epoch too; floats and text carry null counts only
+    # integer, float, boolean, date and timestamp bounds (what readers prune files by) in the driver's own
+    # format: timestamps to the millisecond, before the epoch too; floats without NaN, an infinite bound as
+    # null, -0.0 kept, float32 widened exactly; an all-NaN column without bounds; text carries null counts only
     from deltalake import write_deltalake
 
+    nan, inf = float("nan"), float("inf")
     table = pa.table(
         {
             "id": pa.array([3, -2, None], pa.int64()),
@@ -114,6 +117,12 @@ def test_the_bounds_of_an_append_are_written_as_the_delta_driver_writes_them(tmp
             ),
             "local": pa.array([datetime(2024, 1, 1, 0, 0, 0, 999_999), None, None], pa.timestamp("us")),
             "amount": pa.array([1.5, None, 2.5]),
+            "with_nan": pa.array([nan, -0.0, 2.25]),
+            "unbounded": pa.array([inf, 1.0, -3.0]),
+            "only_nan": pa.array([nan, nan, None]),
+            "small": pa.array([0.1, None, 0.3], pa.float32()),
+            "flag": pa.array([True, None, True]),
+            "name": pa.array(["b", None, "a"]),
         }
     )
     store = create_backend("offline_store", "local", {"uri": str(tmp_path / "store")})
@@ -124,9 +133,13 @@ def test_the_bounds_of_an_append_are_written_as_the_delta_driver_writes_them(tmp
     ours = _add_stats(tmp_path / "store" / "t" / "_delta_log")
     (driver,) = _add_stats(tmp_path / "driver" / "_delta_log")
     assert len(ours) == 2
+    assert driver["minValues"]["with_nan"] == 0.0 and math.copysign(1, driver["minValues"]["with_nan"]) == -1  # type: ignore[index]
+    assert driver["maxValues"]["unbounded"] is None  # type: ignore[index]
     for stats in ours:
         assert stats["numRecords"] == 3
         assert stats["nullCount"] == driver["nullCount"]
         for side in ("minValues", "maxValues"):
-            expected = {name: value for name, value in driver[side].items() if name != "amount"}  # type: ignore[union-attr]
+            expected = {name: value for name, value in driver[side].items() if name != "name"}  # type: ignore[union-attr]
             assert stats[side] == expected
+            assert "only_nan" not in stats[side]
+        assert math.copysign(1, stats["minValues"]["with_nan"]) == -1  # type: ignore[index]

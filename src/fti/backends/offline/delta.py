@@ -8,6 +8,7 @@ leaves only unreferenced files: readers keep seeing the previous version.
 from __future__ import annotations
 
 import functools
+import math
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -516,7 +517,7 @@ def _fits(schema: pa.Schema, delta: Any) -> bool:
 def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> list[Any]:
     """``data`` as Parquet files of about :data:`TARGET_FILE_BYTES` in the table's folder (the settings of
     :func:`_writer_properties`), and their add actions: size, row count, null counts, and the bounds of the
-    integer, date and timestamp columns (:func:`_bound_formats`)."""
+    integer, floating-point, boolean, date and timestamp columns (:func:`_bound_formats`)."""
     import time
     import uuid
 
@@ -575,26 +576,37 @@ def _write_files(filesystem: pafs.FileSystem, data: pa.RecordBatchReader) -> lis
     return actions
 
 
-def _bound_formats(schema: pa.Schema) -> dict[str, Callable[[int], Any]]:
+def _bound_formats(schema: pa.Schema) -> dict[str, Callable[[Any], Any]]:
     """The columns whose bounds an add action records, each with how a bound (the footer's raw value) is written
-    in Delta's statistics: integers as numbers, dates as ``YYYY-MM-DD``, timestamps in milliseconds as Delta's
-    writer writes them (``...T...Z`` with a time zone, ``... ...`` without; truncated to the millisecond, as the
-    Delta reader widens a maximum by one millisecond). These are the bounds readers prune files by (a time range
-    of a feature group, a delete's values); floats and text are left without (Delta's statistics are optional per
-    column)."""
+    in Delta's statistics: integers and floats as numbers (an infinite bound as null, NaN never a bound, as
+    the Parquet footer leaves it out), booleans as ``true``/``false``, dates as ``YYYY-MM-DD``, timestamps in
+    milliseconds as Delta's writer writes them (``...T...Z`` with a time zone, ``... ...`` without; truncated to
+    the millisecond, as the Delta reader widens a maximum by one millisecond). These are the bounds readers
+    prune files by (a time range of a feature group, a delete's values, a filter on a feature); text is left
+    without (the driver truncates it to a prefix; Delta's statistics are optional per column)."""
     import pyarrow as pa
 
-    formats: dict[str, Callable[[int], Any]] = {}
+    formats: dict[str, Callable[[Any], Any]] = {}
     for field in schema:
         kind = field.type
         if pa.types.is_integer(kind):
             formats[field.name] = int
+        elif pa.types.is_float32(kind) or pa.types.is_float64(kind):
+            formats[field.name] = _float_bound
+        elif pa.types.is_boolean(kind):
+            formats[field.name] = bool
         elif pa.types.is_date32(kind):
             formats[field.name] = lambda days: (_EPOCH_DAY + timedelta(days=int(days))).isoformat()
         elif pa.types.is_timestamp(kind) and kind.unit == "us":
             zoned = kind.tz is not None
             formats[field.name] = functools.partial(_timestamp_bound, zoned=zoned)
     return formats
+
+
+def _float_bound(value: float) -> float | None:
+    """A floating-point bound as the Delta driver writes it: the number, or null where it is infinite (JSON has
+    no infinity; a null bound prunes nothing)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def _timestamp_bound(microseconds: int, *, zoned: bool) -> str:
@@ -608,7 +620,7 @@ def _add_action(
     filesystem: pafs.FileSystem,
     path: str,
     metadata: Any,
-    formats: dict[str, Callable[[int], Any]],
+    formats: dict[str, Callable[[Any], Any]],
     action: Any,
     now_ms: int,
 ) -> Any:
@@ -616,8 +628,8 @@ def _add_action(
     and the bounds of the columns in ``formats`` (see :func:`_bound_formats`)."""
     names = [metadata.schema.column(index).name for index in range(metadata.num_columns)]
     nulls = dict.fromkeys(names, 0)
-    low: dict[str, int] = {}
-    high: dict[str, int] = {}
+    low: dict[str, Any] = {}
+    high: dict[str, Any] = {}
     exact = set(formats)
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
