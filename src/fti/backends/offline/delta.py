@@ -8,8 +8,8 @@ leaves only unreferenced files: readers keep seeing the previous version.
 from __future__ import annotations
 
 import functools
-import math
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
