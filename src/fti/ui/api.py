@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from fti.core.naming import IDENTIFIER_PATTERN
 from fti.core.registry import MODEL_NAME_PATTERN
 from fti.errors import ValidationError
-from fti.ui import deployments, feature_store, monitoring, summaries
+from fti.ui import activity, deployments, feature_store, monitoring, summaries
 from fti.ui.home import home as home_summary
 from fti.ui.summaries import IMAGE_TYPES
 
@@ -93,6 +93,18 @@ def home(request: Request) -> dict[str, Any]:
     """The home page: counts, each deployment with its champion and latest drift report (and its alerts), the
     latest runs, and failed runs and pipeline runs."""
     return deployments.finite(home_summary(_project(request)))
+
+
+@router.get("/activity", tags=["dashboard"])
+def activity_log(
+    request: Request,
+    actor: activity.Actor = None,
+    action: activity.Family = None,
+    limit: activity.Limit = 100,
+) -> dict[str, Any]:
+    """The audit log, newest first: who (a token's name, or ``local:USER``) changed what, and when, each target
+    with its page's link while it exists. Needs the ``admin`` role where tokens are required."""
+    return activity.activity(_project(request), actor, action, limit)
 
 
 @router.get("/feature-groups", tags=["feature store"])

@@ -21,7 +21,7 @@ from fti.core.audit import acting_as
 from fti.errors import FtiError
 from fti.features.sql import shared_engine
 from fti.inference.adapters import CatalogTokenStore
-from fti.ui import api, pages, pipelines, streams
+from fti.ui import activity, api, pages, pipelines, streams
 from fti.ui.auth import TokenGate
 from fti.ui.monitoring import CheckCache, load_rules
 
@@ -82,6 +82,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(pipelines.router)
     app.include_router(streams.router)
+    app.include_router(activity.router)
     app.add_exception_handler(FtiError, _fti_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.middleware("http")(gate)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from fti.inference.ports import TokenStore
 
 __all__ = [
+    "ADMIN_READS",
     "COOKIE",
     "DASHBOARD_TOKEN",
     "FAILURE_WINDOW_SECONDS",
@@ -75,9 +76,15 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
+#: pages and API routes that only ``admin`` may read: the activity log names every token and what it changed
+ADMIN_READS = ("/activity", "/api/activity")
+
+
 def required_role(method: str, path: str) -> Role:
-    """The role a dashboard request needs: ``read`` to read (and to log out), ``admin`` to delete, ``write`` for
-    any other change."""
+    """The role a dashboard request needs: ``read`` to read (and to log out), but ``admin`` to read the activity
+    log (:data:`ADMIN_READS`); ``admin`` to delete, ``write`` for any other change."""
+    if method in _READS and path.rstrip("/") in ADMIN_READS:
+        return "admin"
     if method in _READS or path == "/logout":
         return "read"
     return "admin" if method == "DELETE" else "write"

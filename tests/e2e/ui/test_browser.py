@@ -402,3 +402,20 @@ def test_a_deployment_charts_its_feedback_per_model_version(browser: Browser, da
     text = page.inner_text("#feedback")  # type: ignore[attr-defined]
     assert f"{len(ids)} feedback row(s)" in text and "fraud-detector:2" in text
     browser.shot("deployment-feedback")
+
+
+def test_the_activity_page_filters_changes_and_links_their_targets(browser: Browser, dashboard: Dashboard) -> None:
+    page = browser.open("/activity")
+    actions = page.locator("#activity tbody tr td:nth-child(3)").all_inner_texts()  # type: ignore[attr-defined]
+    assert "feature_group.create" in actions and "run.create" in actions and "model_version.register" in actions
+    assert page.locator("header nav >> text=Activity").count() == 1  # type: ignore[attr-defined]
+    page.select_option("#activity-action", "model_version.")  # type: ignore[attr-defined]
+    page.click("form.toolbar button")  # type: ignore[attr-defined]
+    page.wait_for_url("**/activity?actor=&action=model_version.")  # type: ignore[attr-defined]
+    registered = page.locator("#activity tbody tr td:nth-child(3)").all_inner_texts()  # type: ignore[attr-defined]
+    assert registered and set(registered) == {"model_version.register"}
+    browser.shot("activity")
+    page.click("#activity tbody tr >> nth=-1 >> a")  # the first version registered
+    page.wait_for_url("**/models/fraud-detector/versions/1")  # type: ignore[attr-defined]
+    page = browser.open("/activity?actor=nobody")
+    assert "No change matches" in page.inner_text("#activity")  # type: ignore[attr-defined]

@@ -123,3 +123,21 @@ def test_cross_site_posts_are_refused_before_they_run(project: fti.Project, url:
     with httpx.Client(base_url=url) as fresh:  # a login forced on the browser by another site
         forced = fresh.post("/login", data={"token": TOKEN}, headers={"Origin": "http://evil.example"})
         assert forced.status_code == 403 and "fti_session" not in fresh.cookies
+
+
+def test_only_admin_reads_the_activity_log(project: fti.Project, url: str) -> None:
+    reader_name, reader = _token(project, "read")
+    writer_name, writer = _token(project, "write")
+    admin_name, admin = _token(project, "admin")
+    with httpx.Client(base_url=url) as client:
+        for token in (reader, writer):
+            refused = client.get("/api/activity", headers=_bearer(token))
+            assert refused.status_code == 403 and "needs role 'admin' or higher" in refused.json()["detail"]
+            assert client.get("/activity", headers=_bearer(token)).status_code == 403
+        assert "/activity" not in client.get("/models", headers=_bearer(reader)).text  # no link it cannot follow
+        answered = client.get("/api/activity", params={"action": "token.create", "limit": 500}, headers=_bearer(admin))
+        assert answered.status_code == 200
+        created = {entry["target"] for entry in answered.json()["entries"]}
+        assert {reader_name, writer_name, admin_name} <= created
+        assert all(entry["link"] is None for entry in answered.json()["entries"])  # tokens have no page
+        assert 'href="/activity"' in client.get("/models", headers=_bearer(admin)).text
