@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from fti.monitoring.stats.performance import PerformancePoint
     from fti.orchestration import OrchestrationService, Pipeline
     from fti.orchestration.definitions import Step
+    from fti.registry.collection import CollectedFiles
     from fti.registry.deletion import DeletedVersion
     from fti.registry.lineage import ModelLineage, RunLineage, TrainingDataUsage
     from fti.registry.service import ModelRegistry
@@ -458,6 +459,21 @@ class Project:
             ['526dfce8a0b94e1c9d1f0e3b2a7c4d5e']
         """
         return self.tracking.fail_killed_runs()
+
+    def collect_unregistered_files(self, grace: timedelta = timedelta(minutes=10)) -> CollectedFiles:
+        """Remove the files of model registrations that never finished; the folders and how many files.
+
+        A process killed while it registered a model leaves the files it uploaded under its run, where no
+        model version points. Nothing reads them, and deleting the run removes them; this removes them sooner:
+        those of runs that ended (call :meth:`fail_killed_runs` first for runs whose process was killed), whose
+        newest file is older than ``grace``. Each folder removed is in the audit log (``model_files.collect``).
+        ``fti runs gc`` does both.
+
+        Example:
+            >>> project.fail_killed_runs(); project.collect_unregistered_files().files  # doctest: +SKIP
+            3
+        """
+        return self.registry.collect_unregistered(grace)
 
     def delete_run(self, run_id: str, *, force: bool = False) -> DeletedRuns:
         """Delete a run with everything logged to it: params, metrics, tags and its files.

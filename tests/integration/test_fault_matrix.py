@@ -269,6 +269,17 @@ def test_a_registration_killed_at_any_stage(
             following = run.log_model(Constant(3.0), "scorer")
         assert following.version == len(versions) + 1
         assert project.get_model("scorer").predict(pd.DataFrame({"x": [1.0]})) == [3.0]
+        # the killed registration's files: collected once its run is marked failed, never a registered version's
+        project.fail_killed_runs()
+        collected = project.collect_unregistered_files(timedelta(0))
+        assert len(collected.folders) == (0 if is_committed else 1) and (collected.files > 0) is not is_committed
+        registered = {
+            item.record.artifact_prefix.rstrip("/") + "/" for item in project.registry.list_versions("scorer")
+        }
+        folders = {"/".join(record.key.split("/")[:4]) + "/" for record in project.artifacts.list("runs/")}
+        assert {folder for folder in folders if "/models/" in folder} == registered
+        assert project.collect_unregistered_files(timedelta(0)).folders == ()
+        assert [entry.target for entry in project.audit(action="model_files.collect")] == list(collected.folders)
 
 
 def move_alias(folder: str, settings: str) -> None:

@@ -228,14 +228,32 @@ def delete(
 
 
 @app.command("gc")
-def gc(project: ProjectOption = Path()) -> None:
-    """Mark failed the runs left running by processes killed on this host (listing runs does it too)."""
+def gc(
+    grace: Annotated[
+        str,
+        typer.Option("--grace", help="Keep the files of unfinished registrations newer than this (30s, 10m, 1h)."),
+    ] = "10m",
+    project: ProjectOption = Path(),
+) -> None:
+    """Mark failed the runs left running by processes killed on this host (listing runs does it too), then remove
+    the files of model registrations that never finished, of runs that ended."""
+    from fti.core.durations import parse_duration
+
+    kept = parse_duration(grace, what="--grace")
     with connect(project) as opened:
         killed = opened.fail_killed_runs()
-    if not killed:
+        collected = opened.collect_unregistered_files(kept)
+    if killed:
+        out.print(f"Marked {len(killed)} killed run(s) failed: {', '.join(killed)}.")
+    else:
         out.print("No killed runs: every running run's process on this host still lives.")
-        return
-    out.print(f"Marked {len(killed)} killed run(s) failed: {', '.join(killed)}.")
+    if collected.folders:
+        out.print(
+            f"Removed {collected.files} file(s) of {len(collected.folders)} registration(s) that never finished: "
+            f"{', '.join(collected.folders)}."
+        )
+    else:
+        out.print(f"No files of unfinished registrations older than {grace}.")
 
 
 @app.command("delete-experiment")

@@ -12,7 +12,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from fti.core.registry import (
 from fti.core.tracking import Comparison, RunSearch, validate_value_key
 from fti.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from fti.faults import kill_point
+from fti.registry.collection import CollectedFiles, collect_unregistered
 from fti.registry.deletion import DeletedVersion, delete_version
 from fti.registry.environment import CODE_FOLDER, check_requirements, install_code, package_code, write_requirements
 from fti.registry.flavors import ReferencingFlavor, detect_flavor, get_flavor
@@ -374,6 +375,10 @@ class ModelRegistry:
             run_ids=tuple(sorted(run_ids)),
             model_versions=tuple(ModelVersionRef(item.name, item.version) for item in versions),
         )
+
+    def collect_unregistered(self, grace: timedelta = timedelta(minutes=10)) -> CollectedFiles:
+        """Remove the files of registrations that never finished (see :mod:`fti.registry.collection`)."""
+        return collect_unregistered(self._catalog, self._artifacts, grace=grace)
 
     def delete_model_version(self, ref: str, *, force: bool = False) -> DeletedVersion:
         """Delete the version ``ref`` names, with its files (see :mod:`fti.registry.deletion`)."""
