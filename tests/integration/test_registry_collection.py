@@ -35,7 +35,8 @@ def test_only_ended_runs_unregistered_files_past_the_grace_are_collected(project
     collected = project.collect_unregistered_files(timedelta(0))
     assert collected.folders == (f"{left}/",) and collected.files == 2
     assert project.artifacts.list(left) == []
-    assert project.get_model(f"scorer:{version.version}").predict(pd.DataFrame({"x": [1.0]})) == [1.0]  # the registered one is whole
+    registered = project.get_model(f"scorer:{version.version}")
+    assert registered.predict(pd.DataFrame({"x": [1.0]})) == [1.0]  # its files are whole
     [entry] = project.audit(action="model_files.collect")
     assert (entry.target, entry.detail) == (f"{left}/", {"files": 2})
 
