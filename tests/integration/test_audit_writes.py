@@ -97,3 +97,39 @@ def test_cli_writes_are_audited_as_the_local_user(project_dir: Path) -> None:
     assert (
         "".join(shown) == "feature_group.insert" * 2 + "feature_group.create"
     )  # folded in a narrow terminal, never cut
+
+
+def nightly() -> None:
+    """A pipeline step that does nothing (queued, never run, by the test below)."""
+
+
+def test_maintenance_metadata_and_manual_runs_are_audited(project: fti.Project) -> None:
+    group = project.create_feature_group("tx", primary_key=["cc_num"], event_time="ts", online=True)
+    for first in (0, 10, 20):
+        group.insert(_rows(30).iloc[first : first + 10])
+    compacted = group.compact()
+    vacuumed = group.vacuum(retain=timedelta(0))
+    written = group.materialize(show_progress=False)
+    with project.start_run("training") as run:
+        version = run.log_model(Constant(), "scorer")
+    version.set_tag("owner", "risk")
+    version.set_description("the first scorer")
+    project.register_pipeline(nightly, name="nightly")
+    queued = project.run_pipeline("nightly", params=None, wait=False)
+    found = {entry.action: entry for entry in project.audit(limit=1000)}
+    assert found["feature_group.compact"].detail == {
+        "files_removed": compacted.files_removed,
+        "files_added": compacted.files_added,
+    }
+    assert compacted.files_removed >= 3 and vacuumed >= 3
+    assert found["feature_group.vacuum"].detail == {"files": vacuumed, "retain_seconds": 0.0}
+    assert found["feature_group.materialize"].detail == {"keys": written}
+    assert (found["model_version.tag"].target, found["model_version.tag"].detail) == (
+        f"scorer:{version.version}",
+        {"tags": {"owner": "risk"}},
+    )
+    assert found["model_version.describe"].target == f"scorer:{version.version}"
+    assert (found["pipeline.run"].target, found["pipeline.run"].detail) == (
+        "nightly",
+        {"run_id": queued.id, "params": {}},
+    )

@@ -3,8 +3,10 @@
 Services append one :class:`AuditEntry` in the same catalog transaction as the change it records: token
 created or revoked, deployment created, replaced or deleted, alias moved or deleted, feature group created,
 inserted into or deleted, feature view and training dataset created or deleted, run started, ended or deleted,
-experiment deleted, model version registered or deleted; the dashboard records logins and logouts, and the
-model server the feedback it takes. The actor is ambient: a server handling a
+experiment deleted, model version registered, tagged, described or deleted, pipeline run by hand. Writes made
+outside a catalog transaction (a group compacted, vacuumed or materialized; files of unfinished registrations
+collected) are recorded right after them. The dashboard records logins and logouts, and the model server the
+feedback it takes. The actor is ambient: a server handling a
 request with a token enters :func:`acting_as` with the token's name, and everything recorded in that context
 names it; outside any such context the actor is ``local:<user>`` (the SDK or the CLI on this machine).
 """

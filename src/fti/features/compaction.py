@@ -47,6 +47,8 @@ def compact(stores: FeatureStores, record: FeatureGroupRecord) -> Compaction:
     if not stores.offline.exists(record.table):
         return Compaction(None, 0, 0)
     done: TableCompaction = _store(stores, record).compact(record.table)
+    if done.version is not None:
+        stores.audit("feature_group.compact", record, files_removed=done.files_removed, files_added=done.files_added)
     return Compaction(done.version, done.files_removed, done.files_added)
 
 
@@ -92,7 +94,10 @@ def vacuum(stores: FeatureStores, record: FeatureGroupRecord, retain: timedelta)
     store = _store(stores, record)
     delete_orphan_rows(store, record, [item.stamp for item in commits], retain)
     versions = [item.table_version for item in commits if item.commit in pinned]
-    return store.vacuum(record.table, retain, versions)
+    deleted = store.vacuum(record.table, retain, versions)
+    if deleted:
+        stores.audit("feature_group.vacuum", record, files=deleted, retain_seconds=retain.total_seconds())
+    return deleted
 
 
 def delete_orphan_rows(store: CompactingStore, record: FeatureGroupRecord, stamps: list[int], retain: timedelta) -> int:

@@ -304,13 +304,16 @@ class FeatureGroup:
         table = ensure_online_table(store, record)
         total, rows = latest_rows(self._stores, snapshot(record, commits), start=start, end=end, batch_rows=batch_rows)
         if not show_progress:
-            return write_latest(store, table, rows)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            written = write_latest(store, table, rows)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=False) as progress:
-            task = progress.add_task(f"Materializing {record.name} v{record.version}", total=total)
-            return write_latest(store, table, rows, lambda done: progress.advance(task, done))
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, transient=False) as progress:
+                task = progress.add_task(f"Materializing {record.name} v{record.version}", total=total)
+                written = write_latest(store, table, rows, lambda done: progress.advance(task, done))
+        self._stores.audit("feature_group.materialize", record, keys=written)
+        return written
 
     # -- maintenance -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore, Executor, OfflineStore, OnlineStore
+    from fti.core.features import FeatureGroupRecord
     from fti.core.sources import CommitLineage, SourceOpener
 
 __all__ = ["FeatureStores"]
@@ -33,6 +34,14 @@ class FeatureStores:
     provenance: Callable[[], CommitLineage] | None = None
     compact_after: int | None = None
     executor: Callable[[], Executor] | None = None
+
+    def audit(self, action: str, record: FeatureGroupRecord, **detail: object) -> None:
+        """Record a write made outside a catalog transaction (compaction, vacuum, materialization) of the group
+        ``record`` in the audit log, under the current actor."""
+        from fti.core.audit import audit_entry
+
+        with self.catalog.transaction() as tx:
+            tx.audit.append(audit_entry(action, f"{record.name} v{record.version}", **detail))
 
     def cluster_executor(self) -> Executor | None:
         """The executor when it runs tasks on a cluster of several workers (work split by key goes there)."""

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fti.core.audit import audit_entry
 from fti.core.pipelines import PipelineRecord, PipelineRunRecord, RunState
 from fti.errors import NotFoundError, ValidationError
 from fti.orchestration.definitions import Pipeline, Step, define_pipeline
@@ -145,6 +146,7 @@ class OrchestrationService:
         with self._catalog.transaction() as tx:
             tx.pipelines.ensure(name, pipeline.spec.to_dict(), now, tx.events.last_id())
             tx.pipelines.add_runs([run])
+            tx.audit.append(audit_entry("pipeline.run", name, run_id=run.id, params=values))
         if not wait:
             return run
         ended = self.scheduler().run_queued([run.id])

@@ -302,6 +302,7 @@ class ModelRegistry:
         values = {validate_value_key(key, "tag"): str(value) for key, value in tags.items()}
         with self._catalog.transaction() as tx:
             tx.registry.set_version_tags(name, version, values)
+            tx.audit.append(audit_entry("model_version.tag", f"{name}:{version}", tags=values))
 
     def set_description(self, name: str, version: int, text: str) -> None:
         """Replace a version's description."""
@@ -309,6 +310,7 @@ class ModelRegistry:
             raise ValidationError(f"A description is text, got {type(text).__name__}.")
         with self._catalog.transaction() as tx:
             tx.registry.set_description(name, version, text)
+            tx.audit.append(audit_entry("model_version.describe", f"{name}:{version}"))
 
     # -- lineage -----------------------------------------------------------------------------------
 

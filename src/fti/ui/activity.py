@@ -27,6 +27,8 @@ FAMILIES: dict[str, str] = {
     "run.": "runs",
     "experiment.": "experiments",
     "model_version.": "model versions",
+    "model_files.": "unfinished registrations' files",
+    "pipeline.": "pipeline runs",
     "alias.": "aliases",
     "deployment.": "deployments",
     "feedback": "feedback",
@@ -105,6 +107,8 @@ def link(action: str, target: str) -> str | None:
         return f"/models/{target.partition('@')[0]}"
     if family in ("deployment", "feedback"):
         return f"/deployments/{target}"
+    if family == "pipeline":
+        return f"/pipelines/{target}"
     return None
 
 
