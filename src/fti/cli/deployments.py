@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from fti.cli.console import out
+from fti.cli.console import listing, out
 from fti.cli.options import ProjectOption
 from fti.project import connect
 
@@ -25,14 +26,19 @@ def list_deployments(project: ProjectOption = Path()) -> None:
     if not deployments:
         out.print("No deployments yet: create one with project.deploy('name', variants={'model@champion': 1.0}).")
         return
-    table = Table("name", "variants", "shadow", "entity key", "feature view", "updated", title="Deployments")
-    for item in deployments:
-        variants = ", ".join(f"{variant.reference} {variant.share:.0%}" for variant in item.variants)
-        updated = f"{item.updated_at:%Y-%m-%d %H:%M:%S}" if item.updated_at else ""
-        table.add_row(
-            item.name, variants, item.shadow or "", ", ".join(item.entity_keys), item.feature_lookup or "", updated
+    rows = [
+        (
+            escape(item.name),
+            escape(", ".join(f"{variant.reference} {variant.share:.0%}" for variant in item.variants)),
+            escape(item.shadow or ""),
+            escape(", ".join(item.entity_keys)),
+            escape(item.feature_lookup or ""),
+            f"{item.updated_at:%Y-%m-%d %H:%M:%S}" if item.updated_at else "",
         )
-    out.print(table)
+        for item in deployments
+    ]
+    headers = ("name", "variants", "shadow", "entity key", "feature view", "updated")
+    out.print(listing(headers, rows, title="Deployments"))
 
 
 @deployments_app.command("show")

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fti.cli.console import out
+from fti.cli.console import listing, out
 from fti.cli.options import ProjectOption
 from fti.core.sources import CommitLineage, describe_cursor
 from fti.errors import ValidationError
@@ -45,18 +45,20 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 def list_features(project: ProjectOption = Path(), search: SearchOption = None) -> None:
     """List feature groups with their keys, features and number of commits."""
     with connect(project) as opened:
-        table = Table("name", "version", "primary key", "event time", "features", "commits", "description")
-        for group in opened.feature_groups(search):
-            table.add_row(
-                group.name,
+        rows = [
+            (
+                escape(group.name),
                 str(group.version),
-                ", ".join(group.primary_key),
-                group.event_time,
-                ", ".join(group.features),
+                escape(", ".join(group.primary_key)),
+                escape(group.event_time),
+                str(len(group.features)),
                 str(len(group.commits())),
                 escape(group.description),
             )
-        out.print(table)
+            for group in opened.feature_groups(search)
+        ]
+    headers = ("name", "version", "primary key", "event time", "features", "commits", "description")
+    out.print(listing(headers, rows))
 
 
 TimeOption = Annotated[

@@ -10,9 +10,10 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from fti.cli.console import err, out
+from fti.cli.console import err, listing, out
 from fti.cli.options import ProjectOption
 from fti.core.pipelines import PipelineRunRecord, RunState
 from fti.errors import ValidationError
@@ -30,25 +31,26 @@ def list_pipelines(project: ProjectOption = Path()) -> None:
     with connect(project) as opened:
         pipelines = opened.orchestration.pipelines()
         last = {run.pipeline: run for run in reversed(opened.pipeline_runs(limit=500))}
-        table = Table(title=f"Pipelines ({len(pipelines)})")
-        for column in ("name", "schedule", "triggers", "next run", "last run", "description"):
-            table.add_column(column)
+        rows = []
         for pipeline in pipelines:
             spec = pipeline.spec
             next_run = opened.orchestration.next_run(spec.name)
             previous = last.get(spec.name)
-            table.add_row(
-                spec.name,
-                f"{spec.schedule} ({spec.timezone})" if spec.schedule else "—",
-                ", ".join(str(trigger) for trigger in spec.triggers) or "—",
-                f"{next_run:%Y-%m-%d %H:%M:%S %Z}" if next_run else "—",
-                f"{previous.state.value} {previous.created_at:%Y-%m-%d %H:%M:%S}" if previous else "—",
-                spec.description,
+            rows.append(
+                (
+                    escape(spec.name),
+                    escape(f"{spec.schedule} ({spec.timezone})") if spec.schedule else "—",
+                    escape(", ".join(str(trigger) for trigger in spec.triggers)) or "—",
+                    f"{next_run:%Y-%m-%d %H:%M:%S %Z}" if next_run else "—",
+                    f"{previous.state.value} {previous.created_at:%Y-%m-%d %H:%M:%S}" if previous else "—",
+                    escape(spec.description),
+                )
             )
     if not pipelines:
         out.print("No pipelines: list modules defining @fti.pipeline under 'pipelines:' in fti.yaml.")
         return
-    out.print(table)
+    headers = ("name", "schedule", "triggers", "next run", "last run", "description")
+    out.print(listing(headers, rows, title=f"Pipelines ({len(pipelines)})"))
 
 
 @app.command("show")
