@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -45,7 +46,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
-router = APIRouter(prefix="/api", responses=_ERRORS)
+#: the query parameters the API takes several values of (``?order_by=a&order_by=b``)
+_REPEATABLE = frozenset({"order_by"})
+
+
+def _single_values(request: Request) -> None:
+    """A parameter given more than once where the API takes one value is refused with a 422 naming it, rather
+    than silently read as its last value."""
+    keys = [key for key, _ in request.query_params.multi_items()]
+    repeated = sorted({key for key in keys if keys.count(key) > 1} - _REPEATABLE)
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", key), "msg": "given more than once; give one value", "type": "value_error"}
+                for key in repeated
+            ]
+        )
+
+
+router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(_single_values)])
 
 #: the largest id or count the catalog stores (a signed 64-bit integer)
 MAX_INTEGER = 2**63 - 1

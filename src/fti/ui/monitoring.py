@@ -43,6 +43,7 @@ __all__ = [
     "load_rules",
     "monitoring_overview",
     "report_kind",
+    "stamp_label",
     "stored_report",
 ]
 
@@ -252,6 +253,16 @@ def report_kind(content: dict[str, Any]) -> str:
     """``ab`` for a stored A/B report (``ABReport.to_dict()``: variants and decisions), else ``drift`` (a
     monitoring result): the two are stored side by side and drawn with different templates."""
     return "ab" if "decisions" in content and "drift" not in content else "drift"
+
+
+def stamp_label(stamp: str) -> str:
+    """A stored report's stamp as a person reads it: the time it was checked (``2026-01-06 00:00:00 UTC``) for a
+    stamp a check gave (``20260106T000000000000Z``), else the name it was saved under."""
+    try:
+        checked = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ")
+    except ValueError:
+        return stamp
+    return f"{checked:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def latest_drift(project: Project, deployment: str) -> dict[str, Any] | None:

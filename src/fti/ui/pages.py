@@ -29,6 +29,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["charts"] = charts
 templates.env.globals["palette"] = charts.PALETTE
 templates.env.filters["when"] = when
+templates.env.filters["stamp"] = monitoring.stamp_label
 
 
 def _project(request: Request) -> Project:

@@ -34,6 +34,7 @@ def test_dashboard_api_conforms_to_its_schema(dashboard_schema: schemathesis.Bas
         (f"/api/feature-groups/cards/{2**63}", "'version'"),
         ("/api/feature-groups/0bad/1", "'name'"),
         ("/api/feature-groups/cards/1/statistics?scope=everything", "'scope'"),
+        ("/api/runs?experiment=fraud&experiment=tuning", "'experiment'"),  # one value, not silently the last
     ],
 )
 def test_a_malformed_parameter_is_a_422_naming_it(client: httpx.Client, path: str, named: str) -> None:
