@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from fti.core.naming import IDENTIFIER_PATTERN
 from fti.core.registry import MODEL_NAME_PATTERN
@@ -165,7 +165,10 @@ def runs(
     request: Request,
     experiment: str | None = None,
     filter: Annotated[str | None, Query(description="e.g. metrics.f1 > 0.8 and params.model = 'xgb'")] = None,
-    order_by: Annotated[list[str] | None, Query(description="e.g. -metrics.f1 (repeat for more keys)")] = None,
+    order_by: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1)]] | None,
+        Query(description="e.g. -metrics.f1 (repeat for more keys)"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def test_dashboard_api_conforms_to_its_schema(dashboard_schema: schemathesis.Bas
         ("/api/feature-groups/0bad/1", "'name'"),
         ("/api/feature-groups/cards/1/statistics?scope=everything", "'scope'"),
         ("/api/runs?experiment=fraud&experiment=tuning", "'experiment'"),  # one value, not silently the last
+        ("/api/runs?order_by=", "'order_by.0'"),  # an empty key orders by nothing: a mistake, said so
     ],
 )
 def test_a_malformed_parameter_is_a_422_naming_it(client: httpx.Client, path: str, named: str) -> None:
