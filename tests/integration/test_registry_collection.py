@@ -54,3 +54,8 @@ def test_runs_gc_reports_what_it_did(project_dir: Path) -> None:
     bad = runner.invoke(app, ["runs", "gc", "--grace", "soon", "--project", str(project_dir)])
     # run in-process, the CLI's errors surface as exceptions (`fti` turns them into one line and exit 2)
     assert isinstance(bad.exception, ValidationError) and "--grace 'soon' is not a duration" in str(bad.exception)
+
+
+def test_a_negative_grace_is_refused(project: fti.Project) -> None:
+    with pytest.raises(ValidationError, match="grace must be a timedelta of zero or more"):
+        project.collect_unregistered_files(timedelta(minutes=-1))

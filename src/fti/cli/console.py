@@ -35,14 +35,14 @@ def listing(
     fixed = [index for index, header in enumerate(headers) if header not in prose]
     widths = {index: max([Text(headers[index]).cell_len, *(row[index].cell_len for row in cells)]) for index in fixed}
     # each column takes its content, a space either side and a rule; the table one more rule
-    left = (width or out.width) - sum(width + 3 for width in widths.values()) - 1
+    left = (width or out.width) - sum(column + 3 for column in widths.values()) - 1
     shown_prose = [index for index, header in enumerate(headers) if header in prose]
     share = left // len(shown_prose) - 3 if shown_prose else 0
     if share < _MIN_PROSE:
         shown_prose = []
     table = Table(title=title)
     kept = sorted([*fixed, *shown_prose])
-    fits = left + len(shown_prose) * (share + 3) >= 0 if shown_prose else left >= 0
+    fits = left >= 0  # the fixed columns fit on one line (prose is shown only where they leave room)
     for index in kept:
         if index in widths:
             if fits:

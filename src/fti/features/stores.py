@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fti.core.audit import audit_entry
+
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore, Executor, OfflineStore, OnlineStore
     from fti.core.features import FeatureGroupRecord
@@ -38,8 +40,6 @@ class FeatureStores:
     def audit(self, action: str, record: FeatureGroupRecord, **detail: object) -> None:
         """Record a write made outside a catalog transaction (compaction, vacuum, materialization) of the group
         ``record`` in the audit log, under the current actor."""
-        from fti.core.audit import audit_entry
-
         with self.catalog.transaction() as tx:
             tx.audit.append(audit_entry(action, f"{record.name} v{record.version}", **detail))
 

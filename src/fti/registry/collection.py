@@ -6,7 +6,8 @@ Nothing reads them, and deleting the run removes them; :func:`collect_unregister
 folders of runs that no longer run are collected (a registration runs inside its run), and only once their newest
 file is older than ``grace``, so a registration still uploading through a handle joined to an ended run keeps its
 files. Records go first, in one transaction, then the files, as every deletion does: a crash in between leaves
-only files, which the next collection or the run's deletion removes.
+only files without records, which nothing reads and the run's deletion removes (a later collection, which
+finds folders by their records, does not see them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from fti.core.audit import audit_entry
 from fti.core.tracking import RunStatus
+from fti.errors import ValidationError
 
 if TYPE_CHECKING:
     from fti.artifacts import ArtifactService
@@ -37,7 +39,13 @@ class CollectedFiles:
 def collect_unregistered(
     catalog: CatalogStore, artifacts: ArtifactService, *, grace: timedelta = timedelta(minutes=10)
 ) -> CollectedFiles:
-    """Remove the model files no version points at, of runs that ended, whose newest file is older than ``grace``."""
+    """Remove the model files no version points at, of runs that ended, whose newest file is older than ``grace``.
+
+    Raises:
+        ValidationError: ``grace`` is not a timedelta of zero or more; nothing is removed.
+    """
+    if not isinstance(grace, timedelta) or grace < timedelta(0):
+        raise ValidationError(f"grace must be a timedelta of zero or more, e.g. timedelta(minutes=10); got {grace!r}.")
     folders = _model_folders(artifacts.list("runs/"))
     if not folders:
         return CollectedFiles((), 0)

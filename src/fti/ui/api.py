@@ -6,6 +6,7 @@ run filter is a 422 that says what is wrong).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -53,8 +54,8 @@ _REPEATABLE = frozenset({"order_by"})
 def _single_values(request: Request) -> None:
     """A parameter given more than once where the API takes one value is refused with a 422 naming it, rather
     than silently read as its last value."""
-    keys = [key for key, _ in request.query_params.multi_items()]
-    repeated = sorted({key for key in keys if keys.count(key) > 1} - _REPEATABLE)
+    counts = Counter(key for key, _ in request.query_params.multi_items())
+    repeated = sorted(key for key, count in counts.items() if count > 1 and key not in _REPEATABLE)
     if repeated:
         raise RequestValidationError(
             [
