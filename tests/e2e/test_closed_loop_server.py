@@ -10,8 +10,6 @@ better on the evidence of the labels, not by fiat.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 import fti
 from fti.monitoring import DriftShareRule
 from fti.registry.version import ModelVersion
+from fti.testing.server_process import ServerProcess
 from fti.testing.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -143,30 +142,11 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         "FTI_SERVING_LOG_FLUSH_SECONDS": "0.2",
         "FTI_SERVING_SEED": "0",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fti", "serve", "--project", str(tmp_path), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    command = [sys.executable, "-m", "fti", "serve", "--project", str(tmp_path), "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-
-        def is_ready() -> bool:
-            assert process.poll() is None, process.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
-            try:
-                return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        _wait_until(is_ready, "fti serve to get ready", seconds=90)
+    with ServerProcess(command, env, tmp_path / "serve.log") as server:
+        server.wait_ready(f"{url}/v2/health/ready")
         yield tmp_path, url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def test_drift_retrains_and_the_better_model_is_promoted(server: tuple[Path, str]) -> None:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 import fti
+from fti.testing.server_process import ServerProcess
 from fti.testing.services import free_port
 
 SRC = Path(__file__).resolve().parents[3] / "src"
@@ -70,7 +67,7 @@ class Served:
     folder: Path
     url: str
     token: str
-    process: subprocess.Popen[bytes]
+    server: ServerProcess
 
     @property
     def headers(self) -> dict[str, str]:
@@ -79,23 +76,7 @@ class Served:
 
     def stop(self) -> None:
         """SIGTERM: graceful shutdown, the request log is flushed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"fti serve exited with {process.returncode}: {process.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"fti serve did not get ready on {url}")
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -115,17 +96,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "FTI_SERVING_SEED": "0",
         "FTI_SERVING_INVOCATIONS_DEPLOYMENT": "ab",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    server = Served(folder, f"http://127.0.0.1:{port}", token, process)
-    try:
-        _wait_ready(server.url, process)
-        yield server
-    finally:
-        server.stop()
-        if process.stderr is not None:
-            process.stderr.close()
+    command = [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)]
+    with ServerProcess(command, env, folder / "serve.log") as server:
+        served = Served(folder, f"http://127.0.0.1:{port}", token, server)
+        server.wait_ready(f"{served.url}/v2/health/ready")
+        yield served

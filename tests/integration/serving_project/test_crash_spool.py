@@ -4,8 +4,6 @@ spool interval is in the request log, each exactly once."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,8 +16,9 @@ import pyarrow.compute as pc
 import pytest
 
 import fti
+from fti.testing.server_process import ServerProcess
 from fti.testing.services import free_port
-from tests.integration.serving_project.conftest import FEATURES, SRC, _wait_ready, build_project
+from tests.integration.serving_project.conftest import FEATURES, SRC, build_project
 
 pytestmark = [pytest.mark.e2e]
 
@@ -27,28 +26,28 @@ SPOOL_SECONDS = 0.1
 REQUESTS = 300
 
 
-def _serve(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(folder: Path, port: int, log_name: str) -> ServerProcess:
     env = {
         **os.environ,
         "PYTHONPATH": str(SRC),
         "FTI_SERVING_LOG_FLUSH_SECONDS": "60",  # nothing reaches the log before the kill but through the spool
         "FTI_SERVING_LOG_SPOOL_SECONDS": str(SPOOL_SECONDS),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_ready(f"http://127.0.0.1:{port}", process)
-    return process
+    command = [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)]
+    server = ServerProcess(command, env, folder.parent / log_name)
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/v2/health/ready")
+    except BaseException:
+        server.kill()
+        raise
+    return server
 
 
 def test_acknowledged_predictions_survive_sigkill_exactly_once(tmp_path: Path) -> None:
     build_project(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = _serve(tmp_path, port)
+    server = _serve(tmp_path, port, "first.log")
     acknowledged: dict[str, float] = {}
     lock = threading.Lock()
     random = np.random.default_rng(0)
@@ -68,20 +67,13 @@ def test_acknowledged_predictions_survive_sigkill_exactly_once(tmp_path: Path) -
     try:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(send, range(REQUESTS)))
-        process.send_signal(signal.SIGKILL)  # at once: the last answers are still only in memory or the spool
+        server.process.kill()  # at once: the last answers are still only in memory or the spool
         killed = time.monotonic()
-        process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-        if process.stderr is not None:
-            process.stderr.close()
+        server.kill()
     assert len(acknowledged) == REQUESTS
-    restarted = _serve(tmp_path, free_port())  # replays the spool into the log as it starts
-    restarted.send_signal(signal.SIGTERM)
-    restarted.wait(timeout=60)
-    if restarted.stderr is not None:
-        restarted.stderr.close()
+    with _serve(tmp_path, free_port(), "restarted.log"):  # replays the spool into the log as it starts
+        pass
     with fti.connect(tmp_path) as project:
         log = project.inference_log.read("ab", columns=["request_id"])
     ids = log.filter(pc.starts_with(log.column("request_id"), "crash-")).column("request_id").to_pylist()

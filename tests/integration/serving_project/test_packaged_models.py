@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import fti
+from fti.testing.server_process import ServerProcess
 from fti.testing.services import free_port
 
 pytestmark = [pytest.mark.e2e]
@@ -64,7 +64,7 @@ def _package(folder: Path, name: str) -> Path:
 
 def _serve(
     folder: Path, cwd: Path, *, workers: int = 1, env: dict[str, str] | None = None
-) -> tuple[str, subprocess.Popen[bytes]]:
+) -> tuple[str, ServerProcess]:
     port = free_port()
     full_env = {
         "PATH": os.environ["PATH"],
@@ -74,31 +74,19 @@ def _serve(
         **(env or {}),
     }
     command = [sys.executable, "-m", "fti", "serve", "--project", str(folder), "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--workers", str(workers)], cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    server = ServerProcess([*command, "--workers", str(workers)], full_env, cwd / f"serve-{port}.log", cwd=cwd)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"fti serve exited: {process.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/v2/health/live", timeout=1).status_code == 200:
-                return url, process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"fti serve did not start on {url}")
+    try:
+        server.wait_ready(f"{url}/v2/health/live")
+    except BaseException:
+        server.kill()
+        raise
+    return url, server
 
 
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
-    assert process.stderr is not None
-    errors = process.stderr.read().decode()
-    process.stderr.close()
-    return errors
+def _stop(server: ServerProcess) -> str:
+    server.stop()
+    return server.output(100_000)
 
 
 @pytest.fixture
@@ -129,7 +117,7 @@ def test_packaged_code_serves_from_another_folder_and_broken_models_make_it_unre
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    url, process = _serve(packaged, elsewhere)
+    url, server = _serve(packaged, elsewhere)
     try:
         body = {"instances": [{"amount": 50.0, "hour": 1.0}, {"amount": 150.0, "hour": 3.0}]}
         answer = httpx.post(f"{url}/v1/deployments/rules/predict", json=body)
@@ -144,7 +132,7 @@ def test_packaged_code_serves_from_another_folder_and_broken_models_make_it_unre
             time.sleep(0.1)
         assert httpx.get(f"{url}/v2/health/ready").status_code == 200
     finally:
-        errors = _stop(process)
+        errors = _stop(server)
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == [0, 1] and answer.json()["classes"] == [0, 1]
     assert ready.status_code == 503 and lonely_ready.status_code == 503
@@ -163,7 +151,7 @@ def test_two_workers_count_into_one_set_of_metrics(tmp_path: Path) -> None:
         project.deploy("plain", "plain")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    url, process = _serve(folder, tmp_path, workers=2, env={"TMPDIR": str(scratch)})
+    url, server = _serve(folder, tmp_path, workers=2, env={"TMPDIR": str(scratch)})
     body = {"instances": [{"amount": 1.0, "hour": 2.0}]}
     sent = 0
     try:
@@ -174,7 +162,7 @@ def test_two_workers_count_into_one_set_of_metrics(tmp_path: Path) -> None:
         workers = len(list(scratch.glob("fti-metrics-*/counter_*.db")))
         metrics = httpx.get(f"{url}/metrics").text
     finally:
-        _stop(process)
+        _stop(server)
     assert workers == 2
     counted = re.search(r'^fti_requests_total\{deployment="plain",model="plain",version="1"\} (\S+)$', metrics, re.M)
     assert counted is not None and float(counted.group(1)) == sent
@@ -195,7 +183,7 @@ def test_sigterm_lets_a_request_in_flight_finish_and_flushes_the_log(
         run.log_model(AmountRule(100.0, str(marker)), "slow", input_example=EXAMPLE, code_paths=[package])
     with fti.connect(folder) as project:
         project.deploy("slow", "slow")
-    url, process = _serve(folder, tmp_path, env={"FTI_SERVING_LOG_FLUSH_SECONDS": "60"})
+    url, server = _serve(folder, tmp_path, env={"FTI_SERVING_LOG_FLUSH_SECONDS": "60"})
     answers: list[httpx.Response] = []
 
     def call() -> None:
@@ -210,9 +198,9 @@ def test_sigterm_lets_a_request_in_flight_finish_and_flushes_the_log(
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert marker.exists(), "the request never reached the model"
-    _stop(process)  # SIGTERM while the model is still predicting
+    _stop(server)  # SIGTERM while the model is still predicting
     caller.join(timeout=60)
-    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it shut down cleanly
+    assert server.process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it shut down cleanly
     assert answers[0].status_code == 200 and answers[0].json()["predictions"] == [1]
     with fti.connect(folder) as project:
         logged = project.inference_log.read("slow")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from fti.cli.serve import build_app
 from fti.config import ServingConfig
 from fti.errors import NotFoundError, ValidationError
 from fti.streams import dead_letter_stream, list_statuses
+from fti.testing.server_process import ServerProcess
 from fti.testing.serving import running_app
 
 from .conftest import create_group, transactions
@@ -113,15 +113,12 @@ def test_a_job_killed_mid_stream_predicts_each_event_once(
     command += ["--project", str(project_dir), "--batch-size", "10", "--no-live"]
     (project_dir / "fti.yaml").write_text(f"stream_broker:\n  url: {redis_url}\n")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = ServerProcess(command, env, project_dir / "worker.log")
     with redis.Redis.from_url(redis_url) as client:
-        while client.xlen(scores) < 100 and worker.poll() is None:
+        while client.xlen(scores) < 100 and worker.process.poll() is None:
             time.sleep(0.05)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-        assert 0 < client.xlen(scores) < 1_200, "the worker was killed mid-stream"
-    if worker.stderr is not None:
-        worker.stderr.close()
+        worker.kill()
+        assert 0 < client.xlen(scores) < 1_200, f"the worker was killed mid-stream: {worker.output()}"
     again = subprocess.run([*command, "--exit-when-idle", "1"], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     rows = pd.DataFrame(output_rows(redis_url, scores, 1))
