@@ -17,7 +17,6 @@ docs/serving.md for when to change the defaults.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fti.inference.ports import ServedModel
+from fti.inference.tasks import stop_task
 
 __all__ = ["BatchingConfig", "MicroBatcher"]
 
@@ -81,9 +81,7 @@ class MicroBatcher:
         """Finish the batches already queued, then stop the worker."""
         if self._queue is not None and self._worker is not None:
             await self._queue.join()
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await stop_task(self._worker)
         self._queue = self._worker = None
 
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:

@@ -60,6 +60,7 @@ from fti.inference.ports import (
     ServedModel,
     TokenStore,
 )
+from fti.inference.tasks import stop_task
 from fti.inference.v2 import encode_response, model_metadata, parse_infer, requested_kind
 from fti.inference_log.spool import RequestSpool
 from fti.inference_log.writer import RequestLogConfig, RequestLogger, RequestLogSink
@@ -162,9 +163,7 @@ class _Server:
                 yield
             finally:
                 self.ready = False
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                await stop_task(poller)
                 await self.predictor.close()
         finally:
             await asyncio.to_thread(self.logger.close)

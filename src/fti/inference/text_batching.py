@@ -11,11 +11,11 @@ decoding runs in a worker thread, so the event loop keeps streaming tokens and a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fti.inference.tasks import stop_task
 from fti.llm.decoding import GenerationRequest
 from fti.llm.generator import TextGenerator
 
@@ -63,9 +63,7 @@ class TextBatcher:
         """Finish the queued batches, then stop the worker."""
         if self._queue is not None and self._worker is not None:
             await self._queue.join()
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await stop_task(self._worker)
         self._queue = self._worker = None
 
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:

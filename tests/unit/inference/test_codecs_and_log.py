@@ -16,6 +16,7 @@ from sklearn.linear_model import LinearRegression
 from fti.errors import ValidationError
 from fti.inference.batching import BatchingConfig, MicroBatcher
 from fti.inference.payloads import parse_invocations, parse_v1
+from fti.inference.tasks import stop_task
 from fti.inference.v2 import encode_response, parse_infer
 from fti.inference_log.features import feature_columns
 from fti.inference_log.schema import STORED_LOG_SCHEMA
@@ -258,3 +259,55 @@ def test_json_integers_stay_integers_next_to_floats() -> None:
     assert frame.dtypes.astype(str).to_dict() == {"hour": "int64", "amount": "float64"}
     frame = parse_invocations({"dataframe_split": {"columns": ["amount", "hour"], "data": [[1.5, 3], [2.5, 1]]}})
     assert frame.dtypes.astype(str).to_dict() == {"amount": "float64", "hour": "int64"}
+
+
+def test_a_close_cancelled_while_it_stops_the_worker_ends_cancelled() -> None:
+    # the server's poller closes the batchers of models no longer served; cancelled (at shutdown) in the middle of
+    # that, it must end, not swallow the cancellation and poll on while the shutdown waits for it forever
+    batcher = MicroBatcher(MODEL, BatchingConfig(enabled=True, max_batch_rows=64, max_wait_ms=0))
+
+    async def poll() -> None:
+        while True:
+            await batcher.predict(pd.DataFrame({"a": [1.0], "b": [0.0]}))  # a worker to stop
+            await batcher.close()
+            await asyncio.sleep(0.01)
+
+    async def run() -> bool:
+        poller = asyncio.get_running_loop().create_task(poll())
+        while batcher._worker is None or not batcher._worker.cancelling():  # close() is waiting for it to end
+            await asyncio.sleep(0)
+        poller.cancel()
+        done, _ = await asyncio.wait({poller}, timeout=5)
+        return poller in done and poller.cancelled()
+
+    assert asyncio.run(run()), "the poller went on after it was cancelled during close()"
+
+
+def test_stop_task_ends_the_task_and_passes_on_a_cancellation_of_its_caller() -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def run() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        plain = loop.create_task(forever())
+        await asyncio.sleep(0)
+        await stop_task(plain)
+        stubborn = loop.create_task(_ignores_one_cancel())
+        await asyncio.sleep(0)
+        caller = loop.create_task(stop_task(stubborn))
+        await asyncio.sleep(0)
+        caller.cancel()  # while it waits for a task that does not end at once
+        await asyncio.wait({caller}, timeout=5)
+        is_cancelled = caller.cancelled()
+        stubborn.cancel()
+        await asyncio.wait({stubborn}, timeout=5)
+        return plain.cancelled(), is_cancelled
+
+    assert asyncio.run(run()) == (True, True)
+
+
+async def _ignores_one_cancel() -> None:
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        await asyncio.Event().wait()  # keeps running after the first cancel, as a slow worker would
