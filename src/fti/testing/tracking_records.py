@@ -180,6 +180,35 @@ class TrackingRecordsContract:
             assert sorted((row["key"], row["value"]) for row in tags) == [("stage", "dev"), ("team", "b")]
             assert list(tx.tracking.list_artifacts("r1")) == ["a.txt", "b.txt"]
 
+    @pytest.mark.parametrize("count", [3, 150])  # few ids and many: both travel as one parameter
+    def test_run_values_are_read_by_position_without_the_owner(self, store: CatalogStore, count: int) -> None:
+        ids = [f"r{index:03d}" for index in range(count)]
+        with store.transaction() as tx:
+            for index, run_id in enumerate(ids):
+                tx.tracking.add_run(_run(run_id), None)
+                if index % 2 == 0:
+                    tx.tracking.log_params(run_id, {"depth": str(index), "model": "xgb"})
+                tx.tracking.set_tags(run_id, {OWNER_TAG: "host", **({"team": "a"} if index == 1 else {})})
+            tx.tracking.log_metrics(
+                _batch([(ids[-1], "loss", 3.0, 0), (ids[-1], "loss", 2.5, 1), (ids[0], "f1", 0.25, 0)])
+            )
+        asked = [ids[-1], "absent", *ids[:-1]]  # positions follow the order asked, not the catalog's
+        with store.transaction() as tx:
+            params, metrics, tags = tx.tracking.run_values(asked)
+        assert sorted(params.to_pylist(), key=lambda row: (row["position"], row["key"])) == [
+            {"position": asked.index(run_id), "key": key, "value": value}
+            for run_id in sorted(ids[::2], key=asked.index)
+            for key, value in (("depth", str(ids.index(run_id))), ("model", "xgb"))
+        ]
+        assert sorted(metrics.to_pylist(), key=lambda row: row["position"]) == [
+            {"position": 0, "key": "loss", "value": 2.5},
+            {"position": 2, "key": "f1", "value": 0.25},
+        ]
+        assert tags.to_pylist() == [{"position": asked.index(ids[1]), "key": "team", "value": "a"}]
+        assert metrics.schema.field("value").type == "double" and params.schema.field("position").type == "int64"
+        with store.transaction() as tx:
+            assert [table.num_rows for table in tx.tracking.run_values([])] == [0, 0, 0]
+
     def test_metric_batches_keep_history_and_the_latest_step(self, store: CatalogStore) -> None:
         with store.transaction() as tx:
             tx.tracking.add_run(_run("r1"), None)

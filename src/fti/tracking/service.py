@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -287,7 +288,7 @@ class TrackingService:
         with self.catalog.transaction() as tx:
             rows = tx.tracking.search_run_rows(search)
             ids = rows.column("run_id").to_pylist()
-            params, metrics, tags = tx.tracking.params(ids), tx.tracking.latest_metrics(ids), tx.tracking.tags(ids)
+            params, metrics, tags = tx.tracking.run_values(ids)
         return _frame(rows, params, metrics, tags)
 
     def count_runs(self, experiment: str | Sequence[str] | None = None, filter: str | None = None) -> int:
@@ -373,22 +374,26 @@ def _lineage(training_data: TrainingDataRef | None) -> TrainingDataLineage | Non
 def _frame(rows: pa.Table, params: pa.Table, metrics: pa.Table, tags: pa.Table) -> pd.DataFrame:
     """The light rows with one column per param, metric and tag key (sorted by key), built in Arrow at once."""
     columns = {name: rows.column(name) for name in _BASE_COLUMNS}
-    ids = rows.column("run_id")
     for prefix, table in (("params.", params), ("metrics.", metrics), ("tags.", tags)):
-        columns.update(_wide(ids, table, prefix))
+        columns.update(_wide(rows.num_rows, table, prefix))
     frame: pd.DataFrame = pa.table(columns).to_pandas()
     return frame
 
 
-def _wide(ids: pa.ChunkedArray, table: pa.Table, prefix: str) -> dict[str, pa.Array]:
-    """``prefix + key -> the key's values aligned with ids`` (null where a run lacks the key)."""
-    wide = {}
-    keys = table.column("key")
-    for key in sorted(pc.unique(keys).to_pylist()):
-        matching = table.filter(pc.equal(keys, key))
-        positions = pc.index_in(ids, value_set=matching.column("run_id"))
-        wide[f"{prefix}{key}"] = pc.take(matching.column("value"), positions)
-    return wide
+def _wide(count: int, table: pa.Table, prefix: str) -> dict[str, pa.Array]:
+    """``prefix + key -> the key's values by run`` (null where a run lacks the key) from ``table``'s rows of
+    position (of the run, below ``count``), key and value: every key's take indices in one scatter."""
+    if table.num_rows == 0:
+        return {}
+    encoded = pc.dictionary_encode(table.column("key")).combine_chunks()
+    names = encoded.dictionary.to_pylist()
+    index = np.full((len(names), count), -1, dtype=np.int64)
+    index[encoded.indices.to_numpy(), table.column("position").to_numpy()] = np.arange(table.num_rows)
+    values = table.column("value")
+    return {
+        f"{prefix}{names[code]}": values.take(pa.array(index[code], mask=index[code] < 0))
+        for code in sorted(range(len(names)), key=names.__getitem__)
+    }
 
 
 def _record_end(tx: CatalogTransaction, run_id: str, status: RunStatus, end_time: datetime, error: str | None) -> None:

@@ -137,6 +137,10 @@ class TrackingRecords(Protocol):
     def tags(self, run_ids: Sequence[str]) -> pa.Table:
         """Columns run_id, key, value for the runs' tags."""
 
+    def run_values(self, run_ids: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The runs' params, latest metric values and tags (the owner tag left out), read together for a search's
+        frame: three tables with columns position (of the run in ``run_ids``), key and value."""
+
     def metric_history(self, run_id: str, key: str) -> pa.Table:
         """Columns step, value, timestamp_ms of every point of one metric, in logging order."""
 

@@ -43,7 +43,7 @@ from fti.core.tracking import (
     RunSearch,
     RunStatus,
 )
-from fti.errors import ConflictError, NotFoundError
+from fti.errors import BackendError, ConflictError, NotFoundError
 
 __all__ = ["SqlTrackingRecords"]
 
@@ -366,6 +366,28 @@ class SqlTrackingRecords:
         table = _arrow(rows, {"run_id": pa.string(), "key": pa.string(), "value": pa.string()})
         return table.filter(pc.not_equal(table.column("key"), OWNER_TAG))
 
+    def run_values(self, run_ids: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The runs' params, latest metric values and tags (the owner tag left out): three tables with columns
+        position (of the run in ``run_ids``), key and value.
+
+        What a search's frame needs, read through the driver's cursor on SQLite and PostgreSQL: a statement
+        each, the ids as one parameter, positions instead of ids, and no result rows built on the way (this
+        halves the reads' time).
+        """
+        dialect = self._connection.dialect.name  # the catalog is SQLite or PostgreSQL
+        ids_value: Any = json.dumps(list(run_ids)) if dialect == "sqlite" else list(run_ids)
+        cursor = self._connection.connection.cursor()
+        try:
+            found = []
+            for (statement, types), extra in zip(_VALUES_SQL[dialect], ((), (), (OWNER_TAG,)), strict=True):
+                cursor.execute(statement, (ids_value, *extra))
+                found.append(_arrow(cursor.fetchall(), types))
+        except self._connection.dialect.loaded_dbapi.Error as exc:  # as the catalog's own errors are told
+            raise BackendError(f"Reading the params, metrics and tags of {len(run_ids)} runs failed: {exc}") from exc
+        finally:
+            cursor.close()
+        return found[0], found[1], found[2]
+
     def running_run_owners(self) -> dict[str, str]:
         """``run id -> recorded owner`` (the value of :data:`OWNER_TAG`) of every running run that has one."""
         running = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)
@@ -397,6 +419,29 @@ class SqlTrackingRecords:
 
 
 _PAGE_BY_IDS = 1000
+_TEXT_VALUES: dict[str, pa.DataType] = {"position": pa.int64(), "key": pa.string(), "value": pa.string()}
+_NUMBER_VALUES: dict[str, pa.DataType] = {"position": pa.int64(), "key": pa.string(), "value": pa.float64()}
+_VALUE_TABLES = (("run_params", _TEXT_VALUES), ("run_latest_metrics", _NUMBER_VALUES), ("run_tags", _TEXT_VALUES))
+#: per dialect, the statements of run_values (params, latest metric values, tags but the owner tag); json_each's
+#: key is the position in the array
+_VALUES_SQL: dict[str, tuple[tuple[str, dict[str, pa.DataType]], ...]] = {
+    "sqlite": tuple(
+        (
+            f'SELECT j."key", t."key", t.value FROM json_each(?) AS j JOIN {table} AS t ON t.run_id = j.value'
+            + (' WHERE t."key" <> ?' if table == "run_tags" else ""),
+            types,
+        )
+        for table, types in _VALUE_TABLES
+    ),
+    "postgresql": tuple(
+        (
+            f'SELECT j.ordinal - 1, t."key", t.value FROM unnest(%s::text[]) WITH ORDINALITY AS j(run_id, ordinal) '
+            f"JOIN {table} AS t ON t.run_id = j.run_id" + (' WHERE t."key" <> %s' if table == "run_tags" else ""),
+            types,
+        )
+        for table, types in _VALUE_TABLES
+    ),
+}
 _FEW_IDS = 100
 _LIGHT_COLUMNS = (
     runs.c.id.label("run_id"),
