@@ -274,8 +274,12 @@ def test_a_close_cancelled_while_it_stops_the_worker_ends_cancelled() -> None:
 
     async def run() -> bool:
         poller = asyncio.get_running_loop().create_task(poll())
-        while batcher._worker is None or not batcher._worker.cancelling():  # close() is waiting for it to end
+        for _ in range(10_000):
+            if batcher._worker is not None and batcher._worker.cancelling():  # close() is waiting for it to end
+                break
             await asyncio.sleep(0)
+        else:
+            raise AssertionError("close() never stopped the worker")
         poller.cancel()
         done, _ = await asyncio.wait({poller}, timeout=5)
         return poller in done and poller.cancelled()
