@@ -154,7 +154,7 @@ class DeploymentService:
 
     def get_deployment(self, name: str) -> Deployment:
         """The deployment ``name``; NotFoundError names the known ones."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             deployment = tx.deployments.find(name)
             if deployment is None:
                 known = [item.name for item in tx.deployments.list()]
@@ -167,7 +167,7 @@ class DeploymentService:
 
     def list_deployments(self) -> list[Deployment]:
         """Every deployment, by name."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.deployments.list()
 
     def undeploy(self, name: str) -> None:
@@ -296,17 +296,17 @@ class TokenService:
 
     def list_tokens(self) -> list[ApiToken]:
         """Every token record (never the secrets), oldest first."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.tokens.list()
 
     def active_hashes(self) -> frozenset[str]:
         """The sha256 of every unrevoked token."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return frozenset(tx.tokens.active_hashes())
 
     def active_tokens(self) -> list[ApiToken]:
         """Every unrevoked token's record (expired ones too: callers check expiry when a token is used)."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.tokens.active()
 
 
@@ -333,7 +333,7 @@ class AuditLog:
         (``token.``)."""
         if limit < 1:
             raise ValidationError(f"limit must be at least 1, got {limit}.")
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.audit.list(limit=limit, actor=actor, action=action, since=since)
 
 

@@ -168,7 +168,7 @@ class ModelRegistry:
     def get_model(self, ref: str) -> ModelVersion:
         """Resolve ``"name"`` (latest), ``"name:3"`` or ``"name@alias"`` to a version."""
         name, version, alias = parse_model_ref(ref)
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             model = tx.registry.find_model(name)
             if model is None:
                 raise NotFoundError(f"No model '{name}' is registered: log one with run.log_model(model, '{name}').")
@@ -191,7 +191,7 @@ class ModelRegistry:
 
     def get_record(self, name: str, version: int) -> ModelVersionRecord:
         """The record of one version."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             record = tx.registry.find_version(name, version)
         if record is None:
             raise NotFoundError(f"Model '{name}' has no version {version}.")
@@ -199,13 +199,13 @@ class ModelRegistry:
 
     def list_models(self) -> list[RegisteredModel]:
         """Every registered model."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.registry.list_models()
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first."""
         validate_model_name(name)
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             if tx.registry.find_model(name) is None:
                 raise NotFoundError(f"No model '{name}' is registered.")
             records = tx.registry.list_versions(name)
@@ -294,7 +294,7 @@ class ModelRegistry:
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every recorded alias move of ``name``."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             return tx.registry.alias_history(name, alias)
 
     def set_tags(self, name: str, version: int, tags: Mapping[str, Any]) -> None:
@@ -316,7 +316,7 @@ class ModelRegistry:
 
     def lineage(self, record: ModelVersionRecord) -> ModelLineage:
         """The run and training data behind a version."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             run = None if record.run_id is None else tx.tracking.find_run(record.run_id)
             training_data = None if record.run_id is None else tx.tracking.find_training_data(record.run_id)
         base = record.flavor_options.get("base_model")
@@ -347,7 +347,7 @@ class ModelRegistry:
     def run_lineage(self, run_id: str) -> RunLineage:
         """A run, its training data, its nested runs and the versions it logged."""
         children = RunSearch(filter=Comparison(kind="attribute", key="parent_run_id", op="=", value=run_id))
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             run = tx.tracking.find_run(run_id)
             if run is None:
                 raise NotFoundError(f"Run '{run_id}' does not exist: list runs with `fti runs list`.")
@@ -363,7 +363,7 @@ class ModelRegistry:
 
     def training_data_usage(self, training_data: TrainingDataLineage) -> TrainingDataUsage:
         """The runs that read a training dataset version and the model versions built from it."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.reading() as tx:
             run_ids = tx.tracking.runs_for_training_data(
                 training_data.feature_view_name,
                 training_data.feature_view_version,

@@ -6,12 +6,14 @@ store on an empty database.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 
 from fti.core.records import ArtifactRecord, SchemaStatus
+from fti.errors import BackendError
 
 if TYPE_CHECKING:
     from fti.backends.ports import CatalogStore
@@ -64,6 +66,42 @@ class CatalogStoreContract:
             raise _BoomError
         with catalog_store.transaction() as tx:
             assert tx.artifacts.find("x") is None
+
+    def test_reading_sees_committed_rows_and_refuses_writes(self, catalog_store: CatalogStore) -> None:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.artifacts.put(_record("a/1"))
+        with catalog_store.reading() as tx:
+            assert tx.artifacts.find("a/1") == _record("a/1")
+        with pytest.raises(BackendError, match="read"), catalog_store.reading() as tx:
+            tx.artifacts.put(_record("a/2"))
+        for index in range(3):  # each pooled connection writes again after a read-only one refused a write
+            with catalog_store.transaction() as tx:
+                tx.artifacts.put(_record(f"b/{index}"))
+        with catalog_store.reading() as tx:
+            assert [record.key for record in tx.artifacts.list("")] == ["a/1", "b/0", "b/1", "b/2"]
+
+    def test_reading_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(
+        self, catalog_store: CatalogStore
+    ) -> None:
+        catalog_store.upgrade()
+        with catalog_store.transaction() as tx:
+            tx.artifacts.put(_record("a/1"))
+        found: list[object] = []
+
+        def read() -> None:
+            with catalog_store.reading() as tx:
+                found.extend([tx.artifacts.find("a/1"), tx.artifacts.find("a/2")])
+
+        with catalog_store.transaction() as writing:  # holds its transaction (on SQLite, the write lock)
+            writing.artifacts.put(_record("a/2"))
+            reader = threading.Thread(target=read)
+            reader.start()
+            reader.join(timeout=30)  # a read waiting for the lock would wait out the busy timeout (60 s)
+            is_waiting = reader.is_alive()
+        reader.join()
+        assert not is_waiting, "the read waited for the writer to commit"
+        assert found == [_record("a/1"), None]
 
     def test_upsert_replaces_and_delete_removes(self, catalog_store: CatalogStore) -> None:
         catalog_store.upgrade()

@@ -180,7 +180,7 @@ class TrackingService:
             ValidationError: ``run_id`` is empty, or the prefix of several runs' ids.
         """
         self._fail_killed_runs_at_times()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             info = tx.tracking.find_run(run_id)
             if info is None:
                 info = _run_by_prefix(tx.tracking, run_id)
@@ -208,7 +208,7 @@ class TrackingService:
         running here for longer.
         """
         self._checked_killed_at = time.monotonic()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             owners = tx.tracking.running_run_owners()
         with self._active_lock:
             active = set(self._active)
@@ -252,7 +252,7 @@ class TrackingService:
 
     def experiments(self) -> list[str]:
         """Names of every experiment."""
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             return [item.name for item in tx.tracking.list_experiments()]
 
     # -- queries -----------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ class TrackingService:
         )
         self._fail_killed_runs_at_times()
         self.buffer.flush()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             rows = tx.tracking.search_run_rows(search)
             ids = rows.column("run_id").to_pylist()
             params, metrics, tags = tx.tracking.run_values(ids)
@@ -297,7 +297,7 @@ class TrackingService:
         search = RunSearch(experiments=experiments, filter=parse_filter(filter))
         self._fail_killed_runs_at_times()
         self.buffer.flush()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             return tx.tracking.count_runs(search)
 
     def compare_runs(self, run_ids: Sequence[str | Run]) -> pd.DataFrame:
@@ -316,7 +316,7 @@ class TrackingService:
         """A run's params, latest metrics or tags as a dict."""
         if kind == "metrics":
             self.buffer.flush()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             records = tx.tracking
             table = {"params": records.params, "metrics": records.latest_metrics, "tags": records.tags}[kind]([run_id])
         return dict(zip(table.column("key").to_pylist(), table.column("value").to_pylist(), strict=True))
@@ -324,7 +324,7 @@ class TrackingService:
     def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
         """Every logged value of a metric: columns step, value, timestamp."""
         self.buffer.flush()
-        with self.catalog.transaction() as tx:
+        with self.catalog.reading() as tx:
             table = tx.tracking.metric_history(run_id, key)
         frame: pd.DataFrame = table.to_pandas()
         frame["timestamp"] = pd.to_datetime(frame.pop("timestamp_ms"), unit="ms", utc=True)

@@ -154,7 +154,7 @@ class SqlCatalogStore:
             if url.get_backend_name() == "sqlite":
                 self._engine = _sqlite_engine(url, self.config.echo)
             else:
-                self._engine = sa.create_engine(url, echo=self.config.echo, pool_pre_ping=True)
+                self._engine = _server_engine(url, self.config.echo)
         except ModuleNotFoundError as exc:
             raise MissingExtraError.for_backend("postgresql", "postgres") from exc
 
@@ -259,6 +259,18 @@ class SqlCatalogStore:
         except sa.exc.SQLAlchemyError as exc:
             raise BackendError(f"Catalog {self.describe()} failed: {_short(exc)}") from exc
 
+    @contextmanager
+    def reading(self) -> Iterator[SqlCatalogTransaction]:
+        """A read-only transaction: one consistent snapshot, and a write in it fails (driver errors become
+        BackendError). On SQLite it takes no lock: it neither waits for a writer nor makes one wait."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(**{_READ_ONLY: True})
+                with connection.begin():
+                    yield SqlCatalogTransaction(connection)
+        except sa.exc.SQLAlchemyError as exc:
+            raise BackendError(f"Catalog {self.describe()} failed: {_short(exc)}") from exc
+
     def counts(self) -> dict[str, int]:
         """Rows per catalog table (excluding Alembic's own)."""
         with self._connect() as connection:
@@ -303,10 +315,40 @@ def _sqlite_engine(url: sa.URL, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        info = connection.connection.info
+        if connection.get_execution_options().get(_READ_ONLY):
+            # deferred: reads a snapshot of the WAL without the write lock; query_only refuses writes
+            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            info[_READ_ONLY] = True
+            return
+        if info.pop(_READ_ONLY, False):  # a read-only transaction that could not switch it back
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
         # IMMEDIATE takes the write lock up front: no SQLITE_BUSY when a read later turns into a write.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    def _on_end(connection: Connection) -> None:
+        if connection.connection.info.pop(_READ_ONLY, False):
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
     return engine
+
+
+def _server_engine(url: sa.URL, echo: bool) -> Engine:
+    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
+
+
+#: the execution option that makes a connection's transaction read-only (:meth:`SqlCatalogStore.reading`)
+_READ_ONLY = "fti_read_only"
 
 
 def _recorded_heads(connection: Connection) -> tuple[str, ...]:

@@ -407,6 +407,9 @@ class CatalogStore(Connectable, Protocol):
     def transaction(self) -> AbstractContextManager[CatalogTransaction]:
         """A transaction committed on normal exit and rolled back on an exception."""
 
+    def reading(self) -> AbstractContextManager[CatalogTransaction]:
+        """A read-only transaction: one consistent snapshot; a write in it fails. It waits for no writer."""
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for status output."""
 
