@@ -173,14 +173,13 @@ class ModelRegistry:
             if model is None:
                 raise NotFoundError(f"No model '{name}' is registered: log one with run.log_model(model, '{name}').")
             if alias is not None:
-                target = tx.registry.find_alias(name, alias)
-                if target is None:
+                if alias not in model.aliases:  # read with the model, in the same snapshot
                     known = ", ".join(sorted(model.aliases)) or "none"
                     raise NotFoundError(
                         f"Model '{name}' has no alias '{alias}' (its aliases: {known}). "
                         f"Set it with project.get_model('{name}:<version>').set_alias('{alias}')."
                     )
-                version = target.version
+                version = model.aliases[alias]
             record = tx.registry.find_version(name, version)
         if record is None:
             raise NotFoundError(
