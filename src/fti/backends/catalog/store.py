@@ -315,24 +315,15 @@ def _sqlite_engine(url: sa.URL, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        is_read = bool(connection.get_execution_options().get(_READ_ONLY))
         info = connection.connection.info
-        if connection.get_execution_options().get(_READ_ONLY):
-            # deferred: reads a snapshot of the WAL without the write lock; query_only refuses writes
-            connection.exec_driver_sql("BEGIN")
-            connection.exec_driver_sql("PRAGMA query_only = ON")
-            info[_READ_ONLY] = True
-            return
-        if info.pop(_READ_ONLY, False):  # a read-only transaction that could not switch it back
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
-        # IMMEDIATE takes the write lock up front: no SQLITE_BUSY when a read later turns into a write.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if info.get(_READ_ONLY, False) != is_read:  # query_only follows the kind of transaction, switched on change
+            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if is_read else 'OFF'}")
+            info[_READ_ONLY] = is_read
+        # a read: deferred, it reads a snapshot of the WAL without the write lock (query_only refuses writes);
+        # a write: IMMEDIATE takes the write lock up front, no SQLITE_BUSY when a read later turns into a write
+        connection.exec_driver_sql("BEGIN" if is_read else "BEGIN IMMEDIATE")
 
-    def _on_end(connection: Connection) -> None:
-        if connection.connection.info.pop(_READ_ONLY, False):
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
-
-    event.listen(engine, "commit", _on_end)
-    event.listen(engine, "rollback", _on_end)
     return engine
 
 
